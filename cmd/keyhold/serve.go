@@ -1,0 +1,81 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/keyhold/keyhold/internal/auth"
+	"github.com/keyhold/keyhold/internal/server"
+)
+
+// shutdownTimeout bounds how long in-flight requests may take to finish
+// after a stop signal.
+const shutdownTimeout = 15 * time.Second
+
+// serve runs the HTTP server until ctx is cancelled, then shuts down
+// gracefully.
+func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, log, db, err := openStore(ctx, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	sec, err := secret(ctx, cfg, db)
+	if err != nil {
+		return err
+	}
+	authSvc, err := auth.NewService(auth.Config{Store: db, Secret: sec})
+	if err != nil {
+		return err
+	}
+	srv, err := server.New(server.Config{
+		Auth:           authSvc,
+		Logger:         log,
+		BaseURL:        cfg.BaseURL,
+		Secret:         sec,
+		TrustedProxies: cfg.TrustedProxies,
+		Ready:          db.Ping,
+	})
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on KEYHOLD_ADDR %s: %w", cfg.Addr, err)
+	}
+	hs := &http.Server{
+		Handler:           srv,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+	}
+	// Tests read the "listening on" line to learn the port of :0.
+	fmt.Fprintf(stdout, "Keyhold is running at %s (listening on %s)\n", cfg.BaseURL, ln.Addr())
+	log.Info("listening", "addr", ln.Addr().String(), "base_url", cfg.BaseURL.String(), "version", version())
+
+	go sweepSessions(ctx, db, log)
+
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}

@@ -1,0 +1,49 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Account is a person who signs in to the portal.
+type Account struct {
+	ID           string
+	Email        string // lower-cased
+	PasswordHash string // argon2id PHC string
+	IsAdmin      bool
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+// Session is the server-side half of a session token; its ID is the
+// token's jti.
+type Session struct {
+	ID        string
+	AccountID string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	IP        string
+	UserAgent string
+}
+
+// Store errors.
+var (
+	// ErrNotFound is returned by Store lookups that find nothing.
+	ErrNotFound = errors.New("auth: not found")
+	// ErrEmailTaken is returned by Store.CreateAccount for a duplicate email.
+	ErrEmailTaken = errors.New("auth: email taken")
+)
+
+// Store is what auth needs from the database.
+type Store interface {
+	CreateAccount(ctx context.Context, a *Account) error // ErrEmailTaken
+	AccountByID(ctx context.Context, id string) (*Account, error)
+	AccountByEmail(ctx context.Context, email string) (*Account, error)
+	// SetPassword stores a new hash and deletes every session of the
+	// account, in one transaction.
+	SetPassword(ctx context.Context, accountID, hash string) error
+	CreateSession(ctx context.Context, s *Session) error
+	SessionByID(ctx context.Context, id string) (*Session, error)
+	DeleteSession(ctx context.Context, id string) error
+}

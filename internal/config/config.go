@@ -1,0 +1,172 @@
+// Package config reads Keyhold's configuration from the environment once,
+// validates it, and hands typed values to the rest of the program. A bad
+// value is reported in one line that names the variable.
+package config
+
+import (
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Config is Keyhold's whole configuration. Fields map one to one to the
+// variables in DESIGN.md "Configuration".
+type Config struct {
+	Addr                string         // KEYHOLD_ADDR
+	BaseURL             *url.URL       // KEYHOLD_BASE_URL
+	DatabaseURL         string         // KEYHOLD_DATABASE_URL: sqlite://PATH or postgres://…
+	RedisURL            string         // KEYHOLD_REDIS_URL; empty: no Redis
+	Secret              []byte         // KEYHOLD_SECRET; nil: generated once and kept in the database
+	PlansFile           string         // KEYHOLD_PLANS_FILE; empty: built-in catalog
+	StripeSecretKey     string         // STRIPE_SECRET_KEY; empty: billing off
+	StripeWebhookSecret string         // STRIPE_WEBHOOK_SECRET; empty: webhooks refused
+	StripeAPIBase       string         // STRIPE_API_BASE; empty: Stripe's own
+	LogLevel            slog.Level     // KEYHOLD_LOG_LEVEL
+	LogFormat           string         // KEYHOLD_LOG_FORMAT: "text" or "json"
+	TrustedProxies      []netip.Prefix // KEYHOLD_TRUSTED_PROXIES
+	UsageFlushInterval  time.Duration  // KEYHOLD_USAGE_FLUSH_INTERVAL
+}
+
+// Error names the variable whose value is wrong.
+type Error struct {
+	Var    string
+	Reason string
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("config: %s %s", e.Var, e.Reason) }
+
+// MinSecretLen is the shortest KEYHOLD_SECRET accepted, in bytes.
+const MinSecretLen = 32
+
+// Load reads the configuration through getenv (os.Getenv in production, a
+// map in tests) and validates it. The first bad variable is returned as an
+// *Error.
+func Load(getenv func(string) string) (*Config, error) {
+	get := func(name, def string) string {
+		if v := strings.TrimSpace(getenv(name)); v != "" {
+			return v
+		}
+		return def
+	}
+	c := &Config{
+		Addr:                get("KEYHOLD_ADDR", ":8080"),
+		DatabaseURL:         get("KEYHOLD_DATABASE_URL", "sqlite://keyhold.db"),
+		RedisURL:            get("KEYHOLD_REDIS_URL", ""),
+		PlansFile:           get("KEYHOLD_PLANS_FILE", ""),
+		StripeSecretKey:     get("STRIPE_SECRET_KEY", ""),
+		StripeWebhookSecret: get("STRIPE_WEBHOOK_SECRET", ""),
+		StripeAPIBase:       get("STRIPE_API_BASE", ""),
+		LogFormat:           get("KEYHOLD_LOG_FORMAT", "text"),
+	}
+
+	if _, _, err := splitHostPort(c.Addr); err != nil {
+		return nil, &Error{"KEYHOLD_ADDR", fmt.Sprintf("must be host:port or :port, got %q", c.Addr)}
+	}
+
+	base := get("KEYHOLD_BASE_URL", "http://localhost:8080")
+	u, err := url.Parse(base)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+		return nil, &Error{"KEYHOLD_BASE_URL", fmt.Sprintf("must be an absolute http(s) URL with no path, got %q", base)}
+	}
+	u.Path = ""
+	c.BaseURL = u
+
+	switch {
+	case strings.HasPrefix(c.DatabaseURL, "sqlite://"):
+		if strings.TrimPrefix(c.DatabaseURL, "sqlite://") == "" {
+			return nil, &Error{"KEYHOLD_DATABASE_URL", "sqlite:// needs a file path, e.g. sqlite://keyhold.db"}
+		}
+	case strings.HasPrefix(c.DatabaseURL, "postgres://"), strings.HasPrefix(c.DatabaseURL, "postgresql://"):
+		if _, err := url.Parse(c.DatabaseURL); err != nil {
+			return nil, &Error{"KEYHOLD_DATABASE_URL", "is not a valid postgres:// URL"}
+		}
+	default:
+		return nil, &Error{"KEYHOLD_DATABASE_URL", "must start with sqlite:// or postgres://"}
+	}
+
+	if c.RedisURL != "" {
+		ru, err := url.Parse(c.RedisURL)
+		if err != nil || (ru.Scheme != "redis" && ru.Scheme != "rediss") || ru.Host == "" {
+			return nil, &Error{"KEYHOLD_REDIS_URL", "must be a redis:// or rediss:// URL"}
+		}
+	}
+
+	if s := getenv("KEYHOLD_SECRET"); s != "" {
+		if len(s) < MinSecretLen {
+			return nil, &Error{"KEYHOLD_SECRET", fmt.Sprintf("must be at least %d bytes long (it is %d)", MinSecretLen, len(s))}
+		}
+		c.Secret = []byte(s)
+	}
+
+	if c.StripeWebhookSecret != "" && !strings.HasPrefix(c.StripeWebhookSecret, "whsec_") {
+		return nil, &Error{"STRIPE_WEBHOOK_SECRET", "must start with whsec_"}
+	}
+	if c.StripeSecretKey != "" && !strings.HasPrefix(c.StripeSecretKey, "sk_") && !strings.HasPrefix(c.StripeSecretKey, "rk_") {
+		return nil, &Error{"STRIPE_SECRET_KEY", "must start with sk_ or rk_"}
+	}
+	if c.StripeAPIBase != "" {
+		su, err := url.Parse(c.StripeAPIBase)
+		if err != nil || (su.Scheme != "http" && su.Scheme != "https") || su.Host == "" {
+			return nil, &Error{"STRIPE_API_BASE", "must be an absolute http(s) URL"}
+		}
+		c.StripeAPIBase = strings.TrimRight(c.StripeAPIBase, "/")
+	}
+
+	lvl := get("KEYHOLD_LOG_LEVEL", "info")
+	if err := c.LogLevel.UnmarshalText([]byte(lvl)); err != nil {
+		return nil, &Error{"KEYHOLD_LOG_LEVEL", fmt.Sprintf("must be debug, info, warn or error, got %q", lvl)}
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		return nil, &Error{"KEYHOLD_LOG_FORMAT", fmt.Sprintf("must be text or json, got %q", c.LogFormat)}
+	}
+
+	if v := get("KEYHOLD_TRUSTED_PROXIES", ""); v != "" {
+		for _, part := range strings.Split(v, ",") {
+			part = strings.TrimSpace(part)
+			if part == "" {
+				continue
+			}
+			p, err := netip.ParsePrefix(part)
+			if err != nil {
+				a, aerr := netip.ParseAddr(part)
+				if aerr != nil {
+					return nil, &Error{"KEYHOLD_TRUSTED_PROXIES", fmt.Sprintf("must be a comma-separated list of CIDRs, %q is not one", part)}
+				}
+				p = netip.PrefixFrom(a, a.BitLen())
+			}
+			c.TrustedProxies = append(c.TrustedProxies, p.Masked())
+		}
+	}
+
+	flush := get("KEYHOLD_USAGE_FLUSH_INTERVAL", "1s")
+	d, err := time.ParseDuration(flush)
+	if err != nil || d < 10*time.Millisecond || d > time.Hour {
+		return nil, &Error{"KEYHOLD_USAGE_FLUSH_INTERVAL", fmt.Sprintf("must be a duration between 10ms and 1h, got %q", flush)}
+	}
+	c.UsageFlushInterval = d
+	return c, nil
+}
+
+// SecureCookies reports whether cookies must carry the Secure flag: the
+// public URL is https.
+func (c *Config) SecureCookies() bool { return c.BaseURL.Scheme == "https" }
+
+func splitHostPort(addr string) (string, string, error) {
+	i := strings.LastIndex(addr, ":")
+	if i < 0 {
+		return "", "", fmt.Errorf("no port")
+	}
+	port := addr[i+1:]
+	if port == "" {
+		return "", "", fmt.Errorf("no port")
+	}
+	for _, r := range port {
+		if r < '0' || r > '9' {
+			return "", "", fmt.Errorf("bad port")
+		}
+	}
+	return addr[:i], port, nil
+}

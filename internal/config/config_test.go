@@ -1,0 +1,97 @@
+package config
+
+import (
+	"errors"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func TestLoadDefaults(t *testing.T) {
+	c, err := Load(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Addr != ":8080" || c.BaseURL.String() != "http://localhost:8080" || c.DatabaseURL != "sqlite://keyhold.db" {
+		t.Errorf("defaults: got %q %q %q", c.Addr, c.BaseURL, c.DatabaseURL)
+	}
+	if c.LogLevel != slog.LevelInfo || c.LogFormat != "text" || c.UsageFlushInterval != time.Second {
+		t.Errorf("defaults: got %v %q %v", c.LogLevel, c.LogFormat, c.UsageFlushInterval)
+	}
+	if c.Secret != nil || c.SecureCookies() {
+		t.Errorf("no secret and no secure cookies by default")
+	}
+}
+
+func TestLoadValues(t *testing.T) {
+	c, err := Load(env(map[string]string{
+		"KEYHOLD_ADDR":                 "127.0.0.1:9000",
+		"KEYHOLD_BASE_URL":             "https://keys.example.com/",
+		"KEYHOLD_DATABASE_URL":         "postgres://u:p@db/keyhold",
+		"KEYHOLD_SECRET":               strings.Repeat("s", 32),
+		"KEYHOLD_LOG_LEVEL":            "debug",
+		"KEYHOLD_LOG_FORMAT":           "json",
+		"KEYHOLD_TRUSTED_PROXIES":      "10.0.0.0/8, 192.168.1.7",
+		"KEYHOLD_USAGE_FLUSH_INTERVAL": "250ms",
+		"STRIPE_API_BASE":              "http://127.0.0.1:12111/",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.SecureCookies() || c.BaseURL.String() != "https://keys.example.com" {
+		t.Errorf("base url: %q", c.BaseURL)
+	}
+	if len(c.TrustedProxies) != 2 || c.TrustedProxies[1].String() != "192.168.1.7/32" {
+		t.Errorf("proxies: %v", c.TrustedProxies)
+	}
+	if c.LogLevel != slog.LevelDebug || c.UsageFlushInterval != 250*time.Millisecond {
+		t.Errorf("level/flush: %v %v", c.LogLevel, c.UsageFlushInterval)
+	}
+	if c.StripeAPIBase != "http://127.0.0.1:12111" {
+		t.Errorf("stripe base: %q", c.StripeAPIBase)
+	}
+}
+
+func TestLoadRejects(t *testing.T) {
+	tests := []struct {
+		name, value string
+	}{
+		{"KEYHOLD_ADDR", "8080"},
+		{"KEYHOLD_ADDR", ":http"},
+		{"KEYHOLD_BASE_URL", "localhost:8080"},
+		{"KEYHOLD_BASE_URL", "ftp://x"},
+		{"KEYHOLD_BASE_URL", "https://x.example/portal"},
+		{"KEYHOLD_DATABASE_URL", "mysql://x"},
+		{"KEYHOLD_DATABASE_URL", "sqlite://"},
+		{"KEYHOLD_REDIS_URL", "localhost:6379"},
+		{"KEYHOLD_SECRET", "short"},
+		{"STRIPE_WEBHOOK_SECRET", "secret"},
+		{"STRIPE_SECRET_KEY", "pk_test_123"},
+		{"STRIPE_API_BASE", "localhost"},
+		{"KEYHOLD_LOG_LEVEL", "loud"},
+		{"KEYHOLD_LOG_FORMAT", "xml"},
+		{"KEYHOLD_TRUSTED_PROXIES", "10.0.0.0/8,nonsense"},
+		{"KEYHOLD_USAGE_FLUSH_INTERVAL", "soon"},
+		{"KEYHOLD_USAGE_FLUSH_INTERVAL", "1ns"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name+"="+tt.value, func(t *testing.T) {
+			_, err := Load(env(map[string]string{tt.name: tt.value}))
+			var ce *Error
+			if !errors.As(err, &ce) {
+				t.Fatalf("want *Error, got %v", err)
+			}
+			if ce.Var != tt.name || !strings.Contains(err.Error(), tt.name) {
+				t.Errorf("error %q does not name %s", err, tt.name)
+			}
+			if strings.Contains(err.Error(), "\n") {
+				t.Errorf("error is more than one line: %q", err)
+			}
+		})
+	}
+}

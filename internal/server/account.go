@@ -1,0 +1,38 @@
+package server
+
+import (
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/keyhold/keyhold/internal/keyhold"
+	"github.com/keyhold/keyhold/templates"
+)
+
+func (s *Server) accountPage(c echo.Context, errMsg string) templates.AccountPage {
+	a := accountFrom(c)
+	return templates.AccountPage{Layout: s.layout(c, "Account", "account"), Email: a.Email, CreatedAt: a.CreatedAt, Error: errMsg}
+}
+
+func (s *Server) handleAccount(c echo.Context) error {
+	return render(c, http.StatusOK, templates.AccountSettings(s.accountPage(c, "")))
+}
+
+// handlePasswordChange changes the password, which ends every session of
+// the account, then signs this browser in again with a fresh session.
+func (s *Server) handlePasswordChange(c echo.Context) error {
+	a := accountFrom(c)
+	err := s.auth.ChangePassword(c.Request().Context(), a.ID, c.FormValue("current_password"), c.FormValue("password"))
+	if keyhold.ErrorCode(err) == keyhold.EINVALID {
+		return render(c, http.StatusUnprocessableEntity, templates.AccountSettings(s.accountPage(c, keyhold.ErrorMessage(err))))
+	}
+	if err != nil {
+		return err
+	}
+	if err := s.startSession(c, a.ID); err != nil {
+		return err
+	}
+	s.log.Info("password changed", "account_id", a.ID)
+	s.addFlash(c, templates.FlashSuccess, "Password changed. Every other session has been logged out.")
+	return redirect(c, "/account")
+}

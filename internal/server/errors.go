@@ -1,0 +1,119 @@
+package server
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/keyhold/keyhold/internal/keyhold"
+	"github.com/keyhold/keyhold/templates"
+)
+
+// statusOf maps an error code to its HTTP status. This is the only place
+// that does.
+func statusOf(code string) int {
+	switch code {
+	case keyhold.EINVALID:
+		return http.StatusBadRequest
+	case keyhold.ENOTFOUND:
+		return http.StatusNotFound
+	case keyhold.ECONFLICT:
+		return http.StatusConflict
+	case keyhold.EUNAUTHORIZED:
+		return http.StatusUnauthorized
+	case keyhold.EFORBIDDEN, keyhold.ELIMIT:
+		return http.StatusForbidden
+	case keyhold.ETOOMANY:
+		return http.StatusTooManyRequests
+	case keyhold.EUNAVAILABLE:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
+// handleError is Echo's HTTPErrorHandler: it turns any error a handler or
+// middleware returned into a status and an HTML page (portal) or JSON (API,
+// webhooks, operations), and logs internal errors once, with the request
+// id. Users see only the public message.
+func (s *Server) handleError(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	status, title, message := http.StatusInternalServerError, "Something went wrong", keyhold.ErrorMessage(err)
+	var he *echo.HTTPError
+	if errors.As(err, &he) {
+		status = he.Code
+		title = http.StatusText(status)
+		message = publicHTTPMessage(status)
+	} else {
+		status = statusOf(keyhold.ErrorCode(err))
+		title = http.StatusText(status)
+	}
+	if status >= 500 {
+		s.log.Error("request failed", "request_id", c.Response().Header().Get(echo.HeaderXRequestID),
+			"route", c.Path(), "status", status, "err", err)
+	}
+	if status == http.StatusServiceUnavailable {
+		c.Response().Header().Set("Retry-After", "5")
+	}
+	if wantsJSON(c) {
+		_ = c.JSON(status, map[string]any{"error": map[string]string{"code": jsonCode(status), "message": message}})
+		return
+	}
+	p := templates.ErrorPage{Layout: s.layout(c, title, ""), Status: status, Title: title, Message: message}
+	if err := render(c, status, templates.Error(p)); err != nil {
+		s.log.Error("render error page", "err", err)
+		_ = c.String(status, message)
+	}
+}
+
+func publicHTTPMessage(status int) string {
+	switch status {
+	case http.StatusNotFound:
+		return "We could not find that page. It may have moved, or the link may be wrong."
+	case http.StatusMethodNotAllowed:
+		return "That action is not allowed here."
+	case http.StatusRequestEntityTooLarge:
+		return "What you sent is too large."
+	case http.StatusUnsupportedMediaType:
+		return "That content type is not supported."
+	}
+	if status >= 500 {
+		return keyhold.ErrorMessage(errors.New(""))
+	}
+	return http.StatusText(status) + "."
+}
+
+func wantsJSON(c echo.Context) bool {
+	p := c.Request().URL.Path
+	return strings.HasPrefix(p, "/v1/") || strings.HasPrefix(p, "/webhooks/") ||
+		p == "/healthz" || p == "/readyz" || p == "/metrics"
+}
+
+// jsonCode is the stable machine-readable code of an error answer.
+func jsonCode(status int) string {
+	switch status {
+	case http.StatusBadRequest:
+		return "BAD_REQUEST"
+	case http.StatusUnauthorized:
+		return "UNAUTHORIZED"
+	case http.StatusForbidden:
+		return "FORBIDDEN"
+	case http.StatusNotFound:
+		return "NOT_FOUND"
+	case http.StatusMethodNotAllowed:
+		return "METHOD_NOT_ALLOWED"
+	case http.StatusRequestEntityTooLarge:
+		return "BAD_REQUEST"
+	case http.StatusTooManyRequests:
+		return "TOO_MANY_REQUESTS"
+	case http.StatusServiceUnavailable:
+		return "UNAVAILABLE"
+	}
+	if status >= 500 {
+		return "INTERNAL"
+	}
+	return "BAD_REQUEST"
+}

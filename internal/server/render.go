@@ -1,0 +1,40 @@
+package server
+
+import (
+	"bytes"
+	"net/http"
+
+	"github.com/a-h/templ"
+	"github.com/labstack/echo/v4"
+
+	"github.com/keyhold/keyhold/static"
+	"github.com/keyhold/keyhold/templates"
+)
+
+// render renders a page to a buffer first, so a template failure becomes a
+// clean error page instead of half a page, then writes it with status.
+func render(c echo.Context, status int, page templ.Component) error {
+	var buf bytes.Buffer
+	if err := page.Render(c.Request().Context(), &buf); err != nil {
+		return err
+	}
+	return c.HTMLBlob(status, buf.Bytes())
+}
+
+// layout builds the shell data every page needs.
+func (s *Server) layout(c echo.Context, title, nav string) templates.Layout {
+	l := templates.Layout{
+		Title:   title,
+		CSRF:    csrfToken(c),
+		Flashes: s.takeFlashes(c),
+		Nav:     nav,
+		Assets:  templates.Assets{CSS: static.URL("css/app.css"), JS: static.URL("js/app.js")},
+	}
+	if a := accountFrom(c); a != nil {
+		l.Account = &templates.Account{ID: a.ID, Email: a.Email, IsAdmin: a.IsAdmin, Plan: "Free"}
+	}
+	return l
+}
+
+// redirect answers a POST with 303 See Other, so a reload does not resubmit.
+func redirect(c echo.Context, to string) error { return c.Redirect(http.StatusSeeOther, to) }

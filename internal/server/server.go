@@ -1,0 +1,96 @@
+// Package server is Keyhold's HTTP edge: the Echo instance, the route table,
+// middleware, and one thin handler file per resource. Handlers parse and
+// validate input, make one service call, and render a templ page or
+// redirect; errors are mapped to HTTP in errors.go and nowhere else.
+package server
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+
+	"github.com/gorilla/sessions"
+	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/keyhold/keyhold/internal/auth"
+)
+
+// Config is what a Server is built from.
+type Config struct {
+	Auth    *auth.Service
+	Logger  *slog.Logger
+	BaseURL *url.URL // public URL; https turns on Secure cookies and HSTS
+	Secret  []byte   // instance secret; cookie keys are derived from it
+	// TrustedProxies are the networks whose X-Forwarded-For is believed;
+	// empty means the client address is the TCP peer's.
+	TrustedProxies []netip.Prefix
+	// Ready reports whether the dependencies (database, Redis) answer; it
+	// backs /readyz.
+	Ready func(ctx context.Context) error
+	// Registry receives the HTTP metrics and serves /metrics; nil makes a
+	// new one (tests build several servers in one process).
+	Registry *prometheus.Registry
+}
+
+// Server serves the portal, the API and the operations endpoints.
+type Server struct {
+	echo    *echo.Echo
+	auth    *auth.Service
+	log     *slog.Logger
+	baseURL *url.URL
+	secure  bool
+	flash   *sessions.CookieStore
+	ready   func(ctx context.Context) error
+	metrics *metrics
+}
+
+// New builds a Server and its routes.
+func New(c Config) (*Server, error) {
+	if c.Auth == nil || c.Logger == nil || c.BaseURL == nil || len(c.Secret) < 32 {
+		return nil, errors.New("server: Auth, Logger, BaseURL and a 32-byte Secret are required")
+	}
+	if c.Ready == nil {
+		c.Ready = func(context.Context) error { return nil }
+	}
+	if c.Registry == nil {
+		c.Registry = prometheus.NewRegistry()
+	}
+	s := &Server{
+		echo:    echo.New(),
+		auth:    c.Auth,
+		log:     c.Logger,
+		baseURL: c.BaseURL,
+		secure:  c.BaseURL.Scheme == "https",
+		ready:   c.Ready,
+		metrics: newMetrics(c.Registry),
+	}
+	s.flash = newFlashStore(c.Secret, s.secure)
+	s.echo.HideBanner = true
+	s.echo.HidePort = true
+	s.echo.HTTPErrorHandler = s.handleError
+	s.echo.IPExtractor = ipExtractor(c.TrustedProxies)
+	s.routes()
+	return s, nil
+}
+
+// ServeHTTP makes Server an http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.ServeHTTP(w, r) }
+
+// ipExtractor believes X-Forwarded-For only from the configured proxies.
+// Echo trusts loopback and private networks by default; we trust nothing
+// that was not configured.
+func ipExtractor(trusted []netip.Prefix) echo.IPExtractor {
+	if len(trusted) == 0 {
+		return echo.ExtractIPDirect()
+	}
+	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+	for _, p := range trusted {
+		opts = append(opts, echo.TrustIPRange(&net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}))
+	}
+	return echo.ExtractIPFromXFFHeader(opts...)
+}

@@ -1,0 +1,150 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/keyhold/keyhold/internal/auth"
+)
+
+type accountRecord struct {
+	ID           string `gorm:"primaryKey"`
+	Email        string
+	PasswordHash string
+	IsAdmin      bool
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+func (accountRecord) TableName() string { return "accounts" }
+
+func (r *accountRecord) domain() *auth.Account {
+	return &auth.Account{ID: r.ID, Email: r.Email, PasswordHash: r.PasswordHash, IsAdmin: r.IsAdmin,
+		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC()}
+}
+
+type sessionRecord struct {
+	ID        string `gorm:"primaryKey"`
+	AccountID string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	IP        string `gorm:"column:ip"`
+	UserAgent string
+}
+
+func (sessionRecord) TableName() string { return "sessions" }
+
+// CreateAccount inserts a new account; auth.ErrEmailTaken on a duplicate.
+func (db *DB) CreateAccount(ctx context.Context, a *auth.Account) error {
+	rec := accountRecord{ID: a.ID, Email: a.Email, PasswordHash: a.PasswordHash, IsAdmin: a.IsAdmin, CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt}
+	if err := db.ctx(ctx).Create(&rec).Error; err != nil {
+		if isUnique(err) {
+			return auth.ErrEmailTaken
+		}
+		return fmt.Errorf("store: create account: %w", err)
+	}
+	return nil
+}
+
+// AccountByID returns an account; auth.ErrNotFound when there is none.
+func (db *DB) AccountByID(ctx context.Context, id string) (*auth.Account, error) {
+	return db.accountWhere(ctx, "id = ?", id)
+}
+
+// AccountByEmail returns the account with a lower-cased email.
+func (db *DB) AccountByEmail(ctx context.Context, email string) (*auth.Account, error) {
+	return db.accountWhere(ctx, "email = ?", email)
+}
+
+func (db *DB) accountWhere(ctx context.Context, query string, arg any) (*auth.Account, error) {
+	var rec accountRecord
+	err := db.ctx(ctx).Where(query, arg).Take(&rec).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, auth.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: account: %w", err)
+	}
+	return rec.domain(), nil
+}
+
+// SetAdmin flags or unflags an account as operator.
+func (db *DB) SetAdmin(ctx context.Context, accountID string, admin bool) error {
+	res := db.ctx(ctx).Model(&accountRecord{}).Where("id = ?", accountID).
+		Updates(map[string]any{"is_admin": admin, "updated_at": time.Now().UTC()})
+	if res.Error != nil {
+		return fmt.Errorf("store: set admin: %w", res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return auth.ErrNotFound
+	}
+	return nil
+}
+
+// SetPassword stores a new password hash and ends every session of the
+// account, in one transaction.
+func (db *DB) SetPassword(ctx context.Context, accountID, hash string) error {
+	return db.ctx(ctx).Transaction(func(tx *gorm.DB) error {
+		res := tx.Model(&accountRecord{}).Where("id = ?", accountID).
+			Updates(map[string]any{"password_hash": hash, "updated_at": time.Now().UTC()})
+		if res.Error != nil {
+			return fmt.Errorf("store: set password: %w", res.Error)
+		}
+		if res.RowsAffected == 0 {
+			return auth.ErrNotFound
+		}
+		if err := tx.Where("account_id = ?", accountID).Delete(&sessionRecord{}).Error; err != nil {
+			return fmt.Errorf("store: end sessions: %w", err)
+		}
+		return nil
+	})
+}
+
+// CreateSession inserts a session.
+func (db *DB) CreateSession(ctx context.Context, s *auth.Session) error {
+	rec := sessionRecord{ID: s.ID, AccountID: s.AccountID, CreatedAt: s.CreatedAt, ExpiresAt: s.ExpiresAt, IP: s.IP, UserAgent: s.UserAgent}
+	if err := db.ctx(ctx).Create(&rec).Error; err != nil {
+		return fmt.Errorf("store: create session: %w", err)
+	}
+	return nil
+}
+
+// SessionByID returns a session; auth.ErrNotFound when there is none.
+func (db *DB) SessionByID(ctx context.Context, id string) (*auth.Session, error) {
+	var rec sessionRecord
+	err := db.ctx(ctx).Where("id = ?", id).Take(&rec).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, auth.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: session: %w", err)
+	}
+	return &auth.Session{ID: rec.ID, AccountID: rec.AccountID, CreatedAt: rec.CreatedAt.UTC(), ExpiresAt: rec.ExpiresAt.UTC(), IP: rec.IP, UserAgent: rec.UserAgent}, nil
+}
+
+// DeleteSession ends a session; auth.ErrNotFound when there was none.
+func (db *DB) DeleteSession(ctx context.Context, id string) error {
+	res := db.ctx(ctx).Where("id = ?", id).Delete(&sessionRecord{})
+	if res.Error != nil {
+		return fmt.Errorf("store: delete session: %w", res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return auth.ErrNotFound
+	}
+	return nil
+}
+
+// DeleteExpiredSessions removes sessions that ended before now.
+func (db *DB) DeleteExpiredSessions(ctx context.Context, now time.Time) (int64, error) {
+	res := db.ctx(ctx).Where("expires_at < ?", now.UTC()).Delete(&sessionRecord{})
+	if res.Error != nil {
+		return 0, fmt.Errorf("store: delete expired sessions: %w", res.Error)
+	}
+	return res.RowsAffected, nil
+}
+
+var _ auth.Store = (*DB)(nil)

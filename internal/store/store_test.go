@@ -1,0 +1,176 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/keyhold/keyhold/internal/auth"
+	"github.com/keyhold/keyhold/internal/keyhold"
+	"github.com/keyhold/keyhold/internal/store"
+	"github.com/keyhold/keyhold/internal/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+// forEachDB runs fn against a fresh, migrated SQLite and PostgreSQL
+// database.
+func forEachDB(t *testing.T, fn func(t *testing.T, db *store.DB)) {
+	t.Helper()
+	for _, name := range []string{"sqlite", "postgres"} {
+		t.Run(name, func(t *testing.T) {
+			fn(t, MustOpen(t, name))
+		})
+	}
+}
+
+// MustOpen opens and migrates a fresh database of the given kind.
+func MustOpen(tb testing.TB, kind string) *store.DB {
+	tb.Helper()
+	var url string
+	switch kind {
+	case "sqlite":
+		url = "sqlite://" + filepath.Join(tb.TempDir(), "keyhold.db")
+	case "postgres":
+		url = testenv.Postgres(tb)
+	}
+	ctx := context.Background()
+	db, err := store.Open(ctx, url)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	if err := db.Migrate(ctx, nil); err != nil {
+		tb.Fatal(err)
+	}
+	return db
+}
+
+func mustAccount(tb testing.TB, db *store.DB, email string) *auth.Account {
+	tb.Helper()
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	a := &auth.Account{ID: keyhold.NewID(), Email: email, PasswordHash: "h", CreatedAt: now, UpdatedAt: now}
+	if err := db.CreateAccount(context.Background(), a); err != nil {
+		tb.Fatal(err)
+	}
+	return a
+}
+
+func TestMigrateTwice(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *store.DB) {
+		if err := db.Migrate(context.Background(), nil); err != nil {
+			t.Fatalf("second migrate: %v", err)
+		}
+	})
+}
+
+func TestAccounts(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		a := mustAccount(t, db, "ada@example.com")
+
+		got, err := db.AccountByEmail(ctx, "ada@example.com")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.ID != a.ID || got.Email != a.Email || !got.CreatedAt.Equal(a.CreatedAt) {
+			t.Errorf("got %+v, want %+v", got, a)
+		}
+		if got.CreatedAt.Location() != time.UTC {
+			t.Errorf("times must come back in UTC, got %v", got.CreatedAt.Location())
+		}
+		if _, err := db.AccountByID(ctx, "nope"); !errors.Is(err, auth.ErrNotFound) {
+			t.Errorf("missing account: got %v, want ErrNotFound", err)
+		}
+		dup := *a
+		dup.ID = keyhold.NewID()
+		if err := db.CreateAccount(ctx, &dup); !errors.Is(err, auth.ErrEmailTaken) {
+			t.Errorf("duplicate email: got %v, want ErrEmailTaken", err)
+		}
+		if err := db.SetAdmin(ctx, a.ID, true); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := db.AccountByID(ctx, a.ID); !got.IsAdmin {
+			t.Error("SetAdmin did not stick")
+		}
+	})
+}
+
+func TestSessions(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		a := mustAccount(t, db, "grace@example.com")
+		now := time.Now().UTC().Truncate(time.Second)
+		for _, id := range []string{"s1", "s2"} {
+			if err := db.CreateSession(ctx, &auth.Session{ID: id, AccountID: a.ID, CreatedAt: now, ExpiresAt: now.Add(time.Hour), IP: "127.0.0.1"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		s, err := db.SessionByID(ctx, "s1")
+		if err != nil || s.AccountID != a.ID || !s.ExpiresAt.Equal(now.Add(time.Hour)) {
+			t.Fatalf("session: %+v, %v", s, err)
+		}
+		if err := db.DeleteSession(ctx, "s1"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.SessionByID(ctx, "s1"); !errors.Is(err, auth.ErrNotFound) {
+			t.Errorf("deleted session: got %v", err)
+		}
+		if err := db.DeleteSession(ctx, "s1"); !errors.Is(err, auth.ErrNotFound) {
+			t.Errorf("second delete: got %v", err)
+		}
+		if err := db.SetPassword(ctx, a.ID, "new-hash"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.SessionByID(ctx, "s2"); !errors.Is(err, auth.ErrNotFound) {
+			t.Errorf("password change must end sessions, got %v", err)
+		}
+		if got, _ := db.AccountByID(ctx, a.ID); got.PasswordHash != "new-hash" {
+			t.Errorf("hash not stored")
+		}
+		if err := db.SetPassword(ctx, "nope", "x"); !errors.Is(err, auth.ErrNotFound) {
+			t.Errorf("unknown account: %v", err)
+		}
+		if err := db.CreateSession(ctx, &auth.Session{ID: "s3", AccountID: a.ID, CreatedAt: now, ExpiresAt: now.Add(-time.Minute)}); err != nil {
+			t.Fatal(err)
+		}
+		n, err := db.DeleteExpiredSessions(ctx, now)
+		if err != nil || n != 1 {
+			t.Errorf("expired: %d, %v", n, err)
+		}
+	})
+}
+
+func TestSecretIsStableAndShared(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		var wg sync.WaitGroup
+		got := make([][]byte, 8)
+		for i := range got {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				s, err := db.Secret(ctx)
+				if err != nil {
+					t.Error(err)
+				}
+				got[i] = s
+			}()
+		}
+		wg.Wait()
+		for i := range got {
+			if len(got[i]) != 32 || string(got[i]) != string(got[0]) {
+				t.Fatalf("secret %d differs or is short: %x vs %x", i, got[i], got[0])
+			}
+		}
+	})
+}
+
+func TestOpenRejects(t *testing.T) {
+	if _, err := store.Open(context.Background(), "mysql://x"); err == nil {
+		t.Error("want error for mysql://")
+	}
+}
