@@ -1,0 +1,171 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/PuerkitoBio/goquery"
+
+	"github.com/keyhold/keyhold/internal/auth"
+	"github.com/keyhold/keyhold/internal/server"
+	"github.com/keyhold/keyhold/internal/store"
+)
+
+// harness is a Keyhold server over a real SQLite database, with a log
+// buffer tests can search.
+type harness struct {
+	t   testing.TB
+	URL string
+	DB  *store.DB
+	log *syncBuffer
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+type option func(*server.Config)
+
+// MustServer starts a server on a fresh SQLite database.
+func MustServer(tb testing.TB, opts ...option) *harness {
+	tb.Helper()
+	ctx := context.Background()
+	db, err := store.Open(ctx, "sqlite://"+filepath.Join(tb.TempDir(), "k.db"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	if err := db.Migrate(ctx, nil); err != nil {
+		tb.Fatal(err)
+	}
+	secret, err := db.Secret(ctx)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	svc, err := auth.NewService(auth.Config{Store: db, Secret: secret})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	logs := &syncBuffer{}
+	base, _ := url.Parse("http://localhost:8080")
+	cfg := server.Config{
+		Auth: svc, Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		BaseURL: base, Secret: secret, Ready: db.Ping,
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	srv, err := server.New(cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ts := httptest.NewServer(srv)
+	tb.Cleanup(ts.Close)
+	return &harness{t: tb, URL: ts.URL, DB: db, log: logs}
+}
+
+// browser is a client with a cookie jar that does not follow redirects.
+type browser struct {
+	h      *harness
+	client *http.Client
+	header http.Header // added to every request
+}
+
+func (h *harness) Browser() *browser {
+	jar, _ := cookiejar.New(nil)
+	return &browser{h: h, header: http.Header{}, client: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error {
+		return http.ErrUseLastResponse
+	}}}
+}
+
+type page struct {
+	*http.Response
+	Body string
+	Doc  *goquery.Document
+}
+
+func (b *browser) do(req *http.Request) *page {
+	b.h.t.Helper()
+	for k, v := range b.header {
+		req.Header[k] = v
+	}
+	resp, err := b.client.Do(req)
+	if err != nil {
+		b.h.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	doc, _ := goquery.NewDocumentFromReader(bytes.NewReader(body))
+	return &page{Response: resp, Body: string(body), Doc: doc}
+}
+
+func (b *browser) Get(path string) *page {
+	req, _ := http.NewRequest(http.MethodGet, b.h.URL+path, nil)
+	return b.do(req)
+}
+
+// Post posts a form as is (no CSRF token added).
+func (b *browser) Post(path string, form url.Values) *page {
+	req, _ := http.NewRequest(http.MethodPost, b.h.URL+path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return b.do(req)
+}
+
+// Submit loads formPage, takes the CSRF token from its form and posts form
+// to action with it, as a browser would.
+func (b *browser) Submit(formPage, action string, form url.Values) *page {
+	b.h.t.Helper()
+	p := b.Get(formPage)
+	tok, ok := p.Doc.Find(`form[action="` + action + `"] input[name="_csrf"]`).Attr("value")
+	if !ok || tok == "" {
+		b.h.t.Fatalf("no _csrf in the form for %s on %s (status %d)", action, formPage, p.StatusCode)
+	}
+	form.Set("_csrf", tok)
+	return b.Post(action, form)
+}
+
+func (b *browser) Cookie(name string) *http.Cookie {
+	u, _ := url.Parse(b.h.URL)
+	for _, c := range b.client.Jar.Cookies(u) {
+		if c.Name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+const password = "correct horse battery"
+
+// MustSignup signs a new account up in this browser.
+func (b *browser) MustSignup(email string) {
+	b.h.t.Helper()
+	p := b.Submit("/signup", "/signup", url.Values{"email": {email}, "password": {password}})
+	if p.StatusCode != http.StatusSeeOther || p.Header.Get("Location") != "/dashboard" {
+		b.h.t.Fatalf("signup: status %d, body %s", p.StatusCode, p.Body)
+	}
+}
+
+func alert(p *page) string { return strings.TrimSpace(p.Doc.Find(`[role="alert"]`).Text()) }
