@@ -24,10 +24,11 @@ import (
 // harness is a Keyhold server over a real SQLite database, with a log
 // buffer tests can search.
 type harness struct {
-	t   testing.TB
-	URL string
-	DB  *store.DB
-	log *syncBuffer
+	t    testing.TB
+	URL  string
+	DB   *store.DB
+	log  *syncBuffer
+	Auth *auth.Service
 }
 
 type syncBuffer struct {
@@ -84,7 +85,7 @@ func MustServer(tb testing.TB, opts ...option) *harness {
 	}
 	ts := httptest.NewServer(srv)
 	tb.Cleanup(ts.Close)
-	return &harness{t: tb, URL: ts.URL, DB: db, log: logs}
+	return &harness{t: tb, URL: ts.URL, DB: db, log: logs, Auth: svc}
 }
 
 // browser is a client with a cookie jar that does not follow redirects.
