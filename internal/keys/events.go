@@ -1,0 +1,42 @@
+package keys
+
+import "sync"
+
+// EventKind says what happened to a key.
+type EventKind int
+
+// Event kinds.
+const (
+	KeyChanged EventKind = iota + 1 // renamed, scopes/meta/expiry/overrides edited
+	KeyRotated                      // new secret; old one may live on for a grace period
+	KeyRevoked                      // dead on every instance at once
+)
+
+// Event tells listeners (the verifier's cache) that a key changed, so they
+// drop what they hold for it before the next verification.
+type Event struct {
+	Kind      EventKind
+	KeyID     string
+	AccountID string
+}
+
+// events fans events out to subscribers, synchronously: when a service
+// method returns, every listener has seen its event.
+type events struct {
+	mu        sync.RWMutex
+	listeners []func(Event)
+}
+
+func (e *events) subscribe(fn func(Event)) {
+	e.mu.Lock()
+	e.listeners = append(e.listeners, fn)
+	e.mu.Unlock()
+}
+
+func (e *events) publish(ev Event) {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	for _, fn := range e.listeners {
+		fn(ev)
+	}
+}

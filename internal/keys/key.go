@@ -1,0 +1,78 @@
+package keys
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/keyhold/keyhold/internal/audit"
+)
+
+// Key is an API key as its owner and the verifier see it. It never holds
+// the plaintext: that exists only as a Secret, once.
+type Key struct {
+	ID        string
+	AccountID string
+	Name      string
+	Display   string // kh_live_…abcd
+	Scopes    []string
+	Meta      map[string]any
+	ExpiresAt *time.Time
+	RevokedAt *time.Time
+	LastUsed  *time.Time
+	CreatedAt time.Time
+	UpdatedAt time.Time
+	// Operator overrides of the plan's limits; nil means the plan's.
+	RateOverride, BurstOverride *int
+	QuotaOverride               *int64
+}
+
+// Key statuses.
+const (
+	StatusActive  = "active"
+	StatusRevoked = "revoked"
+	StatusExpired = "expired"
+)
+
+// Status returns the key's status at now.
+func (k *Key) Status(now time.Time) string {
+	switch {
+	case k.RevokedAt != nil:
+		return StatusRevoked
+	case k.ExpiresAt != nil && !now.Before(*k.ExpiresAt):
+		return StatusExpired
+	}
+	return StatusActive
+}
+
+// Store errors.
+var (
+	// ErrNotFound: no such key, or it belongs to another account.
+	ErrNotFound = errors.New("keys: not found")
+	// ErrLimit: the account already holds as many live keys as its plan allows.
+	ErrLimit = errors.New("keys: key limit reached")
+)
+
+// Store is what the key service needs from the database. Every method that
+// changes a key writes its audit entry in the same transaction.
+type Store interface {
+	// CreateKey inserts k with the hash of its first secret, unless the
+	// account already holds maxKeys keys that are not revoked (ErrLimit).
+	CreateKey(ctx context.Context, k *Key, hash [32]byte, maxKeys int, e audit.Entry) error
+	// Keys returns an account's keys, newest first.
+	Keys(ctx context.Context, accountID string) ([]*Key, error)
+	// KeyByID returns the account's key with that id, or ErrNotFound.
+	KeyByID(ctx context.Context, accountID, id string) (*Key, error)
+	// UpdateKey stores name, scopes, meta and expiry.
+	UpdateKey(ctx context.Context, k *Key, e audit.Entry) error
+	// RevokeKey marks the key revoked at at; ErrNotFound if it is not the
+	// account's or is revoked already.
+	RevokeKey(ctx context.Context, accountID, id string, at time.Time, e audit.Entry) error
+	// RotateKey gives the key a new secret and display form; its current
+	// secrets stop working at oldUntil (now: at once).
+	RotateKey(ctx context.Context, accountID, id string, hash [32]byte, display string, now, oldUntil time.Time, e audit.Entry) error
+	// AccountPlan returns the id of the account's plan.
+	AccountPlan(ctx context.Context, accountID string) (string, error)
+	// KeyAudit returns the newest audit entries about a key.
+	KeyAudit(ctx context.Context, accountID, keyID string, limit int) ([]audit.Entry, error)
+}

@@ -1,0 +1,354 @@
+package keys
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/keyhold/keyhold/internal/audit"
+	"github.com/keyhold/keyhold/internal/keyhold"
+	"github.com/keyhold/keyhold/internal/plans"
+)
+
+// Limits on what a key may carry.
+const (
+	MaxNameLen   = 64
+	MaxScopes    = 32
+	MaxScopeLen  = 64
+	MaxMetaBytes = 1024
+	MaxExpiry    = 5 * 365 * 24 * time.Hour
+)
+
+// Grace periods a rotation may leave the old secret working for.
+var GracePeriods = []time.Duration{0, time.Hour, 24 * time.Hour, 7 * 24 * time.Hour}
+
+var scopePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9:._/*-]*$`)
+
+// Config configures a Service.
+type Config struct {
+	Store Store
+	Plans *plans.Catalog
+	Now   func() time.Time // nil: time.Now; for tests
+}
+
+// Service creates, lists, edits, rotates and revokes API keys. Its errors
+// are *keyhold.Error values: EINVALID for bad settings, ENOTFOUND for a key
+// that is not the account's, ELIMIT when the plan allows no more keys.
+type Service struct {
+	store  Store
+	plans  *plans.Catalog
+	now    func() time.Time
+	events events
+}
+
+// NewService returns a Service.
+func NewService(c Config) (*Service, error) {
+	if c.Store == nil || c.Plans == nil {
+		return nil, errors.New("keys: Store and Plans are required")
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return &Service{store: c.Store, plans: c.Plans, now: c.Now}, nil
+}
+
+// Subscribe registers fn to be called, synchronously, after every change
+// to a key (revoke, rotate, edit). The verifier uses it to drop cached keys.
+func (s *Service) Subscribe(fn func(Event)) { s.events.subscribe(fn) }
+
+// Settings are what an owner chooses for a key.
+type Settings struct {
+	Name      string
+	Scopes    []string
+	Meta      map[string]any
+	ExpiresAt *time.Time // nil: never
+}
+
+// ParseScopes splits a comma-, space- or newline-separated list.
+func ParseScopes(s string) []string {
+	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || unicode.IsSpace(r) })
+}
+
+// ParseMeta parses a JSON object of at most MaxMetaBytes; empty is none.
+func ParseMeta(s string) (map[string]any, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return map[string]any{}, nil
+	}
+	if len(s) > MaxMetaBytes {
+		return nil, keyhold.Errorf(keyhold.EINVALID, "Metadata must be at most %d bytes of JSON.", MaxMetaBytes)
+	}
+	dec := json.NewDecoder(strings.NewReader(s))
+	dec.UseNumber()
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil || m == nil || dec.More() {
+		return nil, keyhold.Errorf(keyhold.EINVALID, `Metadata must be a JSON object, like {"team": "billing"}.`)
+	}
+	return m, nil
+}
+
+// normalize trims and checks settings in place.
+func (s *Service) normalize(st *Settings) error {
+	st.Name = strings.TrimSpace(st.Name)
+	switch {
+	case st.Name == "":
+		return keyhold.Errorf(keyhold.EINVALID, "Give the key a name, so you can tell it apart later.")
+	case utf8.RuneCountInString(st.Name) > MaxNameLen:
+		return keyhold.Errorf(keyhold.EINVALID, "Key names are at most %d characters.", MaxNameLen)
+	case !utf8.ValidString(st.Name) || strings.IndexFunc(st.Name, unicode.IsControl) >= 0:
+		return keyhold.Errorf(keyhold.EINVALID, "Key names cannot contain control characters.")
+	}
+	seen := map[string]bool{}
+	scopes := make([]string, 0, len(st.Scopes))
+	for _, sc := range st.Scopes {
+		sc = strings.TrimSpace(sc)
+		if sc == "" || seen[sc] {
+			continue
+		}
+		if len(sc) > MaxScopeLen || !scopePattern.MatchString(sc) {
+			return keyhold.Errorf(keyhold.EINVALID, "Scope %q is not valid: use letters, digits and : . _ / * - (at most %d characters).", truncate(sc, 40), MaxScopeLen)
+		}
+		seen[sc] = true
+		scopes = append(scopes, sc)
+	}
+	if len(scopes) > MaxScopes {
+		return keyhold.Errorf(keyhold.EINVALID, "A key can have at most %d scopes.", MaxScopes)
+	}
+	st.Scopes = scopes
+	if st.Meta == nil {
+		st.Meta = map[string]any{}
+	}
+	if b, err := json.Marshal(st.Meta); err != nil || len(b) > MaxMetaBytes {
+		return keyhold.Errorf(keyhold.EINVALID, "Metadata must be at most %d bytes of JSON.", MaxMetaBytes)
+	}
+	if st.ExpiresAt != nil {
+		now := s.now()
+		t := st.ExpiresAt.UTC()
+		switch {
+		case !t.After(now):
+			return keyhold.Errorf(keyhold.EINVALID, "The expiry date must be in the future.")
+		case t.Sub(now) > MaxExpiry:
+			return keyhold.Errorf(keyhold.EINVALID, "The expiry date must be within five years.")
+		}
+		st.ExpiresAt = &t
+	}
+	return nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+func (s *Service) entry(actor audit.Actor, accountID, action, keyID, detail string) audit.Entry {
+	return audit.Entry{ID: keyhold.NewID(), AccountID: accountID, ActorID: actor.AccountID, Action: action,
+		TargetType: "key", TargetID: keyID, IP: actor.IP, Detail: detail, CreatedAt: s.now().UTC()}
+}
+
+// Create makes a key for accountID and returns it with its secret, which
+// the caller shows once and forgets.
+func (s *Service) Create(ctx context.Context, actor audit.Actor, accountID string, st Settings) (*Key, Secret, error) {
+	if err := s.normalize(&st); err != nil {
+		return nil, "", err
+	}
+	planID, err := s.store.AccountPlan(ctx, accountID)
+	if err != nil {
+		return nil, "", fmt.Errorf("keys: create: %w", err)
+	}
+	plan := s.plans.Get(planID)
+	secret, err := Generate()
+	if err != nil {
+		return nil, "", fmt.Errorf("keys: create: %w", err)
+	}
+	now := s.now().UTC()
+	k := &Key{ID: keyhold.NewID(), AccountID: accountID, Name: st.Name, Display: secret.Display(),
+		Scopes: st.Scopes, Meta: st.Meta, ExpiresAt: st.ExpiresAt, CreatedAt: now, UpdatedAt: now}
+	err = s.store.CreateKey(ctx, k, secret.Hash(), plan.MaxKeys, s.entry(actor, accountID, audit.KeyCreated, k.ID, fmt.Sprintf("Created %q (%s)", k.Name, k.Display)))
+	if errors.Is(err, ErrLimit) {
+		return nil, "", &keyhold.Error{Code: keyhold.ELIMIT, Err: err, Message: fmt.Sprintf(
+			"Your %s plan allows %d active key%s. Revoke a key you no longer use, or upgrade your plan.", plan.Name, plan.MaxKeys, plural(plan.MaxKeys))}
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("keys: create: %w", err)
+	}
+	return k, secret, nil
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
+
+// List returns the account's keys, newest first.
+func (s *Service) List(ctx context.Context, accountID string) ([]*Key, error) {
+	ks, err := s.store.Keys(ctx, accountID)
+	if err != nil {
+		return nil, fmt.Errorf("keys: list: %w", err)
+	}
+	return ks, nil
+}
+
+var errNoKey = keyhold.Errorf(keyhold.ENOTFOUND, "We could not find that key.")
+
+// Get returns one of the account's keys.
+func (s *Service) Get(ctx context.Context, accountID, id string) (*Key, error) {
+	k, err := s.store.KeyByID(ctx, accountID, id)
+	if errors.Is(err, ErrNotFound) {
+		return nil, errNoKey
+	}
+	if err != nil {
+		return nil, fmt.Errorf("keys: get: %w", err)
+	}
+	return k, nil
+}
+
+// Update changes a key's name, scopes, metadata and expiry. A revoked key
+// cannot be edited.
+func (s *Service) Update(ctx context.Context, actor audit.Actor, accountID, id string, st Settings) (*Key, error) {
+	k, err := s.Get(ctx, accountID, id)
+	if err != nil {
+		return nil, err
+	}
+	if k.RevokedAt != nil {
+		return nil, keyhold.Errorf(keyhold.EINVALID, "This key is revoked and can no longer be edited.")
+	}
+	if err := s.normalize(&st); err != nil {
+		return nil, err
+	}
+	action, detail := audit.KeyEdited, describeEdit(k, st)
+	if detail == "" {
+		return k, nil // nothing changed
+	}
+	if k.Name != st.Name && detail == fmt.Sprintf("Renamed %q to %q", k.Name, st.Name) {
+		action = audit.KeyRenamed
+	}
+	k.Name, k.Scopes, k.Meta, k.ExpiresAt, k.UpdatedAt = st.Name, st.Scopes, st.Meta, st.ExpiresAt, s.now().UTC()
+	if err := s.store.UpdateKey(ctx, k, s.entry(actor, accountID, action, k.ID, detail)); err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return nil, errNoKey
+		}
+		return nil, fmt.Errorf("keys: update: %w", err)
+	}
+	s.events.publish(Event{Kind: KeyChanged, KeyID: k.ID, AccountID: accountID})
+	return k, nil
+}
+
+// describeEdit summarises what an edit changes, or "" for nothing.
+func describeEdit(k *Key, st Settings) string {
+	var parts []string
+	if k.Name != st.Name {
+		parts = append(parts, fmt.Sprintf("Renamed %q to %q", k.Name, st.Name))
+	}
+	if strings.Join(k.Scopes, " ") != strings.Join(st.Scopes, " ") {
+		parts = append(parts, fmt.Sprintf("scopes [%s] → [%s]", strings.Join(k.Scopes, " "), strings.Join(st.Scopes, " ")))
+	}
+	a, _ := json.Marshal(k.Meta)
+	b, _ := json.Marshal(st.Meta)
+	if !bytes.Equal(a, b) {
+		parts = append(parts, "metadata changed")
+	}
+	if !sameTime(k.ExpiresAt, st.ExpiresAt) {
+		exp := "never"
+		if st.ExpiresAt != nil {
+			exp = st.ExpiresAt.Format("2006-01-02")
+		}
+		parts = append(parts, "expiry → "+exp)
+	}
+	return strings.Join(parts, "; ")
+}
+
+func sameTime(a, b *time.Time) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.Equal(*b)
+}
+
+// Revoke makes a key invalid at once, on every instance.
+func (s *Service) Revoke(ctx context.Context, actor audit.Actor, accountID, id string) error {
+	k, err := s.Get(ctx, accountID, id)
+	if err != nil {
+		return err
+	}
+	if k.RevokedAt != nil {
+		return keyhold.Errorf(keyhold.EINVALID, "This key is already revoked.")
+	}
+	err = s.store.RevokeKey(ctx, accountID, id, s.now().UTC(), s.entry(actor, accountID, audit.KeyRevoked, id, fmt.Sprintf("Revoked %q (%s)", k.Name, k.Display)))
+	if errors.Is(err, ErrNotFound) {
+		return errNoKey
+	}
+	if err != nil {
+		return fmt.Errorf("keys: revoke: %w", err)
+	}
+	s.events.publish(Event{Kind: KeyRevoked, KeyID: id, AccountID: accountID})
+	return nil
+}
+
+// Rotate gives a key a new secret, keeping its id, settings and usage. The
+// old secret keeps working for grace (one of GracePeriods), then stops.
+func (s *Service) Rotate(ctx context.Context, actor audit.Actor, accountID, id string, grace time.Duration) (*Key, Secret, error) {
+	ok := false
+	for _, g := range GracePeriods {
+		ok = ok || g == grace
+	}
+	if !ok {
+		return nil, "", keyhold.Errorf(keyhold.EINVALID, "Choose how long the old secret keeps working: none, 1 hour, 24 hours or 7 days.")
+	}
+	k, err := s.Get(ctx, accountID, id)
+	if err != nil {
+		return nil, "", err
+	}
+	if k.Status(s.now()) == StatusRevoked {
+		return nil, "", keyhold.Errorf(keyhold.EINVALID, "A revoked key cannot be rotated. Create a new key instead.")
+	}
+	secret, err := Generate()
+	if err != nil {
+		return nil, "", fmt.Errorf("keys: rotate: %w", err)
+	}
+	now := s.now().UTC()
+	detail := fmt.Sprintf("Rotated %s → %s; old secret ", k.Display, secret.Display())
+	if grace == 0 {
+		detail += "stopped at once"
+	} else {
+		detail += "works until " + now.Add(grace).Format("2006-01-02 15:04 MST")
+	}
+	err = s.store.RotateKey(ctx, accountID, id, secret.Hash(), secret.Display(), now, now.Add(grace), s.entry(actor, accountID, audit.KeyRotated, id, detail))
+	if errors.Is(err, ErrNotFound) {
+		return nil, "", errNoKey
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("keys: rotate: %w", err)
+	}
+	k.Display, k.UpdatedAt = secret.Display(), now
+	s.events.publish(Event{Kind: KeyRotated, KeyID: id, AccountID: accountID})
+	return k, secret, nil
+}
+
+// Audit returns the newest audit entries about one of the account's keys.
+func (s *Service) Audit(ctx context.Context, accountID, id string) ([]audit.Entry, error) {
+	es, err := s.store.KeyAudit(ctx, accountID, id, 50)
+	if err != nil {
+		return nil, fmt.Errorf("keys: audit: %w", err)
+	}
+	return es, nil
+}
+
+// Plan returns the account's plan.
+func (s *Service) Plan(ctx context.Context, accountID string) (*plans.Plan, error) {
+	id, err := s.store.AccountPlan(ctx, accountID)
+	if err != nil {
+		return nil, fmt.Errorf("keys: plan: %w", err)
+	}
+	return s.plans.Get(id), nil
+}

@@ -1,0 +1,301 @@
+package keys_test
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/keyhold/keyhold/internal/audit"
+	"github.com/keyhold/keyhold/internal/auth"
+	"github.com/keyhold/keyhold/internal/keyhold"
+	"github.com/keyhold/keyhold/internal/keys"
+	"github.com/keyhold/keyhold/internal/plans"
+	"github.com/keyhold/keyhold/internal/store"
+)
+
+type fixture struct {
+	svc *keys.Service
+	db  *store.DB
+	now time.Time
+}
+
+// MustService returns a key service over a fresh SQLite database.
+func MustService(tb testing.TB) *fixture {
+	tb.Helper()
+	ctx := context.Background()
+	db, err := store.Open(ctx, "sqlite://"+filepath.Join(tb.TempDir(), "k.db"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	if err := db.Migrate(ctx, nil); err != nil {
+		tb.Fatal(err)
+	}
+	cat, err := plans.New(plans.BuiltIn)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	f := &fixture{db: db, now: time.Now().UTC()}
+	f.svc, err = keys.NewService(keys.Config{Store: db, Plans: cat, Now: func() time.Time { return f.now }})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return f
+}
+
+func (f *fixture) MustAccount(tb testing.TB, email string) string {
+	tb.Helper()
+	a := &auth.Account{ID: keyhold.NewID(), Email: email, PasswordHash: "x", CreatedAt: f.now, UpdatedAt: f.now}
+	if err := f.db.CreateAccount(context.Background(), a); err != nil {
+		tb.Fatal(err)
+	}
+	return a.ID
+}
+
+func (f *fixture) MustKey(tb testing.TB, accountID, name string) (*keys.Key, keys.Secret) {
+	tb.Helper()
+	k, s, err := f.svc.Create(context.Background(), audit.Actor{AccountID: accountID, IP: "127.0.0.1"}, accountID, keys.Settings{Name: name})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return k, s
+}
+
+func TestCreate(t *testing.T) {
+	f := MustService(t)
+	ctx := context.Background()
+	acct := f.MustAccount(t, "ada@example.com")
+	exp := f.now.Add(48 * time.Hour)
+	k, secret, err := f.svc.Create(ctx, audit.Actor{AccountID: acct, IP: "10.0.0.1"}, acct, keys.Settings{
+		Name: "  Production  ", Scopes: keys.ParseScopes("read, write read\nadmin:billing"),
+		Meta: map[string]any{"team": "core"}, ExpiresAt: &exp,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := keys.Parse(secret.Reveal()); err != nil {
+		t.Fatalf("created secret does not parse: %v", err)
+	}
+	if k.Name != "Production" || strings.Join(k.Scopes, ",") != "read,write,admin:billing" || k.Display != secret.Display() {
+		t.Errorf("key: %+v", k)
+	}
+	got, err := f.svc.Get(ctx, acct, k.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Meta["team"] != "core" || got.ExpiresAt == nil || !got.ExpiresAt.Equal(exp) || got.Status(f.now) != keys.StatusActive {
+		t.Errorf("stored key: %+v", got)
+	}
+	entries, _ := f.svc.Audit(ctx, acct, k.ID)
+	if len(entries) != 1 || entries[0].Action != audit.KeyCreated || entries[0].IP != "10.0.0.1" || entries[0].ActorID != acct {
+		t.Errorf("audit: %+v", entries)
+	}
+	if strings.Contains(entries[0].Detail, secret.Reveal()) {
+		t.Error("the audit log holds the key")
+	}
+}
+
+func TestCreateRejects(t *testing.T) {
+	f := MustService(t)
+	acct := f.MustAccount(t, "ada@example.com")
+	past := f.now.Add(-time.Minute)
+	far := f.now.Add(6 * 365 * 24 * time.Hour)
+	big := map[string]any{"x": strings.Repeat("y", keys.MaxMetaBytes)}
+	manyScopes := make([]string, keys.MaxScopes+1)
+	for i := range manyScopes {
+		manyScopes[i] = fmt.Sprintf("s%d", i)
+	}
+	for name, st := range map[string]keys.Settings{
+		"no name":          {Name: "   "},
+		"long name":        {Name: strings.Repeat("n", keys.MaxNameLen+1)},
+		"control in name":  {Name: "a\x00b"},
+		"bad scope":        {Name: "k", Scopes: []string{"read write?"}},
+		"scope with quote": {Name: "k", Scopes: []string{`"><script>`}},
+		"too many scopes":  {Name: "k", Scopes: manyScopes},
+		"past expiry":      {Name: "k", ExpiresAt: &past},
+		"far expiry":       {Name: "k", ExpiresAt: &far},
+		"big meta":         {Name: "k", Meta: big},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, _, err := f.svc.Create(context.Background(), audit.Actor{AccountID: acct}, acct, st)
+			if keyhold.ErrorCode(err) != keyhold.EINVALID {
+				t.Errorf("got %v, want EINVALID", err)
+			}
+		})
+	}
+	if ks, _ := f.svc.List(context.Background(), acct); len(ks) != 0 {
+		t.Errorf("rejected creates left %d keys", len(ks))
+	}
+}
+
+func TestParseMeta(t *testing.T) {
+	for in, ok := range map[string]bool{
+		``: true, `{}`: true, `{"team":"core","n":1}`: true,
+		`[]`: false, `null`: false, `"x"`: false, `{"a":1}{"b":2}`: false, `{`: false,
+		`{"x":"` + strings.Repeat("y", keys.MaxMetaBytes) + `"}`: false,
+	} {
+		_, err := keys.ParseMeta(in)
+		if (err == nil) != ok {
+			t.Errorf("ParseMeta(%.30q): err %v, want ok=%v", in, err, ok)
+		}
+	}
+}
+
+func TestPlanLimit(t *testing.T) {
+	f := MustService(t)
+	ctx := context.Background()
+	acct := f.MustAccount(t, "ada@example.com")
+	var first *keys.Key
+	for i := range 3 {
+		k, _ := f.MustKey(t, acct, fmt.Sprintf("k%d", i))
+		if first == nil {
+			first = k
+		}
+	}
+	_, _, err := f.svc.Create(ctx, audit.Actor{AccountID: acct}, acct, keys.Settings{Name: "fourth"})
+	if keyhold.ErrorCode(err) != keyhold.ELIMIT || !strings.Contains(keyhold.ErrorMessage(err), "Free plan allows 3") {
+		t.Fatalf("fourth key on a three-key plan: %v", err)
+	}
+	// A revoked key frees its place.
+	if err := f.svc.Revoke(ctx, audit.Actor{AccountID: acct}, acct, first.ID); err != nil {
+		t.Fatal(err)
+	}
+	f.MustKey(t, acct, "replacement")
+}
+
+func TestPlanLimitUnderConcurrency(t *testing.T) {
+	f := MustService(t)
+	acct := f.MustAccount(t, "ada@example.com")
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	created := 0
+	for i := range 12 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, _, err := f.svc.Create(context.Background(), audit.Actor{AccountID: acct}, acct, keys.Settings{Name: fmt.Sprint(i)})
+			if err == nil {
+				mu.Lock()
+				created++
+				mu.Unlock()
+			} else if keyhold.ErrorCode(err) != keyhold.ELIMIT {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if created != 3 {
+		t.Errorf("created %d keys concurrently on a three-key plan", created)
+	}
+}
+
+func TestIsolation(t *testing.T) {
+	f := MustService(t)
+	ctx := context.Background()
+	ada, bob := f.MustAccount(t, "ada@example.com"), f.MustAccount(t, "bob@example.com")
+	k, _ := f.MustKey(t, ada, "ada's")
+	actor := audit.Actor{AccountID: bob}
+	checks := map[string]error{}
+	_, checks["get"] = f.svc.Get(ctx, bob, k.ID)
+	_, checks["update"] = f.svc.Update(ctx, actor, bob, k.ID, keys.Settings{Name: "mine now"})
+	checks["revoke"] = f.svc.Revoke(ctx, actor, bob, k.ID)
+	_, _, checks["rotate"] = f.svc.Rotate(ctx, actor, bob, k.ID, 0)
+	for op, err := range checks {
+		if keyhold.ErrorCode(err) != keyhold.ENOTFOUND {
+			t.Errorf("%s of another account's key: %v, want ENOTFOUND", op, err)
+		}
+	}
+	if ks, _ := f.svc.List(ctx, bob); len(ks) != 0 {
+		t.Errorf("bob lists ada's keys")
+	}
+	got, _ := f.svc.Get(ctx, ada, k.ID)
+	if got.Name != "ada's" || got.RevokedAt != nil {
+		t.Errorf("bob changed ada's key: %+v", got)
+	}
+}
+
+func TestUpdateRevokeRotateAndEvents(t *testing.T) {
+	f := MustService(t)
+	ctx := context.Background()
+	acct := f.MustAccount(t, "ada@example.com")
+	var events []keys.Event
+	f.svc.Subscribe(func(e keys.Event) { events = append(events, e) })
+	actor := audit.Actor{AccountID: acct, IP: "10.1.1.1"}
+	k, old := f.MustKey(t, acct, "ci")
+
+	if _, err := f.svc.Update(ctx, actor, acct, k.ID, keys.Settings{Name: "ci-renamed"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.Update(ctx, actor, acct, k.ID, keys.Settings{Name: "ci-renamed", Scopes: []string{"read"}}); err != nil {
+		t.Fatal(err)
+	}
+	// No change: no event, no audit line.
+	if _, err := f.svc.Update(ctx, actor, acct, k.ID, keys.Settings{Name: "ci-renamed", Scopes: []string{"read"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := f.svc.Rotate(ctx, actor, acct, k.ID, 90*time.Minute); keyhold.ErrorCode(err) != keyhold.EINVALID {
+		t.Errorf("odd grace period: %v", err)
+	}
+	rotated, fresh, err := f.svc.Rotate(ctx, actor, acct, k.ID, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rotated.ID != k.ID || fresh == old || rotated.Display != fresh.Display() {
+		t.Errorf("rotation: same id %v, new secret %v", rotated.ID == k.ID, fresh != old)
+	}
+	if err := f.svc.Revoke(ctx, actor, acct, k.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.svc.Revoke(ctx, actor, acct, k.ID); keyhold.ErrorCode(err) != keyhold.EINVALID {
+		t.Errorf("second revoke: %v", err)
+	}
+	if _, err := f.svc.Update(ctx, actor, acct, k.ID, keys.Settings{Name: "x"}); keyhold.ErrorCode(err) != keyhold.EINVALID {
+		t.Errorf("edit of a revoked key: %v", err)
+	}
+	if _, _, err := f.svc.Rotate(ctx, actor, acct, k.ID, 0); keyhold.ErrorCode(err) != keyhold.EINVALID {
+		t.Errorf("rotation of a revoked key: %v", err)
+	}
+	got, _ := f.svc.Get(ctx, acct, k.ID)
+	if got.Status(f.now) != keys.StatusRevoked {
+		t.Errorf("status %s", got.Status(f.now))
+	}
+
+	wantKinds := []keys.EventKind{keys.KeyChanged, keys.KeyChanged, keys.KeyRotated, keys.KeyRevoked}
+	if len(events) != len(wantKinds) {
+		t.Fatalf("events: %+v", events)
+	}
+	for i, e := range events {
+		if e.Kind != wantKinds[i] || e.KeyID != k.ID || e.AccountID != acct {
+			t.Errorf("event %d: %+v", i, e)
+		}
+	}
+	entries, _ := f.svc.Audit(ctx, acct, k.ID)
+	var actions []string
+	for _, e := range entries {
+		actions = append(actions, e.Action)
+		if e.Action != audit.KeyCreated && e.IP != "10.1.1.1" {
+			t.Errorf("audit without address: %+v", e)
+		}
+	}
+	want := "key.revoked key.rotated key.edited key.renamed key.created"
+	if strings.Join(actions, " ") != want {
+		t.Errorf("audit actions %q, want %q", strings.Join(actions, " "), want)
+	}
+}
+
+func TestExpiredKeyStatus(t *testing.T) {
+	f := MustService(t)
+	acct := f.MustAccount(t, "ada@example.com")
+	exp := f.now.Add(time.Hour)
+	k, _, err := f.svc.Create(context.Background(), audit.Actor{}, acct, keys.Settings{Name: "short", ExpiresAt: &exp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k.Status(f.now.Add(2*time.Hour)) != keys.StatusExpired {
+		t.Errorf("status after expiry: %s", k.Status(f.now.Add(2*time.Hour)))
+	}
+}

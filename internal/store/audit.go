@@ -1,0 +1,52 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/keyhold/keyhold/internal/audit"
+)
+
+type auditRecord struct {
+	ID         string `gorm:"primaryKey"`
+	AccountID  string
+	ActorID    string
+	Action     string
+	TargetType string
+	TargetID   string
+	IP         string `gorm:"column:ip"`
+	Detail     string
+	CreatedAt  time.Time
+}
+
+func (auditRecord) TableName() string { return "audit_log" }
+
+// writeAudit appends an entry inside the caller's transaction.
+func writeAudit(tx *gorm.DB, e audit.Entry) error {
+	rec := auditRecord{ID: e.ID, AccountID: e.AccountID, ActorID: e.ActorID, Action: e.Action, TargetType: e.TargetType,
+		TargetID: e.TargetID, IP: e.IP, Detail: e.Detail, CreatedAt: e.CreatedAt.UTC()}
+	if err := tx.Create(&rec).Error; err != nil {
+		return fmt.Errorf("store: audit: %w", err)
+	}
+	return nil
+}
+
+// KeyAudit returns the newest audit entries about one of the account's
+// keys.
+func (db *DB) KeyAudit(ctx context.Context, accountID, keyID string, limit int) ([]audit.Entry, error) {
+	var recs []auditRecord
+	err := db.ctx(ctx).Where("account_id = ? AND target_type = ? AND target_id = ?", accountID, "key", keyID).
+		Order("created_at DESC, id DESC").Limit(limit).Find(&recs).Error
+	if err != nil {
+		return nil, fmt.Errorf("store: key audit: %w", err)
+	}
+	out := make([]audit.Entry, len(recs))
+	for i, r := range recs {
+		out[i] = audit.Entry{ID: r.ID, AccountID: r.AccountID, ActorID: r.ActorID, Action: r.Action, TargetType: r.TargetType,
+			TargetID: r.TargetID, IP: r.IP, Detail: r.Detail, CreatedAt: r.CreatedAt.UTC()}
+	}
+	return out, nil
+}

@@ -1,0 +1,241 @@
+package store
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/pressly/goose/v3"
+	"gorm.io/gorm"
+
+	"github.com/keyhold/keyhold/internal/audit"
+	"github.com/keyhold/keyhold/internal/keys"
+)
+
+type keyRecord struct {
+	ID            string `gorm:"primaryKey"`
+	AccountID     string
+	Name          string
+	Display       string
+	Scopes        string
+	Meta          string
+	ExpiresAt     *time.Time
+	RevokedAt     *time.Time
+	LastUsedAt    *time.Time
+	RateOverride  *int
+	BurstOverride *int
+	QuotaOverride *int64
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+}
+
+func (keyRecord) TableName() string { return "api_keys" }
+
+type secretRecord struct {
+	Hash      string `gorm:"primaryKey"`
+	KeyID     string
+	CreatedAt time.Time
+	ExpiresAt *time.Time
+}
+
+func (secretRecord) TableName() string { return "key_secrets" }
+
+func hashHex(h [32]byte) string { return hex.EncodeToString(h[:]) }
+
+func utcPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+func (r *keyRecord) domain() (*keys.Key, error) {
+	k := &keys.Key{ID: r.ID, AccountID: r.AccountID, Name: r.Name, Display: r.Display,
+		ExpiresAt: utcPtr(r.ExpiresAt), RevokedAt: utcPtr(r.RevokedAt), LastUsed: utcPtr(r.LastUsedAt),
+		RateOverride: r.RateOverride, BurstOverride: r.BurstOverride, QuotaOverride: r.QuotaOverride,
+		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC()}
+	if err := json.Unmarshal([]byte(r.Scopes), &k.Scopes); err != nil {
+		return nil, fmt.Errorf("store: key %s scopes: %w", r.ID, err)
+	}
+	if err := json.Unmarshal([]byte(r.Meta), &k.Meta); err != nil {
+		return nil, fmt.Errorf("store: key %s meta: %w", r.ID, err)
+	}
+	if k.Scopes == nil {
+		k.Scopes = []string{}
+	}
+	return k, nil
+}
+
+func keyRecordOf(k *keys.Key) (*keyRecord, error) {
+	scopes := k.Scopes
+	if scopes == nil {
+		scopes = []string{}
+	}
+	sc, err := json.Marshal(scopes)
+	if err != nil {
+		return nil, fmt.Errorf("store: key scopes: %w", err)
+	}
+	meta := k.Meta
+	if meta == nil {
+		meta = map[string]any{}
+	}
+	mt, err := json.Marshal(meta)
+	if err != nil {
+		return nil, fmt.Errorf("store: key meta: %w", err)
+	}
+	return &keyRecord{ID: k.ID, AccountID: k.AccountID, Name: k.Name, Display: k.Display, Scopes: string(sc), Meta: string(mt),
+		ExpiresAt: utcPtr(k.ExpiresAt), RevokedAt: utcPtr(k.RevokedAt), LastUsedAt: utcPtr(k.LastUsed),
+		RateOverride: k.RateOverride, BurstOverride: k.BurstOverride, QuotaOverride: k.QuotaOverride,
+		CreatedAt: k.CreatedAt.UTC(), UpdatedAt: k.UpdatedAt.UTC()}, nil
+}
+
+// lockAccount serialises key creation per account on PostgreSQL; SQLite's
+// immediate transactions already serialise every writer.
+func (db *DB) lockAccount(tx *gorm.DB, accountID string) error {
+	if db.dialect != goose.DialectPostgres {
+		return nil
+	}
+	return tx.Exec("SELECT 1 FROM accounts WHERE id = ? FOR UPDATE", accountID).Error
+}
+
+// CreateKey inserts a key and its first secret unless the account already
+// holds maxKeys live keys (keys.ErrLimit).
+func (db *DB) CreateKey(ctx context.Context, k *keys.Key, hash [32]byte, maxKeys int, e audit.Entry) error {
+	rec, err := keyRecordOf(k)
+	if err != nil {
+		return err
+	}
+	return db.ctx(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := db.lockAccount(tx, k.AccountID); err != nil {
+			return fmt.Errorf("store: lock account: %w", err)
+		}
+		var live int64
+		if err := tx.Model(&keyRecord{}).Where("account_id = ? AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)",
+			k.AccountID, k.CreatedAt.UTC()).Count(&live).Error; err != nil {
+			return fmt.Errorf("store: count keys: %w", err)
+		}
+		if live >= int64(maxKeys) {
+			return keys.ErrLimit
+		}
+		if err := tx.Create(rec).Error; err != nil {
+			return fmt.Errorf("store: create key: %w", err)
+		}
+		if err := tx.Create(&secretRecord{Hash: hashHex(hash), KeyID: k.ID, CreatedAt: k.CreatedAt.UTC()}).Error; err != nil {
+			return fmt.Errorf("store: create key secret: %w", err)
+		}
+		return writeAudit(tx, e)
+	})
+}
+
+// Keys returns an account's keys, newest first.
+func (db *DB) Keys(ctx context.Context, accountID string) ([]*keys.Key, error) {
+	var recs []keyRecord
+	if err := db.ctx(ctx).Where("account_id = ?", accountID).Order("created_at DESC, id DESC").Find(&recs).Error; err != nil {
+		return nil, fmt.Errorf("store: keys: %w", err)
+	}
+	out := make([]*keys.Key, 0, len(recs))
+	for i := range recs {
+		k, err := recs[i].domain()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, k)
+	}
+	return out, nil
+}
+
+// KeyByID returns the account's key; keys.ErrNotFound for another
+// account's key or none.
+func (db *DB) KeyByID(ctx context.Context, accountID, id string) (*keys.Key, error) {
+	var rec keyRecord
+	err := db.ctx(ctx).Where("id = ? AND account_id = ?", id, accountID).Take(&rec).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, keys.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: key: %w", err)
+	}
+	return rec.domain()
+}
+
+// UpdateKey stores a key's name, scopes, metadata and expiry.
+func (db *DB) UpdateKey(ctx context.Context, k *keys.Key, e audit.Entry) error {
+	rec, err := keyRecordOf(k)
+	if err != nil {
+		return err
+	}
+	return db.ctx(ctx).Transaction(func(tx *gorm.DB) error {
+		res := tx.Model(&keyRecord{}).Where("id = ? AND account_id = ? AND revoked_at IS NULL", k.ID, k.AccountID).
+			Updates(map[string]any{"name": rec.Name, "scopes": rec.Scopes, "meta": rec.Meta, "expires_at": rec.ExpiresAt, "updated_at": rec.UpdatedAt})
+		if res.Error != nil {
+			return fmt.Errorf("store: update key: %w", res.Error)
+		}
+		if res.RowsAffected == 0 {
+			return keys.ErrNotFound
+		}
+		return writeAudit(tx, e)
+	})
+}
+
+// RevokeKey marks a live key revoked.
+func (db *DB) RevokeKey(ctx context.Context, accountID, id string, at time.Time, e audit.Entry) error {
+	return db.ctx(ctx).Transaction(func(tx *gorm.DB) error {
+		res := tx.Model(&keyRecord{}).Where("id = ? AND account_id = ? AND revoked_at IS NULL", id, accountID).
+			Updates(map[string]any{"revoked_at": at.UTC(), "updated_at": at.UTC()})
+		if res.Error != nil {
+			return fmt.Errorf("store: revoke key: %w", res.Error)
+		}
+		if res.RowsAffected == 0 {
+			return keys.ErrNotFound
+		}
+		return writeAudit(tx, e)
+	})
+}
+
+// RotateKey adds a new secret, ends the current ones at oldUntil (deleting
+// them when that is now), and updates the display form.
+func (db *DB) RotateKey(ctx context.Context, accountID, id string, hash [32]byte, display string, now, oldUntil time.Time, e audit.Entry) error {
+	return db.ctx(ctx).Transaction(func(tx *gorm.DB) error {
+		res := tx.Model(&keyRecord{}).Where("id = ? AND account_id = ? AND revoked_at IS NULL", id, accountID).
+			Updates(map[string]any{"display": display, "updated_at": now.UTC()})
+		if res.Error != nil {
+			return fmt.Errorf("store: rotate key: %w", res.Error)
+		}
+		if res.RowsAffected == 0 {
+			return keys.ErrNotFound
+		}
+		if oldUntil.After(now) {
+			// Secrets already ending sooner keep their earlier end.
+			err := tx.Model(&secretRecord{}).Where("key_id = ? AND (expires_at IS NULL OR expires_at > ?)", id, oldUntil.UTC()).
+				Update("expires_at", oldUntil.UTC()).Error
+			if err != nil {
+				return fmt.Errorf("store: end old secret: %w", err)
+			}
+		} else if err := tx.Where("key_id = ?", id).Delete(&secretRecord{}).Error; err != nil {
+			return fmt.Errorf("store: delete old secret: %w", err)
+		}
+		if err := tx.Create(&secretRecord{Hash: hashHex(hash), KeyID: id, CreatedAt: now.UTC()}).Error; err != nil {
+			return fmt.Errorf("store: create key secret: %w", err)
+		}
+		return writeAudit(tx, e)
+	})
+}
+
+// AccountPlan returns the id of the account's plan.
+func (db *DB) AccountPlan(ctx context.Context, accountID string) (string, error) {
+	var plan string
+	err := db.ctx(ctx).Model(&accountRecord{}).Where("id = ?", accountID).Select("plan_id").Take(&plan).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return "", keys.ErrNotFound
+	}
+	if err != nil {
+		return "", fmt.Errorf("store: account plan: %w", err)
+	}
+	return plan, nil
+}
+
+var _ keys.Store = (*DB)(nil)
