@@ -1,0 +1,101 @@
+package testenv
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var redisOnce once[string]
+
+// Redis returns the URL (redis://127.0.0.1:PORT) of the redis-server of this
+// test binary, started on first use and stopped by Main.
+//
+// The server and its databases are shared by every test of the binary, and
+// tests may run in parallel: use key prefixes of your own (for example made
+// from t.Name() or a random string) and never FLUSHDB or FLUSHALL.
+func Redis(tb testing.TB) string {
+	tb.Helper()
+	requireMain(tb)
+	u, err := redisOnce.get(startRedis)
+	if err != nil {
+		fail(tb, err)
+	}
+	return u
+}
+
+func startRedis() (string, error) {
+	bin := lookFor("redis-server", "/usr/bin/redis-server", "/usr/local/bin/redis-server", "/usr/sbin/redis-server")
+	if bin == "" {
+		return "", notInstalled("redis-server", "apt-get install redis-server (Debian)")
+	}
+	root, err := rootDir()
+	if err != nil {
+		return "", err
+	}
+	dir := filepath.Join(root, "redis")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		return "", fmt.Errorf("redis: %w", err)
+	}
+	for attempt := 1; ; attempt++ {
+		port, err := freePort()
+		if err != nil {
+			return "", err
+		}
+		addr := "127.0.0.1:" + strconv.Itoa(port)
+		cmd := exec.Command(bin,
+			"--port", strconv.Itoa(port),
+			"--bind", "127.0.0.1",
+			"--save", "",
+			"--appendonly", "no",
+			"--dir", dir,
+			"--daemonize", "no",
+			"--protected-mode", "no",
+		)
+		cmd.Dir = dir
+		p, err := startProc("redis-server", cmd)
+		if err != nil {
+			return "", err
+		}
+		if err := p.waitReady(func() error { return redisPing(addr) }); err != nil {
+			p.stop(syscall.SIGKILL)
+			if p.portInUse() && attempt < 3 {
+				continue
+			}
+			return "", fmt.Errorf("redis: %w", err)
+		}
+		onStop(func() { p.stop(syscall.SIGTERM) })
+		return "redis://" + addr, nil
+	}
+}
+
+// redisPing sends PING to addr and expects +PONG.
+func redisPing(addr string) error {
+	conn, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if err := conn.SetDeadline(time.Now().Add(2 * time.Second)); err != nil {
+		return err
+	}
+	if _, err := conn.Write([]byte("PING\r\n")); err != nil {
+		return err
+	}
+	line, err := bufio.NewReader(conn).ReadString('\n')
+	if err != nil {
+		return err
+	}
+	if got := strings.TrimSpace(line); got != "+PONG" {
+		return fmt.Errorf("PING answered %q, want +PONG", got)
+	}
+	return nil
+}
