@@ -76,3 +76,15 @@ type Store interface {
 	// KeyAudit returns the newest audit entries about a key.
 	KeyAudit(ctx context.Context, accountID, keyID string, limit int) ([]audit.Entry, error)
 }
+
+// UsageCounts are verifications of a key by outcome; Cost is the quota
+// units the valid ones took.
+type UsageCounts struct {
+	Valid, RateLimited, QuotaExceeded, Invalid, Cost int64
+}
+
+// DailyUsage is one UTC day of a key's usage.
+type DailyUsage struct {
+	Day time.Time
+	UsageCounts
+}

@@ -16,6 +16,7 @@ type accountRecord struct {
 	Email        string
 	PasswordHash string
 	IsAdmin      bool
+	PlanID       string `gorm:"default:free"` // empty on insert: the column default
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
 }
@@ -23,7 +24,7 @@ type accountRecord struct {
 func (accountRecord) TableName() string { return "accounts" }
 
 func (r *accountRecord) domain() *auth.Account {
-	return &auth.Account{ID: r.ID, Email: r.Email, PasswordHash: r.PasswordHash, IsAdmin: r.IsAdmin,
+	return &auth.Account{ID: r.ID, Email: r.Email, PasswordHash: r.PasswordHash, IsAdmin: r.IsAdmin, PlanID: r.PlanID,
 		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC()}
 }
 
@@ -78,6 +79,19 @@ func (db *DB) SetAdmin(ctx context.Context, accountID string, admin bool) error 
 		Updates(map[string]any{"is_admin": admin, "updated_at": time.Now().UTC()})
 	if res.Error != nil {
 		return fmt.Errorf("store: set admin: %w", res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return auth.ErrNotFound
+	}
+	return nil
+}
+
+// SetPlan puts an account on a plan.
+func (db *DB) SetPlan(ctx context.Context, accountID, planID string) error {
+	res := db.ctx(ctx).Model(&accountRecord{}).Where("id = ?", accountID).
+		Updates(map[string]any{"plan_id": planID, "updated_at": time.Now().UTC()})
+	if res.Error != nil {
+		return fmt.Errorf("store: set plan: %w", res.Error)
 	}
 	if res.RowsAffected == 0 {
 		return auth.ErrNotFound

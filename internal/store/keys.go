@@ -225,6 +225,20 @@ func (db *DB) RotateKey(ctx context.Context, accountID, id string, hash [32]byte
 	})
 }
 
+// SetKeyOverrides sets the operator's overrides of a key's rate, burst and
+// quota; nil restores the plan's.
+func (db *DB) SetKeyOverrides(ctx context.Context, keyID string, rate, burst *int, quota *int64) error {
+	res := db.ctx(ctx).Model(&keyRecord{}).Where("id = ?", keyID).
+		Updates(map[string]any{"rate_override": rate, "burst_override": burst, "quota_override": quota, "updated_at": time.Now().UTC()})
+	if res.Error != nil {
+		return fmt.Errorf("store: key overrides: %w", res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return keys.ErrNotFound
+	}
+	return nil
+}
+
 // AccountPlan returns the id of the account's plan.
 func (db *DB) AccountPlan(ctx context.Context, accountID string) (string, error) {
 	var plan string

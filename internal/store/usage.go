@@ -1,0 +1,200 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"github.com/keyhold/keyhold/internal/keys"
+	"github.com/keyhold/keyhold/internal/verify"
+)
+
+type usageRecord struct {
+	KeyID         string    `gorm:"primaryKey"`
+	Hour          time.Time `gorm:"primaryKey"`
+	AccountID     string
+	Valid         int64
+	RateLimited   int64
+	QuotaExceeded int64
+	Invalid       int64
+	Cost          int64
+}
+
+func (usageRecord) TableName() string { return "usage_hourly" }
+
+type quotaRecord struct {
+	KeyID       string    `gorm:"primaryKey"`
+	WindowStart time.Time `gorm:"primaryKey"`
+	Used        int64
+}
+
+func (quotaRecord) TableName() string { return "key_quota" }
+
+// KeyByHash returns the key whose secret hashes to hash, with its
+// account's plan; verify.ErrNotFound when there is none.
+func (db *DB) KeyByHash(ctx context.Context, hash [32]byte) (*verify.Record, error) {
+	var sec secretRecord
+	err := db.ctx(ctx).Where("hash = ?", hashHex(hash)).Take(&sec).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, verify.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: key by hash: %w", err)
+	}
+	var rec keyRecord
+	err = db.ctx(ctx).Where("id = ?", sec.KeyID).Take(&rec).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, verify.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: key by hash: %w", err)
+	}
+	k, err := rec.domain()
+	if err != nil {
+		return nil, err
+	}
+	plan, err := db.AccountPlan(ctx, rec.AccountID)
+	if err != nil {
+		return nil, fmt.Errorf("store: key by hash: %w", err)
+	}
+	return &verify.Record{Key: k, SecretExpiresAt: utcPtr(sec.ExpiresAt), PlanID: plan}, nil
+}
+
+// QuotaUsed returns the quota units a key used in the window starting at
+// windowStart.
+func (db *DB) QuotaUsed(ctx context.Context, keyID string, windowStart time.Time) (int64, error) {
+	var q quotaRecord
+	err := db.ctx(ctx).Where("key_id = ? AND window_start = ?", keyID, windowStart.UTC()).Take(&q).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("store: quota used: %w", err)
+	}
+	return q.Used, nil
+}
+
+// AddUsage adds counted usage in one transaction: hourly counts, quota
+// used per window, and each key's last use.
+func (db *DB) AddUsage(ctx context.Context, usage []verify.Usage) error {
+	type hourKey struct {
+		key  string
+		hour int64
+	}
+	type windowKey struct {
+		key   string
+		start int64
+	}
+	hours := map[hourKey]*usageRecord{}
+	windows := map[windowKey]*quotaRecord{}
+	lastUsed := map[string]time.Time{}
+	for _, u := range usage {
+		hk := hourKey{u.KeyID, u.Hour.Unix()}
+		r := hours[hk]
+		if r == nil {
+			r = &usageRecord{KeyID: u.KeyID, Hour: u.Hour.UTC(), AccountID: u.AccountID}
+			hours[hk] = r
+		}
+		r.Valid += u.Valid
+		r.RateLimited += u.RateLimited
+		r.QuotaExceeded += u.QuotaExceeded
+		r.Invalid += u.Invalid
+		r.Cost += u.Cost
+		if u.Cost != 0 {
+			wk := windowKey{u.KeyID, u.WindowStart.UnixNano()}
+			q := windows[wk]
+			if q == nil {
+				q = &quotaRecord{KeyID: u.KeyID, WindowStart: u.WindowStart.UTC()}
+				windows[wk] = q
+			}
+			q.Used += u.Cost
+		}
+		if u.LastUsed.After(lastUsed[u.KeyID]) {
+			lastUsed[u.KeyID] = u.LastUsed
+		}
+	}
+	hourRows := make([]usageRecord, 0, len(hours))
+	for _, r := range hours {
+		hourRows = append(hourRows, *r)
+	}
+	// A stable order keeps concurrent flushes (several instances) from
+	// deadlocking on PostgreSQL row locks.
+	sort.Slice(hourRows, func(i, j int) bool {
+		if hourRows[i].KeyID != hourRows[j].KeyID {
+			return hourRows[i].KeyID < hourRows[j].KeyID
+		}
+		return hourRows[i].Hour.Before(hourRows[j].Hour)
+	})
+	quotaRows := make([]quotaRecord, 0, len(windows))
+	for _, q := range windows {
+		quotaRows = append(quotaRows, *q)
+	}
+	sort.Slice(quotaRows, func(i, j int) bool {
+		if quotaRows[i].KeyID != quotaRows[j].KeyID {
+			return quotaRows[i].KeyID < quotaRows[j].KeyID
+		}
+		return quotaRows[i].WindowStart.Before(quotaRows[j].WindowStart)
+	})
+	keyIDs := make([]string, 0, len(lastUsed))
+	for id := range lastUsed {
+		keyIDs = append(keyIDs, id)
+	}
+	sort.Strings(keyIDs)
+
+	add := func(table string, cols ...string) clause.Set {
+		set := make(clause.Set, len(cols))
+		for i, c := range cols {
+			set[i] = clause.Assignment{Column: clause.Column{Name: c}, Value: gorm.Expr(table + "." + c + " + excluded." + c)}
+		}
+		return set
+	}
+	return db.ctx(ctx).Transaction(func(tx *gorm.DB) error {
+		if len(hourRows) > 0 {
+			err := tx.Clauses(clause.OnConflict{
+				Columns:   []clause.Column{{Name: "key_id"}, {Name: "hour"}},
+				DoUpdates: add("usage_hourly", "valid", "rate_limited", "quota_exceeded", "invalid", "cost"),
+			}).CreateInBatches(hourRows, 500).Error
+			if err != nil {
+				return fmt.Errorf("store: add usage: %w", err)
+			}
+		}
+		if len(quotaRows) > 0 {
+			err := tx.Clauses(clause.OnConflict{
+				Columns:   []clause.Column{{Name: "key_id"}, {Name: "window_start"}},
+				DoUpdates: add("key_quota", "used"),
+			}).CreateInBatches(quotaRows, 500).Error
+			if err != nil {
+				return fmt.Errorf("store: add quota usage: %w", err)
+			}
+		}
+		for _, id := range keyIDs {
+			t := lastUsed[id].UTC()
+			err := tx.Model(&keyRecord{}).Where("id = ? AND (last_used_at IS NULL OR last_used_at < ?)", id, t).
+				UpdateColumn("last_used_at", t).Error
+			if err != nil {
+				return fmt.Errorf("store: last used: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+var _ verify.Loader = (*DB)(nil)
+
+// KeyUsageTotals returns every verification ever counted for a key.
+func (db *DB) KeyUsageTotals(ctx context.Context, keyID string) (keys.UsageCounts, error) {
+	var u keys.UsageCounts
+	err := db.ctx(ctx).Model(&usageRecord{}).Where("key_id = ?", keyID).
+		Select("COALESCE(SUM(valid),0) AS valid, COALESCE(SUM(rate_limited),0) AS rate_limited, " +
+			"COALESCE(SUM(quota_exceeded),0) AS quota_exceeded, COALESCE(SUM(invalid),0) AS invalid, COALESCE(SUM(cost),0) AS cost").
+		Scan(&u).Error
+	if err != nil {
+		return u, fmt.Errorf("store: usage totals: %w", err)
+	}
+	return u, nil
+}

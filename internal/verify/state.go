@@ -1,0 +1,144 @@
+package verify
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Entry is a key as the hot path needs it, cached by the hash of its
+// secret. It is immutable once built; a change to the key replaces it.
+type Entry struct {
+	KeyID, AccountID string
+	PlanID           string
+	Scopes           []string
+	Rate, Burst      int64 // per second; calls at once
+	Quota            int64 // per window
+	Period           Window
+	revoked          bool
+	expiresAt        int64 // unix ns; 0: never
+	secretExpiresAt  int64 // unix ns; 0: never (set when rotated away)
+	json             []byte
+	loadedAt         int64 // unix ns
+	state            *keyState
+}
+
+// keyState is what the process counts for one key. It outlives cache
+// entries (a revoke or edit replaces the entry, never the counts) and is
+// shared by every secret of the key.
+type keyState struct {
+	keyID, accountID string
+
+	tat  atomic.Int64 // GCRA theoretical arrival time, unix ns
+	used atomic.Int64 // quota units used in the current window
+
+	// mu guards the window and bucket rollovers and the pending list.
+	mu          sync.Mutex
+	windowStart atomic.Int64 // unix ns
+	windowEnd   atomic.Int64 // unix ns
+	hour        atomic.Int64 // unix seconds of the current usage bucket
+
+	// Outcomes counted since the last snapshot.
+	valid, rateLimited, quotaExceeded, invalid, cost atomic.Int64
+	lastUsed                                         atomic.Int64 // unix ns
+	pending                                          []Usage      // snapshots taken at rollovers
+	dirty                                            atomic.Bool  // counted since the last drain
+}
+
+// Usage is what one key did in one hour and one quota window, to be added
+// to the database.
+type Usage struct {
+	KeyID, AccountID string
+	Hour             time.Time // start of the UTC hour
+	WindowStart      time.Time // start of the quota window the cost belongs to
+	Valid            int64
+	RateLimited      int64
+	QuotaExceeded    int64
+	Invalid          int64
+	Cost             int64
+	LastUsed         time.Time // zero: no valid call
+}
+
+func (u *Usage) empty() bool {
+	return u.Valid == 0 && u.RateLimited == 0 && u.QuotaExceeded == 0 && u.Invalid == 0 && u.Cost == 0 && u.LastUsed.IsZero()
+}
+
+// windowFor returns the quota window holding now, rolling the state over
+// (resetting the count) when now has left the one being counted.
+func (st *keyState) windowFor(e *Entry, now time.Time) Window {
+	ns := now.UnixNano()
+	if ns >= st.windowStart.Load() && ns < st.windowEnd.Load() {
+		return Window{Start: time.Unix(0, st.windowStart.Load()).UTC(), End: time.Unix(0, st.windowEnd.Load()).UTC()}
+	}
+	w := windowAt(now, e.Period)
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if ns >= st.windowStart.Load() && ns < st.windowEnd.Load() { // another call rolled it
+		return Window{Start: time.Unix(0, st.windowStart.Load()).UTC(), End: time.Unix(0, st.windowEnd.Load()).UTC()}
+	}
+	st.snapshotLocked()
+	st.windowStart.Store(w.Start.UnixNano())
+	st.windowEnd.Store(w.End.UnixNano())
+	st.used.Store(0)
+	return w
+}
+
+// count records one outcome at now.
+func (st *keyState) count(code Code, cost int64, now time.Time) {
+	if h := now.Unix() / 3600 * 3600; h != st.hour.Load() {
+		st.mu.Lock()
+		if h != st.hour.Load() {
+			st.snapshotLocked()
+			st.hour.Store(h)
+		}
+		st.mu.Unlock()
+	}
+	switch code {
+	case Valid:
+		st.valid.Add(1)
+		st.cost.Add(cost)
+		st.lastUsed.Store(now.UnixNano())
+	case RateLimited:
+		st.rateLimited.Add(1)
+	case QuotaExceeded:
+		st.quotaExceeded.Add(1)
+	default:
+		st.invalid.Add(1)
+	}
+	// Marked after counting: a flush that clears the mark before our
+	// counts land leaves the mark set for the next flush.
+	if !st.dirty.Load() {
+		st.dirty.Store(true)
+	}
+}
+
+// snapshotLocked moves the counts so far into pending, attributed to the
+// current hour and window. st.mu must be held.
+func (st *keyState) snapshotLocked() {
+	u := Usage{
+		KeyID: st.keyID, AccountID: st.accountID,
+		Hour:          time.Unix(st.hour.Load(), 0).UTC(),
+		WindowStart:   time.Unix(0, st.windowStart.Load()).UTC(),
+		Valid:         st.valid.Swap(0),
+		RateLimited:   st.rateLimited.Swap(0),
+		QuotaExceeded: st.quotaExceeded.Swap(0),
+		Invalid:       st.invalid.Swap(0),
+		Cost:          st.cost.Swap(0),
+	}
+	if lu := st.lastUsed.Swap(0); lu != 0 {
+		u.LastUsed = time.Unix(0, lu).UTC()
+	}
+	if !u.empty() {
+		st.pending = append(st.pending, u)
+	}
+}
+
+// drain takes every pending snapshot and the counts so far.
+func (st *keyState) drain(out []Usage) []Usage {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.snapshotLocked()
+	out = append(out, st.pending...)
+	st.pending = st.pending[:0]
+	return out
+}

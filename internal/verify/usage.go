@@ -1,0 +1,83 @@
+package verify
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// Flush writes the usage counted since the last flush, with any usage a
+// failed flush left behind, in one atomic write. On failure the usage stays
+// in memory (up to MaxPending rows, oldest dropped first) for the next
+// flush; it is never written twice.
+func (v *Verifier) Flush(ctx context.Context) error {
+	v.flushMu.Lock()
+	defer v.flushMu.Unlock()
+
+	v.statesMu.Lock()
+	states := make([]*keyState, 0, len(v.states))
+	for _, st := range v.states {
+		states = append(states, st)
+	}
+	v.statesMu.Unlock()
+
+	batch := v.pending
+	v.pending = nil
+	for _, st := range states {
+		if st.dirty.Swap(false) {
+			batch = st.drain(batch)
+		}
+	}
+	if len(batch) == 0 {
+		return nil
+	}
+	if err := v.cfg.Loader.AddUsage(ctx, batch); err != nil {
+		if over := len(batch) - v.cfg.MaxPending; over > 0 {
+			v.dropped.Add(int64(over))
+			batch = batch[over:]
+		}
+		v.pending = batch
+		return fmt.Errorf("verify: flush %d usage rows: %w", len(batch), err)
+	}
+	return nil
+}
+
+// Run flushes every interval until ctx ends, then flushes once more with
+// a fresh context of up to 10 seconds, so a graceful stop loses nothing.
+func (v *Verifier) Run(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	failing := false
+	for {
+		select {
+		case <-ctx.Done():
+			fctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := v.Flush(fctx); err != nil {
+				v.log.Error("final usage flush failed: usage counted since the last flush is lost", "err", err)
+			}
+			return
+		case <-t.C:
+			err := v.Flush(ctx)
+			switch {
+			case err != nil && !failing:
+				v.log.Error("usage flush failed; keeping usage in memory until the database is back", "err", err)
+				failing = true
+			case err == nil && failing:
+				v.log.Info("usage flush recovered")
+				failing = false
+			}
+		}
+	}
+}
+
+// PendingRows returns how many usage rows wait for a failed write to be
+// retried.
+func (v *Verifier) PendingRows() int {
+	v.flushMu.Lock()
+	defer v.flushMu.Unlock()
+	return len(v.pending)
+}
+
+// DroppedRows returns how many usage rows were dropped past MaxPending.
+func (v *Verifier) DroppedRows() int64 { return v.dropped.Load() }

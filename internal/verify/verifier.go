@@ -1,0 +1,373 @@
+package verify
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/singleflight"
+
+	"github.com/keyhold/keyhold/internal/keys"
+	"github.com/keyhold/keyhold/internal/plans"
+)
+
+// ErrNotFound is what a Loader returns for a hash that names no secret.
+var ErrNotFound = errors.New("verify: not found")
+
+// Record is a key as the Loader reads it from the database.
+type Record struct {
+	Key *keys.Key
+	// SecretExpiresAt is when this secret stops working after a rotation;
+	// nil while it is the key's current secret.
+	SecretExpiresAt *time.Time
+	PlanID          string
+	Period          Window // the account's billing period; zero: calendar months
+}
+
+// Loader is what the verifier needs from the database.
+type Loader interface {
+	// KeyByHash returns the key whose secret hashes to hash, or ErrNotFound.
+	KeyByHash(ctx context.Context, hash [32]byte) (*Record, error)
+	// QuotaUsed returns the quota units a key used in the window starting
+	// at windowStart.
+	QuotaUsed(ctx context.Context, keyID string, windowStart time.Time) (int64, error)
+	// AddUsage adds counted usage, atomically: all of it or none.
+	AddUsage(ctx context.Context, usage []Usage) error
+}
+
+// Config configures a Verifier.
+type Config struct {
+	Loader Loader
+	Plans  *plans.Catalog
+	Limits Limits       // nil: MemoryLimits
+	Logger *slog.Logger // nil: discard
+	// TTL is how long a cached key is trusted before it is read again (a
+	// safety net for missed invalidations); default 30s. NegativeTTL is how
+	// long a miss is remembered; default 5s.
+	TTL, NegativeTTL time.Duration
+	// MaxKeys bounds the cache; default 1,000,000 entries.
+	MaxKeys int
+	// MaxPending bounds usage kept in memory while the database is down;
+	// default 1,000,000 rows. Past it the oldest rows are dropped (counted).
+	MaxPending int
+	// LoadTimeout bounds one database read on a cache miss; default 2s.
+	LoadTimeout time.Duration
+	// Now is the clock; nil: time.Now. For tests.
+	Now func() time.Time
+}
+
+// Verifier answers verifications. It is safe for concurrent use.
+type Verifier struct {
+	cfg    Config
+	cache  *cache
+	limits Limits
+	log    *slog.Logger
+	group  singleflight.Group
+
+	statesMu sync.Mutex
+	states   map[string]*keyState
+
+	flushMu sync.Mutex // one flush at a time
+	pending []Usage    // usage whose write failed, retried next flush
+
+	dropped atomic.Int64 // usage rows dropped past MaxPending
+	loads   atomic.Int64 // database reads of keys (cache misses and refreshes)
+}
+
+// New returns a Verifier.
+func New(c Config) (*Verifier, error) {
+	if c.Loader == nil || c.Plans == nil {
+		return nil, errors.New("verify: Loader and Plans are required")
+	}
+	if c.Limits == nil {
+		c.Limits = MemoryLimits{}
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.TTL == 0 {
+		c.TTL = 30 * time.Second
+	}
+	if c.NegativeTTL == 0 {
+		c.NegativeTTL = 5 * time.Second
+	}
+	if c.MaxKeys == 0 {
+		c.MaxKeys = 1_000_000
+	}
+	if c.MaxPending == 0 {
+		c.MaxPending = 1_000_000
+	}
+	if c.LoadTimeout == 0 {
+		c.LoadTimeout = 2 * time.Second
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return &Verifier{cfg: c, cache: newCache(c.MaxKeys), limits: c.Limits, log: c.Logger, states: map[string]*keyState{}}, nil
+}
+
+// Limits on a request.
+const (
+	MaxCost      = 1000
+	MaxReqScopes = 32
+)
+
+// Request is one verification.
+type Request struct {
+	Key    string
+	Cost   int64 // 0..MaxCost; the caller applies the default of 1
+	Scopes []string
+}
+
+// Result is the answer to a verification.
+type Result struct {
+	Code     Code
+	Entry    *Entry   // the key, when one was found
+	Decision Decision // rate limit and quota, when Entry is set
+	Now      time.Time
+}
+
+// Verify checks req and fills res. It never returns an error: every
+// outcome, Unavailable included, is a Code.
+func (v *Verifier) Verify(ctx context.Context, req *Request, res *Result) {
+	now := v.cfg.Now()
+	*res = Result{Now: now}
+	if req.Cost < 0 || req.Cost > MaxCost || len(req.Scopes) > MaxReqScopes {
+		res.Code = BadRequest
+		return
+	}
+	secret, err := keys.Parse(req.Key)
+	if err != nil {
+		res.Code = Malformed
+		return
+	}
+	h := secret.Hash()
+	e, code := v.entry(ctx, &h, now)
+	if e == nil {
+		res.Code = code
+		return
+	}
+	res.Entry = e
+	nowNs := now.UnixNano()
+	switch {
+	case e.revoked:
+		res.Code = Revoked
+	case e.expiresAt != 0 && nowNs >= e.expiresAt:
+		res.Code = Expired
+	case e.secretExpiresAt != 0 && nowNs >= e.secretExpiresAt:
+		res.Code = Expired
+	case !hasScopes(e.Scopes, req.Scopes):
+		res.Code = InsufficientScope
+	}
+	if res.Code != Valid {
+		res.Decision, _ = v.limits.Peek(ctx, e, now)
+		e.state.count(res.Code, 0, now)
+		return
+	}
+	d, err := v.limits.Take(ctx, e, req.Cost, now)
+	if err != nil {
+		// Limits fall back on their own; an error here means no answer at
+		// all, and an unmetered VALID would give usage away.
+		v.log.Error("limits", "err", err)
+		res.Code = Unavailable
+		return
+	}
+	res.Decision = d
+	switch {
+	case d.RateLimited:
+		res.Code = RateLimited
+	case d.QuotaExceeded:
+		res.Code = QuotaExceeded
+	}
+	e.state.count(res.Code, req.Cost, now)
+}
+
+func hasScopes(have, need []string) bool {
+outer:
+	for _, n := range need {
+		for _, h := range have {
+			if h == n {
+				continue outer
+			}
+		}
+		return false
+	}
+	return true
+}
+
+// entry returns the cached entry for h, loading it on a miss or when it is
+// stale. With no entry it returns the code to answer.
+func (v *Verifier) entry(ctx context.Context, h *[32]byte, now time.Time) (*Entry, Code) {
+	nowNs := now.UnixNano()
+	e, missAt := v.cache.get(h)
+	if e != nil && nowNs-e.loadedAt < int64(v.cfg.TTL) {
+		return e, Valid
+	}
+	if e == nil && missAt != 0 && nowNs-missAt < int64(v.cfg.NegativeTTL) {
+		return nil, NotFound
+	}
+	fresh, err := v.load(ctx, *h, now)
+	switch {
+	case err == nil:
+		return fresh, Valid
+	case errors.Is(err, ErrNotFound):
+		return nil, NotFound
+	case e != nil:
+		// The database is unreachable but the key is known: keep verifying
+		// it, and try the database again in a second.
+		retry := *e
+		retry.loadedAt = nowNs - int64(v.cfg.TTL) + int64(time.Second)
+		v.cache.put(*h, &retry)
+		return e, Valid
+	}
+	v.log.Warn("verify: key lookup failed", "err", err)
+	return nil, Unavailable
+}
+
+// load reads a key from the database (once for concurrent misses of the
+// same hash) and caches it, or caches the miss.
+func (v *Verifier) load(ctx context.Context, h [32]byte, now time.Time) (*Entry, error) {
+	r, err, _ := v.group.Do(string(h[:]), func() (any, error) {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), v.cfg.LoadTimeout)
+		defer cancel()
+		v.loads.Add(1)
+		rec, err := v.cfg.Loader.KeyByHash(ctx, h)
+		if errors.Is(err, ErrNotFound) {
+			v.cache.putMiss(h, now.UnixNano())
+			return nil, err
+		}
+		if err != nil {
+			return nil, fmt.Errorf("verify: load key: %w", err)
+		}
+		e, err := v.newEntry(ctx, rec, now)
+		if err != nil {
+			return nil, err
+		}
+		v.cache.put(h, e)
+		return e, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return r.(*Entry), nil
+}
+
+// newEntry builds the cache entry of a record, with the key's counting
+// state (created, and seeded from the database, the first time).
+func (v *Verifier) newEntry(ctx context.Context, rec *Record, now time.Time) (*Entry, error) {
+	k := rec.Key
+	plan := v.cfg.Plans.Get(rec.PlanID)
+	e := &Entry{
+		KeyID: k.ID, AccountID: k.AccountID, PlanID: plan.ID, Scopes: k.Scopes,
+		Rate: int64(plan.RatePerSecond), Burst: int64(plan.Burst), Quota: plan.MonthlyQuota,
+		Period: rec.Period, revoked: k.RevokedAt != nil, loadedAt: now.UnixNano(),
+	}
+	if k.RateOverride != nil {
+		e.Rate = int64(*k.RateOverride)
+		e.Burst = max(e.Rate, e.Burst)
+	}
+	if k.BurstOverride != nil {
+		e.Burst = int64(*k.BurstOverride)
+	}
+	if k.QuotaOverride != nil {
+		e.Quota = *k.QuotaOverride
+	}
+	if k.ExpiresAt != nil {
+		e.expiresAt = k.ExpiresAt.UnixNano()
+	}
+	if rec.SecretExpiresAt != nil {
+		e.secretExpiresAt = rec.SecretExpiresAt.UnixNano()
+	}
+	js, err := entryJSON(k, plan.ID)
+	if err != nil {
+		return nil, err
+	}
+	e.json = js
+	st, err := v.state(ctx, e, now)
+	if err != nil {
+		return nil, err
+	}
+	e.state = st
+	return e, nil
+}
+
+// state returns the counting state of a key, creating it seeded with the
+// quota used so far in the current window.
+func (v *Verifier) state(ctx context.Context, e *Entry, now time.Time) (*keyState, error) {
+	v.statesMu.Lock()
+	st := v.states[e.KeyID]
+	v.statesMu.Unlock()
+	if st != nil {
+		return st, nil
+	}
+	w := windowAt(now, e.Period)
+	used, err := v.cfg.Loader.QuotaUsed(ctx, e.KeyID, w.Start)
+	if err != nil {
+		return nil, fmt.Errorf("verify: quota used: %w", err)
+	}
+	st = &keyState{keyID: e.KeyID, accountID: e.AccountID}
+	st.windowStart.Store(w.Start.UnixNano())
+	st.windowEnd.Store(w.End.UnixNano())
+	st.hour.Store(now.Unix() / 3600 * 3600)
+	st.used.Store(used)
+	v.statesMu.Lock()
+	defer v.statesMu.Unlock()
+	if prev := v.states[e.KeyID]; prev != nil {
+		return prev, nil
+	}
+	v.states[e.KeyID] = st
+	return st, nil
+}
+
+// entryJSON pre-renders the key's fields of a response.
+func entryJSON(k *keys.Key, planID string) ([]byte, error) {
+	meta := k.Meta
+	if meta == nil {
+		meta = map[string]any{}
+	}
+	scopes := k.Scopes
+	if scopes == nil {
+		scopes = []string{}
+	}
+	var exp *string
+	if k.ExpiresAt != nil {
+		s := k.ExpiresAt.UTC().Format(time.RFC3339)
+		exp = &s
+	}
+	b, err := json.Marshal(struct {
+		KeyID     string         `json:"key_id"`
+		OwnerID   string         `json:"owner_id"`
+		Name      string         `json:"name"`
+		Plan      string         `json:"plan"`
+		Scopes    []string       `json:"scopes"`
+		Meta      map[string]any `json:"meta"`
+		ExpiresAt *string        `json:"expires_at"`
+	}{k.ID, k.AccountID, k.Name, planID, scopes, meta, exp})
+	if err != nil {
+		return nil, fmt.Errorf("verify: render key: %w", err)
+	}
+	return b[1 : len(b)-1], nil // without the braces, to splice into the answer
+}
+
+// InvalidateKey drops every cached secret of a key, so the next
+// verification reads it again.
+func (v *Verifier) InvalidateKey(keyID string) {
+	v.cache.drop(func(e *Entry) bool { return e.KeyID == keyID })
+}
+
+// InvalidateAccount drops every cached key of an account (after a plan
+// change).
+func (v *Verifier) InvalidateAccount(accountID string) {
+	v.cache.drop(func(e *Entry) bool { return e.AccountID == accountID })
+}
+
+// Loads returns how many times keys were read from the database.
+func (v *Verifier) Loads() int64 { return v.loads.Load() }
+
+// CachedKeys returns how many secrets are cached.
+func (v *Verifier) CachedKeys() int { return v.cache.len() }

@@ -1,0 +1,524 @@
+package verify_test
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/keyhold/keyhold/internal/audit"
+	"github.com/keyhold/keyhold/internal/auth"
+	"github.com/keyhold/keyhold/internal/keyhold"
+	"github.com/keyhold/keyhold/internal/keys"
+	"github.com/keyhold/keyhold/internal/plans"
+	"github.com/keyhold/keyhold/internal/store"
+	"github.com/keyhold/keyhold/internal/verify"
+)
+
+// testPlans: a free plan with a small quota and a generous rate, and a
+// tight-rate plan for limiter tests.
+var testPlans = []plans.Plan{
+	{ID: "free", Name: "Free", Price: "$0", RatePerSecond: 1000, Burst: 1000, MonthlyQuota: 100, MaxKeys: 50},
+	{ID: "slow", Name: "Slow", Price: "$0", RatePerSecond: 10, Burst: 10, MonthlyQuota: 1_000_000, MaxKeys: 50},
+}
+
+// flaky wraps the real store and fails on demand, to stand for a database
+// outage.
+type flaky struct {
+	*store.DB
+	down atomic.Bool
+}
+
+var errDown = errors.New("database is down")
+
+func (f *flaky) KeyByHash(ctx context.Context, h [32]byte) (*verify.Record, error) {
+	if f.down.Load() {
+		return nil, errDown
+	}
+	return f.DB.KeyByHash(ctx, h)
+}
+
+func (f *flaky) QuotaUsed(ctx context.Context, id string, w time.Time) (int64, error) {
+	if f.down.Load() {
+		return 0, errDown
+	}
+	return f.DB.QuotaUsed(ctx, id, w)
+}
+
+func (f *flaky) AddUsage(ctx context.Context, u []verify.Usage) error {
+	if f.down.Load() {
+		return errDown
+	}
+	return f.DB.AddUsage(ctx, u)
+}
+
+type fixture struct {
+	t       testing.TB
+	db      *flaky
+	path    string
+	keys    *keys.Service
+	catalog *plans.Catalog
+	v       *verify.Verifier
+	mu      sync.Mutex
+	now     time.Time
+	account string
+}
+
+func (f *fixture) Now() time.Time { f.mu.Lock(); defer f.mu.Unlock(); return f.now }
+func (f *fixture) Advance(d time.Duration) {
+	f.mu.Lock()
+	f.now = f.now.Add(d)
+	f.mu.Unlock()
+}
+
+// MustFixture opens a fresh SQLite database with one account and a
+// verifier wired to the key service's events, as cmd/keyhold wires them.
+func MustFixture(tb testing.TB) *fixture {
+	tb.Helper()
+	f := &fixture{t: tb, path: filepath.Join(tb.TempDir(), "k.db"), now: time.Date(2026, 11, 10, 12, 0, 0, 0, time.UTC)}
+	f.open()
+	a := &auth.Account{ID: keyhold.NewID(), Email: "ada@example.com", PasswordHash: "x", CreatedAt: f.now, UpdatedAt: f.now}
+	if err := f.db.CreateAccount(context.Background(), a); err != nil {
+		tb.Fatal(err)
+	}
+	f.account = a.ID
+	return f
+}
+
+// open (re)opens the database and builds fresh services: a restart.
+func (f *fixture) open() {
+	tb := f.t
+	ctx := context.Background()
+	db, err := store.Open(ctx, "sqlite://"+f.path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	if err := db.Migrate(ctx, nil); err != nil {
+		tb.Fatal(err)
+	}
+	f.db = &flaky{DB: db}
+	f.catalog, err = plans.New(testPlans)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	f.keys, err = keys.NewService(keys.Config{Store: db, Plans: f.catalog, Now: f.Now})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	f.v, err = verify.New(verify.Config{Loader: f.db, Plans: f.catalog, Now: f.Now})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	f.keys.Subscribe(func(e keys.Event) { f.v.InvalidateKey(e.KeyID) })
+}
+
+func (f *fixture) MustKey(st keys.Settings) (*keys.Key, string) {
+	f.t.Helper()
+	if st.Name == "" {
+		st.Name = "k"
+	}
+	k, s, err := f.keys.Create(context.Background(), audit.Actor{AccountID: f.account}, f.account, st)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return k, s.Reveal()
+}
+
+func (f *fixture) Verify(key string, cost int64, scopes ...string) verify.Result {
+	var res verify.Result
+	f.v.Verify(context.Background(), &verify.Request{Key: key, Cost: cost, Scopes: scopes}, &res)
+	return res
+}
+
+func (f *fixture) setPlan(plan string) {
+	f.t.Helper()
+	if err := f.db.DB.SetPlan(context.Background(), f.account, plan); err != nil {
+		f.t.Fatal(err)
+	}
+	f.v.InvalidateAccount(f.account)
+}
+
+func TestCodes(t *testing.T) {
+	f := MustFixture(t)
+	ctx := context.Background()
+	_, key := f.MustKey(keys.Settings{Scopes: []string{"read", "write"}, Meta: map[string]any{"team": "core"}})
+	exp := f.now.Add(time.Hour)
+	_, expiring := f.MustKey(keys.Settings{ExpiresAt: &exp})
+	revokedKey, revoked := f.MustKey(keys.Settings{})
+	if err := f.keys.Revoke(ctx, audit.Actor{}, f.account, revokedKey.ID); err != nil {
+		t.Fatal(err)
+	}
+	unknown, _ := keys.Generate()
+	flipped := []byte(key)
+	flipped[20] ^= 1
+
+	tests := []struct {
+		name   string
+		key    string
+		cost   int64
+		scopes []string
+		want   verify.Code
+		status int
+	}{
+		{"valid", key, 1, nil, verify.Valid, 200},
+		{"valid with scopes", key, 1, []string{"read", "write"}, verify.Valid, 200},
+		{"cost zero", key, 0, nil, verify.Valid, 200},
+		{"missing scope", key, 1, []string{"admin"}, verify.InsufficientScope, 403},
+		{"malformed", "kh_live_nope", 1, nil, verify.Malformed, 401},
+		{"flipped character", string(flipped), 1, nil, verify.Malformed, 401},
+		{"unknown", unknown.Reveal(), 1, nil, verify.NotFound, 401},
+		{"revoked", revoked, 1, nil, verify.Revoked, 401},
+		{"bad cost", key, 1001, nil, verify.BadRequest, 400},
+		{"negative cost", key, -1, nil, verify.BadRequest, 400},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := f.Verify(tt.key, tt.cost, tt.scopes...)
+			if res.Code != tt.want || res.Code.HTTPStatus() != tt.status {
+				t.Errorf("got %s (%d), want %s (%d)", res.Code, res.Code.HTTPStatus(), tt.want, tt.status)
+			}
+		})
+	}
+	f.Advance(2 * time.Hour)
+	if res := f.Verify(expiring, 1); res.Code != verify.Expired {
+		t.Errorf("expired key: %s", res.Code)
+	}
+}
+
+func TestMalformedKeysCauseNoLookup(t *testing.T) {
+	f := MustFixture(t)
+	for _, k := range []string{"", "x", "kh_live_" + string(make([]byte, 38)), "kh_live_аbcdefghijklmnopqrstuvwxyz0123450Qkiwo", "kh_live_ABCDEFGHIJKLMNOPQRSTUVWXYZ0123450Qkiw\x00"} {
+		if res := f.Verify(k, 1); res.Code != verify.Malformed {
+			t.Errorf("%q: %s", k, res.Code)
+		}
+	}
+	if n := f.v.Loads(); n != 0 {
+		t.Errorf("malformed keys caused %d lookups", n)
+	}
+}
+
+func TestSteadyStateMakesNoQuery(t *testing.T) {
+	f := MustFixture(t)
+	_, key := f.MustKey(keys.Settings{})
+	unknown, _ := keys.Generate()
+	f.Verify(key, 1)
+	f.Verify(unknown.Reveal(), 1)
+	before := f.v.Loads()
+	for range 50 {
+		if res := f.Verify(key, 1); res.Code != verify.Valid {
+			t.Fatalf("%s", res.Code)
+		}
+		if res := f.Verify(unknown.Reveal(), 1); res.Code != verify.NotFound {
+			t.Fatalf("%s", res.Code)
+		}
+	}
+	if n := f.v.Loads() - before; n != 0 {
+		t.Errorf("%d database reads in steady state (negative entries included)", n)
+	}
+	// After the TTL a cached key is read again once.
+	f.Advance(31 * time.Second)
+	f.Verify(key, 1)
+	f.Verify(key, 1)
+	if n := f.v.Loads() - before; n != 1 {
+		t.Errorf("%d reads after the TTL, want 1", n)
+	}
+}
+
+func TestRevokeRotateAndEditTakeEffectAtOnce(t *testing.T) {
+	f := MustFixture(t)
+	ctx := context.Background()
+	k, key := f.MustKey(keys.Settings{Scopes: []string{"read"}})
+	if res := f.Verify(key, 1, "read"); res.Code != verify.Valid {
+		t.Fatal(res.Code)
+	}
+	// Edit: the scope goes away.
+	if _, err := f.keys.Update(ctx, audit.Actor{}, f.account, k.ID, keys.Settings{Name: "k"}); err != nil {
+		t.Fatal(err)
+	}
+	if res := f.Verify(key, 1, "read"); res.Code != verify.InsufficientScope {
+		t.Errorf("after dropping the scope: %s", res.Code)
+	}
+	// Rotate with a grace period: both work, then only the new one.
+	_, fresh, err := f.keys.Rotate(ctx, audit.Actor{}, f.account, k.ID, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res := f.Verify(key, 1); res.Code != verify.Valid {
+		t.Errorf("old secret in its grace period: %s", res.Code)
+	}
+	if res := f.Verify(fresh.Reveal(), 1); res.Code != verify.Valid || res.Entry.KeyID != k.ID {
+		t.Errorf("new secret: %s", res.Code)
+	}
+	f.Advance(time.Hour + time.Second)
+	if res := f.Verify(key, 1); res.Code != verify.Expired {
+		t.Errorf("old secret after its grace period: %s", res.Code)
+	}
+	// Rotate with no grace: the old secret dies now.
+	_, newest, err := f.keys.Rotate(ctx, audit.Actor{}, f.account, k.ID, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res := f.Verify(fresh.Reveal(), 1); res.Code != verify.NotFound {
+		t.Errorf("secret rotated away with no grace: %s", res.Code)
+	}
+	// Revoke: refused on the very next call, every secret.
+	if res := f.Verify(newest.Reveal(), 1); res.Code != verify.Valid {
+		t.Fatal(res.Code)
+	}
+	if err := f.keys.Revoke(ctx, audit.Actor{}, f.account, k.ID); err != nil {
+		t.Fatal(err)
+	}
+	for range 1000 {
+		if res := f.Verify(newest.Reveal(), 1); res.Code != verify.Revoked {
+			t.Fatalf("after revoke: %s", res.Code)
+		}
+	}
+}
+
+func TestExactQuotaUnderConcurrency(t *testing.T) {
+	f := MustFixture(t)
+	_, key := f.MustKey(keys.Settings{})
+	const quota, extra = 100, 60
+	var valid, exceeded atomic.Int64
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for range quota + extra {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			switch f.Verify(key, 1).Code {
+			case verify.Valid:
+				valid.Add(1)
+			case verify.QuotaExceeded:
+				exceeded.Add(1)
+			}
+		}()
+	}
+	close(start)
+	wg.Wait()
+	if valid.Load() != quota || exceeded.Load() != extra {
+		t.Fatalf("valid %d, exceeded %d; want %d and %d", valid.Load(), exceeded.Load(), quota, extra)
+	}
+	res := f.Verify(key, 1)
+	if res.Code != verify.QuotaExceeded || res.Decision.QuotaRemaining() != 0 || res.RetryAfter() < 1 {
+		t.Errorf("after the quota: %s remaining %d retry %d", res.Code, res.Decision.QuotaRemaining(), res.RetryAfter())
+	}
+	// Refused calls consumed nothing: a zero-cost call still fits.
+	if res := f.Verify(key, 0); res.Code != verify.Valid {
+		t.Errorf("zero-cost call after the quota: %s", res.Code)
+	}
+	// A new month starts a new window.
+	f.Advance(30 * 24 * time.Hour)
+	if res := f.Verify(key, 1); res.Code != verify.Valid || res.Decision.QuotaRemaining() != quota-1 {
+		t.Errorf("new month: %s remaining %d", res.Code, res.Decision.QuotaRemaining())
+	}
+}
+
+func TestRateLimitGCRA(t *testing.T) {
+	f := MustFixture(t)
+	f.setPlan("slow") // 10/s, burst 10
+	_, key := f.MustKey(keys.Settings{})
+	for i := range 10 {
+		res := f.Verify(key, 1)
+		if res.Code != verify.Valid || res.Decision.RateRemaining != int64(9-i) {
+			t.Fatalf("call %d: %s remaining %d", i, res.Code, res.Decision.RateRemaining)
+		}
+	}
+	res := f.Verify(key, 1)
+	if res.Code != verify.RateLimited || res.Decision.RetryAfter != 100*time.Millisecond || res.RetryAfter() != 1 {
+		t.Fatalf("11th call: %s retry %v", res.Code, res.Decision.RetryAfter)
+	}
+	used := res.Decision.QuotaUsed
+	f.Advance(100 * time.Millisecond)
+	if res := f.Verify(key, 1); res.Code != verify.Valid {
+		t.Errorf("after 100ms: %s", res.Code)
+	}
+	if res := f.Verify(key, 1); res.Code != verify.RateLimited {
+		t.Errorf("second call after 100ms: %s", res.Code)
+	}
+	if res := f.Verify(key, 0); res.Decision.QuotaUsed != used+1 {
+		t.Errorf("rate-limited calls took quota: used %d, want %d", res.Decision.QuotaUsed, used+1)
+	}
+	// No fixed-window doubling: 20 calls straddling a second boundary.
+	f.Advance(5 * time.Second)
+	allowed := 0
+	for i := range 20 {
+		if i == 10 {
+			f.Advance(10 * time.Millisecond)
+		}
+		if f.Verify(key, 1).Code == verify.Valid {
+			allowed++
+		}
+	}
+	if allowed > 11 {
+		t.Errorf("%d of 20 allowed across a boundary", allowed)
+	}
+	// A cost larger than the burst can never pass.
+	f.Advance(5 * time.Second)
+	if res := f.Verify(key, 11); res.Code != verify.RateLimited {
+		t.Errorf("cost above burst: %s", res.Code)
+	}
+}
+
+func TestQuotaRefusalGivesRateBack(t *testing.T) {
+	f := MustFixture(t)
+	f.setPlan("slow")
+	k, key := f.MustKey(keys.Settings{})
+	quota := int64(3)
+	if err := f.db.DB.SetKeyOverrides(context.Background(), k.ID, nil, nil, &quota); err != nil {
+		t.Fatal(err)
+	}
+	f.v.InvalidateKey(k.ID)
+	for range 3 {
+		f.Verify(key, 1)
+	}
+	for range 20 {
+		if res := f.Verify(key, 1); res.Code != verify.QuotaExceeded {
+			t.Fatalf("%s", res.Code)
+		}
+	}
+	if res := f.Verify(key, 0); res.Decision.RateRemaining != 7 {
+		t.Errorf("quota refusals took rate: remaining %d, want 7", res.Decision.RateRemaining)
+	}
+}
+
+func TestUsageFlushedExactlyOnceWhileTrafficRuns(t *testing.T) {
+	f := MustFixture(t)
+	f.setPlan("slow")
+	k, key := f.MustKey(keys.Settings{})
+	big := int64(1 << 40)
+	rate := 1 << 20
+	if err := f.db.DB.SetKeyOverrides(context.Background(), k.ID, &rate, &rate, &big); err != nil {
+		t.Fatal(err)
+	}
+	f.v.InvalidateKey(k.ID)
+	ctx := context.Background()
+	var valid atomic.Int64
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if f.Verify(key, 1).Code == verify.Valid {
+					valid.Add(1)
+				}
+				f.Verify(key, 1, "missing-scope")
+			}
+		}()
+	}
+	for range 20 {
+		if err := f.v.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	close(stop)
+	wg.Wait()
+	if err := f.v.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	u, err := f.db.DB.KeyUsageTotals(ctx, k.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.Valid != valid.Load() || u.Cost != valid.Load() || u.Invalid != valid.Load() {
+		t.Errorf("database has valid %d cost %d invalid %d; clients saw %d valid", u.Valid, u.Cost, u.Invalid, valid.Load())
+	}
+	used, _ := f.db.DB.QuotaUsed(ctx, k.ID, time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC))
+	if used != valid.Load() {
+		t.Errorf("quota used %d, want %d", used, valid.Load())
+	}
+	got, _ := f.keys.Get(ctx, f.account, k.ID)
+	if got.LastUsed == nil || !got.LastUsed.Equal(f.now) {
+		t.Errorf("last used %v, want %v", got.LastUsed, f.now)
+	}
+}
+
+func TestRestartContinuesQuota(t *testing.T) {
+	f := MustFixture(t)
+	_, key := f.MustKey(keys.Settings{})
+	for range 40 {
+		f.Verify(key, 1)
+	}
+	if err := f.v.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	f.open() // a new process on the same database
+	res := f.Verify(key, 1)
+	if res.Code != verify.Valid || res.Decision.QuotaRemaining() != 59 {
+		t.Errorf("after restart: %s remaining %d, want 59", res.Code, res.Decision.QuotaRemaining())
+	}
+}
+
+func TestDatabaseOutage(t *testing.T) {
+	f := MustFixture(t)
+	ctx := context.Background()
+	k, cached := f.MustKey(keys.Settings{})
+	_, uncached := f.MustKey(keys.Settings{})
+	f.Verify(cached, 1)
+
+	f.db.down.Store(true)
+	for range 5 {
+		if res := f.Verify(cached, 1); res.Code != verify.Valid {
+			t.Fatalf("cached key during the outage: %s", res.Code)
+		}
+	}
+	res := f.Verify(uncached, 1)
+	if res.Code != verify.Unavailable || res.Code.HTTPStatus() != 503 || res.RetryAfter() == 0 {
+		t.Errorf("uncached key during the outage: %s", res.Code)
+	}
+	// Past the TTL the stale entry keeps serving.
+	f.Advance(time.Minute)
+	if res := f.Verify(cached, 1); res.Code != verify.Valid {
+		t.Errorf("stale cached key during the outage: %s", res.Code)
+	}
+	if err := f.v.Flush(ctx); err == nil {
+		t.Fatal("flush succeeded with the database down")
+	}
+	if f.v.PendingRows() == 0 {
+		t.Fatal("usage was not kept for later")
+	}
+
+	f.db.down.Store(false)
+	if err := f.v.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	u, _ := f.db.DB.KeyUsageTotals(ctx, k.ID)
+	if u.Valid != 7 {
+		t.Errorf("usage written after the outage: %d valid, want 7", u.Valid)
+	}
+	if f.v.PendingRows() != 0 {
+		t.Errorf("%d rows still pending", f.v.PendingRows())
+	}
+	if res := f.Verify(uncached, 1); res.Code != verify.Valid {
+		t.Errorf("uncached key after the outage: %s", res.Code)
+	}
+}
+
+func TestPlanChangeKeepsUsageAndChangesLimit(t *testing.T) {
+	f := MustFixture(t)
+	_, key := f.MustKey(keys.Settings{})
+	for range 100 {
+		f.Verify(key, 1)
+	}
+	if res := f.Verify(key, 1); res.Code != verify.QuotaExceeded {
+		t.Fatalf("%s", res.Code)
+	}
+	f.setPlan("slow")
+	res := f.Verify(key, 1)
+	if res.Code != verify.Valid || res.Decision.QuotaLimit != 1_000_000 || res.Decision.QuotaUsed != 101 || res.Entry.PlanID != "slow" {
+		t.Errorf("after the upgrade: %s limit %d used %d", res.Code, res.Decision.QuotaLimit, res.Decision.QuotaUsed)
+	}
+}
