@@ -8,6 +8,7 @@ import (
 	"runtime/debug"
 
 	"github.com/keyhold/keyhold/internal/config"
+	"github.com/keyhold/keyhold/internal/plans"
 	"github.com/keyhold/keyhold/internal/store"
 )
 
@@ -53,6 +54,19 @@ func openStore(ctx context.Context, getenv func(string) string, stderr io.Writer
 		return nil, nil, nil, err
 	}
 	return cfg, log, db, nil
+}
+
+// loadPlans returns the catalog from KEYHOLD_PLANS_FILE, or the built-in
+// one.
+func loadPlans(cfg *config.Config) (*plans.Catalog, error) {
+	if cfg.PlansFile == "" {
+		return plans.New(plans.BuiltIn)
+	}
+	c, err := plans.Load(cfg.PlansFile)
+	if err != nil {
+		return nil, fmt.Errorf("KEYHOLD_PLANS_FILE: %w", err)
+	}
+	return c, nil
 }
 
 // secret returns KEYHOLD_SECRET or the one kept in the database.

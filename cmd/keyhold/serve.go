@@ -10,7 +10,9 @@ import (
 	"time"
 
 	"github.com/keyhold/keyhold/internal/auth"
+	"github.com/keyhold/keyhold/internal/keys"
 	"github.com/keyhold/keyhold/internal/server"
+	"github.com/keyhold/keyhold/internal/verify"
 )
 
 // shutdownTimeout bounds how long in-flight requests may take to finish
@@ -33,8 +35,25 @@ func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Wr
 	if err != nil {
 		return err
 	}
+	catalog, err := loadPlans(cfg)
+	if err != nil {
+		return err
+	}
+	keySvc, err := keys.NewService(keys.Config{Store: db, Plans: catalog})
+	if err != nil {
+		return err
+	}
+	verifier, err := verify.New(verify.Config{Loader: db, Plans: catalog, Logger: log})
+	if err != nil {
+		return err
+	}
+	keySvc.Subscribe(func(e keys.Event) { verifier.InvalidateKey(e.KeyID) })
+
 	srv, err := server.New(server.Config{
 		Auth:           authSvc,
+		Keys:           keySvc,
+		Plans:          catalog,
+		Verifier:       verifier,
 		Logger:         log,
 		BaseURL:        cfg.BaseURL,
 		Secret:         sec,
@@ -63,6 +82,19 @@ func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Wr
 
 	go sweepSessions(ctx, db, log)
 
+	// Usage is flushed until the server has stopped taking requests, then
+	// once more: nothing counted is lost on a graceful stop.
+	flushCtx, stopFlush := context.WithCancel(context.Background())
+	flushed := make(chan struct{})
+	go func() {
+		defer close(flushed)
+		verifier.Run(flushCtx, cfg.UsageFlushInterval)
+	}()
+	defer func() {
+		stopFlush()
+		<-flushed
+	}()
+
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	select {
@@ -76,6 +108,8 @@ func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Wr
 	if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("shutdown: %w", err)
 	}
+	stopFlush()
+	<-flushed
 	log.Info("stopped")
 	return nil
 }

@@ -9,6 +9,10 @@ import (
 )
 
 func (s *Server) handleDashboard(c echo.Context) error {
-	p := templates.DashboardPage{Layout: s.layout(c, "Dashboard", "dashboard"), BaseURL: s.baseURL.String()}
-	return render(c, http.StatusOK, templates.Dashboard(p))
+	l := s.layout(c, "Dashboard", "dashboard")
+	rows, plan, err := s.keysAndPlan(c.Request().Context(), accountFrom(c).ID, l.Now)
+	if err != nil {
+		return err
+	}
+	return render(c, http.StatusOK, templates.Dashboard(templates.DashboardPage{Layout: l, BaseURL: s.baseURL.String(), Keys: rows, Plan: plan}))
 }

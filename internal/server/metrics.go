@@ -8,6 +8,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/keyhold/keyhold/internal/verify"
 )
 
 // metrics counts requests by route template (never by raw path, so no id
@@ -52,3 +54,26 @@ func (m *metrics) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 }
 
 func (s *Server) handleMetrics(c echo.Context) error { return s.metrics.handler(c) }
+
+// registerVerifyMetrics counts verifications by outcome code and exposes
+// the verifier's cache and usage backlog. Counters are resolved once so the
+// hot path does no label lookup.
+func (s *Server) registerVerifyMetrics(reg *prometheus.Registry) {
+	vec := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "keyhold_verify_total", Help: "Verifications by outcome code.",
+	}, []string{"code"})
+	for c := range s.verifyCount {
+		s.verifyCount[c] = vec.WithLabelValues(verify.Code(c).String())
+	}
+	v := s.verifier
+	reg.MustRegister(vec,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "keyhold_verify_cached_keys", Help: "Secrets in the verify cache."},
+			func() float64 { return float64(v.CachedKeys()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "keyhold_verify_key_loads_total", Help: "Keys read from the database by the verifier."},
+			func() float64 { return float64(v.Loads()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "keyhold_usage_pending_rows", Help: "Usage rows waiting for the database."},
+			func() float64 { return float64(v.PendingRows()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "keyhold_usage_dropped_rows_total", Help: "Usage rows dropped while the database was down too long."},
+			func() float64 { return float64(v.DroppedRows()) }),
+	)
+}

@@ -23,8 +23,16 @@ func (s *Server) requestLog() echo.MiddlewareFunc {
 		HandleError:  true,
 		LogValuesFunc: func(c echo.Context, v middleware.RequestLoggerValues) error {
 			level := slog.LevelInfo
-			if v.Status >= 500 {
+			switch {
+			case v.Status >= 500:
 				level = slog.LevelError
+			case v.RoutePath == "/v1/verify" || v.RoutePath == "/healthz":
+				// Hot and routine: per-request lines only at debug level;
+				// outcomes are counted in /metrics.
+				level = slog.LevelDebug
+			}
+			if !s.log.Enabled(context.Background(), level) {
+				return nil
 			}
 			s.log.LogAttrs(context.Background(), level, "request",
 				slog.String("request_id", v.RequestID),

@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"net/http"
+	"time"
 
 	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
@@ -29,9 +30,10 @@ func (s *Server) layout(c echo.Context, title, nav string) templates.Layout {
 		Flashes: s.takeFlashes(c),
 		Nav:     nav,
 		Assets:  templates.Assets{CSS: static.URL("css/app.css"), JS: static.URL("js/app.js")},
+		Now:     time.Now().UTC(),
 	}
 	if a := accountFrom(c); a != nil {
-		l.Account = &templates.Account{ID: a.ID, Email: a.Email, IsAdmin: a.IsAdmin, Plan: "Free"}
+		l.Account = &templates.Account{ID: a.ID, Email: a.Email, IsAdmin: a.IsAdmin, Plan: s.plans.Get(a.PlanID).Name}
 	}
 	return l
 }

@@ -21,29 +21,45 @@ func (s *Server) routes() {
 	e.Use(s.requestLog())
 	e.Use(s.securityHeaders)
 
-	// Operations: no session, tiny bodies.
-	ops := e.Group("", middleware.BodyLimit("1K"))
-	ops.GET("/healthz", s.handleHealth)
-	ops.GET("/readyz", s.handleReady)
-	ops.GET("/metrics", s.handleMetrics)
-	ops.GET("/static/*", echo.WrapHandler(http.StripPrefix("/static/", static.Handler())))
-	ops.GET("/favicon.ico", func(c echo.Context) error { return c.Redirect(http.StatusMovedPermanently, static.URL("favicon.svg")) })
+	// Middleware is attached per route, not with Group.Use: in Echo v4
+	// Group.Use also registers catch-all routes, which would send unknown
+	// paths and wrong methods through the session middleware instead of
+	// answering 404 and 405.
+
+	// Operations: no session, no bodies.
+	ops := []echo.MiddlewareFunc{middleware.BodyLimit("1K")}
+	e.GET("/healthz", s.handleHealth, ops...)
+	e.GET("/readyz", s.handleReady, ops...)
+	e.GET("/metrics", s.handleMetrics, ops...)
+	e.GET("/static/*", echo.WrapHandler(http.StripPrefix("/static/", static.Handler())), ops...)
+	e.GET("/favicon.ico", func(c echo.Context) error { return c.Redirect(http.StatusMovedPermanently, static.URL("favicon.svg")) }, ops...)
+
+	// The API: no session, no cookies, no CSRF; the handler limits bodies
+	// to 4 KiB itself so its refusal has the verify answer's shape.
+	e.POST("/v1/verify", s.handleVerify)
 
 	// Public pages: CSRF on forms, a session is optional (logged-in users
 	// are sent to the dashboard).
-	pub := e.Group("", middleware.BodyLimit("16K"), s.csrf, s.optionalSession)
-	pub.GET("/", s.handleHome)
-	pub.GET("/signup", s.handleSignupForm)
-	pub.POST("/signup", s.handleSignup)
-	pub.GET("/login", s.handleLoginForm)
-	pub.POST("/login", s.handleLogin)
+	pub := []echo.MiddlewareFunc{middleware.BodyLimit("16K"), s.csrf, s.optionalSession}
+	e.GET("/", s.handleHome, pub...)
+	e.GET("/signup", s.handleSignupForm, pub...)
+	e.POST("/signup", s.handleSignup, pub...)
+	e.GET("/login", s.handleLoginForm, pub...)
+	e.POST("/login", s.handleLogin, pub...)
 
 	// Portal pages: a live session and CSRF on every POST.
-	app := e.Group("", middleware.BodyLimit("64K"), s.csrf, s.requireSession)
-	app.POST("/logout", s.handleLogout)
-	app.GET("/dashboard", s.handleDashboard)
-	app.GET("/account", s.handleAccount)
-	app.POST("/account/password", s.handlePasswordChange)
+	app := []echo.MiddlewareFunc{middleware.BodyLimit("64K"), s.csrf, s.requireSession}
+	e.POST("/logout", s.handleLogout, app...)
+	e.GET("/dashboard", s.handleDashboard, app...)
+	e.GET("/account", s.handleAccount, app...)
+	e.POST("/account/password", s.handlePasswordChange, app...)
 
-	e.RouteNotFound("/*", func(c echo.Context) error { return echo.ErrNotFound })
+	// API keys.
+	e.GET("/keys", s.handleKeyList, app...)
+	e.GET("/keys/new", s.handleKeyNew, app...)
+	e.POST("/keys", s.handleKeyCreate, app...)
+	e.GET("/keys/:id", s.handleKeyShow, app...)
+	e.POST("/keys/:id", s.handleKeyUpdate, app...)
+	e.POST("/keys/:id/revoke", s.handleKeyRevoke, app...)
+	e.POST("/keys/:id/rotate", s.handleKeyRotate, app...)
 }

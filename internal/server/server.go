@@ -18,14 +18,21 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/keyhold/keyhold/internal/auth"
+	"github.com/keyhold/keyhold/internal/keys"
+	"github.com/keyhold/keyhold/internal/plans"
+	"github.com/keyhold/keyhold/internal/verify"
 )
 
 // Config is what a Server is built from.
 type Config struct {
-	Auth    *auth.Service
-	Logger  *slog.Logger
-	BaseURL *url.URL // public URL; https turns on Secure cookies and HSTS
-	Secret  []byte   // instance secret; cookie keys are derived from it
+	Auth  *auth.Service
+	Keys  *keys.Service
+	Plans *plans.Catalog
+	// Verifier answers /v1/verify.
+	Verifier *verify.Verifier
+	Logger   *slog.Logger
+	BaseURL  *url.URL // public URL; https turns on Secure cookies and HSTS
+	Secret   []byte   // instance secret; cookie keys are derived from it
 	// TrustedProxies are the networks whose X-Forwarded-For is believed;
 	// empty means the client address is the TCP peer's.
 	TrustedProxies []netip.Prefix
@@ -39,20 +46,24 @@ type Config struct {
 
 // Server serves the portal, the API and the operations endpoints.
 type Server struct {
-	echo    *echo.Echo
-	auth    *auth.Service
-	log     *slog.Logger
-	baseURL *url.URL
-	secure  bool
-	flash   *sessions.CookieStore
-	ready   func(ctx context.Context) error
-	metrics *metrics
+	echo        *echo.Echo
+	auth        *auth.Service
+	keys        *keys.Service
+	plans       *plans.Catalog
+	verifier    *verify.Verifier
+	verifyCount [verify.Unavailable + 1]prometheus.Counter
+	log         *slog.Logger
+	baseURL     *url.URL
+	secure      bool
+	flash       *sessions.CookieStore
+	ready       func(ctx context.Context) error
+	metrics     *metrics
 }
 
 // New builds a Server and its routes.
 func New(c Config) (*Server, error) {
-	if c.Auth == nil || c.Logger == nil || c.BaseURL == nil || len(c.Secret) < 32 {
-		return nil, errors.New("server: Auth, Logger, BaseURL and a 32-byte Secret are required")
+	if c.Auth == nil || c.Keys == nil || c.Plans == nil || c.Verifier == nil || c.Logger == nil || c.BaseURL == nil || len(c.Secret) < 32 {
+		return nil, errors.New("server: Auth, Keys, Plans, Verifier, Logger, BaseURL and a 32-byte Secret are required")
 	}
 	if c.Ready == nil {
 		c.Ready = func(context.Context) error { return nil }
@@ -61,15 +72,19 @@ func New(c Config) (*Server, error) {
 		c.Registry = prometheus.NewRegistry()
 	}
 	s := &Server{
-		echo:    echo.New(),
-		auth:    c.Auth,
-		log:     c.Logger,
-		baseURL: c.BaseURL,
-		secure:  c.BaseURL.Scheme == "https",
-		ready:   c.Ready,
-		metrics: newMetrics(c.Registry),
+		echo:     echo.New(),
+		auth:     c.Auth,
+		keys:     c.Keys,
+		plans:    c.Plans,
+		verifier: c.Verifier,
+		log:      c.Logger,
+		baseURL:  c.BaseURL,
+		secure:   c.BaseURL.Scheme == "https",
+		ready:    c.Ready,
+		metrics:  newMetrics(c.Registry),
 	}
 	s.flash = newFlashStore(c.Secret, s.secure)
+	s.registerVerifyMetrics(c.Registry)
 	s.echo.HideBanner = true
 	s.echo.HidePort = true
 	s.echo.HTTPErrorHandler = s.handleError

@@ -17,18 +17,23 @@ import (
 	"github.com/PuerkitoBio/goquery"
 
 	"github.com/keyhold/keyhold/internal/auth"
+	"github.com/keyhold/keyhold/internal/keys"
+	"github.com/keyhold/keyhold/internal/plans"
 	"github.com/keyhold/keyhold/internal/server"
 	"github.com/keyhold/keyhold/internal/store"
+	"github.com/keyhold/keyhold/internal/verify"
 )
 
 // harness is a Keyhold server over a real SQLite database, with a log
 // buffer tests can search.
 type harness struct {
-	t    testing.TB
-	URL  string
-	DB   *store.DB
-	log  *syncBuffer
-	Auth *auth.Service
+	t        testing.TB
+	URL      string
+	DB       *store.DB
+	log      *syncBuffer
+	Auth     *auth.Service
+	Keys     *keys.Service
+	Verifier *verify.Verifier
 }
 
 type syncBuffer struct {
@@ -70,10 +75,23 @@ func MustServer(tb testing.TB, opts ...option) *harness {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	catalog, err := plans.New(plans.BuiltIn)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	keySvc, err := keys.NewService(keys.Config{Store: db, Plans: catalog})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	verifier, err := verify.New(verify.Config{Loader: db, Plans: catalog})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	keySvc.Subscribe(func(e keys.Event) { verifier.InvalidateKey(e.KeyID) })
 	logs := &syncBuffer{}
 	base, _ := url.Parse("http://localhost:8080")
 	cfg := server.Config{
-		Auth: svc, Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Auth: svc, Keys: keySvc, Plans: catalog, Verifier: verifier, Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		BaseURL: base, Secret: secret, Ready: db.Ping,
 	}
 	for _, o := range opts {
@@ -85,7 +103,7 @@ func MustServer(tb testing.TB, opts ...option) *harness {
 	}
 	ts := httptest.NewServer(srv)
 	tb.Cleanup(ts.Close)
-	return &harness{t: tb, URL: ts.URL, DB: db, log: logs, Auth: svc}
+	return &harness{t: tb, URL: ts.URL, DB: db, log: logs, Auth: svc, Keys: keySvc, Verifier: verifier}
 }
 
 // browser is a client with a cookie jar that does not follow redirects.
