@@ -12,6 +12,7 @@ type Account struct {
 	Email        string // lower-cased
 	PasswordHash string // argon2id PHC string
 	IsAdmin      bool
+	PlanID       string // the plan the account is on; billing keeps it in sync
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
 }
