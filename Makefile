@@ -7,7 +7,7 @@ GO ?= go
 # Extra flags for go test, e.g. `make test TESTFLAGS='-run TestVerify -v'`.
 TESTFLAGS ?=
 
-.PHONY: run build test generate lint clean
+.PHONY: run build test fuzz generate lint clean
 
 # run: start Keyhold on :8080 (SQLite by default)
 run:
@@ -20,6 +20,12 @@ build:
 # test: all tests, with the race detector, never cached
 test:
 	$(GO) test -race -count=1 $(TESTFLAGS) ./...
+
+# fuzz: a short run of every fuzz target (seed corpora also run in `test`)
+FUZZTIME ?= 10s
+fuzz:
+	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./internal/keys/
+	$(GO) test -run='^$$' -fuzz='^FuzzVerifyRequestDecode$$' -fuzztime=$(FUZZTIME) ./internal/server/
 
 # generate: templ components and front-end assets (commit the results)
 generate:
@@ -38,3 +44,25 @@ lint:
 # clean: remove build outputs
 clean:
 	rm -rf bin
+
+# bench: the benchmark harness (cmd/loadgen). It builds keyhold, seeds a
+# fresh SQLite database through the real services, starts the server on
+# 127.0.0.1, warms the verify cache, then loads GET /healthz and
+# POST /v1/verify: closed loop (-c connections), open loop (-rate req/s,
+# latency from each request's intended send time), and reads the server's
+# RSS. It prints a plain-text report with the machine's facts. Flags go in
+# BENCHFLAGS, e.g. `make bench BENCHFLAGS='-keys 100000 -d 5s'`:
+#   -keys N           keys to create and load (1000; 100000 for the memory check)
+#   -c N              connections of the closed-loop phases (64)
+#   -d DURATION       length of each measured phase (10s)
+#   -rate N           requests per second of the open-loop phases (10000; 0 skips them)
+#   -workers N        most requests in flight in the open loop (512)
+#   -warmup DURATION  unmeasured load before the first phase (1s); -pause between phases (1s)
+#   -per-account N    keys per account (1000); -seed-workers N key-creating goroutines (4)
+#   -keyhold PATH     run this binary instead of building ./cmd/keyhold
+#   -json FILE        also write the results as JSON; -keep keeps the temporary folder
+# GOGC, GOMEMLIMIT and GOMAXPROCS in the environment reach the server too.
+BENCHFLAGS ?=
+.PHONY: bench
+bench:
+	$(GO) run ./cmd/loadgen $(BENCHFLAGS)

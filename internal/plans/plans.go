@@ -45,6 +45,13 @@ var BuiltIn = []Plan{
 	{ID: "business", Name: "Business", Price: "$249/mo", StripePriceID: "price_keyhold_business", RatePerSecond: 1_000, Burst: 2_000, MonthlyQuota: 5_000_000, MaxKeys: 100},
 }
 
+// Bounds on limits, so the rate limiter's arithmetic (nanoseconds per
+// call times the burst) stays exact.
+const (
+	MaxRate  = 1_000_000
+	MaxBurst = 100_000_000
+)
+
 var idPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,31}$`)
 
 // New validates plans and returns a Catalog. The first plan without a
@@ -64,10 +71,10 @@ func New(list []Plan) (*Catalog, error) {
 			return nil, fmt.Errorf("plans: %s: name is required", where)
 		case p.Price == "":
 			return nil, fmt.Errorf("plans: %s: price is required", where)
-		case p.RatePerSecond <= 0:
-			return nil, fmt.Errorf("plans: %s: rate_per_second must be positive", where)
-		case p.Burst < p.RatePerSecond:
-			return nil, fmt.Errorf("plans: %s: burst must be at least rate_per_second", where)
+		case p.RatePerSecond <= 0 || p.RatePerSecond > MaxRate:
+			return nil, fmt.Errorf("plans: %s: rate_per_second must be from 1 to %d", where, MaxRate)
+		case p.Burst < p.RatePerSecond || p.Burst > MaxBurst:
+			return nil, fmt.Errorf("plans: %s: burst must be from rate_per_second to %d", where, MaxBurst)
 		case p.MonthlyQuota <= 0:
 			return nil, fmt.Errorf("plans: %s: monthly_quota must be positive", where)
 		case p.MaxKeys <= 0:

@@ -44,7 +44,7 @@ func (MemoryLimits) Take(_ context.Context, e *Entry, cost int64, now time.Time)
 	// GCRA: the theoretical arrival time (tat) moves forward by one
 	// emission interval per unit of cost; a call is allowed while tat stays
 	// within burst intervals of now.
-	interval := int64(time.Second) / max(1, e.Rate)
+	interval := max(1, int64(time.Second)/max(1, e.Rate))
 	tolerance := interval * e.Burst
 	inc := interval * cost
 	nowNs := now.UnixNano()
@@ -88,7 +88,7 @@ func (MemoryLimits) Take(_ context.Context, e *Entry, cost int64, now time.Time)
 func (MemoryLimits) Peek(_ context.Context, e *Entry, now time.Time) (Decision, error) {
 	st := e.state
 	w := st.windowFor(e, now)
-	interval := int64(time.Second) / max(1, e.Rate)
+	interval := max(1, int64(time.Second)/max(1, e.Rate))
 	tolerance := interval * e.Burst
 	nowNs := now.UnixNano()
 	tat := max(st.tat.Load(), nowNs)

@@ -1,0 +1,63 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/keyhold/keyhold/internal/verify"
+)
+
+// FuzzVerifyRequestDecode feeds arbitrary bodies to the /v1/verify request
+// reader: it must never panic, must refuse anything over 4 KiB, and any
+// request it accepts must carry a key and a cost in range.
+func FuzzVerifyRequestDecode(f *testing.F) {
+	for _, s := range []string{
+		`{"key":"kh_live_ABCDEFGHIJKLMNOPQRSTUVWXYZabcdef0Qkiwo"}`,
+		`{"key":"k","cost":5,"scopes":["read","write"]}`,
+		`{"key":"k","key":"j"}`, `{"key":123}`, `{"key":["a"]}`, `{"key":{"$ne":""}}`,
+		`{`, `[]`, `null`, `"x"`, `{"key":"a"}{"key":"b"}`, `{"cost":1e400}`, `{"cost":-1,"key":"k"}`,
+		"{\"key\":\"\xff\"}", `{"key":"\u0000"}`, ``, `   `,
+	} {
+		f.Add([]byte(s), "application/json")
+	}
+	f.Add([]byte(`key=x`), "application/x-www-form-urlencoded")
+	f.Fuzz(func(t *testing.T, body []byte, contentType string) {
+		r := httptest.NewRequest(http.MethodPost, "/v1/verify", bytes.NewReader(body))
+		r.Header.Set("Content-Type", contentType)
+		buf := make([]byte, 0, 64)
+		var req verify.Request
+		req.Cost = 1
+		status, msg := readVerifyRequest(r, &buf, &req)
+		if status != 0 {
+			if msg == "" || !utf8.ValidString(msg) {
+				t.Fatalf("refusal %d without a message", status)
+			}
+			if len(body) > maxVerifyBody && status != http.StatusRequestEntityTooLarge {
+				t.Fatalf("%d-byte body answered %d", len(body), status)
+			}
+			return
+		}
+		if len(body) > maxVerifyBody {
+			t.Fatalf("accepted a %d-byte body", len(body))
+		}
+		if req.Key == "" || req.Cost < 0 || req.Cost > verify.MaxCost || len(req.Scopes) > verify.MaxReqScopes {
+			t.Fatalf("accepted an invalid request: %+v", req)
+		}
+		// Whatever was accepted re-encodes as a request with the same key.
+		b, _ := json.Marshal(map[string]any{"key": req.Key, "cost": req.Cost, "scopes": req.Scopes})
+		var again verify.Request
+		again.Cost = 1
+		r2 := httptest.NewRequest(http.MethodPost, "/v1/verify", bytes.NewReader(b))
+		r2.Header.Set("Content-Type", "application/json")
+		buf = buf[:0]
+		if len(b) <= maxVerifyBody {
+			if st, m := readVerifyRequest(r2, &buf, &again); st != 0 || again.Key != req.Key || again.Cost != req.Cost {
+				t.Fatalf("canonical form refused or changed: %d %s %+v vs %+v", st, m, again, req)
+			}
+		}
+	})
+}
