@@ -75,12 +75,24 @@ type Store interface {
 	AccountPlan(ctx context.Context, accountID string) (string, error)
 	// KeyAudit returns the newest audit entries about a key.
 	KeyAudit(ctx context.Context, accountID, keyID string, limit int) ([]audit.Entry, error)
+	// KeyUsageHourly returns a key's hourly usage from since on, oldest
+	// first.
+	KeyUsageHourly(ctx context.Context, keyID string, since time.Time) ([]HourlyUsage, error)
+	// QuotaUsedByKey returns, for each key of the account with usage in the
+	// window starting at windowStart, the quota units used.
+	QuotaUsedByKey(ctx context.Context, accountID string, windowStart time.Time) (map[string]int64, error)
 }
 
 // UsageCounts are verifications of a key by outcome; Cost is the quota
 // units the valid ones took.
 type UsageCounts struct {
 	Valid, RateLimited, QuotaExceeded, Invalid, Cost int64
+}
+
+// HourlyUsage is one UTC hour of a key's usage.
+type HourlyUsage struct {
+	Hour time.Time
+	UsageCounts
 }
 
 // DailyUsage is one UTC day of a key's usage.

@@ -352,3 +352,44 @@ func (s *Service) Plan(ctx context.Context, accountID string) (*plans.Plan, erro
 	}
 	return s.plans.Get(id), nil
 }
+
+// DailyUsage returns one of the account's keys' usage for the last days
+// UTC days, today included, oldest first, with a zero entry for quiet days.
+func (s *Service) DailyUsage(ctx context.Context, accountID, id string, days int) ([]DailyUsage, error) {
+	if _, err := s.Get(ctx, accountID, id); err != nil {
+		return nil, err
+	}
+	today := s.now().UTC().Truncate(24 * time.Hour)
+	first := today.AddDate(0, 0, -(days - 1))
+	hours, err := s.store.KeyUsageHourly(ctx, id, first)
+	if err != nil {
+		return nil, fmt.Errorf("keys: usage: %w", err)
+	}
+	out := make([]DailyUsage, days)
+	for i := range out {
+		out[i].Day = first.AddDate(0, 0, i)
+	}
+	for _, h := range hours {
+		i := int(h.Hour.UTC().Sub(first) / (24 * time.Hour))
+		if i < 0 || i >= days {
+			continue
+		}
+		d := &out[i].UsageCounts
+		d.Valid += h.Valid
+		d.RateLimited += h.RateLimited
+		d.QuotaExceeded += h.QuotaExceeded
+		d.Invalid += h.Invalid
+		d.Cost += h.Cost
+	}
+	return out, nil
+}
+
+// QuotaUsed returns the quota units each of the account's keys used in the
+// window starting at windowStart, as last written by the verifier.
+func (s *Service) QuotaUsed(ctx context.Context, accountID string, windowStart time.Time) (map[string]int64, error) {
+	m, err := s.store.QuotaUsedByKey(ctx, accountID, windowStart)
+	if err != nil {
+		return nil, fmt.Errorf("keys: quota used: %w", err)
+	}
+	return m, nil
+}

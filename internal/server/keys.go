@@ -12,6 +12,7 @@ import (
 	"github.com/keyhold/keyhold/internal/audit"
 	"github.com/keyhold/keyhold/internal/keyhold"
 	"github.com/keyhold/keyhold/internal/keys"
+	"github.com/keyhold/keyhold/internal/verify"
 	"github.com/keyhold/keyhold/templates"
 )
 
@@ -78,11 +79,25 @@ func (s *Server) keysAndPlan(ctx context.Context, accountID string, now time.Tim
 		return nil, templates.Plan{}, err
 	}
 	plan := templates.Plan{Name: p.Name, MaxKeys: p.MaxKeys, MonthlyQuota: p.MonthlyQuota, RatePerSec: p.RatePerSecond, Burst: p.Burst}
+	window := verify.WindowAt(now, verify.Window{})
+	used, err := s.keys.QuotaUsed(ctx, accountID, window.Start)
+	if err != nil {
+		return nil, templates.Plan{}, err
+	}
 	rows := make([]templates.KeyRow, len(ks))
 	for i, k := range ks {
 		rows[i] = keyRow(k, now)
 		if rows[i].Status == keys.StatusActive {
 			plan.LiveKeys++
+		}
+		rows[i].Quota = p.MonthlyQuota
+		if k.QuotaOverride != nil {
+			rows[i].Quota = *k.QuotaOverride
+		}
+		rows[i].Used = used[k.ID]
+		// This process's count is fresher than the last flush.
+		if u, w, ok := s.verifier.QuotaUsed(k.ID, now); ok && w.Start.Equal(window.Start) {
+			rows[i].Used = u
 		}
 	}
 	return rows, plan, nil

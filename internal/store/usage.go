@@ -198,3 +198,33 @@ func (db *DB) KeyUsageTotals(ctx context.Context, keyID string) (keys.UsageCount
 	}
 	return u, nil
 }
+
+// KeyUsageHourly returns a key's hourly usage from since on, oldest first.
+func (db *DB) KeyUsageHourly(ctx context.Context, keyID string, since time.Time) ([]keys.HourlyUsage, error) {
+	var recs []usageRecord
+	if err := db.ctx(ctx).Where("key_id = ? AND hour >= ?", keyID, since.UTC()).Order("hour").Find(&recs).Error; err != nil {
+		return nil, fmt.Errorf("store: hourly usage: %w", err)
+	}
+	out := make([]keys.HourlyUsage, len(recs))
+	for i, r := range recs {
+		out[i] = keys.HourlyUsage{Hour: r.Hour.UTC(), UsageCounts: keys.UsageCounts{
+			Valid: r.Valid, RateLimited: r.RateLimited, QuotaExceeded: r.QuotaExceeded, Invalid: r.Invalid, Cost: r.Cost}}
+	}
+	return out, nil
+}
+
+// QuotaUsedByKey returns the quota used by each of an account's keys in
+// the window starting at windowStart.
+func (db *DB) QuotaUsedByKey(ctx context.Context, accountID string, windowStart time.Time) (map[string]int64, error) {
+	var recs []quotaRecord
+	err := db.ctx(ctx).Where("window_start = ? AND key_id IN (?)", windowStart.UTC(),
+		db.gorm.Model(&keyRecord{}).Select("id").Where("account_id = ?", accountID)).Find(&recs).Error
+	if err != nil {
+		return nil, fmt.Errorf("store: quota used by key: %w", err)
+	}
+	m := make(map[string]int64, len(recs))
+	for _, r := range recs {
+		m[r.KeyID] = r.Used
+	}
+	return m, nil
+}

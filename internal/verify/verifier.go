@@ -371,3 +371,24 @@ func (v *Verifier) Loads() int64 { return v.loads.Load() }
 
 // CachedKeys returns how many secrets are cached.
 func (v *Verifier) CachedKeys() int { return v.cache.len() }
+
+// QuotaUsed returns what this process counts as a key's quota used in the
+// window holding now, when it has counted the key at all: fresher than the
+// database, which lags by up to one flush.
+func (v *Verifier) QuotaUsed(keyID string, now time.Time) (used int64, w Window, ok bool) {
+	v.statesMu.Lock()
+	st := v.states[keyID]
+	v.statesMu.Unlock()
+	if st == nil {
+		return 0, Window{}, false
+	}
+	start, end := st.windowStart.Load(), st.windowEnd.Load()
+	if ns := now.UnixNano(); ns < start || ns >= end {
+		return 0, Window{}, false
+	}
+	return st.used.Load(), Window{Start: time.Unix(0, start).UTC(), End: time.Unix(0, end).UTC()}, true
+}
+
+// WindowAt returns the quota window holding now for a billing period
+// (zero: calendar months).
+func WindowAt(now time.Time, period Window) Window { return windowAt(now, period) }
