@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/keyhold/keyhold/internal/auth"
+	"github.com/keyhold/keyhold/internal/config"
 	"github.com/keyhold/keyhold/internal/keyhold"
 )
 
@@ -36,7 +37,11 @@ func admin(ctx context.Context, args []string, getenv func(string) string, stdin
 	}
 	password := strings.TrimRight(line, "\r\n")
 
-	cfg, _, db, err := openStore(ctx, getenv, stderr)
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		return err
+	}
+	_, db, err := openStore(ctx, cfg, stderr)
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"runtime/debug"
+	"strings"
 
 	"github.com/keyhold/keyhold/internal/config"
 	"github.com/keyhold/keyhold/internal/plans"
@@ -37,23 +38,25 @@ func newLogger(c *config.Config, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-// openStore loads the configuration, opens the database and migrates it:
-// the start of every command that touches data.
-func openStore(ctx context.Context, getenv func(string) string, stderr io.Writer) (*config.Config, *slog.Logger, *store.DB, error) {
-	cfg, err := config.Load(getenv)
-	if err != nil {
-		return nil, nil, nil, err
-	}
+// openStore opens the database and migrates it: the start of every
+// command that touches data.
+func openStore(ctx context.Context, cfg *config.Config, stderr io.Writer) (*slog.Logger, *store.DB, error) {
 	log := newLogger(cfg, stderr)
 	db, err := store.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("database (KEYHOLD_DATABASE_URL): %w", err)
+		return nil, nil, fmt.Errorf("database (KEYHOLD_DATABASE_URL): %s", oneLine(err))
 	}
 	if err := db.Migrate(ctx, log); err != nil {
 		db.Close()
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
-	return cfg, log, db, nil
+	return log, db, nil
+}
+
+// oneLine folds a multi-line error (pgx reports each address it tried on
+// its own line) into one, so bad configuration stops start-up with one line.
+func oneLine(err error) string {
+	return strings.Join(strings.Fields(strings.ReplaceAll(err.Error(), "\n", "; ")), " ")
 }
 
 // loadPlans returns the catalog from KEYHOLD_PLANS_FILE, or the built-in

@@ -29,8 +29,8 @@ type tab struct {
 // up there.
 func MustTab(t *testing.T, a *app) *tab {
 	t.Helper()
-	tb := &tab{t: t, ctx: testenv.Chromium(t), app: a}
-	messages := chromedp.Console(tb.ctx)
+	br := &tab{t: t, ctx: testenv.Chromium(t), app: a}
+	messages := chromedp.Console(br.ctx)
 	go func() {
 		for m, err := range messages {
 			if err != nil {
@@ -39,56 +39,56 @@ func MustTab(t *testing.T, a *app) *tab {
 			// A failed request (a 401 after a wrong password) is the
 			// server's answer, which the tests check themselves.
 			if (m.Type == chromedp.ConsoleError && m.Source != "network") || m.IsException() {
-				tb.mu.Lock()
-				tb.console = append(tb.console, m)
-				tb.mu.Unlock()
+				br.mu.Lock()
+				br.console = append(br.console, m)
+				br.mu.Unlock()
 			}
 		}
 	}()
-	return tb
+	return br
 }
 
 // Do runs steps, failing the test with what for context.
-func (tb *tab) Do(what string, steps ...chromedp.Action[chromedp.Void]) {
-	tb.t.Helper()
-	if err := chromedp.Do(tb.ctx, steps...); err != nil {
-		tb.t.Fatalf("%s: %v (page %s)", what, err, tb.location())
+func (br *tab) Do(what string, steps ...chromedp.Action[chromedp.Void]) {
+	br.t.Helper()
+	if err := chromedp.Do(br.ctx, steps...); err != nil {
+		br.t.Fatalf("%s: %v (page %s)", what, err, br.location())
 	}
 }
 
 // Text returns the visible text of the first element matching css.
-func (tb *tab) Text(css string) string {
-	tb.t.Helper()
-	s, err := chromedp.Run(tb.ctx, chromedp.Text(chromedp.CSS(css)))
+func (br *tab) Text(css string) string {
+	br.t.Helper()
+	s, err := chromedp.Run(br.ctx, chromedp.Text(chromedp.CSS(css)))
 	if err != nil {
-		tb.t.Fatalf("reading %s: %v (page %s)", css, err, tb.location())
+		br.t.Fatalf("reading %s: %v (page %s)", css, err, br.location())
 	}
 	return strings.Join(strings.Fields(s), " ")
 }
 
 // Count returns how many elements match css.
-func (tb *tab) Count(css string) int {
-	tb.t.Helper()
-	n, err := chromedp.Run(tb.ctx, chromedp.Evaluate[int](`document.querySelectorAll(`+jsString(css)+`).length`))
+func (br *tab) Count(css string) int {
+	br.t.Helper()
+	n, err := chromedp.Run(br.ctx, chromedp.Evaluate[int](`document.querySelectorAll(`+jsString(css)+`).length`))
 	if err != nil {
-		tb.t.Fatalf("counting %s: %v", css, err)
+		br.t.Fatalf("counting %s: %v", css, err)
 	}
 	return n
 }
 
 // Path returns the path of the page's address.
-func (tb *tab) Path() string {
-	tb.t.Helper()
-	loc := tb.location()
+func (br *tab) Path() string {
+	br.t.Helper()
+	loc := br.location()
 	u, err := url.Parse(loc)
-	if err != nil || !strings.HasPrefix(loc, tb.app.URL+"/") {
-		tb.t.Fatalf("the tab is at %q, not on %s", loc, tb.app.URL)
+	if err != nil || !strings.HasPrefix(loc, br.app.URL+"/") {
+		br.t.Fatalf("the tab is at %q, not on %s", loc, br.app.URL)
 	}
 	return u.Path
 }
 
-func (tb *tab) location() string {
-	loc, err := chromedp.Run(tb.ctx, chromedp.Location())
+func (br *tab) location() string {
+	loc, err := chromedp.Run(br.ctx, chromedp.Location())
 	if err != nil {
 		return "(unknown: " + err.Error() + ")"
 	}
@@ -98,31 +98,31 @@ func (tb *tab) location() string {
 // MustLogin signs email up over HTTP and gives the tab its session cookie,
 // as a browser that logged in would have: the tests that are not about
 // logging in start here.
-func (tb *tab) MustLogin(email string) {
-	tb.t.Helper()
-	c := tb.app.Client(tb.t)
+func (br *tab) MustLogin(email string) {
+	br.t.Helper()
+	c := br.app.Client(br.t)
 	c.MustSignup(email)
 	ck := c.SessionCookie()
 	if ck == nil {
-		tb.t.Fatal("no session cookie after sign-up")
+		br.t.Fatal("no session cookie after sign-up")
 	}
 	httpOnly := true
-	_, err := chromedp.Call(tb.ctx, network.SetCookie, network.SetCookieParams{
-		Name: ck.Name, Value: ck.Value, URL: tb.app.URL + "/", Path: "/", HTTPOnly: &httpOnly,
+	_, err := chromedp.Call(br.ctx, network.SetCookie, network.SetCookieParams{
+		Name: ck.Name, Value: ck.Value, URL: br.app.URL + "/", Path: "/", HTTPOnly: &httpOnly,
 		SameSite: network.CookieSameSiteLax,
 	})
 	if err != nil {
-		tb.t.Fatalf("setting the session cookie: %v", err)
+		br.t.Fatalf("setting the session cookie: %v", err)
 	}
 }
 
 // CheckConsole fails the test when a page reported an error.
-func (tb *tab) CheckConsole() {
-	tb.t.Helper()
-	tb.mu.Lock()
-	defer tb.mu.Unlock()
-	for _, m := range tb.console {
-		tb.t.Errorf("console %s on %s: %s", m.Type, m.URL, m.Text)
+func (br *tab) CheckConsole() {
+	br.t.Helper()
+	br.mu.Lock()
+	defer br.mu.Unlock()
+	for _, m := range br.console {
+		br.t.Errorf("console %s on %s: %s", m.Type, m.URL, m.Text)
 	}
 }
 
@@ -136,10 +136,10 @@ func jsString(s string) string {
 func TestBrowserSignupLogoutLogin(t *testing.T) {
 	t.Parallel()
 	a := MustRun(t, nil)
-	tb := MustTab(t, a)
+	br := MustTab(t, a)
 	const email = "ada@example.com"
 
-	tb.Do("sign up",
+	br.Do("sign up",
 		chromedp.Navigate(a.URL+"/"),
 		chromedp.WaitVisible(chromedp.CSS(`form[action="/signup"]`)),
 		chromedp.SendKeys(chromedp.CSS(`form[action="/signup"] input[name="email"]`), email),
@@ -147,45 +147,45 @@ func TestBrowserSignupLogoutLogin(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`form[action="/signup"] button[type="submit"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="empty-state"]`)),
 	)
-	if got := tb.Path(); got != "/dashboard" {
+	if got := br.Path(); got != "/dashboard" {
 		t.Errorf("after sign-up the tab is at %s, want /dashboard", got)
 	}
-	if got := tb.Text(`[data-testid="empty-state"]`); !strings.Contains(got, "No API keys yet") {
+	if got := br.Text(`[data-testid="empty-state"]`); !strings.Contains(got, "No API keys yet") {
 		t.Errorf("empty state says %q", got)
 	}
-	if got := tb.Text(`[role="alert"]`); !strings.Contains(got, "Welcome") {
+	if got := br.Text(`[role="alert"]`); !strings.Contains(got, "Welcome") {
 		t.Errorf("after sign-up the alert says %q, want a welcome", got)
 	}
-	if got := tb.Text(`[data-testid="account-email"]`); got != email {
+	if got := br.Text(`[data-testid="account-email"]`); got != email {
 		t.Errorf("the header shows %q, want %q", got, email)
 	}
 
-	tb.Do("log out",
+	br.Do("log out",
 		chromedp.Click(chromedp.CSS(`[data-testid="logout"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`form[action="/login"]`)),
 	)
-	if got := tb.Path(); got != "/login" {
+	if got := br.Path(); got != "/login" {
 		t.Errorf("after log-out the tab is at %s, want /login", got)
 	}
-	if got := tb.Text(`[role="alert"]`); !strings.Contains(got, "logged out") {
+	if got := br.Text(`[role="alert"]`); !strings.Contains(got, "logged out") {
 		t.Errorf("after log-out the alert says %q", got)
 	}
 	// The session is over: the dashboard sends the tab back to log in.
-	tb.Do("open the dashboard logged out",
+	br.Do("open the dashboard logged out",
 		chromedp.Navigate(a.URL+"/dashboard"),
 		chromedp.WaitVisible(chromedp.CSS(`form[action="/login"]`)),
 	)
 
-	tb.Do("log in",
+	br.Do("log in",
 		chromedp.SendKeys(chromedp.CSS(`form[action="/login"] input[name="email"]`), email),
 		chromedp.SendKeys(chromedp.CSS(`form[action="/login"] input[name="password"]`), testPassword),
 		chromedp.Click(chromedp.CSS(`form[action="/login"] button[type="submit"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="empty-state"]`)),
 	)
-	if got := tb.Path(); got != "/dashboard" {
+	if got := br.Path(); got != "/dashboard" {
 		t.Errorf("after log-in the tab is at %s, want /dashboard", got)
 	}
-	tb.CheckConsole()
+	br.CheckConsole()
 }
 
 // TestBrowserLoginError checks that a wrong password keeps the user on the
@@ -194,21 +194,21 @@ func TestBrowserLoginError(t *testing.T) {
 	t.Parallel()
 	a := MustRun(t, nil)
 	a.Client(t).MustSignup("ada@example.com")
-	tb := MustTab(t, a)
-	tb.Do("log in with a wrong password",
+	br := MustTab(t, a)
+	br.Do("log in with a wrong password",
 		chromedp.Navigate(a.URL+"/login"),
 		chromedp.SendKeys(chromedp.CSS(`input[name="email"]`), "ada@example.com"),
 		chromedp.SendKeys(chromedp.CSS(`input[name="password"]`), "not the password"),
 		chromedp.Click(chromedp.CSS(`form[action="/login"] button[type="submit"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="form-error"]`)),
 	)
-	if got := tb.Text(`[role="alert"]`); got != "Incorrect email or password." {
+	if got := br.Text(`[role="alert"]`); got != "Incorrect email or password." {
 		t.Errorf("alert = %q, want %q", got, "Incorrect email or password.")
 	}
-	if v, err := chromedp.Run(tb.ctx, chromedp.Value(chromedp.CSS(`input[name="email"]`))); err != nil || v != "ada@example.com" {
+	if v, err := chromedp.Run(br.ctx, chromedp.Value(chromedp.CSS(`input[name="email"]`))); err != nil || v != "ada@example.com" {
 		t.Errorf("email field = %q, %v; want the email typed", v, err)
 	}
-	tb.CheckConsole()
+	br.CheckConsole()
 }
 
 // TestBrowserKeyShownOnceAndRevoked creates a key, checks that its secret
@@ -217,47 +217,50 @@ func TestBrowserLoginError(t *testing.T) {
 func TestBrowserKeyShownOnceAndRevoked(t *testing.T) {
 	t.Parallel()
 	a := MustRun(t, nil)
-	tb := MustTab(t, a)
-	tb.MustLogin("ada@example.com")
+	br := MustTab(t, a)
+	br.MustLogin("ada@example.com")
 
-	tb.Do("create a key",
+	br.Do("create a key",
 		chromedp.Navigate(a.URL+"/keys/new"),
 		chromedp.SendKeys(chromedp.CSS(`form[action="/keys"] input[name="name"]`), "Production backend"),
 		chromedp.SendKeys(chromedp.CSS(`form[action="/keys"] input[name="scopes"]`), "read, write"),
 		chromedp.Click(chromedp.CSS(`form[action="/keys"] button[type="submit"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="new-key"]`)),
 	)
-	secret := tb.Text(`[data-testid="new-key"]`)
+	secret := br.Text(`[data-testid="new-key"]`)
 	if !strings.HasPrefix(secret, "kh_live_") || len(secret) != 46 {
 		t.Errorf("new key = %q (%d characters), want kh_live_ and 46 characters", secret, len(secret))
 	}
-	if got := tb.Text(`[data-testid="new-key-curl"], #new-key-curl`); !strings.Contains(got, secret) || !strings.Contains(got, "/v1/verify") {
+	if got := br.Text(`[data-testid="new-key-curl"], #new-key-curl`); !strings.Contains(got, secret) || !strings.Contains(got, "/v1/verify") {
 		t.Errorf("the curl call does not carry the key to /v1/verify: %q", got)
 	}
+	if ans := verifyKey(t, a, secret); ans.Status != 200 || ans.Code != "VALID" {
+		t.Errorf("the new key verifies as %d %s, want 200 VALID", ans.Status, ans.Code)
+	}
 	// The page answers a POST and replaces its address with the key's.
-	path := tb.Path()
+	path := br.Path()
 	id, ok := strings.CutPrefix(path, "/keys/")
 	if !ok || id == "" || strings.Contains(id, "/") {
 		t.Fatalf("the key-created page is at %s, want /keys/{id}", path)
 	}
 
-	tb.Do("reload", chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS(`[data-testid="revoke-form"]`)))
-	if got := tb.Path(); got != "/keys/"+id {
+	br.Do("reload", chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS(`[data-testid="revoke-form"]`)))
+	if got := br.Path(); got != "/keys/"+id {
 		t.Errorf("after the reload the tab is at %s, want /keys/%s", got, id)
 	}
-	if n := tb.Count(`[data-testid="new-key"]`); n != 0 {
+	if n := br.Count(`[data-testid="new-key"]`); n != 0 {
 		t.Errorf("after the reload the page has %d new-key elements, want none", n)
 	}
-	body := tb.Text(`body`)
+	body := br.Text(`body`)
 	if strings.Contains(body, secret) {
 		t.Error("the key page shows the secret")
 	}
-	if want := "…" + secret[len(secret)-4:]; !strings.Contains(tb.Text(`[data-testid="key-display"]`), secret[len(secret)-4:]) {
-		t.Errorf("the key page does not show the key as %q: %q", want, tb.Text(`[data-testid="key-display"]`))
+	if want := "…" + secret[len(secret)-4:]; !strings.Contains(br.Text(`[data-testid="key-display"]`), secret[len(secret)-4:]) {
+		t.Errorf("the key page does not show the key as %q: %q", want, br.Text(`[data-testid="key-display"]`))
 	}
 
 	// Revoke, accepting the confirm dialog that app.js opens.
-	dialogs := chromedp.Events(tb.ctx, page.JavascriptDialogOpening)
+	dialogs := chromedp.Events(br.ctx, page.JavascriptDialogOpening)
 	asked := make(chan string, 1)
 	go func() {
 		for ev, err := range dialogs {
@@ -265,11 +268,11 @@ func TestBrowserKeyShownOnceAndRevoked(t *testing.T) {
 				return
 			}
 			asked <- string(ev.Type) + ": " + ev.Message
-			_, _ = chromedp.Call(tb.ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: true})
+			_, _ = chromedp.Call(br.ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: true})
 			return
 		}
 	}()
-	tb.Do("revoke",
+	br.Do("revoke",
 		chromedp.Click(chromedp.CSS(`[data-testid="revoke-form"] button[type="submit"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="revoked-on"]`)),
 	)
@@ -281,17 +284,21 @@ func TestBrowserKeyShownOnceAndRevoked(t *testing.T) {
 	default:
 		t.Error("revoking asked no confirmation")
 	}
-	if got := tb.Text(`[role="alert"]`); !strings.Contains(got, "revoked") {
+	if got := br.Text(`[role="alert"]`); !strings.Contains(got, "revoked") {
 		t.Errorf("after revoking the alert says %q", got)
 	}
 
-	tb.Do("open the list", chromedp.Navigate(a.URL+"/keys"), chromedp.WaitVisible(chromedp.CSS(`[data-testid="keys-table"]`)))
-	if n := tb.Count(`[data-testid="key-row"]`); n != 1 {
+	if ans := verifyKey(t, a, secret); ans.Status != 401 || ans.Code != "REVOKED" {
+		t.Errorf("the revoked key verifies as %d %s, want 401 REVOKED", ans.Status, ans.Code)
+	}
+
+	br.Do("open the list", chromedp.Navigate(a.URL+"/keys"), chromedp.WaitVisible(chromedp.CSS(`[data-testid="keys-table"]`)))
+	if n := br.Count(`[data-testid="key-row"]`); n != 1 {
 		t.Errorf("the list has %d keys, want 1 (did the reload create another?)", n)
 	}
 	row := `[data-testid="key-row"][data-key-id="` + id + `"]`
-	if got := tb.Text(row + ` [data-testid="key-status"]`); got != "Revoked" {
+	if got := br.Text(row + ` [data-testid="key-status"]`); got != "Revoked" {
 		t.Errorf("the key's status is %q, want Revoked", got)
 	}
-	tb.CheckConsole()
+	br.CheckConsole()
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/keyhold/keyhold/internal/auth"
+	"github.com/keyhold/keyhold/internal/config"
 	"github.com/keyhold/keyhold/internal/keys"
 	"github.com/keyhold/keyhold/internal/server"
 	"github.com/keyhold/keyhold/internal/verify"
@@ -22,7 +23,16 @@ const shutdownTimeout = 15 * time.Second
 // serve runs the HTTP server until ctx is cancelled, then shuts down
 // gracefully.
 func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Writer) error {
-	cfg, log, db, err := openStore(ctx, getenv, stderr)
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		return err
+	}
+	// The plans file is checked before the database is touched.
+	catalog, err := loadPlans(cfg)
+	if err != nil {
+		return err
+	}
+	log, db, err := openStore(ctx, cfg, stderr)
 	if err != nil {
 		return err
 	}
@@ -32,10 +42,6 @@ func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Wr
 		return err
 	}
 	authSvc, err := auth.NewService(auth.Config{Store: db, Secret: sec})
-	if err != nil {
-		return err
-	}
-	catalog, err := loadPlans(cfg)
 	if err != nil {
 		return err
 	}

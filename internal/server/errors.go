@@ -41,15 +41,13 @@ func (s *Server) handleError(err error, c echo.Context) {
 	if c.Response().Committed {
 		return
 	}
-	status, title, message := http.StatusInternalServerError, "Something went wrong", keyhold.ErrorMessage(err)
+	status, message := http.StatusInternalServerError, keyhold.ErrorMessage(err)
 	var he *echo.HTTPError
 	if errors.As(err, &he) {
 		status = he.Code
-		title = http.StatusText(status)
 		message = publicHTTPMessage(status)
 	} else {
 		status = statusOf(keyhold.ErrorCode(err))
-		title = http.StatusText(status)
 	}
 	if status >= 500 {
 		s.log.Error("request failed", "request_id", c.Response().Header().Get(echo.HeaderXRequestID),
@@ -62,7 +60,8 @@ func (s *Server) handleError(err error, c echo.Context) {
 		_ = c.JSON(status, map[string]any{"error": map[string]string{"code": jsonCode(status), "message": message}})
 		return
 	}
-	p := templates.ErrorPage{Layout: s.layout(c, title, ""), Status: status, Title: title, Message: message}
+	// An empty title lets the page pick its sentence-case heading.
+	p := templates.ErrorPage{Layout: s.layout(c, "", ""), Status: status, Message: message}
 	if err := render(c, status, templates.Error(p)); err != nil {
 		s.log.Error("render error page", "err", err)
 		_ = c.String(status, message)

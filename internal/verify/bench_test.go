@@ -25,7 +25,7 @@ func (m memLoader) KeyByHash(_ context.Context, h [32]byte) (*verify.Record, err
 	return nil, verify.ErrNotFound
 }
 func (memLoader) QuotaUsed(context.Context, string, time.Time) (int64, error) { return 0, nil }
-func (memLoader) AddUsage(context.Context, []verify.Usage) error            { return nil }
+func (memLoader) AddUsage(context.Context, []verify.Usage) error              { return nil }
 
 func benchVerifier(b *testing.B, n int) (*verify.Verifier, []string) {
 	b.Helper()
