@@ -39,7 +39,8 @@ func render(t *testing.T, c templ.Component) (*goquery.Document, string) {
 	return doc, html
 }
 
-// pages is one rendering of every page, for the checks all pages share.
+// pages is one rendering of every page, for the checks all pages share;
+// the key pages come from keyPages in keys_test.go.
 func pages() []struct {
 	name  string
 	title string
@@ -47,7 +48,7 @@ func pages() []struct {
 	c     templ.Component
 } {
 	at := time.Date(2026, 3, 4, 10, 0, 0, 0, time.UTC)
-	return []struct {
+	return append([]struct {
 		name  string
 		title string
 		forms int
@@ -59,7 +60,7 @@ func pages() []struct {
 		{"account", "Account · Keyhold", 2, AccountSettings(AccountPage{Layout: testLayout("Account", "account", testAccount(false)), Email: "ada@example.com", CreatedAt: at})},
 		{"error anonymous", "Page not found · Keyhold", 0, Error(ErrorPage{Layout: testLayout("", "", nil), Status: 404})},
 		{"error signed in", "Oops · Keyhold", 1, Error(ErrorPage{Layout: testLayout("Oops", "", testAccount(true)), Status: 500})},
-	}
+	}, keyPages()...)
 }
 
 func TestEveryPageHead(t *testing.T) {

@@ -15,6 +15,7 @@ type Layout struct {
 	Flashes []Flash  // one-time messages, shown with role="alert"
 	Nav     string   // active nav item: "dashboard", "keys", "billing", "account", "admin"
 	Assets  Assets
+	Now     time.Time // the request's time, for "3 minutes ago"
 }
 
 // Account is the signed-in user as the shell shows it.
@@ -54,7 +55,109 @@ type AuthPage struct {
 // DashboardPage is the view model of /dashboard.
 type DashboardPage struct {
 	Layout
-	BaseURL string // public URL, for the quickstart curl call
+	BaseURL string   // public URL, for the quickstart curl call
+	Keys    []KeyRow // the account's keys, newest first; empty: show the empty state
+	Plan    Plan
+}
+
+// Plan is the account's plan as the key pages show it.
+type Plan struct {
+	Name         string // "Free"
+	MaxKeys      int    // live keys allowed
+	LiveKeys     int    // live keys held
+	MonthlyQuota int64  // per key
+	RatePerSec   int    // per key
+	Burst        int    // per key
+}
+
+// AtLimit reports whether the account may create no more keys.
+func (p Plan) AtLimit() bool { return p.MaxKeys > 0 && p.LiveKeys >= p.MaxKeys }
+
+// Key statuses, as KeyRow.Status carries them.
+const (
+	KeyActive  = "active"
+	KeyRevoked = "revoked"
+	KeyExpired = "expired"
+)
+
+// KeyRow is a key as lists and the detail page show it. It never holds the
+// secret.
+type KeyRow struct {
+	ID        string
+	Name      string
+	Display   string // kh_live_…abcd
+	Scopes    []string
+	Status    string // KeyActive, KeyRevoked or KeyExpired
+	CreatedAt time.Time
+	LastUsed  *time.Time // nil: never used
+	ExpiresAt *time.Time // nil: never expires
+	RevokedAt *time.Time
+	Used      int64 // verifications counted against the quota this period
+	Quota     int64 // the key's quota this period; 0: unknown, hide the bar
+}
+
+// KeysPage is the view model of /keys.
+type KeysPage struct {
+	Layout
+	Keys []KeyRow
+	Plan Plan
+}
+
+// KeyForm holds the raw inputs of the key form, re-shown after an error.
+type KeyForm struct {
+	Name    string // field "name"
+	Scopes  string // field "scopes": comma- or space-separated
+	Meta    string // field "meta": a JSON object, may be empty
+	Expires string // field "expires": YYYY-MM-DD, empty for never
+}
+
+// KeyNewPage is the view model of /keys/new (form "POST /keys").
+type KeyNewPage struct {
+	Layout
+	Form  KeyForm
+	Error string // role="alert"
+	Plan  Plan   // when Plan.AtLimit(), say so and link to /billing
+}
+
+// KeyCreatedPage shows a new or rotated secret, once. The page answers the
+// POST that made the secret; it must replace its URL with /keys/{id} (via
+// app.js and data-replace-url) so a reload does not resubmit the form.
+type KeyCreatedPage struct {
+	Layout
+	Key        KeyRow
+	Secret     string     // the full key, in data-testid="new-key"
+	BaseURL    string     // for the ready curl call with the key filled in
+	Rotated    bool       // true after a rotation, false after a create
+	GraceUntil *time.Time // rotation only: the old secret works until then; nil: stopped at once
+}
+
+// GraceOption is one choice of the rotate form's "grace" select.
+type GraceOption struct {
+	Value string // "0", "1h", "24h", "168h"
+	Label string // "None: stop the old secret now", …
+}
+
+// AuditRow is one audit-log line about a key.
+type AuditRow struct {
+	Action string // e.g. "key.rotated"
+	Detail string
+	IP     string
+	At     time.Time
+}
+
+// KeyDetailPage is the view model of /keys/{id}: settings form (POST
+// /keys/{id}), rotate (POST /keys/{id}/rotate, select "grace"), revoke (POST
+// /keys/{id}/revoke, with data-confirm), and the audit trail.
+type KeyDetailPage struct {
+	Layout
+	Key          KeyRow
+	Form         KeyForm // current settings, or the user's input after an error
+	Error        string  // settings error, role="alert"
+	Meta         string  // pretty-printed metadata JSON
+	Plan         Plan
+	GraceOptions []GraceOption
+	Audit        []AuditRow
+	BaseURL      string
 }
 
 // AccountPage is the view model of /account.

@@ -5,6 +5,10 @@
 //   <button data-copy-target="ID">  copies the text of the element #ID and
 //                                   says "Copied" for a moment.
 //   <form data-confirm="Message">   asks confirm(Message) before submitting.
+//   <div data-replace-url="/path">  replaces the page's address with /path
+//                                   (history.replaceState), so that reloading
+//                                   a page that answered a POST GETs /path
+//                                   instead of posting again.
 (function () {
   "use strict";
 
@@ -74,6 +78,21 @@
       }
     );
   });
+
+  function replaceURL() {
+    var el = document.querySelector("[data-replace-url]");
+    if (!el || !window.history || !window.history.replaceState) return;
+    var url = el.getAttribute("data-replace-url");
+    // Only paths on this origin ("/keys/…"), never "//host" or "https:".
+    if (!url || url.charAt(0) !== "/" || url.charAt(1) === "/") return;
+    try {
+      window.history.replaceState(null, "", url);
+    } catch (e) {
+      // An address the browser refuses: keep the current one.
+    }
+  }
+
+  replaceURL();
 
   document.addEventListener("submit", function (event) {
     var form = event.target;
