@@ -10,6 +10,7 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
+	"github.com/keyhold/keyhold/internal/billing"
 	"github.com/keyhold/keyhold/internal/keys"
 	"github.com/keyhold/keyhold/internal/verify"
 )
@@ -62,7 +63,15 @@ func (db *DB) KeyByHash(ctx context.Context, hash [32]byte) (*verify.Record, err
 	if err != nil {
 		return nil, fmt.Errorf("store: key by hash: %w", err)
 	}
-	return &verify.Record{Key: k, SecretExpiresAt: utcPtr(sec.ExpiresAt), PlanID: plan}, nil
+	r := &verify.Record{Key: k, SecretExpiresAt: utcPtr(sec.ExpiresAt), PlanID: plan}
+	sub, err := subscriptionOf(db.ctx(ctx), rec.AccountID)
+	switch {
+	case err == nil && billing.Live(sub) && sub.PeriodStart != nil && sub.PeriodEnd != nil:
+		r.Period = verify.Window{Start: *sub.PeriodStart, End: *sub.PeriodEnd}
+	case err != nil && !errors.Is(err, billing.ErrNotFound):
+		return nil, fmt.Errorf("store: key by hash: %w", err)
+	}
+	return r, nil
 }
 
 // QuotaUsed returns the quota units a key used in the window starting at
