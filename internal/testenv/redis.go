@@ -99,3 +99,66 @@ func redisPing(addr string) error {
 	}
 	return nil
 }
+
+// RedisServer is a redis-server of one test's own, which the test may stop
+// and start again (an outage) at the same address.
+type RedisServer struct {
+	tb   testing.TB
+	bin  string
+	dir  string
+	port int
+	p    *proc
+}
+
+// PrivateRedis starts a redis-server for tb alone, stopped in Cleanup.
+func PrivateRedis(tb testing.TB) *RedisServer {
+	tb.Helper()
+	requireMain(tb)
+	bin := lookFor("redis-server", "/usr/bin/redis-server", "/usr/local/bin/redis-server", "/usr/sbin/redis-server")
+	if bin == "" {
+		fail(tb, notInstalled("redis-server", "apt-get install redis-server (Debian)"))
+	}
+	port, err := freePort()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	r := &RedisServer{tb: tb, bin: bin, dir: tb.TempDir(), port: port}
+	r.Start()
+	tb.Cleanup(r.Stop)
+	return r
+}
+
+// URL returns redis://127.0.0.1:PORT.
+func (r *RedisServer) URL() string { return "redis://127.0.0.1:" + strconv.Itoa(r.port) }
+
+// Start starts the server (again) on its port and waits until it answers.
+func (r *RedisServer) Start() {
+	r.tb.Helper()
+	if r.p != nil {
+		return
+	}
+	addr := "127.0.0.1:" + strconv.Itoa(r.port)
+	cmd := exec.Command(r.bin, "--port", strconv.Itoa(r.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+		"--dir", r.dir, "--daemonize", "no", "--protected-mode", "no")
+	cmd.Dir = r.dir
+	p, err := startProc("redis-server", cmd)
+	if err != nil {
+		r.tb.Fatal(err)
+	}
+	if err := p.waitReady(func() error { return redisPing(addr) }); err != nil {
+		p.stop(syscall.SIGKILL)
+		r.tb.Fatalf("redis: %v", err)
+	}
+	r.p = p
+	onStop(func() { p.stop(syscall.SIGKILL) })
+}
+
+// Stop kills the server (its data is lost, as after a crash without
+// persistence).
+func (r *RedisServer) Stop() {
+	if r.p == nil {
+		return
+	}
+	r.p.stop(syscall.SIGKILL)
+	r.p = nil
+}

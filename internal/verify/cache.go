@@ -70,6 +70,14 @@ func (c *cache) putMiss(h [32]byte, at int64) {
 	s.mu.Unlock()
 }
 
+// remove forgets the entry for h.
+func (c *cache) remove(h [32]byte) {
+	s := c.shard(&h)
+	s.mu.Lock()
+	delete(s.entries, h)
+	s.mu.Unlock()
+}
+
 // drop removes every entry for which match is true.
 func (c *cache) drop(match func(*Entry) bool) int {
 	n := 0

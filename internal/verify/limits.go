@@ -17,6 +17,9 @@ type Decision struct {
 	QuotaUsed     int64
 	QuotaReset    time.Time // end of the quota window
 	RetryAfter    time.Duration
+	// Stale: the key changed since it was cached (another instance changed
+	// it); nothing was taken, and the verifier reads the key again.
+	Stale bool
 }
 
 // QuotaRemaining is what is left of the quota, never negative.
@@ -104,3 +107,13 @@ func retryAfterSeconds(d time.Duration) int64 {
 }
 
 var _ Limits = MemoryLimits{}
+
+// Shared is implemented by Limits that share counts between instances and
+// so also carry each key's change counter (generation): an entry cached with
+// an older generation is stale on every instance at once.
+type Shared interface {
+	// Generation returns the key's change counter, 0 when unknown.
+	Generation(ctx context.Context, keyID string) int64
+	// Degraded reports that sharing is down and counting is local.
+	Degraded() bool
+}

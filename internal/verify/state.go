@@ -20,6 +20,8 @@ type Entry struct {
 	secretExpiresAt  int64 // unix ns; 0: never (set when rotated away)
 	json             []byte
 	loadedAt         int64 // unix ns
+	gen              int64 // the key's change counter when it was read (shared limits)
+	periodKey        int64 // Period.Start in unix ns; 0 for calendar months
 	state            *keyState
 }
 
@@ -36,6 +38,7 @@ type keyState struct {
 	mu          sync.Mutex
 	windowStart atomic.Int64 // unix ns
 	windowEnd   atomic.Int64 // unix ns
+	period      atomic.Int64 // Entry.periodKey the window was derived from
 	hour        atomic.Int64 // unix seconds of the current usage bucket
 
 	// Outcomes counted since the last snapshot.
@@ -43,6 +46,7 @@ type keyState struct {
 	lastUsed                                         atomic.Int64 // unix ns
 	pending                                          []Usage      // snapshots taken at rollovers
 	dirty                                            atomic.Bool  // counted since the last drain
+	unsynced                                         atomic.Int64 // quota counted locally while shared limits were down
 }
 
 // Usage is what one key did in one hour and one quota window, to be added
@@ -67,19 +71,27 @@ func (u *Usage) empty() bool {
 // (resetting the count) when now has left the one being counted.
 func (st *keyState) windowFor(e *Entry, now time.Time) Window {
 	ns := now.UnixNano()
-	if ns >= st.windowStart.Load() && ns < st.windowEnd.Load() {
+	current := func() bool {
+		return ns >= st.windowStart.Load() && ns < st.windowEnd.Load() && st.period.Load() == e.periodKey
+	}
+	if current() {
 		return Window{Start: time.Unix(0, st.windowStart.Load()).UTC(), End: time.Unix(0, st.windowEnd.Load()).UTC()}
 	}
 	w := windowAt(now, e.Period)
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	if ns >= st.windowStart.Load() && ns < st.windowEnd.Load() { // another call rolled it
+	if current() { // another call rolled it
 		return Window{Start: time.Unix(0, st.windowStart.Load()).UTC(), End: time.Unix(0, st.windowEnd.Load()).UTC()}
 	}
 	st.snapshotLocked()
+	st.period.Store(e.periodKey)
+	if w.Start.UnixNano() != st.windowStart.Load() {
+		// A new window. (A new billing period that starts where the
+		// counted window did keeps its count.)
+		st.used.Store(0)
+	}
 	st.windowStart.Store(w.Start.UnixNano())
 	st.windowEnd.Store(w.End.UnixNano())
-	st.used.Store(0)
 	return w
 }
 

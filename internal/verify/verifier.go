@@ -147,10 +147,25 @@ func (v *Verifier) Verify(ctx context.Context, req *Request, res *Result) {
 		return
 	}
 	h := secret.Hash()
-	e, code := v.entry(ctx, &h, now)
+	for range 3 {
+		if v.check(ctx, &h, req, res, now) {
+			return
+		}
+		// The key changed on another instance since it was cached: read
+		// it again.
+		v.cache.remove(h)
+		*res = Result{Now: now}
+	}
+	res.Code = Unavailable // changing faster than we can read it
+}
+
+// check runs the checks after parsing. It reports false when shared limits
+// found the cached entry stale (nothing was taken).
+func (v *Verifier) check(ctx context.Context, h *[32]byte, req *Request, res *Result, now time.Time) bool {
+	e, code := v.entry(ctx, h, now)
 	if e == nil {
 		res.Code = code
-		return
+		return true
 	}
 	res.Entry = e
 	nowNs := now.UnixNano()
@@ -165,9 +180,13 @@ func (v *Verifier) Verify(ctx context.Context, req *Request, res *Result) {
 		res.Code = InsufficientScope
 	}
 	if res.Code != Valid {
-		res.Decision, _ = v.limits.Peek(ctx, e, now)
+		d, err := v.limits.Peek(ctx, e, now)
+		if err == nil && d.Stale {
+			return false
+		}
+		res.Decision = d
 		e.state.count(res.Code, 0, now)
-		return
+		return true
 	}
 	d, err := v.limits.Take(ctx, e, req.Cost, now)
 	if err != nil {
@@ -175,7 +194,10 @@ func (v *Verifier) Verify(ctx context.Context, req *Request, res *Result) {
 		// all, and an unmetered VALID would give usage away.
 		v.log.Error("limits", "err", err)
 		res.Code = Unavailable
-		return
+		return true
+	}
+	if d.Stale {
+		return false
 	}
 	res.Decision = d
 	switch {
@@ -185,6 +207,7 @@ func (v *Verifier) Verify(ctx context.Context, req *Request, res *Result) {
 		res.Code = QuotaExceeded
 	}
 	e.state.count(res.Code, req.Cost, now)
+	return true
 }
 
 func hasScopes(have, need []string) bool {
@@ -204,8 +227,14 @@ outer:
 // stale. With no entry it returns the code to answer.
 func (v *Verifier) entry(ctx context.Context, h *[32]byte, now time.Time) (*Entry, Code) {
 	nowNs := now.UnixNano()
+	ttl := int64(v.cfg.TTL)
+	if sh, ok := v.limits.(Shared); ok && sh.Degraded() {
+		// Without the shared change counters, another instance's revoke
+		// reaches us only through the database: trust the cache briefly.
+		ttl = min(ttl, int64(2*time.Second))
+	}
 	e, missAt := v.cache.get(h)
-	if e != nil && nowNs-e.loadedAt < int64(v.cfg.TTL) {
+	if e != nil && nowNs-e.loadedAt < ttl {
 		return e, Valid
 	}
 	if e == nil && missAt != 0 && nowNs-missAt < int64(v.cfg.NegativeTTL) {
@@ -221,7 +250,7 @@ func (v *Verifier) entry(ctx context.Context, h *[32]byte, now time.Time) (*Entr
 		// The database is unreachable but the key is known: keep verifying
 		// it, and try the database again in a second.
 		retry := *e
-		retry.loadedAt = nowNs - int64(v.cfg.TTL) + int64(time.Second)
+		retry.loadedAt = nowNs - ttl + int64(time.Second)
 		v.cache.put(*h, &retry)
 		return e, Valid
 	}
@@ -244,10 +273,21 @@ func (v *Verifier) load(ctx context.Context, h [32]byte, now time.Time) (*Entry,
 		if err != nil {
 			return nil, fmt.Errorf("verify: load key: %w", err)
 		}
+		var gen int64
+		if sh, ok := v.limits.(Shared); ok && !sh.Degraded() {
+			// Read the change counter, then the key again: a change
+			// committed after this read bumps the counter past gen, so the
+			// entry can never hold older state than its counter says.
+			gen = sh.Generation(ctx, rec.Key.ID)
+			if rec, err = v.cfg.Loader.KeyByHash(ctx, h); err != nil {
+				return nil, fmt.Errorf("verify: load key: %w", err)
+			}
+		}
 		e, err := v.newEntry(ctx, rec, now)
 		if err != nil {
 			return nil, err
 		}
+		e.gen = gen
 		v.cache.put(h, e)
 		return e, nil
 	})
@@ -279,6 +319,9 @@ func (v *Verifier) newEntry(ctx context.Context, rec *Record, now time.Time) (*E
 	}
 	if k.ExpiresAt != nil {
 		e.expiresAt = k.ExpiresAt.UnixNano()
+	}
+	if !rec.Period.Start.IsZero() {
+		e.periodKey = rec.Period.Start.UnixNano()
 	}
 	if rec.SecretExpiresAt != nil {
 		e.secretExpiresAt = rec.SecretExpiresAt.UnixNano()
@@ -313,6 +356,7 @@ func (v *Verifier) state(ctx context.Context, e *Entry, now time.Time) (*keyStat
 	st = &keyState{keyID: e.KeyID, accountID: e.AccountID}
 	st.windowStart.Store(w.Start.UnixNano())
 	st.windowEnd.Store(w.End.UnixNano())
+	st.period.Store(e.periodKey)
 	st.hour.Store(now.Unix() / 3600 * 3600)
 	st.used.Store(used)
 	v.statesMu.Lock()

@@ -1,0 +1,81 @@
+package verify
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"time"
+)
+
+// invalidateChannel is the Redis pub/sub channel of cache invalidations.
+const invalidateChannel = "keyhold:invalidate"
+
+// Broadcast makes a key or plan change take effect on every instance: it
+// bumps the changed keys' counters in Redis (which every instance's next
+// verification of them checks, in the same script call) and publishes the
+// change so every instance also drops its cache entries at once.
+type Broadcast struct {
+	redis *RedisLimits
+	v     *Verifier
+	log   *slog.Logger
+}
+
+// NewBroadcast returns a Broadcast for v over r.
+func NewBroadcast(r *RedisLimits, v *Verifier, log *slog.Logger) *Broadcast {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Broadcast{redis: r, v: v, log: log}
+}
+
+// KeyChanged announces that a key changed (revoked, rotated, edited,
+// overridden). Call it after the change is committed.
+func (b *Broadcast) KeyChanged(ctx context.Context, keyID string) {
+	b.v.InvalidateKey(keyID)
+	b.announce(ctx, "k:"+keyID, keyID)
+}
+
+// AccountChanged announces that an account's plan or billing period
+// changed; keyIDs are the account's keys.
+func (b *Broadcast) AccountChanged(ctx context.Context, accountID string, keyIDs []string) {
+	b.v.InvalidateAccount(accountID)
+	b.announce(ctx, "a:"+accountID, keyIDs...)
+}
+
+func (b *Broadcast) announce(ctx context.Context, msg string, keyIDs ...string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	if err := b.redis.Changed(ctx, keyIDs...); err != nil {
+		// Other instances see the change when their cache entries expire
+		// (a few seconds while Redis is down).
+		b.log.Warn("broadcast: could not mark keys changed", "err", err)
+		return
+	}
+	if err := b.redis.rdb.Publish(ctx, invalidateChannel, msg).Err(); err != nil {
+		b.log.Warn("broadcast: publish", "err", err)
+	}
+}
+
+// Listen drops cache entries announced by any instance until ctx ends.
+// The subscription reconnects by itself after a Redis outage.
+func (b *Broadcast) Listen(ctx context.Context) {
+	sub := b.redis.rdb.Subscribe(ctx, invalidateChannel)
+	defer sub.Close()
+	ch := sub.Channel()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case m, ok := <-ch:
+			if !ok {
+				return
+			}
+			switch id, _ := strings.CutPrefix(m.Payload, "k:"); {
+			case strings.HasPrefix(m.Payload, "k:"):
+				b.v.InvalidateKey(id)
+			case strings.HasPrefix(m.Payload, "a:"):
+				b.v.InvalidateAccount(strings.TrimPrefix(m.Payload, "a:"))
+			}
+		}
+	}
+}

@@ -1,0 +1,234 @@
+package verify_test
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/keyhold/keyhold/internal/audit"
+	"github.com/keyhold/keyhold/internal/keys"
+	"github.com/keyhold/keyhold/internal/testenv"
+	"github.com/keyhold/keyhold/internal/verify"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+// instance is one Keyhold process's verifier, limits and broadcast, over
+// the fixture's database and a shared Redis.
+type instance struct {
+	v     *verify.Verifier
+	redis *verify.RedisLimits
+	bc    *verify.Broadcast
+}
+
+func (f *fixture) instance(redisURL string) *instance {
+	f.t.Helper()
+	rl, err := verify.NewRedisLimits(redisURL, nil)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	f.t.Cleanup(func() { rl.Close() })
+	v, err := verify.New(verify.Config{Loader: f.db, Plans: f.catalog, Limits: rl, Now: f.Now})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return &instance{v: v, redis: rl, bc: verify.NewBroadcast(rl, v, nil)}
+}
+
+func (in *instance) verify(key string, cost int64, scopes ...string) verify.Result {
+	var res verify.Result
+	in.v.Verify(context.Background(), &verify.Request{Key: key, Cost: cost, Scopes: scopes}, &res)
+	return res
+}
+
+// twoInstances returns instances A and B on one database and one Redis;
+// the key service's changes are broadcast from A, as cmd/keyhold wires it.
+func twoInstances(t *testing.T, redisURL string) (*fixture, *instance, *instance) {
+	f := MustFixture(t)
+	a, b := f.instance(redisURL), f.instance(redisURL)
+	f.keys.Subscribe(func(e keys.Event) { a.bc.KeyChanged(context.Background(), e.KeyID) })
+	return f, a, b
+}
+
+func TestSharedQuotaIsExact(t *testing.T) {
+	f, a, b := twoInstances(t, testenv.Redis(t))
+	_, key := f.MustKey(keys.Settings{})
+	var valid, exceeded atomic.Int64
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range 160 {
+		in := a
+		if i%2 == 1 {
+			in = b
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			switch in.verify(key, 1).Code {
+			case verify.Valid:
+				valid.Add(1)
+			case verify.QuotaExceeded:
+				exceeded.Add(1)
+			}
+		}()
+	}
+	close(start)
+	wg.Wait()
+	if valid.Load() != 100 || exceeded.Load() != 60 {
+		t.Errorf("valid %d, exceeded %d over two instances; want 100 and 60", valid.Load(), exceeded.Load())
+	}
+}
+
+func TestSharedRateLimitIsNotDoubled(t *testing.T) {
+	f, a, b := twoInstances(t, testenv.Redis(t))
+	f.setPlan("slow") // 10/s, burst 10
+	_, key := f.MustKey(keys.Settings{})
+	allowed := 0
+	for i := range 20 {
+		in := a
+		if i%2 == 1 {
+			in = b
+		}
+		if in.verify(key, 1).Code == verify.Valid {
+			allowed++
+		}
+	}
+	if allowed != 10 {
+		t.Errorf("%d of 20 allowed across two instances with burst 10", allowed)
+	}
+	// 3/s over the next second, shared.
+	f.Advance(time.Second)
+	allowed = 0
+	for i := range 30 {
+		in := a
+		if i%2 == 1 {
+			in = b
+		}
+		if in.verify(key, 1).Code == verify.Valid {
+			allowed++
+		}
+	}
+	if allowed != 10 {
+		t.Errorf("after a second: %d allowed, want 10 (refilled at 10/s)", allowed)
+	}
+}
+
+func TestRevokeOnOneInstanceReachesTheOtherAtOnce(t *testing.T) {
+	f, a, b := twoInstances(t, testenv.Redis(t))
+	k, key := f.MustKey(keys.Settings{})
+	if res := b.verify(key, 1); res.Code != verify.Valid {
+		t.Fatal(res.Code)
+	}
+	if res := b.verify(key, 1); res.Code != verify.Valid { // cached on B now
+		t.Fatal(res.Code)
+	}
+	if err := f.keys.Revoke(context.Background(), audit.Actor{}, f.account, k.ID); err != nil {
+		t.Fatal(err)
+	}
+	// B never heard the pub/sub message (it is not listening here): the
+	// change counter checked in B's next script call is enough.
+	if res := b.verify(key, 1); res.Code != verify.Revoked {
+		t.Errorf("B's next call after a revoke on A: %s", res.Code)
+	}
+	if res := a.verify(key, 1); res.Code != verify.Revoked {
+		t.Errorf("A after its own revoke: %s", res.Code)
+	}
+}
+
+func TestPlanChangeOnOneInstanceReachesTheOther(t *testing.T) {
+	f, a, b := twoInstances(t, testenv.Redis(t))
+	k, key := f.MustKey(keys.Settings{})
+	if res := b.verify(key, 1); res.Decision.QuotaLimit != 100 {
+		t.Fatalf("quota %d", res.Decision.QuotaLimit)
+	}
+	if err := f.db.DB.SetPlan(context.Background(), f.account, "slow"); err != nil {
+		t.Fatal(err)
+	}
+	a.bc.AccountChanged(context.Background(), f.account, []string{k.ID})
+	res := b.verify(key, 1)
+	if res.Code != verify.Valid || res.Decision.QuotaLimit != 1_000_000 || res.Decision.QuotaUsed != 2 {
+		t.Errorf("B after the upgrade on A: %s limit %d used %d", res.Code, res.Decision.QuotaLimit, res.Decision.QuotaUsed)
+	}
+}
+
+func TestBroadcastDropsCachesEverywhere(t *testing.T) {
+	f, a, b := twoInstances(t, testenv.Redis(t))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go b.bc.Listen(ctx)
+	time.Sleep(100 * time.Millisecond) // let the subscription start
+	k, key := f.MustKey(keys.Settings{})
+	b.verify(key, 1)
+	if b.v.CachedKeys() != 1 {
+		t.Fatalf("B caches %d keys", b.v.CachedKeys())
+	}
+	a.bc.KeyChanged(context.Background(), k.ID)
+	deadline := time.Now().Add(2 * time.Second)
+	for b.v.CachedKeys() != 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if b.v.CachedKeys() != 0 {
+		t.Error("B kept its cache entry after the broadcast")
+	}
+}
+
+func TestRedisOutageFallsBackAndResumes(t *testing.T) {
+	r := testenv.PrivateRedis(t)
+	f, a, b := twoInstances(t, r.URL())
+	_, key := f.MustKey(keys.Settings{})
+	for range 10 {
+		a.verify(key, 1)
+		b.verify(key, 1)
+	}
+	r.Stop()
+	// Both keep answering, with limits counted locally from the last shared
+	// count (20 used of 100): not unlimited, not all refused.
+	var valid int
+	for range 50 {
+		for _, in := range []*instance{a, b} {
+			switch res := in.verify(key, 1); res.Code {
+			case verify.Valid:
+				valid++
+			case verify.QuotaExceeded:
+			default:
+				t.Fatalf("during the outage: %s", res.Code)
+			}
+		}
+	}
+	if !a.redis.Degraded() || !b.redis.Degraded() || a.redis.Outages() != 1 {
+		t.Errorf("not in fallback: %v %v outages %d", a.redis.Degraded(), b.redis.Degraded(), a.redis.Outages())
+	}
+	if valid != 100 {
+		t.Errorf("%d of 100 valid during the outage, with 80 of the quota left on each", valid)
+	}
+	// Each instance enforces what was left when Redis went away (about 80)
+	// on its own: limited, if not shared.
+	extra := 0
+	for range 100 {
+		if a.verify(key, 1).Code == verify.Valid {
+			extra++
+		}
+	}
+	if extra < 25 || extra > 35 {
+		t.Errorf("A allowed %d more on its own; want about 80-50 = 30", extra)
+	}
+	r.Start()
+	deadline := time.Now().Add(5 * time.Second)
+	for (a.redis.Degraded() || b.redis.Degraded()) && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if a.redis.Degraded() || b.redis.Degraded() {
+		t.Fatal("shared counting did not resume")
+	}
+	// Redis lost its data: the counts kept locally are added back, so the
+	// quota stays spent.
+	if res := a.verify(key, 1); res.Code != verify.QuotaExceeded {
+		t.Errorf("after the outage: %s used %d", res.Code, res.Decision.QuotaUsed)
+	}
+	if res := b.verify(key, 1); res.Code != verify.QuotaExceeded || res.Decision.QuotaUsed < 100 {
+		t.Errorf("after the outage, B: %s used %d", res.Code, res.Decision.QuotaUsed)
+	}
+}
