@@ -58,6 +58,7 @@ clean:
 #   -rate N           requests per second of the open-loop phases (10000; 0 skips them)
 #   -workers N        most requests in flight in the open loop (512)
 #   -warmup DURATION  unmeasured load before the first phase (1s); -pause between phases (1s)
+#   -wait-idle DUR    wait up to DUR before each phase for other processes to go quiet (0: no)
 #   -per-account N    keys per account (1000); -seed-workers N key-creating goroutines (4)
 #   -keyhold PATH     run this binary instead of building ./cmd/keyhold
 #   -json FILE        also write the results as JSON; -keep keeps the temporary folder

@@ -40,7 +40,8 @@ func render(t *testing.T, c templ.Component) (*goquery.Document, string) {
 }
 
 // pages is one rendering of every page, for the checks all pages share;
-// the key pages come from keyPages in keys_test.go.
+// the key pages come from keyPages in keys_test.go, the billing pages from
+// billingPages in billing_test.go.
 func pages() []struct {
 	name  string
 	title string
@@ -60,7 +61,7 @@ func pages() []struct {
 		{"account", "Account · Keyhold", 2, AccountSettings(AccountPage{Layout: testLayout("Account", "account", testAccount(false)), Email: "ada@example.com", CreatedAt: at})},
 		{"error anonymous", "Page not found · Keyhold", 0, Error(ErrorPage{Layout: testLayout("", "", nil), Status: 404})},
 		{"error signed in", "Oops · Keyhold", 1, Error(ErrorPage{Layout: testLayout("Oops", "", testAccount(true)), Status: 500})},
-	}, keyPages()...)
+	}, append(keyPages(), billingPages()...)...)
 }
 
 func TestEveryPageHead(t *testing.T) {

@@ -58,6 +58,7 @@ type DashboardPage struct {
 	BaseURL string   // public URL, for the quickstart curl call
 	Keys    []KeyRow // the account's keys, newest first; empty: show the empty state
 	Plan    Plan
+	Usage   UsageView // all keys together: this period's totals and the last 30 days
 }
 
 // Plan is the account's plan as the key pages show it.
@@ -158,6 +159,7 @@ type KeyDetailPage struct {
 	GraceOptions []GraceOption
 	Audit        []AuditRow
 	BaseURL      string
+	Usage        UsageView // this period's totals, the last 30 days and the last 24 hours
 }
 
 // AccountPage is the view model of /account.
@@ -174,4 +176,33 @@ type ErrorPage struct {
 	Status  int
 	Title   string
 	Message string
+}
+
+// PlanCard is one plan of the catalog as the billing page shows it.
+type PlanCard struct {
+	ID           string
+	Name         string
+	Price        string // display price, e.g. "$29/mo"
+	RatePerSec   int    // per key
+	Burst        int    // per key
+	MonthlyQuota int64  // per key
+	MaxKeys      int
+	Current      bool // the account's plan: data-testid="current-plan"
+	Paid         bool // sold through Stripe: its button posts /billing/checkout with plan=ID
+}
+
+// BillingPage is the view model of /billing.
+type BillingPage struct {
+	Layout
+	Enabled      bool       // false: billing is not configured (no STRIPE_SECRET_KEY); say how to configure it
+	Plans        []PlanCard // the catalog, in order
+	Current      PlanCard
+	Status       string     // the subscription's status ("active", "trialing", "past_due", "canceled", "incomplete", …); "" without one
+	RenewsAt     *time.Time // end of the current period, when it renews
+	CancelsAt    *time.Time // end of the current period, when set to cancel then
+	CanceledAt   *time.Time // when the subscription was canceled
+	PaymentState string     // "", "paid" or "failed" (the latest invoice)
+	HasCustomer  bool       // show "Manage billing" (POST /billing/portal)
+	Subscribed   bool       // a live paid subscription: plan changes go through the portal, not Checkout
+	Checkout     string     // "success" or "canceled" when coming back from Checkout
 }

@@ -8,6 +8,7 @@ import (
 	"runtime/debug"
 	"strings"
 
+	"github.com/keyhold/keyhold/internal/billing"
 	"github.com/keyhold/keyhold/internal/config"
 	"github.com/keyhold/keyhold/internal/plans"
 	"github.com/keyhold/keyhold/internal/store"
@@ -70,6 +71,12 @@ func loadPlans(cfg *config.Config) (*plans.Catalog, error) {
 		return nil, fmt.Errorf("KEYHOLD_PLANS_FILE: %w", err)
 	}
 	return c, nil
+}
+
+// newBilling builds the billing service from the STRIPE_* settings.
+func newBilling(cfg *config.Config, db *store.DB, catalog *plans.Catalog, log *slog.Logger) (*billing.Service, error) {
+	return billing.New(billing.Config{Store: db, Plans: catalog, BaseURL: cfg.BaseURL, SecretKey: cfg.StripeSecretKey,
+		WebhookSecret: cfg.StripeWebhookSecret, APIBase: cfg.StripeAPIBase, Logger: log})
 }
 
 // secret returns KEYHOLD_SECRET or the one kept in the database.

@@ -34,6 +34,7 @@ Usage:
   keyhold migrate                 apply pending database migrations and exit
   keyhold admin create-user --email E --password-stdin [--admin]
                                   create an account (reads the password from stdin)
+  keyhold stripe reconcile        re-read every subscription from Stripe and repair local state
   keyhold version                 print the version
   keyhold help                    print this help
 
@@ -54,6 +55,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return migrate(ctx, getenv, stdout, stderr)
 	case "admin":
 		return admin(ctx, args, getenv, stdin, stdout, stderr)
+	case "stripe":
+		return stripeCmd(ctx, args, getenv, stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "keyhold", version())
 		return nil

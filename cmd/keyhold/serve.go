@@ -49,22 +49,56 @@ func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Wr
 	if err != nil {
 		return err
 	}
-	verifier, err := verify.New(verify.Config{Loader: db, Plans: catalog, Logger: log})
+	vcfg := verify.Config{Loader: db, Plans: catalog, Logger: log}
+	var rl *verify.RedisLimits
+	if cfg.RedisURL != "" {
+		// Shared limits, quotas and invalidation across instances.
+		if rl, err = verify.NewRedisLimits(cfg.RedisURL, log); err != nil {
+			return fmt.Errorf("KEYHOLD_REDIS_URL: %w", err)
+		}
+		defer rl.Close()
+		vcfg.Limits = rl
+	}
+	verifier, err := verify.New(vcfg)
 	if err != nil {
 		return err
 	}
-	keySvc.Subscribe(func(e keys.Event) { verifier.InvalidateKey(e.KeyID) })
+	billingSvc, err := newBilling(cfg, db, catalog, log)
+	if err != nil {
+		return err
+	}
+	if rl != nil {
+		bc := verify.NewBroadcast(rl, verifier, log)
+		keySvc.Subscribe(func(e keys.Event) { bc.KeyChanged(ctx, e.KeyID) })
+		billingSvc.Subscribe(func(accountID string) {
+			ks, err := keySvc.List(ctx, accountID)
+			if err != nil {
+				log.Error("broadcast plan change: list keys", "account_id", accountID, "err", err)
+			}
+			ids := make([]string, len(ks))
+			for i, k := range ks {
+				ids[i] = k.ID
+			}
+			bc.AccountChanged(ctx, accountID, ids)
+		})
+		go bc.Listen(ctx)
+	} else {
+		keySvc.Subscribe(func(e keys.Event) { verifier.InvalidateKey(e.KeyID) })
+		billingSvc.Subscribe(verifier.InvalidateAccount)
+	}
 
 	srv, err := server.New(server.Config{
 		Auth:           authSvc,
 		Keys:           keySvc,
 		Plans:          catalog,
 		Verifier:       verifier,
+		Billing:        billingSvc,
 		Logger:         log,
 		BaseURL:        cfg.BaseURL,
 		Secret:         sec,
 		TrustedProxies: cfg.TrustedProxies,
 		Ready:          db.Ping,
+		Redis:          rl,
 	})
 	if err != nil {
 		return err

@@ -13,6 +13,44 @@ const (
 	KeyEdited  = "key.edited"
 	KeyRotated = "key.rotated"
 	KeyRevoked = "key.revoked"
+
+	// AccountCreated is a sign-up (or an account made on the command line).
+	AccountCreated = "account.created"
+	// LoggedIn is a successful log-in.
+	LoggedIn = "account.login"
+	// LoginFailed is a wrong password or an unknown email. The entry's
+	// account is the one the email names, if any; its actor is empty.
+	LoginFailed = "account.login_failed"
+	// LoggedOut is a log-out.
+	LoggedOut = "account.logout"
+	// PasswordChanged is a password change (which ends every session).
+	PasswordChanged = "account.password_changed"
+
+	// KeyOverridden is an operator's change to a key's rate limit, burst
+	// or quota overrides.
+	KeyOverridden = "key.overrides_changed"
+	// PlanChanged is a plan change that Stripe caused (a webhook event or
+	// a reconcile); the detail names the event.
+	PlanChanged = "plan.changed"
+	// PlanAssigned is an operator putting an account without a Stripe
+	// subscription on a plan (a comped plan).
+	PlanAssigned = "plan.assigned"
+	// EventReapplied is an operator applying a failed Stripe event again.
+	EventReapplied = "stripe.event_reapplied"
+)
+
+// Actions lists every action, grouped as the operator's filter shows them.
+var Actions = []string{
+	AccountCreated, LoggedIn, LoginFailed, LoggedOut, PasswordChanged,
+	KeyCreated, KeyRenamed, KeyEdited, KeyRotated, KeyRevoked, KeyOverridden,
+	PlanChanged, PlanAssigned, EventReapplied,
+}
+
+// Target types of entries.
+const (
+	TargetAccount     = "account"
+	TargetKey         = "key"
+	TargetStripeEvent = "stripe_event"
 )
 
 // Entry is one line of the audit log.

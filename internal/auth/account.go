@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	"github.com/keyhold/keyhold/internal/audit"
 )
 
 // Account is a person who signs in to the portal.
@@ -47,4 +49,13 @@ type Store interface {
 	CreateSession(ctx context.Context, s *Session) error
 	SessionByID(ctx context.Context, id string) (*Session, error)
 	DeleteSession(ctx context.Context, id string) error
+	// AppendAudit adds an entry to the append-only audit log.
+	AppendAudit(ctx context.Context, e audit.Entry) error
+
+	// Accounts returns the accounts q selects, newest first.
+	Accounts(ctx context.Context, q AccountQuery) ([]AccountSummary, error)
+	// AccountsByPlan counts accounts per plan id.
+	AccountsByPlan(ctx context.Context) (map[string]int, error)
+	// AuditLog returns the audit entries q selects, newest first.
+	AuditLog(ctx context.Context, q AuditQuery) ([]AuditRecord, error)
 }

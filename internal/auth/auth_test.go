@@ -10,6 +10,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/keyhold/keyhold/internal/audit"
 	"github.com/keyhold/keyhold/internal/auth"
 	"github.com/keyhold/keyhold/internal/keyhold"
 	"github.com/keyhold/keyhold/internal/store"
@@ -156,7 +157,7 @@ func TestSessions(t *testing.T) {
 	}
 
 	// Logout ends every copy of the token.
-	if err := svc.Logout(ctx, sess.ID); err != nil {
+	if err := svc.Logout(ctx, audit.Actor{AccountID: a.ID, IP: "127.0.0.1"}, sess.ID); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := svc.Authenticate(ctx, tok); code(err) != keyhold.EUNAUTHORIZED {
@@ -166,16 +167,16 @@ func TestSessions(t *testing.T) {
 	// Password change ends every session.
 	tok1, _, _ := svc.StartSession(ctx, a.ID, "", "")
 	tok2, _, _ := svc.StartSession(ctx, a.ID, "", "")
-	if err := svc.ChangePassword(ctx, a.ID, "wrong current pw", "a brand new password"); code(err) != keyhold.EINVALID {
+	if err := svc.ChangePassword(ctx, audit.Actor{AccountID: a.ID, IP: "127.0.0.1"}, "wrong current pw", "a brand new password"); code(err) != keyhold.EINVALID {
 		t.Errorf("wrong current password: %v", err)
 	}
-	if err := svc.ChangePassword(ctx, a.ID, "correct horse battery", "short"); code(err) != keyhold.EINVALID {
+	if err := svc.ChangePassword(ctx, audit.Actor{AccountID: a.ID, IP: "127.0.0.1"}, "correct horse battery", "short"); code(err) != keyhold.EINVALID {
 		t.Errorf("short new password: %v", err)
 	}
 	if _, _, err := svc.Authenticate(ctx, tok1); err != nil {
 		t.Fatalf("failed changes must not end sessions: %v", err)
 	}
-	if err := svc.ChangePassword(ctx, a.ID, "correct horse battery", "a brand new password"); err != nil {
+	if err := svc.ChangePassword(ctx, audit.Actor{AccountID: a.ID, IP: "127.0.0.1"}, "correct horse battery", "a brand new password"); err != nil {
 		t.Fatal(err)
 	}
 	for _, tk := range []string{tok1, tok2} {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keyhold/keyhold/internal/audit"
 	"github.com/keyhold/keyhold/internal/keyhold"
 )
 
@@ -97,8 +98,20 @@ func checkPassword(password string) error {
 	return nil
 }
 
-// Signup creates an account. Errors: EINVALID, ECONFLICT.
+// Signup creates an account from the command line (keyhold admin
+// create-user): its audit entry carries no client address. Errors:
+// EINVALID, ECONFLICT.
 func (s *Service) Signup(ctx context.Context, email, password string, admin bool) (*Account, error) {
+	return s.signup(ctx, email, password, admin, "", "Created on the command line")
+}
+
+// SignupFrom creates an ordinary account for the sign-up form of the client
+// at address. Errors: EINVALID, ECONFLICT.
+func (s *Service) SignupFrom(ctx context.Context, email, password, address string) (*Account, error) {
+	return s.signup(ctx, email, password, false, address, "Signed up")
+}
+
+func (s *Service) signup(ctx context.Context, email, password string, admin bool, address, detail string) (*Account, error) {
 	email, err := NormalizeEmail(email)
 	if err != nil {
 		return nil, err
@@ -118,7 +131,24 @@ func (s *Service) Signup(ctx context.Context, email, password string, admin bool
 		}
 		return nil, fmt.Errorf("auth: sign up: %w", err)
 	}
+	if admin {
+		detail += " (operator)"
+	}
+	if err := s.record(ctx, a.ID, a.ID, address, audit.AccountCreated, detail); err != nil {
+		return nil, err
+	}
 	return a, nil
+}
+
+// record appends an audit entry about account accountID (empty: none known) by
+// actorID (empty: nobody signed in) from address.
+func (s *Service) record(ctx context.Context, accountID, actorID, address, action, detail string) error {
+	e := audit.Entry{ID: keyhold.NewID(), AccountID: accountID, ActorID: actorID, Action: action, TargetType: audit.TargetAccount,
+		TargetID: accountID, IP: address, Detail: detail, CreatedAt: s.now().UTC()}
+	if err := s.store.AppendAudit(ctx, e); err != nil {
+		return fmt.Errorf("auth: audit %s: %w", action, err)
+	}
+	return nil
 }
 
 // errBadCredentials is the one answer for an unknown email and a wrong
@@ -160,9 +190,22 @@ func (s *Service) Login(ctx context.Context, email, password, address string) (*
 	if !ok || a == nil {
 		s.byAccount.Fail(acctKey)
 		s.byAddress.Fail(addrKey)
+		// Throttled attempts (above) are not logged: they change nothing
+		// and would let one client fill the log. The typed email is not
+		// kept either: people paste passwords into it.
+		accountID, detail := "", "Unknown email"
+		if a != nil {
+			accountID, detail = a.ID, "Wrong password"
+		}
+		if err := s.record(ctx, accountID, "", address, audit.LoginFailed, detail); err != nil {
+			return nil, err
+		}
 		return nil, errBadCredentials
 	}
 	s.byAccount.Reset(acctKey)
+	if err := s.record(ctx, a.ID, a.ID, address, audit.LoggedIn, "Logged in"); err != nil {
+		return nil, err
+	}
 	return a, nil
 }
 
@@ -215,19 +258,25 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*Account, *Se
 	return a, sess, nil
 }
 
-// Logout ends a session: every copy of its token stops working.
-func (s *Service) Logout(ctx context.Context, sessionID string) error {
-	if err := s.store.DeleteSession(ctx, sessionID); err != nil && !errors.Is(err, ErrNotFound) {
+// Logout ends the actor's session: every copy of its token stops working.
+func (s *Service) Logout(ctx context.Context, actor audit.Actor, sessionID string) error {
+	err := s.store.DeleteSession(ctx, sessionID)
+	if errors.Is(err, ErrNotFound) {
+		return nil // ended already: nothing happened to log
+	}
+	if err != nil {
 		return fmt.Errorf("auth: log out: %w", err)
 	}
-	return nil
+	return s.record(ctx, actor.AccountID, actor.AccountID, actor.IP, audit.LoggedOut, "Logged out")
 }
 
 // ChangePassword checks the current password, stores the new one and ends
 // every session of the account, the caller's included: a stolen copy of any
 // cookie dies with the old password. The caller starts a fresh session for
-// the browser that made the change. Errors: EINVALID.
-func (s *Service) ChangePassword(ctx context.Context, accountID, current, next string) error {
+// the browser that made the change. The password is the actor's own.
+// Errors: EINVALID.
+func (s *Service) ChangePassword(ctx context.Context, actor audit.Actor, current, next string) error {
+	accountID := actor.AccountID
 	a, err := s.store.AccountByID(ctx, accountID)
 	if err != nil {
 		return fmt.Errorf("auth: change password: %w", err)
@@ -252,7 +301,7 @@ func (s *Service) ChangePassword(ctx context.Context, accountID, current, next s
 	if err := s.store.SetPassword(ctx, accountID, hash); err != nil {
 		return fmt.Errorf("auth: change password: %w", err)
 	}
-	return nil
+	return s.record(ctx, accountID, accountID, actor.IP, audit.PasswordChanged, "Changed the password; every session ended")
 }
 
 // Account returns an account by id. ENOTFOUND when there is none.

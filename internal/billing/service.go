@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -37,6 +38,7 @@ type Service struct {
 	plans         *plans.Catalog
 	baseURL       *url.URL
 	stripe        *client.API // nil when billing is off
+	testMode      bool        // a test-mode secret key: dashboard links go to test data
 	webhookSecret string
 	log           *slog.Logger
 	now           func() time.Time
@@ -57,7 +59,8 @@ func New(c Config) (*Service, error) {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
-	s := &Service{store: c.Store, plans: c.Plans, baseURL: c.BaseURL, webhookSecret: c.WebhookSecret, log: c.Logger, now: c.Now}
+	s := &Service{store: c.Store, plans: c.Plans, baseURL: c.BaseURL, webhookSecret: c.WebhookSecret, log: c.Logger, now: c.Now,
+		testMode: strings.Contains(c.SecretKey, "_test_")}
 	if c.SecretKey != "" {
 		cfg := &stripe.BackendConfig{
 			MaxNetworkRetries: stripe.Int64(2),
@@ -112,6 +115,7 @@ type Overview struct {
 	Plan         *plans.Plan
 	Subscription *Subscription // nil: never subscribed
 	HasCustomer  bool
+	CustomerID   string // the Stripe customer (cus_…); empty without one
 }
 
 // Overview returns an account's plan and subscription.
@@ -120,7 +124,7 @@ func (s *Service) Overview(ctx context.Context, accountID string) (*Overview, er
 	if err != nil {
 		return nil, fmt.Errorf("billing: overview: %w", err)
 	}
-	o := &Overview{Plan: s.plans.Get(c.PlanID), HasCustomer: c.CustomerID != ""}
+	o := &Overview{Plan: s.plans.Get(c.PlanID), HasCustomer: c.CustomerID != "", CustomerID: c.CustomerID}
 	sub, err := s.store.Subscription(ctx, accountID)
 	switch {
 	case err == nil:

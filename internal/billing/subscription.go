@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/keyhold/keyhold/internal/audit"
 	"github.com/keyhold/keyhold/internal/plans"
 )
 
@@ -98,7 +99,8 @@ type Tx interface {
 	// Subscription returns an account's subscription, or ErrNotFound.
 	Subscription(accountID string) (*Subscription, error)
 	// SaveSubscription stores the subscription and puts the account on
-	// planID.
+	// planID; when that changes the account's plan, it appends an
+	// audit.PlanChanged entry naming the event.
 	SaveSubscription(s *Subscription, planID string) error
 	// LinkCustomer links a customer to an account that has none.
 	LinkCustomer(accountID, customerID string) error
@@ -119,4 +121,17 @@ type Store interface {
 	// RecordFailedEvent keeps an event whose effect failed, with its
 	// payload, so it can be retried.
 	RecordFailedEvent(ctx context.Context, ev EventRecord) error
+
+	// The operator's side (operator.go).
+
+	// StripeEvent returns one recorded event, or ErrNotFound.
+	StripeEvent(ctx context.Context, id string) (*EventRecord, error)
+	// FindStripeEvents returns the recorded events q selects, newest
+	// first.
+	FindStripeEvents(ctx context.Context, q EventQuery) ([]EventRecord, error)
+	// AssignPlan puts an account on planID and appends e, in one
+	// transaction; ErrNotFound when there is no such account.
+	AssignPlan(ctx context.Context, accountID, planID string, e audit.Entry) error
+	// AppendAudit adds an entry to the append-only audit log.
+	AppendAudit(ctx context.Context, e audit.Entry) error
 }

@@ -78,9 +78,36 @@ type Store interface {
 	// KeyUsageHourly returns a key's hourly usage from since on, oldest
 	// first.
 	KeyUsageHourly(ctx context.Context, keyID string, since time.Time) ([]HourlyUsage, error)
+	// AccountUsageHourly returns the hourly usage of all of an account's
+	// keys together from since on, oldest first, one entry per hour that
+	// has any.
+	AccountUsageHourly(ctx context.Context, accountID string, since time.Time) ([]HourlyUsage, error)
 	// QuotaUsedByKey returns, for each key of the account with usage in the
 	// window starting at windowStart, the quota units used.
 	QuotaUsedByKey(ctx context.Context, accountID string, windowStart time.Time) (map[string]int64, error)
+
+	// The operator's views of every account's keys (operator.go).
+
+	// FindKeys returns the keys q selects, newest first; now decides which
+	// are expired.
+	FindKeys(ctx context.Context, q KeyQuery, now time.Time) ([]OwnedKey, error)
+	// LookupKey returns any account's key, or ErrNotFound.
+	LookupKey(ctx context.Context, id string) (*Key, error)
+	// OverrideKey sets a key's rate, burst and quota overrides (nil: the
+	// plan's), or ErrNotFound.
+	OverrideKey(ctx context.Context, keyID string, rate, burst *int, quota *int64, e audit.Entry) error
+	// UsageByHour returns every key's usage summed per hour from since on,
+	// oldest first.
+	UsageByHour(ctx context.Context, since time.Time) ([]HourlyUsage, error)
+	// TopKeys returns the limit keys with the most verifications from
+	// since on, most first.
+	TopKeys(ctx context.Context, since time.Time, limit int) ([]KeyVolume, error)
+	// KeyVolumes returns the usage of each of keyIDs from since on; keys
+	// without usage are left out.
+	KeyVolumes(ctx context.Context, keyIDs []string, since time.Time) (map[string]UsageCounts, error)
+	// QuotaUsedByAccount returns, for each account of windows, the quota
+	// its keys used in the window starting at windows[account].
+	QuotaUsedByAccount(ctx context.Context, windows map[string]time.Time) (map[string]int64, error)
 }
 
 // UsageCounts are verifications of a key by outcome; Cost is the quota

@@ -22,7 +22,7 @@ func (s *Server) handleAccount(c echo.Context) error {
 // the account, then signs this browser in again with a fresh session.
 func (s *Server) handlePasswordChange(c echo.Context) error {
 	a := accountFrom(c)
-	err := s.auth.ChangePassword(c.Request().Context(), a.ID, c.FormValue("current_password"), c.FormValue("password"))
+	err := s.auth.ChangePassword(c.Request().Context(), actorOf(c), c.FormValue("current_password"), c.FormValue("password"))
 	if keyhold.ErrorCode(err) == keyhold.EINVALID {
 		return render(c, http.StatusUnprocessableEntity, templates.AccountSettings(s.accountPage(c, keyhold.ErrorMessage(err))))
 	}

@@ -37,7 +37,7 @@ func (s *Server) handleSignupForm(c echo.Context) error {
 
 func (s *Server) handleSignup(c echo.Context) error {
 	f := credentialsForm(c)
-	a, err := s.auth.Signup(c.Request().Context(), f.Email, f.Password, false)
+	a, err := s.auth.SignupFrom(c.Request().Context(), f.Email, f.Password, c.RealIP())
 	if err != nil {
 		return s.authFormError(c, err, f, templates.Signup, "Create your account")
 	}
@@ -91,7 +91,7 @@ func (s *Server) authFormError(c echo.Context, err error, f credentials, page fu
 }
 
 func (s *Server) handleLogout(c echo.Context) error {
-	if err := s.auth.Logout(c.Request().Context(), sessionFrom(c).ID); err != nil {
+	if err := s.auth.Logout(c.Request().Context(), actorOf(c), sessionFrom(c).ID); err != nil {
 		return err
 	}
 	s.clearSessionCookie(c)

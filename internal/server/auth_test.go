@@ -11,6 +11,7 @@ import (
 
 	"github.com/keyhold/keyhold/internal/auth"
 	"github.com/keyhold/keyhold/internal/server"
+	"github.com/keyhold/keyhold/internal/store"
 )
 
 func TestSignupLogoutLogin(t *testing.T) {
@@ -59,7 +60,7 @@ func TestSessionCookieFlags(t *testing.T) {
 	} {
 		t.Run(tt.base, func(t *testing.T) {
 			u, _ := url.Parse(tt.base)
-			h := MustServer(t, func(c *server.Config) { c.BaseURL = u })
+			h := MustServer(t, func(c *server.Config, _ *store.DB) { c.BaseURL = u })
 			b := h.Browser()
 			p := b.Submit("/signup", "/signup", url.Values{"email": {"a@example.com"}, "password": {password}})
 			var found bool
@@ -215,7 +216,9 @@ func TestLoginThrottledDespiteSpoofedForwardedFor(t *testing.T) {
 }
 
 func TestTrustedProxyForwardedFor(t *testing.T) {
-	h := MustServer(t, func(c *server.Config) { c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")} })
+	h := MustServer(t, func(c *server.Config, _ *store.DB) {
+		c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+	})
 	b := h.Browser()
 	// Behind a trusted proxy, each forwarded client has its own address
 	// budget: 60 failures spread over 3 clients block none of them.

@@ -10,9 +10,16 @@ import (
 
 func (s *Server) handleDashboard(c echo.Context) error {
 	l := s.layout(c, "Dashboard", "dashboard")
-	rows, plan, err := s.keysAndPlan(c.Request().Context(), accountFrom(c).ID, l.Now)
+	acct := accountFrom(c)
+	rows, plan, err := s.keysAndPlan(c, acct.ID, l.Now)
 	if err != nil {
 		return err
 	}
-	return render(c, http.StatusOK, templates.Dashboard(templates.DashboardPage{Layout: l, BaseURL: s.baseURL.String(), Keys: rows, Plan: plan}))
+	p := templates.DashboardPage{Layout: l, BaseURL: s.baseURL.String(), Keys: rows, Plan: plan}
+	if len(rows) > 0 {
+		if p.Usage, err = s.accountUsage(c, acct.ID, l.Now); err != nil {
+			return err
+		}
+	}
+	return render(c, http.StatusOK, templates.Dashboard(p))
 }

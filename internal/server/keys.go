@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -69,7 +68,8 @@ func actorOf(c echo.Context) audit.Actor {
 
 // keysAndPlan loads the account's keys as rows and its plan with the count
 // of live keys.
-func (s *Server) keysAndPlan(ctx context.Context, accountID string, now time.Time) ([]templates.KeyRow, templates.Plan, error) {
+func (s *Server) keysAndPlan(c echo.Context, accountID string, now time.Time) ([]templates.KeyRow, templates.Plan, error) {
+	ctx := c.Request().Context()
 	ks, err := s.keys.List(ctx, accountID)
 	if err != nil {
 		return nil, templates.Plan{}, err
@@ -79,7 +79,7 @@ func (s *Server) keysAndPlan(ctx context.Context, accountID string, now time.Tim
 		return nil, templates.Plan{}, err
 	}
 	plan := templates.Plan{Name: p.Name, MaxKeys: p.MaxKeys, MonthlyQuota: p.MonthlyQuota, RatePerSec: p.RatePerSecond, Burst: p.Burst}
-	window := verify.WindowAt(now, verify.Window{})
+	window := verify.WindowAt(now, s.accountPeriod(c, accountID))
 	used, err := s.keys.QuotaUsed(ctx, accountID, window.Start)
 	if err != nil {
 		return nil, templates.Plan{}, err
@@ -105,7 +105,7 @@ func (s *Server) keysAndPlan(ctx context.Context, accountID string, now time.Tim
 
 func (s *Server) handleKeyList(c echo.Context) error {
 	l := s.layout(c, "API keys", "keys")
-	rows, plan, err := s.keysAndPlan(c.Request().Context(), accountFrom(c).ID, l.Now)
+	rows, plan, err := s.keysAndPlan(c, accountFrom(c).ID, l.Now)
 	if err != nil {
 		return err
 	}
@@ -118,7 +118,7 @@ func (s *Server) handleKeyNew(c echo.Context) error {
 
 func (s *Server) renderKeyNew(c echo.Context, status int, f templates.KeyForm, errMsg string) error {
 	l := s.layout(c, "New API key", "keys")
-	_, plan, err := s.keysAndPlan(c.Request().Context(), accountFrom(c).ID, l.Now)
+	_, plan, err := s.keysAndPlan(c, accountFrom(c).ID, l.Now)
 	if err != nil {
 		return err
 	}
@@ -169,12 +169,15 @@ func (s *Server) renderKeyDetail(c echo.Context, status int, form *templates.Key
 		return err
 	}
 	l := s.layout(c, k.Name, "keys")
-	_, plan, err := s.keysAndPlan(ctx, acct.ID, l.Now)
+	_, plan, err := s.keysAndPlan(c, acct.ID, l.Now)
 	if err != nil {
 		return err
 	}
 	p := templates.KeyDetailPage{Layout: l, Key: keyRow(k, l.Now), Form: formOfKey(k), Error: errMsg, Plan: plan,
 		GraceOptions: graceOptions, BaseURL: s.baseURL.String()}
+	if p.Usage, err = s.keyUsage(c, acct.ID, k.ID, l.Now); err != nil {
+		return err
+	}
 	if form != nil {
 		p.Form = *form
 	}
@@ -216,6 +219,23 @@ func (s *Server) handleKeyRevoke(c echo.Context) error {
 	s.log.Info("key revoked", "account_id", accountFrom(c).ID, "key_id", c.Param("id"))
 	s.addFlash(c, templates.FlashSuccess, "Key revoked. It no longer verifies, anywhere.")
 	return redirect(c, "/keys/"+c.Param("id"))
+}
+
+// handleKeyUsageCSV answers a key's daily usage over the last 90 days,
+// oldest first, as a CSV download.
+func (s *Server) handleKeyUsageCSV(c echo.Context) error {
+	ctx := c.Request().Context()
+	acct := accountFrom(c)
+	k, err := s.keys.Get(ctx, acct.ID, c.Param("id"))
+	if err != nil {
+		return err
+	}
+	days, err := s.keys.DailyUsage(ctx, acct.ID, k.ID, csvDays)
+	if err != nil {
+		return err
+	}
+	name := "keyhold-usage-" + fileSlug(k.Name) + "-" + days[len(days)-1].Day.Format(time.DateOnly) + ".csv"
+	return attachment(c, "text/csv; charset=utf-8", name, usageCSV(days))
 }
 
 // graceOptions are the rotate form's choices, in keys.GracePeriods order.

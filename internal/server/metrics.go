@@ -76,4 +76,19 @@ func (s *Server) registerVerifyMetrics(reg *prometheus.Registry) {
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "keyhold_usage_dropped_rows_total", Help: "Usage rows dropped while the database was down too long."},
 			func() float64 { return float64(v.DroppedRows()) }),
 	)
+	if r := s.redis; r != nil {
+		reg.MustRegister(
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "keyhold_redis_fallback", Help: "1 while Redis is unreachable and limits are counted in this instance."},
+				func() float64 {
+					if r.Degraded() {
+						return 1
+					}
+					return 0
+				}),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "keyhold_redis_outages_total", Help: "Times Redis became unreachable."},
+				func() float64 { return float64(r.Outages()) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "keyhold_redis_fallback_verifications_total", Help: "Verifications counted locally while Redis was unreachable."},
+				func() float64 { return float64(r.FallbackCalls()) }),
+		)
+	}
 }

@@ -40,3 +40,10 @@ func (s *Server) layout(c echo.Context, title, nav string) templates.Layout {
 
 // redirect answers a POST with 303 See Other, so a reload does not resubmit.
 func redirect(c echo.Context, to string) error { return c.Redirect(http.StatusSeeOther, to) }
+
+// attachment answers body as a file download named filename (ASCII, no
+// quotes: callers make it so).
+func attachment(c echo.Context, contentType, filename string, body []byte) error {
+	c.Response().Header().Set(echo.HeaderContentDisposition, `attachment; filename="`+filename+`"`)
+	return c.Blob(http.StatusOK, contentType, body)
+}

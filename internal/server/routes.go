@@ -62,4 +62,13 @@ func (s *Server) routes() {
 	e.POST("/keys/:id", s.handleKeyUpdate, app...)
 	e.POST("/keys/:id/revoke", s.handleKeyRevoke, app...)
 	e.POST("/keys/:id/rotate", s.handleKeyRotate, app...)
+	e.GET("/keys/:id/usage.csv", s.handleKeyUsageCSV, app...)
+
+	// Billing.
+	e.GET("/billing", s.handleBilling, app...)
+	e.POST("/billing/checkout", s.handleCheckout, app...)
+	e.POST("/billing/portal", s.handlePortal, app...)
+
+	// Stripe webhooks: no session and no CSRF; the signature is the check.
+	e.POST("/webhooks/stripe", s.handleStripeWebhook)
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/keyhold/keyhold/internal/auth"
+	"github.com/keyhold/keyhold/internal/billing"
 	"github.com/keyhold/keyhold/internal/keys"
 	"github.com/keyhold/keyhold/internal/plans"
 	"github.com/keyhold/keyhold/internal/verify"
@@ -28,6 +29,8 @@ type Config struct {
 	Auth  *auth.Service
 	Keys  *keys.Service
 	Plans *plans.Catalog
+	// Billing runs Checkout, the portal and Stripe webhooks.
+	Billing *billing.Service
 	// Verifier answers /v1/verify.
 	Verifier *verify.Verifier
 	Logger   *slog.Logger
@@ -39,6 +42,9 @@ type Config struct {
 	// Ready reports whether the dependencies (database, Redis) answer; it
 	// backs /readyz.
 	Ready func(ctx context.Context) error
+	// Redis, when configured, is reported by /readyz and /metrics; its
+	// outage degrades (local limits) but does not make the instance unready.
+	Redis *verify.RedisLimits
 	// Registry receives the HTTP metrics and serves /metrics; nil makes a
 	// new one (tests build several servers in one process).
 	Registry *prometheus.Registry
@@ -50,6 +56,7 @@ type Server struct {
 	auth        *auth.Service
 	keys        *keys.Service
 	plans       *plans.Catalog
+	billing     *billing.Service
 	verifier    *verify.Verifier
 	verifyCount [verify.Unavailable + 1]prometheus.Counter
 	log         *slog.Logger
@@ -57,13 +64,14 @@ type Server struct {
 	secure      bool
 	flash       *sessions.CookieStore
 	ready       func(ctx context.Context) error
+	redis       *verify.RedisLimits
 	metrics     *metrics
 }
 
 // New builds a Server and its routes.
 func New(c Config) (*Server, error) {
-	if c.Auth == nil || c.Keys == nil || c.Plans == nil || c.Verifier == nil || c.Logger == nil || c.BaseURL == nil || len(c.Secret) < 32 {
-		return nil, errors.New("server: Auth, Keys, Plans, Verifier, Logger, BaseURL and a 32-byte Secret are required")
+	if c.Auth == nil || c.Keys == nil || c.Plans == nil || c.Verifier == nil || c.Billing == nil || c.Logger == nil || c.BaseURL == nil || len(c.Secret) < 32 {
+		return nil, errors.New("server: Auth, Keys, Plans, Verifier, Billing, Logger, BaseURL and a 32-byte Secret are required")
 	}
 	if c.Ready == nil {
 		c.Ready = func(context.Context) error { return nil }
@@ -77,10 +85,12 @@ func New(c Config) (*Server, error) {
 		keys:     c.Keys,
 		plans:    c.Plans,
 		verifier: c.Verifier,
+		billing:  c.Billing,
 		log:      c.Logger,
 		baseURL:  c.BaseURL,
 		secure:   c.BaseURL.Scheme == "https",
 		ready:    c.Ready,
+		redis:    c.Redis,
 		metrics:  newMetrics(c.Registry),
 	}
 	s.flash = newFlashStore(c.Secret, s.secure)

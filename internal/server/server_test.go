@@ -17,10 +17,12 @@ import (
 	"github.com/PuerkitoBio/goquery"
 
 	"github.com/keyhold/keyhold/internal/auth"
+	"github.com/keyhold/keyhold/internal/billing"
 	"github.com/keyhold/keyhold/internal/keys"
 	"github.com/keyhold/keyhold/internal/plans"
 	"github.com/keyhold/keyhold/internal/server"
 	"github.com/keyhold/keyhold/internal/store"
+	"github.com/keyhold/keyhold/internal/testenv"
 	"github.com/keyhold/keyhold/internal/verify"
 )
 
@@ -34,6 +36,7 @@ type harness struct {
 	Auth     *auth.Service
 	Keys     *keys.Service
 	Verifier *verify.Verifier
+	Billing  *billing.Service
 }
 
 type syncBuffer struct {
@@ -53,7 +56,24 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-type option func(*server.Config)
+type option func(*server.Config, *store.DB)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+const testWebhookSecret = "whsec_keyhold_server_tests"
+
+// withStripe turns billing on against stripe-mock.
+func withStripe(tb testing.TB) option {
+	return func(c *server.Config, db *store.DB) {
+		b, err := billing.New(billing.Config{Store: db, Plans: c.Plans, BaseURL: c.BaseURL, SecretKey: "sk_test_123",
+			APIBase: testenv.StripeMock(tb), WebhookSecret: testWebhookSecret})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		b.Subscribe(c.Verifier.InvalidateAccount)
+		c.Billing = b
+	}
+}
 
 // MustServer starts a server on a fresh SQLite database.
 func MustServer(tb testing.TB, opts ...option) *harness {
@@ -88,14 +108,19 @@ func MustServer(tb testing.TB, opts ...option) *harness {
 		tb.Fatal(err)
 	}
 	keySvc.Subscribe(func(e keys.Event) { verifier.InvalidateKey(e.KeyID) })
-	logs := &syncBuffer{}
 	base, _ := url.Parse("http://localhost:8080")
+	billingSvc, err := billing.New(billing.Config{Store: db, Plans: catalog, BaseURL: base, WebhookSecret: testWebhookSecret})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	billingSvc.Subscribe(verifier.InvalidateAccount)
+	logs := &syncBuffer{}
 	cfg := server.Config{
-		Auth: svc, Keys: keySvc, Plans: catalog, Verifier: verifier, Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Auth: svc, Keys: keySvc, Plans: catalog, Verifier: verifier, Billing: billingSvc, Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		BaseURL: base, Secret: secret, Ready: db.Ping,
 	}
 	for _, o := range opts {
-		o(&cfg)
+		o(&cfg, db)
 	}
 	srv, err := server.New(cfg)
 	if err != nil {
@@ -103,7 +128,7 @@ func MustServer(tb testing.TB, opts ...option) *harness {
 	}
 	ts := httptest.NewServer(srv)
 	tb.Cleanup(ts.Close)
-	return &harness{t: tb, URL: ts.URL, DB: db, log: logs, Auth: svc, Keys: keySvc, Verifier: verifier}
+	return &harness{t: tb, URL: ts.URL, DB: db, log: logs, Auth: svc, Keys: keySvc, Verifier: verifier, Billing: cfg.Billing}
 }
 
 // browser is a client with a cookie jar that does not follow redirects.

@@ -3,11 +3,14 @@ package store
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
 
 	"github.com/keyhold/keyhold/internal/audit"
+	"github.com/keyhold/keyhold/internal/billing"
+	"github.com/keyhold/keyhold/internal/keyhold"
 )
 
 type auditRecord struct {
@@ -44,9 +47,31 @@ func (db *DB) KeyAudit(ctx context.Context, accountID, keyID string, limit int) 
 		return nil, fmt.Errorf("store: key audit: %w", err)
 	}
 	out := make([]audit.Entry, len(recs))
-	for i, r := range recs {
-		out[i] = audit.Entry{ID: r.ID, AccountID: r.AccountID, ActorID: r.ActorID, Action: r.Action, TargetType: r.TargetType,
-			TargetID: r.TargetID, IP: r.IP, Detail: r.Detail, CreatedAt: r.CreatedAt.UTC()}
+	for i := range recs {
+		out[i] = recs[i].domain()
 	}
 	return out, nil
+}
+
+func (r *auditRecord) domain() audit.Entry {
+	return audit.Entry{ID: r.ID, AccountID: r.AccountID, ActorID: r.ActorID, Action: r.Action, TargetType: r.TargetType,
+		TargetID: r.TargetID, IP: r.IP, Detail: r.Detail, CreatedAt: r.CreatedAt.UTC()}
+}
+
+// AppendAudit adds an entry to the audit log on its own. Changes that
+// have an entry write it in their own transaction instead.
+func (db *DB) AppendAudit(ctx context.Context, e audit.Entry) error {
+	return writeAudit(db.ctx(ctx), e)
+}
+
+// planChangedEntry is the audit entry of a plan change that a Stripe event
+// (or a reconcile, whose event ids start with "reconcile:") caused.
+func planChangedEntry(s *billing.Subscription, from, to, event string) audit.Entry {
+	via := "Stripe event " + event
+	if strings.HasPrefix(event, "reconcile:") {
+		via = "keyhold stripe reconcile"
+	}
+	return audit.Entry{ID: keyhold.NewID(), AccountID: s.AccountID, Action: audit.PlanChanged, TargetType: audit.TargetAccount,
+		TargetID: s.AccountID, Detail: fmt.Sprintf("%s → %s (%s; subscription %s is %s)", from, to, via, s.ID, s.Status),
+		CreatedAt: time.Now().UTC()}
 }

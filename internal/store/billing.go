@@ -124,7 +124,7 @@ func (db *DB) ApplyEvent(ctx context.Context, ev billing.EventRecord, fn func(bi
 			dup = true
 			return nil
 		}
-		btx := &billingTx{tx: tx}
+		btx := &billingTx{tx: tx, event: ev.ID}
 		outcome, detail, err := fn(btx)
 		if err != nil {
 			return err
@@ -161,6 +161,7 @@ func truncate(s string, n int) string {
 // billingTx implements billing.Tx inside one transaction.
 type billingTx struct {
 	tx      *gorm.DB
+	event   string // the id of the event being applied, for the audit log
 	account string // the account whose subscription was saved, for the event record
 }
 
@@ -202,8 +203,17 @@ func (t *billingTx) SaveSubscription(s *billing.Subscription, planID string) err
 	if err != nil {
 		return fmt.Errorf("store: save subscription: %w", err)
 	}
+	var was []string
+	if err := t.tx.Table("accounts").Where("id = ?", s.AccountID).Pluck("plan_id", &was).Error; err != nil {
+		return fmt.Errorf("store: plan: %w", err)
+	}
 	if err := t.tx.Table("accounts").Where("id = ?", s.AccountID).Updates(map[string]any{"plan_id": planID, "updated_at": time.Now().UTC()}).Error; err != nil {
 		return fmt.Errorf("store: set plan: %w", err)
+	}
+	if len(was) == 1 && was[0] != planID {
+		if err := writeAudit(t.tx, planChangedEntry(s, was[0], planID, t.event)); err != nil {
+			return err
+		}
 	}
 	t.account = s.AccountID
 	return nil

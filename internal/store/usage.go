@@ -214,12 +214,7 @@ func (db *DB) KeyUsageHourly(ctx context.Context, keyID string, since time.Time)
 	if err := db.ctx(ctx).Where("key_id = ? AND hour >= ?", keyID, since.UTC()).Order("hour").Find(&recs).Error; err != nil {
 		return nil, fmt.Errorf("store: hourly usage: %w", err)
 	}
-	out := make([]keys.HourlyUsage, len(recs))
-	for i, r := range recs {
-		out[i] = keys.HourlyUsage{Hour: r.Hour.UTC(), UsageCounts: keys.UsageCounts{
-			Valid: r.Valid, RateLimited: r.RateLimited, QuotaExceeded: r.QuotaExceeded, Invalid: r.Invalid, Cost: r.Cost}}
-	}
-	return out, nil
+	return hourlyOf(recs), nil
 }
 
 // QuotaUsedByKey returns the quota used by each of an account's keys in
@@ -236,4 +231,31 @@ func (db *DB) QuotaUsedByKey(ctx context.Context, accountID string, windowStart 
 		m[r.KeyID] = r.Used
 	}
 	return m, nil
+}
+
+// AccountUsageHourly returns the hourly usage of all of an account's keys
+// together, revoked ones included, from since on, oldest first: one entry
+// per hour that has any. Hours are summed in SQL (portable: no date
+// functions); days are the caller's to make.
+func (db *DB) AccountUsageHourly(ctx context.Context, accountID string, since time.Time) ([]keys.HourlyUsage, error) {
+	var recs []usageRecord
+	err := db.ctx(ctx).Model(&usageRecord{}).
+		Select("hour, SUM(valid) AS valid, SUM(rate_limited) AS rate_limited, SUM(quota_exceeded) AS quota_exceeded, "+
+			"SUM(invalid) AS invalid, SUM(cost) AS cost").
+		Where("account_id = ? AND hour >= ?", accountID, since.UTC()).
+		Group("hour").Order("hour").Find(&recs).Error
+	if err != nil {
+		return nil, fmt.Errorf("store: account hourly usage: %w", err)
+	}
+	return hourlyOf(recs), nil
+}
+
+// hourlyOf maps usage rows to the domain's hours.
+func hourlyOf(recs []usageRecord) []keys.HourlyUsage {
+	out := make([]keys.HourlyUsage, len(recs))
+	for i, r := range recs {
+		out[i] = keys.HourlyUsage{Hour: r.Hour.UTC(), UsageCounts: keys.UsageCounts{
+			Valid: r.Valid, RateLimited: r.RateLimited, QuotaExceeded: r.QuotaExceeded, Invalid: r.Invalid, Cost: r.Cost}}
+	}
+	return out
 }

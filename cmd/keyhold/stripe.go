@@ -1,0 +1,44 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/keyhold/keyhold/internal/config"
+)
+
+// stripeCmd runs Stripe maintenance: today, reconcile.
+func stripeCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) != 1 || args[0] != "reconcile" {
+		fmt.Fprint(stderr, "keyhold: usage: keyhold stripe reconcile\n")
+		return errUsage
+	}
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		return err
+	}
+	if cfg.StripeSecretKey == "" {
+		return fmt.Errorf("STRIPE_SECRET_KEY is not set: there is no Stripe account to reconcile with")
+	}
+	catalog, err := loadPlans(cfg)
+	if err != nil {
+		return err
+	}
+	log, db, err := openStore(ctx, cfg, stderr)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	svc, err := newBilling(cfg, db, catalog, log)
+	if err != nil {
+		return err
+	}
+	// Plan changes reach running instances when their cached keys expire
+	// (at most the verify cache TTL) or through the broadcast when Redis is
+	// configured.
+	if _, err := svc.Reconcile(ctx, stdout); err != nil {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,154 @@
+package billing
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/stripe/stripe-go/v76"
+
+	"github.com/keyhold/keyhold/internal/audit"
+	"github.com/keyhold/keyhold/internal/keyhold"
+)
+
+// The operator's side of billing: the record of Stripe events, applying a
+// failed one again, and plans given without Stripe. Callers check that the
+// user is an operator.
+
+// MaxPageSize bounds how many events one Events call returns.
+const MaxPageSize = 500
+
+// EventQuery selects recorded Stripe events; zero fields match all.
+type EventQuery struct {
+	Outcome string // OutcomeApplied, OutcomeIgnored, OutcomeFailed, or "processing"
+	Type    string // e.g. "invoice.paid"
+	Offset  int
+	Limit   int // at most MaxPageSize; 0: MaxPageSize
+}
+
+// Events returns the recorded Stripe events q selects, newest first.
+func (s *Service) Events(ctx context.Context, q EventQuery) ([]EventRecord, error) {
+	if q.Limit <= 0 || q.Limit > MaxPageSize {
+		q.Limit = MaxPageSize
+	}
+	q.Offset = max(q.Offset, 0)
+	q.Type = strings.TrimSpace(q.Type)
+	evs, err := s.store.FindStripeEvents(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("billing: events: %w", err)
+	}
+	return evs, nil
+}
+
+var errNoEvent = keyhold.Errorf(keyhold.ENOTFOUND, "We could not find that Stripe event.")
+
+// Reapply applies a failed event again from the payload kept with it,
+// through the same path as a webhook delivery (its signature was checked
+// when it arrived), and records who asked. It returns the outcome.
+// Errors: ENOTFOUND, EINVALID (the event did not fail, or nothing of it
+// was kept), and the event's own failure.
+func (s *Service) Reapply(ctx context.Context, actor audit.Actor, eventID string) (string, error) {
+	rec, err := s.store.StripeEvent(ctx, eventID)
+	if errors.Is(err, ErrNotFound) {
+		return "", errNoEvent
+	}
+	if err != nil {
+		return "", fmt.Errorf("billing: reapply: %w", err)
+	}
+	if rec.Outcome != OutcomeFailed {
+		return "", keyhold.Errorf(keyhold.EINVALID, "Only a failed event can be applied again; this one is %s.", rec.Outcome)
+	}
+	if rec.Payload == "" {
+		return "", keyhold.Errorf(keyhold.EINVALID, "Nothing of this event was kept to apply again. Run keyhold stripe reconcile instead.")
+	}
+	var ev stripe.Event
+	if err := json.Unmarshal([]byte(rec.Payload), &ev); err != nil || ev.ID != rec.ID {
+		return "", keyhold.Errorf(keyhold.EINVALID, "The payload kept with this event cannot be read. Run keyhold stripe reconcile instead.")
+	}
+	applyErr := s.apply(ctx, &ev, []byte(rec.Payload))
+	outcome := OutcomeFailed
+	if applyErr == nil {
+		if after, err := s.store.StripeEvent(ctx, eventID); err == nil {
+			outcome = after.Outcome
+		}
+	}
+	e := audit.Entry{ID: keyhold.NewID(), AccountID: rec.AccountID, ActorID: actor.AccountID, Action: audit.EventReapplied,
+		TargetType: audit.TargetStripeEvent, TargetID: rec.ID, IP: actor.IP, CreatedAt: s.now().UTC(),
+		Detail: fmt.Sprintf("%s %s applied again: %s", rec.Type, rec.ID, outcome)}
+	if err := s.store.AppendAudit(context.WithoutCancel(ctx), e); err != nil {
+		return "", fmt.Errorf("billing: reapply: %w", err)
+	}
+	if applyErr != nil {
+		return OutcomeFailed, applyErr
+	}
+	return outcome, nil
+}
+
+// SetPlanManually puts an account on a plan without Stripe: a plan given
+// by the operator (comped), or a return to the free plan. An account with
+// a live Stripe subscription is refused: Stripe would set its plan back
+// on the next event. The plan-changed listeners run, so the verifier uses
+// the new limits at once. Errors: EINVALID, ENOTFOUND.
+func (s *Service) SetPlanManually(ctx context.Context, actor audit.Actor, accountID, planID string) error {
+	plan, ok := s.plans.Lookup(planID)
+	if !ok {
+		return keyhold.Errorf(keyhold.EINVALID, "Choose one of the plans of the catalog.")
+	}
+	c, err := s.store.Customer(ctx, accountID)
+	if errors.Is(err, ErrNotFound) {
+		return keyhold.Errorf(keyhold.ENOTFOUND, "No such account.")
+	}
+	if err != nil {
+		return fmt.Errorf("billing: set plan: %w", err)
+	}
+	sub, err := s.store.Subscription(ctx, accountID)
+	switch {
+	case err == nil && Live(sub):
+		return keyhold.Errorf(keyhold.EINVALID, "This account pays through Stripe (subscription %s is %s). Change its plan in Stripe instead.", sub.ID, sub.Status)
+	case err != nil && !errors.Is(err, ErrNotFound):
+		return fmt.Errorf("billing: set plan: %w", err)
+	}
+	if c.PlanID == plan.ID {
+		return nil
+	}
+	from := s.plans.Get(c.PlanID)
+	e := audit.Entry{ID: keyhold.NewID(), AccountID: accountID, ActorID: actor.AccountID, Action: audit.PlanAssigned,
+		TargetType: audit.TargetAccount, TargetID: accountID, IP: actor.IP, CreatedAt: s.now().UTC(),
+		Detail: fmt.Sprintf("%s → %s, without Stripe", from.Name, plan.Name)}
+	if err := s.store.AssignPlan(ctx, accountID, plan.ID, e); err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return keyhold.Errorf(keyhold.ENOTFOUND, "No such account.")
+		}
+		return fmt.Errorf("billing: set plan: %w", err)
+	}
+	s.planChanged(accountID)
+	return nil
+}
+
+// CustomerURL is the Stripe dashboard page of a customer (the test-mode
+// one with a test key); "" for none.
+func (s *Service) CustomerURL(customerID string) string {
+	if customerID == "" {
+		return ""
+	}
+	base := "https://dashboard.stripe.com/"
+	if s.testMode {
+		base += "test/"
+	}
+	return base + "customers/" + url.PathEscape(customerID)
+}
+
+// EventURL is the Stripe dashboard page of an event, like CustomerURL.
+func (s *Service) EventURL(eventID string) string {
+	if eventID == "" || !strings.HasPrefix(eventID, "evt_") {
+		return ""
+	}
+	base := "https://dashboard.stripe.com/"
+	if s.testMode {
+		base += "test/"
+	}
+	return base + "events/" + url.PathEscape(eventID)
+}

@@ -1,0 +1,222 @@
+package keys
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/keyhold/keyhold/internal/audit"
+	"github.com/keyhold/keyhold/internal/keyhold"
+	"github.com/keyhold/keyhold/internal/plans"
+)
+
+// The operator's side of the service: every account's keys, their
+// overrides and their volume. Callers check that the user is an operator.
+
+// MaxPageSize bounds how many keys one FindKeys call returns.
+const MaxPageSize = 500
+
+// MaxQuotaOverride bounds a quota override.
+const MaxQuotaOverride = 1_000_000_000_000
+
+// KeyQuery selects keys of every account; zero fields match all.
+type KeyQuery struct {
+	// Search is part of the key's name (any case), or the last four
+	// characters of its secret (exact), which its display form ends with.
+	Search    string
+	AccountID string
+	Status    string // StatusActive, StatusRevoked, StatusExpired; "": any
+	Offset    int
+	Limit     int // at most MaxPageSize; 0: MaxPageSize
+}
+
+// OwnedKey is a key with its owner's email.
+type OwnedKey struct {
+	*Key
+	OwnerEmail string
+}
+
+// KeyVolume is a key's usage over some time, with what names it.
+type KeyVolume struct {
+	KeyID, AccountID, Name, Display, OwnerEmail string
+	RevokedAt                                   *time.Time
+	UsageCounts
+}
+
+// Total is every verification counted, whatever its outcome.
+func (u UsageCounts) Total() int64 { return u.Valid + u.RateLimited + u.QuotaExceeded + u.Invalid }
+
+// Search returns the keys q selects across accounts, newest first.
+func (s *Service) Search(ctx context.Context, q KeyQuery) ([]OwnedKey, error) {
+	q.Search = strings.TrimSpace(q.Search)
+	if q.Limit <= 0 || q.Limit > MaxPageSize {
+		q.Limit = MaxPageSize
+	}
+	q.Offset = max(q.Offset, 0)
+	ks, err := s.store.FindKeys(ctx, q, s.now().UTC())
+	if err != nil {
+		return nil, fmt.Errorf("keys: search: %w", err)
+	}
+	return ks, nil
+}
+
+// Lookup returns any account's key. Errors: ENOTFOUND.
+func (s *Service) Lookup(ctx context.Context, id string) (*Key, error) {
+	k, err := s.store.LookupKey(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return nil, errNoKey
+	}
+	if err != nil {
+		return nil, fmt.Errorf("keys: lookup: %w", err)
+	}
+	return k, nil
+}
+
+// SetOverrides sets an operator's overrides of a key's rate limit (per
+// second), burst and quota; nil restores the plan's. The change is written
+// with its audit entry in one transaction, and the verifier drops the key,
+// so the next verification uses the new limits. Errors: EINVALID,
+// ENOTFOUND.
+func (s *Service) SetOverrides(ctx context.Context, actor audit.Actor, keyID string, rate, burst *int, quota *int64) error {
+	k, err := s.Lookup(ctx, keyID)
+	if err != nil {
+		return err
+	}
+	planID, err := s.store.AccountPlan(ctx, k.AccountID)
+	if err != nil {
+		return fmt.Errorf("keys: overrides: %w", err)
+	}
+	plan := s.plans.Get(planID)
+	if err := checkOverrides(plan, rate, burst, quota); err != nil {
+		return err
+	}
+	detail := describeOverrides(k, rate, burst, quota)
+	if detail == "" {
+		return nil // nothing changed
+	}
+	e := s.entry(actor, k.AccountID, audit.KeyOverridden, k.ID, fmt.Sprintf("%s (%s): %s", k.Name, k.Display, detail))
+	if err := s.store.OverrideKey(ctx, k.ID, rate, burst, quota, e); err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return errNoKey
+		}
+		return fmt.Errorf("keys: overrides: %w", err)
+	}
+	s.events.publish(Event{Kind: KeyChanged, KeyID: k.ID, AccountID: k.AccountID})
+	return nil
+}
+
+// checkOverrides keeps overrides within what a plan could say: a rate of
+// 1 to plans.MaxRate, a burst of at least the rate, a positive quota.
+func checkOverrides(plan *plans.Plan, rate, burst *int, quota *int64) error {
+	if rate != nil && (*rate < 1 || *rate > plans.MaxRate) {
+		return keyhold.Errorf(keyhold.EINVALID, "The rate limit must be from 1 to %d requests per second.", plans.MaxRate)
+	}
+	if burst != nil {
+		minBurst := plan.RatePerSecond
+		if rate != nil {
+			minBurst = *rate
+		}
+		if *burst < minBurst || *burst > plans.MaxBurst {
+			return keyhold.Errorf(keyhold.EINVALID, "The burst must be at least the rate limit (%d) and at most %d.", minBurst, plans.MaxBurst)
+		}
+	}
+	if quota != nil && (*quota < 1 || *quota > MaxQuotaOverride) {
+		return keyhold.Errorf(keyhold.EINVALID, "The monthly quota must be from 1 to %d verifications.", int64(MaxQuotaOverride))
+	}
+	return nil
+}
+
+// describeOverrides summarises what changes, or "" for nothing.
+func describeOverrides(k *Key, rate, burst *int, quota *int64) string {
+	var parts []string
+	add := func(what string, from, to *int64) {
+		if (from == nil) == (to == nil) && (from == nil || *from == *to) {
+			return
+		}
+		parts = append(parts, what+" "+overrideText(from)+" → "+overrideText(to))
+	}
+	add("rate", intPtr64(k.RateOverride), intPtr64(rate))
+	add("burst", intPtr64(k.BurstOverride), intPtr64(burst))
+	add("quota", k.QuotaOverride, quota)
+	return strings.Join(parts, "; ")
+}
+
+func intPtr64(p *int) *int64 {
+	if p == nil {
+		return nil
+	}
+	v := int64(*p)
+	return &v
+}
+
+func overrideText(p *int64) string {
+	if p == nil {
+		return "plan"
+	}
+	return fmt.Sprint(*p)
+}
+
+// DailyTotals returns every key's usage summed per UTC day for the last
+// days days, today included, oldest first, with zero entries for quiet
+// days.
+func (s *Service) DailyTotals(ctx context.Context, days int) ([]DailyUsage, error) {
+	today := s.now().UTC().Truncate(24 * time.Hour)
+	first := today.AddDate(0, 0, -(days - 1))
+	hours, err := s.store.UsageByHour(ctx, first)
+	if err != nil {
+		return nil, fmt.Errorf("keys: usage totals: %w", err)
+	}
+	out := make([]DailyUsage, days)
+	for i := range out {
+		out[i].Day = first.AddDate(0, 0, i)
+	}
+	for _, h := range hours {
+		i := int(h.Hour.UTC().Sub(first) / (24 * time.Hour))
+		if i < 0 || i >= days {
+			continue
+		}
+		d := &out[i].UsageCounts
+		d.Valid += h.Valid
+		d.RateLimited += h.RateLimited
+		d.QuotaExceeded += h.QuotaExceeded
+		d.Invalid += h.Invalid
+		d.Cost += h.Cost
+	}
+	return out, nil
+}
+
+// TopKeys returns the n keys with the most verifications from since on.
+func (s *Service) TopKeys(ctx context.Context, since time.Time, n int) ([]KeyVolume, error) {
+	vs, err := s.store.TopKeys(ctx, since.UTC(), n)
+	if err != nil {
+		return nil, fmt.Errorf("keys: top keys: %w", err)
+	}
+	return vs, nil
+}
+
+// Volumes returns each key's usage from since on.
+func (s *Service) Volumes(ctx context.Context, keyIDs []string, since time.Time) (map[string]UsageCounts, error) {
+	if len(keyIDs) == 0 {
+		return map[string]UsageCounts{}, nil
+	}
+	m, err := s.store.KeyVolumes(ctx, keyIDs, since.UTC())
+	if err != nil {
+		return nil, fmt.Errorf("keys: volumes: %w", err)
+	}
+	return m, nil
+}
+
+// QuotaUsedByAccount returns the quota each account's keys used in its
+// current window, whose start windows gives per account id.
+func (s *Service) QuotaUsedByAccount(ctx context.Context, windows map[string]time.Time) (map[string]int64, error) {
+	if len(windows) == 0 {
+		return map[string]int64{}, nil
+	}
+	m, err := s.store.QuotaUsedByAccount(ctx, windows)
+	if err != nil {
+		return nil, fmt.Errorf("keys: quota used: %w", err)
+	}
+	return m, nil
+}

@@ -1,0 +1,100 @@
+package keys_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/keyhold/keyhold/internal/audit"
+	"github.com/keyhold/keyhold/internal/keyhold"
+	"github.com/keyhold/keyhold/internal/keys"
+)
+
+func ptr[T any](v T) *T { return &v }
+
+func TestSetOverrides(t *testing.T) {
+	f := MustService(t)
+	ctx := context.Background()
+	owner := f.MustAccount(t, "ada@example.com")
+	ops := f.MustAccount(t, "ops@example.com")
+	k, _ := f.MustKey(t, owner, "prod")
+	var events []keys.Event
+	f.svc.Subscribe(func(e keys.Event) { events = append(events, e) })
+	actor := audit.Actor{AccountID: ops, IP: "192.0.2.7"}
+
+	// Refusals change nothing. The free plan: 10/s, burst 20.
+	for _, tt := range []struct {
+		name        string
+		rate, burst *int
+		quota       *int64
+	}{
+		{"zero rate", ptr(0), nil, nil},
+		{"burst below the plan's rate", nil, ptr(5), nil},
+		{"burst below the new rate", ptr(50), ptr(40), nil},
+		{"zero quota", nil, nil, ptr[int64](0)},
+		{"huge quota", nil, nil, ptr[int64](keys.MaxQuotaOverride + 1)},
+	} {
+		if err := f.svc.SetOverrides(ctx, actor, k.ID, tt.rate, tt.burst, tt.quota); keyhold.ErrorCode(err) != keyhold.EINVALID {
+			t.Errorf("%s: %v, want EINVALID", tt.name, err)
+		}
+	}
+	if err := f.svc.SetOverrides(ctx, actor, "nope", nil, nil, ptr[int64](5)); keyhold.ErrorCode(err) != keyhold.ENOTFOUND {
+		t.Errorf("unknown key: %v", err)
+	}
+	if len(events) != 0 {
+		t.Fatalf("refusals published %v", events)
+	}
+
+	if err := f.svc.SetOverrides(ctx, actor, k.ID, ptr(50), nil, ptr[int64](5000)); err != nil {
+		t.Fatal(err)
+	}
+	got, err := f.svc.Lookup(ctx, k.ID)
+	if err != nil || *got.RateOverride != 50 || got.BurstOverride != nil || *got.QuotaOverride != 5000 {
+		t.Fatalf("stored: %+v %v", got, err)
+	}
+	if len(events) != 1 || events[0].Kind != keys.KeyChanged || events[0].KeyID != k.ID || events[0].AccountID != owner {
+		t.Errorf("events: %+v", events)
+	}
+	// The same again: nothing to do, nothing to log.
+	if err := f.svc.SetOverrides(ctx, actor, k.ID, ptr(50), nil, ptr[int64](5000)); err != nil || len(events) != 1 {
+		t.Errorf("no-op: %v, %d events", err, len(events))
+	}
+	// Back to the plan's quota.
+	if err := f.svc.SetOverrides(ctx, actor, k.ID, ptr(50), nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	trail, _ := f.svc.Audit(ctx, owner, k.ID)
+	if len(trail) != 3 || trail[0].Action != audit.KeyOverridden || trail[1].Action != audit.KeyOverridden {
+		t.Fatalf("trail: %+v", trail)
+	}
+	if e := trail[1]; e.ActorID != ops || e.AccountID != owner || e.IP != "192.0.2.7" ||
+		!strings.Contains(e.Detail, "rate plan → 50") || !strings.Contains(e.Detail, "quota plan → 5000") || strings.Contains(e.Detail, "burst") {
+		t.Errorf("entry: %+v", e)
+	}
+	if d := trail[0].Detail; !strings.Contains(d, "quota 5000 → plan") || !strings.Contains(d, k.Display) {
+		t.Errorf("detail %q", d)
+	}
+}
+
+func TestSearchAndTotals(t *testing.T) {
+	f := MustService(t)
+	ctx := context.Background()
+	ada := f.MustAccount(t, "ada@example.com")
+	bob := f.MustAccount(t, "bob@example.com")
+	k1, _ := f.MustKey(t, ada, "Billing worker")
+	f.MustKey(t, bob, "billing cron")
+	f.MustKey(t, bob, "search")
+	got, err := f.svc.Search(ctx, keys.KeyQuery{Search: " BILLING "})
+	if err != nil || len(got) != 2 {
+		t.Fatalf("search: %d %v", len(got), err)
+	}
+	got, _ = f.svc.Search(ctx, keys.KeyQuery{Search: k1.Display[len(k1.Display)-4:]})
+	if len(got) != 1 || got[0].ID != k1.ID || got[0].OwnerEmail != "ada@example.com" {
+		t.Errorf("by last four: %+v", got)
+	}
+	days, err := f.svc.DailyTotals(ctx, 30)
+	if err != nil || len(days) != 30 || !days[29].Day.Equal(f.now.Truncate(24*time.Hour)) {
+		t.Errorf("days: %d %v", len(days), err)
+	}
+}

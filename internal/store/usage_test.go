@@ -1,0 +1,84 @@
+package store_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/keyhold/keyhold/internal/audit"
+	"github.com/keyhold/keyhold/internal/keys"
+	"github.com/keyhold/keyhold/internal/store"
+	"github.com/keyhold/keyhold/internal/verify"
+)
+
+// mustKey creates a key of accountID and returns its id.
+func mustKey(tb testing.TB, db *store.DB, accountID string) string {
+	tb.Helper()
+	k, s := newKey(accountID, time.Now().UTC().Truncate(time.Microsecond))
+	if err := db.CreateKey(context.Background(), k, s.Hash(), 10, entry(accountID, audit.KeyCreated)); err != nil {
+		tb.Fatal(err)
+	}
+	return k.ID
+}
+
+func TestAccountUsageHourly(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		ada := mustAccount(t, db, "ada@example.com")
+		bob := mustAccount(t, db, "bob@example.com")
+		k1, k2, kb := mustKey(t, db, ada.ID), mustKey(t, db, ada.ID), mustKey(t, db, bob.ID)
+		h0 := time.Date(2026, 11, 3, 22, 0, 0, 0, time.UTC)
+		win := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+		use := func(key, acct string, hour time.Time, valid, rl, qe, inv int64) verify.Usage {
+			return verify.Usage{KeyID: key, AccountID: acct, Hour: hour, WindowStart: win,
+				Valid: valid, RateLimited: rl, QuotaExceeded: qe, Invalid: inv, Cost: valid * 2, LastUsed: hour.Add(time.Minute)}
+		}
+		if err := db.AddUsage(ctx, []verify.Usage{
+			use(k1, ada.ID, h0.Add(-48*time.Hour), 100, 0, 0, 0), // before since
+			use(k1, ada.ID, h0, 5, 1, 0, 2),
+			use(k2, ada.ID, h0, 7, 0, 3, 0),
+			use(k1, ada.ID, h0.Add(2*time.Hour), 1, 0, 0, 0), // the next day, UTC
+			use(kb, bob.ID, h0, 1000, 1000, 1000, 1000),      // another account
+		}); err != nil {
+			t.Fatal(err)
+		}
+		// A second flush of the same hour adds to it.
+		if err := db.AddUsage(ctx, []verify.Usage{use(k2, ada.ID, h0, 1, 0, 0, 1)}); err != nil {
+			t.Fatal(err)
+		}
+
+		got, err := db.AccountUsageHourly(ctx, ada.ID, h0.Add(-time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []keys.HourlyUsage{
+			{Hour: h0, UsageCounts: keys.UsageCounts{Valid: 13, RateLimited: 1, QuotaExceeded: 3, Invalid: 3, Cost: 26}},
+			{Hour: h0.Add(2 * time.Hour), UsageCounts: keys.UsageCounts{Valid: 1, Cost: 2}},
+		}
+		if len(got) != len(want) {
+			t.Fatalf("account hours: got %+v, want %+v", got, want)
+		}
+		for i := range want {
+			if !got[i].Hour.Equal(want[i].Hour) || got[i].Hour.Location() != time.UTC || got[i].UsageCounts != want[i].UsageCounts {
+				t.Errorf("hour %d: got %+v, want %+v", i, got[i], want[i])
+			}
+		}
+
+		all, err := db.AccountUsageHourly(ctx, ada.ID, time.Time{})
+		if err != nil || len(all) != 3 || all[0].Valid != 100 || !all[0].Hour.Equal(h0.Add(-48*time.Hour)) {
+			t.Errorf("every hour, oldest first: %+v %v", all, err)
+		}
+		if none, err := db.AccountUsageHourly(ctx, "nobody", time.Time{}); err != nil || len(none) != 0 {
+			t.Errorf("an account without usage: %+v %v", none, err)
+		}
+
+		k2hours, err := db.KeyUsageHourly(ctx, k2, h0)
+		if err != nil || len(k2hours) != 1 || k2hours[0].Valid != 8 || k2hours[0].Invalid != 1 || k2hours[0].QuotaExceeded != 3 {
+			t.Errorf("one key's hours: %+v %v", k2hours, err)
+		}
+		totals, err := db.KeyUsageTotals(ctx, k1)
+		if err != nil || totals != (keys.UsageCounts{Valid: 106, RateLimited: 1, Invalid: 2, Cost: 212}) {
+			t.Errorf("key totals: %+v %v", totals, err)
+		}
+	})
+}
