@@ -16,6 +16,10 @@ import (
 	"github.com/keyhold/keyhold/internal/verify"
 )
 
+// invalidateChannel is the PostgreSQL NOTIFY channel of cache
+// invalidations between instances without Redis.
+const invalidateChannel = "keyhold_invalidate"
+
 // shutdownTimeout bounds how long in-flight requests may take to finish
 // after a stop signal.
 const shutdownTimeout = 15 * time.Second
@@ -85,6 +89,18 @@ func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Wr
 	} else {
 		keySvc.Subscribe(func(e keys.Event) { verifier.InvalidateKey(e.KeyID) })
 		billingSvc.Subscribe(verifier.InvalidateAccount)
+		if db.Postgres() {
+			// No Redis: instances on one PostgreSQL still tell each other
+			// about changed keys, through LISTEN/NOTIFY.
+			notify := func(msg string) {
+				if err := db.Notify(context.WithoutCancel(ctx), invalidateChannel, msg); err != nil {
+					log.Warn("notify other instances", "err", err)
+				}
+			}
+			keySvc.Subscribe(func(e keys.Event) { notify(verify.InvalidationMessage('k', e.KeyID)) })
+			billingSvc.Subscribe(func(accountID string) { notify(verify.InvalidationMessage('a', accountID)) })
+			go db.Listen(ctx, invalidateChannel, verifier.Invalidate, func(err error) { log.Warn("listen for other instances' changes", "err", err) })
+		}
 	}
 
 	srv, err := server.New(server.Config{

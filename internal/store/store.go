@@ -27,6 +27,7 @@ type DB struct {
 	gorm    *gorm.DB
 	sql     *sql.DB
 	dialect goose.Dialect
+	url     string // for connections of their own (LISTEN)
 }
 
 // Open connects to databaseURL: sqlite://PATH (WAL, busy timeout, foreign
@@ -83,7 +84,7 @@ func Open(ctx context.Context, databaseURL string) (*DB, error) {
 	}
 	sqlDB.SetMaxIdleConns(8)
 	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
-	db := &DB{gorm: g, sql: sqlDB, dialect: dialect}
+	db := &DB{gorm: g, sql: sqlDB, dialect: dialect, url: databaseURL}
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := db.Ping(pctx); err != nil {

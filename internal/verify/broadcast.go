@@ -32,14 +32,29 @@ func NewBroadcast(r *RedisLimits, v *Verifier, log *slog.Logger) *Broadcast {
 // overridden). Call it after the change is committed.
 func (b *Broadcast) KeyChanged(ctx context.Context, keyID string) {
 	b.v.InvalidateKey(keyID)
-	b.announce(ctx, "k:"+keyID, keyID)
+	b.announce(ctx, InvalidationMessage('k', keyID), keyID)
 }
 
 // AccountChanged announces that an account's plan or billing period
 // changed; keyIDs are the account's keys.
 func (b *Broadcast) AccountChanged(ctx context.Context, accountID string, keyIDs []string) {
 	b.v.InvalidateAccount(accountID)
-	b.announce(ctx, "a:"+accountID, keyIDs...)
+	b.announce(ctx, InvalidationMessage('a', accountID), keyIDs...)
+}
+
+// InvalidationMessage is what announces a change of one key ("k:<id>")
+// or of one account's plan ("a:<id>"), on Redis pub/sub or PostgreSQL
+// NOTIFY.
+func InvalidationMessage(kind byte, id string) string { return string(kind) + ":" + id }
+
+// Invalidate drops what an invalidation message names; others are ignored.
+func (v *Verifier) Invalidate(msg string) {
+	switch {
+	case strings.HasPrefix(msg, "k:"):
+		v.InvalidateKey(msg[2:])
+	case strings.HasPrefix(msg, "a:"):
+		v.InvalidateAccount(msg[2:])
+	}
 }
 
 func (b *Broadcast) announce(ctx context.Context, msg string, keyIDs ...string) {
@@ -70,12 +85,7 @@ func (b *Broadcast) Listen(ctx context.Context) {
 			if !ok {
 				return
 			}
-			switch id, _ := strings.CutPrefix(m.Payload, "k:"); {
-			case strings.HasPrefix(m.Payload, "k:"):
-				b.v.InvalidateKey(id)
-			case strings.HasPrefix(m.Payload, "a:"):
-				b.v.InvalidateAccount(strings.TrimPrefix(m.Payload, "a:"))
-			}
+			b.v.Invalidate(m.Payload)
 		}
 	}
 }
