@@ -1,0 +1,66 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/keyhold/keyhold/internal/store"
+	"github.com/keyhold/keyhold/internal/testenv"
+)
+
+// TestStripeReconcile: stripe-mock lists one active subscription, of
+// customer cus_QXg1o8vcGmoR32 on price_1PgafmB7WZ01zgkW6dKueIc5; an account
+// linked to that customer, whose webhook never came, is repaired.
+func TestStripeReconcile(t *testing.T) {
+	plansFile := filepath.Join(t.TempDir(), "plans.json")
+	err := os.WriteFile(plansFile, []byte(`[
+ {"id":"free","name":"Free","price":"$0","stripe_price_id":"","rate_per_second":10,"burst":20,"monthly_quota":1000,"max_keys":3},
+ {"id":"pro","name":"Pro","price":"$29/mo","stripe_price_id":"price_1PgafmB7WZ01zgkW6dKueIc5","rate_per_second":100,"burst":200,"monthly_quota":100000,"max_keys":10}]`), 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := testEnv(t, map[string]string{"STRIPE_SECRET_KEY": "sk_test_123", "STRIPE_API_BASE": testenv.StripeMock(t), "KEYHOLD_PLANS_FILE": plansFile})
+
+	if r := runCommand(t, env, "a long enough password\n", "admin", "create-user", "--email", "ada@example.com", "--password-stdin"); r.Err != nil {
+		t.Fatal(r.Err)
+	}
+	ctx := context.Background()
+	db, err := store.Open(ctx, env["KEYHOLD_DATABASE_URL"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	a, err := db.AccountByEmail(ctx, "ada@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.SetCustomerID(ctx, a.ID, "cus_QXg1o8vcGmoR32"); err != nil {
+		t.Fatal(err)
+	}
+
+	r := runCommand(t, env, "", "stripe", "reconcile")
+	if r.Err != nil {
+		t.Fatalf("reconcile: %v\n%s", r.Err, r.Stderr)
+	}
+	if !strings.Contains(r.Stdout, "account "+a.ID) || !strings.Contains(r.Stdout, "plan pro") || !strings.Contains(r.Stdout, "1 applied") {
+		t.Errorf("reconcile output: %q", r.Stdout)
+	}
+	if got, _ := db.AccountByID(ctx, a.ID); got.PlanID != "pro" {
+		t.Errorf("plan after reconcile: %q", got.PlanID)
+	}
+	// Nothing left to repair.
+	if r := runCommand(t, env, "", "stripe", "reconcile"); r.Err != nil || !strings.Contains(r.Stdout, "0 applied") {
+		t.Errorf("second reconcile: %v %q", r.Err, r.Stdout)
+	}
+	// Without a Stripe key it says what is missing.
+	delete(env, "STRIPE_SECRET_KEY")
+	if r := runCommand(t, env, "", "stripe", "reconcile"); r.Err == nil || !strings.Contains(r.Err.Error(), "STRIPE_SECRET_KEY") {
+		t.Errorf("without a key: %v", r.Err)
+	}
+	if r := runCommand(t, env, "", "stripe"); r.Err == nil || !strings.Contains(r.Stderr, "reconcile") {
+		t.Errorf("usage: %v %q", r.Err, r.Stderr)
+	}
+}
