@@ -77,12 +77,23 @@ func NewRedisLimits(url string, log *slog.Logger) (*RedisLimits, error) {
 	opt.ReadTimeout = 250 * time.Millisecond
 	opt.WriteTimeout = 250 * time.Millisecond
 	opt.MaxRetries = 0 // we fall back instead
+	opt.DialerRetries = 1
+	opt.DialerRetryTimeout = 10 * time.Millisecond
 	opt.PoolSize = 128
 	opt.MinIdleConns = 8
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	// go-redis prints pool errors to stderr; we report outages ourselves.
+	redis.SetLogger(redisLogger{log})
 	return &RedisLimits{rdb: redis.NewClient(opt), log: log}, nil
+}
+
+// redisLogger sends go-redis's own messages to slog at debug level.
+type redisLogger struct{ log *slog.Logger }
+
+func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	l.log.DebugContext(ctx, "redis: "+fmt.Sprintf(format, v...))
 }
 
 // Client returns the Redis client, for the invalidation broadcast.

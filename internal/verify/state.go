@@ -46,6 +46,7 @@ type keyState struct {
 	lastUsed                                         atomic.Int64 // unix ns
 	pending                                          []Usage      // snapshots taken at rollovers
 	dirty                                            atomic.Bool  // counted since the last drain
+	lastWritten                                      int64        // last use last written (unix ns); guarded by mu
 	unsynced                                         atomic.Int64 // quota counted locally while shared limits were down
 }
 
@@ -137,7 +138,12 @@ func (st *keyState) snapshotLocked() {
 		Invalid:       st.invalid.Swap(0),
 		Cost:          st.cost.Swap(0),
 	}
-	if lu := st.lastUsed.Swap(0); lu != 0 {
+	// Last use is written at most once a minute per key: pages show it
+	// as "3 minutes ago", and one UPDATE per key per flush was the
+	// flush's main cost.
+	if lu := st.lastUsed.Load(); lu != 0 && lu-st.lastWritten >= int64(time.Minute) {
+		st.lastUsed.CompareAndSwap(lu, 0)
+		st.lastWritten = lu
 		u.LastUsed = time.Unix(0, lu).UTC()
 	}
 	if !u.empty() {

@@ -46,8 +46,10 @@ type Config struct {
 	Plans  *plans.Catalog
 	Limits Limits       // nil: MemoryLimits
 	Logger *slog.Logger // nil: discard
-	// TTL is how long a cached key is trusted before it is read again (a
-	// safety net for missed invalidations); default 30s. NegativeTTL is how
+	// TTL is how long a cached key is trusted before it is read again, in
+	// the background while the cached entry keeps answering: a safety net,
+	// since every change is announced (events, Redis, NOTIFY); default 5m.
+	// NegativeTTL is how
 	// long a miss is remembered; default 5s.
 	TTL, NegativeTTL time.Duration
 	// MaxKeys bounds the cache; default 1,000,000 entries.
@@ -75,8 +77,9 @@ type Verifier struct {
 	flushMu sync.Mutex // one flush at a time
 	pending []Usage    // usage whose write failed, retried next flush
 
-	dropped atomic.Int64 // usage rows dropped past MaxPending
-	loads   atomic.Int64 // database reads of keys (cache misses and refreshes)
+	dropped    atomic.Int64 // usage rows dropped past MaxPending
+	refreshing atomic.Int64 // background re-reads running
+	loads      atomic.Int64 // database reads of keys (cache misses and refreshes)
 }
 
 // New returns a Verifier.
@@ -91,7 +94,7 @@ func New(c Config) (*Verifier, error) {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	if c.TTL == 0 {
-		c.TTL = 30 * time.Second
+		c.TTL = 5 * time.Minute
 	}
 	if c.NegativeTTL == 0 {
 		c.NegativeTTL = 5 * time.Second
@@ -237,6 +240,12 @@ func (v *Verifier) entry(ctx context.Context, h *[32]byte, now time.Time) (*Entr
 	if e != nil && nowNs-e.loadedAt < ttl {
 		return e, Valid
 	}
+	if e != nil && ttl == int64(v.cfg.TTL) {
+		// Past its TTL: answer from it and read it again in the
+		// background, so no verification waits on the database.
+		v.refreshLater(*h, now)
+		return e, Valid
+	}
 	if e == nil && missAt != 0 && nowNs-missAt < int64(v.cfg.NegativeTTL) {
 		return nil, NotFound
 	}
@@ -258,6 +267,29 @@ func (v *Verifier) entry(ctx context.Context, h *[32]byte, now time.Time) (*Entr
 	return nil, Unavailable
 }
 
+// maxRefreshes bounds background re-reads of stale entries.
+const maxRefreshes = 4
+
+// refreshLater re-reads a stale entry in the background, unless enough
+// re-reads are already running (the entry stays stale a little longer).
+func (v *Verifier) refreshLater(h [32]byte, now time.Time) {
+	if v.refreshing.Add(1) > maxRefreshes {
+		v.refreshing.Add(-1)
+		return
+	}
+	go func() {
+		defer v.refreshing.Add(-1)
+		if _, err := v.load(context.Background(), h, now); err != nil && !errors.Is(err, ErrNotFound) {
+			// Keep the entry; try again in a second.
+			if e, _ := v.cache.get(&h); e != nil {
+				retry := *e
+				retry.loadedAt = now.UnixNano() - int64(v.cfg.TTL) + int64(time.Second)
+				v.cache.put(h, &retry)
+			}
+		}
+	}()
+}
+
 // load reads a key from the database (once for concurrent misses of the
 // same hash) and caches it, or caches the miss.
 func (v *Verifier) load(ctx context.Context, h [32]byte, now time.Time) (*Entry, error) {
@@ -267,6 +299,7 @@ func (v *Verifier) load(ctx context.Context, h [32]byte, now time.Time) (*Entry,
 		v.loads.Add(1)
 		rec, err := v.cfg.Loader.KeyByHash(ctx, h)
 		if errors.Is(err, ErrNotFound) {
+			v.cache.remove(h)
 			v.cache.putMiss(h, now.UnixNano())
 			return nil, err
 		}
