@@ -71,7 +71,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Wr
 	var rl *verify.RedisLimits
 	if cfg.RedisURL != "" {
 		// Shared limits, quotas and invalidation across instances.
-		if rl, err = verify.NewRedisLimits(cfg.RedisURL, log); err != nil {
+		if rl, err = verify.NewRedisLimits(cfg.RedisURL, db.QuotaUsed, log); err != nil {
 			return fmt.Errorf("KEYHOLD_REDIS_URL: %w", err)
 		}
 		defer rl.Close()

@@ -21,9 +21,11 @@ import (
 // KEYS: 1 rate (tat), 2 quota window (used), 3 generation.
 // ARGV: 1 now, 2 interval, 3 tolerance, 4 cost, 5 quota, 6 window TTL (s),
 // 7 seed for a missing window, 8 take (0: peek), 9 generation expected,
-// 10 units counted locally while Redis was away, to add first.
+// 10 units counted locally while Redis was away, to add first, 11 "1" when
+// the seed was read from the database (else a missing window asks for it).
 // Returns {code, tat, used, generation}: code 0 ok, 1 rate limited, 2 quota
-// exceeded, 3 stale (the key changed since it was cached; nothing taken).
+// exceeded, 3 stale (the key changed since it was cached; nothing taken),
+// 4 the window is missing (Redis lost it): seed it from the database.
 var takeScript = redis.NewScript(`
 local gen = tonumber(redis.call('GET', KEYS[3]) or '0')
 if gen ~= tonumber(ARGV[9]) then return {3, 0, 0, gen} end
@@ -31,6 +33,7 @@ local now, interval, tol = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3
 local cost, quota = tonumber(ARGV[4]), tonumber(ARGV[5])
 local used = redis.call('GET', KEYS[2])
 if not used then
+  if ARGV[11] ~= '1' then return {4, 0, 0, gen} end
   used = tonumber(ARGV[7])
   redis.call('SET', KEYS[2], used, 'EX', ARGV[6])
 else
@@ -58,6 +61,7 @@ return {0, nexttat, used, gen}
 // counting — adding what it counted alone — when Redis answers again.
 type RedisLimits struct {
 	rdb      *redis.Client
+	seed     func(ctx context.Context, keyID string, windowStart time.Time) (int64, error)
 	log      *slog.Logger
 	local    MemoryLimits
 	down     atomic.Bool
@@ -67,8 +71,13 @@ type RedisLimits struct {
 }
 
 // NewRedisLimits connects to url (redis:// or rediss://) with short
-// timeouts: a slow Redis must not slow verification down.
-func NewRedisLimits(url string, log *slog.Logger) (*RedisLimits, error) {
+// timeouts: a slow Redis must not slow verification down. seed returns the
+// quota a key used in a window as the database knows it (every instance's
+// flushed usage); it re-seeds a window Redis lost.
+func NewRedisLimits(url string, seed func(ctx context.Context, keyID string, windowStart time.Time) (int64, error), log *slog.Logger) (*RedisLimits, error) {
+	if seed == nil {
+		return nil, errors.New("verify: redis limits need a seed")
+	}
 	opt, err := redis.ParseURL(url)
 	if err != nil {
 		return nil, fmt.Errorf("verify: redis url: %w", err)
@@ -86,7 +95,7 @@ func NewRedisLimits(url string, log *slog.Logger) (*RedisLimits, error) {
 	}
 	// go-redis prints pool errors to stderr; we report outages ourselves.
 	redis.SetLogger(redisLogger{log})
-	return &RedisLimits{rdb: redis.NewClient(opt), log: log}, nil
+	return &RedisLimits{rdb: redis.NewClient(opt), seed: seed, log: log}, nil
 }
 
 // redisLogger sends go-redis's own messages to slog at debug level.
@@ -144,10 +153,20 @@ func (r *RedisLimits) run(ctx context.Context, e *Entry, cost int64, now time.Ti
 	if !take {
 		takeArg = "0"
 	}
-	res, err := takeScript.Run(ctx, r.rdb, []string{rateKey(e.KeyID), quotaKey(e.KeyID, w), genKey(e.KeyID)},
-		// A missing window (Redis lost its data) is seeded with what this
-		// process counted, less what it counted alone, which extra adds.
-		nowUs, intervalUs, tolUs, cost, e.Quota, int64(w.End.Sub(now)/time.Second)+86400, st.used.Load()-extra, takeArg, e.gen, extra).Int64Slice()
+	keys := []string{rateKey(e.KeyID), quotaKey(e.KeyID, w), genKey(e.KeyID)}
+	ttl := int64(w.End.Sub(now)/time.Second) + 86400
+	res, err := takeScript.Run(ctx, r.rdb, keys, nowUs, intervalUs, tolUs, cost, e.Quota, ttl, 0, takeArg, e.gen, extra, "0").Int64Slice()
+	if err == nil && res[0] == 4 {
+		// Redis lost the window: seed it with the database's count (every
+		// instance's flushed usage), or this process's count (the last
+		// shared count plus what it counted alone) if that is more.
+		var seed int64
+		if seed, err = r.seed(ctx, e.KeyID, w.Start); err == nil {
+			seed = max(seed, st.used.Load())
+			extra = 0
+			res, err = takeScript.Run(ctx, r.rdb, keys, nowUs, intervalUs, tolUs, cost, e.Quota, ttl, seed, takeArg, e.gen, 0, "1").Int64Slice()
+		}
+	}
 	if err != nil {
 		st.unsynced.Add(extra) // not added: keep for the next try
 		if errors.Is(err, context.Canceled) {

@@ -25,7 +25,7 @@ type instance struct {
 
 func (f *fixture) instance(redisURL string) *instance {
 	f.t.Helper()
-	rl, err := verify.NewRedisLimits(redisURL, nil)
+	rl, err := verify.NewRedisLimits(redisURL, f.db.QuotaUsed, nil)
 	if err != nil {
 		f.t.Fatal(err)
 	}
