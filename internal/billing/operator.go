@@ -1,6 +1,7 @@
 package billing
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -69,13 +70,12 @@ func (s *Service) Reapply(ctx context.Context, actor audit.Actor, eventID string
 		return "", keyhold.Errorf(keyhold.EINVALID, "The payload kept with this event cannot be read. Run keyhold stripe reconcile instead.")
 	}
 	applyErr := s.apply(ctx, &ev, []byte(rec.Payload))
-	outcome := OutcomeFailed
-	if applyErr == nil {
-		if after, err := s.store.StripeEvent(ctx, eventID); err == nil {
-			outcome = after.Outcome
-		}
+	outcome, account := OutcomeFailed, rec.AccountID
+	if after, err := s.store.StripeEvent(context.WithoutCancel(ctx), eventID); err == nil {
+		// Applied, the record names the account the event was about.
+		outcome, account = after.Outcome, cmp.Or(after.AccountID, account)
 	}
-	e := audit.Entry{ID: keyhold.NewID(), AccountID: rec.AccountID, ActorID: actor.AccountID, Action: audit.EventReapplied,
+	e := audit.Entry{ID: keyhold.NewID(), AccountID: account, ActorID: actor.AccountID, Action: audit.EventReapplied,
 		TargetType: audit.TargetStripeEvent, TargetID: rec.ID, IP: actor.IP, CreatedAt: s.now().UTC(),
 		Detail: fmt.Sprintf("%s %s applied again: %s", rec.Type, rec.ID, outcome)}
 	if err := s.store.AppendAudit(context.WithoutCancel(ctx), e); err != nil {
@@ -129,9 +129,10 @@ func (s *Service) SetPlanManually(ctx context.Context, actor audit.Actor, accoun
 }
 
 // CustomerURL is the Stripe dashboard page of a customer (the test-mode
-// one with a test key); "" for none.
+// one with a test key); "" for none, or when billing is off (the mode of
+// the account is then unknown).
 func (s *Service) CustomerURL(customerID string) string {
-	if customerID == "" {
+	if customerID == "" || !s.Enabled() {
 		return ""
 	}
 	base := "https://dashboard.stripe.com/"
@@ -143,7 +144,7 @@ func (s *Service) CustomerURL(customerID string) string {
 
 // EventURL is the Stripe dashboard page of an event, like CustomerURL.
 func (s *Service) EventURL(eventID string) string {
-	if eventID == "" || !strings.HasPrefix(eventID, "evt_") {
+	if !strings.HasPrefix(eventID, "evt_") || !s.Enabled() {
 		return ""
 	}
 	base := "https://dashboard.stripe.com/"

@@ -159,32 +159,18 @@ func overrideText(p *int64) string {
 }
 
 // DailyTotals returns every key's usage summed per UTC day for the last
-// days days, today included, oldest first, with zero entries for quiet
-// days.
+// days days (1..MaxUsageDays), today included, oldest first, with zero
+// entries for quiet days.
 func (s *Service) DailyTotals(ctx context.Context, days int) ([]DailyUsage, error) {
-	today := s.now().UTC().Truncate(24 * time.Hour)
-	first := today.AddDate(0, 0, -(days - 1))
+	if err := checkSpan(days, MaxUsageDays, "days"); err != nil {
+		return nil, err
+	}
+	first := s.now().UTC().Truncate(day).AddDate(0, 0, -(days - 1))
 	hours, err := s.store.UsageByHour(ctx, first)
 	if err != nil {
 		return nil, fmt.Errorf("keys: usage totals: %w", err)
 	}
-	out := make([]DailyUsage, days)
-	for i := range out {
-		out[i].Day = first.AddDate(0, 0, i)
-	}
-	for _, h := range hours {
-		i := int(h.Hour.UTC().Sub(first) / (24 * time.Hour))
-		if i < 0 || i >= days {
-			continue
-		}
-		d := &out[i].UsageCounts
-		d.Valid += h.Valid
-		d.RateLimited += h.RateLimited
-		d.QuotaExceeded += h.QuotaExceeded
-		d.Invalid += h.Invalid
-		d.Cost += h.Cost
-	}
-	return out, nil
+	return daily(hours, first, days), nil
 }
 
 // TopKeys returns the n keys with the most verifications from since on.

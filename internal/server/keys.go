@@ -169,12 +169,17 @@ func (s *Server) renderKeyDetail(c echo.Context, status int, form *templates.Key
 		return err
 	}
 	l := s.layout(c, k.Name, "keys")
-	_, plan, err := s.keysAndPlan(c, acct.ID, l.Now)
+	rows, plan, err := s.keysAndPlan(c, acct.ID, l.Now)
 	if err != nil {
 		return err
 	}
 	p := templates.KeyDetailPage{Layout: l, Key: keyRow(k, l.Now), Form: formOfKey(k), Error: errMsg, Plan: plan,
 		GraceOptions: graceOptions, BaseURL: s.baseURL.String()}
+	for _, r := range rows {
+		if r.ID == k.ID {
+			p.Key.Used, p.Key.Quota = r.Used, r.Quota // quota used this period, as the list shows it
+		}
+	}
 	if p.Usage, err = s.keyUsage(c, acct.ID, k.ID, l.Now); err != nil {
 		return err
 	}

@@ -71,4 +71,17 @@ func (s *Server) routes() {
 
 	// Stripe webhooks: no session and no CSRF; the signature is the check.
 	e.POST("/webhooks/stripe", s.handleStripeWebhook)
+
+	// Operator console: operators only; everyone else gets 404.
+	admin := []echo.MiddlewareFunc{middleware.BodyLimit("64K"), s.csrf, s.requireSession, s.requireAdmin}
+	e.GET("/admin", s.handleAdminOverview, admin...)
+	e.GET("/admin/accounts", s.handleAdminAccounts, admin...)
+	e.GET("/admin/accounts/:id", s.handleAdminAccount, admin...)
+	e.POST("/admin/accounts/:id/plan", s.handleAdminAccountPlan, admin...)
+	e.GET("/admin/keys", s.handleAdminKeys, admin...)
+	e.GET("/admin/keys/:id", s.handleAdminKey, admin...)
+	e.POST("/admin/keys/:id/overrides", s.handleAdminKeyOverrides, admin...)
+	e.GET("/admin/events", s.handleAdminEvents, admin...)
+	e.POST("/admin/events/:id/reapply", s.handleAdminEventReapply, admin...)
+	e.GET("/admin/audit", s.handleAdminAudit, admin...)
 }
