@@ -123,13 +123,13 @@ type AdminKeyRow struct {
 
 // AdminAuditRow is one line of the audit log.
 type AdminAuditRow struct {
-	ID, Action, Detail, IP   string
-	At                       time.Time
-	AccountID, AccountEmail  string // whose resource
-	ActorID, ActorEmail      string // who acted; "" for Stripe or nobody signed in
-	TargetType, TargetID     string
-	TargetURL                string // the admin page of the target, when there is one
-	ActorIsSystem, Anonymous bool   // Stripe or Keyhold itself; nobody signed in (failed log-in)
+	ID, Action, Detail, IP  string
+	At                      time.Time
+	AccountID, AccountEmail string // whose resource
+	ActorID, ActorEmail     string // who acted; "" for Stripe or nobody signed in
+	TargetType, TargetID    string
+	TargetURL               string // the admin page of the target, when there is one
+	ActorIsSystem           bool   // Stripe acted; no actor and not this: nobody was signed in (a failed log-in)
 }
 
 // AdminAccountPage is /admin/accounts/{id}: the account, its plan and

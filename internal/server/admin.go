@@ -112,10 +112,9 @@ func adminAuditRow(e auth.AuditRecord) templates.AdminAuditRow {
 	r := templates.AdminAuditRow{ID: e.ID, Action: e.Action, Detail: e.Detail, IP: e.IP, At: e.CreatedAt,
 		AccountID: e.AccountID, AccountEmail: e.AccountEmail, ActorID: e.ActorID, ActorEmail: e.ActorEmail,
 		TargetType: e.TargetType, TargetID: e.TargetID}
-	if e.ActorID == "" {
-		r.ActorIsSystem = e.Action == audit.PlanChanged
-		r.Anonymous = !r.ActorIsSystem
-	}
+	// No actor: Stripe changed a plan, or nobody was signed in (a failed
+	// log-in).
+	r.ActorIsSystem = e.ActorID == "" && e.Action == audit.PlanChanged
 	switch e.TargetType {
 	case audit.TargetKey:
 		if e.TargetID != "" {

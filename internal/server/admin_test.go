@@ -232,15 +232,15 @@ func TestAdminAuditCoversEveryAction(t *testing.T) {
 	if p := b.Submit("/account", "/account/password", url.Values{"current_password": {password}, "password": {"a brand new password"}}); p.StatusCode != http.StatusSeeOther {
 		t.Fatalf("password change: %d %s", p.StatusCode, alert(p)) // account.password_changed
 	}
-	keyID, _ := b.MustCreateKey("prod", nil) // key.created
-	b.Submit("/keys/"+keyID, "/keys/"+keyID, url.Values{"name": {"production"}})                  // key.renamed
+	keyID, _ := b.MustCreateKey("prod", nil)                                                         // key.created
+	b.Submit("/keys/"+keyID, "/keys/"+keyID, url.Values{"name": {"production"}})                     // key.renamed
 	b.Submit("/keys/"+keyID, "/keys/"+keyID, url.Values{"name": {"production"}, "scopes": {"read"}}) // key.edited
 	b.Submit("/keys/"+keyID, "/keys/"+keyID+"/rotate", url.Values{"grace": {"0"}})                   // key.rotated
 	b.Submit("/keys/"+keyID, "/keys/"+keyID+"/revoke", url.Values{})                                 // key.revoked
 
 	ops := h.MustAdmin("ops@example.com")
 	key2, _ := b.MustCreateKey("second", nil)
-	ops.Submit("/admin/keys/"+key2, "/admin/keys/"+key2+"/overrides", url.Values{"quota": {"77"}})      // key.overrides_changed
+	ops.Submit("/admin/keys/"+key2, "/admin/keys/"+key2+"/overrides", url.Values{"quota": {"77"}})       // key.overrides_changed
 	ops.Submit("/admin/accounts/"+ada, "/admin/accounts/"+ada+"/plan", url.Values{"plan": {"business"}}) // plan.assigned
 
 	// Stripe moves the account to Pro (plan.changed), and a failed event
