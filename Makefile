@@ -25,7 +25,7 @@ test:
 FUZZTIME ?= 10s
 fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./internal/keys/
-	$(GO) test -run='^$$' -fuzz='^FuzzVerifyRequestDecode$$' -fuzztime=$(FUZZTIME) ./internal/server/
+	$(GO) test -run='^$$' -fuzz='^FuzzParseRequest$$' -fuzztime=$(FUZZTIME) ./internal/verify/
 
 # generate: templ components and front-end assets (commit the results)
 generate:
@@ -62,8 +62,20 @@ clean:
 #   -per-account N    keys per account (1000); -seed-workers N key-creating goroutines (4)
 #   -keyhold PATH     run this binary instead of building ./cmd/keyhold
 #   -json FILE        also write the results as JSON; -keep keeps the temporary folder
+#   -mode MODE        single (default: one instance on SQLite), scale (see
+#                     bench-scale), or both: single then scale, and the two
+#                     side by side: `make bench BENCHFLAGS='-mode both'`
 # GOGC, GOMEMLIMIT and GOMAXPROCS in the environment reach the server too.
 BENCHFLAGS ?=
-.PHONY: bench
+.PHONY: bench bench-scale
 bench:
 	$(GO) run ./cmd/loadgen $(BENCHFLAGS)
+
+# bench-scale: the same phases against two instances sharing a PostgreSQL
+# and a Redis that loadgen starts itself on 127.0.0.1 (initdb/postgres from
+# PATH or /usr/lib/postgresql/*/bin, redis-server; as root PostgreSQL runs
+# as the user postgres) and stops at the end. Connections are shared out
+# over both instances; the report adds per-instance figures and Redis
+# commands per verification (INFO). Takes the same BENCHFLAGS.
+bench-scale:
+	$(GO) run ./cmd/loadgen -mode scale $(BENCHFLAGS)

@@ -624,8 +624,10 @@ func TestScaleOutRedisOutage(t *testing.T) {
 		t.Fatal("no verification succeeded")
 	}
 	for i, x := range apps {
-		if v, err := metric(x, "keyhold_redis_outages_total"); err != nil || v != 1 {
-			t.Errorf("instance %d: keyhold_redis_outages_total = %v (%v), want 1", i+1, v, err)
+		// At least this outage (a reply slower than the 250 ms timeout on a
+		// loaded machine counts as one more).
+		if v, err := metric(x, "keyhold_redis_outages_total"); err != nil || v < 1 {
+			t.Errorf("instance %d: keyhold_redis_outages_total = %v (%v), want at least 1", i+1, v, err)
 		}
 		if v, err := metric(x, "keyhold_redis_fallback_verifications_total"); err != nil || v < 1 {
 			t.Errorf("instance %d: keyhold_redis_fallback_verifications_total = %v (%v), want the calls it counted alone", i+1, v, err)
@@ -646,14 +648,45 @@ func TestScaleOutRedisOutage(t *testing.T) {
 		}
 		prev = ans
 	}
-	// The calls each instance counted alone were added back. Redis lost its
-	// data (no persistence), and the first instance back re-seeds the window
-	// from what it last knew; under traffic on both that can lag by the
-	// calls in flight, so this is reported rather than asserted here.
-	// TestScaleOutRedisDataLossReseed asserts the exact count.
+	// Whether the calls each instance counted alone were added back exactly
+	// (Redis lost its data: no persistence) is reported, not asserted, here:
+	// under traffic on both instances the known bugs that
+	// TestScaleOutRedisDataLossLocalCountsOnce and
+	// TestScaleOutRedisRecoveryNoDoubleCount pin down make it vary from run
+	// to run. Those tests, and TestScaleOutRedisDataLossReseed, assert it in
+	// settings of their own.
 	if want := int64(quota - total - 7); prev.Quota.Remaining != want {
 		t.Logf("after %d valid calls the quota shows %d left, exact would be %d (off by %d)",
 			total+7, prev.Quota.Remaining, want, prev.Quota.Remaining-want)
+	}
+}
+
+// verifyShared verifies key on x until one call is counted in Redis
+// rather than locally (a call that meets a pooled connection to the Redis
+// that is gone falls back to local counting until the instance's probe
+// finds Redis again). It returns the last answer and how many calls it
+// made, all of which must be VALID.
+func verifyShared(tb testing.TB, x *app, key string) (scaleAnswer, int) {
+	tb.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for calls := 1; ; calls++ {
+		waitFallback(tb, 0, 5*time.Second, x)
+		before, err := metric(x, "keyhold_redis_fallback_verifications_total")
+		if err != nil {
+			tb.Fatal(err)
+		}
+		ans := mustVerify(tb, x, key)
+		wantCode(tb, "a call after Redis restarted", ans, http.StatusOK, "VALID")
+		after, err := metric(x, "keyhold_redis_fallback_verifications_total")
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if after == before {
+			return ans, calls
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("no call was counted in Redis within 10s after it came back")
+		}
 	}
 }
 
@@ -674,7 +707,8 @@ func TestScaleOutRedisDataLossReseed(t *testing.T) {
 	n := 0
 	wantCode(t, "the call on A", mustVerify(t, a, key), http.StatusOK, "VALID")
 	n++
-	for range 20 {
+	const onB = 20
+	for range onB {
 		wantCode(t, "a call on B", mustVerify(t, b, key), http.StatusOK, "VALID")
 		n++
 	}
@@ -682,40 +716,123 @@ func TestScaleOutRedisDataLossReseed(t *testing.T) {
 
 	r.Stop()
 	r.Start() // empty: no persistence
-	apps := []*app{a, b}
-	for i, x := range apps {
-		eventually(t, 5*time.Second, fmt.Sprintf("instance %d /readyz reports redis ok", i+1), func() (bool, string) {
-			_, body, err := readiness(x)
-			return err == nil && body["redis"] == "ok", fmt.Sprint(body, err)
-		})
-	}
-	// A reaches the empty Redis first (and again after a possible local
-	// fallback on a dead pooled connection), then B.
+	// A reaches the empty Redis first, then B, then each once more.
+	_, calls := verifyShared(t, a, key)
+	n += calls
+	_, calls = verifyShared(t, b, key)
+	n += calls
 	var last scaleAnswer
-	for _, x := range []*app{a, a, b} {
-		last = mustVerify(t, x, key)
-		wantCode(t, "a call after Redis restarted", last, http.StatusOK, "VALID")
-		n++
-		time.Sleep(600 * time.Millisecond) // a probe interval: back on shared counting
-	}
 	for _, x := range []*app{a, b} {
 		last = mustVerify(t, x, key)
 		wantCode(t, "a call after Redis restarted", last, http.StatusOK, "VALID")
 		n++
 	}
-	want := int64(quota - n)
-	if forgotten := last.Quota.Remaining - want; forgotten == 20 {
-		// Known product bug: the quota window missing from Redis is re-seeded by RedisLimits.run
-		// with the count the first instance back last saw (keyState.used),
-		// not from the database, so B's 20 calls are forgotten for the
-		// rest of the window. Remove this branch once that is fixed.
-		t.Skipf("KNOWN BUG: after a Redis restart that lost its data the quota shows %d left, want %d: "+
-			"the window was re-seeded from instance A's stale count instead of the database, forgetting B's %d calls",
-			last.Quota.Remaining, want, forgotten)
+	if want := int64(quota - n); last.Quota.Remaining != want {
+		t.Errorf("after %d valid calls and a Redis restart that lost its data, the quota shows %d left, want %d",
+			n, last.Quota.Remaining, want)
 	}
+}
+
+// TestScaleOutRedisDataLossLocalCountsOnce: both instances count calls
+// alone while Redis is down, and these reach the database (flushed every
+// 100 ms). Redis comes back empty; A re-seeds the window from the
+// database, which holds every call, B's too. B's calls counted alone must
+// then not be added to Redis a second time.
+func TestScaleOutRedisDataLossLocalCountsOnce(t *testing.T) {
+	t.Parallel()
+	const quota, onA, onB = 1000, 5, 10
+	plansFile := writePlansFile(t, plans.Plan{ID: "free", Name: "Free", Price: "$0", RatePerSecond: 10_000, Burst: 10_000, MonthlyQuota: quota, MaxKeys: 3})
+	r := testenv.PrivateRedis(t)
+	a, b := startPair(t, scaleEnv(t, r.URL(), plansFile, nil))
+	_, key := newAccountWithKey(t, a, "alone@example.com")
+
+	n := 0
+	for _, x := range []*app{a, b} {
+		wantCode(t, "a call before the outage", mustVerify(t, x, key), http.StatusOK, "VALID")
+		n++
+	}
+	r.Stop()
+	for i, x := range []*app{a, b} {
+		for range []int{onA, onB}[i] {
+			wantCode(t, "a call while Redis is down", mustVerify(t, x, key), http.StatusOK, "VALID")
+			n++
+		}
+	}
+	waitFallback(t, 1, 5*time.Second, a, b)
+	time.Sleep(500 * time.Millisecond) // several flushes: the database has every call
+	r.Start()                          // empty: no persistence
+
+	// A reaches the empty Redis first and seeds it, then B.
+	_, calls := verifyShared(t, a, key)
+	n += calls
+	_, calls = verifyShared(t, b, key)
+	n += calls
+	var last scaleAnswer
+	for _, x := range []*app{a, b} {
+		last = mustVerify(t, x, key)
+		wantCode(t, "a call after Redis came back", last, http.StatusOK, "VALID")
+		n++
+	}
+	want := int64(quota - n)
 	if last.Quota.Remaining != want {
-		t.Errorf("after %d valid calls and a Redis restart that lost its data, the quota shows %d left, want %d: "+
-			"%d calls were forgotten", n, last.Quota.Remaining, want, last.Quota.Remaining-want)
+		t.Errorf("after %d valid calls (%d and %d counted alone by A and B) and a Redis restart that lost its data, "+
+			"the quota shows %d left, want %d", n, onA, onB, last.Quota.Remaining, want)
+	}
+}
+
+// TestScaleOutRedisRecoveryNoDoubleCount counts calls on local fallback
+// while Redis is down, then sends concurrent calls when it is back (with
+// its data lost): the calls counted alone must be added back once, never
+// twice ("Usage is never double counted").
+func TestScaleOutRedisRecoveryNoDoubleCount(t *testing.T) {
+	t.Parallel()
+	const quota, alone, burst = 100_000, 30, 40
+	plansFile := writePlansFile(t, plans.Plan{ID: "free", Name: "Free", Price: "$0", RatePerSecond: 10_000, Burst: 10_000, MonthlyQuota: quota, MaxKeys: 3})
+	r := testenv.PrivateRedis(t)
+	a, _ := startPair(t, scaleEnv(t, r.URL(), plansFile, nil))
+	_, key := newAccountWithKey(t, a, "double@example.com")
+
+	n := 0
+	wantCode(t, "the first call", mustVerify(t, a, key), http.StatusOK, "VALID")
+	n++
+	r.Stop()
+	for range alone {
+		wantCode(t, "a call while Redis is down", mustVerify(t, a, key), http.StatusOK, "VALID")
+		n++
+	}
+	r.Start()
+	waitFallback(t, 0, 5*time.Second, a)
+
+	var (
+		wg sync.WaitGroup
+		mu sync.Mutex
+	)
+	start := make(chan struct{})
+	for range burst {
+		wg.Go(func() {
+			<-start
+			ans, err := tryVerify(a.URL, key)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil || ans.Status != http.StatusOK || ans.Code != "VALID" {
+				t.Errorf("a concurrent call after Redis came back: %v %v", ans, err)
+				return
+			}
+			n++
+		})
+	}
+	close(start)
+	wg.Wait()
+	last, calls := verifyShared(t, a, key)
+	n += calls
+
+	if fallback, err := metric(a, "keyhold_redis_fallback_verifications_total"); err != nil || fallback == 0 {
+		t.Fatalf("no verification was counted locally (%v, %v): the outage did not happen", fallback, err)
+	}
+	want := int64(quota - n)
+	if last.Quota.Remaining != want {
+		t.Errorf("after %d valid calls (%d counted while Redis was down) the quota shows %d left, want %d",
+			n, alone, last.Quota.Remaining, want)
 	}
 }
 

@@ -111,6 +111,16 @@ func (s *snapshot) quantile(q float64) time.Duration {
 	return time.Duration(s.max)
 }
 
+// add merges x into s.
+func (s *snapshot) add(x *snapshot) {
+	for i, c := range x.counts {
+		s.counts[i] += c
+	}
+	s.n += x.n
+	s.sum += x.sum
+	s.max = max(s.max, x.max)
+}
+
 func (s *snapshot) mean() time.Duration {
 	if s.n == 0 {
 		return 0

@@ -49,20 +49,33 @@ type target struct {
 	make func(ctx context.Context, i uint64) *http.Request
 }
 
-func healthTarget(base string) target {
-	u := base + "/healthz"
-	return target{name: "GET /healthz", make: func(ctx context.Context, _ uint64) *http.Request {
-		r, _ := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+// healthTarget gets /healthz; with several bases (instances), the i-th
+// request goes to bases[i mod len(bases)].
+func healthTarget(bases ...string) target {
+	us := make([]string, len(bases))
+	for j, b := range bases {
+		us[j] = b + "/healthz"
+	}
+	n := uint64(len(us))
+	return target{name: "GET /healthz", make: func(ctx context.Context, i uint64) *http.Request {
+		r, _ := http.NewRequestWithContext(ctx, http.MethodGet, us[i%n], nil)
 		return r
 	}}
 }
 
-// verifyTarget posts {"key": …} with the keys taken round-robin.
-func verifyTarget(base string, bodies [][]byte) target {
-	u := base + "/v1/verify"
+// verifyTarget posts {"key": …} with the keys taken round-robin. With
+// several bases (instances) the requests alternate between them, and each
+// key goes to every instance in turn: request i goes to bases[i mod n] with
+// key i/n.
+func verifyTarget(bases []string, bodies [][]byte) target {
+	us := make([]string, len(bases))
+	for j, b := range bases {
+		us[j] = b + "/v1/verify"
+	}
+	n := uint64(len(us))
 	return target{name: "POST /v1/verify", make: func(ctx context.Context, i uint64) *http.Request {
-		b := bodies[i%uint64(len(bodies))]
-		r, _ := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(b))
+		b := bodies[(i/n)%uint64(len(bodies))]
+		r, _ := http.NewRequestWithContext(ctx, http.MethodPost, us[i%n], bytes.NewReader(b))
 		r.Header["Content-Type"] = []string{"application/json"}
 		return r
 	}}
@@ -82,6 +95,19 @@ func (o *outcome) fail(err error) {
 }
 
 func (o *outcome) status(code int) { o.statuses[min(max(code, 0), 599)].Add(1) }
+
+// add adds x's counts to o (to combine the instances of a phase).
+func (o *outcome) add(x *outcome) {
+	for c := range x.statuses {
+		if n := x.statuses[c].Load(); n != 0 {
+			o.statuses[c].Add(n)
+		}
+	}
+	o.errors.Add(x.errors.Load())
+	if e := x.firstErr.Load(); e != nil {
+		o.firstErr.CompareAndSwap(nil, e)
+	}
+}
 
 func (o *outcome) counts() (total, non2xx int64, by map[int]int64) {
 	by = map[int]int64{}
@@ -228,7 +254,7 @@ schedule:
 // warm verifies every key once, conns at a time, so the measured phases
 // find every key cached. It returns how many answers were not 200.
 func warm(ctx context.Context, client *http.Client, base string, bodies [][]byte, conns int) (time.Duration, *outcome, error) {
-	t := verifyTarget(base, bodies)
+	t := verifyTarget([]string{base}, bodies)
 	o := &outcome{}
 	start := time.Now()
 	err := parallel(ctx, len(bodies), conns, func(i int) error {

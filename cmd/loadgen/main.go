@@ -13,6 +13,18 @@
 //     intended send time (no coordinated omission);
 //   - the server's resident memory with every key cached.
 //
+// With -mode scale it does the same against two instances that share a
+// PostgreSQL and a Redis, both of which it starts itself on free 127.0.0.1
+// ports in its temporary folder (PostgreSQL with fsync off; Redis without
+// persistence) and stops at the end, on Ctrl-C too. Seeding goes through
+// the same services into PostgreSQL; both instances get the same
+// KEYHOLD_DATABASE_URL, KEYHOLD_REDIS_URL, KEYHOLD_SECRET and
+// KEYHOLD_PLANS_FILE. The closed-loop phases share the connections out
+// over the instances (one loop per instance, run together, reported per
+// instance and combined), the open-loop phases alternate between them, and
+// Redis's INFO before and after each phase gives its commands per request.
+// -mode both runs single, then scale, and prints the two side by side.
+//
 // It prints a plain-text report with the machine's facts, and with -json
 // also writes the numbers as JSON. Only 127.0.0.1 is ever contacted, every
 // phase ends by itself, and the server is stopped with SIGTERM at the end.
@@ -21,15 +33,20 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -49,6 +66,7 @@ type options struct {
 	keyhold     string
 	jsonOut     string
 	keep        bool
+	mode        string
 }
 
 func main() {
@@ -66,9 +84,20 @@ func main() {
 	flag.StringVar(&o.keyhold, "keyhold", "", "keyhold binary to run (default: go build ./cmd/keyhold into a temporary folder)")
 	flag.StringVar(&o.jsonOut, "json", "", "also write the results as JSON to this file")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary folder (database, plans file, server log)")
+	flag.StringVar(&o.mode, "mode", "single", "single: one instance on SQLite; scale: two instances on a PostgreSQL and a Redis that loadgen starts; both: single, then scale, then the two side by side")
 	flag.Parse()
 	if o.keys < 1 || o.conns < 1 || o.duration <= 0 || o.rate < 0 || o.workers < 1 || o.seedWorkers < 1 {
 		fmt.Fprintln(os.Stderr, "loadgen: -keys, -c, -d, -workers and -seed-workers must be positive, -rate not negative")
+		os.Exit(2)
+	}
+	switch o.mode {
+	case "single", "scale", "both":
+	default:
+		fmt.Fprintf(os.Stderr, "loadgen: -mode must be single, scale or both, not %q\n", o.mode)
+		os.Exit(2)
+	}
+	if o.mode != "single" && o.conns < 2 {
+		fmt.Fprintln(os.Stderr, "loadgen: -mode scale needs -c 2 or more (the connections are shared between two instances)")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -120,6 +149,18 @@ type phase struct {
 	GCPause   time.Duration `json:"server_gc_pause_total_ns"`
 	KeyLoads  int64         `json:"server_key_loads"`
 	ServerRSS int64         `json:"server_rss_bytes"`
+
+	// OKPerSec is the rate of 200 answers: for /v1/verify, of valid keys.
+	OKPerSec float64 `json:"status_200_per_sec"`
+	// With several instances: each one's CPU and RSS (ServerCPU and
+	// ServerRSS are their sums), its share of a closed loop, and what
+	// Redis and PostgreSQL used.
+	InstanceCPU []time.Duration  `json:"instance_cpu_ns,omitempty"`
+	InstanceRSS []int64          `json:"instance_rss_bytes,omitempty"`
+	PerInstance []*instancePhase `json:"per_instance,omitempty"`
+	RedisCPU    time.Duration    `json:"redis_cpu_ns,omitempty"`
+	PostgresCPU time.Duration    `json:"postgres_cpu_ns,omitempty"`
+	Redis       *redisPhase      `json:"redis,omitempty"`
 }
 
 type memory struct {
@@ -138,56 +179,188 @@ type memory struct {
 	KeyLoadsAll int64   `json:"key_loads_total"`
 }
 
+// instance is one keyhold process of the run: its memory, stop and log.
+type instance struct {
+	Pid      int      `json:"pid"`
+	Base     string   `json:"base_url"`
+	Memory   memory   `json:"memory"`
+	Shutdown int64    `json:"shutdown_ns"`
+	StopErr  string   `json:"shutdown_error,omitempty"`
+	LogLines []string `json:"server_log"`
+}
+
+// instancePhase is one instance's share of a closed-loop phase.
+type instancePhase struct {
+	Conns     int           `json:"connections"`
+	Answered  int64         `json:"answered"`
+	OK        int64         `json:"status_200"`
+	ReqPerSec float64       `json:"req_per_sec"`
+	P50       time.Duration `json:"p50_ns"`
+	P99       time.Duration `json:"p99_ns"`
+	P999      time.Duration `json:"p999_ns"`
+	Non2xx    int64         `json:"non_2xx"`
+	Errors    int64         `json:"transport_errors"`
+}
+
+// redisPhase is what Redis did during a phase (INFO before and after; the
+// INFO command itself is left out).
+type redisPhase struct {
+	Commands  int64            `json:"commands_processed"`
+	ByCommand map[string]int64 `json:"commands_by_name"`
+	CPU       time.Duration    `json:"redis_cpu_ns"`
+}
+
 type report struct {
+	Mode     string            `json:"mode"` // single or scale
 	Started  time.Time         `json:"started"`
 	Machine  map[string]string `json:"machine"`
 	Options  map[string]string `json:"options"`
+	Storage  string            `json:"storage"`
 	Seed     seedStats         `json:"seed"`
 	WarmTime time.Duration     `json:"warm_ns"`
 	WarmNon2 int64             `json:"warm_non_2xx"`
 	Phases   []*phase          `json:"phases"`
 	Ratio    float64           `json:"verify_over_healthz"`
-	Memory   memory            `json:"memory"`
-	Shutdown time.Duration     `json:"shutdown_ns"`
-	StopErr  string            `json:"shutdown_error,omitempty"`
-	LogLines []string          `json:"server_log"`
+	// Memory, Shutdown, StopErr and LogLines are the first (in single
+	// mode the only) instance's; Instances has every instance.
+	Memory    memory        `json:"memory"`
+	Shutdown  time.Duration `json:"shutdown_ns"`
+	StopErr   string        `json:"shutdown_error,omitempty"`
+	LogLines  []string      `json:"server_log"`
+	Instances []*instance   `json:"instances"`
+	RedisRSS  int64         `json:"redis_rss_bytes,omitempty"`
 }
 
+// run runs the benchmark of each mode in turn (single, scale, or both),
+// printing each report, then with both the two side by side.
 func run(ctx context.Context, o options, out io.Writer) error {
-	rep := &report{Started: time.Now().UTC(), Machine: machineFacts(), Options: map[string]string{}}
+	say := func(format string, args ...any) { fmt.Fprintf(out, "loadgen: "+format+"\n", args...) }
+	modes := []string{o.mode}
+	if o.mode == "both" {
+		modes = []string{"single", "scale"}
+	}
+	if o.keyhold == "" {
+		// One build for every mode.
+		dir, err := os.MkdirTemp("", "keyhold-bench-bin-")
+		if err != nil {
+			return err
+		}
+		if o.keep {
+			say("keeping %s", dir)
+		} else {
+			defer os.RemoveAll(dir)
+		}
+		say("building ./cmd/keyhold")
+		if o.keyhold, err = buildKeyhold(ctx, dir); err != nil {
+			return err
+		}
+	}
+	var reps []*report
+	for _, mode := range modes {
+		if ctx.Err() != nil {
+			break
+		}
+		rep, err := bench(ctx, o, mode, out)
+		if err != nil {
+			return fmt.Errorf("%s mode: %w", mode, err)
+		}
+		printReport(out, rep, o)
+		reps = append(reps, rep)
+	}
+	if len(reps) == 2 {
+		printComparison(out, reps[0], reps[1], o)
+	}
+	if o.jsonOut != "" && len(reps) > 0 {
+		var v any = reps[0]
+		if len(reps) > 1 {
+			v = map[string]*report{"single": reps[0], "scale": reps[1]}
+		}
+		b, err := json.MarshalIndent(v, "", "  ")
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(o.jsonOut, append(b, '\n'), 0o644); err != nil {
+			return err
+		}
+		say("wrote %s", o.jsonOut)
+	}
+	return ctx.Err()
+}
+
+// bench runs one mode: single (one instance on SQLite) or scale (two
+// instances on a PostgreSQL and a Redis of their own). Everything it starts
+// it stops before it returns, on error and on Ctrl-C too: the keyhold
+// processes first (they flush usage), then Redis and PostgreSQL.
+func bench(ctx context.Context, o options, mode string, out io.Writer) (*report, error) {
+	scale := mode == "scale"
+	rep := &report{Mode: mode, Started: time.Now().UTC(), Machine: machineFacts(), Options: map[string]string{}}
 	rep.Machine["load average at start"] = loadAvg()
 	flag.VisitAll(func(f *flag.Flag) { rep.Options[f.Name] = f.Value.String() })
 	say := func(format string, args ...any) { fmt.Fprintf(out, "loadgen: "+format+"\n", args...) }
 
-	dir, err := os.MkdirTemp("", "keyhold-bench-")
+	dir, err := os.MkdirTemp(benchBase(scale), "keyhold-bench-")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if o.keep {
 		say("keeping %s", dir)
 	} else {
 		defer os.RemoveAll(dir)
 	}
-
-	bin := o.keyhold
-	if bin == "" {
-		say("building ./cmd/keyhold")
-		if bin, err = buildKeyhold(ctx, dir); err != nil {
-			return err
-		}
-	}
 	plansPath := filepath.Join(dir, "plans.json")
 	if err := writePlans(plansPath, max(o.keys, o.perAccount)); err != nil {
-		return err
+		return nil, err
 	}
-	dbURL := "sqlite://" + filepath.Join(dir, "keyhold.db")
 
-	say("seeding %d keys through keys.Service (SQLite, %d per account, %d writer(s))", o.keys, o.perAccount, o.seedWorkers)
+	nInst := 1
+	dbURL := "sqlite://" + filepath.Join(dir, "keyhold.db")
+	keyholdEnv := []string{"KEYHOLD_PLANS_FILE=" + plansPath}
+	var back *backing
+	if scale {
+		nInst = 2
+		// PostgreSQL runs as another user when this program is root: it
+		// must be able to reach its folder inside this one.
+		if err := os.Chmod(dir, 0o755); err != nil {
+			return nil, err
+		}
+		say("starting PostgreSQL and Redis on 127.0.0.1")
+		if back, err = startBacking(ctx, dir); err != nil {
+			return nil, err
+		}
+		defer func() {
+			say("stopping Redis and PostgreSQL")
+			back.stop()
+		}()
+		dbURL = back.pgURL
+		secret := make([]byte, 32)
+		if _, err := rand.Read(secret); err != nil {
+			return nil, err
+		}
+		keyholdEnv = append(keyholdEnv,
+			"KEYHOLD_REDIS_URL="+back.redisURL(),
+			"KEYHOLD_SECRET="+hex.EncodeToString(secret),
+		)
+		ri, _ := back.info()
+		rep.Storage = fmt.Sprintf("PostgreSQL (%s; fsync, full_page_writes and synchronous_commit off) + Redis %s (no persistence), both temporary, started by loadgen on 127.0.0.1; %d keyhold instances with the same KEYHOLD_DATABASE_URL, KEYHOLD_REDIS_URL, KEYHOLD_SECRET, KEYHOLD_PLANS_FILE",
+			back.pgVersion, ri.version, nInst)
+		say("PostgreSQL pid %d at %s, Redis pid %d at %s", back.pg.pid(), redactDSN(back.pgURL), back.redis.pid(), back.redisAddr)
+	} else {
+		rep.Storage = "SQLite (embedded default), fresh database in a temporary folder"
+	}
+	keyholdEnv = append(keyholdEnv, "KEYHOLD_DATABASE_URL="+dbURL)
+
+	storeName := "SQLite"
+	if scale {
+		storeName = "PostgreSQL"
+	}
+	say("seeding %d keys through keys.Service (%s, %d per account, %d writer(s))", o.keys, storeName, o.perAccount, o.seedWorkers)
 	secrets, st, err := seed(ctx, dbURL, plansPath, o.keys, o.perAccount, o.seedWorkers, out)
 	if err != nil {
-		return fmt.Errorf("seed: %w", err)
+		return nil, fmt.Errorf("seed: %w", err)
 	}
-	if fi, err := os.Stat(filepath.Join(dir, "keyhold.db")); err == nil {
+	if scale {
+		st.DatabaseSize = pgDatabaseSize(ctx, dbURL)
+	} else if fi, err := os.Stat(filepath.Join(dir, "keyhold.db")); err == nil {
 		st.DatabaseSize = fi.Size()
 	}
 	rep.Seed = st
@@ -198,86 +371,184 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	}
 	secrets = nil
 
-	srv, err := startServer(bin, dir, dbURL, plansPath)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if srv.alive() {
-			_, _ = srv.stop(20 * time.Second)
+	srvs := make([]*server, nInst)
+	for i := range srvs {
+		logName := "server.log"
+		if nInst > 1 {
+			logName = fmt.Sprintf("server-%d.log", i+1)
 		}
-	}()
-	ctl := newClient(4, nil)
-	if err := srv.waitReady(ctx, ctl, 30*time.Second); err != nil {
-		return err
+		srv, err := startServer(o.keyhold, dir, logName, keyholdEnv)
+		if err != nil {
+			return nil, err
+		}
+		srvs[i] = srv
+		defer func() {
+			if srv.alive() {
+				_, _ = srv.stop(20 * time.Second)
+			}
+		}()
 	}
-	say("keyhold pid %d ready at %s", srv.cmd.Process.Pid, srv.base)
-	if m, err := srv.scrape(ctx, ctl); err == nil {
+	ctl := newClient(4*nInst, nil)
+	bases := make([]string, nInst)
+	rep.Instances = make([]*instance, nInst)
+	for i, srv := range srvs {
+		if err := srv.waitReady(ctx, ctl, 30*time.Second); err != nil {
+			return nil, err
+		}
+		bases[i] = srv.base
+		rep.Instances[i] = &instance{Pid: srv.cmd.Process.Pid, Base: srv.base}
+		say("keyhold pid %d ready at %s", srv.cmd.Process.Pid, srv.base)
+		rep.Instances[i].Memory.RSSStart, _ = srv.procStatus()
+	}
+	if m, err := srvs[0].scrape(ctx, ctl); err == nil {
 		if v := m.sum("go_sched_gomaxprocs_threads"); v > 0 {
 			rep.Machine["server GOMAXPROCS"] = fmt.Sprint(v)
 		}
 	}
-	rep.Memory.RSSStart, _ = srv.procStatus()
 
 	var dials atomic.Int64
 	client := newClient(o.conns, &dials)
-	say("warming the cache: verifying each of %d keys once", len(bodies))
-	wt, wo, err := warm(ctx, client, srv.base, bodies, o.conns)
-	if err != nil {
-		return fmt.Errorf("warm: %w", err)
-	}
-	_, non2, by := wo.counts()
-	rep.WarmTime, rep.WarmNon2 = wt, non2
-	if non2 > 0 {
-		say("WARNING: %d of %d warm-up verifications were not 2xx: %v", non2, len(bodies), by)
+	for i, srv := range srvs {
+		say("warming the cache of %s: verifying each of %d keys once", srv.base, len(bodies))
+		wt, wo, err := warm(ctx, client, srv.base, bodies, o.conns)
+		if err != nil {
+			return nil, fmt.Errorf("warm: %w", err)
+		}
+		_, non2, by := wo.counts()
+		rep.WarmTime += wt
+		rep.WarmNon2 += non2
+		if non2 > 0 {
+			say("WARNING: %d of %d warm-up verifications on instance %d were not 2xx: %v", non2, len(bodies), i+1, by)
+		}
 	}
 	time.Sleep(o.pause) // let the first usage flush pass
-	rep.Memory.RSSWarm, _ = srv.procStatus()
-	if m, err := srv.scrape(ctx, ctl); err == nil {
-		rep.Memory.CachedKeys = int64(m.sum("keyhold_verify_cached_keys"))
-		rep.Memory.HeapWarm = m.sum("go_memstats_heap_inuse_bytes")
+	for i, srv := range srvs {
+		m := &rep.Instances[i].Memory
+		m.RSSWarm, _ = srv.procStatus()
+		if mt, err := srv.scrape(ctx, ctl); err == nil {
+			m.CachedKeys = int64(mt.sum("keyhold_verify_cached_keys"))
+			m.HeapWarm = mt.sum("go_memstats_heap_inuse_bytes")
+		}
+		say("warm: instance %d has %d keys cached; RSS %s", i+1, m.CachedKeys, mib(m.RSSWarm))
 	}
-	say("warm in %s; %d keys cached; server RSS %s", round(wt), rep.Memory.CachedKeys, mib(rep.Memory.RSSWarm))
+	say("warm-up took %s", round(rep.WarmTime))
 
-	health, verify := healthTarget(srv.base), verifyTarget(srv.base, bodies)
+	// Closed loop: each instance gets its share of the connections, with
+	// targets of its own; the open loop alternates between the instances.
+	healthEach, verifyEach := make([]target, nInst), make([]target, nInst)
+	for i, b := range bases {
+		healthEach[i], verifyEach[i] = healthTarget(b), verifyTarget([]string{b}, bodies)
+	}
+	healthAll, verifyAll := healthTarget(bases...), verifyTarget(bases, bodies)
 	if o.warmup > 0 {
-		closedLoop(ctx, client, verify, o.conns, o.warmup, nil, &outcome{})
+		closedSplit(ctx, client, verifyEach, o.conns, o.warmup, nil, nil)
 		time.Sleep(o.pause)
 	}
 
+	// ours is the CPU time of every process this benchmark started, and of
+	// this one.
+	ours := func() time.Duration {
+		t := selfCPU()
+		for _, s := range srvs {
+			t += s.cpuTime()
+		}
+		if back != nil {
+			t += back.redis.cpuTime() + back.pg.cpuTime()
+		}
+		return t
+	}
 	measure := func(p *phase, body func()) {
 		if o.waitIdle > 0 {
-			p.IdleWait, p.Idle = waitIdle(ctx, srv, o.waitIdle)
+			p.IdleWait, p.Idle = waitIdle(ctx, ours, o.waitIdle)
 		}
-		before, _ := srv.scrape(ctx, ctl)
-		scpu, gcpu, mcpu := srv.cpuTime(), selfCPU(), machineCPU()
+		befores := make([]metrics, nInst)
+		scpus := make([]time.Duration, nInst)
+		for i, s := range srvs {
+			befores[i], _ = s.scrape(ctx, ctl)
+		}
+		var rBefore redisInfo
+		var rcpu, pgcpu time.Duration
+		var rErr error
+		if back != nil {
+			rBefore, rErr = back.info()
+			rcpu, pgcpu = back.redis.cpuTime(), back.pg.cpuTime()
+		}
+		for i, s := range srvs {
+			scpus[i] = s.cpuTime()
+		}
+		gcpu, mcpu := selfCPU(), machineCPU()
 		body()
-		p.ServerCPU, p.LoadgenCPU = srv.cpuTime()-scpu, selfCPU()-gcpu
-		p.OtherCPU = max(0, machineCPU()-mcpu-p.ServerCPU-p.LoadgenCPU)
-		p.LoadAvg = loadAvg()
-		if after, err := srv.scrape(ctx, ctl); err == nil && before != nil {
-			p.GCs = int64(after.sum("go_gc_duration_seconds_count") - before.sum("go_gc_duration_seconds_count"))
-			p.GCPause = seconds(after.sum("go_gc_duration_seconds_sum") - before.sum("go_gc_duration_seconds_sum"))
-			p.KeyLoads = int64(after.sum("keyhold_verify_key_loads_total") - before.sum("keyhold_verify_key_loads_total"))
+		mEnd := machineCPU()
+		p.LoadgenCPU = selfCPU() - gcpu
+		p.InstanceCPU = make([]time.Duration, nInst)
+		p.InstanceRSS = make([]int64, nInst)
+		for i, s := range srvs {
+			p.InstanceCPU[i] = s.cpuTime() - scpus[i]
+			p.ServerCPU += p.InstanceCPU[i]
 		}
-		p.ServerRSS, _ = srv.procStatus()
+		if back != nil {
+			p.RedisCPU, p.PostgresCPU = back.redis.cpuTime()-rcpu, back.pg.cpuTime()-pgcpu
+			if rAfter, err := back.info(); err == nil && rErr == nil {
+				rp := &redisPhase{ByCommand: map[string]int64{}, CPU: p.RedisCPU}
+				for c, n := range rAfter.calls {
+					if d := n - rBefore.calls[c]; d > 0 && c != "info" {
+						rp.ByCommand[c] = d
+					}
+				}
+				rp.Commands = rAfter.commands - rBefore.commands - (rAfter.calls["info"] - rBefore.calls["info"])
+				p.Redis = rp
+			}
+		}
+		p.OtherCPU = max(0, mEnd-mcpu-p.ServerCPU-p.LoadgenCPU-p.RedisCPU-p.PostgresCPU)
+		p.LoadAvg = loadAvg()
+		for i, s := range srvs {
+			if after, err := s.scrape(ctx, ctl); err == nil && befores[i] != nil {
+				before := befores[i]
+				p.GCs += int64(after.sum("go_gc_duration_seconds_count") - before.sum("go_gc_duration_seconds_count"))
+				p.GCPause += seconds(after.sum("go_gc_duration_seconds_sum") - before.sum("go_gc_duration_seconds_sum"))
+				p.KeyLoads += int64(after.sum("keyhold_verify_key_loads_total") - before.sum("keyhold_verify_key_loads_total"))
+			}
+			p.InstanceRSS[i], _ = s.procStatus()
+			p.ServerRSS += p.InstanceRSS[i]
+		}
+		if nInst == 1 {
+			p.InstanceCPU, p.InstanceRSS = nil, nil
+		}
 		rep.Phases = append(rep.Phases, p)
 		time.Sleep(o.pause)
 	}
-	closed := func(name string, t target) *phase {
-		p := &phase{Name: name, Endpoint: t.name, Mode: "closed", Conns: o.conns}
-		say("closed loop: %s, %d connections, %s", t.name, o.conns, o.duration)
-		h, oc := newHist(o.conns), &outcome{}
+	closed := func(name string, ts []target) *phase {
+		p := &phase{Name: name, Endpoint: ts[0].name, Mode: "closed", Conns: o.conns}
+		say("closed loop: %s, %d connections over %d instance(s), %s", ts[0].name, o.conns, len(ts), o.duration)
+		hs, ocs := make([]*hist, len(ts)), make([]*outcome, len(ts))
+		var els []time.Duration
 		d0 := dials.Load()
-		measure(p, func() { p.Elapsed = closedLoop(ctx, client, t, o.conns, o.duration, h, oc) })
+		measure(p, func() { els = closedSplit(ctx, client, ts, o.conns, o.duration, hs, ocs) })
 		p.Dials = dials.Load() - d0
-		fill(p, h.snapshot(), oc)
+		all, oc := &snapshot{}, &outcome{}
+		for i := range ts {
+			s := hs[i].snapshot()
+			all.add(s)
+			oc.add(ocs[i])
+			p.Elapsed = max(p.Elapsed, els[i])
+			if len(ts) > 1 {
+				ip := &instancePhase{Conns: connShare(o.conns, len(ts), i), OK: ocs[i].statuses[200].Load(),
+					P50: s.quantile(0.5), P99: s.quantile(0.99), P999: s.quantile(0.999), Errors: ocs[i].errors.Load()}
+				ip.Answered, ip.Non2xx, _ = ocs[i].counts()
+				if els[i] > 0 {
+					ip.ReqPerSec = float64(ip.Answered) / els[i].Seconds()
+				}
+				p.PerInstance = append(p.PerInstance, ip)
+			}
+		}
+		fill(p, all, oc)
 		p.ReqPerSec = float64(p.Answered) / p.Elapsed.Seconds()
+		p.OKPerSec = float64(p.Statuses[200]) / p.Elapsed.Seconds()
 		return p
 	}
 	open := func(name string, t target) *phase {
 		p := &phase{Name: name, Endpoint: t.name, Mode: "open", TargetRate: o.rate}
-		say("open loop: %s at %d req/s, %s, up to %d in flight", t.name, o.rate, o.duration, o.workers)
+		say("open loop: %s at %d req/s, %s, up to %d in flight, alternating over %d instance(s)", t.name, o.rate, o.duration, o.workers, nInst)
 		var odials atomic.Int64
 		oclient := newClient(o.workers, &odials)
 		defer oclient.CloseIdleConnections()
@@ -292,63 +563,110 @@ func run(ctx context.Context, o options, out io.Writer) error {
 		p.LagP99, p.LagMax = lag.quantile(0.99), time.Duration(lag.max)
 		if p.Elapsed > 0 {
 			p.ReqPerSec = float64(p.Answered) / p.Elapsed.Seconds()
+			p.OKPerSec = float64(p.Statuses[200]) / p.Elapsed.Seconds()
 		}
 		return p
 	}
 
-	h1 := closed("healthz #1", health)
-	v := closed("verify", verify)
-	h2 := closed("healthz #2", health)
+	h1 := closed("healthz #1", healthEach)
+	v := closed("verify", verifyEach)
+	h2 := closed("healthz #2", healthEach)
 	if best := max(h1.ReqPerSec, h2.ReqPerSec); best > 0 {
 		rep.Ratio = v.ReqPerSec / best
 	}
 	if o.rate > 0 && ctx.Err() == nil {
-		open("verify", verify)
-		open("healthz", health)
+		open("verify", verifyAll)
+		open("healthz", healthAll)
 	}
 	client.CloseIdleConnections()
 
-	rep.Memory.RSSEnd, rep.Memory.PeakRSS = srv.procStatus()
-	if m, err := srv.scrape(ctx, ctl); err == nil {
-		rep.Memory.CachedEnd = int64(m.sum("keyhold_verify_cached_keys"))
-		rep.Memory.HeapEnd = m.sum("go_memstats_heap_inuse_bytes")
-		rep.Memory.GCMaxPause = m.sum("go_gc_duration_seconds", `quantile="1"`)
-		rep.Memory.GCCount = int64(m.sum("go_gc_duration_seconds_count"))
-		rep.Memory.UsageDrops = m.sum("keyhold_usage_dropped_rows_total")
-		rep.Memory.UsagePend = m.sum("keyhold_usage_pending_rows")
-		rep.Memory.KeyLoadsAll = int64(m.sum("keyhold_verify_key_loads_total"))
+	for i, srv := range srvs {
+		m := &rep.Instances[i].Memory
+		m.RSSEnd, m.PeakRSS = srv.procStatus()
+		if mt, err := srv.scrape(ctx, ctl); err == nil {
+			m.CachedEnd = int64(mt.sum("keyhold_verify_cached_keys"))
+			m.HeapEnd = mt.sum("go_memstats_heap_inuse_bytes")
+			m.GCMaxPause = mt.sum("go_gc_duration_seconds", `quantile="1"`)
+			m.GCCount = int64(mt.sum("go_gc_duration_seconds_count"))
+			m.UsageDrops = mt.sum("keyhold_usage_dropped_rows_total")
+			m.UsagePend = mt.sum("keyhold_usage_pending_rows")
+			m.KeyLoadsAll = int64(mt.sum("keyhold_verify_key_loads_total"))
+		}
+	}
+	if back != nil {
+		if ri, err := back.info(); err == nil {
+			rep.RedisRSS = ri.rss
+		}
 	}
 	ctl.CloseIdleConnections()
 	say("stopping keyhold (SIGTERM)")
-	rep.Shutdown, err = srv.stop(20 * time.Second)
-	if err != nil {
-		rep.StopErr = err.Error()
-	}
-	rep.LogLines = srv.logLines()
-
-	printReport(out, rep, o)
-	if o.jsonOut != "" {
-		b, err := json.MarshalIndent(rep, "", "  ")
+	for i, srv := range srvs {
+		in := rep.Instances[i]
+		d, err := srv.stop(20 * time.Second)
+		in.Shutdown = int64(d)
 		if err != nil {
-			return err
+			in.StopErr = err.Error()
 		}
-		if err := os.WriteFile(o.jsonOut, append(b, '\n'), 0o644); err != nil {
-			return err
-		}
-		say("wrote %s", o.jsonOut)
+		in.LogLines = srv.logLines()
 	}
-	return ctx.Err()
+	first := rep.Instances[0]
+	rep.Memory, rep.Shutdown, rep.StopErr, rep.LogLines = first.Memory, time.Duration(first.Shutdown), first.StopErr, first.LogLines
+	return rep, nil
+}
+
+// connShare is instance i's share of conns connections over n instances.
+func connShare(conns, n, i int) int {
+	c := conns / n
+	if i < conns%n {
+		c++
+	}
+	return c
+}
+
+// closedSplit runs one closed loop per target (instance), at the same time,
+// with the connections shared out between them; hs and outs (one per
+// target, or nil to record nothing) receive the results. It returns each
+// loop's elapsed time.
+func closedSplit(ctx context.Context, client *http.Client, ts []target, conns int, d time.Duration, hs []*hist, outs []*outcome) []time.Duration {
+	els := make([]time.Duration, len(ts))
+	var wg sync.WaitGroup
+	for i, t := range ts {
+		c := connShare(conns, len(ts), i)
+		var h *hist
+		o := &outcome{}
+		if hs != nil {
+			hs[i] = newHist(max(c, 1))
+			h = hs[i]
+		}
+		if outs != nil {
+			outs[i] = o
+		}
+		if c == 0 {
+			continue
+		}
+		wg.Go(func() { els[i] = closedLoop(ctx, client, t, c, d, h, o) })
+	}
+	wg.Wait()
+	return els
+}
+
+// redactDSN hides a password in a database URL for printing.
+func redactDSN(dsn string) string {
+	if u, err := url.Parse(dsn); err == nil {
+		return u.Redacted()
+	}
+	return "?"
 }
 
 // waitIdle waits, in one-second samples, until the processes other than
-// the server and this one use under 0.2 CPU, or for at most limit.
-func waitIdle(ctx context.Context, srv *server, limit time.Duration) (time.Duration, bool) {
+// those of this benchmark (ours) use under 0.2 CPU, or for at most limit.
+func waitIdle(ctx context.Context, ours func() time.Duration, limit time.Duration) (time.Duration, bool) {
 	start := time.Now()
 	for time.Since(start) < limit && ctx.Err() == nil {
-		m, s, g := machineCPU(), srv.cpuTime(), selfCPU()
+		m, s := machineCPU(), ours()
 		t0 := time.Now()
 		time.Sleep(time.Second)
-		other := machineCPU() - m - (srv.cpuTime() - s) - (selfCPU() - g)
+		other := machineCPU() - m - (ours() - s)
 		if float64(other) < 0.2*float64(time.Since(t0)) {
 			return time.Since(start), true
 		}

@@ -44,17 +44,25 @@ func verdict(ok bool) string {
 func printReport(out io.Writer, r *report, o options) {
 	p := func(format string, args ...any) { fmt.Fprintf(out, format+"\n", args...) }
 	p("")
-	p("==================== Keyhold benchmark (make bench) ====================")
+	if r.Mode == "scale" {
+		p("========= Keyhold benchmark (make bench-scale): %d instances, PostgreSQL + Redis =========", len(r.Instances))
+	} else {
+		p("==================== Keyhold benchmark (make bench) ====================")
+	}
 	p("started %s", r.Started.Format(time.RFC3339))
 	p("")
 	p("machine")
 	for _, k := range slices.Sorted(maps.Keys(r.Machine)) {
 		p("  %-22s %s", k, r.Machine[k])
 	}
-	p("  the load generator and the server share these CPUs")
+	if r.Mode == "scale" {
+		p("  the load generator, both instances, PostgreSQL and Redis share these CPUs")
+	} else {
+		p("  the load generator and the server share these CPUs")
+	}
 	p("")
 	p("setup")
-	p("  storage                SQLite (embedded default), fresh database in a temporary folder")
+	p("  storage                %s", r.Storage)
 	p("  seeding                %d account(s) via auth.Service.Signup in %s; %d keys via keys.Service.Create in %s (%s per key, %d writer(s)); database %s",
 		r.Seed.Accounts, round(r.Seed.SignupTime), r.Seed.Keys, round(r.Seed.KeysTime), r.Seed.PerKey.Round(time.Microsecond), r.Seed.Workers, mib(r.Seed.DatabaseSize))
 	p("  plan                   rate 1 000 000/s, burst 10^7, quota 10^15 per key (valid keys never run out of room)")
@@ -64,7 +72,11 @@ func printReport(out io.Writer, r *report, o options) {
 	p("")
 
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
-	p("closed loop: %d connections, each sends its next request when the answer arrives", o.conns)
+	if len(r.Instances) > 1 {
+		p("closed loop: %d connections shared out over %d instances (one loop per instance, run together), each sends its next request when the answer arrives", o.conns, len(r.Instances))
+	} else {
+		p("closed loop: %d connections, each sends its next request when the answer arrives", o.conns)
+	}
 	fmt.Fprintln(tw, "phase\trequests\treq/s\tp50\tp99\tp99.9\tmax\tnon-2xx\terrors\tserver CPU\tloadgen CPU\tother CPU\tserver µs/req\tloadgen µs/req\tGCs\tkey loads\t")
 	var verify *phase
 	var healthz []*phase
@@ -81,6 +93,11 @@ func printReport(out io.Writer, r *report, o options) {
 			ph.Endpoint, suffix(ph.Name), ph.Answered, ph.ReqPerSec, lat(ph.P50), lat(ph.P99), lat(ph.P999), lat(ph.Max),
 			ph.Non2xx, ph.Errors, ph.ServerCPU.Seconds(), ph.LoadgenCPU.Seconds(), ph.OtherCPU.Seconds(),
 			perReq(ph.ServerCPU, ph.Answered), perReq(ph.LoadgenCPU, ph.Answered), ph.GCs, ph.KeyLoads)
+		for i, ip := range ph.PerInstance {
+			fmt.Fprintf(tw, "  instance %d (%d conns)\t%d\t%.0f\t%s\t%s\t%s\t\t%d\t%d\t%.1fs\t\t\t%.1f\t\t\t\t\n",
+				i+1, ip.Conns, ip.Answered, ip.ReqPerSec, lat(ip.P50), lat(ip.P99), lat(ip.P999), ip.Non2xx, ip.Errors,
+				ph.InstanceCPU[i].Seconds(), perReq(ph.InstanceCPU[i], ip.Answered))
+		}
 	}
 	tw.Flush()
 	for _, ph := range r.Phases {
@@ -89,8 +106,13 @@ func printReport(out io.Writer, r *report, o options) {
 		}
 	}
 	idleNote(p, r, "closed")
-	p("  CPU columns: seconds used during the phase by the server, this generator, and every other process of the machine (%s CPUs × %s = %.0fs available)",
-		r.Machine["cpus (runtime.NumCPU)"], o.duration, float64(runtime.NumCPU())*o.duration.Seconds())
+	if r.Mode == "scale" {
+		p("  CPU columns: seconds used during the phase by both instances (\"server\"; per instance below each row), this generator, and every process of the machine but these, Redis and PostgreSQL (\"other\"; Redis and PostgreSQL: see below) (%s CPUs × %s = %.0fs available)",
+			r.Machine["cpus (runtime.NumCPU)"], o.duration, float64(runtime.NumCPU())*o.duration.Seconds())
+	} else {
+		p("  CPU columns: seconds used during the phase by the server, this generator, and every other process of the machine (%s CPUs × %s = %.0fs available)",
+			r.Machine["cpus (runtime.NumCPU)"], o.duration, float64(runtime.NumCPU())*o.duration.Seconds())
+	}
 	if verify != nil && len(healthz) > 0 {
 		best := healthz[0]
 		sum := 0.0
@@ -105,6 +127,14 @@ func printReport(out io.Writer, r *report, o options) {
 			r.Ratio, best.ReqPerSec, verify.ReqPerSec/mean, mean)
 		p("  target ≥ 0.80 of healthz: %s; zero non-2xx for valid keys: %s; /v1/verify absolute: %.0f req/s",
 			verdict(r.Ratio >= 0.8), verdict(verify.Non2xx == 0 && verify.Errors == 0), verify.ReqPerSec)
+		if r.Mode == "scale" {
+			var each []string
+			for i, ip := range verify.PerInstance {
+				each = append(each, fmt.Sprintf("instance %d %.0f/s", i+1, float64(ip.OK)/max(verify.Elapsed.Seconds(), 1e-9)))
+			}
+			p("  target ≥ %d valid verifications/s across the %d instances: %s (%.0f/s answered 200 VALID: %s)",
+				scaleTarget, len(r.Instances), verdict(verify.OKPerSec >= scaleTarget), verify.OKPerSec, strings.Join(each, ", "))
+		}
 	}
 	p("")
 
@@ -140,36 +170,42 @@ func printReport(out io.Writer, r *report, o options) {
 		p("")
 	}
 
-	m := r.Memory
-	p("memory (server process)")
-	p("  RSS after start, nothing cached     %s", mib(m.RSSStart))
-	p("  RSS with the cache warm             %s  (%d cached keys, Go heap in use %s)", mib(m.RSSWarm), m.CachedKeys, mib(int64(m.HeapWarm)))
-	if m.CachedKeys >= 10_000 && m.RSSWarm > 0 && m.RSSStart > 0 {
-		// Below 10 000 keys the connections' buffers and goroutines
-		// outweigh the cache.
-		p("  RSS growth per cached key           %.0f bytes", float64(m.RSSWarm-m.RSSStart)/float64(m.CachedKeys))
+	if r.Mode == "scale" {
+		printBacking(p, r)
 	}
-	p("  RSS at the end / peak (VmHWM)       %s / %s  (%d cached keys, heap in use %s)", mib(m.RSSEnd), mib(m.PeakRSS), m.CachedEnd, mib(int64(m.HeapEnd)))
-	if m.CachedKeys >= 100_000 {
-		p("  target < 100 MB resident with 100 000 cached keys: %s (%.1f MB warm, %.1f MB peak)",
-			verdict(m.RSSWarm < 100e6 && m.PeakRSS < 100e6), float64(m.RSSWarm)/1e6, float64(m.PeakRSS)/1e6)
-	} else {
-		p("  memory target (100 000 cached keys < 100 MB): run with -keys 100000")
-	}
-	p("  GC: %d cycles in the server's life, longest stop-the-world pause %s", m.GCCount, lat(seconds(m.GCMaxPause)))
-	p("  key reads from the database: %d in all (cache misses, and refreshes when an entry is older than the verifier's TTL);", m.KeyLoadsAll)
-	p("  the \"key loads\" columns count them per phase: zero means no database read on the hot path")
-	p("  usage rows pending %.0f, dropped %.0f", m.UsagePend, m.UsageDrops)
-	p("")
-	p("server")
-	p("  graceful stop (SIGTERM) took %s%s", round(r.Shutdown), map[bool]string{true: "; error: " + r.StopErr, false: ""}[r.StopErr != ""])
-	p("  log lines at warn level and above: %d", len(r.LogLines))
-	for i, l := range r.LogLines {
-		if i == 10 {
-			p("    … %d more", len(r.LogLines)-10)
-			break
+	for i, in := range r.Instances {
+		if i > 0 {
+			p("")
 		}
-		p("    %s", l)
+		title := "memory (server process)"
+		if len(r.Instances) > 1 {
+			title = fmt.Sprintf("memory (instance %d, pid %d, %s)", i+1, in.Pid, in.Base)
+		}
+		printMemory(p, title, in.Memory)
+	}
+	if r.RedisRSS > 0 {
+		p("  redis-server RSS at the end (INFO used_memory_rss): %s", mib(r.RedisRSS))
+	}
+	p("")
+	for i, in := range r.Instances {
+		if len(r.Instances) > 1 {
+			p("server (instance %d)", i+1)
+		} else {
+			p("server")
+		}
+		stopErr := ""
+		if in.StopErr != "" {
+			stopErr = "; error: " + in.StopErr
+		}
+		p("  graceful stop (SIGTERM) took %s%s", round(time.Duration(in.Shutdown)), stopErr)
+		p("  log lines at warn level and above: %d", len(in.LogLines))
+		for i, l := range in.LogLines {
+			if i == 10 {
+				p("    … %d more", len(in.LogLines)-10)
+				break
+			}
+			p("    %s", l)
+		}
 	}
 	p("=========================================================================")
 }
@@ -201,4 +237,221 @@ func suffix(name string) string {
 		return s
 	}
 	return ""
+}
+
+// printMemory prints one instance's memory section.
+func printMemory(p func(string, ...any), title string, m memory) {
+	p("%s", title)
+	p("  RSS after start, nothing cached     %s", mib(m.RSSStart))
+	p("  RSS with the cache warm             %s  (%d cached keys, Go heap in use %s)", mib(m.RSSWarm), m.CachedKeys, mib(int64(m.HeapWarm)))
+	if m.CachedKeys >= 10_000 && m.RSSWarm > 0 && m.RSSStart > 0 {
+		// Below 10 000 keys the connections' buffers and goroutines
+		// outweigh the cache.
+		p("  RSS growth per cached key           %.0f bytes", float64(m.RSSWarm-m.RSSStart)/float64(m.CachedKeys))
+	}
+	p("  RSS at the end / peak (VmHWM)       %s / %s  (%d cached keys, heap in use %s)", mib(m.RSSEnd), mib(m.PeakRSS), m.CachedEnd, mib(int64(m.HeapEnd)))
+	if m.CachedKeys >= 100_000 {
+		p("  target < 100 MB resident with 100 000 cached keys: %s (%.1f MB warm, %.1f MB peak)",
+			verdict(m.RSSWarm < 100e6 && m.PeakRSS < 100e6), float64(m.RSSWarm)/1e6, float64(m.PeakRSS)/1e6)
+	} else {
+		p("  memory target (100 000 cached keys < 100 MB): run with -keys 100000")
+	}
+	p("  GC: %d cycles in the server's life, longest stop-the-world pause %s", m.GCCount, lat(seconds(m.GCMaxPause)))
+	p("  key reads from the database: %d in all (cache misses, and refreshes when an entry is older than the verifier's TTL);", m.KeyLoadsAll)
+	p("  the \"key loads\" columns count them per phase: zero means no database read on the hot path")
+	p("  usage rows pending %.0f, dropped %.0f", m.UsagePend, m.UsageDrops)
+}
+
+// scaleTarget is the target for -mode scale: valid verifications
+// per second across the two instances.
+const scaleTarget = 25_000
+
+// evalCommands are the commands that run a Lua script: one round trip each.
+var evalCommands = []string{"evalsha", "eval", "evalsha_ro", "eval_ro", "fcall", "fcall_ro"}
+
+// printBacking prints what Redis and PostgreSQL did in each phase.
+func printBacking(p func(string, ...any), r *report) {
+	p("redis and postgresql, per phase (Redis INFO all before and after the phase, its own INFO calls left out)")
+	var b strings.Builder
+	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "phase\tanswered\tredis commands\tcommands/req\tscript calls/req\tredis CPU\tredis µs/req\tpostgres CPU\t")
+	var verify *phase
+	for _, ph := range r.Phases {
+		name := ph.Mode + " " + ph.Endpoint
+		if sfx := suffix(ph.Name); sfx != "" && ph.Mode == "closed" {
+			name += " " + sfx
+		}
+		if ph.Redis == nil {
+			fmt.Fprintf(tw, "%s\t%d\t?\t?\t?\t%.1fs\t\t%.1fs\t\n", name, ph.Answered, ph.RedisCPU.Seconds(), ph.PostgresCPU.Seconds())
+			continue
+		}
+		if ph.Mode == "closed" && strings.Contains(ph.Endpoint, "verify") {
+			verify = ph
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%.3f\t%.3f\t%.1fs\t%.1f\t%.1fs\t\n", name, ph.Answered, ph.Redis.Commands,
+			perN(ph.Redis.Commands, ph.Answered), perN(scriptCalls(ph.Redis), ph.Answered),
+			ph.RedisCPU.Seconds(), perReq(ph.RedisCPU, ph.Answered), ph.PostgresCPU.Seconds())
+	}
+	tw.Flush()
+	for l := range strings.SplitSeq(strings.TrimRight(b.String(), "\n"), "\n") {
+		p("%s", l)
+	}
+	for _, ph := range r.Phases {
+		if ph.Redis == nil || ph.Answered == 0 || len(ph.Redis.ByCommand) == 0 {
+			continue
+		}
+		var parts []string
+		for _, c := range slices.Sorted(maps.Keys(ph.Redis.ByCommand)) {
+			parts = append(parts, fmt.Sprintf("%s %.3f (%d)", c, perN(ph.Redis.ByCommand[c], ph.Answered), ph.Redis.ByCommand[c]))
+		}
+		name := ph.Mode + " " + ph.Endpoint
+		if sfx := suffix(ph.Name); sfx != "" && ph.Mode == "closed" {
+			name += " " + sfx
+		}
+		p("  %s, Redis commands per request (and in all): %s", name, strings.Join(parts, ", "))
+	}
+	if verify != nil && verify.Answered > 0 {
+		p("  round trips per verification (closed loop): %.3f script call(s) (EVALSHA/EVAL) + %.3f other command(s) sent from outside a script (key loads in the phase: %d)",
+			perN(scriptCalls(verify.Redis), verify.Answered), perN(topLevelOthers(verify), verify.Answered), verify.KeyLoads)
+		p("  Redis counts the GET/SET/INCRBY a script runs as commands too (\"commands/req\"); they cost no round trip")
+	}
+	p("")
+}
+
+// scriptCalls is the number of script invocations of a phase.
+func scriptCalls(rp *redisPhase) int64 {
+	var n int64
+	for _, c := range evalCommands {
+		n += rp.ByCommand[c]
+	}
+	return n
+}
+
+// topLevelOthers estimates the commands of a phase that were not run by the
+// verification script: all but the script calls and the commands the script
+// itself runs (GET, SET, INCRBY). A key load's GET of the change counter
+// would hide among the script's GETs, hence the key loads beside it.
+func topLevelOthers(ph *phase) int64 {
+	var n int64
+	for c, k := range ph.Redis.ByCommand {
+		if slices.Contains(evalCommands, c) || c == "get" || c == "set" || c == "incrby" {
+			continue
+		}
+		n += k
+	}
+	return n
+}
+
+func perN(n, d int64) float64 {
+	if d == 0 {
+		return 0
+	}
+	return float64(n) / float64(d)
+}
+
+// printComparison prints the results of -mode both side by side.
+func printComparison(out io.Writer, single, scale *report, o options) {
+	p := func(format string, args ...any) { fmt.Fprintf(out, format+"\n", args...) }
+	find := func(r *report, mode, name string) *phase {
+		for _, ph := range r.Phases {
+			if ph.Mode == mode && ph.Name == name {
+				return ph
+			}
+		}
+		return nil
+	}
+	p("")
+	p("==================== single vs. scale, side by side ====================")
+	p("closed loop -c %d, open loop -rate %d, -d %s each, -keys %d; the same machine, one run after the other", o.conns, o.rate, o.duration, o.keys)
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "\tsingle SQLite\ttwo instances PG+Redis\t\n")
+	row := func(label string, f func(r *report) string) {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t\n", label, f(single), f(scale))
+	}
+	phaseRows := func(mode, name, label string) {
+		get := func(r *report) *phase { return find(r, mode, name) }
+		str := func(f func(ph *phase) string) func(r *report) string {
+			return func(r *report) string {
+				if ph := get(r); ph != nil {
+					return f(ph)
+				}
+				return "-"
+			}
+		}
+		if mode == "closed" {
+			row(label+" req/s", str(func(ph *phase) string { return fmt.Sprintf("%.0f", ph.ReqPerSec) }))
+			if len(scale.Instances) > 1 {
+				row("  per instance req/s", str(func(ph *phase) string {
+					if len(ph.PerInstance) == 0 {
+						return "-"
+					}
+					var each []string
+					for _, ip := range ph.PerInstance {
+						each = append(each, fmt.Sprintf("%.0f", ip.ReqPerSec))
+					}
+					return strings.Join(each, " + ")
+				}))
+			}
+		} else {
+			row(label+" achieved/s", str(func(ph *phase) string { return fmt.Sprintf("%.0f of %d", ph.ReqPerSec, ph.TargetRate) }))
+		}
+		if strings.Contains(name, "verify") {
+			row("  valid (200)/s", str(func(ph *phase) string { return fmt.Sprintf("%.0f", ph.OKPerSec) }))
+		}
+		row("  p50 / p99 / p99.9", str(func(ph *phase) string {
+			return fmt.Sprintf("%s / %s / %s", lat(ph.P50), lat(ph.P99), lat(ph.P999))
+		}))
+		row("  non-2xx / errors", str(func(ph *phase) string { return fmt.Sprintf("%d / %d", ph.Non2xx, ph.Errors) }))
+		row("  CPU keyhold / loadgen / other", str(func(ph *phase) string {
+			return fmt.Sprintf("%.1fs / %.1fs / %.1fs", ph.ServerCPU.Seconds(), ph.LoadgenCPU.Seconds(), ph.OtherCPU.Seconds())
+		}))
+		if ph := get(scale); ph != nil && ph.Redis != nil {
+			row("  CPU redis / postgres", func(r *report) string {
+				if r == single {
+					return "-"
+				}
+				return fmt.Sprintf("%.1fs / %.1fs", ph.RedisCPU.Seconds(), ph.PostgresCPU.Seconds())
+			})
+		}
+	}
+	phaseRows("closed", "healthz #1", "closed GET /healthz #1")
+	phaseRows("closed", "verify", "closed POST /v1/verify")
+	phaseRows("closed", "healthz #2", "closed GET /healthz #2")
+	row("verify/healthz ratio (best healthz)", func(r *report) string { return fmt.Sprintf("%.3f", r.Ratio) })
+	if o.rate > 0 {
+		phaseRows("open", "verify", "open POST /v1/verify")
+		phaseRows("open", "healthz", "open GET /healthz")
+	}
+	row("Redis commands / script calls per verify", func(r *report) string {
+		ph := find(r, "closed", "verify")
+		if ph == nil || ph.Redis == nil {
+			return "-"
+		}
+		return fmt.Sprintf("%.3f / %.3f", perN(ph.Redis.Commands, ph.Answered), perN(scriptCalls(ph.Redis), ph.Answered))
+	})
+	n := max(len(single.Instances), len(scale.Instances))
+	for i := range n {
+		label := fmt.Sprintf("RSS instance %d warm / end / peak", i+1)
+		if n == 1 {
+			label = "RSS warm / end / peak"
+		}
+		row(label, func(r *report) string {
+			if i >= len(r.Instances) {
+				return "-"
+			}
+			m := r.Instances[i].Memory
+			return fmt.Sprintf("%s / %s / %s", mib(m.RSSWarm), mib(m.RSSEnd), mib(m.PeakRSS))
+		})
+	}
+	row("redis-server RSS", func(r *report) string {
+		if r.RedisRSS == 0 {
+			return "-"
+		}
+		return mib(r.RedisRSS)
+	})
+	tw.Flush()
+	if v := find(scale, "closed", "verify"); v != nil {
+		p("target ≥ %d valid verifications/s across the two instances: %s (%.0f/s)", scaleTarget, verdict(v.OKPerSec >= scaleTarget), v.OKPerSec)
+	}
+	p("=========================================================================")
 }

@@ -68,8 +68,10 @@ type server struct {
 
 // startServer runs bin with the benchmark's environment: the variables of
 // this process except KEYHOLD_* and STRIPE_* (GOGC, GOMEMLIMIT and
-// GOMAXPROCS pass through), plus ours.
-func startServer(bin, dir, dbURL, plansPath string) (*server, error) {
+// GOMAXPROCS pass through), plus ours (KEYHOLD_ADDR, KEYHOLD_BASE_URL,
+// KEYHOLD_LOG_LEVEL and the KEY=VALUE pairs of keyholdEnv). Its output goes
+// to dir/logName.
+func startServer(bin, dir, logName string, keyholdEnv []string) (*server, error) {
 	port, err := freeLoopbackPort()
 	if err != nil {
 		return nil, err
@@ -85,11 +87,10 @@ func startServer(bin, dir, dbURL, plansPath string) (*server, error) {
 	env = append(env,
 		"KEYHOLD_ADDR="+addr,
 		"KEYHOLD_BASE_URL=http://"+addr,
-		"KEYHOLD_DATABASE_URL="+dbURL,
-		"KEYHOLD_PLANS_FILE="+plansPath,
 		"KEYHOLD_LOG_LEVEL=warn",
 	)
-	logPath := filepath.Join(dir, "server.log")
+	env = append(env, keyholdEnv...)
+	logPath := filepath.Join(dir, logName)
 	logf, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
@@ -192,17 +193,9 @@ func (s *server) procStatus() (rss, hwm int64) {
 
 // cpuTime returns the server's user+system CPU time so far.
 func (s *server) cpuTime() time.Duration {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", s.cmd.Process.Pid))
-	if err != nil {
-		return 0
-	}
 	// The command name (field 2) may hold spaces; fields after ")" are
 	// numbered from 3.
-	rest := string(b)
-	if i := strings.LastIndexByte(rest, ')'); i >= 0 {
-		rest = rest[i+1:]
-	}
-	f := strings.Fields(rest)
+	f := procStatFields(fmt.Sprintf("/proc/%d/stat", s.cmd.Process.Pid))
 	if len(f) < 13 {
 		return 0
 	}

@@ -1,13 +1,10 @@
 package server
 
 import (
-	"bytes"
 	"encoding/json"
 	"io"
-	"mime"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync"
 
 	"github.com/labstack/echo/v4"
@@ -16,14 +13,7 @@ import (
 )
 
 // maxVerifyBody is the largest /v1/verify body accepted (DESIGN.md).
-const maxVerifyBody = 4 << 10
-
-// verifyBody is the JSON body of /v1/verify. Unknown fields are ignored.
-type verifyBody struct {
-	Key    *string  `json:"key"`
-	Cost   *int64   `json:"cost"`
-	Scopes []string `json:"scopes"`
-}
+const maxVerifyBody = verify.MaxBody
 
 var verifyBufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
@@ -68,8 +58,9 @@ var (
 	noStore         = []string{"no-store"}
 )
 
-// readVerifyRequest fills req from the request, or returns the status and
-// message of a BAD_REQUEST answer.
+// readVerifyRequest reads the body (refusing more than 4 KiB without
+// reading it all) and fills req, or returns the status and message of a
+// BAD_REQUEST answer.
 func readVerifyRequest(r *http.Request, bufp *[]byte, req *verify.Request) (int, string) {
 	if r.ContentLength > maxVerifyBody {
 		return http.StatusRequestEntityTooLarge, "The body is larger than 4 KiB."
@@ -95,42 +86,7 @@ func readVerifyRequest(r *http.Request, bufp *[]byte, req *verify.Request) (int,
 	}
 	*bufp = buf
 
-	if len(bytes.TrimSpace(buf)) > 0 {
-		if ct := r.Header.Get("Content-Type"); ct != "application/json" {
-			mt, _, err := mime.ParseMediaType(ct)
-			if err != nil || mt != "application/json" {
-				return http.StatusUnsupportedMediaType, "Send the body as application/json."
-			}
-		}
-		var body verifyBody
-		if err := json.Unmarshal(buf, &body); err != nil {
-			return http.StatusBadRequest, `The body must be a JSON object like {"key": "kh_live_…", "cost": 1, "scopes": ["read"]}.`
-		}
-		if body.Key != nil {
-			req.Key = *body.Key
-		}
-		if body.Cost != nil {
-			if *body.Cost < 0 || *body.Cost > verify.MaxCost {
-				return http.StatusBadRequest, "cost must be a whole number from 0 to 1000."
-			}
-			req.Cost = *body.Cost
-		}
-		if len(body.Scopes) > verify.MaxReqScopes {
-			return http.StatusBadRequest, "Ask for at most 32 scopes."
-		}
-		req.Scopes = body.Scopes
-	}
-	if req.Key == "" {
-		if a := r.Header.Get("Authorization"); len(a) > 7 && strings.EqualFold(a[:7], "bearer ") {
-			req.Key = strings.TrimSpace(a[7:])
-		} else if k := r.Header.Get("X-API-Key"); k != "" {
-			req.Key = k
-		}
-	}
-	if req.Key == "" {
-		return http.StatusBadRequest, `Send the key as {"key": "…"} in the body, as Authorization: Bearer …, or as X-API-Key.`
-	}
-	return 0, ""
+	return verify.ParseRequest(buf, r.Header.Get("Content-Type"), r.Header.Get("Authorization"), r.Header.Get("X-API-Key"), req)
 }
 
 // writeVerifyError writes a BAD_REQUEST answer in the verify format.

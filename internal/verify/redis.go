@@ -20,27 +20,28 @@ import (
 //
 // KEYS: 1 rate (tat), 2 quota window (used), 3 generation.
 // ARGV: 1 now, 2 interval, 3 tolerance, 4 cost, 5 quota, 6 window TTL (s),
-// 7 seed for a missing window, 8 take (0: peek), 9 generation expected,
-// 10 units counted locally while Redis was away, to add first, 11 "1" when
-// the seed was read from the database (else a missing window asks for it).
+// 7 floor: the window's count in the database (every instance's flushed
+// usage), or -1 when not read, 8 take (0: peek), 9 generation expected.
+// The window's count is raised to the floor when below it: after an outage
+// the database holds what instances counted alone, and taking the larger
+// count never counts a call twice.
 // Returns {code, tat, used, generation}: code 0 ok, 1 rate limited, 2 quota
 // exceeded, 3 stale (the key changed since it was cached; nothing taken),
-// 4 the window is missing (Redis lost it): seed it from the database.
+// 4 the window is missing (new, or Redis lost it): send the floor.
 var takeScript = redis.NewScript(`
 local gen = tonumber(redis.call('GET', KEYS[3]) or '0')
 if gen ~= tonumber(ARGV[9]) then return {3, 0, 0, gen} end
 local now, interval, tol = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local cost, quota = tonumber(ARGV[4]), tonumber(ARGV[5])
-local used = redis.call('GET', KEYS[2])
-if not used then
-  if ARGV[11] ~= '1' then return {4, 0, 0, gen} end
-  used = tonumber(ARGV[7])
+local cost, quota, floor = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[7])
+local used = tonumber(redis.call('GET', KEYS[2]) or '-1')
+if used < 0 then
+  if floor < 0 then return {4, 0, 0, gen} end
+  used = floor
   redis.call('SET', KEYS[2], used, 'EX', ARGV[6])
-else
-  used = tonumber(used)
+elseif floor > used then
+  used = floor
+  redis.call('SET', KEYS[2], used, 'KEEPTTL')
 end
-local extra = tonumber(ARGV[10])
-if extra > 0 then used = redis.call('INCRBY', KEYS[2], extra) end
 local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
 if tat < now then tat = now end
 if ARGV[8] == '0' then return {0, tat, used, gen} end
@@ -58,7 +59,8 @@ return {0, nexttat, used, gen}
 // instance, with one script call per verification. When Redis cannot be
 // reached it falls back to counting in this process (MemoryLimits, from the
 // last counts Redis gave), logs the outage once, and returns to shared
-// counting — adding what it counted alone — when Redis answers again.
+// counting when Redis answers again, raising each window to the database's
+// count, which by then holds what every instance counted alone.
 type RedisLimits struct {
 	rdb      *redis.Client
 	seed     func(ctx context.Context, keyID string, windowStart time.Time) (int64, error)
@@ -67,6 +69,7 @@ type RedisLimits struct {
 	down     atomic.Bool
 	probing  atomic.Bool
 	outages  atomic.Int64
+	epoch    atomic.Int64 // recoveries so far: a state synced in an older epoch re-reads the floor
 	fallback atomic.Int64 // verifications counted locally
 }
 
@@ -148,33 +151,47 @@ func (r *RedisLimits) run(ctx context.Context, e *Entry, cost int64, now time.Ti
 	intervalUs := max(1, int64(time.Second/time.Microsecond)/max(1, e.Rate))
 	tolUs := intervalUs * e.Burst
 	nowUs := now.UnixMicro()
-	extra := st.unsynced.Swap(0)
 	takeArg := "1"
 	if !take {
 		takeArg = "0"
 	}
 	keys := []string{rateKey(e.KeyID), quotaKey(e.KeyID, w), genKey(e.KeyID)}
 	ttl := int64(w.End.Sub(now)/time.Second) + 86400
-	res, err := takeScript.Run(ctx, r.rdb, keys, nowUs, intervalUs, tolUs, cost, e.Quota, ttl, 0, takeArg, e.gen, extra, "0").Int64Slice()
-	if err == nil && res[0] == 4 {
-		// Redis lost the window: seed it with the database's count (every
-		// instance's flushed usage), or this process's count (the last
-		// shared count plus what it counted alone) if that is more.
-		var seed int64
-		if seed, err = r.seed(ctx, e.KeyID, w.Start); err == nil {
-			seed = max(seed, st.used.Load())
-			extra = 0
-			res, err = takeScript.Run(ctx, r.rdb, keys, nowUs, intervalUs, tolUs, cost, e.Quota, ttl, seed, takeArg, e.gen, 0, "1").Int64Slice()
+	floor := int64(-1)
+	epoch := r.epoch.Load()
+	var res []int64
+	var err, seedErr error
+	for range 2 {
+		if floor < 0 && st.synced.Load() != epoch {
+			// Redis came back since this key last synced: what instances
+			// counted alone meanwhile is in the database.
+			if floor, seedErr = r.seed(ctx, e.KeyID, w.Start); seedErr != nil {
+				break
+			}
+		}
+		res, err = takeScript.Run(ctx, r.rdb, keys, nowUs, intervalUs, tolUs, cost, e.Quota, ttl, floor, takeArg, e.gen).Int64Slice()
+		if err != nil || res[0] != 4 {
+			break
+		}
+		// The window is missing (new, or Redis lost it): seed it from
+		// the database.
+		if floor, seedErr = r.seed(ctx, e.KeyID, w.Start); seedErr != nil {
+			break
 		}
 	}
+	if seedErr != nil || (err == nil && res[0] == 4) {
+		// The database cannot say what the window holds: count locally
+		// for this call, without calling Redis down.
+		return r.locally(ctx, e, cost, now, take)
+	}
 	if err != nil {
-		st.unsynced.Add(extra) // not added: keep for the next try
 		if errors.Is(err, context.Canceled) {
 			return Decision{}, err
 		}
 		r.wentDown(err)
 		return r.locally(ctx, e, cost, now, take)
 	}
+	st.synced.Store(epoch)
 	code, tat, used := res[0], res[1], res[2]
 	d := Decision{RateLimit: e.Burst, QuotaLimit: e.Quota, QuotaReset: w.End, QuotaUsed: used}
 	if code == 3 {
@@ -204,11 +221,7 @@ func (r *RedisLimits) locally(ctx context.Context, e *Entry, cost int64, now tim
 		return r.local.Peek(ctx, e, now)
 	}
 	r.fallback.Add(1)
-	d, err := r.local.Take(ctx, e, cost, now)
-	if err == nil && !d.RateLimited && !d.QuotaExceeded && cost > 0 {
-		e.state.unsynced.Add(cost)
-	}
-	return d, err
+	return r.local.Take(ctx, e, cost, now)
 }
 
 // wentDown switches to local counting and starts probing Redis.
@@ -233,6 +246,7 @@ func (r *RedisLimits) probe() {
 		err := r.rdb.Ping(ctx).Err()
 		cancel()
 		if err == nil {
+			r.epoch.Add(1)
 			r.down.Store(false)
 			r.log.Info("redis is back: shared counting resumes")
 			return

@@ -47,7 +47,7 @@ type keyState struct {
 	pending                                          []Usage      // snapshots taken at rollovers
 	dirty                                            atomic.Bool  // counted since the last drain
 	lastWritten                                      int64        // last use last written (unix ns); guarded by mu
-	unsynced                                         atomic.Int64 // quota counted locally while shared limits were down
+	synced                                           atomic.Int64 // the shared limits' recovery epoch this key last synced in
 }
 
 // Usage is what one key did in one hour and one quota window, to be added

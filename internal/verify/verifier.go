@@ -194,8 +194,11 @@ func (v *Verifier) check(ctx context.Context, h *[32]byte, req *Request, res *Re
 	d, err := v.limits.Take(ctx, e, req.Cost, now)
 	if err != nil {
 		// Limits fall back on their own; an error here means no answer at
-		// all, and an unmetered VALID would give usage away.
-		v.log.Error("limits", "err", err)
+		// all (or a caller that went away), and an unmetered VALID would
+		// give usage away.
+		if ctx.Err() == nil {
+			v.log.Error("limits", "err", err)
+		}
 		res.Code = Unavailable
 		return true
 	}

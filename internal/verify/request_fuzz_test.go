@@ -1,20 +1,16 @@
-package server
+package verify
 
 import (
-	"bytes"
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
 	"testing"
 	"unicode/utf8"
-
-	"github.com/keyhold/keyhold/internal/verify"
 )
 
-// FuzzVerifyRequestDecode feeds arbitrary bodies to the /v1/verify request
-// reader: it must never panic, must refuse anything over 4 KiB, and any
+// FuzzParseRequest feeds arbitrary bodies to the /v1/verify request
+// parser: it must never panic, must refuse anything over 4 KiB, and any
 // request it accepts must carry a key and a cost in range.
-func FuzzVerifyRequestDecode(f *testing.F) {
+func FuzzParseRequest(f *testing.F) {
 	for _, s := range []string{
 		`{"key":"kh_live_ABCDEFGHIJKLMNOPQRSTUVWXYZabcdef0Qkiwo"}`,
 		`{"key":"k","cost":5,"scopes":["read","write"]}`,
@@ -26,36 +22,30 @@ func FuzzVerifyRequestDecode(f *testing.F) {
 	}
 	f.Add([]byte(`key=x`), "application/x-www-form-urlencoded")
 	f.Fuzz(func(t *testing.T, body []byte, contentType string) {
-		r := httptest.NewRequest(http.MethodPost, "/v1/verify", bytes.NewReader(body))
-		r.Header.Set("Content-Type", contentType)
-		buf := make([]byte, 0, 64)
-		var req verify.Request
+		var req Request
 		req.Cost = 1
-		status, msg := readVerifyRequest(r, &buf, &req)
+		status, msg := ParseRequest(body, contentType, "", "", &req)
 		if status != 0 {
 			if msg == "" || !utf8.ValidString(msg) {
 				t.Fatalf("refusal %d without a message", status)
 			}
-			if len(body) > maxVerifyBody && status != http.StatusRequestEntityTooLarge {
+			if len(body) > MaxBody && status != http.StatusRequestEntityTooLarge {
 				t.Fatalf("%d-byte body answered %d", len(body), status)
 			}
 			return
 		}
-		if len(body) > maxVerifyBody {
+		if len(body) > MaxBody {
 			t.Fatalf("accepted a %d-byte body", len(body))
 		}
-		if req.Key == "" || req.Cost < 0 || req.Cost > verify.MaxCost || len(req.Scopes) > verify.MaxReqScopes {
+		if req.Key == "" || req.Cost < 0 || req.Cost > MaxCost || len(req.Scopes) > MaxReqScopes {
 			t.Fatalf("accepted an invalid request: %+v", req)
 		}
 		// Whatever was accepted re-encodes as a request with the same key.
 		b, _ := json.Marshal(map[string]any{"key": req.Key, "cost": req.Cost, "scopes": req.Scopes})
-		var again verify.Request
+		var again Request
 		again.Cost = 1
-		r2 := httptest.NewRequest(http.MethodPost, "/v1/verify", bytes.NewReader(b))
-		r2.Header.Set("Content-Type", "application/json")
-		buf = buf[:0]
-		if len(b) <= maxVerifyBody {
-			if st, m := readVerifyRequest(r2, &buf, &again); st != 0 || again.Key != req.Key || again.Cost != req.Cost {
+		if len(b) <= MaxBody {
+			if st, m := ParseRequest(b, "application/json", "", "", &again); st != 0 || again.Key != req.Key || again.Cost != req.Cost {
 				t.Fatalf("canonical form refused or changed: %d %s %+v vs %+v", st, m, again, req)
 			}
 		}

@@ -1,0 +1,66 @@
+package verify
+
+import (
+	"bytes"
+	"encoding/json"
+	"mime"
+	"net/http"
+	"strings"
+)
+
+// MaxBody is the largest /v1/verify body accepted.
+const MaxBody = 4 << 10
+
+// requestBody is the JSON body of /v1/verify. Unknown fields are ignored.
+type requestBody struct {
+	Key    *string  `json:"key"`
+	Cost   *int64   `json:"cost"`
+	Scopes []string `json:"scopes"`
+}
+
+// ParseRequest fills req from a /v1/verify request: the key from the JSON
+// body, else from the Authorization (Bearer) or X-API-Key header, never
+// from anywhere else. req.Cost keeps its value (the default) when the body
+// names none. It returns 0 for a usable request, else the HTTP status and
+// message of a BAD_REQUEST answer (415 for a body that is not JSON).
+func ParseRequest(body []byte, contentType, authorization, apiKey string, req *Request) (int, string) {
+	if len(body) > MaxBody {
+		return http.StatusRequestEntityTooLarge, "The body is larger than 4 KiB."
+	}
+	if len(bytes.TrimSpace(body)) > 0 {
+		if contentType != "application/json" {
+			mt, _, err := mime.ParseMediaType(contentType)
+			if err != nil || mt != "application/json" {
+				return http.StatusUnsupportedMediaType, "Send the body as application/json."
+			}
+		}
+		var b requestBody
+		if err := json.Unmarshal(body, &b); err != nil {
+			return http.StatusBadRequest, `The body must be a JSON object like {"key": "kh_live_…", "cost": 1, "scopes": ["read"]}.`
+		}
+		if b.Key != nil {
+			req.Key = *b.Key
+		}
+		if b.Cost != nil {
+			if *b.Cost < 0 || *b.Cost > MaxCost {
+				return http.StatusBadRequest, "cost must be a whole number from 0 to 1000."
+			}
+			req.Cost = *b.Cost
+		}
+		if len(b.Scopes) > MaxReqScopes {
+			return http.StatusBadRequest, "Ask for at most 32 scopes."
+		}
+		req.Scopes = b.Scopes
+	}
+	if req.Key == "" {
+		if len(authorization) > 7 && strings.EqualFold(authorization[:7], "bearer ") {
+			req.Key = strings.TrimSpace(authorization[7:])
+		} else if apiKey != "" {
+			req.Key = apiKey
+		}
+	}
+	if req.Key == "" {
+		return http.StatusBadRequest, `Send the key as {"key": "…"} in the body, as Authorization: Bearer …, or as X-API-Key.`
+	}
+	return 0, ""
+}
