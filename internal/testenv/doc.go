@@ -46,6 +46,13 @@
 // temporary directory (keyhold-testenv-PID-* in the temporary directory) that
 // such a binary leaves is removed by the next one.
 //
+// Outside of tests, [StartPostgresServer] and [StartRedisServer] start the
+// same PostgreSQL and Redis servers in a directory that the caller gives and
+// owns, without testing.TB or Main: the caller stops them with
+// [Server.Stop]. They exist for the benchmark harness (cmd/loadgen), so that
+// it does not carry a copy of this start-up code; tests use the helpers
+// above.
+//
 // Programs are looked up as follows:
 //
 //   - PostgreSQL: initdb and postgres on PATH, in /usr/local/bin, then in

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"os/exec"
@@ -130,30 +131,45 @@ func startPostgres() (*pgServer, error) {
 	if err != nil {
 		return nil, err
 	}
-	dir := filepath.Join(root, "postgres")
-	if err := os.Mkdir(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("postgres: %w", err)
-	}
-	cred, err := postgresCredential(dir)
+	srv, p, err := runPostgres(context.Background(), bin, filepath.Join(root, "postgres"), nil)
 	if err != nil {
 		return nil, err
 	}
+	onStop(func() {
+		srv.close()
+		// SIGINT is PostgreSQL's fast shutdown: it ends the sessions.
+		p.stop(syscall.SIGINT)
+	})
+	return srv, nil
+}
+
+// runPostgres runs initdb in dir, which it creates, and starts postgres on
+// it on a free loopback port, with its output also in log when that is not
+// nil. It returns once the server answers; the caller stops p (SIGINT).
+func runPostgres(ctx context.Context, bin, dir string, log io.Writer) (*pgServer, *proc, error) {
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		return nil, nil, fmt.Errorf("postgres: %w", err)
+	}
+	cred, err := postgresCredential(dir)
+	if err != nil {
+		return nil, nil, err
+	}
 	data := filepath.Join(dir, "data")
 
-	initdb := exec.Command(filepath.Join(bin, "initdb"),
+	initdb := exec.CommandContext(ctx, filepath.Join(bin, "initdb"),
 		"-D", data, "-U", "postgres", "--auth=trust",
 		"--encoding=UTF8", "--locale=C", "--no-sync", "--no-instructions")
 	initdb.Dir = dir
 	initdb.Env = postgresEnv()
 	initdb.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if out, err := initdb.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("postgres: %s failed: %v; its output:\n%s", initdb, err, strings.TrimSpace(string(out)))
+		return nil, nil, fmt.Errorf("postgres: %s failed: %v; its output:\n%s", initdb, err, strings.TrimSpace(string(out)))
 	}
 
 	for attempt := 1; ; attempt++ {
 		port, err := freePort()
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		cmd := exec.Command(filepath.Join(bin, "postgres"),
 			"-D", data,
@@ -170,9 +186,12 @@ func startPostgres() (*pgServer, error) {
 		cmd.Dir = dir
 		cmd.Env = postgresEnv()
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+		if log != nil {
+			cmd.Stdout = log
+		}
 		p, err := startProc("postgres", cmd)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		srv := &pgServer{adminURL: &url.URL{
 			Scheme:   "postgres",
@@ -181,20 +200,16 @@ func startPostgres() (*pgServer, error) {
 			Path:     "/postgres",
 			RawQuery: "sslmode=disable",
 		}}
-		err = p.waitReady(func() error { return srv.exec("SELECT 1") })
+		err = p.waitReadyCtx(ctx, func() error { return srv.exec("SELECT 1") })
 		if err != nil {
+			srv.close()
 			p.stop(syscall.SIGQUIT)
 			if p.portInUse() && attempt < 3 {
 				continue
 			}
-			return nil, fmt.Errorf("postgres: %w", err)
+			return nil, nil, fmt.Errorf("postgres: %w", err)
 		}
-		onStop(func() {
-			srv.close()
-			// SIGINT is PostgreSQL's fast shutdown: it ends the sessions.
-			p.stop(syscall.SIGINT)
-		})
-		return srv, nil
+		return srv, p, nil
 	}
 }
 

@@ -2,7 +2,9 @@ package testenv
 
 import (
 	"bufio"
+	"context"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -33,22 +35,43 @@ func Redis(tb testing.TB) string {
 }
 
 func startRedis() (string, error) {
-	bin := lookFor("redis-server", "/usr/bin/redis-server", "/usr/local/bin/redis-server", "/usr/sbin/redis-server")
-	if bin == "" {
-		return "", notInstalled("redis-server", "apt-get install redis-server (Debian)")
+	bin, err := findRedis()
+	if err != nil {
+		return "", err
 	}
 	root, err := rootDir()
 	if err != nil {
 		return "", err
 	}
-	dir := filepath.Join(root, "redis")
+	addr, p, err := runRedis(context.Background(), bin, filepath.Join(root, "redis"), nil)
+	if err != nil {
+		return "", err
+	}
+	onStop(func() { p.stop(syscall.SIGTERM) })
+	return "redis://" + addr, nil
+}
+
+// findRedis returns the path of redis-server.
+func findRedis() (string, error) {
+	bin := lookFor("redis-server", "/usr/bin/redis-server", "/usr/local/bin/redis-server", "/usr/sbin/redis-server")
+	if bin == "" {
+		return "", notInstalled("redis-server", "apt-get install redis-server (Debian)")
+	}
+	return bin, nil
+}
+
+// runRedis starts redis-server on a free loopback port, with dir (which it
+// creates) as its working directory and its output also in log when that is
+// not nil. It returns the server's address (127.0.0.1:PORT) once it answers
+// PING; the caller stops p (SIGTERM).
+func runRedis(ctx context.Context, bin, dir string, log io.Writer) (string, *proc, error) {
 	if err := os.Mkdir(dir, 0o700); err != nil {
-		return "", fmt.Errorf("redis: %w", err)
+		return "", nil, fmt.Errorf("redis: %w", err)
 	}
 	for attempt := 1; ; attempt++ {
 		port, err := freePort()
 		if err != nil {
-			return "", err
+			return "", nil, err
 		}
 		addr := "127.0.0.1:" + strconv.Itoa(port)
 		cmd := exec.Command(bin,
@@ -61,19 +84,21 @@ func startRedis() (string, error) {
 			"--protected-mode", "no",
 		)
 		cmd.Dir = dir
+		if log != nil {
+			cmd.Stdout = log
+		}
 		p, err := startProc("redis-server", cmd)
 		if err != nil {
-			return "", err
+			return "", nil, err
 		}
-		if err := p.waitReady(func() error { return redisPing(addr) }); err != nil {
+		if err := p.waitReadyCtx(ctx, func() error { return redisPing(addr) }); err != nil {
 			p.stop(syscall.SIGKILL)
 			if p.portInUse() && attempt < 3 {
 				continue
 			}
-			return "", fmt.Errorf("redis: %w", err)
+			return "", nil, fmt.Errorf("redis: %w", err)
 		}
-		onStop(func() { p.stop(syscall.SIGTERM) })
-		return "redis://" + addr, nil
+		return addr, p, nil
 	}
 }
 
@@ -114,9 +139,9 @@ type RedisServer struct {
 func PrivateRedis(tb testing.TB) *RedisServer {
 	tb.Helper()
 	requireMain(tb)
-	bin := lookFor("redis-server", "/usr/bin/redis-server", "/usr/local/bin/redis-server", "/usr/sbin/redis-server")
-	if bin == "" {
-		fail(tb, notInstalled("redis-server", "apt-get install redis-server (Debian)"))
+	bin, err := findRedis()
+	if err != nil {
+		fail(tb, err)
 	}
 	port, err := freePort()
 	if err != nil {

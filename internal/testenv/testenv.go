@@ -1,8 +1,10 @@
 package testenv
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -128,11 +130,7 @@ var (
 // died without Main are removed first.
 func rootDir() (string, error) {
 	return rootOnce.get(func() (string, error) {
-		base := os.TempDir()
-		if os.Geteuid() == 0 && !othersCanEnter(base) {
-			// PostgreSQL runs as another user and must reach its directory.
-			base = "/tmp"
-		}
+		base := ServerTempDir()
 		removeStaleRoots(base)
 		dir, err := os.MkdirTemp(base, rootName+strconv.Itoa(os.Getpid())+"-")
 		if err != nil {
@@ -148,6 +146,19 @@ func rootDir() (string, error) {
 		})
 		return dir, nil
 	})
+}
+
+// ServerTempDir returns the directory in which to create a directory for
+// [StartPostgresServer]: the temporary directory, or /tmp when this process
+// runs as root and the user that then runs PostgreSQL could not reach a
+// directory inside the temporary directory.
+func ServerTempDir() string {
+	base := os.TempDir()
+	if os.Geteuid() == 0 && !othersCanEnter(base) {
+		// PostgreSQL runs as another user and must reach its directory.
+		base = "/tmp"
+	}
+	return base
 }
 
 // othersCanEnter reports whether every directory on the path to dir can be
@@ -237,13 +248,17 @@ type proc struct {
 }
 
 // startProc starts cmd in a process group of its own, with its output in a
-// tail buffer. The process gets SIGKILL when this process dies: the
+// tail buffer (and in cmd.Stdout too, when that is set). The process gets SIGKILL when this process dies: the
 // goroutine that starts it stays locked to its thread until it exits, since
 // the kernel sends the parent-death signal when that thread ends.
 func startProc(name string, cmd *exec.Cmd) (*proc, error) {
 	p := &proc{name: name, cmd: cmd, out: &tailBuffer{}, done: make(chan struct{})}
-	cmd.Stdout = p.out
-	cmd.Stderr = p.out
+	var w io.Writer = p.out
+	if cmd.Stdout != nil {
+		w = io.MultiWriter(p.out, cmd.Stdout)
+	}
+	cmd.Stdout = w
+	cmd.Stderr = w
 	cmd.WaitDelay = 2 * time.Second // children may hold the output pipe open
 	if cmd.SysProcAttr == nil {
 		cmd.SysProcAttr = &syscall.SysProcAttr{}
@@ -292,6 +307,11 @@ func (p *proc) output() string {
 // waitReady calls ready until it succeeds, the process exits, or the
 // deadline passes.
 func (p *proc) waitReady(ready func() error) error {
+	return p.waitReadyCtx(context.Background(), ready)
+}
+
+// waitReadyCtx is waitReady that also gives up when ctx ends.
+func (p *proc) waitReadyCtx(ctx context.Context, ready func() error) error {
 	deadline := time.Now().Add(startTimeout)
 	var last error
 	for {
@@ -300,6 +320,9 @@ func (p *proc) waitReady(ready func() error) error {
 		}
 		if last = ready(); last == nil {
 			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
 		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("%s was not ready after %v: %v; its output:\n%s", p.name, startTimeout, last, p.output())
