@@ -29,10 +29,6 @@ func tuneGC(getenv func(string) string) {
 	}
 }
 
-// invalidateChannel is the PostgreSQL NOTIFY channel of cache
-// invalidations between instances without Redis.
-const invalidateChannel = "keyhold_invalidate"
-
 // shutdownTimeout bounds how long in-flight requests may take to finish
 // after a stop signal.
 const shutdownTimeout = 15 * time.Second
@@ -85,37 +81,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Wr
 	if err != nil {
 		return err
 	}
-	if rl != nil {
-		bc := verify.NewBroadcast(rl, verifier, log)
-		keySvc.Subscribe(func(e keys.Event) { bc.KeyChanged(ctx, e.KeyID) })
-		billingSvc.Subscribe(func(accountID string) {
-			ks, err := keySvc.List(ctx, accountID)
-			if err != nil {
-				log.Error("broadcast plan change: list keys", "account_id", accountID, "err", err)
-			}
-			ids := make([]string, len(ks))
-			for i, k := range ks {
-				ids[i] = k.ID
-			}
-			bc.AccountChanged(ctx, accountID, ids)
-		})
-		go bc.Listen(ctx)
-	} else {
-		keySvc.Subscribe(func(e keys.Event) { verifier.InvalidateKey(e.KeyID) })
-		billingSvc.Subscribe(verifier.InvalidateAccount)
-		if db.Postgres() {
-			// No Redis: instances on one PostgreSQL still tell each other
-			// about changed keys, through LISTEN/NOTIFY.
-			notify := func(msg string) {
-				if err := db.Notify(context.WithoutCancel(ctx), invalidateChannel, msg); err != nil {
-					log.Warn("notify other instances", "err", err)
-				}
-			}
-			keySvc.Subscribe(func(e keys.Event) { notify(verify.InvalidationMessage('k', e.KeyID)) })
-			billingSvc.Subscribe(func(accountID string) { notify(verify.InvalidationMessage('a', accountID)) })
-			go db.Listen(ctx, invalidateChannel, verifier.Invalidate, func(err error) { log.Warn("listen for other instances' changes", "err", err) })
-		}
-	}
+	announce(ctx, log, db, rl, keySvc, billingSvc, verifier)
 
 	srv, err := server.New(server.Config{
 		Auth:           authSvc,

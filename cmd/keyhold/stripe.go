@@ -6,6 +6,8 @@ import (
 	"io"
 
 	"github.com/keyhold/keyhold/internal/config"
+	"github.com/keyhold/keyhold/internal/keys"
+	"github.com/keyhold/keyhold/internal/verify"
 )
 
 // stripeCmd runs Stripe maintenance: today, reconcile.
@@ -34,9 +36,19 @@ func stripeCmd(ctx context.Context, args []string, getenv func(string) string, s
 	if err != nil {
 		return err
 	}
-	// Plan changes reach running instances when their cached keys expire
-	// (at most the verify cache TTL) or through the broadcast when Redis is
-	// configured.
+	keySvc, err := keys.NewService(keys.Config{Store: db, Plans: catalog})
+	if err != nil {
+		return err
+	}
+	// Repaired plans reach running instances at once, as a webhook's do.
+	var rl *verify.RedisLimits
+	if cfg.RedisURL != "" {
+		if rl, err = verify.NewRedisLimits(cfg.RedisURL, db.QuotaUsed, log); err != nil {
+			return fmt.Errorf("KEYHOLD_REDIS_URL: %w", err)
+		}
+		defer rl.Close()
+	}
+	announce(ctx, log, db, rl, keySvc, svc, nil)
 	if _, err := svc.Reconcile(ctx, stdout); err != nil {
 		return err
 	}

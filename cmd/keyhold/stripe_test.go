@@ -64,3 +64,45 @@ func TestStripeReconcile(t *testing.T) {
 		t.Errorf("usage: %v %q", r.Err, r.Stderr)
 	}
 }
+
+// TestStripeReconcileReachesRunningInstances: a plan repaired by the
+// reconcile command (its own process) applies to the next verification of
+// an instance that has the key cached, through Redis.
+func TestStripeReconcileReachesRunningInstances(t *testing.T) {
+	plansFile := filepath.Join(t.TempDir(), "plans.json")
+	err := os.WriteFile(plansFile, []byte(`[
+ {"id":"free","name":"Free","price":"$0","stripe_price_id":"","rate_per_second":10,"burst":20,"monthly_quota":1000,"max_keys":3},
+ {"id":"pro","name":"Pro","price":"$29/mo","stripe_price_id":"price_1PgafmB7WZ01zgkW6dKueIc5","rate_per_second":100,"burst":200,"monthly_quota":100000,"max_keys":10}]`), 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := testEnv(t, map[string]string{"STRIPE_SECRET_KEY": "sk_test_123", "STRIPE_API_BASE": testenv.StripeMock(t),
+		"KEYHOLD_PLANS_FILE": plansFile, "KEYHOLD_REDIS_URL": testenv.PrivateRedis(t).URL()})
+	srv := MustRun(t, env)
+	c := srv.Client(t)
+	c.MustSignup("ada@example.com")
+	key := c.MustCreateKey("Production", "read")
+	if ans := verifyKey(t, srv, key); ans.Quota.Limit != 1000 {
+		t.Fatalf("before reconcile: quota %d", ans.Quota.Limit) // cached now
+	}
+
+	ctx := context.Background()
+	db, err := store.Open(ctx, env["KEYHOLD_DATABASE_URL"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	a, err := db.AccountByEmail(ctx, "ada@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.SetCustomerID(ctx, a.ID, "cus_QXg1o8vcGmoR32"); err != nil {
+		t.Fatal(err)
+	}
+	if r := runCommand(t, env, "", "stripe", "reconcile"); r.Err != nil || !strings.Contains(r.Stdout, "1 applied") {
+		t.Fatalf("reconcile: %v %q", r.Err, r.Stdout)
+	}
+	if ans := verifyKey(t, srv, key); ans.Quota.Limit != 100000 {
+		t.Errorf("the running instance's next verification: quota %d, want Pro's 100000", ans.Quota.Limit)
+	}
+}

@@ -20,7 +20,9 @@ type Broadcast struct {
 	log   *slog.Logger
 }
 
-// NewBroadcast returns a Broadcast for v over r.
+// NewBroadcast returns a Broadcast for v over r. v may be nil in a process
+// that changes keys or plans but verifies nothing (keyhold stripe
+// reconcile).
 func NewBroadcast(r *RedisLimits, v *Verifier, log *slog.Logger) *Broadcast {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -31,14 +33,18 @@ func NewBroadcast(r *RedisLimits, v *Verifier, log *slog.Logger) *Broadcast {
 // KeyChanged announces that a key changed (revoked, rotated, edited,
 // overridden). Call it after the change is committed.
 func (b *Broadcast) KeyChanged(ctx context.Context, keyID string) {
-	b.v.InvalidateKey(keyID)
+	if b.v != nil {
+		b.v.InvalidateKey(keyID)
+	}
 	b.announce(ctx, InvalidationMessage('k', keyID), keyID)
 }
 
 // AccountChanged announces that an account's plan or billing period
 // changed; keyIDs are the account's keys.
 func (b *Broadcast) AccountChanged(ctx context.Context, accountID string, keyIDs []string) {
-	b.v.InvalidateAccount(accountID)
+	if b.v != nil {
+		b.v.InvalidateAccount(accountID)
+	}
 	b.announce(ctx, InvalidationMessage('a', accountID), keyIDs...)
 }
 

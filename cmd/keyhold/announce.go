@@ -1,0 +1,59 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/keyhold/keyhold/internal/billing"
+	"github.com/keyhold/keyhold/internal/keys"
+	"github.com/keyhold/keyhold/internal/store"
+	"github.com/keyhold/keyhold/internal/verify"
+)
+
+// invalidateChannel is the PostgreSQL NOTIFY channel of cache
+// invalidations between instances without Redis.
+const invalidateChannel = "keyhold_invalidate"
+
+// announce makes key and plan changes made by this process reach this
+// process's verifier (nil in a process that verifies nothing) and every
+// running instance: through Redis (change counters and pub/sub) when rl is
+// set, else through PostgreSQL NOTIFY when the database is PostgreSQL. With
+// a verifier, it also listens for other instances' changes until ctx ends.
+func announce(ctx context.Context, log *slog.Logger, db *store.DB, rl *verify.RedisLimits, keySvc *keys.Service, billingSvc *billing.Service, verifier *verify.Verifier) {
+	if rl != nil {
+		bc := verify.NewBroadcast(rl, verifier, log)
+		keySvc.Subscribe(func(e keys.Event) { bc.KeyChanged(ctx, e.KeyID) })
+		billingSvc.Subscribe(func(accountID string) {
+			ks, err := keySvc.List(ctx, accountID)
+			if err != nil {
+				log.Error("broadcast plan change: list keys", "account_id", accountID, "err", err)
+			}
+			ids := make([]string, len(ks))
+			for i, k := range ks {
+				ids[i] = k.ID
+			}
+			bc.AccountChanged(ctx, accountID, ids)
+		})
+		if verifier != nil {
+			go bc.Listen(ctx)
+		}
+		return
+	}
+	if verifier != nil {
+		keySvc.Subscribe(func(e keys.Event) { verifier.InvalidateKey(e.KeyID) })
+		billingSvc.Subscribe(verifier.InvalidateAccount)
+	}
+	if !db.Postgres() {
+		return // SQLite: one instance, nothing to tell
+	}
+	notify := func(msg string) {
+		if err := db.Notify(context.WithoutCancel(ctx), invalidateChannel, msg); err != nil {
+			log.Warn("notify other instances", "err", err)
+		}
+	}
+	keySvc.Subscribe(func(e keys.Event) { notify(verify.InvalidationMessage('k', e.KeyID)) })
+	billingSvc.Subscribe(func(accountID string) { notify(verify.InvalidationMessage('a', accountID)) })
+	if verifier != nil {
+		go db.Listen(ctx, invalidateChannel, verifier.Invalidate, func(err error) { log.Warn("listen for other instances' changes", "err", err) })
+	}
+}
