@@ -7,7 +7,13 @@ GO ?= go
 # Extra flags for go test, e.g. `make test TESTFLAGS='-run TestVerify -v'`.
 TESTFLAGS ?=
 
-.PHONY: run build test fuzz generate lint clean
+.PHONY: run build test fuzz generate lint tools clean
+
+# Linters, pinned here and nowhere else; `make tools` (and .ci/run)
+# installs them into GOBIN.
+STATICCHECK_VERSION ?= v0.8.2
+GOLANGCI_LINT_VERSION ?= v2.15.0
+GOBIN ?= $(shell $(GO) env GOPATH | cut -d: -f1)/bin
 
 # run: start Keyhold on :8080 (SQLite by default)
 run:
@@ -33,13 +39,26 @@ generate:
 	@if [ ! -d node_modules ]; then echo "npm ci"; npm ci --no-audit --no-fund; fi
 	npm run build
 
-# lint: gofmt on the Go files git sees (generated *_templ.go excepted), go vet
+# lint: gofmt on the Go files git sees (generated *_templ.go excepted), go
+# vet, staticcheck and golangci-lint (.golangci.yml says which linters and
+# why), and go.mod/go.sum exactly as `go mod tidy` would leave them.
 lint:
 	@unformatted=$$(git ls-files --cached --others --exclude-standard -- '*.go' ':!:*_templ.go' | xargs -r gofmt -l); \
 	if [ -n "$$unformatted" ]; then \
 		echo "gofmt: these files need gofmt -w:"; echo "$$unformatted"; exit 1; \
 	fi
+	@$(GO) mod tidy -diff || { echo "go.mod/go.sum are not tidy: run go mod tidy and commit the result"; exit 1; }
 	$(GO) vet ./...
+	@for t in staticcheck golangci-lint; do \
+		command -v $(GOBIN)/$$t >/dev/null || { echo "$$t is not installed: run make tools"; exit 1; }; \
+	done
+	$(GOBIN)/staticcheck ./...
+	$(GOBIN)/golangci-lint run ./...
+
+# tools: install the pinned linters into GOBIN
+tools:
+	GOBIN=$(GOBIN) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+	GOBIN=$(GOBIN) $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
 
 # clean: remove build outputs
 clean:

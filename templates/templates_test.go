@@ -450,7 +450,7 @@ func TestVerifyURLDefaultsToLocalhost(t *testing.T) {
 		"":                          "http://localhost:8080/v1/verify",
 		"https://api.example.com":   "https://api.example.com/v1/verify",
 		"https://api.example.com//": "https://api.example.com/v1/verify",
-		" http://127.0.0.1:9000 ":   "http://127.0.0.1:9000/v1/verify",
+		" http://127.0.0.1:9000 ":   "http://127.0.0.1:9000/v1/verify", //nolint:gocritic // mapKey: the spaces are the case under test
 	}
 	for in, want := range tests {
 		if got := verifyURL(in); got != want {

@@ -154,7 +154,8 @@ func newAccountWithKey(tb testing.TB, a *app, email string) (*client, string) {
 	tb.Helper()
 	c := a.Client(tb)
 	c.MustSignup(email)
-	return c, c.MustCreateKey("Production", "read")
+	key := c.MustCreateKey("Production", "read")
+	return c, key
 }
 
 // metric returns the value of an unlabelled metric on a's /metrics.

@@ -100,9 +100,13 @@ func main() {
 		fmt.Fprintln(os.Stderr, "loadgen: -mode scale needs -c 2 or more (the connections are shared between two instances)")
 		os.Exit(2)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, o, os.Stdout); err != nil {
+	// run in a closure, so that its deferred stop runs before os.Exit.
+	err := func() error {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		return run(ctx, o, os.Stdout)
+	}()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "loadgen:", err)
 		os.Exit(1)
 	}
@@ -369,7 +373,6 @@ func bench(ctx context.Context, o options, mode string, out io.Writer) (*report,
 	for i, s := range secrets {
 		bodies[i] = []byte(`{"key":"` + s + `"}`)
 	}
-	secrets = nil
 
 	srvs := make([]*server, nInst)
 	for i := range srvs {
@@ -382,7 +385,9 @@ func bench(ctx context.Context, o options, mode string, out io.Writer) (*report,
 			return nil, err
 		}
 		srvs[i] = srv
-		defer func() {
+		// Every instance runs until the last phase ends, so each is stopped
+		// when run returns, not at the end of this loop's iteration.
+		defer func() { //nolint:gocritic // deferInLoop: deliberate, see above
 			if srv.alive() {
 				_, _ = srv.stop(20 * time.Second)
 			}

@@ -128,7 +128,7 @@ func (s *server) waitReady(ctx context.Context, client *http.Client, timeout tim
 		}
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.base+"/readyz", nil)
 		if resp, err := client.Do(req); err == nil {
-			io.Copy(io.Discard, resp.Body)
+			_, _ = io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
 				return nil

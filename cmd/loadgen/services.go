@@ -14,7 +14,6 @@ import (
 	"net"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -244,7 +243,7 @@ func treeCPU(pid int) time.Duration {
 		if err != nil {
 			continue
 		}
-		f := procStatFields(filepath.Join("/proc", e.Name(), "stat"))
+		f := procStatFields("/proc/" + e.Name() + "/stat")
 		if len(f) < 13 {
 			continue
 		}
