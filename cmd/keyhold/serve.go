@@ -72,6 +72,11 @@ const (
 `
 )
 
+// startPrefix begins the start-up line. Tests, cmd/loadgen and the README
+// read the URL after it to learn where the server listens (the port of
+// :0), so its shape is kept: "Keyhold is running at URL".
+const startPrefix = "Keyhold is running at "
+
 // serve runs the HTTP server until ctx is cancelled, then shuts down
 // gracefully.
 func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -154,8 +159,13 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    16 << 10,
 	}
-	// Tests read the "listening on" line to learn the port of :0.
-	fmt.Fprintf(stdout, "Keyhold is running at %s (listening on %s)\n", cfg.BaseURL, ln.Addr())
+	bound := ln.Addr().(*net.TCPAddr)
+	fmt.Fprintln(stdout, startPrefix+listenURL(bound))
+	if !pointsAt(cfg.BaseURL, bound) {
+		// Information, not an error: behind a proxy the public URL
+		// legitimately differs from the address bound.
+		fmt.Fprintf(stdout, "KEYHOLD_BASE_URL is %s; links and Stripe redirects will use it.\n", cfg.BaseURL)
+	}
 	log.Info("listening", "addr", ln.Addr().String(), "base_url", cfg.BaseURL.String(), "version", version())
 
 	go sweepSessions(ctx, db, log)
