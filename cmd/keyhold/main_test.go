@@ -446,8 +446,9 @@ func TestMigrate(t *testing.T) {
 	}
 	t.Run("sqlite", func(t *testing.T) {
 		t.Parallel()
-		// A path in a folder that does not exist yet.
-		check(t, testEnv(t, map[string]string{"KEYHOLD_DATABASE_URL": "sqlite://" + filepath.Join(t.TempDir(), "new", "k.db")}))
+		// A folder that exists; a missing one is refused
+		// (TestSQLiteMissingDirectory).
+		check(t, testEnv(t, map[string]string{"KEYHOLD_DATABASE_URL": "sqlite://" + filepath.Join(t.TempDir(), "k.db")}))
 	})
 	t.Run("postgres", func(t *testing.T) {
 		t.Parallel()
