@@ -61,8 +61,14 @@ type AdminOverviewPage struct {
 	Usage        UsageSeries // every key, per day, the last 30 days
 	Totals       UsageTotals // the same, summed
 	TopKeys      []AdminKeyVolume
-	FailedEvents int  // Stripe events whose effect failed
-	FailedMore   bool // there are more than FailedEvents
+	FailedEvents int  // Stripe events whose effect failed, but for those below
+	FailedMore   bool // there are more failed events than were counted
+	// WrongVersionEvents are failed events refused for arriving in another
+	// Stripe API version than APIVersion; WrongVersions are the versions
+	// they came in, newest first.
+	WrongVersionEvents int
+	WrongVersions      []string
+	APIVersion         string
 }
 
 // AdminAccountFilter is the accounts list's filter (query q, plan, status).

@@ -3,7 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
-	"flag"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -13,29 +13,82 @@ import (
 	"github.com/keyhold/keyhold/internal/keyhold"
 )
 
+const adminUsage = `Usage: keyhold admin COMMAND
+
+Operator commands.
+
+Commands:
+  keyhold admin create-user --email E --password-stdin [--admin]
+      create an account, reading its password from standard input
+
+Flags:
+  -h, --help   print this help
+
+Run "keyhold admin create-user --help" for its flags and environment.
+`
+
+var createUserUsage = fmt.Sprintf(`Usage: keyhold admin create-user --email E --password-stdin [--admin]
+
+Creates an account that can log in to the portal at once. The password is
+the first line of standard input, so it stays out of the shell history and
+the process list; it must have %d to %d characters.
+
+Flags:
+  --email E          the account's email address (required)
+  --password-stdin   read the password from standard input (required)
+  --admin            make the account an operator, who sees the console at /admin
+  -h, --help         print this help
+
+Environment:
+%s  KEYHOLD_SECRET                give it the value keyhold serve has, if any
+                                (default: the one kept in the database)
+%s
+Example:
+  printf '%%s\n' "$PASSWORD" | keyhold admin create-user --email ops@example.com --password-stdin --admin
+`, auth.MinPasswordLen, auth.MaxPasswordLen, envDatabase, envLog)
+
 // admin runs operator commands: today, create-user.
 func admin(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] != "create-user" {
-		fmt.Fprint(stderr, "keyhold: usage: keyhold admin create-user --email E --password-stdin [--admin]\n")
-		return errUsage
+	_, rest, err := subcommand(args, []string{"create-user"}, adminUsage, stdout, stderr)
+	if err != nil {
+		return err
 	}
-	fs := flag.NewFlagSet("create-user", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	email := fs.String("email", "", "the account's email")
-	fromStdin := fs.Bool("password-stdin", false, "read the password from standard input (required)")
-	isAdmin := fs.Bool("admin", false, "make the account an operator")
-	if err := fs.Parse(args[1:]); err != nil {
-		return errUsage
+	return createUser(ctx, rest, getenv, stdin, stdout, stderr)
+}
+
+// createUser is keyhold admin create-user. The command line and the
+// password are checked before the database is opened.
+func createUser(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := newFlags("create-user")
+	email := fs.String("email", "", "")
+	fromStdin := fs.Bool("password-stdin", false, "")
+	isAdmin := fs.Bool("admin", false, "")
+	if err := parseFlags(fs, args, createUserUsage, stdout, stderr); err != nil {
+		return err
 	}
-	if *email == "" || !*fromStdin {
-		fmt.Fprint(stderr, "keyhold: --email and --password-stdin are required\n")
-		return errUsage
+	switch {
+	case *email == "" && !*fromStdin:
+		return usageError(stderr, createUserUsage, "--email and --password-stdin are required")
+	case *email == "":
+		return usageError(stderr, createUserUsage, "--email is required")
+	case !*fromStdin:
+		return usageError(stderr, createUserUsage, "--password-stdin is required: the password is read from standard input")
+	}
+	addr, err := auth.NormalizeEmail(*email)
+	if err != nil {
+		return fmt.Errorf("--email %q is not an email address", *email)
 	}
 	line, err := bufio.NewReader(io.LimitReader(stdin, auth.MaxPasswordLen+2)).ReadString('\n')
 	if err != nil && err != io.EOF {
-		return fmt.Errorf("read password: %w", err)
+		return fmt.Errorf("read the password from standard input: %w", err)
 	}
 	password := strings.TrimRight(line, "\r\n")
+	switch n := len(password); {
+	case n < auth.MinPasswordLen:
+		return fmt.Errorf("the password on standard input must have at least %d characters (it has %d)", auth.MinPasswordLen, n)
+	case n > auth.MaxPasswordLen:
+		return fmt.Errorf("the password on standard input must have at most %d characters", auth.MaxPasswordLen)
+	}
 
 	cfg, err := config.Load(getenv)
 	if err != nil {
@@ -54,12 +107,9 @@ func admin(ctx context.Context, args []string, getenv func(string) string, stdin
 	if err != nil {
 		return err
 	}
-	a, err := svc.Signup(ctx, *email, password, *isAdmin)
+	a, err := svc.Signup(ctx, addr, password, *isAdmin)
 	if err != nil {
-		if code := keyhold.ErrorCode(err); code != keyhold.EINTERNAL {
-			return fmt.Errorf("%s", keyhold.ErrorMessage(err))
-		}
-		return err
+		return signupError(err, addr)
 	}
 	role := "account"
 	if a.IsAdmin {
@@ -67,4 +117,19 @@ func admin(ctx context.Context, args []string, getenv func(string) string, stdin
 	}
 	fmt.Fprintf(stdout, "created %s %s (id %s)\n", role, a.Email, a.ID)
 	return nil
+}
+
+// signupError says in terminal words what the sign-up service's errors,
+// written for the sign-up page, mean to the operator at the shell.
+func signupError(err error, email string) error {
+	switch {
+	case errors.Is(err, auth.ErrEmailTaken):
+		return fmt.Errorf("an account with the email %s already exists; nothing was changed", email)
+	case keyhold.ErrorCode(err) == keyhold.EINTERNAL:
+		return fmt.Errorf("create account: %w", err)
+	default:
+		// Input is checked above, so this is a rule added to the
+		// service later: its message, without the code.
+		return errors.New(keyhold.ErrorMessage(err))
+	}
 }

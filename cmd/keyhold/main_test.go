@@ -57,11 +57,15 @@ type app struct {
 	URL    string            // http://127.0.0.1:PORT, where it listens
 	Addr   string            // 127.0.0.1:PORT
 	Env    map[string]string // the environment run was given
-	Stdout *syncBuffer       // what run printed besides the "listening on" line
+	Stdout *syncBuffer       // what run printed besides the start-up line
 	Stderr *syncBuffer       // the logs
+	// StartLine is the start-up line, "Keyhold is running at URL", whose
+	// URL tells where the server listens (how a test learns the port of :0).
+	StartLine string
 
 	cancel   context.CancelFunc
-	done     chan error // receives run's result
+	done     chan error    // receives run's result
+	read     chan struct{} // closed when all of run's stdout has been read
 	stopOnce sync.Once
 	stopErr  error
 	stopTook time.Duration
@@ -88,7 +92,7 @@ func getenvOf(env map[string]string) func(string) string {
 }
 
 // MustRun starts `keyhold serve` through run with the environment of
-// testEnv, waits for its "listening on" line, and stops it when the test
+// testEnv, waits for its start-up line, and stops it when the test
 // ends, failing the test unless run returns nil within stopTimeout.
 func MustRun(tb testing.TB, env map[string]string) *app {
 	tb.Helper()
@@ -100,7 +104,7 @@ func mustStart(tb testing.TB, args []string, env map[string]string) *app {
 	tb.Helper()
 	e := testEnv(tb, env)
 	ctx, cancel := context.WithCancel(context.Background())
-	a := &app{Env: e, Stdout: &syncBuffer{}, Stderr: &syncBuffer{}, cancel: cancel, done: make(chan error, 1)}
+	a := &app{Env: e, Stdout: &syncBuffer{}, Stderr: &syncBuffer{}, cancel: cancel, done: make(chan error, 1), read: make(chan struct{})}
 
 	pr, pw := io.Pipe()
 	go func() {
@@ -108,16 +112,16 @@ func mustStart(tb testing.TB, args []string, env map[string]string) *app {
 		pw.Close()
 		a.done <- err
 	}()
-	addrc := make(chan string, 1)
+	linec := make(chan string, 1)
 	go func() {
+		defer close(a.read)
 		sc := bufio.NewScanner(pr)
+		first := true
 		for sc.Scan() {
 			line := sc.Text()
-			if _, rest, ok := strings.Cut(line, "(listening on "); ok {
-				select {
-				case addrc <- strings.TrimSuffix(rest, ")"):
-				default: // only the first one counts
-				}
+			if first && strings.HasPrefix(line, startPrefix) {
+				first = false
+				linec <- line
 				continue
 			}
 			a.Stdout.Write([]byte(line + "\n"))
@@ -126,13 +130,19 @@ func mustStart(tb testing.TB, args []string, env map[string]string) *app {
 	}()
 
 	select {
-	case a.Addr = <-addrc:
+	case a.StartLine = <-linec:
+		u, err := url.Parse(strings.Fields(strings.TrimPrefix(a.StartLine, startPrefix))[0])
+		if err != nil || u.Host == "" {
+			cancel()
+			tb.Fatalf("start-up line %q has no URL", a.StartLine)
+		}
+		a.Addr = u.Host
 	case err := <-a.done:
 		cancel()
 		tb.Fatalf("keyhold %s ended before it listened: %v\nstderr:\n%s", strings.Join(args, " "), err, a.Stderr)
 	case <-time.After(30 * time.Second):
 		cancel()
-		tb.Fatalf("keyhold %s did not print its \"listening on\" line within 30s\nstderr:\n%s", strings.Join(args, " "), a.Stderr)
+		tb.Fatalf("keyhold %s did not print its start-up line within 30s\nstderr:\n%s", strings.Join(args, " "), a.Stderr)
 	}
 	a.URL = "http://" + a.Addr
 	tb.Cleanup(func() {
@@ -155,6 +165,7 @@ func (a *app) Stop() error {
 			if err != nil {
 				a.stopErr = fmt.Errorf("run returned %v, want nil after a graceful stop", err)
 			}
+			<-a.read // run has closed its stdout: the rest is read soon
 		case <-time.After(stopTimeout):
 			a.stopErr = fmt.Errorf("run did not return within %v of the cancel", stopTimeout)
 		}
@@ -405,7 +416,7 @@ func TestBadConfiguration(t *testing.T) {
 			if !strings.Contains(msg, tc.variable) {
 				t.Errorf("error %q does not name %s", msg, tc.variable)
 			}
-			if strings.Contains(r.Stdout, "listening on") {
+			if strings.Contains(r.Stdout, startPrefix) {
 				t.Errorf("serve printed %q although it refused to start", r.Stdout)
 			}
 			if strings.Contains(msg, "\n") {
@@ -435,8 +446,9 @@ func TestMigrate(t *testing.T) {
 	}
 	t.Run("sqlite", func(t *testing.T) {
 		t.Parallel()
-		// A path in a folder that does not exist yet.
-		check(t, testEnv(t, map[string]string{"KEYHOLD_DATABASE_URL": "sqlite://" + filepath.Join(t.TempDir(), "new", "k.db")}))
+		// A folder that exists; a missing one is refused
+		// (TestSQLiteMissingDirectory).
+		check(t, testEnv(t, map[string]string{"KEYHOLD_DATABASE_URL": "sqlite://" + filepath.Join(t.TempDir(), "k.db")}))
 	})
 	t.Run("postgres", func(t *testing.T) {
 		t.Parallel()

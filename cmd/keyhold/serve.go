@@ -33,9 +33,56 @@ func tuneGC(getenv func(string) string) {
 // after a stop signal.
 const shutdownTimeout = 15 * time.Second
 
+const serveUsage = `Usage: keyhold serve
+
+Runs the portal, the operator console (/admin), POST /v1/verify and the
+Stripe webhook (/webhooks/stripe) on KEYHOLD_ADDR, after applying any
+pending database migrations. It prints "Keyhold is running at URL" with
+the address it is bound to, and runs until interrupted (Ctrl-C, SIGTERM);
+then requests in flight finish and counted usage is written before it
+exits. "keyhold" with no command does the same.
+
+Flags:
+  -h, --help   print this help
+
+Environment:
+  KEYHOLD_ADDR                  address to listen on (default :8080)
+  KEYHOLD_BASE_URL              public URL, used in links and Stripe redirects
+                                (default http://localhost:8080)
+` + envDatabase + `  KEYHOLD_REDIS_URL             redis://… to share limits, quotas and cache
+                                invalidation between instances (default: none)
+  KEYHOLD_SECRET                signs sessions and cookies, at least 32 bytes
+                                (default: generated once, kept in the database)
+  KEYHOLD_PLANS_FILE            JSON plan catalog (default: the built-in one)
+  KEYHOLD_TRUSTED_PROXIES       CIDRs whose X-Forwarded-For is believed (default: none)
+  KEYHOLD_USAGE_FLUSH_INTERVAL  how often usage is written to the database (default 1s)
+  STRIPE_SECRET_KEY             sk_… or rk_…; billing is off when empty
+  STRIPE_WEBHOOK_SECRET         whsec_…; webhooks are refused when empty
+  STRIPE_API_BASE               Stripe API base URL, e.g. stripe-mock's (default: Stripe's)
+` + envLog + `  GOGC, GOMEMLIMIT              Go's collector settings (default here: 400 and 256MiB)
+`
+
+// Environment lines every command that opens the database shares.
+const (
+	envDatabase = `  KEYHOLD_DATABASE_URL          sqlite://PATH (in a directory that exists) or
+                                postgres://… (default sqlite://keyhold.db)
+`
+	envLog = `  KEYHOLD_LOG_LEVEL             debug, info, warn or error (default info)
+  KEYHOLD_LOG_FORMAT            text or json (default text)
+`
+)
+
+// startPrefix begins the start-up line. Tests, cmd/loadgen and the README
+// read the URL after it to learn where the server listens (the port of
+// :0), so its shape is kept: "Keyhold is running at URL".
+const startPrefix = "Keyhold is running at "
+
 // serve runs the HTTP server until ctx is cancelled, then shuts down
 // gracefully.
-func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Writer) error {
+func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if err := parseFlags(newFlags("serve"), args, serveUsage, stdout, stderr); err != nil {
+		return err
+	}
 	cfg, err := config.Load(getenv)
 	if err != nil {
 		return err
@@ -112,8 +159,13 @@ func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Wr
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    16 << 10,
 	}
-	// Tests read the "listening on" line to learn the port of :0.
-	fmt.Fprintf(stdout, "Keyhold is running at %s (listening on %s)\n", cfg.BaseURL, ln.Addr())
+	bound := ln.Addr().(*net.TCPAddr)
+	fmt.Fprintln(stdout, startPrefix+listenURL(bound))
+	if !pointsAt(cfg.BaseURL, bound) {
+		// Information, not an error: behind a proxy the public URL
+		// legitimately differs from the address bound.
+		fmt.Fprintf(stdout, "KEYHOLD_BASE_URL is %s; links and Stripe redirects will use it.\n", cfg.BaseURL)
+	}
 	log.Info("listening", "addr", ln.Addr().String(), "base_url", cfg.BaseURL.String(), "version", version())
 
 	go sweepSessions(ctx, db, log)

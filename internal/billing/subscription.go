@@ -80,7 +80,15 @@ type EventRecord struct {
 	Outcome    string
 	Detail     string
 	Payload    string // kept for failed events only
+	APIVersion string // the event's api_version; empty for reconcile records and rows older than the column
 	ReceivedAt time.Time
+}
+
+// WrongAPIVersion reports whether the event was refused for arriving in
+// another API version than APIVersion: the fix is the endpoint's setting
+// in Stripe, not applying the event again.
+func (e EventRecord) WrongAPIVersion() bool {
+	return e.Outcome == OutcomeFailed && e.APIVersion != "" && e.APIVersion != APIVersion
 }
 
 // Customer is what billing needs of an account.

@@ -1,6 +1,7 @@
 package billing
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -18,25 +19,60 @@ const SignatureTolerance = 5 * time.Minute
 
 var errBadSignature = keyhold.Errorf(keyhold.EINVALID, "The webhook signature is not valid.")
 
+// APIVersion is the Stripe API version Keyhold reads events in: stripe-go's
+// own. A webhook endpoint set to another version sends objects whose
+// fields may mean something else, so such events are refused, not guessed
+// at.
+const APIVersion = stripe.APIVersion
+
 // HandleWebhook verifies and applies one Stripe webhook delivery. It
 // returns nil when the event was applied, ignored or already seen (Stripe
-// should stop sending it), an EINVALID error for a bad signature (400,
-// nothing changed), and any other error when our side failed (5xx: Stripe
-// retries, and the event is not marked processed).
+// should stop sending it), an EINVALID error for a bad signature or an
+// event of another API version than APIVersion (400, nothing applied; the
+// latter is recorded as failed so the console can say what to fix), and
+// any other error when our side failed (5xx: Stripe retries, and the event
+// is not marked processed).
 func (s *Service) HandleWebhook(ctx context.Context, payload []byte, signature string) error {
 	if s.webhookSecret == "" {
 		return keyhold.Errorf(keyhold.EINVALID, "Webhooks are not configured: set STRIPE_WEBHOOK_SECRET.")
 	}
-	ev, err := webhook.ConstructEventWithOptions(payload, signature, s.webhookSecret, webhook.ConstructEventOptions{Tolerance: SignatureTolerance})
+	// stripe-go's own version check would answer a well-signed event of
+	// another version with the same error as a forged one; the signature
+	// is checked here and the version below, so each gets its own answer.
+	ev, err := webhook.ConstructEventWithOptions(payload, signature, s.webhookSecret,
+		webhook.ConstructEventOptions{Tolerance: SignatureTolerance, IgnoreAPIVersionMismatch: true})
 	if err != nil {
 		return &keyhold.Error{Code: errBadSignature.Code, Message: errBadSignature.Message, Err: err}
+	}
+	if ev.APIVersion != APIVersion {
+		return s.refuseAPIVersion(ctx, &ev)
 	}
 	return s.apply(ctx, &ev, payload)
 }
 
+// refuseAPIVersion records a signed event of another API version as
+// failed, without its payload: applying it again would read it in the
+// wrong version, and once the endpoint is fixed Stripe's retry in the right
+// version replaces the record (keyhold stripe reconcile catches up the
+// rest). It returns the EINVALID error Stripe is answered with.
+func (s *Service) refuseAPIVersion(ctx context.Context, ev *stripe.Event) error {
+	got := cmp.Or(ev.APIVersion, "none")
+	msg := fmt.Sprintf("This event has API version %s, but Keyhold reads %s: set the webhook endpoint's API version to %s in Stripe.", got, APIVersion, APIVersion)
+	if ev.ID != "" {
+		rec := EventRecord{ID: ev.ID, Type: string(ev.Type), Created: ev.Created, Outcome: OutcomeFailed, APIVersion: got,
+			Detail: fmt.Sprintf("API version %s, not %s: not applied. Set the webhook endpoint's API version to %s in Stripe; its retries will then apply it, or run keyhold stripe reconcile.",
+				got, APIVersion, APIVersion),
+			ReceivedAt: s.now().UTC()}
+		if err := s.store.RecordFailedEvent(context.WithoutCancel(ctx), rec); err != nil {
+			s.log.Error("stripe event: record API version refusal", "event_id", ev.ID, "err", err)
+		}
+	}
+	return keyhold.Errorf(keyhold.EINVALID, "%s", msg)
+}
+
 // apply runs an event's effect once, in one transaction with its record.
 func (s *Service) apply(ctx context.Context, ev *stripe.Event, payload []byte) error {
-	rec := EventRecord{ID: ev.ID, Type: string(ev.Type), Created: ev.Created, ReceivedAt: s.now().UTC()}
+	rec := EventRecord{ID: ev.ID, Type: string(ev.Type), Created: ev.Created, APIVersion: ev.APIVersion, ReceivedAt: s.now().UTC()}
 	var changed string // account whose plan or period may have changed
 	dup, err := s.store.ApplyEvent(ctx, rec, func(tx Tx) (string, string, error) {
 		changed = ""

@@ -7,6 +7,7 @@ package server
 import (
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"time"
 
@@ -152,7 +153,19 @@ func (s *Server) handleAdminOverview(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	p := templates.AdminOverviewPage{Layout: l, Usage: dailySeries(days), FailedEvents: len(failed), FailedMore: len(failed) == 100}
+	p := templates.AdminOverviewPage{Layout: l, Usage: dailySeries(days), FailedMore: len(failed) == 100, APIVersion: billing.APIVersion}
+	// Events refused for their API version get their own warning: the cure
+	// is the endpoint's setting in Stripe, not applying them again.
+	for _, e := range failed {
+		if !e.WrongAPIVersion() {
+			p.FailedEvents++
+			continue
+		}
+		p.WrongVersionEvents++
+		if !slices.Contains(p.WrongVersions, e.APIVersion) {
+			p.WrongVersions = append(p.WrongVersions, e.APIVersion)
+		}
+	}
 	for _, d := range days {
 		p.Totals.Valid += d.Valid
 		p.Totals.RateLimited += d.RateLimited

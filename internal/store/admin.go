@@ -379,7 +379,7 @@ func (db *DB) QuotaUsedByAccount(ctx context.Context, windows map[string]time.Ti
 
 func (r *eventRecord) domain() billing.EventRecord {
 	return billing.EventRecord{ID: r.ID, Type: r.Type, Created: r.Created, AccountID: r.AccountID, Outcome: r.Outcome,
-		Detail: r.Detail, Payload: r.Payload, ReceivedAt: r.ReceivedAt.UTC()}
+		Detail: r.Detail, Payload: r.Payload, APIVersion: r.APIVersion, ReceivedAt: r.ReceivedAt.UTC()}
 }
 
 // StripeEvent returns one recorded event; billing.ErrNotFound when there

@@ -46,6 +46,7 @@ type eventRecord struct {
 	Outcome    string
 	Detail     string
 	Payload    string
+	APIVersion string
 	ReceivedAt time.Time
 }
 
@@ -111,10 +112,10 @@ func subscriptionOf(g *gorm.DB, accountID string) (*billing.Subscription, error)
 func (db *DB) ApplyEvent(ctx context.Context, ev billing.EventRecord, fn func(billing.Tx) (string, string, error)) (bool, error) {
 	dup := false
 	err := db.ctx(ctx).Transaction(func(tx *gorm.DB) error {
-		rec := eventRecord{ID: ev.ID, Type: ev.Type, Created: ev.Created, Outcome: "processing", ReceivedAt: ev.ReceivedAt.UTC()}
+		rec := eventRecord{ID: ev.ID, Type: ev.Type, Created: ev.Created, Outcome: "processing", APIVersion: ev.APIVersion, ReceivedAt: ev.ReceivedAt.UTC()}
 		res := tx.Clauses(clause.OnConflict{
 			Columns:   []clause.Column{{Name: "id"}},
-			DoUpdates: clause.Assignments(map[string]any{"outcome": "processing", "received_at": rec.ReceivedAt}),
+			DoUpdates: clause.Assignments(map[string]any{"outcome": "processing", "api_version": rec.APIVersion, "received_at": rec.ReceivedAt}),
 			Where:     clause.Where{Exprs: []clause.Expression{clause.Eq{Column: clause.Column{Table: "stripe_events", Name: "outcome"}, Value: billing.OutcomeFailed}}},
 		}).Create(&rec)
 		if res.Error != nil {
@@ -139,10 +140,10 @@ func (db *DB) ApplyEvent(ctx context.Context, ev billing.EventRecord, fn func(bi
 // applied meanwhile.
 func (db *DB) RecordFailedEvent(ctx context.Context, ev billing.EventRecord) error {
 	rec := eventRecord{ID: ev.ID, Type: ev.Type, Created: ev.Created, AccountID: ev.AccountID, Outcome: billing.OutcomeFailed,
-		Detail: truncate(ev.Detail, 500), Payload: ev.Payload, ReceivedAt: ev.ReceivedAt.UTC()}
+		Detail: truncate(ev.Detail, 500), Payload: ev.Payload, APIVersion: ev.APIVersion, ReceivedAt: ev.ReceivedAt.UTC()}
 	err := db.ctx(ctx).Clauses(clause.OnConflict{
 		Columns:   []clause.Column{{Name: "id"}},
-		DoUpdates: clause.AssignmentColumns([]string{"outcome", "detail", "payload", "received_at"}),
+		DoUpdates: clause.AssignmentColumns([]string{"outcome", "detail", "payload", "api_version", "received_at"}),
 		Where:     clause.Where{Exprs: []clause.Expression{clause.Eq{Column: clause.Column{Table: "stripe_events", Name: "outcome"}, Value: billing.OutcomeFailed}}},
 	}).Create(&rec).Error
 	if err != nil {
@@ -230,7 +231,7 @@ func (db *DB) StripeEvents(ctx context.Context, limit int) ([]billing.EventRecor
 	out := make([]billing.EventRecord, len(recs))
 	for i, r := range recs {
 		out[i] = billing.EventRecord{ID: r.ID, Type: r.Type, Created: r.Created, AccountID: r.AccountID, Outcome: r.Outcome,
-			Detail: r.Detail, Payload: r.Payload, ReceivedAt: r.ReceivedAt.UTC()}
+			Detail: r.Detail, Payload: r.Payload, APIVersion: r.APIVersion, ReceivedAt: r.ReceivedAt.UTC()}
 	}
 	return out, nil
 }

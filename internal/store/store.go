@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/url"
 	"os"
@@ -31,8 +32,8 @@ type DB struct {
 }
 
 // Open connects to databaseURL: sqlite://PATH (WAL, busy timeout, foreign
-// keys on, immediate write transactions) or postgres://…. It does not
-// migrate.
+// keys on, immediate write transactions; PATH's directory must exist) or
+// postgres://…. It does not migrate.
 func Open(ctx context.Context, databaseURL string) (*DB, error) {
 	var (
 		dial    gorm.Dialector
@@ -41,9 +42,16 @@ func Open(ctx context.Context, databaseURL string) (*DB, error) {
 	switch {
 	case strings.HasPrefix(databaseURL, "sqlite://"):
 		path := strings.TrimPrefix(databaseURL, "sqlite://")
+		// SQLite creates the file but not its directory. The directory is
+		// not made here either: a mistyped path would otherwise start an
+		// empty database somewhere unexpected, with nothing said.
 		if dir := filepath.Dir(path); dir != "." {
-			if err := os.MkdirAll(dir, 0o755); err != nil {
-				return nil, fmt.Errorf("store: create database folder: %w", err)
+			if fi, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+				return nil, fmt.Errorf("store: the directory %s of the SQLite database does not exist; create it or correct the path", dir)
+			} else if err != nil {
+				return nil, fmt.Errorf("store: database directory: %w", err)
+			} else if !fi.IsDir() {
+				return nil, fmt.Errorf("store: %s, where the SQLite database should be, is not a directory", dir)
 			}
 		}
 		q := url.Values{}

@@ -3,7 +3,9 @@ package store_test
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -170,7 +172,30 @@ func TestSecretIsStableAndShared(t *testing.T) {
 }
 
 func TestOpenRejects(t *testing.T) {
-	if _, err := store.Open(context.Background(), "mysql://x"); err == nil {
-		t.Error("want error for mysql://")
+	dir := t.TempDir()
+	file := filepath.Join(dir, "a-file")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, url, want string
+	}{
+		{"mysql", "mysql://x", "sqlite:// or postgres://"},
+		{"sqlite in a missing directory", "sqlite://" + filepath.Join(dir, "missing", "deeper", "k.db"), filepath.Join(dir, "missing", "deeper") + " of the SQLite database does not exist"},
+		{"sqlite under a file", "sqlite://" + filepath.Join(file, "k.db"), "is not a directory"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			db, err := store.Open(context.Background(), tc.url)
+			if err == nil {
+				db.Close()
+				t.Fatalf("Open(%q) succeeded", tc.url)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("Open(%q): %v, want it to say %q", tc.url, err, tc.want)
+			}
+		})
+	}
+	if _, err := os.Stat(filepath.Join(dir, "missing")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("Open made the missing directory (stat: %v)", err)
 	}
 }
