@@ -251,11 +251,11 @@ var graceOptions = []templates.GraceOption{
 	{Value: "168h", Label: "7 days"},
 }
 
+// handleKeyRotate rotates a key and shows its new secret once. A form that
+// names no grace period gets none (DESIGN.md: "default none"); a grace the
+// form does not offer is refused by the service with a clear message.
 func (s *Server) handleKeyRotate(c echo.Context) error {
-	grace, err := time.ParseDuration(c.FormValue("grace"))
-	if c.FormValue("grace") == "0" {
-		grace, err = 0, nil
-	}
+	grace, err := parseGrace(c.FormValue("grace"))
 	if err != nil {
 		grace = -1 // refused by the service with a clear message
 	}
@@ -276,4 +276,14 @@ func (s *Server) handleKeyRotate(c echo.Context) error {
 		p.GraceUntil = &until
 	}
 	return render(c, http.StatusOK, templates.KeyCreated(p))
+}
+
+// parseGrace reads the rotate form's grace period: empty or "0" is none,
+// anything else a Go duration such as "24h".
+func parseGrace(v string) (time.Duration, error) {
+	switch v = strings.TrimSpace(v); v {
+	case "", "0":
+		return 0, nil
+	}
+	return time.ParseDuration(v)
 }
