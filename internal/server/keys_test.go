@@ -74,7 +74,7 @@ func TestKeyLifecycle(t *testing.T) {
 		t.Fatalf("edit: %d %s", p.StatusCode, alert(p))
 	}
 	k, err := h.Keys.Get(context.Background(), accountID(t, h, "ada@example.com"), id)
-	if err != nil || k.Name != "Prod EU" || strings.Join(k.Scopes, ",") != "read" || k.ExpiresAt != nil || len(k.Meta) != 0 {
+	if err != nil || k.Name != "Prod EU" || strings.Join(k.Scopes, ",") != "read" || k.ExpiresAt != nil || string(k.Meta) != "{}" {
 		t.Errorf("after edit: %+v %v", k, err)
 	}
 	p = b.Submit("/keys/"+id, "/keys/"+id, url.Values{"name": {""}})
