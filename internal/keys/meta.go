@@ -41,7 +41,7 @@ func ParseMeta(s string) (map[string]any, error) {
 	if err != nil {
 		return nil, keyhold.Errorf(keyhold.EINVALID, `Metadata must be a JSON object, like {"team": "billing"}.`)
 	}
-	if err := checkValue("", m); err != nil {
+	if err := checkValue("", m, true); err != nil {
 		return nil, err
 	}
 	return m, nil
@@ -49,7 +49,9 @@ func ParseMeta(s string) (map[string]any, error) {
 
 // CheckMeta reports whether raw is metadata Keyhold would store: a JSON
 // object of at most MaxMetaBytes whose numbers read back as written (see
-// checkNumber). Errors: EINVALID, naming the offending field.
+// checkNumber) and whose field names and strings hold no invisible or
+// control character (keyhold.CheckText). Errors: EINVALID, naming the
+// offending field.
 func CheckMeta(raw []byte) error {
 	if len(raw) > MaxMetaBytes {
 		return keyhold.Errorf(keyhold.EINVALID, "Metadata must be at most %d bytes of JSON.", MaxMetaBytes)
@@ -58,7 +60,7 @@ func CheckMeta(raw []byte) error {
 	if err != nil {
 		return keyhold.Errorf(keyhold.EINVALID, `Metadata must be a JSON object, like {"team": "billing"}.`)
 	}
-	return checkValue("", m)
+	return checkValue("", m, true)
 }
 
 // encodeMeta turns settings' metadata into the compact JSON text stored
@@ -94,7 +96,9 @@ func ReadableMeta(stored []byte) (json.RawMessage, bool) {
 	if err != nil {
 		return json.RawMessage(`{}`), true
 	}
-	if checkValue("", m) == nil {
+	// Only numbers can make the answer unreadable; text that today's rules
+	// refuse (written before them) is still valid JSON and is kept.
+	if checkValue("", m, false) == nil {
 		return bytes.TrimSpace(stored), false
 	}
 	b, err := json.Marshal(stringifyNumbers(m))
@@ -121,20 +125,31 @@ func decodeMeta(raw []byte) (map[string]any, error) {
 	return m, nil
 }
 
-// checkValue checks a decoded value (numbers as json.Number) at path.
-func checkValue(path string, v any) error {
+// checkValue checks a decoded value (numbers as json.Number) at path:
+// its numbers always, and with text also its field names and strings,
+// which pages show to people (keyhold.CheckText).
+func checkValue(path string, v any, text bool) error {
 	switch v := v.(type) {
 	case json.Number:
 		return checkNumber(path, string(v))
+	case string:
+		if text {
+			return keyhold.CheckText(fmt.Sprintf("Metadata field %q", path), v)
+		}
 	case map[string]any:
 		for _, k := range sortedKeys(v) {
-			if err := checkValue(join(path, k), v[k]); err != nil {
+			if text {
+				if err := keyhold.CheckText(fmt.Sprintf("Metadata field name %q", join(path, k)), k); err != nil {
+					return err
+				}
+			}
+			if err := checkValue(join(path, k), v[k], text); err != nil {
 				return err
 			}
 		}
 	case []any:
 		for i, e := range v {
-			if err := checkValue(fmt.Sprintf("%s[%d]", path, i), e); err != nil {
+			if err := checkValue(fmt.Sprintf("%s[%d]", path, i), e, text); err != nil {
 				return err
 			}
 		}

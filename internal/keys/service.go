@@ -85,8 +85,9 @@ func (s *Service) normalize(st *Settings) (json.RawMessage, error) {
 		return nil, keyhold.Errorf(keyhold.EINVALID, "Give the key a name, so you can tell it apart later.")
 	case utf8.RuneCountInString(st.Name) > MaxNameLen:
 		return nil, keyhold.Errorf(keyhold.EINVALID, "Key names are at most %d characters.", MaxNameLen)
-	case !utf8.ValidString(st.Name) || strings.IndexFunc(st.Name, unicode.IsControl) >= 0:
-		return nil, keyhold.Errorf(keyhold.EINVALID, "Key names cannot contain control characters.")
+	}
+	if err := keyhold.CheckText("The key name", st.Name); err != nil {
+		return nil, err
 	}
 	seen := map[string]bool{}
 	scopes := make([]string, 0, len(st.Scopes))
@@ -94,6 +95,10 @@ func (s *Service) normalize(st *Settings) (json.RawMessage, error) {
 		sc = strings.TrimSpace(sc)
 		if sc == "" || seen[sc] {
 			continue
+		}
+		// The pattern below refuses these too; this says why.
+		if err := keyhold.CheckText("A scope", sc); err != nil {
+			return nil, err
 		}
 		if len(sc) > MaxScopeLen || !scopePattern.MatchString(sc) {
 			return nil, keyhold.Errorf(keyhold.EINVALID, "Scope %q is not valid: use letters, digits and : . _ / * - (at most %d characters).", truncate(sc, 40), MaxScopeLen)
