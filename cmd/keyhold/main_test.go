@@ -471,6 +471,7 @@ func TestAdminCreateUser(t *testing.T) {
 		{"short password", "short\n", "at least 10 characters", []string{"admin", "create-user", "--email", email, "--password-stdin", "--admin"}},
 		{"empty password", "", "at least 10 characters", []string{"admin", "create-user", "--email", email, "--password-stdin"}},
 		{"bad email", testPassword + "\n", "", []string{"admin", "create-user", "--email", "ops", "--password-stdin"}},
+		{"invisible character in the email", testPassword + "\n", "invisible or control character (U+202E)", []string{"admin", "create-user", "--email", "\u202eops@example.com", "--password-stdin"}},
 		{"no subcommand", "", "create-user", []string{"admin"}},
 		{"unknown flag", testPassword + "\n", "-root", []string{"admin", "create-user", "--email", email, "--password-stdin", "--root"}},
 	} {

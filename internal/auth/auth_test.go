@@ -286,3 +286,25 @@ func TestThrottleWindow(t *testing.T) {
 		t.Error("blocked after reset")
 	}
 }
+
+// The email is the name the operator reads an account by (the console's
+// account list, the audit log); a bidirectional override or zero-width
+// character in it could pass one account off as another.
+func TestSignupRefusesInvisibleCharactersInTheEmail(t *testing.T) {
+	svc, _ := MustService(t, nil)
+	ctx := context.Background()
+	for name, email := range map[string]string{
+		"right-to-left override": "\u202eada@example.com",
+		"in the domain":          "ada@exa\u202emple.com",
+		"zero-width space":       "ad\u200ba@example.com",
+		"byte order mark":        "\ufeffada@example.com",
+		"isolate":                "ada\u2066@example.com",
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := svc.Signup(ctx, email, "long enough password", false)
+			if code(err) != keyhold.EINVALID || !strings.Contains(keyhold.ErrorMessage(err), "invisible or control character") {
+				t.Errorf("got %v, want EINVALID saying the email holds an invisible character", err)
+			}
+		})
+	}
+}

@@ -75,11 +75,17 @@ func NewService(c Config) (*Service, error) {
 }
 
 // NormalizeEmail trims and lower-cases an email and checks it is a plain
-// address. It returns an EINVALID error otherwise.
+// address without invisible or control characters (keyhold.CheckText). It
+// returns an EINVALID error otherwise.
 func NormalizeEmail(email string) (string, error) {
 	email = strings.ToLower(strings.TrimSpace(email))
 	if email == "" {
 		return "", keyhold.Errorf(keyhold.EINVALID, "Enter your email address.")
+	}
+	// net/mail takes any UTF-8 in an address, bidirectional overrides
+	// included, and the email is what the operator reads an account by.
+	if err := keyhold.CheckText("The email address", email); err != nil {
+		return "", err
 	}
 	a, err := mail.ParseAddress(email)
 	if err != nil || a.Address != email || len(email) > 254 || !strings.Contains(email[strings.LastIndex(email, "@")+1:], ".") {

@@ -2,6 +2,7 @@ package keys
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"time"
 
@@ -16,7 +17,11 @@ type Key struct {
 	Name      string
 	Display   string // kh_live_…abcd
 	Scopes    []string
-	Meta      map[string]any
+	// Meta is the metadata object as stored, JSON text: compact and checked
+	// by CheckMeta when Keyhold wrote it, but passed through unchecked when
+	// read, so that a value stored before a rule existed never breaks a
+	// read (see ReadableMeta). {} when there is none.
+	Meta      json.RawMessage
 	ExpiresAt *time.Time
 	RevokedAt *time.Time
 	LastUsed  *time.Time

@@ -67,8 +67,8 @@ func (s *Service) Subscribe(fn func(Event)) { s.events.subscribe(fn) }
 type Settings struct {
 	Name      string
 	Scopes    []string
-	Meta      map[string]any
-	ExpiresAt *time.Time // nil: never
+	Meta      map[string]any // checked by CheckMeta; nil: none
+	ExpiresAt *time.Time     // nil: never
 }
 
 // ParseScopes splits a comma-, space- or newline-separated list.
@@ -76,34 +76,18 @@ func ParseScopes(s string) []string {
 	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || unicode.IsSpace(r) })
 }
 
-// ParseMeta parses a JSON object of at most MaxMetaBytes; empty is none.
-func ParseMeta(s string) (map[string]any, error) {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return map[string]any{}, nil
-	}
-	if len(s) > MaxMetaBytes {
-		return nil, keyhold.Errorf(keyhold.EINVALID, "Metadata must be at most %d bytes of JSON.", MaxMetaBytes)
-	}
-	dec := json.NewDecoder(strings.NewReader(s))
-	dec.UseNumber()
-	var m map[string]any
-	if err := dec.Decode(&m); err != nil || m == nil || dec.More() {
-		return nil, keyhold.Errorf(keyhold.EINVALID, `Metadata must be a JSON object, like {"team": "billing"}.`)
-	}
-	return m, nil
-}
-
-// normalize trims and checks settings in place.
-func (s *Service) normalize(st *Settings) error {
+// normalize trims and checks settings in place and returns the metadata
+// as it is to be stored.
+func (s *Service) normalize(st *Settings) (json.RawMessage, error) {
 	st.Name = strings.TrimSpace(st.Name)
 	switch {
 	case st.Name == "":
-		return keyhold.Errorf(keyhold.EINVALID, "Give the key a name, so you can tell it apart later.")
+		return nil, keyhold.Errorf(keyhold.EINVALID, "Give the key a name, so you can tell it apart later.")
 	case utf8.RuneCountInString(st.Name) > MaxNameLen:
-		return keyhold.Errorf(keyhold.EINVALID, "Key names are at most %d characters.", MaxNameLen)
-	case !utf8.ValidString(st.Name) || strings.IndexFunc(st.Name, unicode.IsControl) >= 0:
-		return keyhold.Errorf(keyhold.EINVALID, "Key names cannot contain control characters.")
+		return nil, keyhold.Errorf(keyhold.EINVALID, "Key names are at most %d characters.", MaxNameLen)
+	}
+	if err := keyhold.CheckText("The key name", st.Name); err != nil {
+		return nil, err
 	}
 	seen := map[string]bool{}
 	scopes := make([]string, 0, len(st.Scopes))
@@ -112,34 +96,36 @@ func (s *Service) normalize(st *Settings) error {
 		if sc == "" || seen[sc] {
 			continue
 		}
+		// The pattern below refuses these too; this says why.
+		if err := keyhold.CheckText("A scope", sc); err != nil {
+			return nil, err
+		}
 		if len(sc) > MaxScopeLen || !scopePattern.MatchString(sc) {
-			return keyhold.Errorf(keyhold.EINVALID, "Scope %q is not valid: use letters, digits and : . _ / * - (at most %d characters).", truncate(sc, 40), MaxScopeLen)
+			return nil, keyhold.Errorf(keyhold.EINVALID, "Scope %q is not valid: use letters, digits and : . _ / * - (at most %d characters).", truncate(sc, 40), MaxScopeLen)
 		}
 		seen[sc] = true
 		scopes = append(scopes, sc)
 	}
 	if len(scopes) > MaxScopes {
-		return keyhold.Errorf(keyhold.EINVALID, "A key can have at most %d scopes.", MaxScopes)
+		return nil, keyhold.Errorf(keyhold.EINVALID, "A key can have at most %d scopes.", MaxScopes)
 	}
 	st.Scopes = scopes
-	if st.Meta == nil {
-		st.Meta = map[string]any{}
-	}
-	if b, err := json.Marshal(st.Meta); err != nil || len(b) > MaxMetaBytes {
-		return keyhold.Errorf(keyhold.EINVALID, "Metadata must be at most %d bytes of JSON.", MaxMetaBytes)
+	meta, err := encodeMeta(st.Meta)
+	if err != nil {
+		return nil, err
 	}
 	if st.ExpiresAt != nil {
 		now := s.now()
 		t := st.ExpiresAt.UTC()
 		switch {
 		case !t.After(now):
-			return keyhold.Errorf(keyhold.EINVALID, "The expiry date must be in the future.")
+			return nil, keyhold.Errorf(keyhold.EINVALID, "The expiry date must be in the future.")
 		case t.Sub(now) > MaxExpiry:
-			return keyhold.Errorf(keyhold.EINVALID, "The expiry date must be within five years.")
+			return nil, keyhold.Errorf(keyhold.EINVALID, "The expiry date must be within five years.")
 		}
 		st.ExpiresAt = &t
 	}
-	return nil
+	return meta, nil
 }
 
 func truncate(s string, n int) string {
@@ -157,7 +143,8 @@ func (s *Service) entry(actor audit.Actor, accountID, action, keyID, detail stri
 // Create makes a key for accountID and returns it with its secret, which
 // the caller shows once and forgets.
 func (s *Service) Create(ctx context.Context, actor audit.Actor, accountID string, st Settings) (*Key, Secret, error) {
-	if err := s.normalize(&st); err != nil {
+	meta, err := s.normalize(&st)
+	if err != nil {
 		return nil, "", err
 	}
 	planID, err := s.store.AccountPlan(ctx, accountID)
@@ -171,7 +158,7 @@ func (s *Service) Create(ctx context.Context, actor audit.Actor, accountID strin
 	}
 	now := s.now().UTC()
 	k := &Key{ID: keyhold.NewID(), AccountID: accountID, Name: st.Name, Display: secret.Display(),
-		Scopes: st.Scopes, Meta: st.Meta, ExpiresAt: st.ExpiresAt, CreatedAt: now, UpdatedAt: now}
+		Scopes: st.Scopes, Meta: meta, ExpiresAt: st.ExpiresAt, CreatedAt: now, UpdatedAt: now}
 	err = s.store.CreateKey(ctx, k, secret.Hash(), plan.MaxKeys, s.entry(actor, accountID, audit.KeyCreated, k.ID, fmt.Sprintf("Created %q (%s)", k.Name, k.Display)))
 	if errors.Is(err, ErrLimit) {
 		return nil, "", &keyhold.Error{Code: keyhold.ELIMIT, Err: err, Message: fmt.Sprintf(
@@ -223,17 +210,18 @@ func (s *Service) Update(ctx context.Context, actor audit.Actor, accountID, id s
 	if k.RevokedAt != nil {
 		return nil, keyhold.Errorf(keyhold.EINVALID, "This key is revoked and can no longer be edited.")
 	}
-	if err := s.normalize(&st); err != nil {
+	meta, err := s.normalize(&st)
+	if err != nil {
 		return nil, err
 	}
-	action, detail := audit.KeyEdited, describeEdit(k, st)
+	action, detail := audit.KeyEdited, describeEdit(k, st, meta)
 	if detail == "" {
 		return k, nil // nothing changed
 	}
 	if k.Name != st.Name && detail == fmt.Sprintf("Renamed %q to %q", k.Name, st.Name) {
 		action = audit.KeyRenamed
 	}
-	k.Name, k.Scopes, k.Meta, k.ExpiresAt, k.UpdatedAt = st.Name, st.Scopes, st.Meta, st.ExpiresAt, s.now().UTC()
+	k.Name, k.Scopes, k.Meta, k.ExpiresAt, k.UpdatedAt = st.Name, st.Scopes, meta, st.ExpiresAt, s.now().UTC()
 	if err := s.store.UpdateKey(ctx, k, s.entry(actor, accountID, action, k.ID, detail)); err != nil {
 		if errors.Is(err, ErrNotFound) {
 			return nil, errNoKey
@@ -245,7 +233,7 @@ func (s *Service) Update(ctx context.Context, actor audit.Actor, accountID, id s
 }
 
 // describeEdit summarises what an edit changes, or "" for nothing.
-func describeEdit(k *Key, st Settings) string {
+func describeEdit(k *Key, st Settings, meta json.RawMessage) string {
 	var parts []string
 	if k.Name != st.Name {
 		parts = append(parts, fmt.Sprintf("Renamed %q to %q", k.Name, st.Name))
@@ -253,9 +241,7 @@ func describeEdit(k *Key, st Settings) string {
 	if strings.Join(k.Scopes, " ") != strings.Join(st.Scopes, " ") {
 		parts = append(parts, fmt.Sprintf("scopes [%s] → [%s]", strings.Join(k.Scopes, " "), strings.Join(st.Scopes, " ")))
 	}
-	a, _ := json.Marshal(k.Meta)
-	b, _ := json.Marshal(st.Meta)
-	if !bytes.Equal(a, b) {
+	if !bytes.Equal(k.Meta, meta) {
 		parts = append(parts, "metadata changed")
 	}
 	if !sameTime(k.ExpiresAt, st.ExpiresAt) {

@@ -87,7 +87,7 @@ func TestCreate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Meta["team"] != "core" || got.ExpiresAt == nil || !got.ExpiresAt.Equal(exp) || got.Status(f.now) != keys.StatusActive {
+	if string(got.Meta) != `{"team":"core"}` || got.ExpiresAt == nil || !got.ExpiresAt.Equal(exp) || got.Status(f.now) != keys.StatusActive {
 		t.Errorf("stored key: %+v", got)
 	}
 	entries, _ := f.svc.Audit(ctx, acct, k.ID)

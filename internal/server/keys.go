@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -46,15 +47,21 @@ func settings(f templates.KeyForm) (keys.Settings, error) {
 
 // formOfKey fills the settings form from a stored key.
 func formOfKey(k *keys.Key) templates.KeyForm {
-	f := templates.KeyForm{Name: k.Name, Scopes: strings.Join(k.Scopes, ", ")}
-	if len(k.Meta) > 0 {
-		b, _ := json.Marshal(k.Meta)
-		f.Meta = string(b)
-	}
+	f := templates.KeyForm{Name: k.Name, Scopes: strings.Join(k.Scopes, ", "), Meta: metaText(k.Meta)}
 	if k.ExpiresAt != nil {
 		f.Expires = k.ExpiresAt.Add(-time.Nanosecond).UTC().Format("2006-01-02")
 	}
 	return f
+}
+
+// metaText is a key's stored metadata as the settings form shows it: the
+// stored text itself (never re-encoded, so a value that no longer passes
+// keys.CheckMeta is shown as it is, for its owner to fix), "" for none.
+func metaText(meta json.RawMessage) string {
+	if m := strings.TrimSpace(string(meta)); m != "{}" {
+		return m
+	}
+	return ""
 }
 
 func keyRow(k *keys.Key, now time.Time) templates.KeyRow {
@@ -186,9 +193,13 @@ func (s *Server) renderKeyDetail(c echo.Context, status int, form *templates.Key
 	if form != nil {
 		p.Form = *form
 	}
-	if len(k.Meta) > 0 {
-		b, _ := json.MarshalIndent(k.Meta, "", "  ")
-		p.Meta = string(b)
+	if m := metaText(k.Meta); m != "" {
+		// Indented for reading; text that is no JSON at all is shown as is.
+		var b bytes.Buffer
+		if json.Indent(&b, []byte(m), "", "  ") == nil {
+			m = b.String()
+		}
+		p.Meta = m
 	}
 	for _, e := range entries {
 		p.Audit = append(p.Audit, templates.AuditRow{Action: e.Action, Detail: e.Detail, IP: e.IP, At: e.CreatedAt})
@@ -251,11 +262,11 @@ var graceOptions = []templates.GraceOption{
 	{Value: "168h", Label: "7 days"},
 }
 
+// handleKeyRotate rotates a key and shows its new secret once. A form that
+// names no grace period gets none (DESIGN.md: "default none"); a grace the
+// form does not offer is refused by the service with a clear message.
 func (s *Server) handleKeyRotate(c echo.Context) error {
-	grace, err := time.ParseDuration(c.FormValue("grace"))
-	if c.FormValue("grace") == "0" {
-		grace, err = 0, nil
-	}
+	grace, err := parseGrace(c.FormValue("grace"))
 	if err != nil {
 		grace = -1 // refused by the service with a clear message
 	}
@@ -276,4 +287,14 @@ func (s *Server) handleKeyRotate(c echo.Context) error {
 		p.GraceUntil = &until
 	}
 	return render(c, http.StatusOK, templates.KeyCreated(p))
+}
+
+// parseGrace reads the rotate form's grace period: empty or "0" is none,
+// anything else a Go duration such as "24h".
+func parseGrace(v string) (time.Duration, error) {
+	switch v = strings.TrimSpace(v); v {
+	case "", "0":
+		return 0, nil
+	}
+	return time.ParseDuration(v)
 }

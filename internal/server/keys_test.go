@@ -74,7 +74,7 @@ func TestKeyLifecycle(t *testing.T) {
 		t.Fatalf("edit: %d %s", p.StatusCode, alert(p))
 	}
 	k, err := h.Keys.Get(context.Background(), accountID(t, h, "ada@example.com"), id)
-	if err != nil || k.Name != "Prod EU" || strings.Join(k.Scopes, ",") != "read" || k.ExpiresAt != nil || len(k.Meta) != 0 {
+	if err != nil || k.Name != "Prod EU" || strings.Join(k.Scopes, ",") != "read" || k.ExpiresAt != nil || string(k.Meta) != "{}" {
 		t.Errorf("after edit: %+v %v", k, err)
 	}
 	p = b.Submit("/keys/"+id, "/keys/"+id, url.Values{"name": {""}})
@@ -196,5 +196,30 @@ func TestKeyIsolation(t *testing.T) {
 	}
 	if p := ada.Get("/keys/does-not-exist"); p.StatusCode != http.StatusNotFound {
 		t.Errorf("unknown key id: %d", p.StatusCode)
+	}
+}
+
+// DESIGN.md: the grace period the user picks defaults to none, so a rotate
+// form that names no grace (a script posting only the CSRF token, or a
+// form whose select was removed) rotates with none rather than failing.
+func TestKeyRotateWithoutGraceStopsTheOldSecretAtOnce(t *testing.T) {
+	h := MustServer(t)
+	b := h.Browser()
+	b.MustSignup("ada@example.com")
+	id, secret := b.MustCreateKey("Production", nil)
+
+	p := b.Submit("/keys/"+id, "/keys/"+id+"/rotate", url.Values{})
+	newSecret := p.Doc.Find(`[data-testid="new-key"]`).Text()
+	if p.StatusCode != http.StatusOK || newSecret == "" || newSecret == secret {
+		t.Fatalf("rotate without grace: %d %q (Location %q)", p.StatusCode, alert(p), p.Header.Get("Location"))
+	}
+	if strings.Contains(p.Body, "keeps working until") {
+		t.Error("the page announces a grace period nobody asked for")
+	}
+	if resp, a := h.postVerify(t, verifyJSON(secret, ""), nil); resp.StatusCode != http.StatusUnauthorized || a.Valid {
+		t.Errorf("old secret after a rotation without grace: %d %s", resp.StatusCode, a.Raw)
+	}
+	if resp, a := h.postVerify(t, verifyJSON(newSecret, ""), nil); resp.StatusCode != http.StatusOK || !a.Valid || a.KeyID != id {
+		t.Errorf("new secret: %d %s", resp.StatusCode, a.Raw)
 	}
 }

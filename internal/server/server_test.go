@@ -32,6 +32,7 @@ type harness struct {
 	t        testing.TB
 	URL      string
 	DB       *store.DB
+	DBPath   string // the SQLite file, for tests that write rows by hand
 	log      *syncBuffer
 	Auth     *auth.Service
 	Keys     *keys.Service
@@ -79,7 +80,8 @@ func withStripe(tb testing.TB) option {
 func MustServer(tb testing.TB, opts ...option) *harness {
 	tb.Helper()
 	ctx := context.Background()
-	db, err := store.Open(ctx, "sqlite://"+filepath.Join(tb.TempDir(), "k.db"))
+	dbPath := filepath.Join(tb.TempDir(), "k.db")
+	db, err := store.Open(ctx, "sqlite://"+dbPath)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -128,7 +130,7 @@ func MustServer(tb testing.TB, opts ...option) *harness {
 	}
 	ts := httptest.NewServer(srv)
 	tb.Cleanup(ts.Close)
-	return &harness{t: tb, URL: ts.URL, DB: db, log: logs, Auth: svc, Keys: keySvc, Verifier: verifier, Billing: cfg.Billing}
+	return &harness{t: tb, URL: ts.URL, DB: db, DBPath: dbPath, log: logs, Auth: svc, Keys: keySvc, Verifier: verifier, Billing: cfg.Billing}
 }
 
 // browser is a client with a cookie jar that does not follow redirects.

@@ -61,8 +61,12 @@ func (r *keyRecord) domain() (*keys.Key, error) {
 	if err := json.Unmarshal([]byte(r.Scopes), &k.Scopes); err != nil {
 		return nil, fmt.Errorf("store: key %s scopes: %w", r.ID, err)
 	}
-	if err := json.Unmarshal([]byte(r.Meta), &k.Meta); err != nil {
-		return nil, fmt.Errorf("store: key %s meta: %w", r.ID, err)
+	// Meta is passed through as stored, never decoded: a value written
+	// before keys.CheckMeta's rules would otherwise fail every read of the
+	// key, the owner's edit and revoke included.
+	k.Meta = json.RawMessage(r.Meta)
+	if len(k.Meta) == 0 {
+		k.Meta = json.RawMessage(`{}`)
 	}
 	if k.Scopes == nil {
 		k.Scopes = []string{}
@@ -79,15 +83,11 @@ func keyRecordOf(k *keys.Key) (*keyRecord, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: key scopes: %w", err)
 	}
-	meta := k.Meta
-	if meta == nil {
-		meta = map[string]any{}
+	meta := string(k.Meta) // checked by the key service
+	if meta == "" {
+		meta = "{}"
 	}
-	mt, err := json.Marshal(meta)
-	if err != nil {
-		return nil, fmt.Errorf("store: key meta: %w", err)
-	}
-	return &keyRecord{ID: k.ID, AccountID: k.AccountID, Name: k.Name, Display: k.Display, Scopes: string(sc), Meta: string(mt),
+	return &keyRecord{ID: k.ID, AccountID: k.AccountID, Name: k.Name, Display: k.Display, Scopes: string(sc), Meta: meta,
 		ExpiresAt: utcPtr(k.ExpiresAt), RevokedAt: utcPtr(k.RevokedAt), LastUsedAt: utcPtr(k.LastUsed),
 		RateOverride: k.RateOverride, BurstOverride: k.BurstOverride, QuotaOverride: k.QuotaOverride,
 		CreatedAt: k.CreatedAt.UTC(), UpdatedAt: k.UpdatedAt.UTC()}, nil

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -18,7 +19,7 @@ import (
 func newKey(accountID string, now time.Time) (*keys.Key, keys.Secret) {
 	s, _ := keys.Generate()
 	return &keys.Key{ID: keyhold.NewID(), AccountID: accountID, Name: "k", Display: s.Display(),
-		Scopes: []string{"read"}, Meta: map[string]any{"a": "b"}, CreatedAt: now, UpdatedAt: now}, s
+		Scopes: []string{"read"}, Meta: json.RawMessage(`{"a":"b"}`), CreatedAt: now, UpdatedAt: now}, s
 }
 
 func entry(accountID, action string, keyID ...string) audit.Entry {
@@ -51,7 +52,7 @@ func TestKeys(t *testing.T) {
 			t.Fatalf("list newest first: %v %v", list, err)
 		}
 		got, err := db.KeyByID(ctx, a.ID, k.ID)
-		if err != nil || got.Meta["a"] != "b" || got.Scopes[0] != "read" || !got.CreatedAt.Equal(now) {
+		if err != nil || string(got.Meta) != `{"a":"b"}` || got.Scopes[0] != "read" || !got.CreatedAt.Equal(now) {
 			t.Errorf("key round trip: %+v %v", got, err)
 		}
 		other := mustAccount(t, db, "bob@example.com")

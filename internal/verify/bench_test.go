@@ -2,6 +2,7 @@ package verify_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"runtime"
 	"testing"
@@ -46,7 +47,7 @@ func benchVerifierLoader(b testing.TB, n int) (*verify.Verifier, []string, memLo
 		secrets[i] = s.Reveal()
 		loader[s.Hash()] = &verify.Record{PlanID: "free", Key: &keys.Key{
 			ID: keyhold.NewID(), AccountID: "acct", Name: fmt.Sprintf("key %d", i), Display: s.Display(),
-			Scopes: []string{"read", "write"}, Meta: map[string]any{"team": "core"}, CreatedAt: now, UpdatedAt: now}}
+			Scopes: []string{"read", "write"}, Meta: json.RawMessage(`{"team":"core"}`), CreatedAt: now, UpdatedAt: now}}
 	}
 	v, err := verify.New(verify.Config{Loader: loader, Plans: cat, TTL: time.Hour})
 	if err != nil {

@@ -362,7 +362,7 @@ func (v *Verifier) newEntry(ctx context.Context, rec *Record, now time.Time) (*E
 	if rec.SecretExpiresAt != nil {
 		e.secretExpiresAt = rec.SecretExpiresAt.UnixNano()
 	}
-	js, err := entryJSON(k, plan.ID)
+	js, err := v.entryJSON(k, plan.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -404,11 +404,15 @@ func (v *Verifier) state(ctx context.Context, e *Entry, now time.Time) (*keyStat
 	return st, nil
 }
 
-// entryJSON pre-renders the key's fields of a response.
-func entryJSON(k *keys.Key, planID string) ([]byte, error) {
-	meta := k.Meta
-	if meta == nil {
-		meta = map[string]any{}
+// entryJSON pre-renders the key's fields of a response. Metadata goes
+// through keys.ReadableMeta: a value stored before today's rules (1e999)
+// must neither fail the verification nor make the answer undecodable, so
+// such a number is answered as a string of its literal (logged, by key id,
+// so the operator can tell the owner).
+func (v *Verifier) entryJSON(k *keys.Key, planID string) ([]byte, error) {
+	meta, changed := keys.ReadableMeta(k.Meta)
+	if changed {
+		v.log.Warn("key metadata is not readable as stored; answered in a readable form", "key_id", k.ID)
 	}
 	scopes := k.Scopes
 	if scopes == nil {
@@ -420,13 +424,13 @@ func entryJSON(k *keys.Key, planID string) ([]byte, error) {
 		exp = &s
 	}
 	b, err := json.Marshal(struct {
-		KeyID     string         `json:"key_id"`
-		OwnerID   string         `json:"owner_id"`
-		Name      string         `json:"name"`
-		Plan      string         `json:"plan"`
-		Scopes    []string       `json:"scopes"`
-		Meta      map[string]any `json:"meta"`
-		ExpiresAt *string        `json:"expires_at"`
+		KeyID     string          `json:"key_id"`
+		OwnerID   string          `json:"owner_id"`
+		Name      string          `json:"name"`
+		Plan      string          `json:"plan"`
+		Scopes    []string        `json:"scopes"`
+		Meta      json.RawMessage `json:"meta"`
+		ExpiresAt *string         `json:"expires_at"`
 	}{k.ID, k.AccountID, k.Name, planID, scopes, meta, exp})
 	if err != nil {
 		return nil, fmt.Errorf("verify: render key: %w", err)
