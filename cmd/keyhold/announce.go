@@ -18,11 +18,12 @@ const invalidateChannel = "keyhold_invalidate"
 // process's verifier (nil in a process that verifies nothing) and every
 // running instance: through Redis (change counters and pub/sub) when rl is
 // set, else through PostgreSQL NOTIFY when the database is PostgreSQL. With
-// a verifier, it also listens for other instances' changes until ctx ends.
+// a verifier, it also listens for other instances' changes and keeps the
+// verifier's filter of known secrets loaded until ctx ends.
 func announce(ctx context.Context, log *slog.Logger, db *store.DB, rl *verify.RedisLimits, keySvc *keys.Service, billingSvc *billing.Service, verifier *verify.Verifier) {
 	if rl != nil {
 		bc := verify.NewBroadcast(rl, verifier, log)
-		keySvc.Subscribe(func(e keys.Event) { bc.KeyChanged(ctx, e.KeyID) })
+		keySvc.Subscribe(func(e keys.Event) { bc.KeyEvent(ctx, e) })
 		billingSvc.Subscribe(func(accountID string) {
 			ks, err := keySvc.List(ctx, accountID)
 			if err != nil {
@@ -36,12 +37,14 @@ func announce(ctx context.Context, log *slog.Logger, db *store.DB, rl *verify.Re
 		})
 		if verifier != nil {
 			go bc.Listen(ctx)
+			go verifier.SyncSecrets(ctx)
 		}
 		return
 	}
 	if verifier != nil {
-		keySvc.Subscribe(func(e keys.Event) { verifier.InvalidateKey(e.KeyID) })
+		keySvc.Subscribe(verifier.KeyEvent)
 		billingSvc.Subscribe(verifier.InvalidateAccount)
+		go verifier.SyncSecrets(ctx) // returns at once without a filter (PostgreSQL)
 	}
 	if !db.Postgres() {
 		return // SQLite: one instance, nothing to tell
@@ -51,7 +54,11 @@ func announce(ctx context.Context, log *slog.Logger, db *store.DB, rl *verify.Re
 			log.Warn("notify other instances", "err", err)
 		}
 	}
-	keySvc.Subscribe(func(e keys.Event) { notify(verify.InvalidationMessage('k', e.KeyID)) })
+	keySvc.Subscribe(func(e keys.Event) {
+		if e.Kind != keys.KeyCreated { // nothing is cached for a new key
+			notify(verify.InvalidationMessage('k', e.KeyID))
+		}
+	})
 	billingSvc.Subscribe(func(accountID string) { notify(verify.InvalidationMessage('a', accountID)) })
 	if verifier != nil {
 		go db.Listen(ctx, invalidateChannel, verifier.Invalidate, func(err error) { log.Warn("listen for other instances' changes", "err", err) })

@@ -120,6 +120,14 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		defer rl.Close()
 		vcfg.Limits = rl
 	}
+	if rl != nil || !db.Postgres() {
+		// Unknown keys are answered from a filter of known secrets: every
+		// new secret reaches it through this process (SQLite: one
+		// instance) or through Redis's numbered announcements. NOTIFY
+		// alone cannot tell an instance it has heard them all, so on
+		// PostgreSQL without Redis unknown keys are still read.
+		vcfg.Secrets = db
+	}
 	verifier, err := verify.New(vcfg)
 	if err != nil {
 		return err

@@ -10,6 +10,7 @@ const (
 	KeyChanged EventKind = iota + 1 // renamed, scopes/meta/expiry/overrides edited
 	KeyRotated                      // new secret; old one may live on for a grace period
 	KeyRevoked                      // dead on every instance at once
+	KeyCreated                      // a new key and its first secret
 )
 
 // Event tells listeners (the verifier's cache) that a key changed, so they
@@ -18,6 +19,11 @@ type Event struct {
 	Kind      EventKind
 	KeyID     string
 	AccountID string
+	// SecretHash is the SHA-256 of the secret a KeyCreated or KeyRotated
+	// event added (zero for other kinds), so the verifier's filter of
+	// known secrets learns it before the key is handed out. A hash of 190
+	// random bits reveals nothing of the key: it is safe to broadcast.
+	SecretHash [32]byte
 }
 
 // events fans events out to subscribers, synchronously: when a service

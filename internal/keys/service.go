@@ -60,7 +60,9 @@ func NewService(c Config) (*Service, error) {
 }
 
 // Subscribe registers fn to be called, synchronously, after every change
-// to a key (revoke, rotate, edit). The verifier uses it to drop cached keys.
+// to a key (create, revoke, rotate, edit). The verifier uses it to drop
+// cached keys and to learn new secrets' hashes before their keys are
+// handed out.
 func (s *Service) Subscribe(fn func(Event)) { s.events.subscribe(fn) }
 
 // Settings are what an owner chooses for a key.
@@ -159,7 +161,8 @@ func (s *Service) Create(ctx context.Context, actor audit.Actor, accountID strin
 	now := s.now().UTC()
 	k := &Key{ID: keyhold.NewID(), AccountID: accountID, Name: st.Name, Display: secret.Display(),
 		Scopes: st.Scopes, Meta: meta, ExpiresAt: st.ExpiresAt, CreatedAt: now, UpdatedAt: now}
-	err = s.store.CreateKey(ctx, k, secret.Hash(), plan.MaxKeys, s.entry(actor, accountID, audit.KeyCreated, k.ID, fmt.Sprintf("Created %q (%s)", k.Name, k.Display)))
+	hash := secret.Hash()
+	err = s.store.CreateKey(ctx, k, hash, plan.MaxKeys, s.entry(actor, accountID, audit.KeyCreated, k.ID, fmt.Sprintf("Created %q (%s)", k.Name, k.Display)))
 	if errors.Is(err, ErrLimit) {
 		return nil, "", &keyhold.Error{Code: keyhold.ELIMIT, Err: err, Message: fmt.Sprintf(
 			"Your %s plan allows %d active key%s. Revoke a key you no longer use, or upgrade your plan.", plan.Name, plan.MaxKeys, plural(plan.MaxKeys))}
@@ -167,6 +170,7 @@ func (s *Service) Create(ctx context.Context, actor audit.Actor, accountID strin
 	if err != nil {
 		return nil, "", fmt.Errorf("keys: create: %w", err)
 	}
+	s.events.publish(Event{Kind: KeyCreated, KeyID: k.ID, AccountID: accountID, SecretHash: hash})
 	return k, secret, nil
 }
 
@@ -309,7 +313,8 @@ func (s *Service) Rotate(ctx context.Context, actor audit.Actor, accountID, id s
 	} else {
 		detail += "works until " + now.Add(grace).Format("2006-01-02 15:04 MST")
 	}
-	err = s.store.RotateKey(ctx, accountID, id, secret.Hash(), secret.Display(), now, now.Add(grace), s.entry(actor, accountID, audit.KeyRotated, id, detail))
+	hash := secret.Hash()
+	err = s.store.RotateKey(ctx, accountID, id, hash, secret.Display(), now, now.Add(grace), s.entry(actor, accountID, audit.KeyRotated, id, detail))
 	if errors.Is(err, ErrNotFound) {
 		return nil, "", errNoKey
 	}
@@ -317,7 +322,7 @@ func (s *Service) Rotate(ctx context.Context, actor audit.Actor, accountID, id s
 		return nil, "", fmt.Errorf("keys: rotate: %w", err)
 	}
 	k.Display, k.UpdatedAt = secret.Display(), now
-	s.events.publish(Event{Kind: KeyRotated, KeyID: id, AccountID: accountID})
+	s.events.publish(Event{Kind: KeyRotated, KeyID: id, AccountID: accountID, SecretHash: hash})
 	return k, secret, nil
 }
 

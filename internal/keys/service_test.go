@@ -264,7 +264,7 @@ func TestUpdateRevokeRotateAndEvents(t *testing.T) {
 		t.Errorf("status %s", got.Status(f.now))
 	}
 
-	wantKinds := []keys.EventKind{keys.KeyChanged, keys.KeyChanged, keys.KeyRotated, keys.KeyRevoked}
+	wantKinds := []keys.EventKind{keys.KeyCreated, keys.KeyChanged, keys.KeyChanged, keys.KeyRotated, keys.KeyRevoked}
 	if len(events) != len(wantKinds) {
 		t.Fatalf("events: %+v", events)
 	}
@@ -297,5 +297,35 @@ func TestExpiredKeyStatus(t *testing.T) {
 	}
 	if k.Status(f.now.Add(2*time.Hour)) != keys.StatusExpired {
 		t.Errorf("status after expiry: %s", k.Status(f.now.Add(2*time.Hour)))
+	}
+}
+
+// The verifier's filter of known secrets learns new secrets from events,
+// before the key is handed out: creation and rotation carry the hash.
+func TestCreateAndRotateAnnounceTheSecretHash(t *testing.T) {
+	f := MustService(t)
+	ctx := context.Background()
+	acct := f.MustAccount(t, "ada@example.com")
+	var events []keys.Event
+	f.svc.Subscribe(func(e keys.Event) { events = append(events, e) })
+	k, first := f.MustKey(t, acct, "ci")
+	if len(events) != 1 {
+		t.Fatalf("events after create: %+v", events)
+	}
+	if e := events[0]; e.Kind != keys.KeyCreated || e.KeyID != k.ID || e.AccountID != acct || e.SecretHash != first.Hash() {
+		t.Errorf("create event %+v", e)
+	}
+	_, second, err := f.svc.Rotate(ctx, audit.Actor{AccountID: acct}, acct, k.ID, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := events[len(events)-1]; e.Kind != keys.KeyRotated || e.SecretHash != second.Hash() {
+		t.Errorf("rotate event %+v", e)
+	}
+	if err := f.svc.Revoke(ctx, audit.Actor{AccountID: acct}, acct, k.ID); err != nil {
+		t.Fatal(err)
+	}
+	if e := events[len(events)-1]; e.Kind != keys.KeyRevoked || e.SecretHash != ([32]byte{}) {
+		t.Errorf("revoke event %+v", e)
 	}
 }

@@ -15,4 +15,15 @@
 // and refreshes every entry after a while in case an event was missed.
 // While the database is down, cached keys keep verifying, usage waits in
 // memory (bounded), and uncached keys get Unavailable.
+//
+// With Config.Secrets a filter of every stored secret's hash (8-byte
+// prefixes in a flat open-addressed table, 12 bytes a secret) answers a
+// well-formed key that names no secret NotFound without a database read.
+// SyncSecrets loads it with one streaming query and rebuilds it now and
+// then; KeyEvent adds each new secret of this process before its key is
+// handed out; a Broadcast numbers each new secret in Redis and publishes
+// its hash, and an instance trusts its filter only when it has heard every
+// number up to Redis's count, read after the verification began. Whenever
+// it cannot be sure (not loaded yet, behind, Redis away) the key is read
+// as before: a key that exists is never NotFound because of the filter.
 package verify

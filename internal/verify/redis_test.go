@@ -30,8 +30,8 @@ func (f *fixture) instance(redisURL string) *instance {
 		f.t.Fatal(err)
 	}
 	f.t.Cleanup(func() { rl.Close() })
-	v, err := verify.New(verify.Config{Loader: f.db, Plans: f.catalog, Limits: rl, Now: f.Now})
-	if err != nil {
+	v := f.newVerifier(rl)
+	if err := v.LoadSecrets(context.Background()); err != nil {
 		f.t.Fatal(err)
 	}
 	return &instance{v: v, redis: rl, bc: verify.NewBroadcast(rl, v, nil)}
@@ -48,7 +48,7 @@ func (in *instance) verify(key string, cost int64, scopes ...string) verify.Resu
 func twoInstances(t *testing.T, redisURL string) (*fixture, *instance, *instance) {
 	f := MustFixture(t)
 	a, b := f.instance(redisURL), f.instance(redisURL)
-	f.keys.Subscribe(func(e keys.Event) { a.bc.KeyChanged(context.Background(), e.KeyID) })
+	f.keys.Subscribe(func(e keys.Event) { a.bc.KeyEvent(context.Background(), e) })
 	return f, a, b
 }
 

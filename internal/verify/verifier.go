@@ -61,6 +61,24 @@ type Config struct {
 	LoadTimeout time.Duration
 	// Now is the clock; nil: time.Now. For tests.
 	Now func() time.Time
+	// Secrets lists every stored secret's hash. When set, the verifier
+	// keeps the hashes in a filter (8-byte prefixes in a flat table, about
+	// 12 MB for a million secrets) and answers a well-formed key that is
+	// not in it NotFound without a database read, so a flood of random
+	// keys never reaches the database. That is right only if every secret
+	// added later reaches the filter before its key is handed out: in this
+	// process through KeyEvent, and from other instances through a
+	// Broadcast, whose counter of added secrets in Redis (Limits a
+	// *RedisLimits) tells the filter whether it has heard of all of them.
+	// So set it for a single instance (SQLite) or with Redis. On PostgreSQL
+	// without Redis leave it nil: NOTIFY cannot tell an instance that it
+	// has heard of every secret, and an unknown key is read as before.
+	// SyncSecrets loads it; until then unknown keys are read.
+	Secrets SecretLister
+	// SecretsResync is how often SyncSecrets rebuilds the filter from the
+	// database, dropping deleted secrets and repairing what a lost
+	// announcement left out; default 10m.
+	SecretsResync time.Duration
 }
 
 // Verifier answers verifications. It is safe for concurrent use.
@@ -80,6 +98,10 @@ type Verifier struct {
 	dropped    atomic.Int64 // usage rows dropped past MaxPending
 	refreshing atomic.Int64 // background re-reads running
 	loads      atomic.Int64 // database reads of keys (cache misses and refreshes)
+
+	filter  *filter       // known secrets; nil without Config.Secrets
+	counter secretCounter // secrets added on every instance; nil alone
+	unknown atomic.Int64  // keys answered NotFound by the filter
 }
 
 // New returns a Verifier.
@@ -111,7 +133,22 @@ func New(c Config) (*Verifier, error) {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
-	return &Verifier{cfg: c, cache: newCache(c.MaxKeys), limits: c.Limits, log: c.Logger, states: map[string]*keyState{}}, nil
+	if c.SecretsResync == 0 {
+		c.SecretsResync = 10 * time.Minute
+	}
+	v := &Verifier{cfg: c, cache: newCache(c.MaxKeys), limits: c.Limits, log: c.Logger, states: map[string]*keyState{}}
+	if c.Secrets != nil {
+		v.filter = newFilter()
+		if sc, ok := c.Limits.(secretCounter); ok {
+			// The Broadcast asks for the load once it is subscribed, so
+			// that no announcement falls between the load and the
+			// subscription.
+			v.counter = sc
+		} else {
+			v.filter.wantLoad()
+		}
+	}
+	return v, nil
 }
 
 // Limits on a request.
@@ -250,6 +287,12 @@ func (v *Verifier) entry(ctx context.Context, h *[32]byte, now time.Time) (*Entr
 		return e, Valid
 	}
 	if e == nil && missAt != 0 && nowNs-missAt < int64(v.cfg.NegativeTTL) {
+		return nil, NotFound
+	}
+	if e == nil && v.knownAbsent(ctx, h, now) {
+		// Not remembered as a miss: a flood of random keys would fill the
+		// negative cache for nothing.
+		v.unknown.Add(1)
 		return nil, NotFound
 	}
 	fresh, err := v.load(ctx, *h, now)

@@ -29,7 +29,8 @@ var testPlans = []plans.Plan{
 // outage.
 type flaky struct {
 	*store.DB
-	down atomic.Bool
+	down   atomic.Bool
+	listed atomic.Int64 // SecretHashes calls
 }
 
 var errDown = errors.New("database is down")
@@ -46,6 +47,14 @@ func (f *flaky) QuotaUsed(ctx context.Context, id string, w time.Time) (int64, e
 		return 0, errDown
 	}
 	return f.DB.QuotaUsed(ctx, id, w)
+}
+
+func (f *flaky) SecretHashes(ctx context.Context, fn func([32]byte)) error {
+	f.listed.Add(1)
+	if f.down.Load() {
+		return errDown
+	}
+	return f.DB.SecretHashes(ctx, fn)
 }
 
 func (f *flaky) AddUsage(ctx context.Context, u []verify.Usage) error {
@@ -109,11 +118,23 @@ func (f *fixture) open() {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	f.v, err = verify.New(verify.Config{Loader: f.db, Plans: f.catalog, Now: f.Now})
-	if err != nil {
+	f.v = f.newVerifier(nil)
+	if err := f.v.LoadSecrets(ctx); err != nil {
 		tb.Fatal(err)
 	}
-	f.keys.Subscribe(func(e keys.Event) { f.v.InvalidateKey(e.KeyID) })
+	f.keys.Subscribe(f.v.KeyEvent)
+}
+
+// newVerifier returns a verifier over the fixture's database, with the
+// filter of known secrets (not yet loaded), counting with limits (nil: in
+// memory).
+func (f *fixture) newVerifier(limits verify.Limits) *verify.Verifier {
+	f.t.Helper()
+	v, err := verify.New(verify.Config{Loader: f.db, Secrets: f.db, Limits: limits, Plans: f.catalog, Now: f.Now})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return v
 }
 
 func (f *fixture) MustKey(st keys.Settings) (*keys.Key, string) {
