@@ -100,6 +100,7 @@ func New(c Config) (*Server, error) {
 	s.echo.HTTPErrorHandler = s.handleError
 	s.echo.IPExtractor = ipExtractor(c.TrustedProxies)
 	s.routes()
+	s.metrics.setRoutes(s.echo.Routes())
 	return s, nil
 }
 
