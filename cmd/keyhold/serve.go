@@ -95,6 +95,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Wr
 		TrustedProxies: cfg.TrustedProxies,
 		Ready:          db.Ping,
 		Redis:          rl,
+		MetricsToken:   cfg.MetricsToken,
 	})
 	if err != nil {
 		return err

@@ -1,9 +1,12 @@
 package server
 
 import (
+	"crypto/sha256"
+	"crypto/subtle"
 	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -12,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/keyhold/keyhold/internal/keyhold"
 	"github.com/keyhold/keyhold/internal/verify"
 )
 
@@ -196,7 +200,30 @@ func (m *metrics) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-func (s *Server) handleMetrics(c echo.Context) error { return s.metrics.handler(c) }
+// handleMetrics serves the registry. With a metrics token configured it
+// answers only requests that carry it as a bearer token, because the counts
+// it shows (keys, verifications, Redis outages) are business data.
+func (s *Server) handleMetrics(c echo.Context) error {
+	if s.metricsToken != nil && !s.metricsAuthorized(c.Request().Header.Get(echo.HeaderAuthorization)) {
+		c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="keyhold-metrics"`)
+		return errMetricsToken
+	}
+	return s.metrics.handler(c)
+}
+
+var errMetricsToken = &keyhold.Error{Code: keyhold.EUNAUTHORIZED, Message: "Metrics need Authorization: Bearer with the metrics token."}
+
+// metricsAuthorized reports whether an Authorization header carries the
+// metrics token. The digests are compared, in constant time, so neither
+// the token's bytes nor its length show in the time an answer takes.
+func (s *Server) metricsAuthorized(header string) bool {
+	scheme, token, ok := strings.Cut(header, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return false
+	}
+	sum := sha256.Sum256([]byte(strings.TrimSpace(token)))
+	return subtle.ConstantTimeCompare(sum[:], s.metricsToken) == 1
+}
 
 // registerVerifyMetrics counts verifications by outcome code and exposes
 // the verifier's cache and usage backlog. Counters are resolved once so the

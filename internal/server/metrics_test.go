@@ -10,6 +10,9 @@ import (
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/keyhold/keyhold/internal/server"
+	"github.com/keyhold/keyhold/internal/store"
 )
 
 // seriesOf returns every series in reg as "name{label=value,…}".
@@ -104,4 +107,54 @@ func TestMetricLabelsAreBounded(t *testing.T) {
 	}
 	sort.Strings(http)
 	t.Logf("request series: %v", http)
+}
+
+// withMetricsToken makes /metrics ask for a bearer token.
+func withMetricsToken(token string) option {
+	return func(c *server.Config, _ *store.DB) { c.MetricsToken = token }
+}
+
+func TestMetricsToken(t *testing.T) {
+	const token = "0123456789abcdef-metrics"
+	tests := []struct {
+		name, configured, authorization string
+		want                            int
+	}{
+		{"open without a configured token", "", "", http.StatusOK},
+		{"open ignores a header", "", "Bearer whatever", http.StatusOK},
+		{"no header", token, "", http.StatusUnauthorized},
+		{"wrong token", token, "Bearer 0123456789abcdef-metricX", http.StatusUnauthorized},
+		{"token prefix", token, "Bearer " + token[:len(token)-1], http.StatusUnauthorized},
+		{"token with more after it", token, "Bearer " + token + "x", http.StatusUnauthorized},
+		{"another scheme", token, "Basic " + token, http.StatusUnauthorized},
+		{"bare token", token, token, http.StatusUnauthorized},
+		{"right token", token, "Bearer " + token, http.StatusOK},
+		{"scheme is case-insensitive", token, "bearer " + token, http.StatusOK},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := MustServer(t, withMetricsToken(tt.configured))
+			b := h.Browser()
+			if tt.authorization != "" {
+				b.header.Set("Authorization", tt.authorization)
+			}
+			p := b.Get("/metrics")
+			if p.StatusCode != tt.want {
+				t.Fatalf("status %d, want %d", p.StatusCode, tt.want)
+			}
+			switch tt.want {
+			case http.StatusOK:
+				if !strings.Contains(p.Body, "keyhold_verify_total") {
+					t.Errorf("no metrics in the body: %.200s", p.Body)
+				}
+			case http.StatusUnauthorized:
+				if got := p.Header.Get("WWW-Authenticate"); !strings.HasPrefix(got, "Bearer") {
+					t.Errorf("WWW-Authenticate = %q, want a Bearer challenge", got)
+				}
+				if strings.Contains(p.Body, "keyhold_") || strings.Contains(p.Body, token) {
+					t.Errorf("401 body shows metrics or the token: %.200s", p.Body)
+				}
+			}
+		})
+	}
 }

@@ -6,6 +6,7 @@ package server
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"log/slog"
 	"net"
@@ -45,6 +46,9 @@ type Config struct {
 	// Redis, when configured, is reported by /readyz and /metrics; its
 	// outage degrades (local limits) but does not make the instance unready.
 	Redis *verify.RedisLimits
+	// MetricsToken, when not empty, is the bearer token /metrics asks for;
+	// empty leaves /metrics open (KEYHOLD_METRICS_TOKEN).
+	MetricsToken string
 	// Registry receives the HTTP metrics and serves /metrics; nil makes a
 	// new one (tests build several servers in one process).
 	Registry *prometheus.Registry
@@ -66,6 +70,9 @@ type Server struct {
 	ready       func(ctx context.Context) error
 	redis       *verify.RedisLimits
 	metrics     *metrics
+	// metricsToken is the SHA-256 of Config.MetricsToken, nil when
+	// /metrics is open.
+	metricsToken []byte
 }
 
 // New builds a Server and its routes.
@@ -92,6 +99,10 @@ func New(c Config) (*Server, error) {
 		ready:    c.Ready,
 		redis:    c.Redis,
 		metrics:  newMetrics(c.Registry),
+	}
+	if c.MetricsToken != "" {
+		sum := sha256.Sum256([]byte(c.MetricsToken))
+		s.metricsToken = sum[:]
 	}
 	s.flash = newFlashStore(c.Secret, s.secure)
 	s.registerVerifyMetrics(c.Registry)
