@@ -65,6 +65,7 @@ type Server struct {
 	verifyCount [verify.Unavailable + 1]prometheus.Counter
 	log         *slog.Logger
 	baseURL     *url.URL
+	origin      string // baseURL's origin, which state-changing requests must come from
 	secure      bool
 	flash       *sessions.CookieStore
 	ready       func(ctx context.Context) error
@@ -100,6 +101,7 @@ func New(c Config) (*Server, error) {
 		redis:    c.Redis,
 		metrics:  newMetrics(c.Registry),
 	}
+	s.origin = originOf(c.BaseURL)
 	if c.MetricsToken != "" {
 		sum := sha256.Sum256([]byte(c.MetricsToken))
 		s.metricsToken = sum[:]
