@@ -403,6 +403,7 @@ func TestBadConfiguration(t *testing.T) {
 		{"redis URL", "KEYHOLD_REDIS_URL", "localhost:6379"},
 		{"trusted proxies", "KEYHOLD_TRUSTED_PROXIES", "10.0.0.0/8, nonsense"},
 		{"flush interval", "KEYHOLD_USAGE_FLUSH_INTERVAL", "forever"},
+		{"short metrics token", "KEYHOLD_METRICS_TOKEN", "short"},
 		{"stripe key", "STRIPE_SECRET_KEY", "pk_test_123"},
 		{"webhook secret", "STRIPE_WEBHOOK_SECRET", "secret"},
 	} {
@@ -513,6 +514,40 @@ func TestAdminCreateUser(t *testing.T) {
 	p := c.mustDashboard(email)
 	if p.Doc.Find(`[data-testid="nav"] a[href="/admin"]`).Length() != 1 {
 		t.Error("the --admin account's navigation has no Admin link")
+	}
+}
+
+// TestServeMetricsToken checks the wiring of KEYHOLD_METRICS_TOKEN from
+// the environment to /metrics (its rules are tested in internal/server).
+func TestServeMetricsToken(t *testing.T) {
+	t.Parallel()
+	const token = "test-metrics-token-0123456789"
+	a := MustRun(t, map[string]string{"KEYHOLD_METRICS_TOKEN": token})
+	for _, tc := range []struct {
+		name, authorization string
+		want                int
+	}{
+		{"no token", "", http.StatusUnauthorized},
+		{"right token", "Bearer " + token, http.StatusOK},
+	} {
+		req, err := http.NewRequest(http.MethodGet, a.URL+"/metrics", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tc.authorization != "" {
+			req.Header.Set("Authorization", tc.authorization)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tc.want {
+			t.Errorf("%s: GET /metrics = %d, want %d", tc.name, resp.StatusCode, tc.want)
+		}
+	}
+	if strings.Contains(a.Stderr.String(), token) {
+		t.Error("the logs show the metrics token")
 	}
 }
 

@@ -150,6 +150,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		TrustedProxies: cfg.TrustedProxies,
 		Ready:          db.Ping,
 		Redis:          rl,
+		MetricsToken:   cfg.MetricsToken,
 	})
 	if err != nil {
 		return err

@@ -28,6 +28,12 @@ type Config struct {
 	LogFormat           string         // KEYHOLD_LOG_FORMAT: "text" or "json"
 	TrustedProxies      []netip.Prefix // KEYHOLD_TRUSTED_PROXIES
 	UsageFlushInterval  time.Duration  // KEYHOLD_USAGE_FLUSH_INTERVAL
+	// MetricsToken is KEYHOLD_METRICS_TOKEN: when set, /metrics answers
+	// only requests with "Authorization: Bearer <token>". At least
+	// MinMetricsTokenLen characters of the RFC 6750 token alphabet
+	// (A–Z a–z 0–9 - . _ ~ + / and trailing =), so that hex or base64
+	// output fits; empty leaves /metrics open.
+	MetricsToken string
 }
 
 // Error names the variable whose value is wrong.
@@ -40,6 +46,11 @@ func (e *Error) Error() string { return fmt.Sprintf("config: %s %s", e.Var, e.Re
 
 // MinSecretLen is the shortest KEYHOLD_SECRET accepted, in bytes.
 const MinSecretLen = 32
+
+// MinMetricsTokenLen is the shortest KEYHOLD_METRICS_TOKEN accepted: 16
+// random characters are beyond guessing, and anything shorter is likelier
+// a placeholder than a secret.
+const MinMetricsTokenLen = 16
 
 // Load reads the configuration through getenv (os.Getenv in production, a
 // map in tests) and validates it. The first bad variable is returned as an
@@ -141,6 +152,18 @@ func Load(getenv func(string) string) (*Config, error) {
 		}
 	}
 
+	if t := get("KEYHOLD_METRICS_TOKEN", ""); t != "" {
+		// The value is a secret: the messages say what is wrong, not what
+		// was given.
+		if len(t) < MinMetricsTokenLen {
+			return nil, &Error{"KEYHOLD_METRICS_TOKEN", fmt.Sprintf("must be at least %d characters long (it is %d)", MinMetricsTokenLen, len(t))}
+		}
+		if !isBearerToken(t) {
+			return nil, &Error{"KEYHOLD_METRICS_TOKEN", "may contain only A-Z a-z 0-9 - . _ ~ + / and trailing = (e.g. openssl rand -hex 32)"}
+		}
+		c.MetricsToken = t
+	}
+
 	flush := get("KEYHOLD_USAGE_FLUSH_INTERVAL", "1s")
 	d, err := time.ParseDuration(flush)
 	if err != nil || d < 10*time.Millisecond || d > time.Hour {
@@ -153,6 +176,24 @@ func Load(getenv func(string) string) (*Config, error) {
 // SecureCookies reports whether cookies must carry the Secure flag: the
 // public URL is https.
 func (c *Config) SecureCookies() bool { return c.BaseURL.Scheme == "https" }
+
+// isBearerToken reports whether t is an RFC 6750 b64token, the form a
+// bearer token takes in an Authorization header.
+func isBearerToken(t string) bool {
+	end := len(strings.TrimRight(t, "="))
+	if end == 0 {
+		return false
+	}
+	for i := range end {
+		switch b := t[i]; {
+		case 'a' <= b && b <= 'z', 'A' <= b && b <= 'Z', '0' <= b && b <= '9':
+		case b == '-' || b == '.' || b == '_' || b == '~' || b == '+' || b == '/':
+		default:
+			return false
+		}
+	}
+	return true
+}
 
 func splitHostPort(addr string) (string, string, error) {
 	i := strings.LastIndex(addr, ":")

@@ -78,6 +78,10 @@ func TestLoadRejects(t *testing.T) {
 		{"KEYHOLD_TRUSTED_PROXIES", "10.0.0.0/8,nonsense"},
 		{"KEYHOLD_USAGE_FLUSH_INTERVAL", "soon"},
 		{"KEYHOLD_USAGE_FLUSH_INTERVAL", "1ns"},
+		{"KEYHOLD_METRICS_TOKEN", "short"},
+		{"KEYHOLD_METRICS_TOKEN", "fifteen-chars-x"},
+		{"KEYHOLD_METRICS_TOKEN", "long enough but has spaces"},
+		{"KEYHOLD_METRICS_TOKEN", "sixteen-chars-ok\u00e9"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name+"="+tt.value, func(t *testing.T) {
@@ -93,5 +97,32 @@ func TestLoadRejects(t *testing.T) {
 				t.Errorf("error is more than one line: %q", err)
 			}
 		})
+	}
+}
+
+func TestLoadMetricsToken(t *testing.T) {
+	tests := []struct {
+		name, value, want string
+	}{
+		{"unset leaves /metrics open", "", ""},
+		{"16 characters", "0123456789abcdef", "0123456789abcdef"},
+		{"base64 with padding", "q83vEjRWeJCrze8SNFZ4kA==", "q83vEjRWeJCrze8SNFZ4kA=="},
+		{"surrounding space is trimmed", "  0123456789abcdef\n", "0123456789abcdef"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Load(env(map[string]string{"KEYHOLD_METRICS_TOKEN": tt.value}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.MetricsToken != tt.want {
+				t.Errorf("MetricsToken = %q, want %q", c.MetricsToken, tt.want)
+			}
+		})
+	}
+	// A refused token is a secret all the same: the message must not show it.
+	const bad = "secret-but-short"
+	if _, err := Load(env(map[string]string{"KEYHOLD_METRICS_TOKEN": bad[:10]})); err == nil || strings.Contains(err.Error(), bad[:10]) {
+		t.Errorf("short token: error %v (want one that does not show the value)", err)
 	}
 }

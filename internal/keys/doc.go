@@ -30,6 +30,8 @@
 // A Secret redacts itself everywhere else: fmt verbs, slog attributes,
 // encoding/json and encoding.TextMarshaler all print "kh_live_…[redacted]",
 // so a key passed by mistake to a log line or an error message does not leak.
+// Text that is not a Secret but may hold one (a request path a client sent)
+// goes through RedactText before it is logged or shown.
 //
 // # Use
 //

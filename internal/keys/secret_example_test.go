@@ -46,3 +46,8 @@ func ExampleSecret_String() {
 	// kh_live_…[redacted] kh_live_…[redacted] "kh_live_…[redacted]"
 	// kh_live_abcdefghijklmnopqrstuvwxyz0123450Qkiwo
 }
+
+func ExampleRedactText() {
+	fmt.Println(keys.RedactText("/keys/kh_live_abcdefghijklmnopqrstuvwxyz0123450Qkiwo/revoke"))
+	// Output: /keys/kh_live_…[redacted]/revoke
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 )
 
 // redacted is what every textual form of a Secret except Reveal shows.
@@ -64,4 +65,61 @@ func (s Secret) MarshalJSON() ([]byte, error) {
 // other encoders consult, with the placeholder.
 func (s Secret) MarshalText() ([]byte, error) {
 	return []byte(redacted), nil
+}
+
+// RootPrefix starts the management API's root keys (DESIGN "Management
+// API"): the same scheme as API keys under another prefix. RedactText
+// knows it so that a root key pasted into a URL is hidden like an API key.
+const RootPrefix = "kh_root_"
+
+// RedactText returns s with every key-shaped run replaced by its prefix and
+// "…[redacted]": Prefix or RootPrefix followed by one or more base62
+// characters, whether or not the rest would pass Parse. It is for text that
+// came from a client and is about to be logged or shown (a request path, a
+// query, a method): a key pasted into a URL by mistake, even cut short,
+// should not reach the logs.
+//
+// The display form "kh_live_…o5p6" is left alone (an ellipsis is not
+// base62). s is returned as is, without allocating, when it holds no key.
+func RedactText(s string) string {
+	var b []byte // nil until the first key is found
+	last := 0    // s[:last] is already in b
+	for i := 0; i+len(Prefix) < len(s); {
+		j := indexPrefix(s[i:])
+		if j < 0 {
+			break
+		}
+		start := i + j
+		end := start + len(Prefix)
+		for end < len(s) && isBase62[s[end]] {
+			end++
+		}
+		if end == start+len(Prefix) {
+			i = start + 1 // a prefix with no key after it
+			continue
+		}
+		b = append(b, s[last:start+len(Prefix)]...)
+		b = append(b, "…[redacted]"...)
+		last, i = end, end
+	}
+	if b == nil {
+		return s
+	}
+	return string(append(b, s[last:]...))
+}
+
+// indexPrefix returns the index of the first Prefix or RootPrefix in s, or
+// -1. Both share "kh_" and are the same length, which RedactText relies on.
+func indexPrefix(s string) int {
+	for off := 0; ; {
+		j := strings.Index(s[off:], "kh_")
+		if j < 0 {
+			return -1
+		}
+		at := off + j
+		if rest := s[at:]; strings.HasPrefix(rest, Prefix) || strings.HasPrefix(rest, RootPrefix) {
+			return at
+		}
+		off = at + 1
+	}
 }

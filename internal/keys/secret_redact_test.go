@@ -105,3 +105,38 @@ func logWith[H slog.Handler](newHandler func(io.Writer, *slog.HandlerOptions) H,
 	log.Info("created", "msg", fmt.Sprint(s))
 	return buf.String()
 }
+
+func TestRedactText(t *testing.T) {
+	key := mustGenerate(t).Reveal()
+	tests := []struct {
+		name, in, want string
+	}{
+		{"no key", "/keys/01HZX3", "/keys/01HZX3"},
+		{"empty", "", ""},
+		{"key in a path", "/keys/" + key, "/keys/kh_live_…[redacted]"},
+		{"key then more path", "/keys/" + key + "/revoke", "/keys/kh_live_…[redacted]/revoke"},
+		{"root key", "/anything/kh_root_xxx", "/anything/kh_root_…[redacted]"},
+		{"truncated key", "kh_live_abc", "kh_live_…[redacted]"},
+		{"two keys", key + " " + key, "kh_live_…[redacted] kh_live_…[redacted]"},
+		{"key in a query", "q=" + key + "&x=1", "q=kh_live_…[redacted]&x=1"},
+		{"display form is not a key", "kh_live_…o5p6", "kh_live_…o5p6"},
+		{"prefix alone", "kh_live_", "kh_live_"},
+		{"prefix at the end after text", "xkh_live_", "xkh_live_"},
+		{"other prefix", "kh_test_abc kh_ kh_liv", "kh_test_abc kh_ kh_liv"},
+		{"key run ends at a non-base62 byte", "kh_live_ab-cd", "kh_live_…[redacted]-cd"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := RedactText(tt.in); got != tt.want {
+				t.Errorf("RedactText(%q) = %q, want %q", tt.in, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestRedactTextDoesNotAllocateWithoutAKey(t *testing.T) {
+	path := "/v1/verify"
+	if n := testing.AllocsPerRun(100, func() { _ = RedactText(path) }); n != 0 {
+		t.Errorf("RedactText allocates %v times for a path without a key", n)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/keyhold/keyhold/internal/keyhold"
+	"github.com/keyhold/keyhold/internal/keys"
 	"github.com/keyhold/keyhold/templates"
 )
 
@@ -50,8 +51,10 @@ func (s *Server) handleError(err error, c echo.Context) {
 		status = statusOf(keyhold.ErrorCode(err))
 	}
 	if status >= 500 {
+		// The error chain may quote input (an id from the path, a value
+		// from a form), so it is logged with key-shaped text redacted.
 		s.log.Error("request failed", "request_id", c.Response().Header().Get(echo.HeaderXRequestID),
-			"route", c.Path(), "status", status, "err", err)
+			"route", s.metrics.routeLabel(c.Path(), err), "status", status, "err", keys.RedactText(err.Error()))
 	}
 	if status == http.StatusServiceUnavailable {
 		c.Response().Header().Set("Retry-After", "5")

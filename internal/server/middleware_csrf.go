@@ -5,6 +5,8 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"net/http"
+	"net/url"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -12,43 +14,109 @@ import (
 )
 
 const (
-	csrfCookie = "kh_csrf"
 	csrfField  = "_csrf"
+	csrfHeader = "X-CSRF-Token"
 	csrfKey    = "keyhold.csrf"
 )
 
-// csrf protects every state-changing request of the portal with a
-// double-submitted token: a random value in an HttpOnly, SameSite=Lax
-// cookie that each form repeats in its hidden _csrf field. A POST without
-// the field, or with another value, is refused with 403. Cross-site
-// requests (Sec-Fetch-Site: cross-site) are refused even with a token.
+// csrfCookieName is __Host- prefixed over https, like the session cookie:
+// browsers then refuse the cookie unless it is Secure, host-only and for
+// path /, so a sibling subdomain or a plain-http answer cannot plant a
+// token of its choosing.
+func (s *Server) csrfCookieName() string {
+	if s.secure {
+		return "__Host-kh_csrf"
+	}
+	return "kh_csrf"
+}
+
+// csrf protects every state-changing request of the portal twice:
+//
+//   - The request must come from Keyhold's own pages as far as the browser
+//     tells (fromOwnOrigin): Sec-Fetch-Site same-origin or none, else an
+//     Origin (or Referer) on the base URL's origin. SameSite=Lax alone lets
+//     a sibling subdomain post, and a token alone fails once leaked.
+//   - It must repeat a double-submitted token: a random value in an
+//     HttpOnly, SameSite=Lax cookie, sent back in the form's hidden _csrf
+//     field or in an X-CSRF-Token header. Never from the query string: a
+//     token in a URL reaches logs, history and Referer headers.
+//
+// Either failing is a 403.
 func (s *Server) csrf(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		token := ""
-		if ck, err := c.Cookie(csrfCookie); err == nil && len(ck.Value) == 43 {
+		if ck, err := c.Cookie(s.csrfCookieName()); err == nil && len(ck.Value) == 43 {
 			token = ck.Value
 		}
 		if token == "" {
 			b := make([]byte, 32)
 			_, _ = rand.Read(b)
 			token = base64.RawURLEncoding.EncodeToString(b)
-			c.SetCookie(&http.Cookie{Name: csrfCookie, Value: token, Path: "/", HttpOnly: true,
+			c.SetCookie(&http.Cookie{Name: s.csrfCookieName(), Value: token, Path: "/", HttpOnly: true,
 				Secure: s.secure, SameSite: http.SameSiteLaxMode})
 		}
 		c.Set(csrfKey, token)
-		switch c.Request().Method {
+		r := c.Request()
+		switch r.Method {
 		case http.MethodGet, http.MethodHead, http.MethodOptions:
 			return next(c)
 		}
-		if c.Request().Header.Get("Sec-Fetch-Site") == "cross-site" {
+		if !s.fromOwnOrigin(r) {
 			return errCSRF
 		}
-		sent := c.FormValue(csrfField)
+		sent := r.Header.Get(csrfHeader)
+		if sent == "" {
+			sent = r.PostFormValue(csrfField) // the body only, unlike FormValue
+		}
 		if sent == "" || subtle.ConstantTimeCompare([]byte(sent), []byte(token)) != 1 {
 			return errCSRF
 		}
 		return next(c)
 	}
+}
+
+// fromOwnOrigin reports whether the browser says a request came from a
+// page of the base URL's origin. Sec-Fetch-Site decides when present (all
+// current browsers send it): same-origin, or none for a user's own action;
+// same-site (a sibling subdomain), cross-site and anything unknown are
+// refused. Without it, Origin, else Referer, must be on the base URL's
+// origin; comparing with the configured base URL rather than the Host
+// header keeps a proxy-rewritten Host from vouching for itself. A request
+// with none of the three (a non-browser client, an old browser) is left
+// to the token.
+func (s *Server) fromOwnOrigin(r *http.Request) bool {
+	switch r.Header.Get("Sec-Fetch-Site") {
+	case "same-origin", "none":
+		return true
+	case "":
+	default:
+		return false
+	}
+	if o := r.Header.Get("Origin"); o != "" {
+		u, err := url.Parse(o) // "null" (an opaque origin) parses with no host
+		return err == nil && originOf(u) == s.origin
+	}
+	if ref := r.Header.Get("Referer"); ref != "" {
+		u, err := url.Parse(ref)
+		return err == nil && originOf(u) == s.origin
+	}
+	return true
+}
+
+// originOf is u's origin as a browser writes it: lower-case scheme and
+// host, the scheme's default port left out; "" when u has no host.
+func originOf(u *url.URL) string {
+	if u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		return ""
+	}
+	host := strings.ToLower(u.Host)
+	if port := u.Port(); (u.Scheme == "https" && port == "443") || (u.Scheme == "http" && port == "80") {
+		host = strings.ToLower(u.Hostname())
+		if strings.Contains(host, ":") {
+			host = "[" + host + "]"
+		}
+	}
+	return strings.ToLower(u.Scheme) + "://" + host
 }
 
 var errCSRF = &keyhold.Error{Code: keyhold.EFORBIDDEN, Message: "This form has expired or did not come from Keyhold. Go back, reload the page and try again."}

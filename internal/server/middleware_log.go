@@ -6,11 +6,15 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
+
+	"github.com/keyhold/keyhold/internal/keys"
 )
 
-// requestLog writes one line per request. It logs the route and the path,
-// never the query string or any header, so a key pasted into a URL by
-// mistake does not reach the logs.
+// requestLog writes one line per request. It logs the route label (a
+// registered pattern or "unmatched", as in /metrics), the path and the
+// method with anything shaped like a key redacted, and never the query
+// string or any header, so a key pasted into a URL by mistake does not
+// reach the logs.
 func (s *Server) requestLog() echo.MiddlewareFunc {
 	return middleware.RequestLoggerWithConfig(middleware.RequestLoggerConfig{
 		LogStatus:    true,
@@ -36,9 +40,9 @@ func (s *Server) requestLog() echo.MiddlewareFunc {
 			}
 			s.log.LogAttrs(context.Background(), level, "request",
 				slog.String("request_id", v.RequestID),
-				slog.String("method", v.Method),
-				slog.String("route", v.RoutePath),
-				slog.String("path", c.Request().URL.Path),
+				slog.String("method", keys.RedactText(v.Method)),
+				slog.String("route", s.metrics.routeLabel(v.RoutePath, v.Error)),
+				slog.String("path", keys.RedactText(c.Request().URL.Path)),
 				slog.Int("status", v.Status),
 				slog.Duration("latency", v.Latency),
 				slog.String("ip", v.RemoteIP),

@@ -6,6 +6,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
+	"github.com/keyhold/keyhold/internal/keys"
 	"github.com/keyhold/keyhold/static"
 )
 
@@ -14,7 +15,12 @@ import (
 // limit (per group) → session → CSRF.
 func (s *Server) routes() {
 	e := s.echo
-	e.Pre(middleware.RemoveTrailingSlashWithConfig(middleware.TrailingSlashConfig{RedirectCode: http.StatusMovedPermanently}))
+	e.Pre(middleware.RemoveTrailingSlashWithConfig(middleware.TrailingSlashConfig{
+		RedirectCode: http.StatusMovedPermanently,
+		// A path with a key in it gets no redirect, which would repeat the
+		// key in Location: it goes on to routing and a 404 that does not.
+		Skipper: func(c echo.Context) bool { p := c.Request().URL.Path; return keys.RedactText(p) != p },
+	}))
 	e.Use(middleware.Recover())
 	e.Use(middleware.RequestID())
 	e.Use(s.metrics.middleware)

@@ -6,6 +6,7 @@ package server
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"log/slog"
 	"net"
@@ -45,6 +46,9 @@ type Config struct {
 	// Redis, when configured, is reported by /readyz and /metrics; its
 	// outage degrades (local limits) but does not make the instance unready.
 	Redis *verify.RedisLimits
+	// MetricsToken, when not empty, is the bearer token /metrics asks for;
+	// empty leaves /metrics open (KEYHOLD_METRICS_TOKEN).
+	MetricsToken string
 	// Registry receives the HTTP metrics and serves /metrics; nil makes a
 	// new one (tests build several servers in one process).
 	Registry *prometheus.Registry
@@ -61,11 +65,15 @@ type Server struct {
 	verifyCount [verify.Unavailable + 1]prometheus.Counter
 	log         *slog.Logger
 	baseURL     *url.URL
+	origin      string // baseURL's origin, which state-changing requests must come from
 	secure      bool
 	flash       *sessions.CookieStore
 	ready       func(ctx context.Context) error
 	redis       *verify.RedisLimits
 	metrics     *metrics
+	// metricsToken is the SHA-256 of Config.MetricsToken, nil when
+	// /metrics is open.
+	metricsToken []byte
 }
 
 // New builds a Server and its routes.
@@ -93,6 +101,11 @@ func New(c Config) (*Server, error) {
 		redis:    c.Redis,
 		metrics:  newMetrics(c.Registry),
 	}
+	s.origin = originOf(c.BaseURL)
+	if c.MetricsToken != "" {
+		sum := sha256.Sum256([]byte(c.MetricsToken))
+		s.metricsToken = sum[:]
+	}
 	s.flash = newFlashStore(c.Secret, s.secure)
 	s.registerVerifyMetrics(c.Registry)
 	s.echo.HideBanner = true
@@ -100,6 +113,7 @@ func New(c Config) (*Server, error) {
 	s.echo.HTTPErrorHandler = s.handleError
 	s.echo.IPExtractor = ipExtractor(c.TrustedProxies)
 	s.routes()
+	s.metrics.setRoutes(s.echo.Routes())
 	return s, nil
 }
 

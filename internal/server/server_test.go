@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/PuerkitoBio/goquery"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/keyhold/keyhold/internal/auth"
 	"github.com/keyhold/keyhold/internal/billing"
@@ -38,6 +39,11 @@ type harness struct {
 	Keys     *keys.Service
 	Verifier *verify.Verifier
 	Billing  *billing.Service
+	// Registry is the server's metrics registry, for tests that count
+	// series; Handler serves requests in process, for tests that send
+	// thousands.
+	Registry *prometheus.Registry
+	Handler  http.Handler
 }
 
 type syncBuffer struct {
@@ -73,6 +79,17 @@ func withStripe(tb testing.TB) option {
 		}
 		b.Subscribe(c.Verifier.InvalidateAccount)
 		c.Billing = b
+	}
+}
+
+// withBaseURL sets the public URL (e.g. https, for cookie names).
+func withBaseURL(tb testing.TB, raw string) option {
+	return func(c *server.Config, _ *store.DB) {
+		u, err := url.Parse(raw)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		c.BaseURL = u
 	}
 }
 
@@ -119,7 +136,7 @@ func MustServer(tb testing.TB, opts ...option) *harness {
 	logs := &syncBuffer{}
 	cfg := server.Config{
 		Auth: svc, Keys: keySvc, Plans: catalog, Verifier: verifier, Billing: billingSvc, Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		BaseURL: base, Secret: secret, Ready: db.Ping,
+		BaseURL: base, Secret: secret, Ready: db.Ping, Registry: prometheus.NewRegistry(),
 	}
 	for _, o := range opts {
 		o(&cfg, db)
@@ -130,7 +147,8 @@ func MustServer(tb testing.TB, opts ...option) *harness {
 	}
 	ts := httptest.NewServer(srv)
 	tb.Cleanup(ts.Close)
-	return &harness{t: tb, URL: ts.URL, DB: db, DBPath: dbPath, log: logs, Auth: svc, Keys: keySvc, Verifier: verifier, Billing: cfg.Billing}
+	return &harness{t: tb, URL: ts.URL, DB: db, DBPath: dbPath, log: logs, Auth: svc, Keys: keySvc, Verifier: verifier, Billing: cfg.Billing,
+		Registry: cfg.Registry, Handler: srv}
 }
 
 // browser is a client with a cookie jar that does not follow redirects.
