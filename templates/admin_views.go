@@ -294,15 +294,6 @@ func adminPagerLine(p AdminPager) string {
 	return formatCount(int64(p.First)) + "–" + formatCount(int64(p.Last))
 }
 
-// adminSubscriptionLabel is a subscription status as a badge says it, or
-// "None" without one.
-func adminSubscriptionLabel(status string) string {
-	if status == "" {
-		return "None"
-	}
-	return subscriptionLabel(status)
-}
-
 // adminOutcomeClass colours a webhook event's outcome.
 func adminOutcomeClass(outcome string) string {
 	switch outcome {

@@ -47,7 +47,7 @@ func (s Secret) Format(f fmt.State, verb rune) {
 		fmt.Fprintf(f, "%q", redacted)
 		return
 	}
-	io.WriteString(f, redacted)
+	_, _ = io.WriteString(f, redacted)
 }
 
 // LogValue implements slog.LogValuer: a Secret logged as an attribute shows

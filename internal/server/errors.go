@@ -42,7 +42,8 @@ func (s *Server) handleError(err error, c echo.Context) {
 	if c.Response().Committed {
 		return
 	}
-	status, message := http.StatusInternalServerError, keyhold.ErrorMessage(err)
+	var status int
+	message := keyhold.ErrorMessage(err)
 	var he *echo.HTTPError
 	if errors.As(err, &he) {
 		status = he.Code

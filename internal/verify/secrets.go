@@ -167,13 +167,8 @@ func (v *Verifier) KnownSecrets() (n, bytes int) {
 // without a database read.
 func (v *Verifier) UnknownAnswered() int64 { return v.unknown.Load() }
 
-// secretMessage is the announcement of the n-th secret of epoch:
-// "s:<epoch>:<n>:<hash in hex>".
-func secretMessage(epoch string, n int64, h [32]byte) string {
-	return "s:" + epoch + ":" + strconv.FormatInt(n, 10) + ":" + hex.EncodeToString(h[:])
-}
-
-// heardSecret applies a secret announced by any instance.
+// heardSecret applies a secret announced by any instance, a message
+// "s:<epoch>:<n>:<hash in hex>" published by the Broadcast's script.
 func (v *Verifier) heardSecret(msg string) {
 	if v.filter == nil {
 		return

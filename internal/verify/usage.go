@@ -52,8 +52,9 @@ func (v *Verifier) Run(ctx context.Context, interval time.Duration) {
 		select {
 		case <-ctx.Done():
 			fctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			if err := v.Flush(fctx); err != nil {
+			err := v.Flush(fctx)
+			cancel()
+			if err != nil {
 				v.log.Error("final usage flush failed: usage counted since the last flush is lost", "err", err)
 			}
 			return
