@@ -31,7 +31,9 @@ func admin(ctx context.Context, args []string, getenv func(string) string, stdin
 		fmt.Fprint(stderr, "keyhold: --email and --password-stdin are required\n")
 		return errUsage
 	}
-	line, err := bufio.NewReader(io.LimitReader(stdin, auth.MaxPasswordLen+2)).ReadString('\n')
+	// MaxPasswordLen counts characters of up to 4 bytes; a line cut short
+	// here is still too long, and refused.
+	line, err := bufio.NewReader(io.LimitReader(stdin, 4*auth.MaxPasswordLen+2)).ReadString('\n')
 	if err != nil && err != io.EOF {
 		return fmt.Errorf("read password: %w", err)
 	}

@@ -55,7 +55,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Wr
 	if err != nil {
 		return err
 	}
-	authSvc, err := auth.NewService(auth.Config{Store: db, Secret: sec})
+	authSvc, err := auth.NewService(auth.Config{Store: db, Attempts: db, Secret: sec})
 	if err != nil {
 		return err
 	}
@@ -116,7 +116,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Wr
 	fmt.Fprintf(stdout, "Keyhold is running at %s (listening on %s)\n", cfg.BaseURL, ln.Addr())
 	log.Info("listening", "addr", ln.Addr().String(), "base_url", cfg.BaseURL.String(), "version", version())
 
-	go sweepSessions(ctx, db, log)
+	go sweep(ctx, db, log)
 
 	// Usage is flushed until the server has stopped taking requests, then
 	// once more: nothing counted is lost on a graceful stop.
