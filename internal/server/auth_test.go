@@ -187,6 +187,12 @@ func TestLoginRejects(t *testing.T) {
 	if wrong.StatusCode != http.StatusUnauthorized || alert(wrong) != alert(unknown) || unknown.StatusCode != wrong.StatusCode {
 		t.Errorf("wrong password %d %q vs unknown email %d %q", wrong.StatusCode, alert(wrong), unknown.StatusCode, alert(unknown))
 	}
+	// An email longer than any address is refused as such, before it is
+	// counted or stored anywhere.
+	huge := b.Submit("/login", "/login", url.Values{"email": {strings.Repeat("a", 14_000) + "@example.com"}, "password": {"wrong password!"}})
+	if huge.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(alert(huge), "at most 254 characters") {
+		t.Errorf("huge email: %d %q", huge.StatusCode, alert(huge))
+	}
 }
 
 func TestLoginThrottledDespiteSpoofedForwardedFor(t *testing.T) {
