@@ -202,7 +202,7 @@ func AccountSettings(p AccountPage) templ.Component {
 				}
 				templ_7745c5c3_Err = textField(field{
 					ID: "new-password", Name: "password", Label: "New password", Type: "password",
-					Autocomplete: "new-password", Hint: "At least 10 characters.", MinLength: 10, Required: true,
+					Autocomplete: "new-password", Hint: "At least 10 characters, not a common password or your email.", MinLength: 10, MaxLength: 1024, Required: true,
 				}).Render(ctx, templ_7745c5c3_Buffer)
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err

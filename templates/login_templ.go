@@ -57,7 +57,7 @@ func Login(p AuthPage) templ.Component {
 			}
 			templ_7745c5c3_Err = textField(field{
 				ID: "login-email", Name: "email", Label: "Email", Type: "email", Value: p.Email,
-				Autocomplete: "username", Required: true, Autofocus: p.Email == "",
+				Autocomplete: "username", MaxLength: 254, Required: true, Autofocus: p.Email == "",
 			}).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err

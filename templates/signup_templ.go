@@ -57,14 +57,14 @@ func Signup(p AuthPage) templ.Component {
 			}
 			templ_7745c5c3_Err = textField(field{
 				ID: "signup-email", Name: "email", Label: "Email", Type: "email", Value: p.Email,
-				Autocomplete: "email", Required: true, Autofocus: p.Email == "",
+				Autocomplete: "email", MaxLength: 254, Required: true, Autofocus: p.Email == "",
 			}).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
 			templ_7745c5c3_Err = textField(field{
 				ID: "signup-password", Name: "password", Label: "Password", Type: "password",
-				Autocomplete: "new-password", Hint: "At least 10 characters.", MinLength: 10, Required: true,
+				Autocomplete: "new-password", Hint: "At least 10 characters, not a common password or your email.", MinLength: 10, MaxLength: 1024, Required: true,
 				Autofocus: p.Email != "",
 			}).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {

@@ -78,7 +78,9 @@ func createUser(ctx context.Context, args []string, getenv func(string) string, 
 	if err != nil {
 		return fmt.Errorf("--email %q is not an email address", *email)
 	}
-	line, err := bufio.NewReader(io.LimitReader(stdin, auth.MaxPasswordLen+2)).ReadString('\n')
+	// MaxPasswordLen counts characters of up to 4 bytes; a line cut short
+	// here is still too long, and refused.
+	line, err := bufio.NewReader(io.LimitReader(stdin, 4*auth.MaxPasswordLen+2)).ReadString('\n')
 	if err != nil && err != io.EOF {
 		return fmt.Errorf("read the password from standard input: %w", err)
 	}

@@ -102,7 +102,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
-	authSvc, err := auth.NewService(auth.Config{Store: db, Secret: sec})
+	authSvc, err := auth.NewService(auth.Config{Store: db, Attempts: db, Secret: sec})
 	if err != nil {
 		return err
 	}
@@ -177,7 +177,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	log.Info("listening", "addr", ln.Addr().String(), "base_url", cfg.BaseURL.String(), "version", version())
 
-	go sweepSessions(ctx, db, log)
+	go sweep(ctx, db, log)
 
 	// Usage is flushed until the server has stopped taking requests, then
 	// once more: nothing counted is lost on a graceful stop.

@@ -8,15 +8,22 @@ import (
 	"github.com/keyhold/keyhold/internal/store"
 )
 
-// sweepSessions deletes expired sessions every hour until ctx ends.
-func sweepSessions(ctx context.Context, db *store.DB, log *slog.Logger) {
+// sweep deletes expired sessions and throttle counters every hour until
+// ctx ends.
+func sweep(ctx context.Context, db *store.DB, log *slog.Logger) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
 	for {
-		if n, err := db.DeleteExpiredSessions(ctx, time.Now()); err != nil && ctx.Err() == nil {
+		now := time.Now()
+		if n, err := db.DeleteExpiredSessions(ctx, now); err != nil && ctx.Err() == nil {
 			log.Warn("sweep sessions", "err", err)
 		} else if n > 0 {
 			log.Info("expired sessions removed", "count", n)
+		}
+		if n, err := db.DeleteExpiredAttempts(ctx, now); err != nil && ctx.Err() == nil {
+			log.Warn("sweep throttle counters", "err", err)
+		} else if n > 0 {
+			log.Debug("expired throttle counters removed", "count", n)
 		}
 		select {
 		case <-ctx.Done():

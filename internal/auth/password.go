@@ -4,8 +4,12 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"sync/atomic"
+	"time"
 
 	"github.com/alexedwards/argon2id"
+
+	"github.com/keyhold/keyhold/internal/keyhold"
 )
 
 // params are OWASP's argon2id minimum (m=19 MiB, t=2, p=1). The library's
@@ -18,21 +22,31 @@ var params = &argon2id.Params{
 	KeyLength:   32,
 }
 
-// Password length bounds, in bytes. The upper bound keeps a single request
-// from buying minutes of hashing.
-const (
-	MinPasswordLen = 10
-	MaxPasswordLen = 1024
-)
-
-// hasher bounds how many argon2id hashes run at once (19 MiB each).
+// hasher bounds how many argon2id hashes run at once (19 MiB and one core
+// each), and how many of them sign-ups may hold.
+//
+// Every hash holds one of the slots: max(2, GOMAXPROCS) of them, as many
+// as there are cores to run them, since more would only add memory and
+// queueing. A sign-up also holds one of the sign-up tokens, half as many
+// (at least one), so however many sign-ups arrive, log-ins and password
+// changes always find the other half of the slots free of them. Sign-ups
+// queue for a token only while few others do (signupQueue); past that they
+// are refused at once with ETOOMANY instead of piling up requests that
+// would time out anyway.
 type hasher struct {
-	sem   chan struct{}
-	dummy string // hash compared against for unknown emails, for even timing
+	slots       chan struct{}
+	signups     chan struct{}
+	waiting     atomic.Int32 // sign-ups waiting for a token
+	signupQueue int32
+	dummy       string // hash compared against for unknown emails, for even timing
 }
 
-func newHasher() *hasher {
-	h := &hasher{sem: make(chan struct{}, max(2, runtime.NumCPU()))}
+func newHasher() *hasher { return newHasherN(max(2, runtime.GOMAXPROCS(0))) }
+
+// newHasherN returns a hasher with n slots.
+func newHasherN(n int) *hasher {
+	share := max(1, n/2)
+	h := &hasher{slots: make(chan struct{}, n), signups: make(chan struct{}, share), signupQueue: int32(4 * share)}
 	d, err := argon2id.CreateHash("keyhold-dummy-password", params)
 	if err != nil {
 		panic(fmt.Sprintf("auth: argon2id: %v", err)) // only fails if crypto/rand does
@@ -41,22 +55,70 @@ func newHasher() *hasher {
 	return h
 }
 
+// errHashBusy refuses a sign-up when too many are waiting to be hashed.
+var errHashBusy = &keyhold.Error{Code: keyhold.ETOOMANY, Message: "Many people are signing up right now. Please try again in a few seconds.",
+	Err: throttled{retryAfter: 5 * time.Second}}
+
 func (h *hasher) acquire(ctx context.Context) error {
 	select {
-	case h.sem <- struct{}{}:
+	case h.slots <- struct{}{}:
 		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("auth: waiting to hash: %w", ctx.Err())
 	}
 }
 
-func (h *hasher) release() { <-h.sem }
+func (h *hasher) release() { <-h.slots }
 
+// acquireSignup takes a sign-up token, then a slot.
+func (h *hasher) acquireSignup(ctx context.Context) error {
+	select {
+	case h.signups <- struct{}{}:
+	default:
+		if h.waiting.Add(1) > h.signupQueue {
+			h.waiting.Add(-1)
+			return errHashBusy
+		}
+		select {
+		case h.signups <- struct{}{}:
+			h.waiting.Add(-1)
+		case <-ctx.Done():
+			h.waiting.Add(-1)
+			return fmt.Errorf("auth: waiting to hash: %w", ctx.Err())
+		}
+	}
+	if err := h.acquire(ctx); err != nil {
+		<-h.signups
+		return err
+	}
+	return nil
+}
+
+func (h *hasher) releaseSignup() {
+	h.release()
+	<-h.signups
+}
+
+// hash hashes a new password for a signed-in user (a password change).
 func (h *hasher) hash(ctx context.Context, password string) (string, error) {
 	if err := h.acquire(ctx); err != nil {
 		return "", err
 	}
 	defer h.release()
+	return createHash(password)
+}
+
+// hashSignup hashes the password of a new account, within the sign-ups'
+// share of the slots.
+func (h *hasher) hashSignup(ctx context.Context, password string) (string, error) {
+	if err := h.acquireSignup(ctx); err != nil {
+		return "", err
+	}
+	defer h.releaseSignup()
+	return createHash(password)
+}
+
+func createHash(password string) (string, error) {
 	s, err := argon2id.CreateHash(password, params)
 	if err != nil {
 		return "", fmt.Errorf("auth: hash password: %w", err)

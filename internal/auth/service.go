@@ -2,11 +2,15 @@ package auth
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"net/mail"
+	"net/netip"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/keyhold/keyhold/internal/audit"
 	"github.com/keyhold/keyhold/internal/keyhold"
@@ -14,29 +18,48 @@ import (
 
 // Config configures a Service.
 type Config struct {
-	Store  Store
-	Secret []byte // instance secret; session signing key is derived from it
+	Store Store
+	// Attempts keeps the throttle counters. Production passes the store, so
+	// that counts survive a restart and are shared by every instance; nil
+	// keeps them in this process's memory (NewThrottle).
+	Attempts Attempts
+	Secret   []byte // instance secret; session signing key is derived from it
 	// SessionTTL is how long a session lasts; default 7 days.
 	SessionTTL time.Duration
-	// AccountFailures and AddressFailures are the failed log-ins allowed per
-	// account and per client address in FailureWindow; defaults 10, 50 and
-	// 15 minutes.
-	AccountFailures, AddressFailures int
-	FailureWindow                    time.Duration
+	// Log-in throttling, in windows of FailureWindow (default 15 minutes).
+	// Wrong current passwords on the account page count as failed log-ins.
+	//
+	// AccountAddressFailures is the low limit: failures per account from
+	// one client address (default 10). It stops guessing without letting a
+	// stranger lock the owner out: the owner's own address has its own
+	// count. AccountFailures is the ceiling per account from every address
+	// together (default 100, NIST SP 800-63B's most), for guessing spread
+	// over many addresses. AddressFailures bounds one address over every
+	// account (default 50).
+	AccountAddressFailures, AccountFailures, AddressFailures int
+	FailureWindow                                            time.Duration
+	// SignupsPerAddress is how many sign-ups one client address may make in
+	// SignupWindow; defaults 20 and 1 hour.
+	SignupsPerAddress int
+	SignupWindow      time.Duration
 	// Now is the clock; nil means time.Now. For tests.
 	Now func() time.Time
 }
 
 // Service signs people up and in, and issues and checks their sessions.
 type Service struct {
-	store      Store
-	tokens     tokens
-	hasher     *hasher
-	ttl        time.Duration
-	byAccount  *Throttle
-	byAddress  *Throttle
-	now        func() time.Time
-	throttleIn time.Duration
+	store    Store
+	attempts Attempts
+	keyKey   []byte // keys the digests that name throttle counters
+	tokens   tokens
+	hasher   *hasher
+	ttl      time.Duration
+	now      func() time.Time
+
+	pairFailures, accountFailures, addressFailures int
+	failureWindow                                  time.Duration
+	signups                                        int
+	signupWindow                                   time.Duration
 }
 
 // NewService returns a Service.
@@ -47,30 +70,44 @@ func NewService(c Config) (*Service, error) {
 	if len(c.Secret) < 32 {
 		return nil, errors.New("auth: secret shorter than 32 bytes")
 	}
+	if c.Attempts == nil {
+		c.Attempts = NewThrottle(0)
+	}
 	if c.Now == nil {
 		c.Now = time.Now
 	}
 	if c.SessionTTL == 0 {
 		c.SessionTTL = 7 * 24 * time.Hour
 	}
-	if c.AccountFailures == 0 {
-		c.AccountFailures = 10
+	orDefault := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
 	}
-	if c.AddressFailures == 0 {
-		c.AddressFailures = 50
-	}
-	if c.FailureWindow == 0 {
+	orDefault(&c.AccountAddressFailures, 10)
+	orDefault(&c.AccountFailures, 100)
+	orDefault(&c.AddressFailures, 50)
+	orDefault(&c.SignupsPerAddress, 20)
+	if c.FailureWindow <= 0 {
 		c.FailureWindow = 15 * time.Minute
 	}
+	if c.SignupWindow <= 0 {
+		c.SignupWindow = time.Hour
+	}
 	return &Service{
-		store:      c.Store,
-		tokens:     tokens{key: DeriveKey(c.Secret, "session-jwt"), now: c.Now},
-		hasher:     newHasher(),
-		ttl:        c.SessionTTL,
-		byAccount:  NewThrottle(c.AccountFailures, c.FailureWindow, c.Now),
-		byAddress:  NewThrottle(c.AddressFailures, c.FailureWindow, c.Now),
-		now:        c.Now,
-		throttleIn: c.FailureWindow,
+		store:           c.Store,
+		attempts:        c.Attempts,
+		keyKey:          DeriveKey(c.Secret, "throttle-key"),
+		tokens:          tokens{key: DeriveKey(c.Secret, "session-jwt"), now: c.Now},
+		hasher:          newHasher(),
+		ttl:             c.SessionTTL,
+		now:             c.Now,
+		pairFailures:    c.AccountAddressFailures,
+		accountFailures: c.AccountFailures,
+		addressFailures: c.AddressFailures,
+		failureWindow:   c.FailureWindow,
+		signups:         c.SignupsPerAddress,
+		signupWindow:    c.SignupWindow,
 	}, nil
 }
 
@@ -82,50 +119,60 @@ func NormalizeEmail(email string) (string, error) {
 	if email == "" {
 		return "", keyhold.Errorf(keyhold.EINVALID, "Enter your email address.")
 	}
+	if len(email) > MaxEmailLen {
+		return "", errEmailTooLong
+	}
 	// net/mail takes any UTF-8 in an address, bidirectional overrides
 	// included, and the email is what the operator reads an account by.
 	if err := keyhold.CheckText("The email address", email); err != nil {
 		return "", err
 	}
 	a, err := mail.ParseAddress(email)
-	if err != nil || a.Address != email || len(email) > 254 || !strings.Contains(email[strings.LastIndex(email, "@")+1:], ".") {
+	if err != nil || a.Address != email || !strings.Contains(email[strings.LastIndex(email, "@")+1:], ".") {
 		return "", keyhold.Errorf(keyhold.EINVALID, "Enter a valid email address, like you@example.com.")
 	}
 	return email, nil
 }
 
-func checkPassword(password string) error {
-	switch {
-	case len(password) < MinPasswordLen:
-		return keyhold.Errorf(keyhold.EINVALID, "Use a password of at least %d characters.", MinPasswordLen)
-	case len(password) > MaxPasswordLen:
-		return keyhold.Errorf(keyhold.EINVALID, "Use a password of at most %d characters.", MaxPasswordLen)
-	}
-	return nil
-}
+// errEmailTooLong refuses an email longer than any address can be, before
+// it is stored or counted anywhere.
+var errEmailTooLong = keyhold.Errorf(keyhold.EINVALID, "An email address has at most %d characters.", MaxEmailLen)
 
 // Signup creates an account from the command line (keyhold admin
-// create-user): its audit entry carries no client address. Errors:
-// EINVALID, ECONFLICT.
+// create-user): its audit entry carries no client address, and the
+// operator is not throttled. Errors: EINVALID, ECONFLICT.
 func (s *Service) Signup(ctx context.Context, email, password string, admin bool) (*Account, error) {
-	return s.signup(ctx, email, password, admin, "", "Created on the command line")
+	return s.signup(ctx, email, password, admin, "", "Created on the command line", false)
 }
 
 // SignupFrom creates an ordinary account for the sign-up form of the client
-// at address. Errors: EINVALID, ECONFLICT.
+// at address. Each address may sign up SignupsPerAddress times per
+// SignupWindow (every attempt that gets as far as hashing its password
+// counts), and sign-ups hash within their share of the hashing slots.
+// Errors: EINVALID, ECONFLICT, ETOOMANY (see RetryAfter).
 func (s *Service) SignupFrom(ctx context.Context, email, password, address string) (*Account, error) {
-	return s.signup(ctx, email, password, false, address, "Signed up")
+	return s.signup(ctx, email, password, false, address, "Signed up", true)
 }
 
-func (s *Service) signup(ctx context.Context, email, password string, admin bool, address, detail string) (*Account, error) {
+func (s *Service) signup(ctx context.Context, email, password string, admin bool, address, detail string, fromForm bool) (*Account, error) {
 	email, err := NormalizeEmail(email)
 	if err != nil {
 		return nil, err
 	}
-	if err := checkPassword(password); err != nil {
+	if err := CheckPassword(password, email); err != nil {
 		return nil, err
 	}
-	hash, err := s.hasher.hash(ctx, password)
+	var hash string
+	if fromForm {
+		// Counted before hashing, so a burst cannot get ahead of the count.
+		limits := []Limit{{Key: s.throttleKey("signup:address", clientKey(address)), Max: s.signups, Window: s.signupWindow}}
+		if _, err := s.take(ctx, limits, "Too many sign-ups from your network. Try again in %d minute%s."); err != nil {
+			return nil, err
+		}
+		hash, err = s.hasher.hashSignup(ctx, password)
+	} else {
+		hash, err = s.hasher.hash(ctx, password)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -161,25 +208,29 @@ func (s *Service) record(ctx context.Context, accountID, actorID, address, actio
 // password, so the log-in form does not tell which accounts exist.
 var errBadCredentials = keyhold.Errorf(keyhold.EUNAUTHORIZED, "Incorrect email or password.")
 
-// Login checks an email and password from the client at address. Failures
-// are counted per account and per address; past the limit every attempt is
-// refused with ETOOMANY, right password or not, until the window ends.
+// Login checks an email and password from the client at address.
+//
+// Each attempt is counted before its password is hashed, against three
+// limits (see Config): the account from this address, the account from
+// anywhere, and this address over every account. Counting and checking are
+// one step, so a burst of parallel attempts gets no more password checks
+// than the limits allow; a successful log-in takes its attempt back and
+// clears the account's failures from this address. Past a limit every
+// attempt is refused with ETOOMANY, right password or not, until the window
+// ends. Errors: EINVALID (an email longer than MaxEmailLen), EUNAUTHORIZED,
+// ETOOMANY (see RetryAfter).
 func (s *Service) Login(ctx context.Context, email, password, address string) (*Account, error) {
 	email = strings.ToLower(strings.TrimSpace(email))
-	acctKey, addrKey := "email:"+email, "addr:"+address
-	for _, t := range []struct {
-		th  *Throttle
-		key string
-	}{{s.byAccount, acctKey}, {s.byAddress, addrKey}} {
-		if blocked, left := t.th.Blocked(t.key); blocked {
-			mins := int(left.Minutes()) + 1
-			return nil, keyhold.Errorf(keyhold.ETOOMANY, "Too many failed attempts. Try again in %d minute%s.", mins, plural(mins))
-		}
+	if len(email) > MaxEmailLen {
+		return nil, errEmailTooLong
 	}
-	if len(password) > MaxPasswordLen {
-		s.byAccount.Fail(acctKey)
-		s.byAddress.Fail(addrKey)
-		return nil, errBadCredentials
+	limits := s.loginLimits(email, address)
+	starts, err := s.take(ctx, limits, "Too many failed attempts. Try again in %d minute%s.")
+	if err != nil {
+		return nil, err
+	}
+	if utf8.RuneCountInString(password) > MaxPasswordLen {
+		return nil, errBadCredentials // counted, never hashed
 	}
 	a, err := s.store.AccountByEmail(ctx, email)
 	hash := ""
@@ -189,13 +240,13 @@ func (s *Service) Login(ctx context.Context, email, password, address string) (*
 	case !errors.Is(err, ErrNotFound):
 		return nil, fmt.Errorf("auth: log in: %w", err)
 	}
+	// Unknown emails are compared against a dummy hash: the same time, the
+	// same counts, the same answer as a wrong password.
 	ok, err := s.hasher.compare(ctx, password, hash)
 	if err != nil {
 		return nil, err
 	}
 	if !ok || a == nil {
-		s.byAccount.Fail(acctKey)
-		s.byAddress.Fail(addrKey)
 		// Throttled attempts (above) are not logged: they change nothing
 		// and would let one client fill the log. The typed email is not
 		// kept either: people paste passwords into it.
@@ -208,11 +259,89 @@ func (s *Service) Login(ctx context.Context, email, password, address string) (*
 		}
 		return nil, errBadCredentials
 	}
-	s.byAccount.Reset(acctKey)
+	if err := s.succeeded(ctx, limits, starts); err != nil {
+		return nil, fmt.Errorf("auth: log in: %w", err)
+	}
 	if err := s.record(ctx, a.ID, a.ID, address, audit.LoggedIn, "Logged in"); err != nil {
 		return nil, err
 	}
 	return a, nil
+}
+
+// loginLimits are the limits a log-in (or a check of the current password)
+// for email from address counts against. The first is the account from
+// this address, which a success clears.
+func (s *Service) loginLimits(email, address string) []Limit {
+	addr := clientKey(address)
+	return []Limit{
+		{Key: s.throttleKey("login:account-address", email, addr), Max: s.pairFailures, Window: s.failureWindow},
+		{Key: s.throttleKey("login:account", email), Max: s.accountFailures, Window: s.failureWindow},
+		{Key: s.throttleKey("login:address", addr), Max: s.addressFailures, Window: s.failureWindow},
+	}
+}
+
+// succeeded undoes what a successful check of a password counted against
+// loginLimits: the attempt is taken back from the account and the address,
+// and the account's failures from this address are forgotten.
+func (s *Service) succeeded(ctx context.Context, limits []Limit, starts []time.Time) error {
+	if err := s.attempts.ForgetAttempts(ctx, limits[0].Key); err != nil {
+		return fmt.Errorf("throttle: %w", err)
+	}
+	for i := 1; i < len(limits); i++ {
+		if err := s.attempts.RefundAttempt(ctx, limits[i].Key, starts[i]); err != nil {
+			return fmt.Errorf("throttle: %w", err)
+		}
+	}
+	return nil
+}
+
+// take counts an attempt against limits. When one is used up it returns
+// ETOOMANY with message, formatted with the minutes left and their plural
+// ending, and the wait as its cause (RetryAfter).
+func (s *Service) take(ctx context.Context, limits []Limit, message string) ([]time.Time, error) {
+	now := s.now()
+	starts, until, err := s.attempts.TakeAttempts(ctx, now, limits)
+	if err != nil {
+		return nil, fmt.Errorf("auth: throttle: %w", err)
+	}
+	if until.IsZero() {
+		return starts, nil
+	}
+	left := max(until.Sub(now), time.Second)
+	mins := int((left + time.Minute - 1) / time.Minute)
+	return nil, &keyhold.Error{Code: keyhold.ETOOMANY, Message: fmt.Sprintf(message, mins, plural(mins)), Err: throttled{retryAfter: left}}
+}
+
+// throttleKey names a counter: an HMAC of the scope and values under a key
+// derived from the instance secret, cut to 128 bits. Fixed-size whatever
+// was typed, and a stored counter cannot be traced back to an email (or a
+// password pasted into the email field) without the secret.
+func (s *Service) throttleKey(scope string, values ...string) ThrottleKey {
+	m := hmac.New(sha256.New, s.keyKey)
+	m.Write([]byte(scope))
+	for _, v := range values {
+		m.Write([]byte{0})
+		m.Write([]byte(v))
+	}
+	var k ThrottleKey
+	copy(k[:], m.Sum(nil))
+	return k
+}
+
+// clientKey is the client address as throttles count it: an IPv4 address
+// as is, an IPv6 address by its /64, since one subscriber is given a whole
+// /64 and could otherwise rotate through 2^64 budgets. Anything unparsable
+// is kept as given.
+func clientKey(address string) string {
+	a, err := netip.ParseAddr(address)
+	if err != nil {
+		return address
+	}
+	a = a.Unmap()
+	if a.Is6() {
+		return netip.PrefixFrom(a, 64).Masked().String()
+	}
+	return a.String()
 }
 
 // StartSession creates a session for account and returns its signed token
@@ -280,25 +409,39 @@ func (s *Service) Logout(ctx context.Context, actor audit.Actor, sessionID strin
 // every session of the account, the caller's included: a stolen copy of any
 // cookie dies with the old password. The caller starts a fresh session for
 // the browser that made the change. The password is the actor's own.
-// Errors: EINVALID.
+//
+// The new password is checked first (CheckPassword), then the current one,
+// which is counted as a log-in attempt of the account from the actor's
+// address: with a stolen session the form is a guessing oracle, and it
+// shares the log-in limits. Errors: EINVALID, ETOOMANY (see RetryAfter).
 func (s *Service) ChangePassword(ctx context.Context, actor audit.Actor, current, next string) error {
 	accountID := actor.AccountID
 	a, err := s.store.AccountByID(ctx, accountID)
 	if err != nil {
 		return fmt.Errorf("auth: change password: %w", err)
 	}
-	ok, err := s.hasher.compare(ctx, current, a.PasswordHash)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return keyhold.Errorf(keyhold.EINVALID, "Your current password is not right.")
-	}
-	if err := checkPassword(next); err != nil {
+	if err := CheckPassword(next, a.Email); err != nil {
 		return err
 	}
 	if current == next {
 		return keyhold.Errorf(keyhold.EINVALID, "Choose a password different from the current one.")
+	}
+	limits := s.loginLimits(a.Email, actor.IP)
+	starts, err := s.take(ctx, limits, "Too many wrong passwords. Try again in %d minute%s.")
+	if err != nil {
+		return err
+	}
+	ok := false
+	if utf8.RuneCountInString(current) <= MaxPasswordLen {
+		if ok, err = s.hasher.compare(ctx, current, a.PasswordHash); err != nil {
+			return err
+		}
+	}
+	if !ok {
+		return keyhold.Errorf(keyhold.EINVALID, "Your current password is not right.")
+	}
+	if err := s.succeeded(ctx, limits, starts); err != nil {
+		return fmt.Errorf("auth: change password: %w", err)
 	}
 	hash, err := s.hasher.hash(ctx, next)
 	if err != nil {

@@ -23,8 +23,13 @@ func (s *Server) handleAccount(c echo.Context) error {
 func (s *Server) handlePasswordChange(c echo.Context) error {
 	a := accountFrom(c)
 	err := s.auth.ChangePassword(c.Request().Context(), actorOf(c), c.FormValue("current_password"), c.FormValue("password"))
-	if keyhold.ErrorCode(err) == keyhold.EINVALID {
+	switch keyhold.ErrorCode(err) {
+	case keyhold.EINVALID:
 		return render(c, http.StatusUnprocessableEntity, templates.AccountSettings(s.accountPage(c, keyhold.ErrorMessage(err))))
+	case keyhold.ETOOMANY:
+		s.log.Warn("password change throttled", "account_id", a.ID, "ip", c.RealIP())
+		setRetryAfter(c, err)
+		return render(c, http.StatusTooManyRequests, templates.AccountSettings(s.accountPage(c, keyhold.ErrorMessage(err))))
 	}
 	if err != nil {
 		return err

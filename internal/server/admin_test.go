@@ -353,7 +353,8 @@ func TestAdminListsPage(t *testing.T) {
 	ops := h.MustAdmin("ops@example.com")
 	var firstID string
 	for i := range 60 {
-		a, err := h.Auth.SignupFrom(ctx, fmt.Sprintf("user%02d@example.com", i), password, "192.0.2.1")
+		// From an address each: one address may sign up only so often.
+		a, err := h.Auth.SignupFrom(ctx, fmt.Sprintf("user%02d@example.com", i), password, fmt.Sprintf("192.0.2.%d", i+1))
 		if err != nil {
 			t.Fatal(err)
 		}

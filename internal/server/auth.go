@@ -2,10 +2,13 @@ package server
 
 import (
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
 
+	"github.com/keyhold/keyhold/internal/auth"
 	"github.com/keyhold/keyhold/internal/keyhold"
 	"github.com/keyhold/keyhold/templates"
 )
@@ -39,6 +42,9 @@ func (s *Server) handleSignup(c echo.Context) error {
 	f := credentialsForm(c)
 	a, err := s.auth.SignupFrom(c.Request().Context(), f.Email, f.Password, c.RealIP())
 	if err != nil {
+		if keyhold.ErrorCode(err) == keyhold.ETOOMANY {
+			s.log.Warn("sign-up throttled", "ip", c.RealIP())
+		}
 		return s.authFormError(c, err, f, templates.Signup, "Create your account")
 	}
 	if err := s.startSession(c, a.ID); err != nil {
@@ -83,11 +89,19 @@ func (s *Server) authFormError(c echo.Context, err error, f credentials, page fu
 	if code == keyhold.EINVALID {
 		status = http.StatusUnprocessableEntity
 	}
-	if status == http.StatusTooManyRequests {
-		c.Response().Header().Set("Retry-After", "900")
-	}
+	setRetryAfter(c, err)
 	p := templates.AuthPage{Layout: s.layout(c, title, ""), Email: f.Email, Error: keyhold.ErrorMessage(err)}
 	return render(c, status, page(p))
+}
+
+// setRetryAfter tells a throttled client, in whole seconds, when to come
+// back.
+func setRetryAfter(c echo.Context, err error) {
+	if keyhold.ErrorCode(err) != keyhold.ETOOMANY {
+		return
+	}
+	secs := int64((auth.RetryAfter(err) + time.Second - 1) / time.Second)
+	c.Response().Header().Set("Retry-After", strconv.FormatInt(max(secs, 1), 10))
 }
 
 func (s *Server) handleLogout(c echo.Context) error {

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -125,6 +126,8 @@ func TestPasswordChangeErrors(t *testing.T) {
 	for _, tt := range []struct{ current, next, want string }{
 		{"wrong password!!", "a brand new password", "current password is not right"},
 		{password, "short", "at least 10"},
+		{password, "password123", "common passwords"},
+		{password, "ada@example.com1", "email address"},
 		{password, password, "different"},
 	} {
 		p := b.Submit("/account", "/account/password", url.Values{"current_password": {tt.current}, "password": {tt.next}})
@@ -147,6 +150,10 @@ func TestSignupRejects(t *testing.T) {
 	}{
 		{"duplicate", "TAKEN@example.com", password, http.StatusConflict, "already exists"},
 		{"weak password", "new@example.com", "short", http.StatusUnprocessableEntity, "at least 10"},
+		{"common password", "new@example.com", "password123", http.StatusUnprocessableEntity, "common passwords"},
+		{"password made of the email", "new@example.com", "New@Example.com2024", http.StatusUnprocessableEntity, "email address"},
+		{"password made of the service name", "new@example.com", "Keyhold!2026", http.StatusUnprocessableEntity, "Keyhold"},
+		{"huge email", strings.Repeat("n", 300) + "@example.com", password, http.StatusUnprocessableEntity, "at most 254 characters"},
 		{"bad email", "not-an-email", password, http.StatusUnprocessableEntity, "valid email"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -179,6 +186,12 @@ func TestLoginRejects(t *testing.T) {
 	unknown := b.Submit("/login", "/login", url.Values{"email": {"nobody@example.com"}, "password": {"wrong password!"}})
 	if wrong.StatusCode != http.StatusUnauthorized || alert(wrong) != alert(unknown) || unknown.StatusCode != wrong.StatusCode {
 		t.Errorf("wrong password %d %q vs unknown email %d %q", wrong.StatusCode, alert(wrong), unknown.StatusCode, alert(unknown))
+	}
+	// An email longer than any address is refused as such, before it is
+	// counted or stored anywhere.
+	huge := b.Submit("/login", "/login", url.Values{"email": {strings.Repeat("a", 14_000) + "@example.com"}, "password": {"wrong password!"}})
+	if huge.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(alert(huge), "at most 254 characters") {
+		t.Errorf("huge email: %d %q", huge.StatusCode, alert(huge))
 	}
 }
 
@@ -249,5 +262,49 @@ func TestLoggedInVisitorsSkipAuthPages(t *testing.T) {
 	}
 	if p := h.Browser().Get("/"); p.Header.Get("Location") != "/signup" {
 		t.Errorf("anonymous /: %s", p.Header.Get("Location"))
+	}
+}
+
+// TestSignupThrottled: one address may sign up only so often; past that the
+// form answers 429 with a message and Retry-After, and creates nothing.
+func TestSignupThrottled(t *testing.T) {
+	h := MustServer(t)
+	for i := range 20 {
+		h.Browser().MustSignup(fmt.Sprintf("u%d@example.com", i))
+	}
+	p := h.Browser().Submit("/signup", "/signup", url.Values{"email": {"u20@example.com"}, "password": {password}})
+	if p.StatusCode != http.StatusTooManyRequests || !strings.Contains(alert(p), "Too many sign-ups") {
+		t.Fatalf("21st sign-up: %d %q", p.StatusCode, alert(p))
+	}
+	if ra, err := strconv.Atoi(p.Header.Get("Retry-After")); err != nil || ra <= 0 || ra > 3600 {
+		t.Errorf("Retry-After %q", p.Header.Get("Retry-After"))
+	}
+	if _, err := h.DB.AccountByEmail(context.Background(), "u20@example.com"); err != auth.ErrNotFound {
+		t.Errorf("a throttled sign-up created an account: %v", err)
+	}
+}
+
+// TestPasswordChangeThrottled: wrong current passwords on the account page
+// are throttled like log-ins: past the limit even the right one gets 429,
+// and the session survives.
+func TestPasswordChangeThrottled(t *testing.T) {
+	h := MustServer(t)
+	b := h.Browser()
+	b.MustSignup("ada@example.com")
+	for i := range 10 {
+		p := b.Submit("/account", "/account/password", url.Values{"current_password": {"wrong password!!"}, "password": {"a brand new password"}})
+		if p.StatusCode != http.StatusUnprocessableEntity {
+			t.Fatalf("guess %d: %d %q", i+1, p.StatusCode, alert(p))
+		}
+	}
+	p := b.Submit("/account", "/account/password", url.Values{"current_password": {password}, "password": {"a brand new password"}})
+	if p.StatusCode != http.StatusTooManyRequests || !strings.Contains(alert(p), "Too many wrong passwords") || p.Header.Get("Retry-After") == "" {
+		t.Fatalf("11th try: %d %q, Retry-After %q", p.StatusCode, alert(p), p.Header.Get("Retry-After"))
+	}
+	if p := b.Get("/dashboard"); p.StatusCode != http.StatusOK {
+		t.Errorf("the session ended: %d", p.StatusCode)
+	}
+	if _, err := h.Auth.Login(context.Background(), "ada@example.com", password, "192.0.2.1"); err != nil {
+		t.Errorf("the password changed, or the owner elsewhere is locked out: %v", err)
 	}
 }

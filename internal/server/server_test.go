@@ -110,7 +110,7 @@ func MustServer(tb testing.TB, opts ...option) *harness {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	svc, err := auth.NewService(auth.Config{Store: db, Secret: secret})
+	svc, err := auth.NewService(auth.Config{Store: db, Attempts: db, Secret: secret})
 	if err != nil {
 		tb.Fatal(err)
 	}
