@@ -243,6 +243,7 @@ func TestForgedTokens(t *testing.T) {
 		t.Errorf("re-signed good claims refused: %v", err)
 	}
 }
+
 // The email is the name the operator reads an account by (the console's
 // account list, the audit log); a bidirectional override or zero-width
 // character in it could pass one account off as another.

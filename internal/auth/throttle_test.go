@@ -55,7 +55,9 @@ func TestThrottleWindow(t *testing.T) {
 	// A refund for a window that is over changes nothing.
 	_ = th.RefundAttempt(ctx, key("k"), t0)
 	for range 2 {
-		th.TakeAttempts(ctx, t0.Add(time.Minute), lim)
+		if _, _, err := th.TakeAttempts(ctx, t0.Add(time.Minute), lim); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if _, until, _ := th.TakeAttempts(ctx, t0.Add(time.Minute), lim); until.IsZero() {
 		t.Error("a stale refund gave an attempt back")
@@ -76,7 +78,9 @@ func TestThrottleAllOrNone(t *testing.T) {
 	now := time.Unix(1_000_000, 0)
 	full := auth.Limit{Key: key("full"), Max: 1, Window: time.Hour}
 	other := auth.Limit{Key: key("other"), Max: 2, Window: time.Hour}
-	th.TakeAttempts(ctx, now, []auth.Limit{full})
+	if _, _, err := th.TakeAttempts(ctx, now, []auth.Limit{full}); err != nil {
+		t.Fatal(err)
+	}
 	for range 5 {
 		if _, until, _ := th.TakeAttempts(ctx, now, []auth.Limit{other, full}); until.IsZero() {
 			t.Fatal("attempt past a full limit allowed")
@@ -96,7 +100,9 @@ func TestThrottleBounded(t *testing.T) {
 	th := auth.NewThrottle(10)
 	now := time.Unix(1_000_000, 0)
 	for i := range 25 {
-		th.TakeAttempts(ctx, now.Add(time.Duration(i)*time.Second), []auth.Limit{{Key: key(fmt.Sprint(i)), Max: 1, Window: time.Hour}})
+		if _, _, err := th.TakeAttempts(ctx, now.Add(time.Duration(i)*time.Second), []auth.Limit{{Key: key(fmt.Sprint(i)), Max: 1, Window: time.Hour}}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if n := th.Len(); n != 10 {
 		t.Errorf("holds %d counters, want its bound 10", n)
@@ -110,7 +116,9 @@ func TestThrottleBounded(t *testing.T) {
 		t.Error("the oldest counter was kept")
 	}
 	// Once every window is over, the next attempt prunes them all.
-	th.TakeAttempts(ctx, now.Add(2*time.Hour), []auth.Limit{{Key: key("late"), Max: 1, Window: time.Hour}})
+	if _, _, err := th.TakeAttempts(ctx, now.Add(2*time.Hour), []auth.Limit{{Key: key("late"), Max: 1, Window: time.Hour}}); err != nil {
+		t.Fatal(err)
+	}
 	if n := th.Len(); n != 1 {
 		t.Errorf("holds %d counters after every window ended, want 1", n)
 	}

@@ -61,7 +61,9 @@ func TestThrottleCounters(t *testing.T) {
 			t.Errorf("new window: %v %v %v", s, until, err)
 		}
 		// Forget deletes the counter.
-		db.TakeAttempts(ctx, t0.Add(time.Minute), []auth.Limit{a})
+		if _, _, err := db.TakeAttempts(ctx, t0.Add(time.Minute), []auth.Limit{a}); err != nil {
+			t.Fatal(err)
+		}
 		if err := db.ForgetAttempts(ctx, a.Key); err != nil {
 			t.Fatal(err)
 		}
