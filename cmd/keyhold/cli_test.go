@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/keyhold/keyhold/internal/config"
 )
 
 // TestUsageAndFlags checks every command's answer to -h, --help, an
@@ -166,6 +168,27 @@ func TestExitCode(t *testing.T) {
 	} {
 		if got := exitCode(tc.err); got != tc.want {
 			t.Errorf("exitCode(%v) = %d, want %d", tc.err, got, tc.want)
+		}
+	}
+}
+
+// TestServeHelpNamesEveryVariable: serve's usage lists every variable the
+// configuration reads, so a new setting cannot be added without its help.
+func TestServeHelpNamesEveryVariable(t *testing.T) {
+	asked := map[string]bool{}
+	if _, err := config.Load(func(name string) string { asked[name] = true; return "" }); err != nil {
+		t.Fatalf("the defaults do not load: %v", err)
+	}
+	if len(asked) < 10 {
+		t.Fatalf("the configuration asked for only %d variables: %v", len(asked), asked)
+	}
+	var stdout, stderr syncBuffer
+	if err := run(context.Background(), []string{"serve", "--help"}, getenvOf(nil), strings.NewReader(""), &stdout, &stderr); err != nil {
+		t.Fatal(err)
+	}
+	for name := range asked {
+		if !strings.Contains(stdout.String(), name) {
+			t.Errorf("keyhold serve --help does not name %s", name)
 		}
 	}
 }

@@ -55,6 +55,8 @@ Environment:
                                 (default: generated once, kept in the database)
   KEYHOLD_PLANS_FILE            JSON plan catalog (default: the built-in one)
   KEYHOLD_TRUSTED_PROXIES       CIDRs whose X-Forwarded-For is believed (default: none)
+  KEYHOLD_METRICS_TOKEN         when set, /metrics needs "Authorization: Bearer <token>"
+                                (default: none, /metrics is open)
   KEYHOLD_USAGE_FLUSH_INTERVAL  how often usage is written to the database (default 1s)
   STRIPE_SECRET_KEY             sk_… or rk_…; billing is off when empty
   STRIPE_WEBHOOK_SECRET         whsec_…; webhooks are refused when empty
