@@ -76,7 +76,14 @@ func createUser(ctx context.Context, args []string, getenv func(string) string, 
 	}
 	addr, err := auth.NormalizeEmail(*email)
 	if err != nil {
-		return fmt.Errorf("--email %q is not an email address", *email)
+		// The service's messages are written for the sign-up form; keep
+		// the ones that say something the terminal needs (too long, an
+		// invisible character) and say the rest in terminal terms.
+		msg := keyhold.ErrorMessage(err)
+		if strings.HasPrefix(msg, "Enter ") {
+			return fmt.Errorf("--email %q is not an email address", *email)
+		}
+		return fmt.Errorf("--email %q: %s", *email, msg)
 	}
 	// MaxPasswordLen counts characters of up to 4 bytes; a line cut short
 	// here is still too long, and refused.
