@@ -117,6 +117,9 @@ type event struct {
 	ID, Type, Customer, Subscription, Status, Price, Account string
 	Created, SubCreated, PeriodStart, PeriodEnd              int64
 	CanceledAt, CancelAtPeriodEnd                            string
+	// CancelAt, EndedAt and PreviousAttributes are raw JSON; empty: null,
+	// CanceledAt, and {} (what a plain update carries).
+	CancelAt, EndedAt, PreviousAttributes string
 }
 
 var templates = template.Must(template.ParseGlob("testdata/*.json"))
