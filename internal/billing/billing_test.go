@@ -17,6 +17,7 @@ import (
 
 	"github.com/stripe/stripe-go/v76/webhook"
 
+	"github.com/keyhold/keyhold/internal/audit"
 	"github.com/keyhold/keyhold/internal/auth"
 	"github.com/keyhold/keyhold/internal/billing"
 	"github.com/keyhold/keyhold/internal/keyhold"
@@ -532,5 +533,86 @@ func TestReconcile(t *testing.T) {
 	out.Reset()
 	if n, err := f.svc.Reconcile(context.Background(), io.Discard); err != nil || n != 0 {
 		t.Errorf("second reconcile: %d %v", n, err)
+	}
+}
+
+// TestCheckoutForAnotherAccountsCustomer: a completed Checkout whose
+// client_reference_id names one account but whose customer is already
+// another account's (a forged or replayed session, a customer reused by
+// hand in Stripe) must change neither account: the customer's owner keeps
+// its plan and gets no subscription, the named account is not linked.
+func TestCheckoutForAnotherAccountsCustomer(t *testing.T) {
+	cases := []struct {
+		name string
+		// setup links customers; owner is the fixture's account, other a
+		// second one. It returns the session's customer and account.
+		setup      func(f *fixture, other string) (customer, reference string)
+		wantDetail string
+	}{
+		{
+			name: "customer linked to another account",
+			setup: func(f *fixture, other string) (string, string) {
+				f.link("cus_owner")
+				return "cus_owner", other
+			},
+			wantDetail: "customer belongs to another account",
+		},
+		{
+			name: "account linked to another customer",
+			setup: func(f *fixture, other string) (string, string) {
+				f.link("cus_owner")
+				if _, err := f.db.SetCustomerID(context.Background(), other, "cus_other"); err != nil {
+					t.Fatal(err)
+				}
+				return "cus_stranger", f.account
+			},
+			wantDetail: "customer is not linked to any account",
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := MustFixture(t, "sqlite", false)
+			ctx := context.Background()
+			other := &auth.Account{ID: keyhold.NewID(), Email: "eve@example.com", PasswordHash: "x", CreatedAt: time.Now(), UpdatedAt: time.Now()}
+			if err := f.db.CreateAccount(ctx, other); err != nil {
+				t.Fatal(err)
+			}
+			// The owner is on a plan an operator gave it: a checkout
+			// applied to it would put it back on the free plan.
+			if err := f.svc.SetPlanManually(ctx, audit.Actor{}, f.account, "business"); err != nil {
+				t.Fatal(err)
+			}
+			customer, reference := tc.setup(f, other.ID)
+			before := map[string]*billing.Customer{}
+			for _, id := range []string{f.account, other.ID} {
+				c, err := f.db.Customer(ctx, id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				before[id] = c
+			}
+			f.changed.Store(0)
+			f.mustDeliver(event{ID: "evt_cs", Type: "checkout.session.completed", Customer: customer, Subscription: "sub_x", Account: reference, Created: 100})
+
+			rec, err := f.db.StripeEvent(ctx, "evt_cs")
+			if err != nil || rec.Outcome != billing.OutcomeIgnored || rec.Detail != tc.wantDetail {
+				t.Errorf("event recorded as %+v (%v), want ignored: %s", rec, err, tc.wantDetail)
+			}
+			for id, want := range before {
+				got, err := f.db.Customer(ctx, id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if *got != *want {
+					t.Errorf("account %s changed: %+v, was %+v", id, got, want)
+				}
+				if sub, err := f.db.Subscription(ctx, id); !errors.Is(err, billing.ErrNotFound) {
+					t.Errorf("account %s got a subscription: %+v (%v)", id, sub, err)
+				}
+			}
+			if n := f.changed.Load(); n != 0 {
+				t.Errorf("plan-changed listeners ran %d times", n)
+			}
+		})
 	}
 }
