@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/url"
 	"path/filepath"
 	"strings"
@@ -71,6 +70,27 @@ type fixture struct {
 	svc     *billing.Service
 	account string
 	changed atomic.Int64
+	clock   *clock // the service's clock; it stands still until a test moves it
+}
+
+// clock is a clock a test moves by hand.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+// Now returns the clock's time.
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+// Add moves the clock on by d.
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
 }
 
 // MustFixture builds a billing service over a fresh database (SQLite, or
@@ -94,9 +114,9 @@ func MustFixture(t testing.TB, kind string, enabled bool) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{t: t, db: &failing{DB: db}}
+	f := &fixture{t: t, db: &failing{DB: db}, clock: &clock{t: time.Now()}}
 	base, _ := url.Parse("http://localhost:8080")
-	cfg := billing.Config{Store: f.db, Plans: cat, BaseURL: base, WebhookSecret: whsec}
+	cfg := billing.Config{Store: f.db, Plans: cat, BaseURL: base, WebhookSecret: whsec, Now: f.clock.Now}
 	if enabled {
 		cfg.SecretKey, cfg.APIBase = "sk_test_123", testenv.StripeMock(t)
 	}
@@ -512,27 +532,102 @@ func TestHandlerFailureIsRetried(t *testing.T) {
 	}
 }
 
-func TestReconcile(t *testing.T) {
-	f := MustFixture(t, "sqlite", true)
-	// stripe-mock lists one active subscription of customer
-	// cus_QXg1o8vcGmoR32 on stripeMockPrice (the business plan here): a
-	// webhook we never received.
-	f.link("cus_QXg1o8vcGmoR32")
-	var out bytes.Buffer
-	n, err := f.svc.Reconcile(context.Background(), &out)
+// reconcileRecords returns the records reconcile runs left, by id.
+func (f *fixture) reconcileRecords() map[string]billing.EventRecord {
+	f.t.Helper()
+	rows, err := f.db.StripeEvents(context.Background(), 100)
 	if err != nil {
-		t.Fatal(err)
+		f.t.Fatal(err)
 	}
-	if plan, sub := f.state(); n != 1 || plan != "business" || sub.Status != "active" {
-		t.Errorf("reconcile: %d changed, plan %s, %+v\n%s", n, plan, sub, out.String())
+	out := map[string]billing.EventRecord{}
+	for _, r := range rows {
+		if r.Type == "reconcile" {
+			out[r.ID] = r
+		}
 	}
-	if !strings.Contains(out.String(), "1 subscriptions read from Stripe, 1 applied") {
-		t.Errorf("output: %q", out.String())
+	return out
+}
+
+// TestReconcile runs reconcile twice. stripe-mock lists one active
+// subscription of customer cus_QXg1o8vcGmoR32 on stripeMockPrice (the
+// business plan here): the first run applies it, as for a webhook we
+// never received. The second run must compare what is stored with what
+// Stripe says, whatever happened in between: report nothing to repair when
+// they agree, and repair what changed locally.
+func TestReconcile(t *testing.T) {
+	const customer, sub = "cus_QXg1o8vcGmoR32", "sub_1Pgc6rB7WZ01zgkWNy0Cn5nw"
+	cases := []struct {
+		name    string
+		between func(f *fixture) // what happens between the runs
+		want    int              // accounts the second run changes
+		detail  string           // what the second run records
+	}{
+		{"unchanged, an hour later", func(f *fixture) { f.clock.Add(time.Hour) }, 0, "no change"},
+		{"unchanged, in the same second", func(f *fixture) {}, 0, "no change"},
+		{"a later event left it past_due", func(f *fixture) {
+			f.mustDeliver(event{ID: "evt_past_due", Type: "customer.subscription.updated", Customer: customer, Subscription: sub,
+				Status: "past_due", Price: stripeMockPrice, Created: f.clock.Now().Unix() + 1})
+			f.clock.Add(time.Hour)
+		}, 1, "active → plan business"},
+		{"an event in the same second left it past_due", func(f *fixture) {
+			f.mustDeliver(event{ID: "evt_past_due", Type: "customer.subscription.updated", Customer: customer, Subscription: sub,
+				Status: "past_due", Price: stripeMockPrice, Created: f.clock.Now().Unix()})
+		}, 1, "active → plan business"},
+		{"the plan was changed under it", func(f *fixture) {
+			// As a hand edit, or a plans file whose prices moved, would:
+			// the subscription is Stripe's, the account's plan is not.
+			e := audit.Entry{ID: keyhold.NewID(), AccountID: f.account, Action: audit.PlanAssigned, CreatedAt: f.clock.Now()}
+			if err := f.db.AssignPlan(context.Background(), f.account, "pro", e); err != nil {
+				f.t.Fatal(err)
+			}
+			f.clock.Add(time.Hour)
+		}, 1, "active → plan business"},
 	}
-	// Again: nothing to repair.
-	out.Reset()
-	if n, err := f.svc.Reconcile(context.Background(), io.Discard); err != nil || n != 0 {
-		t.Errorf("second reconcile: %d %v", n, err)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := MustFixture(t, "sqlite", true)
+			f.link(customer)
+			var out bytes.Buffer
+			n, err := f.svc.Reconcile(context.Background(), &out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if plan, s := f.state(); n != 1 || plan != "business" || s.Status != "active" || s.ID != sub {
+				t.Fatalf("first reconcile: %d changed, plan %s, %+v\n%s", n, plan, s, out.String())
+			}
+			if !strings.Contains(out.String(), "1 subscriptions read from Stripe, 1 applied") {
+				t.Errorf("output: %q", out.String())
+			}
+			first := f.reconcileRecords()
+
+			tc.between(f)
+			f.changed.Store(0)
+			out.Reset()
+			n, err = f.svc.Reconcile(context.Background(), &out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n != tc.want || f.changed.Load() != int64(tc.want) {
+				t.Errorf("second reconcile changed %d accounts (%d announced), want %d\n%s", n, f.changed.Load(), tc.want, out.String())
+			}
+			if want := fmt.Sprintf("1 subscriptions read from Stripe, %d applied", tc.want); !strings.Contains(out.String(), want) {
+				t.Errorf("second reconcile's output %q does not say %q", out.String(), want)
+			}
+			if plan, s := f.state(); plan != "business" || s.Status != "active" {
+				t.Errorf("after the second reconcile: plan %s, status %s; want Stripe's business/active", plan, s.Status)
+			}
+			// The second run compared, and says what it found: a record
+			// of its own, not the first run's taken for a duplicate.
+			var second []billing.EventRecord
+			for id, r := range f.reconcileRecords() {
+				if _, ok := first[id]; !ok {
+					second = append(second, r)
+				}
+			}
+			if len(second) != 1 || !strings.Contains(second[0].Detail, tc.detail) {
+				t.Errorf("second reconcile recorded %+v, want one record saying %q", second, tc.detail)
+			}
+		})
 	}
 }
 
