@@ -243,3 +243,91 @@ func TestSubscriptionLifecycle(t *testing.T) {
 		t.Errorf("%d plan changes recorded, want 3", n)
 	}
 }
+
+// TestQuotaWindowAcrossPeriodEnd verifies a key across the end of a
+// billing period, with the renewal webhook on time, late, or not at all.
+// Until Stripe's renewal arrives the window rolls forward from the stored
+// period (a month on, on Stripe's anchor day): usage in it starts at zero
+// and quota.reset is the end Stripe will give. When the late renewal
+// arrives the window is Stripe's, and the usage counted meanwhile is kept.
+func TestQuotaWindowAcrossPeriodEnd(t *testing.T) {
+	cases := []struct {
+		name       string
+		start, end time.Time     // the stored period
+		next       time.Time     // the end of the period Stripe renews into
+		late       time.Duration // how long after the period end the key is verified and the renewal arrives
+		renewal    bool          // whether the renewal arrives after the late calls
+		wantRolled time.Time     // quota.reset before the renewal arrives
+	}{
+		{name: "renewal on time", start: utc(2027, 5, 10, 8, 30), end: utc(2027, 6, 10, 8, 30), next: utc(2027, 7, 10, 8, 30),
+			late: 0, renewal: true},
+		{name: "renewal late", start: utc(2027, 5, 10, 8, 30), end: utc(2027, 6, 10, 8, 30), next: utc(2027, 7, 10, 8, 30),
+			late: 3 * time.Hour, renewal: true, wantRolled: utc(2027, 7, 10, 8, 30)},
+		{name: "renewal late, period anchored on the 31st", start: utc(2026, 12, 31, 23, 0), end: utc(2027, 1, 31, 23, 0), next: utc(2027, 2, 28, 23, 0),
+			late: 2 * 24 * time.Hour, renewal: true, wantRolled: utc(2027, 2, 28, 23, 0)},
+		{name: "renewal late, short month before", start: utc(2027, 1, 31, 23, 0), end: utc(2027, 2, 28, 23, 0), next: utc(2027, 3, 31, 23, 0),
+			late: 5 * 24 * time.Hour, renewal: true, wantRolled: utc(2027, 3, 31, 23, 0)},
+		{name: "no renewal for a month and more", start: utc(2027, 5, 10, 8, 30), end: utc(2027, 6, 10, 8, 30), next: utc(2027, 7, 10, 8, 30),
+			late: 31*24*time.Hour + time.Hour, wantRolled: utc(2027, 8, 10, 8, 30)},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			clock := newClock(tc.start.Add(time.Hour))
+			h := MustServer(t, withClock(t, clock.Now))
+			ctx := context.Background()
+			b := h.Browser()
+			b.MustSignup("ada@example.com")
+			if _, err := h.DB.SetCustomerID(ctx, accountID(t, h, "ada@example.com"), "cus_roll"); err != nil {
+				t.Fatal(err)
+			}
+			_, key := b.MustCreateKey("prod", nil)
+			sub := subscriptionState{SubID: "sub_roll", Status: "active", Price: "price_keyhold_pro", SubCreated: tc.start,
+				EventType: "customer.subscription.created", EventID: "evt_roll_created", ClockAt: tc.start, Start: tc.start, End: tc.end}
+			if code, resp := h.postWebhook(t, sub.body(t, "cus_roll"), testWebhookSecret); code != http.StatusOK {
+				t.Fatalf("created: %d %s", code, resp)
+			}
+			verify := func(n int) verifyAnswer {
+				t.Helper()
+				var a verifyAnswer
+				for range n {
+					_, a = h.postVerify(t, verifyJSON(key, ""), nil)
+				}
+				if a.Plan != "pro" || a.Quota == nil {
+					t.Fatalf("verify: %s", a.Raw)
+				}
+				return a
+			}
+			if a := verify(5); a.Quota.Remaining != 100000-5 || !a.Quota.Reset.Equal(tc.end) {
+				t.Fatalf("in the first period: %s, want 5 used until %v", a.Raw, tc.end)
+			}
+
+			// The period ends; until Stripe says otherwise the window rolls.
+			clock.Set(tc.end.Add(tc.late))
+			used := int64(0)
+			if !tc.wantRolled.IsZero() {
+				a := verify(2)
+				used = 2
+				if a.Quota.Remaining != 100000-used {
+					t.Errorf("after the period end without a renewal: remaining %d, want %d (usage starts at zero)", a.Quota.Remaining, 100000-used)
+				}
+				if !a.Quota.Reset.Equal(tc.wantRolled) {
+					t.Errorf("after the period end without a renewal: quota.reset %v, want %v", a.Quota.Reset, tc.wantRolled)
+				}
+			}
+			if !tc.renewal {
+				return
+			}
+			renewed := sub
+			renewed.EventType, renewed.EventID, renewed.ClockAt = "customer.subscription.updated", "evt_roll_renewed", tc.end.Add(tc.late)
+			renewed.Start, renewed.End, renewed.PreviousAttributes = tc.end, tc.next, renewal(tc.start, tc.end)
+			if code, resp := h.postWebhook(t, renewed.body(t, "cus_roll"), testWebhookSecret); code != http.StatusOK {
+				t.Fatalf("renewal: %d %s", code, resp)
+			}
+			a := verify(1)
+			used++
+			if a.Quota.Remaining != 100000-used || !a.Quota.Reset.Equal(tc.next) {
+				t.Errorf("after the renewal: %s, want %d used until %v", a.Raw, used, tc.next)
+			}
+		})
+	}
+}
