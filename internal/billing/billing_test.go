@@ -3,6 +3,7 @@ package billing_test
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"net/url"
@@ -39,7 +40,8 @@ var testPlans = []plans.Plan{
 }
 
 // failing wraps the real store and makes SaveSubscription fail on demand,
-// standing for a database failure inside the webhook's transaction.
+// standing for a database failure inside the webhook's transaction, for
+// the operator's tests (TestHandlerFailureIsRetried fails the real one).
 type failing struct {
 	*store.DB
 	fail atomic.Bool
@@ -71,6 +73,8 @@ type fixture struct {
 	account string
 	changed atomic.Int64
 	clock   *clock // the service's clock; it stands still until a test moves it
+	kind    string // "sqlite" or "postgres"
+	dsn     string // the database's URL, for tests that write to it by hand
 }
 
 // clock is a clock a test moves by hand.
@@ -114,7 +118,7 @@ func MustFixture(t testing.TB, kind string, enabled bool) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{t: t, db: &failing{DB: db}, clock: &clock{t: time.Now()}}
+	f := &fixture{t: t, db: &failing{DB: db}, clock: &clock{t: time.Now()}, kind: kind, dsn: dsn}
 	base, _ := url.Parse("http://localhost:8080")
 	cfg := billing.Config{Store: f.db, Plans: cat, BaseURL: base, WebhookSecret: whsec, Now: f.clock.Now}
 	if enabled {
@@ -505,30 +509,85 @@ func TestDuplicateDeliveriesHaveOneEffect(t *testing.T) {
 	}
 }
 
+// unwritable makes the subscriptions table refuse every write, on each
+// database: a real failure inside the webhook's transaction (PostgreSQL
+// aborts the whole transaction on it, SQLite only the statement).
+var unwritable = map[string]struct{ on, off []string }{
+	"sqlite": {
+		on: []string{
+			"CREATE TRIGGER subscriptions_no_insert BEFORE INSERT ON subscriptions BEGIN SELECT RAISE(ABORT, 'subscriptions are unwritable'); END",
+			"CREATE TRIGGER subscriptions_no_update BEFORE UPDATE ON subscriptions BEGIN SELECT RAISE(ABORT, 'subscriptions are unwritable'); END",
+		},
+		off: []string{"DROP TRIGGER subscriptions_no_insert", "DROP TRIGGER subscriptions_no_update"},
+	},
+	"postgres": {
+		on: []string{
+			"CREATE FUNCTION subscriptions_unwritable() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'subscriptions are unwritable'; END $$",
+			"CREATE TRIGGER subscriptions_unwritable BEFORE INSERT OR UPDATE ON subscriptions FOR EACH ROW EXECUTE FUNCTION subscriptions_unwritable()",
+		},
+		off: []string{"DROP TRIGGER subscriptions_unwritable ON subscriptions"},
+	},
+}
+
+// exec runs statements on the fixture's database through a connection of
+// its own, as a failing disk or an operator would change it.
+func (f *fixture) exec(stmts ...string) {
+	f.t.Helper()
+	driver, dsn := "sqlite", "file:"+strings.TrimPrefix(f.dsn, "sqlite://")+"?_pragma=busy_timeout(5000)"
+	if f.kind == "postgres" {
+		driver, dsn = "pgx", f.dsn // registered by gorm's PostgreSQL driver (pgx/v5/stdlib)
+	}
+	db, err := sql.Open(driver, dsn)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	defer db.Close()
+	for _, q := range stmts {
+		if _, err := db.ExecContext(context.Background(), q); err != nil {
+			f.t.Fatalf("%s: %v", q, err)
+		}
+	}
+}
+
+// TestHandlerFailureIsRetried: when the database refuses the event's
+// write, HandleWebhook returns an internal error (5xx: Stripe retries),
+// nothing of the event's effect is kept, the event is recorded as failed
+// with its payload, and Stripe's retries after recovery apply it once.
 func TestHandlerFailureIsRetried(t *testing.T) {
-	f := MustFixture(t, "sqlite", false)
-	f.link("cus_1")
-	ev := event{ID: "evt_retry", Type: "customer.subscription.updated", Customer: "cus_1", Subscription: "sub_1", Status: "active", Price: "price_pro", Created: 100}
-	f.db.fail.Store(true)
-	err := f.deliver(ev)
-	if err == nil || keyhold.ErrorCode(err) != keyhold.EINTERNAL {
-		t.Fatalf("a failing database must answer an internal error (5xx), got %v", err)
-	}
-	if plan, sub := f.state(); plan != "free" || sub != nil {
-		t.Errorf("a failed event left an effect: %s %+v", plan, sub)
-	}
-	rows, _ := f.db.StripeEvents(context.Background(), 10)
-	if len(rows) != 1 || rows[0].Outcome != billing.OutcomeFailed || rows[0].Payload == "" || !strings.Contains(rows[0].Detail, "injected") {
-		t.Fatalf("the failure is not recorded for a retry: %+v", rows)
-	}
-	// Stripe retries; now the database works.
-	f.db.fail.Store(false)
-	f.mustDeliver(ev)
-	if plan, _ := f.state(); plan != "pro" {
-		t.Errorf("the retry did not apply: %s", plan)
-	}
-	if got := f.events(); got["evt_retry"] != billing.OutcomeApplied {
-		t.Errorf("outcome after retry: %v", got)
+	for _, kind := range []string{"sqlite", "postgres"} {
+		t.Run(kind, func(t *testing.T) {
+			f := MustFixture(t, kind, false)
+			f.link("cus_1")
+			ev := event{ID: "evt_retry", Type: "customer.subscription.updated", Customer: "cus_1", Subscription: "sub_1", Status: "active", Price: "price_pro", Created: 100}
+			f.exec(unwritable[kind].on...)
+			err := f.deliver(ev)
+			if err == nil || keyhold.ErrorCode(err) != keyhold.EINTERNAL {
+				t.Fatalf("a failing database must answer an internal error (5xx), got %v", err)
+			}
+			if plan, sub := f.state(); plan != "free" || sub != nil {
+				t.Errorf("a failed event left an effect: %s %+v", plan, sub)
+			}
+			rows, _ := f.db.StripeEvents(context.Background(), 10)
+			if len(rows) != 1 || rows[0].Outcome != billing.OutcomeFailed || rows[0].Payload == "" || !strings.Contains(rows[0].Detail, "unwritable") {
+				t.Fatalf("the failure is not recorded for a retry: %+v", rows)
+			}
+			if n := f.changed.Load(); n != 0 {
+				t.Errorf("plan-changed listeners ran %d times for a failed event", n)
+			}
+			// Stripe retries, twice; now the database works.
+			f.exec(unwritable[kind].off...)
+			f.mustDeliver(ev)
+			f.mustDeliver(ev)
+			if plan, _ := f.state(); plan != "pro" {
+				t.Errorf("the retry did not apply: %s", plan)
+			}
+			if got := f.events(); got["evt_retry"] != billing.OutcomeApplied {
+				t.Errorf("outcome after retry: %v", got)
+			}
+			if n := f.changed.Load(); n != 1 {
+				t.Errorf("the retried event took effect %d times, want once", n)
+			}
+		})
 	}
 }
 
