@@ -6,7 +6,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/keyhold/keyhold/internal/audit"
+	"github.com/keyhold/keyhold/internal/keyhold"
 	"github.com/keyhold/keyhold/internal/store"
 	"github.com/keyhold/keyhold/internal/testenv"
 )
@@ -51,9 +54,24 @@ func TestStripeReconcile(t *testing.T) {
 	if got, _ := db.AccountByID(ctx, a.ID); got.PlanID != "pro" {
 		t.Errorf("plan after reconcile: %q", got.PlanID)
 	}
-	// Nothing left to repair.
+	// Nothing left to repair: the second run compares the stored state
+	// with Stripe's and finds them equal (it records so under its own id,
+	// even within the same second as the first run).
 	if r := runCommand(t, env, "", "stripe", "reconcile"); r.Err != nil || !strings.Contains(r.Stdout, "0 applied") {
 		t.Errorf("second reconcile: %v %q", r.Err, r.Stdout)
+	}
+	if got := reconcileDetails(t, db); len(got) != 2 || got[0] != "no change" {
+		t.Errorf("reconcile records %q, want the second run's \"no change\" on top of the first's", got)
+	}
+	// Changed by hand between runs: the next run puts it back.
+	if err := db.AssignPlan(ctx, a.ID, "free", audit.Entry{ID: keyhold.NewID(), AccountID: a.ID, Action: audit.PlanAssigned, CreatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if r := runCommand(t, env, "", "stripe", "reconcile"); r.Err != nil || !strings.Contains(r.Stdout, "account "+a.ID) || !strings.Contains(r.Stdout, "1 applied") {
+		t.Errorf("reconcile after a local change: %v %q", r.Err, r.Stdout)
+	}
+	if got, _ := db.AccountByID(ctx, a.ID); got.PlanID != "pro" {
+		t.Errorf("plan after the repairing reconcile: %q, want pro", got.PlanID)
 	}
 	// Without a Stripe key it says what is missing.
 	delete(env, "STRIPE_SECRET_KEY")
@@ -63,6 +81,22 @@ func TestStripeReconcile(t *testing.T) {
 	if r := runCommand(t, env, "", "stripe"); r.Err == nil || !strings.Contains(r.Stderr, "reconcile") {
 		t.Errorf("usage: %v %q", r.Err, r.Stderr)
 	}
+}
+
+// reconcileDetails returns what reconcile runs recorded, newest first.
+func reconcileDetails(t *testing.T, db *store.DB) []string {
+	t.Helper()
+	rows, err := db.StripeEvents(context.Background(), 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, r := range rows {
+		if r.Type == "reconcile" {
+			out = append(out, r.Detail)
+		}
+	}
+	return out
 }
 
 // TestStripeReconcileReachesRunningInstances: a plan repaired by the

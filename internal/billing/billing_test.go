@@ -3,9 +3,9 @@ package billing_test
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
-	"io"
 	"net/url"
 	"path/filepath"
 	"strings"
@@ -17,6 +17,7 @@ import (
 
 	"github.com/stripe/stripe-go/v76/webhook"
 
+	"github.com/keyhold/keyhold/internal/audit"
 	"github.com/keyhold/keyhold/internal/auth"
 	"github.com/keyhold/keyhold/internal/billing"
 	"github.com/keyhold/keyhold/internal/keyhold"
@@ -39,7 +40,8 @@ var testPlans = []plans.Plan{
 }
 
 // failing wraps the real store and makes SaveSubscription fail on demand,
-// standing for a database failure inside the webhook's transaction.
+// standing for a database failure inside the webhook's transaction, for
+// the operator's tests (TestHandlerFailureIsRetried fails the real one).
 type failing struct {
 	*store.DB
 	fail atomic.Bool
@@ -70,6 +72,29 @@ type fixture struct {
 	svc     *billing.Service
 	account string
 	changed atomic.Int64
+	clock   *clock // the service's clock; it stands still until a test moves it
+	kind    string // "sqlite" or "postgres"
+	dsn     string // the database's URL, for tests that write to it by hand
+}
+
+// clock is a clock a test moves by hand.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+// Now returns the clock's time.
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+// Add moves the clock on by d.
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
 }
 
 // MustFixture builds a billing service over a fresh database (SQLite, or
@@ -93,9 +118,9 @@ func MustFixture(t testing.TB, kind string, enabled bool) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{t: t, db: &failing{DB: db}}
+	f := &fixture{t: t, db: &failing{DB: db}, clock: &clock{t: time.Now()}, kind: kind, dsn: dsn}
 	base, _ := url.Parse("http://localhost:8080")
-	cfg := billing.Config{Store: f.db, Plans: cat, BaseURL: base, WebhookSecret: whsec}
+	cfg := billing.Config{Store: f.db, Plans: cat, BaseURL: base, WebhookSecret: whsec, Now: f.clock.Now}
 	if enabled {
 		cfg.SecretKey, cfg.APIBase = "sk_test_123", testenv.StripeMock(t)
 	}
@@ -117,6 +142,9 @@ type event struct {
 	ID, Type, Customer, Subscription, Status, Price, Account string
 	Created, SubCreated, PeriodStart, PeriodEnd              int64
 	CanceledAt, CancelAtPeriodEnd                            string
+	// CancelAt, EndedAt and PreviousAttributes are raw JSON; empty: null,
+	// CanceledAt, and {} (what a plain update carries).
+	CancelAt, EndedAt, PreviousAttributes string
 }
 
 var templates = template.Must(template.ParseGlob("testdata/*.json"))
@@ -481,53 +509,264 @@ func TestDuplicateDeliveriesHaveOneEffect(t *testing.T) {
 	}
 }
 
-func TestHandlerFailureIsRetried(t *testing.T) {
-	f := MustFixture(t, "sqlite", false)
-	f.link("cus_1")
-	ev := event{ID: "evt_retry", Type: "customer.subscription.updated", Customer: "cus_1", Subscription: "sub_1", Status: "active", Price: "price_pro", Created: 100}
-	f.db.fail.Store(true)
-	err := f.deliver(ev)
-	if err == nil || keyhold.ErrorCode(err) != keyhold.EINTERNAL {
-		t.Fatalf("a failing database must answer an internal error (5xx), got %v", err)
+// unwritable makes the subscriptions table refuse every write, on each
+// database: a real failure inside the webhook's transaction (PostgreSQL
+// aborts the whole transaction on it, SQLite only the statement).
+var unwritable = map[string]struct{ on, off []string }{
+	"sqlite": {
+		on: []string{
+			"CREATE TRIGGER subscriptions_no_insert BEFORE INSERT ON subscriptions BEGIN SELECT RAISE(ABORT, 'subscriptions are unwritable'); END",
+			"CREATE TRIGGER subscriptions_no_update BEFORE UPDATE ON subscriptions BEGIN SELECT RAISE(ABORT, 'subscriptions are unwritable'); END",
+		},
+		off: []string{"DROP TRIGGER subscriptions_no_insert", "DROP TRIGGER subscriptions_no_update"},
+	},
+	"postgres": {
+		on: []string{
+			"CREATE FUNCTION subscriptions_unwritable() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'subscriptions are unwritable'; END $$",
+			"CREATE TRIGGER subscriptions_unwritable BEFORE INSERT OR UPDATE ON subscriptions FOR EACH ROW EXECUTE FUNCTION subscriptions_unwritable()",
+		},
+		off: []string{"DROP TRIGGER subscriptions_unwritable ON subscriptions"},
+	},
+}
+
+// exec runs statements on the fixture's database through a connection of
+// its own, as a failing disk or an operator would change it.
+func (f *fixture) exec(stmts ...string) {
+	f.t.Helper()
+	driver, dsn := "sqlite", "file:"+strings.TrimPrefix(f.dsn, "sqlite://")+"?_pragma=busy_timeout(5000)"
+	if f.kind == "postgres" {
+		driver, dsn = "pgx", f.dsn // registered by gorm's PostgreSQL driver (pgx/v5/stdlib)
 	}
-	if plan, sub := f.state(); plan != "free" || sub != nil {
-		t.Errorf("a failed event left an effect: %s %+v", plan, sub)
+	db, err := sql.Open(driver, dsn)
+	if err != nil {
+		f.t.Fatal(err)
 	}
-	rows, _ := f.db.StripeEvents(context.Background(), 10)
-	if len(rows) != 1 || rows[0].Outcome != billing.OutcomeFailed || rows[0].Payload == "" || !strings.Contains(rows[0].Detail, "injected") {
-		t.Fatalf("the failure is not recorded for a retry: %+v", rows)
-	}
-	// Stripe retries; now the database works.
-	f.db.fail.Store(false)
-	f.mustDeliver(ev)
-	if plan, _ := f.state(); plan != "pro" {
-		t.Errorf("the retry did not apply: %s", plan)
-	}
-	if got := f.events(); got["evt_retry"] != billing.OutcomeApplied {
-		t.Errorf("outcome after retry: %v", got)
+	defer db.Close()
+	for _, q := range stmts {
+		if _, err := db.ExecContext(context.Background(), q); err != nil {
+			f.t.Fatalf("%s: %v", q, err)
+		}
 	}
 }
 
-func TestReconcile(t *testing.T) {
-	f := MustFixture(t, "sqlite", true)
-	// stripe-mock lists one active subscription of customer
-	// cus_QXg1o8vcGmoR32 on stripeMockPrice (the business plan here): a
-	// webhook we never received.
-	f.link("cus_QXg1o8vcGmoR32")
-	var out bytes.Buffer
-	n, err := f.svc.Reconcile(context.Background(), &out)
+// TestHandlerFailureIsRetried: when the database refuses the event's
+// write, HandleWebhook returns an internal error (5xx: Stripe retries),
+// nothing of the event's effect is kept, the event is recorded as failed
+// with its payload, and Stripe's retries after recovery apply it once.
+func TestHandlerFailureIsRetried(t *testing.T) {
+	for _, kind := range []string{"sqlite", "postgres"} {
+		t.Run(kind, func(t *testing.T) {
+			f := MustFixture(t, kind, false)
+			f.link("cus_1")
+			ev := event{ID: "evt_retry", Type: "customer.subscription.updated", Customer: "cus_1", Subscription: "sub_1", Status: "active", Price: "price_pro", Created: 100}
+			f.exec(unwritable[kind].on...)
+			err := f.deliver(ev)
+			if err == nil || keyhold.ErrorCode(err) != keyhold.EINTERNAL {
+				t.Fatalf("a failing database must answer an internal error (5xx), got %v", err)
+			}
+			if plan, sub := f.state(); plan != "free" || sub != nil {
+				t.Errorf("a failed event left an effect: %s %+v", plan, sub)
+			}
+			rows, _ := f.db.StripeEvents(context.Background(), 10)
+			if len(rows) != 1 || rows[0].Outcome != billing.OutcomeFailed || rows[0].Payload == "" || !strings.Contains(rows[0].Detail, "unwritable") {
+				t.Fatalf("the failure is not recorded for a retry: %+v", rows)
+			}
+			if n := f.changed.Load(); n != 0 {
+				t.Errorf("plan-changed listeners ran %d times for a failed event", n)
+			}
+			// Stripe retries, twice; now the database works.
+			f.exec(unwritable[kind].off...)
+			f.mustDeliver(ev)
+			f.mustDeliver(ev)
+			if plan, _ := f.state(); plan != "pro" {
+				t.Errorf("the retry did not apply: %s", plan)
+			}
+			if got := f.events(); got["evt_retry"] != billing.OutcomeApplied {
+				t.Errorf("outcome after retry: %v", got)
+			}
+			if n := f.changed.Load(); n != 1 {
+				t.Errorf("the retried event took effect %d times, want once", n)
+			}
+		})
+	}
+}
+
+// reconcileRecords returns the records reconcile runs left, by id.
+func (f *fixture) reconcileRecords() map[string]billing.EventRecord {
+	f.t.Helper()
+	rows, err := f.db.StripeEvents(context.Background(), 100)
 	if err != nil {
-		t.Fatal(err)
+		f.t.Fatal(err)
 	}
-	if plan, sub := f.state(); n != 1 || plan != "business" || sub.Status != "active" {
-		t.Errorf("reconcile: %d changed, plan %s, %+v\n%s", n, plan, sub, out.String())
+	out := map[string]billing.EventRecord{}
+	for _, r := range rows {
+		if r.Type == "reconcile" {
+			out[r.ID] = r
+		}
 	}
-	if !strings.Contains(out.String(), "1 subscriptions read from Stripe, 1 applied") {
-		t.Errorf("output: %q", out.String())
+	return out
+}
+
+// TestReconcile runs reconcile twice. stripe-mock lists one active
+// subscription of customer cus_QXg1o8vcGmoR32 on stripeMockPrice (the
+// business plan here): the first run applies it, as for a webhook we
+// never received. The second run must compare what is stored with what
+// Stripe says, whatever happened in between: report nothing to repair when
+// they agree, and repair what changed locally.
+func TestReconcile(t *testing.T) {
+	const customer, sub = "cus_QXg1o8vcGmoR32", "sub_1Pgc6rB7WZ01zgkWNy0Cn5nw"
+	cases := []struct {
+		name    string
+		between func(f *fixture) // what happens between the runs
+		want    int              // accounts the second run changes
+		detail  string           // what the second run records
+	}{
+		{"unchanged, an hour later", func(f *fixture) { f.clock.Add(time.Hour) }, 0, "no change"},
+		{"unchanged, in the same second", func(f *fixture) {}, 0, "no change"},
+		{"a later event left it past_due", func(f *fixture) {
+			f.mustDeliver(event{ID: "evt_past_due", Type: "customer.subscription.updated", Customer: customer, Subscription: sub,
+				Status: "past_due", Price: stripeMockPrice, Created: f.clock.Now().Unix() + 1})
+			f.clock.Add(time.Hour)
+		}, 1, "active → plan business"},
+		{"an event in the same second left it past_due", func(f *fixture) {
+			f.mustDeliver(event{ID: "evt_past_due", Type: "customer.subscription.updated", Customer: customer, Subscription: sub,
+				Status: "past_due", Price: stripeMockPrice, Created: f.clock.Now().Unix()})
+		}, 1, "active → plan business"},
+		{"the plan was changed under it", func(f *fixture) {
+			// As a hand edit, or a plans file whose prices moved, would:
+			// the subscription is Stripe's, the account's plan is not.
+			e := audit.Entry{ID: keyhold.NewID(), AccountID: f.account, Action: audit.PlanAssigned, CreatedAt: f.clock.Now()}
+			if err := f.db.AssignPlan(context.Background(), f.account, "pro", e); err != nil {
+				f.t.Fatal(err)
+			}
+			f.clock.Add(time.Hour)
+		}, 1, "active → plan business"},
 	}
-	// Again: nothing to repair.
-	out.Reset()
-	if n, err := f.svc.Reconcile(context.Background(), io.Discard); err != nil || n != 0 {
-		t.Errorf("second reconcile: %d %v", n, err)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := MustFixture(t, "sqlite", true)
+			f.link(customer)
+			var out bytes.Buffer
+			n, err := f.svc.Reconcile(context.Background(), &out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if plan, s := f.state(); n != 1 || plan != "business" || s.Status != "active" || s.ID != sub {
+				t.Fatalf("first reconcile: %d changed, plan %s, %+v\n%s", n, plan, s, out.String())
+			}
+			if !strings.Contains(out.String(), "1 subscriptions read from Stripe, 1 applied") {
+				t.Errorf("output: %q", out.String())
+			}
+			first := f.reconcileRecords()
+
+			tc.between(f)
+			f.changed.Store(0)
+			out.Reset()
+			n, err = f.svc.Reconcile(context.Background(), &out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n != tc.want || f.changed.Load() != int64(tc.want) {
+				t.Errorf("second reconcile changed %d accounts (%d announced), want %d\n%s", n, f.changed.Load(), tc.want, out.String())
+			}
+			if want := fmt.Sprintf("1 subscriptions read from Stripe, %d applied", tc.want); !strings.Contains(out.String(), want) {
+				t.Errorf("second reconcile's output %q does not say %q", out.String(), want)
+			}
+			if plan, s := f.state(); plan != "business" || s.Status != "active" {
+				t.Errorf("after the second reconcile: plan %s, status %s; want Stripe's business/active", plan, s.Status)
+			}
+			// The second run compared, and says what it found: a record
+			// of its own, not the first run's taken for a duplicate.
+			var second []billing.EventRecord
+			for id, r := range f.reconcileRecords() {
+				if _, ok := first[id]; !ok {
+					second = append(second, r)
+				}
+			}
+			if len(second) != 1 || !strings.Contains(second[0].Detail, tc.detail) {
+				t.Errorf("second reconcile recorded %+v, want one record saying %q", second, tc.detail)
+			}
+		})
+	}
+}
+
+// TestCheckoutForAnotherAccountsCustomer: a completed Checkout whose
+// client_reference_id names one account but whose customer is already
+// another account's (a forged or replayed session, a customer reused by
+// hand in Stripe) must change neither account: the customer's owner keeps
+// its plan and gets no subscription, the named account is not linked.
+func TestCheckoutForAnotherAccountsCustomer(t *testing.T) {
+	cases := []struct {
+		name string
+		// setup links customers; owner is the fixture's account, other a
+		// second one. It returns the session's customer and account.
+		setup      func(f *fixture, other string) (customer, reference string)
+		wantDetail string
+	}{
+		{
+			name: "customer linked to another account",
+			setup: func(f *fixture, other string) (string, string) {
+				f.link("cus_owner")
+				return "cus_owner", other
+			},
+			wantDetail: "customer belongs to another account",
+		},
+		{
+			name: "account linked to another customer",
+			setup: func(f *fixture, other string) (string, string) {
+				f.link("cus_owner")
+				if _, err := f.db.SetCustomerID(context.Background(), other, "cus_other"); err != nil {
+					t.Fatal(err)
+				}
+				return "cus_stranger", f.account
+			},
+			wantDetail: "customer is not linked to any account",
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := MustFixture(t, "sqlite", false)
+			ctx := context.Background()
+			other := &auth.Account{ID: keyhold.NewID(), Email: "eve@example.com", PasswordHash: "x", CreatedAt: time.Now(), UpdatedAt: time.Now()}
+			if err := f.db.CreateAccount(ctx, other); err != nil {
+				t.Fatal(err)
+			}
+			// The owner is on a plan an operator gave it: a checkout
+			// applied to it would put it back on the free plan.
+			if err := f.svc.SetPlanManually(ctx, audit.Actor{}, f.account, "business"); err != nil {
+				t.Fatal(err)
+			}
+			customer, reference := tc.setup(f, other.ID)
+			before := map[string]*billing.Customer{}
+			for _, id := range []string{f.account, other.ID} {
+				c, err := f.db.Customer(ctx, id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				before[id] = c
+			}
+			f.changed.Store(0)
+			f.mustDeliver(event{ID: "evt_cs", Type: "checkout.session.completed", Customer: customer, Subscription: "sub_x", Account: reference, Created: 100})
+
+			rec, err := f.db.StripeEvent(ctx, "evt_cs")
+			if err != nil || rec.Outcome != billing.OutcomeIgnored || rec.Detail != tc.wantDetail {
+				t.Errorf("event recorded as %+v (%v), want ignored: %s", rec, err, tc.wantDetail)
+			}
+			for id, want := range before {
+				got, err := f.db.Customer(ctx, id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if *got != *want {
+					t.Errorf("account %s changed: %+v, was %+v", id, got, want)
+				}
+				if sub, err := f.db.Subscription(ctx, id); !errors.Is(err, billing.ErrNotFound) {
+					t.Errorf("account %s got a subscription: %+v (%v)", id, sub, err)
+				}
+			}
+			if n := f.changed.Load(); n != 0 {
+				t.Errorf("plan-changed listeners ran %d times", n)
+			}
+		})
 	}
 }

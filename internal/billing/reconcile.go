@@ -6,6 +6,8 @@ import (
 	"io"
 
 	"github.com/stripe/stripe-go/v76"
+
+	"github.com/keyhold/keyhold/internal/keyhold"
 )
 
 // Reconcile reads every subscription from Stripe and applies each one as
@@ -21,11 +23,15 @@ func (s *Service) Reconcile(ctx context.Context, out io.Writer) (int, error) {
 	params.AddExpand("data.customer")
 	it := s.stripe.Subscriptions.List(params)
 	now := s.now().Unix()
+	// Each run records under ids of its own: ids made of the time alone
+	// made a second run in the same second a duplicate of the first, which
+	// compared nothing and repaired nothing.
+	run := keyhold.NewID()
 	changed, seen := 0, 0
 	for it.Next() {
 		sub := it.Subscription()
 		seen++
-		rec := EventRecord{ID: fmt.Sprintf("reconcile:%s:%d", sub.ID, now), Type: "reconcile", Created: now, ReceivedAt: s.now().UTC()}
+		rec := EventRecord{ID: fmt.Sprintf("reconcile:%s:%s", sub.ID, run), Type: "reconcile", Created: now, ReceivedAt: s.now().UTC()}
 		var account, detail string
 		var applied bool
 		_, err := s.store.ApplyEvent(ctx, rec, func(tx Tx) (string, string, error) {

@@ -106,6 +106,9 @@ type Tx interface {
 	AccountByCustomer(customerID string) (string, error)
 	// Subscription returns an account's subscription, or ErrNotFound.
 	Subscription(accountID string) (*Subscription, error)
+	// AccountPlan returns the id of the plan an account is on, or
+	// ErrNotFound.
+	AccountPlan(accountID string) (string, error)
 	// SaveSubscription stores the subscription and puts the account on
 	// planID; when that changes the account's plan, it appends an
 	// audit.PlanChanged entry naming the event.

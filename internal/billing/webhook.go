@@ -202,13 +202,36 @@ func (s *Service) applySubscription(tx Tx, sub *stripe.Subscription, stateAt int
 			}
 			next.PaymentState, next.PaymentAt = cur.PaymentState, cur.PaymentAt
 			if sameState(cur, next) {
-				return OutcomeIgnored, "no change", accountID, nil
+				drifted, err := s.planDrifted(tx, next)
+				if err != nil {
+					return "", "", "", err
+				}
+				if !drifted {
+					return OutcomeIgnored, "no change", accountID, nil
+				}
 			}
 		} else if !cur.Terminal() && cur.Created > next.Created {
 			return OutcomeIgnored, "an older subscription than the account's current one", accountID, nil
 		}
 	}
 	return s.save(tx, next)
+}
+
+// planDrifted reports whether the account of a live subscription is on
+// another plan than the subscription gives: the row was edited by hand, or
+// the plans file moved a price to another plan. Stripe's unchanged state
+// then still has something to repair. A subscription that is not live
+// leaves the plan alone, since an operator may have given one.
+func (s *Service) planDrifted(tx Tx, sub *Subscription) (bool, error) {
+	if !Live(sub) {
+		return false, nil
+	}
+	cur, err := tx.AccountPlan(sub.AccountID)
+	if err != nil {
+		return false, err
+	}
+	want, _ := PlanFor(s.plans, sub)
+	return cur != want.ID, nil
 }
 
 // save stores a subscription with the plan it gives.

@@ -36,14 +36,18 @@ func (s *Server) handleBilling(c echo.Context) error {
 		}
 	}
 	if sub := o.Subscription; sub != nil {
-		p.Status, p.PaymentState, p.CanceledAt = sub.Status, sub.PaymentState, sub.CanceledAt
+		p.Status, p.PaymentState = sub.Status, sub.PaymentState
 		p.Subscribed = billing.Live(sub)
-		if p.Subscribed {
-			if sub.CancelAtPeriodEnd {
-				p.CancelsAt = sub.PeriodEnd
-			} else {
-				p.RenewsAt = sub.PeriodEnd
-			}
+		switch {
+		case !p.Subscribed:
+			p.CanceledAt = sub.CanceledAt
+		case sub.CancelAtPeriodEnd:
+			// Stripe sets canceled_at when the cancellation is asked
+			// for, while the subscription stays active until the
+			// period ends: the page says when it ends, not "canceled".
+			p.CancelsAt = sub.PeriodEnd
+		default:
+			p.RenewsAt = sub.PeriodEnd
 		}
 	}
 	switch c.QueryParam("checkout") {

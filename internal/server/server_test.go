@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/PuerkitoBio/goquery"
 	"github.com/prometheus/client_golang/prometheus"
@@ -82,6 +83,25 @@ func withStripe(tb testing.TB) option {
 	}
 }
 
+// withClock gives /v1/verify the clock now, so tests cross billing
+// periods by moving it instead of waiting. The verifier's cache TTL is set
+// past any jump such a test makes: past its TTL an entry answers while it
+// is read again in the background, and a read started before a webhook
+// could land after the webhook's invalidation, so what a test sees would
+// depend on scheduling. Webhooks invalidate the cache themselves; the TTL
+// has tests of its own.
+func withClock(tb testing.TB, now func() time.Time) option {
+	return func(c *server.Config, db *store.DB) {
+		v, err := verify.New(verify.Config{Loader: db, Plans: c.Plans, Now: now, TTL: 10 * 365 * 24 * time.Hour})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		c.Keys.Subscribe(func(e keys.Event) { v.InvalidateKey(e.KeyID) })
+		c.Billing.Subscribe(v.InvalidateAccount)
+		c.Verifier = v
+	}
+}
+
 // withBaseURL sets the public URL (e.g. https, for cookie names).
 func withBaseURL(tb testing.TB, raw string) option {
 	return func(c *server.Config, _ *store.DB) {
@@ -147,7 +167,7 @@ func MustServer(tb testing.TB, opts ...option) *harness {
 	}
 	ts := httptest.NewServer(srv)
 	tb.Cleanup(ts.Close)
-	return &harness{t: tb, URL: ts.URL, DB: db, DBPath: dbPath, log: logs, Auth: svc, Keys: keySvc, Verifier: verifier, Billing: cfg.Billing,
+	return &harness{t: tb, URL: ts.URL, DB: db, DBPath: dbPath, log: logs, Auth: svc, Keys: keySvc, Verifier: cfg.Verifier, Billing: cfg.Billing,
 		Registry: cfg.Registry, Handler: srv}
 }
 

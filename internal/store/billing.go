@@ -182,6 +182,17 @@ func (t *billingTx) Subscription(accountID string) (*billing.Subscription, error
 	return subscriptionOf(t.tx, accountID)
 }
 
+func (t *billingTx) AccountPlan(accountID string) (string, error) {
+	var plan []string
+	if err := t.tx.Table("accounts").Where("id = ?", accountID).Pluck("plan_id", &plan).Error; err != nil {
+		return "", fmt.Errorf("store: account plan: %w", err)
+	}
+	if len(plan) != 1 {
+		return "", billing.ErrNotFound
+	}
+	return plan[0], nil
+}
+
 func (t *billingTx) LinkCustomer(accountID, customerID string) error {
 	res := t.tx.Table("accounts").Where("id = ? AND stripe_customer_id IS NULL", accountID).Update("stripe_customer_id", customerID)
 	if res.Error != nil {
