@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"net"
 	"sync"
@@ -22,6 +23,10 @@ type tcpProxy struct {
 	delay time.Duration // held before each chunk is passed on, both ways
 	conns map[net.Conn]struct{}
 	wg    sync.WaitGroup
+	// cutAfter, when set, takes the proxy down right after it has passed
+	// on a chunk from Keyhold that holds these bytes; cut is closed then.
+	cutAfter []byte
+	cutDone  chan struct{}
 }
 
 // startProxy listens on a free loopback port and forwards to target until
@@ -60,6 +65,16 @@ func (p *tcpProxy) Slow(d time.Duration) {
 	p.mu.Unlock()
 }
 
+// CutAfter arms the proxy to go down (as Down) right after it passes on
+// to PostgreSQL a chunk that holds b, before any answer can come back. The
+// channel returned is closed when that has happened.
+func (p *tcpProxy) CutAfter(b []byte) <-chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.cutAfter, p.cutDone = b, make(chan struct{})
+	return p.cutDone
+}
+
 // Up forwards again, at full speed.
 func (p *tcpProxy) Up() {
 	p.mu.Lock()
@@ -92,6 +107,19 @@ func (p *tcpProxy) track(cs ...net.Conn) bool {
 	for _, c := range cs {
 		p.conns[c] = struct{}{}
 	}
+	return true
+}
+
+// shouldCut reports whether chunk, just written to dst, is the one
+// CutAfter waits for, and disarms it.
+func (p *tcpProxy) shouldCut(dst net.Conn, chunk []byte) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cutAfter == nil || dst.RemoteAddr().String() != p.target || !bytes.Contains(chunk, p.cutAfter) {
+		return false
+	}
+	p.cutAfter = nil
+	close(p.cutDone)
 	return true
 }
 
@@ -145,6 +173,10 @@ func (p *tcpProxy) pipe(dst, src net.Conn) {
 				return
 			}
 			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+			if p.shouldCut(dst, buf[:n]) {
+				p.Down()
 				return
 			}
 		}

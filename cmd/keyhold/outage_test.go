@@ -180,6 +180,55 @@ func TestDatabaseOutageThroughProxy(t *testing.T) {
 	}
 }
 
+// TestDatabaseOutageAtCommit cuts the connection of a usage flush right
+// after its COMMIT has reached PostgreSQL, before the answer comes back:
+// the flush is written, yet Keyhold sees an error. The retry must not add
+// the same usage again (it did before usage batches had ids).
+func TestDatabaseOutageAtCommit(t *testing.T) {
+	t.Parallel()
+	direct := testenv.Postgres(t)
+	u, err := url.Parse(direct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := startProxy(t, u.Host)
+	viaProxy := *u
+	viaProxy.Host = proxy.Addr
+	a := MustRun(t, map[string]string{"KEYHOLD_DATABASE_URL": viaProxy.String(), "KEYHOLD_USAGE_FLUSH_INTERVAL": "100ms"})
+	c := a.Client(t)
+	c.MustSignup("ada@example.com")
+	key := c.MustCreateKey("Production", "read")
+
+	granted := 0
+	verify := func() {
+		t.Helper()
+		ans := mustVerify(t, a, key)
+		wantCode(t, "the key", ans, http.StatusOK, "VALID")
+		granted++
+	}
+	// pgx sends COMMIT as a simple query: 'Q', its length, "commit\0". Only
+	// usage flushes commit transactions while the test verifies.
+	cut := proxy.CutAfter([]byte("commit\x00"))
+	eventually(t, 30*time.Second, "a usage flush commits", func() (bool, string) {
+		select {
+		case <-cut:
+			return true, ""
+		default:
+			verify()
+			return false, ""
+		}
+	})
+	proxy.Up()
+	verify()
+	eventually(t, 30*time.Second, "the usage flush recovers", func() (bool, string) {
+		return strings.Contains(a.Stderr.String(), "usage flush recovered"), ""
+	})
+	a.MustStop(t)
+	if valid, used := usageInDatabase(t, direct); valid != int64(granted) || used != int64(granted) {
+		t.Errorf("the database holds %d valid calls and %d quota units; %d calls were granted", valid, used, granted)
+	}
+}
+
 // usageInDatabase returns the valid calls and the quota units written to
 // the database at databaseURL, read on a connection of its own.
 func usageInDatabase(tb testing.TB, databaseURL string) (valid, used int64) {

@@ -84,7 +84,7 @@ func TestMigrateTwice(t *testing.T) {
 			}
 		}
 		// The dump must see what was seeded, or the comparison proves nothing.
-		for _, table := range []string{"accounts", "sessions", "api_keys", "key_secrets", "audit_log", "usage_hourly", "settings", "goose_db_version"} {
+		for _, table := range []string{"accounts", "sessions", "api_keys", "key_secrets", "audit_log", "usage_hourly", "usage_batches", "settings", "goose_db_version"} {
 			if len(before["rows of "+table]) == 0 {
 				t.Errorf("the dump holds no rows of %s; sections: %v", table, sortedKeys(before))
 			}
@@ -114,7 +114,7 @@ func seed(t *testing.T, db *store.DB) {
 		t.Fatal(err)
 	}
 	hour := now.Truncate(time.Hour)
-	if err := db.AddUsage(ctx, []verify.Usage{{KeyID: k.ID, AccountID: a.ID, Hour: hour, WindowStart: hour, Valid: 3, Cost: 3, LastUsed: now}}); err != nil {
+	if err := db.AddUsage(ctx, []verify.Usage{{KeyID: k.ID, AccountID: a.ID, Hour: hour, WindowStart: hour, Valid: 3, Cost: 3, LastUsed: now, Batch: "b1"}}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := db.Secret(ctx); err != nil {
