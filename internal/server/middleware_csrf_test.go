@@ -148,8 +148,9 @@ var notCookieAuthenticated = map[string]string{
 // itself, so a route added later is covered without anyone remembering to
 // list it here. Each state-changing route is posted without a token by a
 // signed-in browser that holds the CSRF cookie (an operator's for /admin),
-// with path parameters naming real rows: without the CSRF check the
-// request would pass authentication and act, so the 403 and its message
+// with path parameters naming a real account and key (a made-up event id
+// for the reapply form): without the CSRF check the request would pass
+// authentication and act or answer otherwise, so the 403 and its message
 // can only come from the CSRF check.
 func TestCSRFOnEveryStateChangingRoute(t *testing.T) {
 	h := MustServer(t)
