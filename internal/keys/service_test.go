@@ -15,6 +15,7 @@ import (
 	"github.com/keyhold/keyhold/internal/keys"
 	"github.com/keyhold/keyhold/internal/plans"
 	"github.com/keyhold/keyhold/internal/store"
+	"github.com/keyhold/keyhold/internal/testenv"
 )
 
 type fixture struct {
@@ -23,11 +24,20 @@ type fixture struct {
 	now time.Time
 }
 
+func TestMain(m *testing.M) { testenv.Main(m) }
+
 // MustService returns a key service over a fresh SQLite database.
 func MustService(tb testing.TB) *fixture {
 	tb.Helper()
+	return mustServiceOn(tb, "sqlite://"+filepath.Join(tb.TempDir(), "k.db"))
+}
+
+// mustServiceOn returns a key service over the fresh database at
+// databaseURL, which it migrates.
+func mustServiceOn(tb testing.TB, databaseURL string) *fixture {
+	tb.Helper()
 	ctx := context.Background()
-	db, err := store.Open(ctx, "sqlite://"+filepath.Join(tb.TempDir(), "k.db"))
+	db, err := store.Open(ctx, databaseURL)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -167,29 +177,58 @@ func TestPlanLimit(t *testing.T) {
 	f.MustKey(t, acct, "replacement")
 }
 
+// TestPlanLimitUnderConcurrency creates keys from many goroutines at once
+// on accounts of the three-key free plan. SQLite serialises every writer,
+// so it alone would pass without the account lock that CreateKey takes on
+// PostgreSQL; on PostgreSQL, under READ COMMITTED, concurrent transactions
+// would each count fewer than three keys and all insert. Several accounts
+// give the race several chances, and a barrier releases each account's
+// goroutines together.
 func TestPlanLimitUnderConcurrency(t *testing.T) {
-	f := MustService(t)
-	acct := f.MustAccount(t, "ada@example.com")
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	created := 0
-	for i := range 12 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_, _, err := f.svc.Create(context.Background(), audit.Actor{AccountID: acct}, acct, keys.Settings{Name: fmt.Sprint(i)})
-			if err == nil {
-				mu.Lock()
-				created++
-				mu.Unlock()
-			} else if keyhold.ErrorCode(err) != keyhold.ELIMIT {
-				t.Error(err)
+	const accounts, perAccount, maxKeys = 4, 12, 3
+	for _, kind := range []string{"sqlite", "postgres"} {
+		t.Run(kind, func(t *testing.T) {
+			var f *fixture
+			if kind == "sqlite" {
+				f = MustService(t)
+			} else {
+				f = mustServiceOn(t, testenv.Postgres(t))
 			}
-		}()
-	}
-	wg.Wait()
-	if created != 3 {
-		t.Errorf("created %d keys concurrently on a three-key plan", created)
+			for a := range accounts {
+				acct := f.MustAccount(t, fmt.Sprintf("dev%d@example.com", a))
+				var wg sync.WaitGroup
+				start := make(chan struct{})
+				var mu sync.Mutex
+				created, limited := 0, 0
+				for i := range perAccount {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						<-start
+						_, _, err := f.svc.Create(context.Background(), audit.Actor{AccountID: acct}, acct, keys.Settings{Name: fmt.Sprint(i)})
+						mu.Lock()
+						defer mu.Unlock()
+						switch {
+						case err == nil:
+							created++
+						case keyhold.ErrorCode(err) == keyhold.ELIMIT && strings.Contains(keyhold.ErrorMessage(err), "Free plan allows 3"):
+							limited++
+						default:
+							t.Errorf("create: %v", err)
+						}
+					}()
+				}
+				close(start)
+				wg.Wait()
+				if created != maxKeys || limited != perAccount-maxKeys {
+					t.Errorf("account %d: %d of %d concurrent creations succeeded and %d met the plan limit, want %d and %d",
+						a, created, perAccount, limited, maxKeys, perAccount-maxKeys)
+				}
+				if ks, err := f.svc.List(context.Background(), acct); err != nil || len(ks) != maxKeys {
+					t.Errorf("account %d holds %d keys (%v), want %d", a, len(ks), err, maxKeys)
+				}
+			}
+		})
 	}
 }
 

@@ -1,10 +1,14 @@
 package server_test
 
 import (
+	"context"
 	"net/http"
 	"net/url"
+	"sort"
 	"strings"
 	"testing"
+
+	"github.com/keyhold/keyhold/internal/server"
 )
 
 // TestCSRFRequestChecks posts a logout (the smallest state change) in ways
@@ -128,4 +132,100 @@ func keysOf(m map[string]*http.Cookie) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+// notCookieAuthenticated are the state-changing routes that deliberately
+// carry no CSRF check, each with the reason. Nothing a browser holds
+// authenticates them, so a forged cross-site request gains nothing. Any
+// other route, present or future, must answer 403 to a POST without a
+// token (TestCSRFOnEveryStateChangingRoute).
+var notCookieAuthenticated = map[string]string{
+	"POST /v1/verify":       "the API: the key in the body or header is the credential, cookies are ignored",
+	"POST /webhooks/stripe": "Stripe's signature is the credential; Stripe cannot hold a CSRF token",
+}
+
+// TestCSRFOnEveryStateChangingRoute takes the route table from the server
+// itself, so a route added later is covered without anyone remembering to
+// list it here. Each state-changing route is posted without a token by a
+// signed-in browser that holds the CSRF cookie (an operator's for /admin),
+// with path parameters naming a real account and key (a made-up event id
+// for the reapply form): without the CSRF check the request would pass
+// authentication and act or answer otherwise, so the 403 and its message
+// can only come from the CSRF check.
+func TestCSRFOnEveryStateChangingRoute(t *testing.T) {
+	h := MustServer(t)
+	dev := h.Browser()
+	dev.MustSignup("ada@example.com")
+	keyID, _ := dev.MustCreateKey("prod", nil)
+	ops := h.MustAdmin("ops@example.com")
+	params := strings.NewReplacer(":id", keyID)
+	adminParams := map[string]*strings.Replacer{
+		"/admin/accounts/": strings.NewReplacer(":id", accountID(t, h, "ada@example.com")),
+		"/admin/keys/":     params,
+		"/admin/events/":   strings.NewReplacer(":id", "evt_1"),
+	}
+
+	seen := map[string]bool{}
+	checked := 0
+	routes := h.Handler.(*server.Server).Routes()
+	sort.Slice(routes, func(i, j int) bool { return routes[i].Path+routes[i].Method < routes[j].Path+routes[j].Method })
+	for _, r := range routes {
+		switch r.Method {
+		case http.MethodGet, http.MethodHead, http.MethodOptions:
+			continue
+		}
+		route := r.Method + " " + r.Path
+		if _, ok := notCookieAuthenticated[route]; ok {
+			seen[route] = true
+			continue
+		}
+		t.Run(route, func(t *testing.T) {
+			b, path := dev, params.Replace(r.Path)
+			if strings.HasPrefix(r.Path, "/admin") {
+				b = ops
+				for prefix, rep := range adminParams {
+					if strings.HasPrefix(r.Path, prefix) {
+						path = rep.Replace(r.Path)
+					}
+				}
+			}
+			if strings.Contains(path, ":") || strings.Contains(path, "*") {
+				t.Fatalf("no value for the parameters of %s: add one to this test", route)
+			}
+			if b.Get("/dashboard").StatusCode != http.StatusOK {
+				t.Fatal("the browser is not signed in, so a 403 would prove nothing")
+			}
+			if b.Cookie("kh_csrf") == nil {
+				t.Fatal("the browser holds no CSRF cookie, so a 403 would prove nothing")
+			}
+			// A form a browser might send, so only the missing token is wrong.
+			form := url.Values{"name": {"renamed"}, "plan": {"business"}, "quota": {"5"},
+				"current_password": {password}, "password": {"a brand new password"}, "email": {"x@example.com"}}
+			req, _ := http.NewRequest(r.Method, h.URL+path, strings.NewReader(form.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			p := b.do(req)
+			if p.StatusCode != http.StatusForbidden || !strings.Contains(p.Body, "did not come from Keyhold") {
+				t.Errorf("%s %s without a CSRF token: %d, want 403 with the CSRF message; alert %q", r.Method, path, p.StatusCode, alert(p))
+			}
+		})
+		checked++
+	}
+	// The exclusions must name routes that exist: a renamed or removed
+	// route would otherwise leave an entry excusing nothing, and a new
+	// route by the old name would be excused unseen.
+	for route := range notCookieAuthenticated {
+		if !seen[route] {
+			t.Errorf("%s is listed as not cookie-authenticated but is not in the route table", route)
+		}
+	}
+	if checked < 10 {
+		t.Errorf("only %d state-changing routes checked: is the route table read right?", checked)
+	}
+	// Nothing the refused requests asked for happened.
+	if k, err := h.Keys.Lookup(context.Background(), keyID); err != nil || k.RevokedAt != nil || k.Name != "prod" || k.QuotaOverride != nil {
+		t.Errorf("a refused request changed the key: %+v, %v", k, err)
+	}
+	if p := dev.Get("/dashboard"); p.StatusCode != http.StatusOK {
+		t.Errorf("a refused request ended the session: %d", p.StatusCode)
+	}
 }

@@ -5,15 +5,18 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/keyhold/keyhold/internal/audit"
 	"github.com/keyhold/keyhold/internal/auth"
 	"github.com/keyhold/keyhold/internal/keyhold"
 	"github.com/keyhold/keyhold/internal/store"
 	"github.com/keyhold/keyhold/internal/testenv"
+	"github.com/keyhold/keyhold/internal/verify"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
@@ -61,12 +64,138 @@ func mustAccount(tb testing.TB, db *store.DB, email string) *auth.Account {
 	return a
 }
 
+// TestMigrateTwice seeds a migrated database with a row in most tables,
+// migrates it again, and compares the schema and every row before and
+// after: a second migrate must change nothing, not merely return no error
+// (a migration re-applied, a default re-seeded, the instance secret
+// replaced, a version row added would all pass that).
 func TestMigrateTwice(t *testing.T) {
 	forEachDB(t, func(t *testing.T, db *store.DB) {
-		if err := db.Migrate(context.Background(), nil); err != nil {
+		ctx := context.Background()
+		seed(t, db)
+		before := dump(t, db)
+		if err := db.Migrate(ctx, nil); err != nil {
 			t.Fatalf("second migrate: %v", err)
 		}
+		after := dump(t, db)
+		for _, section := range sortedKeys(before, after) {
+			if d := lineDiff(before[section], after[section]); d != "" {
+				t.Errorf("the second migrate changed %s (- before, + after):\n%s", section, d)
+			}
+		}
+		// The dump must see what was seeded, or the comparison proves nothing.
+		for _, table := range []string{"accounts", "sessions", "api_keys", "key_secrets", "audit_log", "usage_hourly", "usage_batches", "settings", "goose_db_version"} {
+			if len(before["rows of "+table]) == 0 {
+				t.Errorf("the dump holds no rows of %s; sections: %v", table, sortedKeys(before))
+			}
+		}
 	})
+}
+
+// seed writes rows the way Keyhold does: an operator account with a
+// session, a key with its secret and audit entry, usage, and the instance
+// secret.
+func seed(t *testing.T, db *store.DB) {
+	t.Helper()
+	ctx := context.Background()
+	a := mustAccount(t, db, "ada@example.com")
+	if err := db.SetAdmin(ctx, a.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.SetPlan(ctx, a.ID, "pro"); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC().Truncate(time.Second)
+	if err := db.CreateSession(ctx, &auth.Session{ID: "s1", AccountID: a.ID, CreatedAt: now, ExpiresAt: now.Add(time.Hour), IP: "127.0.0.1"}); err != nil {
+		t.Fatal(err)
+	}
+	k, s := newKey(a.ID, now)
+	if err := db.CreateKey(ctx, k, s.Hash(), 10, entry(a.ID, audit.KeyCreated, k.ID)); err != nil {
+		t.Fatal(err)
+	}
+	hour := now.Truncate(time.Hour)
+	if err := db.AddUsage(ctx, []verify.Usage{{KeyID: k.ID, AccountID: a.ID, Hour: hour, WindowStart: hour, Valid: 3, Cost: 3, LastUsed: now, Batch: "b1"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Secret(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// dump returns the schema and the rows of every table of db, each section
+// sorted: sqlite_master on SQLite; columns, indexes and constraints from
+// the catalog on PostgreSQL.
+func dump(t *testing.T, db *store.DB) map[string][]string {
+	t.Helper()
+	ctx := context.Background()
+	q := func(query string) []string {
+		t.Helper()
+		rows, err := db.Rows(ctx, query)
+		if err != nil {
+			t.Fatalf("%s: %v", query, err)
+		}
+		sort.Strings(rows)
+		return rows
+	}
+	out := map[string][]string{}
+	var tables []string
+	if db.Postgres() {
+		out["columns"] = q(`SELECT table_name, column_name, ordinal_position, data_type, is_nullable, COALESCE(column_default, '')
+			FROM information_schema.columns WHERE table_schema = 'public'`)
+		out["indexes"] = q(`SELECT tablename, indexname, indexdef FROM pg_indexes WHERE schemaname = 'public'`)
+		out["constraints"] = q(`SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid)
+			FROM pg_constraint WHERE connamespace = 'public'::regnamespace`)
+		out["triggers"] = q(`SELECT event_object_table, trigger_name, action_timing, event_manipulation, action_statement
+			FROM information_schema.triggers WHERE trigger_schema = 'public'`)
+		tables = q(`SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE'`)
+	} else {
+		out["schema"] = q(`SELECT type, name, tbl_name, COALESCE(sql, '') FROM sqlite_master`)
+		tables = q(`SELECT name FROM sqlite_master WHERE type = 'table'`)
+	}
+	for _, table := range tables {
+		// Names come from the catalog, not from input.
+		out["rows of "+table] = q(`SELECT * FROM "` + table + `"`)
+	}
+	return out
+}
+
+// lineDiff returns the lines only in before (-) and only in after (+), or
+// "" when both hold the same lines.
+func lineDiff(before, after []string) string {
+	count := map[string]int{}
+	for _, l := range before {
+		count[l]++
+	}
+	for _, l := range after {
+		count[l]--
+	}
+	var out []string
+	for _, l := range before {
+		if count[l] > 0 {
+			out = append(out, "- "+l)
+		}
+	}
+	for _, l := range after {
+		if count[l] < 0 {
+			out = append(out, "+ "+l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+func sortedKeys(ms ...map[string][]string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, m := range ms {
+		for k := range m {
+			if !seen[k] {
+				seen[k] = true
+				out = append(out, k)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 func TestAccounts(t *testing.T) {

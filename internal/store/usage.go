@@ -88,9 +88,24 @@ func (db *DB) QuotaUsed(ctx context.Context, keyID string, windowStart time.Time
 	return q.Used, nil
 }
 
+// usageBatchRetention is how long a written batch's id is remembered. A
+// retry of a batch whose answer was lost is the verifier's first write once
+// the database is back, so a day is ample; pruning keeps the table small.
+const usageBatchRetention = 24 * time.Hour
+
+// errBatchWritten ends the transaction of a batch that was written already.
+var errBatchWritten = errors.New("store: usage batch already written")
+
 // AddUsage adds counted usage in one transaction: hourly counts, quota
-// used per window, and each key's last use.
+// used per window, and each key's last use. Rows that carry a batch id
+// (all the same one) are added at most once: a batch whose id is recorded
+// is skipped, so a flush retried after a lost COMMIT answer does not count
+// twice.
 func (db *DB) AddUsage(ctx context.Context, usage []verify.Usage) error {
+	if len(usage) == 0 {
+		return nil
+	}
+	batch := usage[0].Batch
 	type hourKey struct {
 		key  string
 		hour int64
@@ -162,7 +177,23 @@ func (db *DB) AddUsage(ctx context.Context, usage []verify.Usage) error {
 		}
 		return set
 	}
-	return db.ctx(ctx).Transaction(func(tx *gorm.DB) error {
+	err := db.ctx(ctx).Transaction(func(tx *gorm.DB) error {
+		if batch != "" {
+			var seen int64
+			if err := tx.Table("usage_batches").Where("id = ?", batch).Count(&seen).Error; err != nil {
+				return fmt.Errorf("store: usage batch: %w", err)
+			}
+			if seen > 0 {
+				return errBatchWritten
+			}
+			now := time.Now().UTC()
+			if err := tx.Exec("INSERT INTO usage_batches (id, written_at) VALUES (?, ?)", batch, now).Error; err != nil {
+				return fmt.Errorf("store: usage batch: %w", err)
+			}
+			if err := tx.Exec("DELETE FROM usage_batches WHERE written_at < ?", now.Add(-usageBatchRetention)).Error; err != nil {
+				return fmt.Errorf("store: prune usage batches: %w", err)
+			}
+		}
 		if len(hourRows) > 0 {
 			err := tx.Clauses(clause.OnConflict{
 				Columns:   []clause.Column{{Name: "key_id"}, {Name: "hour"}},
@@ -191,6 +222,10 @@ func (db *DB) AddUsage(ctx context.Context, usage []verify.Usage) error {
 		}
 		return nil
 	})
+	if errors.Is(err, errBatchWritten) {
+		return nil
+	}
+	return err
 }
 
 var _ verify.Loader = (*DB)(nil)

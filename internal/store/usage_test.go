@@ -82,3 +82,42 @@ func TestAccountUsageHourly(t *testing.T) {
 		}
 	})
 }
+
+// TestAddUsageBatchOnce writes a batch, then the same batch again (a
+// flush retried because the answer to its COMMIT was lost), then another
+// batch: the repeat adds nothing, the new batch adds, and rows without a
+// batch id are added every time.
+func TestAddUsageBatchOnce(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		ada := mustAccount(t, db, "ada@example.com")
+		k := mustKey(t, db, ada.ID)
+		h := time.Date(2026, 11, 3, 22, 0, 0, 0, time.UTC)
+		use := func(batch string, valid int64) []verify.Usage {
+			return []verify.Usage{{KeyID: k, AccountID: ada.ID, Hour: h, WindowStart: h, Valid: valid, Cost: valid, Batch: batch}}
+		}
+		for _, step := range []struct {
+			batch string
+			valid int64
+			want  int64
+		}{
+			{"b1", 3, 3},
+			{"b1", 3, 3}, // the retry of a batch already written
+			{"b2", 2, 5},
+			{"", 1, 6},
+			{"", 1, 7},
+		} {
+			if err := db.AddUsage(ctx, use(step.batch, step.valid)); err != nil {
+				t.Fatal(err)
+			}
+			u, err := db.KeyUsageTotals(ctx, k)
+			if err != nil {
+				t.Fatal(err)
+			}
+			used, _ := db.QuotaUsed(ctx, k, h)
+			if u.Valid != step.want || used != step.want {
+				t.Errorf("after batch %q: %d valid, %d quota used, want %d", step.batch, u.Valid, used, step.want)
+			}
+		}
+	})
+}

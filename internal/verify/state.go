@@ -62,6 +62,10 @@ type Usage struct {
 	Invalid          int64
 	Cost             int64
 	LastUsed         time.Time // zero: no valid call
+	// Batch names the flush the row belongs to; every row of one AddUsage
+	// call carries the same one, and a retried flush carries it again, so
+	// the store can tell a batch it already wrote. Empty: no such check.
+	Batch string
 }
 
 func (u *Usage) empty() bool {

@@ -4,15 +4,26 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/keyhold/keyhold/internal/keyhold"
 )
 
-// Flush writes the usage counted since the last flush, with any usage a
-// failed flush left behind, in one atomic write. On failure the usage stays
-// in memory (up to MaxPending rows, oldest dropped first) for the next
-// flush; it is never written twice.
+// Flush writes the usage counted since the last flush in one atomic write.
+// A write that failed is kept (up to MaxPending rows, oldest dropped first)
+// and retried first, alone and unchanged, with its batch id: when its
+// commit did reach the database and only the answer was lost, the store
+// finds the id and does not add it again. Usage counted meanwhile waits in
+// the keys' counters. Usage is never written twice.
 func (v *Verifier) Flush(ctx context.Context) error {
 	v.flushMu.Lock()
 	defer v.flushMu.Unlock()
+
+	if len(v.pending) > 0 {
+		if err := v.cfg.Loader.AddUsage(ctx, v.pending); err != nil {
+			return fmt.Errorf("verify: retry %d usage rows: %w", len(v.pending), err)
+		}
+		v.pending = nil
+	}
 
 	v.statesMu.Lock()
 	states := make([]*keyState, 0, len(v.states))
@@ -21,8 +32,7 @@ func (v *Verifier) Flush(ctx context.Context) error {
 	}
 	v.statesMu.Unlock()
 
-	batch := v.pending
-	v.pending = nil
+	var batch []Usage
 	for _, st := range states {
 		if st.dirty.Swap(false) {
 			batch = st.drain(batch)
@@ -30,6 +40,10 @@ func (v *Verifier) Flush(ctx context.Context) error {
 	}
 	if len(batch) == 0 {
 		return nil
+	}
+	id := keyhold.NewID()
+	for i := range batch {
+		batch[i].Batch = id
 	}
 	if err := v.cfg.Loader.AddUsage(ctx, batch); err != nil {
 		if over := len(batch) - v.cfg.MaxPending; over > 0 {

@@ -93,7 +93,7 @@ type Verifier struct {
 	states   map[string]*keyState
 
 	flushMu sync.Mutex // one flush at a time
-	pending []Usage    // usage whose write failed, retried next flush
+	pending []Usage    // the batch whose write failed, retried alone and unchanged next flush
 
 	dropped    atomic.Int64 // usage rows dropped past MaxPending
 	refreshing atomic.Int64 // background re-reads running

@@ -31,6 +31,9 @@ type flaky struct {
 	*store.DB
 	down   atomic.Bool
 	listed atomic.Int64 // SecretHashes calls
+	// loseAnswer makes the next AddUsage write and then fail, as when the
+	// connection drops after COMMIT reached the database.
+	loseAnswer atomic.Bool
 }
 
 var errDown = errors.New("database is down")
@@ -61,7 +64,13 @@ func (f *flaky) AddUsage(ctx context.Context, u []verify.Usage) error {
 	if f.down.Load() {
 		return errDown
 	}
-	return f.DB.AddUsage(ctx, u)
+	if err := f.DB.AddUsage(ctx, u); err != nil {
+		return err
+	}
+	if f.loseAnswer.Swap(false) {
+		return errDown
+	}
+	return nil
 }
 
 type fixture struct {
@@ -533,6 +542,37 @@ func TestDatabaseOutage(t *testing.T) {
 	}
 	if res := f.Verify(uncached, 1); res.Code != verify.Valid {
 		t.Errorf("uncached key after the outage: %s", res.Code)
+	}
+}
+
+// TestFlushAfterALostAnswerCountsOnce writes a flush whose answer is lost
+// (committed, yet an error comes back) and flushes again: the retry must
+// find the batch written and not add it twice, while usage counted in
+// between is still written.
+func TestFlushAfterALostAnswerCountsOnce(t *testing.T) {
+	f := MustFixture(t)
+	ctx := context.Background()
+	k, key := f.MustKey(keys.Settings{})
+	for range 3 {
+		f.Verify(key, 1)
+	}
+	f.db.loseAnswer.Store(true)
+	if err := f.v.Flush(ctx); err == nil {
+		t.Fatal("the flush whose answer was lost reported success")
+	}
+	f.Verify(key, 1) // counted while the batch waits for its retry
+	for range 2 {
+		if err := f.v.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	u, _ := f.db.DB.KeyUsageTotals(ctx, k.ID)
+	used, _ := f.db.DB.QuotaUsed(ctx, k.ID, time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC))
+	if u.Valid != 4 || used != 4 {
+		t.Errorf("after a lost answer and a retry: %d valid and %d quota used, want 4 and 4", u.Valid, used)
+	}
+	if f.v.PendingRows() != 0 {
+		t.Errorf("%d rows still pending", f.v.PendingRows())
 	}
 }
 
