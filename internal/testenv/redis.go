@@ -187,3 +187,30 @@ func (r *RedisServer) Stop() {
 	r.p.stop(syscall.SIGKILL)
 	r.p = nil
 }
+
+// Stall freezes the server (SIGSTOP) with its data and connections: it
+// accepts nothing and answers nothing, as a Redis stuck behind a partition
+// or a long fork. Calls time out; what they sent waits in the kernel and
+// is run when the server resumes. Cleanup resumes it before stopping it.
+func (r *RedisServer) Stall() {
+	r.tb.Helper()
+	if r.p == nil {
+		r.tb.Fatal("redis: Stall of a server that is not running")
+	}
+	if err := r.p.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		r.tb.Fatalf("redis: SIGSTOP: %v", err)
+	}
+	p := r.p
+	r.tb.Cleanup(func() { _ = p.cmd.Process.Signal(syscall.SIGCONT) })
+}
+
+// Resume lets a stalled server run again, with everything it held.
+func (r *RedisServer) Resume() {
+	r.tb.Helper()
+	if r.p == nil {
+		r.tb.Fatal("redis: Resume of a server that is not running")
+	}
+	if err := r.p.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		r.tb.Fatalf("redis: SIGCONT: %v", err)
+	}
+}
