@@ -239,3 +239,97 @@ func TestRedisOutageFallsBackAndResumes(t *testing.T) {
 		t.Errorf("after the outage, B: %s used %d", res.Code, res.Decision.QuotaUsed)
 	}
 }
+
+// TestRedisOutageCountsEachCallOnce: two instances verify one key from
+// several goroutines each while Redis goes away and comes back, either
+// stalled (SIGSTOP: calls time out, what they sent runs when it resumes,
+// and it keeps its data) or killed (back empty, no persistence). Afterwards
+// Redis's count of the window and the database's usage must both be
+// exactly the calls answered VALID: none lost, none counted twice.
+func TestRedisOutageCountsEachCallOnce(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		out, back func(*testenv.RedisServer)
+	}{
+		{"StallKeepsData", (*testenv.RedisServer).Stall, (*testenv.RedisServer).Resume},
+		{"KillLosesData", (*testenv.RedisServer).Stop, (*testenv.RedisServer).Start},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := testenv.PrivateRedis(t)
+			f, a, b := twoInstances(t, r.URL())
+			f.setPlan("roomy")
+			k, key := f.MustKey(keys.Settings{})
+			var granted atomic.Int64
+			traffic := func(calls int) {
+				var wg sync.WaitGroup
+				for i := range 8 {
+					in := []*instance{a, b}[i%2]
+					wg.Go(func() {
+						for range calls {
+							switch res := in.verify(key, 1); res.Code {
+							case verify.Valid:
+								granted.Add(1)
+							default:
+								t.Errorf("%s: %s", tc.name, res.Code)
+							}
+						}
+					})
+				}
+				wg.Wait()
+			}
+			traffic(10)
+			// Some usage in the database before the outage, some not.
+			if err := a.v.Flush(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			traffic(5)
+
+			tc.out(r)
+			// Calls in flight meet the outage; both fall back.
+			traffic(10)
+			waitFor(t, "both instances in fallback", func() bool { return a.redis.Degraded() && b.redis.Degraded() })
+			traffic(10)
+			// The running server flushes every second, outage or not, and
+			// calls go on between flushes.
+			for _, in := range []*instance{a, b} {
+				if err := in.v.Flush(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			traffic(5)
+			tc.back(r)
+			waitFor(t, "shared counting back on both", func() bool { return !a.redis.Degraded() && !b.redis.Degraded() })
+			traffic(5)
+
+			// Every call counted once: one more call on each instance sees
+			// exactly the calls granted so far, plus itself.
+			for _, in := range []*instance{a, b} {
+				res := in.verify(key, 1)
+				if res.Code != verify.Valid {
+					t.Fatalf("after the outage: %s", res.Code)
+				}
+				n := granted.Add(1)
+				if res.Decision.QuotaUsed != n {
+					t.Errorf("after the outage Redis counts %d used, want the %d calls granted (%d fallback calls on A, %d on B)",
+						res.Decision.QuotaUsed, n, a.redis.FallbackCalls(), b.redis.FallbackCalls())
+				}
+			}
+			if a.redis.FallbackCalls() == 0 || b.redis.FallbackCalls() == 0 {
+				t.Fatalf("fallback calls %d and %d: the outage did not happen on both", a.redis.FallbackCalls(), b.redis.FallbackCalls())
+			}
+			// And the database has each call once.
+			for _, in := range []*instance{a, b} {
+				if err := in.v.Flush(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			used, err := f.db.DB.QuotaUsed(context.Background(), k.ID, verify.WindowAt(f.Now(), verify.Window{}).Start)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if used != granted.Load() {
+				t.Errorf("the database counts %d used, want the %d calls granted", used, granted.Load())
+			}
+		})
+	}
+}

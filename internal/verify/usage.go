@@ -9,8 +9,12 @@ import (
 // Flush writes the usage counted since the last flush, with any usage a
 // failed flush left behind, in one atomic write. On failure the usage stays
 // in memory (up to MaxPending rows, oldest dropped first) for the next
-// flush; it is never written twice.
-func (v *Verifier) Flush(ctx context.Context) error {
+// flush; it is never written twice. Keys whose calls counted while Redis
+// was unreachable are not yet back in Redis wait for that (see
+// keyState.hold); the flush when Run stops writes them too.
+func (v *Verifier) Flush(ctx context.Context) error { return v.flush(ctx, false) }
+
+func (v *Verifier) flush(ctx context.Context, all bool) error {
 	v.flushMu.Lock()
 	defer v.flushMu.Unlock()
 
@@ -24,6 +28,9 @@ func (v *Verifier) Flush(ctx context.Context) error {
 	batch := v.pending
 	v.pending = nil
 	for _, st := range states {
+		if !all && st.hold.Load() {
+			continue // still dirty: written once Redis has the counts
+		}
 		if st.dirty.Swap(false) {
 			batch = st.drain(batch)
 		}
@@ -39,6 +46,16 @@ func (v *Verifier) Flush(ctx context.Context) error {
 		v.pending = batch
 		return fmt.Errorf("verify: flush %d usage rows: %w", len(batch), err)
 	}
+	// What is in the database now is what a window re-seeded from it
+	// holds: only the rest is this instance's to add back.
+	v.statesMu.Lock()
+	for i := range batch {
+		u := &batch[i]
+		if st := v.states[u.KeyID]; st != nil && u.Cost != 0 && u.WindowStart.UnixNano() == st.windowStart.Load() {
+			st.flushed.Add(u.Cost)
+		}
+	}
+	v.statesMu.Unlock()
 	return nil
 }
 
@@ -52,7 +69,7 @@ func (v *Verifier) Run(ctx context.Context, interval time.Duration) {
 		select {
 		case <-ctx.Done():
 			fctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			err := v.Flush(fctx)
+			err := v.flush(fctx, true)
 			cancel()
 			if err != nil {
 				v.log.Error("final usage flush failed: usage counted since the last flush is lost", "err", err)

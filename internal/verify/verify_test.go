@@ -23,6 +23,7 @@ import (
 var testPlans = []plans.Plan{
 	{ID: "free", Name: "Free", Price: "$0", RatePerSecond: 1000, Burst: 1000, MonthlyQuota: 100, MaxKeys: 50},
 	{ID: "slow", Name: "Slow", Price: "$0", RatePerSecond: 10, Burst: 10, MonthlyQuota: 1_000_000, MaxKeys: 50},
+	{ID: "roomy", Name: "Roomy", Price: "$0", RatePerSecond: 1_000_000, Burst: 1_000_000, MonthlyQuota: 100_000, MaxKeys: 50},
 }
 
 // flaky wraps the real store and fails on demand, to stand for a database
