@@ -333,3 +333,40 @@ func TestRedisOutageCountsEachCallOnce(t *testing.T) {
 		})
 	}
 }
+
+// TestStopFlushWritesUsageCountedWhileRedisIsDown: usage counted alone is
+// kept out of the database until Redis has it, but a graceful stop during
+// the outage writes it anyway: nothing is lost on a graceful stop.
+func TestStopFlushWritesUsageCountedWhileRedisIsDown(t *testing.T) {
+	r := testenv.PrivateRedis(t)
+	f := MustFixture(t)
+	k, key := f.MustKey(keys.Settings{})
+	in := f.instance(r.URL()) // after the key: its filter knows it
+	if res := in.verify(key, 1); res.Code != verify.Valid {
+		t.Fatal(res.Code)
+	}
+	r.Stop()
+	for range 4 {
+		if res := in.verify(key, 1); res.Code != verify.Valid {
+			t.Fatal(res.Code)
+		}
+	}
+	if in.redis.FallbackCalls() == 0 {
+		t.Fatal("no call was counted locally")
+	}
+	if err := in.v.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	window := verify.WindowAt(f.Now(), verify.Window{}).Start
+	if used, _ := f.db.DB.QuotaUsed(context.Background(), k.ID, window); used != 0 {
+		t.Errorf("%d used in the database while the calls are not in Redis, want them held back", used)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { in.v.Run(ctx, time.Hour); close(done) }()
+	stop()
+	<-done
+	if used, _ := f.db.DB.QuotaUsed(context.Background(), k.ID, window); used != 5 {
+		t.Errorf("after the stop the database has %d used, want the 5 calls", used)
+	}
+}
