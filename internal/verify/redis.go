@@ -104,7 +104,7 @@ type RedisLimits struct {
 	rdb      *redis.Client
 	seed     func(ctx context.Context, keyID string, windowStart time.Time) (int64, error)
 	log      *slog.Logger
-	id       string // this instance's field in each window's hash of units by instance
+	id       any // this instance's field in each window's hash of units by instance (a string, boxed once: one allocation less per call)
 	local    MemoryLimits
 	down     atomic.Bool
 	probing  atomic.Bool
@@ -145,7 +145,7 @@ func NewRedisLimits(url string, seed func(ctx context.Context, keyID string, win
 	if _, err := rand.Read(id[:]); err != nil {
 		return nil, fmt.Errorf("verify: instance id: %w", err)
 	}
-	return &RedisLimits{rdb: redis.NewClient(opt), seed: seed, log: log, id: hex.EncodeToString(id[:]),
+	return &RedisLimits{rdb: redis.NewClient(opt), seed: seed, log: log, id: any(hex.EncodeToString(id[:])),
 		owing: map[*keyState]*Entry{}}, nil
 }
 

@@ -215,8 +215,8 @@ func TestRedisOutageFallsBackAndResumes(t *testing.T) {
 	if extra < 25 || extra > 35 {
 		t.Errorf("A allowed %d more on its own; want about 80-50 = 30", extra)
 	}
-	// The running server flushes every second: the database now holds what
-	// each instance counted alone.
+	// The running server flushes every second; what each instance counted
+	// alone stays out of the database until Redis has it.
 	for _, in := range []*instance{a, b} {
 		if err := in.v.Flush(context.Background()); err != nil {
 			t.Fatal(err)
@@ -230,8 +230,8 @@ func TestRedisOutageFallsBackAndResumes(t *testing.T) {
 	if a.redis.Degraded() || b.redis.Degraded() {
 		t.Fatal("shared counting did not resume")
 	}
-	// Redis lost its data: the window is re-seeded from the database, so
-	// the quota stays spent.
+	// Redis lost its data: the window is re-seeded from the database plus
+	// what each instance had not written there, so the quota stays spent.
 	if res := a.verify(key, 1); res.Code != verify.QuotaExceeded {
 		t.Errorf("after the outage: %s used %d", res.Code, res.Decision.QuotaUsed)
 	}
