@@ -259,9 +259,12 @@ func (r *RedisLimits) reconcile(ctx context.Context, e *Entry, w Window, cost in
 	unflushed := st.granted.Load() - st.flushed.Load()
 	res, err := r.script(ctx, e, w, cost, now, true, mode, floor, mine, owed, unflushed)
 	if err != nil || res[0] == 3 {
-		// Owed still: a reply that never came may have been applied, which
-		// the next mode 1 finds in the hash.
+		// Owed still. A reply that never came may have been applied: the
+		// next reconciliation is a mode 1, which finds that in the hash.
 		st.owed.Add(owed)
+		if err != nil {
+			st.synced.Store(-1)
+		}
 	}
 	if err != nil {
 		if errors.Is(err, context.Canceled) {
@@ -277,6 +280,16 @@ func (r *RedisLimits) reconcile(ctx context.Context, e *Entry, w Window, cost in
 		return r.decide(e, w, cost, now, res), nil
 	}
 	st.mine.Add(owed)
+	if sweep {
+		// No call: the rate state stays as the last call left it (the
+		// sweep's clock is the wall clock, not the verifier's).
+		st.used.Store(res[2])
+		st.synced.Store(epoch)
+		if st.owed.Load() == 0 {
+			st.hold.Store(false)
+		}
+		return Decision{}, nil
+	}
 	if res[0] == 0 && cost > 0 {
 		st.granted.Add(cost)
 		st.mine.Add(cost)
@@ -392,7 +405,6 @@ func (r *RedisLimits) wentDown(err error) {
 
 // probe pings Redis until it answers, then returns to shared counting.
 func (r *RedisLimits) probe() {
-	defer r.probing.Store(false)
 	for {
 		time.Sleep(500 * time.Millisecond)
 		ctx, cancel := context.WithTimeout(context.Background(), 250*time.Millisecond)
@@ -402,6 +414,9 @@ func (r *RedisLimits) probe() {
 			r.epoch.Add(1)
 			r.down.Store(false)
 			r.log.Info("redis is back: shared counting resumes")
+			// Probing ends before the sweep: should Redis go away again
+			// during it, the next outage starts a probe of its own.
+			r.probing.Store(false)
 			r.reconcileOwing()
 			return
 		}

@@ -370,3 +370,45 @@ func TestStopFlushWritesUsageCountedWhileRedisIsDown(t *testing.T) {
 		t.Errorf("after the stop the database has %d used, want the 5 calls", used)
 	}
 }
+
+// TestIdleKeyIsReconciledWhenRedisReturns: a key counted alone during an
+// outage and not called since is put back into Redis when Redis returns,
+// so its usage reaches the database without waiting for another call.
+func TestIdleKeyIsReconciledWhenRedisReturns(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		out, back func(*testenv.RedisServer)
+	}{
+		{"StallKeepsData", (*testenv.RedisServer).Stall, (*testenv.RedisServer).Resume},
+		{"KillLosesData", (*testenv.RedisServer).Stop, (*testenv.RedisServer).Start},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := testenv.PrivateRedis(t)
+			f := MustFixture(t)
+			k, key := f.MustKey(keys.Settings{})
+			in := f.instance(r.URL())
+			if res := in.verify(key, 1); res.Code != verify.Valid {
+				t.Fatal(res.Code)
+			}
+			tc.out(r)
+			for range 3 {
+				if res := in.verify(key, 1); res.Code != verify.Valid {
+					t.Fatal(res.Code)
+				}
+			}
+			tc.back(r)
+			window := verify.WindowAt(f.Now(), verify.Window{}).Start
+			waitFor(t, "the 4 calls in the database", func() bool {
+				if err := in.v.Flush(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+				used, _ := f.db.DB.QuotaUsed(context.Background(), k.ID, window)
+				return used == 4
+			})
+			// And in Redis, once: the next call is the fifth.
+			if res := in.verify(key, 1); res.Code != verify.Valid || res.Decision.QuotaUsed != 5 {
+				t.Errorf("the next call: %s, %d used, want 5", res.Code, res.Decision.QuotaUsed)
+			}
+		})
+	}
+}
