@@ -3,6 +3,7 @@ package testenv
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -148,7 +149,20 @@ func PrivateRedis(tb testing.TB) *RedisServer {
 		tb.Fatal(err)
 	}
 	r := &RedisServer{tb: tb, bin: bin, dir: tb.TempDir(), port: port}
-	r.Start()
+	// The port may be taken between freePort and the server's bind (other
+	// test binaries run too): the first start tries other ports.
+	for attempt := 1; ; attempt++ {
+		err := r.start()
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, errPortInUse) || attempt == 3 {
+			tb.Fatalf("redis: %v", err)
+		}
+		if r.port, err = freePort(); err != nil {
+			tb.Fatal(err)
+		}
+	}
 	tb.Cleanup(r.Stop)
 	return r
 }
@@ -159,8 +173,17 @@ func (r *RedisServer) URL() string { return "redis://127.0.0.1:" + strconv.Itoa(
 // Start starts the server (again) on its port and waits until it answers.
 func (r *RedisServer) Start() {
 	r.tb.Helper()
+	if err := r.start(); err != nil {
+		r.tb.Fatalf("redis: %v", err)
+	}
+}
+
+// errPortInUse: the server could not bind its port.
+var errPortInUse = errors.New("port in use")
+
+func (r *RedisServer) start() error {
 	if r.p != nil {
-		return
+		return nil
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(r.port)
 	cmd := exec.Command(r.bin, "--port", strconv.Itoa(r.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
@@ -168,14 +191,18 @@ func (r *RedisServer) Start() {
 	cmd.Dir = r.dir
 	p, err := startProc("redis-server", cmd)
 	if err != nil {
-		r.tb.Fatal(err)
+		return err
 	}
 	if err := p.waitReady(func() error { return redisPing(addr) }); err != nil {
 		p.stop(syscall.SIGKILL)
-		r.tb.Fatalf("redis: %v", err)
+		if p.portInUse() {
+			return fmt.Errorf("%w: %v", errPortInUse, err)
+		}
+		return err
 	}
 	r.p = p
 	onStop(func() { p.stop(syscall.SIGKILL) })
+	return nil
 }
 
 // Stop kills the server (its data is lost, as after a crash without
@@ -186,4 +213,31 @@ func (r *RedisServer) Stop() {
 	}
 	r.p.stop(syscall.SIGKILL)
 	r.p = nil
+}
+
+// Stall freezes the server (SIGSTOP) with its data and connections: it
+// accepts nothing and answers nothing, as a Redis stuck behind a partition
+// or a long fork. Calls time out; what they sent waits in the kernel and
+// is run when the server resumes. Cleanup resumes it before stopping it.
+func (r *RedisServer) Stall() {
+	r.tb.Helper()
+	if r.p == nil {
+		r.tb.Fatal("redis: Stall of a server that is not running")
+	}
+	if err := r.p.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		r.tb.Fatalf("redis: SIGSTOP: %v", err)
+	}
+	p := r.p
+	r.tb.Cleanup(func() { _ = p.cmd.Process.Signal(syscall.SIGCONT) })
+}
+
+// Resume lets a stalled server run again, with everything it held.
+func (r *RedisServer) Resume() {
+	r.tb.Helper()
+	if r.p == nil {
+		r.tb.Fatal("redis: Resume of a server that is not running")
+	}
+	if err := r.p.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		r.tb.Fatalf("redis: SIGCONT: %v", err)
+	}
 }

@@ -251,3 +251,35 @@ func TestMemoryOfFilterOf1MSecrets(t *testing.T) {
 	}
 	runtime.KeepAlive(v)
 }
+
+// BenchmarkVerifyCachedRedis is the hot path with shared limits: one script
+// call per verification (go-redis allocates for the call; the verifier's
+// own part adds nothing).
+func BenchmarkVerifyCachedRedis(b *testing.B) {
+	_, secrets, loader := benchVerifierLoader(b, 1)
+	rl, err := verify.NewRedisLimits(testenv.Redis(b), loader.QuotaUsed, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer rl.Close()
+	cat, err := plans.New([]plans.Plan{{ID: "free", Name: "Free", Price: "$0", RatePerSecond: plans.MaxRate, Burst: plans.MaxBurst, MonthlyQuota: 1 << 50, MaxKeys: 1}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	v, err := verify.New(verify.Config{Loader: loader, Plans: cat, Limits: rl, TTL: time.Hour})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	var res verify.Result
+	req := verify.Request{Key: secrets[0], Cost: 1}
+	v.Verify(ctx, &req, &res)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		v.Verify(ctx, &req, &res)
+		if res.Code != verify.Valid {
+			b.Fatal(res.Code)
+		}
+	}
+}

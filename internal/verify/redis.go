@@ -2,10 +2,13 @@ package verify
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -18,39 +21,74 @@ import (
 // runs on one Redis Cluster slot. Times are microseconds (Lua numbers are
 // doubles: exact to 2^53).
 //
-// KEYS: 1 rate (tat), 2 quota window (used), 3 generation.
+// Beside the window's count, a hash keeps what each instance added to it
+// (field: the instance's id). An instance knows what it added as Redis
+// confirmed it; the hash also holds what Redis applied for a call whose
+// reply never came (a timeout while Redis was stalled). The difference is
+// what makes putting an outage's calls back exact.
+//
+// KEYS: 1 rate (tat), 2 quota window (used), 3 generation, 4 the window's
+// units by instance.
 // ARGV: 1 now, 2 interval, 3 tolerance, 4 cost, 5 quota, 6 window TTL (s),
-// 7 floor: the window's count in the database (every instance's flushed
-// usage), or -1 when not read, 8 take (0: peek), 9 generation expected.
-// The window's count is raised to the floor when below it: after an outage
-// the database holds what instances counted alone, and taking the larger
-// count never counts a call twice.
+// 7 take (0: peek), 8 generation expected, 9 instance id, 10 mode, then,
+// for modes 1 and 2: 11 floor (the window's count in the database), 12
+// mine (what this instance has added plus owed), 13 owed (granted while
+// Redis was unreachable), 14 unflushed (granted and not in the database).
+// Mode 0: a call; a missing window is reported (4). Mode 1: the first call
+// after an outage; mode 2: a later call that owes units, or the window is
+// new. With a mode:
+//   - window missing (new, or Redis lost its data): floor + unflushed; the
+//     database has everything written, and each instance adds the rest.
+//   - no field of this instance (re-seeded by another instance after a loss
+//     of data, or this instance never added to it): + unflushed, likewise.
+//   - mode 1: + mine − field: what it granted that Redis has not seen,
+//     less what Redis applied of calls it never heard back about.
+//   - mode 2: + owed.
+//
 // Returns {code, tat, used, generation}: code 0 ok, 1 rate limited, 2 quota
 // exceeded, 3 stale (the key changed since it was cached; nothing taken),
-// 4 the window is missing (new, or Redis lost it): send the floor.
+// 4 the window is missing (mode 0): call again with mode 2.
 var takeScript = redis.NewScript(`
 local gen = tonumber(redis.call('GET', KEYS[3]) or '0')
-if gen ~= tonumber(ARGV[9]) then return {3, 0, 0, gen} end
+if gen ~= tonumber(ARGV[8]) then return {3, 0, 0, gen} end
 local now, interval, tol = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local cost, quota, floor = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[7])
+local cost, quota = tonumber(ARGV[4]), tonumber(ARGV[5])
 local used = tonumber(redis.call('GET', KEYS[2]) or '-1')
-if used < 0 then
-  if floor < 0 then return {4, 0, 0, gen} end
-  used = floor
-  redis.call('SET', KEYS[2], used, 'EX', ARGV[6])
-elseif floor > used then
-  used = floor
-  redis.call('SET', KEYS[2], used, 'KEEPTTL')
+local mode = ARGV[10]
+if mode == '0' then
+  if used < 0 then return {4, 0, 0, gen} end
+else
+  local floor, mine, owed, unflushed = tonumber(ARGV[11]), tonumber(ARGV[12]), tonumber(ARGV[13]), tonumber(ARGV[14])
+  local had = redis.call('HGET', KEYS[4], ARGV[9])
+  if used < 0 then
+    used = floor + unflushed
+    redis.call('SET', KEYS[2], used, 'EX', ARGV[6])
+    redis.call('HSET', KEYS[4], ARGV[9], mine)
+  elseif not had then
+    used = redis.call('INCRBY', KEYS[2], unflushed)
+    redis.call('HSET', KEYS[4], ARGV[9], mine)
+  elseif mode == '1' then
+    local d = mine - tonumber(had)
+    used = redis.call('INCRBY', KEYS[2], d)
+    redis.call('HINCRBY', KEYS[4], ARGV[9], d)
+  else
+    used = redis.call('INCRBY', KEYS[2], owed)
+    redis.call('HINCRBY', KEYS[4], ARGV[9], owed)
+  end
+  redis.call('EXPIRE', KEYS[4], ARGV[6])
 end
 local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
 if tat < now then tat = now end
-if ARGV[8] == '0' then return {0, tat, used, gen} end
+if ARGV[7] == '0' then return {0, tat, used, gen} end
 local nexttat = tat + interval * cost
 if nexttat - now > tol then return {1, tat, used, gen} end
 if used + cost > quota then return {2, tat, used, gen} end
 if cost > 0 then
   redis.call('SET', KEYS[1], nexttat, 'PX', math.floor((nexttat - now) / 1000) + 1000)
   used = redis.call('INCRBY', KEYS[2], cost)
+  if redis.call('HINCRBY', KEYS[4], ARGV[9], cost) == cost then
+    redis.call('EXPIRE', KEYS[4], ARGV[6])
+  end
 end
 return {0, nexttat, used, gen}
 `)
@@ -59,18 +97,23 @@ return {0, nexttat, used, gen}
 // instance, with one script call per verification. When Redis cannot be
 // reached it falls back to counting in this process (MemoryLimits, from the
 // last counts Redis gave), logs the outage once, and returns to shared
-// counting when Redis answers again, raising each window to the database's
-// count, which by then holds what every instance counted alone.
+// counting when Redis answers again, adding to each window what this
+// instance granted alone, once (see takeScript for how a window Redis lost
+// and a call Redis applied without answering are accounted).
 type RedisLimits struct {
 	rdb      *redis.Client
 	seed     func(ctx context.Context, keyID string, windowStart time.Time) (int64, error)
 	log      *slog.Logger
+	id       any // this instance's field in each window's hash of units by instance (a string, boxed once: one allocation less per call)
 	local    MemoryLimits
 	down     atomic.Bool
 	probing  atomic.Bool
 	outages  atomic.Int64
-	epoch    atomic.Int64 // recoveries so far: a state synced in an older epoch re-reads the floor
+	epoch    atomic.Int64 // recoveries so far: a key synced in an older epoch reconciles first
 	fallback atomic.Int64 // verifications counted locally
+
+	owingMu sync.Mutex
+	owing   map[*keyState]*Entry // keys that counted alone, reconciled when Redis is back
 }
 
 // NewRedisLimits connects to url (redis:// or rediss://) with short
@@ -98,7 +141,12 @@ func NewRedisLimits(url string, seed func(ctx context.Context, keyID string, win
 	}
 	// go-redis prints pool errors to stderr; we report outages ourselves.
 	redis.SetLogger(redisLogger{log})
-	return &RedisLimits{rdb: redis.NewClient(opt), seed: seed, log: log}, nil
+	var id [8]byte
+	if _, err := rand.Read(id[:]); err != nil {
+		return nil, fmt.Errorf("verify: instance id: %w", err)
+	}
+	return &RedisLimits{rdb: redis.NewClient(opt), seed: seed, log: log, id: any(hex.EncodeToString(id[:])),
+		owing: map[*keyState]*Entry{}}, nil
 }
 
 // redisLogger sends go-redis's own messages to slog at debug level.
@@ -131,6 +179,9 @@ func genKey(id string) string  { return "kh:{" + id + "}:gen" }
 func quotaKey(id string, w Window) string {
 	return "kh:{" + id + "}:q:" + strconv.FormatInt(w.Start.Unix(), 10)
 }
+func byKey(id string, w Window) string {
+	return "kh:{" + id + "}:qi:" + strconv.FormatInt(w.Start.Unix(), 10)
+}
 
 // Take implements Limits.
 func (r *RedisLimits) Take(ctx context.Context, e *Entry, cost int64, now time.Time) (Decision, error) {
@@ -142,48 +193,24 @@ func (r *RedisLimits) Peek(ctx context.Context, e *Entry, now time.Time) (Decisi
 	return r.run(ctx, e, 0, now, false)
 }
 
+// Script modes (takeScript).
+const (
+	modeCall      = "0"
+	modeRecovered = "1"
+	modeOwed      = "2"
+)
+
 func (r *RedisLimits) run(ctx context.Context, e *Entry, cost int64, now time.Time, take bool) (Decision, error) {
 	st := e.state
 	if r.down.Load() {
 		return r.locally(ctx, e, cost, now, take)
 	}
 	w := st.windowFor(e, now)
-	intervalUs := max(1, int64(time.Second/time.Microsecond)/max(1, e.Rate))
-	tolUs := intervalUs * e.Burst
-	nowUs := now.UnixMicro()
-	takeArg := "1"
-	if !take {
-		takeArg = "0"
-	}
-	keys := []string{rateKey(e.KeyID), quotaKey(e.KeyID, w), genKey(e.KeyID)}
-	ttl := int64(w.End.Sub(now)/time.Second) + 86400
-	floor := int64(-1)
 	epoch := r.epoch.Load()
-	var res []int64
-	var err, seedErr error
-	for range 2 {
-		if floor < 0 && st.synced.Load() != epoch {
-			// Redis came back since this key last synced: what instances
-			// counted alone meanwhile is in the database.
-			if floor, seedErr = r.seed(ctx, e.KeyID, w.Start); seedErr != nil {
-				break
-			}
-		}
-		res, err = takeScript.Run(ctx, r.rdb, keys, nowUs, intervalUs, tolUs, cost, e.Quota, ttl, floor, takeArg, e.gen).Int64Slice()
-		if err != nil || res[0] != 4 {
-			break
-		}
-		// The window is missing (new, or Redis lost it): seed it from
-		// the database.
-		if floor, seedErr = r.seed(ctx, e.KeyID, w.Start); seedErr != nil {
-			break
-		}
+	if take && (st.synced.Load() != epoch || st.owed.Load() != 0) {
+		return r.reconcile(ctx, e, w, cost, now, epoch, false)
 	}
-	if seedErr != nil || (err == nil && res[0] == 4) {
-		// The database cannot say what the window holds: count locally
-		// for this call, without calling Redis down.
-		return r.locally(ctx, e, cost, now, take)
-	}
+	res, err := r.script(ctx, e, w, cost, now, take, modeCall, 0, 0, 0, 0)
 	if err != nil {
 		if errors.Is(err, context.Canceled) {
 			return Decision{}, err
@@ -191,14 +218,120 @@ func (r *RedisLimits) run(ctx context.Context, e *Entry, cost int64, now time.Ti
 		r.wentDown(err)
 		return r.locally(ctx, e, cost, now, take)
 	}
+	if res[0] == 4 {
+		if !take {
+			return r.local.Peek(ctx, e, now)
+		}
+		// The window is new, or Redis lost it: seed it from the database.
+		return r.reconcile(ctx, e, w, cost, now, epoch, false)
+	}
+	if take && res[0] == 0 && cost > 0 {
+		st.granted.Add(cost)
+		st.mine.Add(cost)
+	}
+	return r.decide(e, w, cost, now, res), nil
+}
+
+// reconcile runs the script in mode 1 (first call after an outage) or 2
+// (owed units, or a window to seed), one at a time per key, so that no
+// call of this instance is between Redis and its reply while mine is read.
+// sweep: no call is waiting (reconcileOwing), so a failure is returned
+// rather than counted locally.
+func (r *RedisLimits) reconcile(ctx context.Context, e *Entry, w Window, cost int64, now time.Time, epoch int64, sweep bool) (Decision, error) {
+	st := e.state
+	st.recMu.Lock()
+	defer st.recMu.Unlock()
+	mode := modeOwed
+	if st.synced.Load() != epoch {
+		mode = modeRecovered
+	}
+	floor, err := r.seed(ctx, e.KeyID, w.Start)
+	if err != nil {
+		if sweep {
+			return Decision{}, err
+		}
+		// The database cannot say what the window holds: count locally
+		// for this call, without calling Redis down.
+		return r.locally(ctx, e, cost, now, true)
+	}
+	owed := st.owed.Swap(0)
+	mine := st.mine.Load() + owed
+	unflushed := st.granted.Load() - st.flushed.Load()
+	res, err := r.script(ctx, e, w, cost, now, true, mode, floor, mine, owed, unflushed)
+	if err != nil || res[0] == 3 {
+		// Owed still. A reply that never came may have been applied: the
+		// next reconciliation is a mode 1, which finds that in the hash.
+		st.owed.Add(owed)
+		if err != nil {
+			st.synced.Store(-1)
+		}
+	}
+	if err != nil {
+		if errors.Is(err, context.Canceled) {
+			return Decision{}, err
+		}
+		r.wentDown(err)
+		if sweep {
+			return Decision{}, err
+		}
+		return r.locally(ctx, e, cost, now, true)
+	}
+	if res[0] == 3 {
+		return r.decide(e, w, cost, now, res), nil
+	}
+	st.mine.Add(owed)
+	if sweep {
+		// No call: the rate state stays as the last call left it (the
+		// sweep's clock is the wall clock, not the verifier's).
+		st.used.Store(res[2])
+		st.synced.Store(epoch)
+		if st.owed.Load() == 0 {
+			st.hold.Store(false)
+		}
+		return Decision{}, nil
+	}
+	if res[0] == 0 && cost > 0 {
+		st.granted.Add(cost)
+		st.mine.Add(cost)
+	}
 	st.synced.Store(epoch)
+	if st.owed.Load() == 0 {
+		st.hold.Store(false)
+	}
+	return r.decide(e, w, cost, now, res), nil
+}
+
+// script runs takeScript.
+func (r *RedisLimits) script(ctx context.Context, e *Entry, w Window, cost int64, now time.Time, take bool, mode string, floor, mine, owed, unflushed int64) ([]int64, error) {
+	intervalUs := max(1, int64(time.Second/time.Microsecond)/max(1, e.Rate))
+	takeArg := "1"
+	if !take {
+		takeArg = "0"
+	}
+	keys := []string{rateKey(e.KeyID), quotaKey(e.KeyID, w), genKey(e.KeyID), byKey(e.KeyID, w)}
+	// A day past the window's end, and never less (a reconciliation runs
+	// on the wall clock, which need not be inside the window).
+	ttl := max(86400, int64(w.End.Sub(now)/time.Second)+86400)
+	args := []any{now.UnixMicro(), intervalUs, intervalUs * e.Burst, cost, e.Quota, ttl, takeArg, e.gen, r.id, mode}
+	if mode != modeCall {
+		args = append(args, floor, mine, owed, unflushed)
+	}
+	return takeScript.Run(ctx, r.rdb, keys, args...).Int64Slice()
+}
+
+// decide turns the script's answer into a Decision, and keeps the local
+// state close to the shared one, for a fallback.
+func (r *RedisLimits) decide(e *Entry, w Window, cost int64, now time.Time, res []int64) Decision {
+	st := e.state
+	intervalUs := max(1, int64(time.Second/time.Microsecond)/max(1, e.Rate))
+	tolUs := intervalUs * e.Burst
+	nowUs := now.UnixMicro()
 	code, tat, used := res[0], res[1], res[2]
 	d := Decision{RateLimit: e.Burst, QuotaLimit: e.Quota, QuotaReset: w.End, QuotaUsed: used}
 	if code == 3 {
 		d.Stale = true
-		return d, nil
+		return d
 	}
-	// Keep the local state close to the shared one, for a fallback.
 	st.used.Store(used)
 	st.tat.Store(tat * int64(time.Microsecond))
 	d.RateReset = time.UnixMicro(tat)
@@ -211,17 +344,50 @@ func (r *RedisLimits) run(ctx context.Context, e *Entry, cost int64, now time.Ti
 		d.QuotaExceeded = true
 		d.RetryAfter = max(time.Second, w.End.Sub(now))
 	}
-	return d, nil
+	return d
 }
 
 // locally counts in this process while Redis is away, remembering what it
-// took so it can be added to Redis's count when it is back.
+// granted (owed) so that it is added to Redis's count when Redis is back,
+// and holding the key's usage back from the database until then.
 func (r *RedisLimits) locally(ctx context.Context, e *Entry, cost int64, now time.Time, take bool) (Decision, error) {
 	if !take {
 		return r.local.Peek(ctx, e, now)
 	}
 	r.fallback.Add(1)
-	return r.local.Take(ctx, e, cost, now)
+	d, err := r.local.Take(ctx, e, cost, now)
+	if err == nil && cost > 0 && !d.RateLimited && !d.QuotaExceeded {
+		st := e.state
+		if !st.hold.Swap(true) {
+			r.owingMu.Lock()
+			r.owing[st] = e
+			r.owingMu.Unlock()
+		}
+		st.granted.Add(cost)
+		st.owed.Add(cost)
+	}
+	return d, err
+}
+
+// reconcileOwing puts what every key counted alone back into Redis after
+// an outage, whether or not it is called again, so its usage reaches the
+// database.
+func (r *RedisLimits) reconcileOwing() {
+	r.owingMu.Lock()
+	owing := r.owing
+	r.owing = map[*keyState]*Entry{}
+	r.owingMu.Unlock()
+	epoch := r.epoch.Load()
+	for st, e := range owing {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		_, err := r.reconcile(ctx, e, st.window(), 0, time.Now(), epoch, true)
+		cancel()
+		if err != nil || st.hold.Load() {
+			r.owingMu.Lock()
+			r.owing[st] = e // the next call, or the next recovery, tries again
+			r.owingMu.Unlock()
+		}
+	}
 }
 
 // wentDown switches to local counting and starts probing Redis.
@@ -239,7 +405,6 @@ func (r *RedisLimits) wentDown(err error) {
 
 // probe pings Redis until it answers, then returns to shared counting.
 func (r *RedisLimits) probe() {
-	defer r.probing.Store(false)
 	for {
 		time.Sleep(500 * time.Millisecond)
 		ctx, cancel := context.WithTimeout(context.Background(), 250*time.Millisecond)
@@ -249,6 +414,10 @@ func (r *RedisLimits) probe() {
 			r.epoch.Add(1)
 			r.down.Store(false)
 			r.log.Info("redis is back: shared counting resumes")
+			// Probing ends before the sweep: should Redis go away again
+			// during it, the next outage starts a probe of its own.
+			r.probing.Store(false)
+			r.reconcileOwing()
 			return
 		}
 	}

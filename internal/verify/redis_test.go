@@ -215,8 +215,8 @@ func TestRedisOutageFallsBackAndResumes(t *testing.T) {
 	if extra < 25 || extra > 35 {
 		t.Errorf("A allowed %d more on its own; want about 80-50 = 30", extra)
 	}
-	// The running server flushes every second: the database now holds what
-	// each instance counted alone.
+	// The running server flushes every second; what each instance counted
+	// alone stays out of the database until Redis has it.
 	for _, in := range []*instance{a, b} {
 		if err := in.v.Flush(context.Background()); err != nil {
 			t.Fatal(err)
@@ -230,12 +230,185 @@ func TestRedisOutageFallsBackAndResumes(t *testing.T) {
 	if a.redis.Degraded() || b.redis.Degraded() {
 		t.Fatal("shared counting did not resume")
 	}
-	// Redis lost its data: the window is re-seeded from the database, so
-	// the quota stays spent.
+	// Redis lost its data: the window is re-seeded from the database plus
+	// what each instance had not written there, so the quota stays spent.
 	if res := a.verify(key, 1); res.Code != verify.QuotaExceeded {
 		t.Errorf("after the outage: %s used %d", res.Code, res.Decision.QuotaUsed)
 	}
 	if res := b.verify(key, 1); res.Code != verify.QuotaExceeded || res.Decision.QuotaUsed < 100 {
 		t.Errorf("after the outage, B: %s used %d", res.Code, res.Decision.QuotaUsed)
+	}
+}
+
+// TestRedisOutageCountsEachCallOnce: two instances verify one key from
+// several goroutines each while Redis goes away and comes back, either
+// stalled (SIGSTOP: calls time out, what they sent runs when it resumes,
+// and it keeps its data) or killed (back empty, no persistence). Afterwards
+// Redis's count of the window and the database's usage must both be
+// exactly the calls answered VALID: none lost, none counted twice.
+func TestRedisOutageCountsEachCallOnce(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		out, back func(*testenv.RedisServer)
+	}{
+		{"StallKeepsData", (*testenv.RedisServer).Stall, (*testenv.RedisServer).Resume},
+		{"KillLosesData", (*testenv.RedisServer).Stop, (*testenv.RedisServer).Start},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := testenv.PrivateRedis(t)
+			f, a, b := twoInstances(t, r.URL())
+			f.setPlan("roomy")
+			k, key := f.MustKey(keys.Settings{})
+			var granted atomic.Int64
+			traffic := func(calls int) {
+				var wg sync.WaitGroup
+				for i := range 8 {
+					in := []*instance{a, b}[i%2]
+					wg.Go(func() {
+						for range calls {
+							switch res := in.verify(key, 1); res.Code {
+							case verify.Valid:
+								granted.Add(1)
+							default:
+								t.Errorf("%s: %s", tc.name, res.Code)
+							}
+						}
+					})
+				}
+				wg.Wait()
+			}
+			traffic(10)
+			// Some usage in the database before the outage, some not.
+			if err := a.v.Flush(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			traffic(5)
+
+			tc.out(r)
+			// Calls in flight meet the outage; both fall back.
+			traffic(10)
+			waitFor(t, "both instances in fallback", func() bool { return a.redis.Degraded() && b.redis.Degraded() })
+			traffic(10)
+			// The running server flushes every second, outage or not, and
+			// calls go on between flushes.
+			for _, in := range []*instance{a, b} {
+				if err := in.v.Flush(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			traffic(5)
+			tc.back(r)
+			waitFor(t, "shared counting back on both", func() bool { return !a.redis.Degraded() && !b.redis.Degraded() })
+			traffic(5)
+
+			// Every call counted once: one more call on each instance sees
+			// exactly the calls granted so far, plus itself.
+			for _, in := range []*instance{a, b} {
+				res := in.verify(key, 1)
+				if res.Code != verify.Valid {
+					t.Fatalf("after the outage: %s", res.Code)
+				}
+				n := granted.Add(1)
+				if res.Decision.QuotaUsed != n {
+					t.Errorf("after the outage Redis counts %d used, want the %d calls granted (%d fallback calls on A, %d on B)",
+						res.Decision.QuotaUsed, n, a.redis.FallbackCalls(), b.redis.FallbackCalls())
+				}
+			}
+			if a.redis.FallbackCalls() == 0 || b.redis.FallbackCalls() == 0 {
+				t.Fatalf("fallback calls %d and %d: the outage did not happen on both", a.redis.FallbackCalls(), b.redis.FallbackCalls())
+			}
+			// And the database has each call once.
+			for _, in := range []*instance{a, b} {
+				if err := in.v.Flush(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			used, err := f.db.DB.QuotaUsed(context.Background(), k.ID, verify.WindowAt(f.Now(), verify.Window{}).Start)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if used != granted.Load() {
+				t.Errorf("the database counts %d used, want the %d calls granted", used, granted.Load())
+			}
+		})
+	}
+}
+
+// TestStopFlushWritesUsageCountedWhileRedisIsDown: usage counted alone is
+// kept out of the database until Redis has it, but a graceful stop during
+// the outage writes it anyway: nothing is lost on a graceful stop.
+func TestStopFlushWritesUsageCountedWhileRedisIsDown(t *testing.T) {
+	r := testenv.PrivateRedis(t)
+	f := MustFixture(t)
+	k, key := f.MustKey(keys.Settings{})
+	in := f.instance(r.URL()) // after the key: its filter knows it
+	if res := in.verify(key, 1); res.Code != verify.Valid {
+		t.Fatal(res.Code)
+	}
+	r.Stop()
+	for range 4 {
+		if res := in.verify(key, 1); res.Code != verify.Valid {
+			t.Fatal(res.Code)
+		}
+	}
+	if in.redis.FallbackCalls() == 0 {
+		t.Fatal("no call was counted locally")
+	}
+	if err := in.v.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	window := verify.WindowAt(f.Now(), verify.Window{}).Start
+	if used, _ := f.db.DB.QuotaUsed(context.Background(), k.ID, window); used != 0 {
+		t.Errorf("%d used in the database while the calls are not in Redis, want them held back", used)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { in.v.Run(ctx, time.Hour); close(done) }()
+	stop()
+	<-done
+	if used, _ := f.db.DB.QuotaUsed(context.Background(), k.ID, window); used != 5 {
+		t.Errorf("after the stop the database has %d used, want the 5 calls", used)
+	}
+}
+
+// TestIdleKeyIsReconciledWhenRedisReturns: a key counted alone during an
+// outage and not called since is put back into Redis when Redis returns,
+// so its usage reaches the database without waiting for another call.
+func TestIdleKeyIsReconciledWhenRedisReturns(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		out, back func(*testenv.RedisServer)
+	}{
+		{"StallKeepsData", (*testenv.RedisServer).Stall, (*testenv.RedisServer).Resume},
+		{"KillLosesData", (*testenv.RedisServer).Stop, (*testenv.RedisServer).Start},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := testenv.PrivateRedis(t)
+			f := MustFixture(t)
+			k, key := f.MustKey(keys.Settings{})
+			in := f.instance(r.URL())
+			if res := in.verify(key, 1); res.Code != verify.Valid {
+				t.Fatal(res.Code)
+			}
+			tc.out(r)
+			for range 3 {
+				if res := in.verify(key, 1); res.Code != verify.Valid {
+					t.Fatal(res.Code)
+				}
+			}
+			tc.back(r)
+			window := verify.WindowAt(f.Now(), verify.Window{}).Start
+			waitFor(t, "the 4 calls in the database", func() bool {
+				if err := in.v.Flush(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+				used, _ := f.db.DB.QuotaUsed(context.Background(), k.ID, window)
+				return used == 4
+			})
+			// And in Redis, once: the next call is the fifth.
+			if res := in.verify(key, 1); res.Code != verify.Valid || res.Decision.QuotaUsed != 5 {
+				t.Errorf("the next call: %s, %d used, want 5", res.Code, res.Decision.QuotaUsed)
+			}
+		})
 	}
 }

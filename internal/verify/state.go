@@ -48,6 +48,21 @@ type keyState struct {
 	dirty                                            atomic.Bool  // counted since the last drain
 	lastWritten                                      int64        // last use last written (unix ns); guarded by mu
 	synced                                           atomic.Int64 // the shared limits' recovery epoch this key last synced in
+
+	// What shared limits (RedisLimits) need to put this instance's share
+	// of the window back into Redis after an outage, exactly once. All are
+	// quota units of the current window, reset when it rolls over.
+	granted atomic.Int64 // granted by this instance: through Redis or counted alone
+	flushed atomic.Int64 // of granted, written to the database
+	mine    atomic.Int64 // added to Redis's count by this instance, as its replies confirmed
+	owed    atomic.Int64 // granted alone (Redis unreachable), not yet added to Redis
+	// hold keeps the key's usage out of the database while its calls
+	// counted alone are not in Redis yet: should Redis come back without
+	// its data, the window is re-seeded from the database plus what each
+	// instance has not written there, which is only exact if nothing is
+	// written in between.
+	hold  atomic.Bool
+	recMu sync.Mutex // one reconciliation with Redis at a time
 }
 
 // Usage is what one key did in one hour and one quota window, to be added
@@ -94,10 +109,19 @@ func (st *keyState) windowFor(e *Entry, now time.Time) Window {
 		// A new window. (A new billing period that starts where the
 		// counted window did keeps its count.)
 		st.used.Store(0)
+		st.granted.Store(0)
+		st.flushed.Store(0)
+		st.mine.Store(0)
+		st.owed.Store(0)
 	}
 	st.windowStart.Store(w.Start.UnixNano())
 	st.windowEnd.Store(w.End.UnixNano())
 	return w
+}
+
+// window returns the quota window being counted, without rolling it over.
+func (st *keyState) window() Window {
+	return Window{Start: time.Unix(0, st.windowStart.Load()).UTC(), End: time.Unix(0, st.windowEnd.Load()).UTC()}
 }
 
 // count records one outcome at now.

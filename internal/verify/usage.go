@@ -13,8 +13,12 @@ import (
 // and retried first, alone and unchanged, with its batch id: when its
 // commit did reach the database and only the answer was lost, the store
 // finds the id and does not add it again. Usage counted meanwhile waits in
-// the keys' counters. Usage is never written twice.
-func (v *Verifier) Flush(ctx context.Context) error {
+// the keys' counters. Usage is never written twice. Keys whose calls
+// counted while Redis was unreachable and are not yet back in Redis wait
+// for that (see keyState.hold); the flush when Run stops writes them too.
+func (v *Verifier) Flush(ctx context.Context) error { return v.flush(ctx, false) }
+
+func (v *Verifier) flush(ctx context.Context, all bool) error {
 	v.flushMu.Lock()
 	defer v.flushMu.Unlock()
 
@@ -22,6 +26,7 @@ func (v *Verifier) Flush(ctx context.Context) error {
 		if err := v.cfg.Loader.AddUsage(ctx, v.pending); err != nil {
 			return fmt.Errorf("verify: retry %d usage rows: %w", len(v.pending), err)
 		}
+		v.markFlushed(v.pending)
 		v.pending = nil
 	}
 
@@ -34,6 +39,9 @@ func (v *Verifier) Flush(ctx context.Context) error {
 
 	var batch []Usage
 	for _, st := range states {
+		if !all && st.hold.Load() {
+			continue // still dirty: written once Redis has the counts
+		}
 		if st.dirty.Swap(false) {
 			batch = st.drain(batch)
 		}
@@ -53,7 +61,22 @@ func (v *Verifier) Flush(ctx context.Context) error {
 		v.pending = batch
 		return fmt.Errorf("verify: flush %d usage rows: %w", len(batch), err)
 	}
+	v.markFlushed(batch)
 	return nil
+}
+
+// markFlushed records rows the database now holds. What is in the database
+// is what a window re-seeded from it holds: only the rest is this
+// instance's to add back after a Redis outage.
+func (v *Verifier) markFlushed(batch []Usage) {
+	v.statesMu.Lock()
+	defer v.statesMu.Unlock()
+	for i := range batch {
+		u := &batch[i]
+		if st := v.states[u.KeyID]; st != nil && u.Cost != 0 && u.WindowStart.UnixNano() == st.windowStart.Load() {
+			st.flushed.Add(u.Cost)
+		}
+	}
 }
 
 // Run flushes every interval until ctx ends, then flushes once more with
@@ -66,7 +89,7 @@ func (v *Verifier) Run(ctx context.Context, interval time.Duration) {
 		select {
 		case <-ctx.Done():
 			fctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			err := v.Flush(fctx)
+			err := v.flush(fctx, true)
 			cancel()
 			if err != nil {
 				v.log.Error("final usage flush failed: usage counted since the last flush is lost", "err", err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -15,6 +16,7 @@ import (
 	"github.com/keyhold/keyhold/internal/keys"
 	"github.com/keyhold/keyhold/internal/plans"
 	"github.com/keyhold/keyhold/internal/store"
+	"github.com/keyhold/keyhold/internal/testenv"
 	"github.com/keyhold/keyhold/internal/verify"
 )
 
@@ -23,6 +25,7 @@ import (
 var testPlans = []plans.Plan{
 	{ID: "free", Name: "Free", Price: "$0", RatePerSecond: 1000, Burst: 1000, MonthlyQuota: 100, MaxKeys: 50},
 	{ID: "slow", Name: "Slow", Price: "$0", RatePerSecond: 10, Burst: 10, MonthlyQuota: 1_000_000, MaxKeys: 50},
+	{ID: "roomy", Name: "Roomy", Price: "$0", RatePerSecond: 1_000_000, Burst: 1_000_000, MonthlyQuota: 100_000, MaxKeys: 50},
 }
 
 // flaky wraps the real store and fails on demand, to stand for a database
@@ -589,5 +592,86 @@ func TestPlanChangeKeepsUsageAndChangesLimit(t *testing.T) {
 	res := f.Verify(key, 1)
 	if res.Code != verify.Valid || res.Decision.QuotaLimit != 1_000_000 || res.Decision.QuotaUsed != 101 || res.Entry.PlanID != "slow" {
 		t.Errorf("after the upgrade: %s limit %d used %d", res.Code, res.Decision.QuotaLimit, res.Decision.QuotaUsed)
+	}
+}
+
+// failingLimits answers every Take with an error, as a Limits that can
+// neither count nor fall back.
+type failingLimits struct{ verify.MemoryLimits }
+
+var errNoLimits = errors.New("limits: no answer")
+
+func (failingLimits) Take(context.Context, *verify.Entry, int64, time.Time) (verify.Decision, error) {
+	return verify.Decision{}, errNoLimits
+}
+
+// TestLimitsErrorIsUnavailableNeverValid: when Limits cannot answer, the
+// call is UNAVAILABLE (503, Retry-After), never an unmetered VALID, and it
+// takes and records nothing. Both a Limits that fails and Redis limits
+// whose caller went away (the one error RedisLimits returns).
+func TestLimitsErrorIsUnavailableNeverValid(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		limits func(*fixture) verify.Limits
+		ctx    func() context.Context
+	}{
+		{"LimitsFail", func(*fixture) verify.Limits { return failingLimits{} }, context.Background},
+		{"RedisCallerGone", func(f *fixture) verify.Limits {
+			rl, err := verify.NewRedisLimits(testenv.Redis(t), f.db.QuotaUsed, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { rl.Close() })
+			return rl
+		}, func() context.Context { ctx, cancel := context.WithCancel(context.Background()); cancel(); return ctx }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := MustFixture(t)
+			k, key := f.MustKey(keys.Settings{})
+			limits := tc.limits(f)
+			v := f.newVerifier(limits)
+			if err := v.LoadSecrets(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if _, ok := limits.(failingLimits); !ok {
+				// Cached, with one call counted, before the caller goes away.
+				var res verify.Result
+				v.Verify(context.Background(), &verify.Request{Key: key, Cost: 1}, &res)
+				if res.Code != verify.Valid {
+					t.Fatal(res.Code)
+				}
+			}
+			before, _, _ := v.QuotaUsed(k.ID, f.Now())
+			var res verify.Result
+			v.Verify(tc.ctx(), &verify.Request{Key: key, Cost: 5}, &res)
+			if res.Code != verify.Unavailable {
+				t.Fatalf("a call Limits could not count: %s, want UNAVAILABLE", res.Code)
+			}
+			if s := res.Code.HTTPStatus(); s != 503 {
+				t.Errorf("HTTP status %d, want 503", s)
+			}
+			if ra := res.RetryAfter(); ra <= 0 {
+				t.Errorf("Retry-After %d, want a positive number of seconds", ra)
+			}
+			if body := string(verify.AppendJSON(nil, &res)); !strings.HasPrefix(body, `{"valid":false,"code":"UNAVAILABLE"`) {
+				t.Errorf("answer %s", body)
+			}
+			if rl, ok := limits.(*verify.RedisLimits); ok && rl.Degraded() {
+				t.Error("a caller going away called Redis down")
+			}
+			if after, _, _ := v.QuotaUsed(k.ID, f.Now()); after != before {
+				t.Errorf("quota used went from %d to %d on an UNAVAILABLE call", before, after)
+			}
+			if err := v.Flush(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			u, err := f.db.DB.KeyUsageTotals(context.Background(), k.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if u.Valid != before || u.Cost != before {
+				t.Errorf("usage written: %d valid, cost %d; want only the %d calls before", u.Valid, u.Cost, before)
+			}
+		})
 	}
 }
