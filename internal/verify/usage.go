@@ -8,26 +8,32 @@ import (
 	"github.com/keyhold/keyhold/internal/keyhold"
 )
 
-// Flush writes the usage counted since the last flush in one atomic write.
-// A write that failed is kept (up to MaxPending rows, oldest dropped first)
-// and retried first, alone and unchanged, with its batch id: when its
-// commit did reach the database and only the answer was lost, the store
-// finds the id and does not add it again. Usage counted meanwhile waits in
-// the keys' counters. Usage is never written twice. Keys whose calls
-// counted while Redis was unreachable and are not yet back in Redis wait
-// for that (see keyState.hold); the flush when Run stops writes them too.
+// Flush writes the usage counted since the last flush in one atomic write,
+// a batch with its own id. Batches whose write failed are kept, oldest
+// first, and retried before anything else, each unchanged and with its id:
+// when a commit did reach the database and only the answer was lost, the
+// store finds the id and does not add it again, so usage is never written
+// twice. While the database stays down each flush still drains the keys'
+// counters into a new batch, so what waits in memory is bounded by
+// MaxPending rows in all (the oldest rows are dropped first, and counted).
+// Keys whose calls counted while Redis was unreachable and are not yet
+// back in Redis wait for that (see keyState.hold); the flush when Run
+// stops writes them too.
 func (v *Verifier) Flush(ctx context.Context) error { return v.flush(ctx, false) }
 
 func (v *Verifier) flush(ctx context.Context, all bool) error {
 	v.flushMu.Lock()
 	defer v.flushMu.Unlock()
 
-	if len(v.pending) > 0 {
-		if err := v.cfg.Loader.AddUsage(ctx, v.pending); err != nil {
-			return fmt.Errorf("verify: retry %d usage rows: %w", len(v.pending), err)
+	var retryErr error
+	for len(v.pending) > 0 {
+		b := v.pending[0]
+		if err := v.cfg.Loader.AddUsage(ctx, b); err != nil {
+			retryErr = fmt.Errorf("verify: retry %d usage rows: %w", v.pendingRowsLocked(), err)
+			break
 		}
-		v.markFlushed(v.pending)
-		v.pending = nil
+		v.markFlushed(b)
+		v.pending = v.pending[1:]
 	}
 
 	v.statesMu.Lock()
@@ -47,22 +53,50 @@ func (v *Verifier) flush(ctx context.Context, all bool) error {
 		}
 	}
 	if len(batch) == 0 {
-		return nil
+		return retryErr
 	}
 	id := keyhold.NewID()
 	for i := range batch {
 		batch[i].Batch = id
 	}
+	if retryErr != nil {
+		// Older batches come first: keep this one behind them.
+		v.queueLocked(batch)
+		return retryErr
+	}
 	if err := v.cfg.Loader.AddUsage(ctx, batch); err != nil {
-		if over := len(batch) - v.cfg.MaxPending; over > 0 {
-			v.dropped.Add(int64(over))
-			batch = batch[over:]
-		}
-		v.pending = batch
+		v.queueLocked(batch)
 		return fmt.Errorf("verify: flush %d usage rows: %w", len(batch), err)
 	}
 	v.markFlushed(batch)
 	return nil
+}
+
+// queueLocked keeps a batch whose write failed, dropping the oldest rows
+// past MaxPending. A batch cut short keeps its id: if its first write did
+// land, the store still skips it whole. v.flushMu must be held.
+func (v *Verifier) queueLocked(batch []Usage) {
+	v.pending = append(v.pending, batch)
+	over := v.pendingRowsLocked() - v.cfg.MaxPending
+	for over > 0 && len(v.pending) > 0 {
+		b := v.pending[0]
+		n := min(over, len(b))
+		v.dropped.Add(int64(n))
+		over -= n
+		if n == len(b) {
+			v.pending = v.pending[1:]
+		} else {
+			v.pending[0] = b[n:]
+		}
+	}
+}
+
+func (v *Verifier) pendingRowsLocked() int {
+	n := 0
+	for _, b := range v.pending {
+		n += len(b)
+	}
+	return n
 }
 
 // markFlushed records rows the database now holds. What is in the database
@@ -114,7 +148,7 @@ func (v *Verifier) Run(ctx context.Context, interval time.Duration) {
 func (v *Verifier) PendingRows() int {
 	v.flushMu.Lock()
 	defer v.flushMu.Unlock()
-	return len(v.pending)
+	return v.pendingRowsLocked()
 }
 
 // DroppedRows returns how many usage rows were dropped past MaxPending.

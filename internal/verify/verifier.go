@@ -93,7 +93,7 @@ type Verifier struct {
 	states   map[string]*keyState
 
 	flushMu sync.Mutex // one flush at a time
-	pending []Usage    // the batch whose write failed, retried alone and unchanged next flush
+	pending [][]Usage  // batches whose write failed, oldest first, each retried unchanged with its id
 
 	dropped    atomic.Int64 // usage rows dropped past MaxPending
 	refreshing atomic.Int64 // background re-reads running
