@@ -1,0 +1,79 @@
+package verify_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/keyhold/keyhold/internal/keys"
+	"github.com/keyhold/keyhold/internal/verify"
+)
+
+// recording keeps every batch of usage the verifier writes.
+type recording struct {
+	*flaky
+	mu      sync.Mutex
+	batches [][]verify.Usage
+}
+
+func (r *recording) AddUsage(ctx context.Context, u []verify.Usage) error {
+	r.mu.Lock()
+	r.batches = append(r.batches, append([]verify.Usage(nil), u...))
+	r.mu.Unlock()
+	return r.flaky.AddUsage(ctx, u)
+}
+
+// TestFlushWritesOnlyRowsWithUsage: each flush writes one row per key and
+// hour that saw calls, and none for the hour just left when its calls were
+// already written. Rows of zeros would not change any total, but they are
+// the flush's main cost (one write each) and would grow with idle hours.
+func TestFlushWritesOnlyRowsWithUsage(t *testing.T) {
+	f := MustFixture(t) // 2026-11-10 12:00 UTC
+	ctx := context.Background()
+	k, key := f.MustKey(keys.Settings{})
+	rec := &recording{flaky: f.db}
+	v, err := verify.New(verify.Config{Loader: rec, Secrets: f.db, Plans: f.catalog, Now: f.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := v.LoadSecrets(ctx); err != nil {
+		t.Fatal(err)
+	}
+	call := func() {
+		t.Helper()
+		var res verify.Result
+		v.Verify(ctx, &verify.Request{Key: key, Cost: 2}, &res)
+		if res.Code != verify.Valid {
+			t.Fatalf("verify: %s", res.Code)
+		}
+	}
+
+	steps := []struct {
+		name    string
+		advance time.Duration
+		hour    time.Time
+	}{
+		{"first call", 0, time.Date(2026, 11, 10, 12, 0, 0, 0, time.UTC)},
+		{"an hour later", time.Hour, time.Date(2026, 11, 10, 13, 0, 0, 0, time.UTC)},
+		{"in the next quota window", 21 * 24 * time.Hour, time.Date(2026, 12, 1, 13, 0, 0, 0, time.UTC)},
+	}
+	for i, s := range steps {
+		f.Advance(s.advance)
+		call()
+		if err := v.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if len(rec.batches) != i+1 {
+			t.Fatalf("%s: %d writes, want %d", s.name, len(rec.batches), i+1)
+		}
+		rows := rec.batches[i]
+		if len(rows) != 1 || rows[0].KeyID != k.ID || !rows[0].Hour.Equal(s.hour) || rows[0].Valid != 1 || rows[0].Cost != 2 {
+			t.Errorf("%s: rows %+v, want one row of hour %v with 1 call of cost 2", s.name, rows, s.hour)
+		}
+	}
+	// Nothing counted since: nothing written.
+	if err := v.Flush(ctx); err != nil || len(rec.batches) != len(steps) {
+		t.Errorf("idle flush: err %v, %d writes, want %d", err, len(rec.batches), len(steps))
+	}
+}
