@@ -26,7 +26,7 @@ func (r *recording) AddUsage(ctx context.Context, u []verify.Usage) error {
 
 // TestFlushWritesOnlyRowsWithUsage: each flush writes one row per key and
 // hour that saw calls, and none for the hour just left when its calls were
-// already written. Rows of zeros would not change any total, but they are
+// already written; calls in one hour and window are summed in one row. Rows of zeros would not change any total, but they are
 // the flush's main cost (one write each) and would grow with idle hours.
 func TestFlushWritesOnlyRowsWithUsage(t *testing.T) {
 	f := MustFixture(t) // 2026-11-10 12:00 UTC
@@ -49,17 +49,22 @@ func TestFlushWritesOnlyRowsWithUsage(t *testing.T) {
 		}
 	}
 
+	// Two calls per flush: they are one row. The last step's calls both
+	// fall on the first instant of a new quota window.
 	steps := []struct {
-		name    string
-		advance time.Duration
-		hour    time.Time
+		name   string
+		at     time.Time // first call
+		second time.Duration
+		hour   time.Time
 	}{
-		{"first call", 0, time.Date(2026, 11, 10, 12, 0, 0, 0, time.UTC)},
-		{"an hour later", time.Hour, time.Date(2026, 11, 10, 13, 0, 0, 0, time.UTC)},
-		{"in the next quota window", 21 * 24 * time.Hour, time.Date(2026, 12, 1, 13, 0, 0, 0, time.UTC)},
+		{"first hour", time.Date(2026, 11, 10, 12, 0, 0, 0, time.UTC), 30 * time.Minute, time.Date(2026, 11, 10, 12, 0, 0, 0, time.UTC)},
+		{"an hour later", time.Date(2026, 11, 10, 13, 0, 0, 0, time.UTC), 59 * time.Minute, time.Date(2026, 11, 10, 13, 0, 0, 0, time.UTC)},
+		{"first instant of the next quota window", time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC), 0, time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)},
 	}
 	for i, s := range steps {
-		f.Advance(s.advance)
+		f.Advance(s.at.Sub(f.Now()))
+		call()
+		f.Advance(s.second)
 		call()
 		if err := v.Flush(ctx); err != nil {
 			t.Fatal(err)
@@ -68,8 +73,8 @@ func TestFlushWritesOnlyRowsWithUsage(t *testing.T) {
 			t.Fatalf("%s: %d writes, want %d", s.name, len(rec.batches), i+1)
 		}
 		rows := rec.batches[i]
-		if len(rows) != 1 || rows[0].KeyID != k.ID || !rows[0].Hour.Equal(s.hour) || rows[0].Valid != 1 || rows[0].Cost != 2 {
-			t.Errorf("%s: rows %+v, want one row of hour %v with 1 call of cost 2", s.name, rows, s.hour)
+		if len(rows) != 1 || rows[0].KeyID != k.ID || !rows[0].Hour.Equal(s.hour) || rows[0].Valid != 2 || rows[0].Cost != 4 {
+			t.Errorf("%s: rows %+v, want one row of hour %v with 2 calls of cost 4", s.name, rows, s.hour)
 		}
 	}
 	// Nothing counted since: nothing written.
