@@ -82,3 +82,45 @@ func TestFlushWritesOnlyRowsWithUsage(t *testing.T) {
 		t.Errorf("idle flush: err %v, %d writes, want %d", err, len(rec.batches), len(steps))
 	}
 }
+
+// TestLastUseIsWrittenAtMostOnceAMinute: pages show a key's last use as
+// "3 minutes ago", so the flush writes it at most once a minute per key
+// (one write less per key and flush), and at exactly a minute it does.
+func TestLastUseIsWrittenAtMostOnceAMinute(t *testing.T) {
+	f := MustFixture(t) // 2026-11-10 12:00 UTC
+	ctx := context.Background()
+	_, key := f.MustKey(keys.Settings{})
+	rec := &recording{flaky: f.db}
+	v, err := verify.New(verify.Config{Loader: rec, Secrets: f.db, Plans: f.catalog, Now: f.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := v.LoadSecrets(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t0 := f.Now()
+	steps := []struct {
+		after time.Duration // since t0
+		want  time.Time     // LastUsed written; zero: none
+	}{
+		{0, t0},
+		{30 * time.Second, time.Time{}},
+		{time.Minute - time.Nanosecond, time.Time{}},
+		{time.Minute, t0.Add(time.Minute)},
+	}
+	for i, s := range steps {
+		f.Advance(t0.Add(s.after).Sub(f.Now()))
+		var res verify.Result
+		v.Verify(ctx, &verify.Request{Key: key, Cost: 1}, &res)
+		if res.Code != verify.Valid {
+			t.Fatalf("verify: %s", res.Code)
+		}
+		if err := v.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		rows := rec.batches[len(rec.batches)-1]
+		if len(rec.batches) != i+1 || len(rows) != 1 || !rows[0].LastUsed.Equal(s.want) {
+			t.Errorf("call at t0+%v: rows %+v, want last use %v", s.after, rows, s.want)
+		}
+	}
+}
