@@ -70,6 +70,9 @@ func TestSubscriptionFieldsAsStored(t *testing.T) {
 			if (sub.CanceledAt == nil) != (tt.wantCanceledAt == nil) || (sub.CanceledAt != nil && !sub.CanceledAt.Equal(*tt.wantCanceledAt)) {
 				t.Errorf("canceled at %v, want %v", sub.CanceledAt, tt.wantCanceledAt)
 			}
+			if sub.CustomerID != "cus_1" {
+				t.Errorf("customer %q, want cus_1", sub.CustomerID)
+			}
 			if sub.PriceID != tt.wantPrice {
 				t.Errorf("price %q, want %q", sub.PriceID, tt.wantPrice)
 			}
