@@ -73,11 +73,13 @@ tools:
 #   --workers 2               the machines we run on have two cores; each
 #                             mutant rebuilds and runs a whole test binary
 #   --timeout-coefficient 30  a mutant's time limit is 30x the coverage run
-#                             (about a minute); tests start PostgreSQL, Redis
-#                             and stripe-mock on a shared CPU, and at 10x a
-#                             loaded machine turned killed mutants into
-#                             false "timed out"; only mutants that hang
-#                             (a leaked semaphore) ever use it all
+#                             (seconds to minutes); tests start PostgreSQL,
+#                             Redis and stripe-mock on a shared CPU, and at
+#                             10x a machine that got busier after the
+#                             coverage run turned killed mutants into false
+#                             "timed out". Only mutants that hang use it all:
+#                             auth has two (a leaked hashing semaphore), so
+#                             auth takes at least 30x its coverage run
 #   CI=true                   a missing service fails instead of skipping,
 #                             so a mutant cannot "survive" a skipped test
 #   GOFLAGS=-count=1          the coverage run sets the time limit; a cached
