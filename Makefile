@@ -7,12 +7,14 @@ GO ?= go
 # Extra flags for go test, e.g. `make test TESTFLAGS='-run TestVerify -v'`.
 TESTFLAGS ?=
 
-.PHONY: run build test fuzz generate lint tools clean
+.PHONY: run build test fuzz generate lint tools mutate clean
 
 # Linters, pinned here and nowhere else; `make tools` (and .ci/run)
 # installs them into GOBIN.
 STATICCHECK_VERSION ?= v0.8.2
 GOLANGCI_LINT_VERSION ?= v2.15.0
+# The mutation tester of `make mutate`, pinned the same way.
+GREMLINS_VERSION ?= v0.6.0
 GOBIN ?= $(shell $(GO) env GOPATH | cut -d: -f1)/bin
 
 # run: start Keyhold on :8080 (SQLite by default)
@@ -59,6 +61,65 @@ lint:
 tools:
 	GOBIN=$(GOBIN) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 	GOBIN=$(GOBIN) $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
+	GOBIN=$(GOBIN) $(GO) install github.com/go-gremlins/gremlins/cmd/gremlins@$(GREMLINS_VERSION)
+
+# mutate: mutation testing (gremlins) of the packages where a wrong line
+# costs money or safety. Each mutant is one small change to one line (a < for
+# a <=, a - for a +, a negated condition); the package's own tests run
+# against it and should fail. Per package it prints killed, lived, not
+# covered and timed-out mutants, test efficacy (killed / (killed + lived))
+# and mutator coverage, writes $(MUTATE_OUT)/PKG.json, and fails below
+# MUTATE_EFFICACY %. Settings, and why:
+#   --workers 2               the machines we run on have two cores; each
+#                             mutant rebuilds and runs a whole test binary
+#   --timeout-coefficient 30  a mutant's time limit is 30x the coverage run
+#                             (seconds to minutes); tests start PostgreSQL,
+#                             Redis and stripe-mock on a shared CPU, and at
+#                             10x a machine that got busier after the
+#                             coverage run turned killed mutants into false
+#                             "timed out". Only mutants that hang use it all:
+#                             auth has two (a leaked hashing semaphore), so
+#                             auth takes at least 30x its coverage run
+#   CI=true                   a missing service fails instead of skipping,
+#                             so a mutant cannot "survive" a skipped test
+#   GOFLAGS=-count=1          the coverage run sets the time limit; a cached
+#                             one takes a second and times every mutant out
+# A full run of every file takes too long (verify alone has ~300 mutants at
+# several seconds each), so each package is restricted to the files where a
+# wrong line costs most: MUTATE_FILES_<pkg>, file names in the package
+# directory. Run one package with `make mutate MUTATE_PKGS=keys`, or all of
+# its files with `make mutate MUTATE_PKGS=keys MUTATE_FILES_keys=all`.
+# internal/auth's service.go and throttle.go are left out while the login
+# throttling is being rewritten.
+MUTATE_PKGS ?= verify keys billing auth
+MUTATE_FILES_verify ?= limits.go state.go verifier.go window.go usage.go
+MUTATE_FILES_keys ?= secret.go service.go
+MUTATE_FILES_billing ?= webhook.go subscription.go
+MUTATE_FILES_auth ?= token.go password.go
+MUTATE_EFFICACY ?= 85
+MUTATE_OUT ?= $(CURDIR)/bin/mutate
+mutate:
+	@command -v $(GOBIN)/gremlins >/dev/null || { echo "gremlins is not installed: run make tools"; exit 1; }
+	@$(GO) version -m $(GOBIN)/gremlins | grep -q 'gremlins[[:space:]]*$(GREMLINS_VERSION)[[:space:]]' || \
+		{ echo "gremlins in $(GOBIN) is not $(GREMLINS_VERSION): run make tools"; exit 1; }
+	@mkdir -p $(MUTATE_OUT)
+	@status=0; for p in $(MUTATE_PKGS); do \
+		case $$p in \
+		verify) files="$(MUTATE_FILES_verify)";; keys) files="$(MUTATE_FILES_keys)";; \
+		billing) files="$(MUTATE_FILES_billing)";; auth) files="$(MUTATE_FILES_auth)";; \
+		*) echo "mutate: unknown package $$p"; exit 1;; \
+		esac; \
+		excl=""; if [ "$$files" != all ]; then \
+			for f in $$(cd internal/$$p && ls *.go | grep -v '_test\.go$$'); do \
+				case " $$files " in *" $$f "*) ;; *) excl="$$excl -E ^$$f\$$";; esac; \
+			done; \
+		fi; \
+		echo "== internal/$$p ($$files)"; start=$$(date +%s); \
+		CI=true GOFLAGS=-count=1 $(GOBIN)/gremlins unleash --workers 2 --timeout-coefficient 30 \
+			--threshold-efficacy $(MUTATE_EFFICACY) -o $(MUTATE_OUT)/$$p.json \
+			$$excl ./internal/$$p || status=1; \
+		echo "== internal/$$p: $$(( $$(date +%s) - start )) s"; \
+	done; exit $$status
 
 # clean: remove build outputs
 clean:
