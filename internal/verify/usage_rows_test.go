@@ -32,14 +32,7 @@ func TestFlushWritesOnlyRowsWithUsage(t *testing.T) {
 	f := MustFixture(t) // 2026-11-10 12:00 UTC
 	ctx := context.Background()
 	k, key := f.MustKey(keys.Settings{})
-	rec := &recording{flaky: f.db}
-	v, err := verify.New(verify.Config{Loader: rec, Secrets: f.db, Plans: f.catalog, Now: f.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := v.LoadSecrets(ctx); err != nil {
-		t.Fatal(err)
-	}
+	v, rec := f.recordingVerifier(ctx)
 	call := func() {
 		t.Helper()
 		var res verify.Result
@@ -90,14 +83,7 @@ func TestLastUseIsWrittenAtMostOnceAMinute(t *testing.T) {
 	f := MustFixture(t) // 2026-11-10 12:00 UTC
 	ctx := context.Background()
 	_, key := f.MustKey(keys.Settings{})
-	rec := &recording{flaky: f.db}
-	v, err := verify.New(verify.Config{Loader: rec, Secrets: f.db, Plans: f.catalog, Now: f.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := v.LoadSecrets(ctx); err != nil {
-		t.Fatal(err)
-	}
+	v, rec := f.recordingVerifier(ctx)
 	t0 := f.Now()
 	steps := []struct {
 		after time.Duration // since t0
@@ -123,4 +109,19 @@ func TestLastUseIsWrittenAtMostOnceAMinute(t *testing.T) {
 			t.Errorf("call at t0+%v: rows %+v, want last use %v", s.after, rows, s.want)
 		}
 	}
+}
+
+// recordingVerifier returns a verifier over the fixture's database that
+// records each usage write, with its filter of known secrets loaded.
+func (f *fixture) recordingVerifier(ctx context.Context) (*verify.Verifier, *recording) {
+	f.t.Helper()
+	rec := &recording{flaky: f.db}
+	v, err := verify.New(verify.Config{Loader: rec, Secrets: f.db, Plans: f.catalog, Now: f.Now})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	if err := v.LoadSecrets(ctx); err != nil {
+		f.t.Fatal(err)
+	}
+	return v, rec
 }
