@@ -24,3 +24,26 @@ func TestAccountLookup(t *testing.T) {
 		t.Errorf("unknown id: %v, want ENOTFOUND \"No such account.\" wrapping ErrNotFound", err)
 	}
 }
+
+// failingAccountByID is a Store whose account look-up by id fails, as a
+// database outage does.
+type failingAccountByID struct{ auth.Store }
+
+func (failingAccountByID) AccountByID(context.Context, string) (*auth.Account, error) {
+	return nil, errOutage
+}
+
+// TestAccountLookupOutage: a database error is an internal error carrying
+// the cause, not "No such account.", which would tell the page the account
+// was deleted.
+func TestAccountLookupOutage(t *testing.T) {
+	_, db := MustService(t, nil)
+	svc, err := auth.NewService(auth.Config{Store: failingAccountByID{db}, Attempts: db, Secret: secret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = svc.Account(context.Background(), "any-id")
+	if code(err) != keyhold.EINTERNAL || !errors.Is(err, errOutage) {
+		t.Errorf("got %v, want an internal error wrapping the outage", err)
+	}
+}
