@@ -344,12 +344,22 @@ func clientKey(address string) string {
 	return a.String()
 }
 
+// maxUserAgent is how many bytes of a user agent a session keeps.
+const maxUserAgent = 256
+
 // StartSession creates a session for account and returns its signed token
 // and expiry.
 func (s *Service) StartSession(ctx context.Context, accountID, address, userAgent string) (string, time.Time, error) {
 	now := s.now().UTC().Truncate(time.Second)
-	if len(userAgent) > 256 {
-		userAgent = userAgent[:256]
+	if len(userAgent) > maxUserAgent {
+		// Cut between characters: half a character is invalid UTF-8, which
+		// PostgreSQL refuses in a TEXT column, and the session would fail.
+		// n > 0: a header of stray continuation bytes must not panic.
+		n := maxUserAgent
+		for n > 0 && !utf8.RuneStart(userAgent[n]) {
+			n--
+		}
+		userAgent = userAgent[:n]
 	}
 	sess := &Session{ID: keyhold.NewID(), AccountID: accountID, CreatedAt: now, ExpiresAt: now.Add(s.ttl), IP: address, UserAgent: userAgent}
 	if err := s.store.CreateSession(ctx, sess); err != nil {
