@@ -179,18 +179,16 @@ func (db *DB) AddUsage(ctx context.Context, usage []verify.Usage) error {
 	}
 	err := db.ctx(ctx).Transaction(func(tx *gorm.DB) error {
 		if batch != "" {
-			var seen int64
-			if err := tx.Table("usage_batches").Where("id = ?", batch).Count(&seen).Error; err != nil {
-				return fmt.Errorf("store: usage batch: %w", err)
+			// One statement both records the batch and tells whether it
+			// was recorded already.
+			res := tx.Exec("INSERT INTO usage_batches (id, written_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING", batch, time.Now().UTC())
+			if res.Error != nil {
+				return fmt.Errorf("store: usage batch: %w", res.Error)
 			}
-			if seen > 0 {
+			if res.RowsAffected == 0 {
 				return errBatchWritten
 			}
-			now := time.Now().UTC()
-			if err := tx.Exec("INSERT INTO usage_batches (id, written_at) VALUES (?, ?)", batch, now).Error; err != nil {
-				return fmt.Errorf("store: usage batch: %w", err)
-			}
-			if err := tx.Exec("DELETE FROM usage_batches WHERE written_at < ?", now.Add(-usageBatchRetention)).Error; err != nil {
+			if err := tx.Exec("DELETE FROM usage_batches WHERE written_at < ?", time.Now().UTC().Add(-usageBatchRetention)).Error; err != nil {
 				return fmt.Errorf("store: prune usage batches: %w", err)
 			}
 		}
