@@ -24,8 +24,11 @@ type tcpProxy struct {
 	conns map[net.Conn]struct{}
 	wg    sync.WaitGroup
 	// cutAfter, when set, takes the proxy down right after it has passed
-	// on a chunk from Keyhold that holds these bytes; cut is closed then.
+	// on a chunk from Keyhold that holds these bytes, on a connection that
+	// has first passed on cutPrimed; cutDone is closed then.
+	cutPrime []byte
 	cutAfter []byte
+	primed   map[net.Conn]bool
 	cutDone  chan struct{}
 }
 
@@ -66,12 +69,14 @@ func (p *tcpProxy) Slow(d time.Duration) {
 }
 
 // CutAfter arms the proxy to go down (as Down) right after it passes on
-// to PostgreSQL a chunk that holds b, before any answer can come back. The
-// channel returned is closed when that has happened.
-func (p *tcpProxy) CutAfter(b []byte) <-chan struct{} {
+// to PostgreSQL a chunk that holds b, on a connection that earlier passed on
+// a chunk holding prime, before any answer can come back: prime names the
+// transaction to cut (another one committing at that moment is let
+// through). The channel returned is closed when that has happened.
+func (p *tcpProxy) CutAfter(prime, b []byte) <-chan struct{} {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.cutAfter, p.cutDone = b, make(chan struct{})
+	p.cutPrime, p.cutAfter, p.primed, p.cutDone = prime, b, map[net.Conn]bool{}, make(chan struct{})
 	return p.cutDone
 }
 
@@ -115,10 +120,17 @@ func (p *tcpProxy) track(cs ...net.Conn) bool {
 func (p *tcpProxy) shouldCut(dst net.Conn, chunk []byte) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.cutAfter == nil || dst.RemoteAddr().String() != p.target || !bytes.Contains(chunk, p.cutAfter) {
+	if p.cutAfter == nil || dst.RemoteAddr().String() != p.target {
 		return false
 	}
-	p.cutAfter = nil
+	if !p.primed[dst] {
+		p.primed[dst] = bytes.Contains(chunk, p.cutPrime)
+		return false
+	}
+	if !bytes.Contains(chunk, p.cutAfter) {
+		return false
+	}
+	p.cutAfter, p.primed = nil, nil
 	close(p.cutDone)
 	return true
 }

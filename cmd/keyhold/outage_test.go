@@ -207,9 +207,11 @@ func TestDatabaseOutageAtCommit(t *testing.T) {
 		wantCode(t, "the key", ans, http.StatusOK, "VALID")
 		granted++
 	}
-	// pgx sends COMMIT as a simple query: 'Q', its length, "commit\0". Only
-	// usage flushes commit transactions while the test verifies.
-	cut := proxy.CutAfter([]byte("commit\x00"))
+	// pgx sends COMMIT as a simple query: 'Q', its length, "commit\0".
+	// The cut waits for the commit of a usage flush, the only transaction
+	// that writes usage_batches: another one (the start-up sweep's, say)
+	// may commit meanwhile, and cutting it would fail the key's first read.
+	cut := proxy.CutAfter([]byte("usage_batches"), []byte("commit\x00"))
 	eventually(t, 30*time.Second, "a usage flush commits", func() (bool, string) {
 		select {
 		case <-cut:
