@@ -2,8 +2,6 @@ package verify
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -141,11 +139,7 @@ func NewRedisLimits(url string, seed func(ctx context.Context, keyID string, win
 	}
 	// go-redis prints pool errors to stderr; we report outages ourselves.
 	redis.SetLogger(redisLogger{log})
-	var id [8]byte
-	if _, err := rand.Read(id[:]); err != nil {
-		return nil, fmt.Errorf("verify: instance id: %w", err)
-	}
-	return &RedisLimits{rdb: redis.NewClient(opt), seed: seed, log: log, id: any(hex.EncodeToString(id[:])),
+	return &RedisLimits{rdb: redis.NewClient(opt), seed: seed, log: log, id: any(randomName()),
 		owing: map[*keyState]*Entry{}}, nil
 }
 

@@ -29,15 +29,16 @@ redis.call('PUBLISH', ARGV[2], 's:' .. epoch .. ':' .. n .. ':' .. ARGV[3])
 return n
 `)
 
-func newEpoch() string {
+// randomName is 16 random hex digits: a counter's epoch, an instance's id.
+func randomName() string {
 	var b [8]byte
-	_, _ = rand.Read(b[:])
+	_, _ = rand.Read(b[:]) // never fails (crypto/rand, Go 1.24+)
 	return hex.EncodeToString(b[:])
 }
 
 // announceSecret numbers and publishes a new secret's hash.
 func (r *RedisLimits) announceSecret(ctx context.Context, h [32]byte) error {
-	err := announceSecretScript.Run(ctx, r.rdb, []string{secretsKey}, newEpoch(), invalidateChannel, hex.EncodeToString(h[:])).Err()
+	err := announceSecretScript.Run(ctx, r.rdb, []string{secretsKey}, randomName(), invalidateChannel, hex.EncodeToString(h[:])).Err()
 	if err != nil {
 		if !errors.Is(err, context.Canceled) {
 			r.wentDown(err)
@@ -69,7 +70,7 @@ func (r *RedisLimits) SecretsAdded(ctx context.Context) (string, int64, error) {
 // secretsMark implements secretCounter: the counter, started when Redis
 // has none, so a filter loaded now has an epoch to compare.
 func (r *RedisLimits) secretsMark(ctx context.Context) (string, int64, error) {
-	if err := r.rdb.HSetNX(ctx, secretsKey, "epoch", newEpoch()).Err(); err != nil {
+	if err := r.rdb.HSetNX(ctx, secretsKey, "epoch", randomName()).Err(); err != nil {
 		if !errors.Is(err, context.Canceled) {
 			r.wentDown(err)
 		}

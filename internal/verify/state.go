@@ -95,13 +95,13 @@ func (st *keyState) windowFor(e *Entry, now time.Time) Window {
 		return ns >= st.windowStart.Load() && ns < st.windowEnd.Load() && st.period.Load() == e.periodKey
 	}
 	if current() {
-		return Window{Start: time.Unix(0, st.windowStart.Load()).UTC(), End: time.Unix(0, st.windowEnd.Load()).UTC()}
+		return st.window()
 	}
 	w := windowAt(now, e.Period)
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if current() { // another call rolled it
-		return Window{Start: time.Unix(0, st.windowStart.Load()).UTC(), End: time.Unix(0, st.windowEnd.Load()).UTC()}
+		return st.window()
 	}
 	st.snapshotLocked()
 	st.period.Store(e.periodKey)
