@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"errors"
 	"net"
+	"net/url"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/keyhold/keyhold/internal/testenv"
 )
 
 // tcpProxy stands between Keyhold and PostgreSQL on loopback, so a test can
@@ -30,6 +33,21 @@ type tcpProxy struct {
 	cutAfter []byte
 	primed   map[net.Conn]bool
 	cutDone  chan struct{}
+}
+
+// postgresBehindProxy returns a fresh PostgreSQL database's URL, the URL
+// of the same database reached through a proxy, and the proxy.
+func postgresBehindProxy(tb testing.TB) (direct string, viaProxy *url.URL, proxy *tcpProxy) {
+	tb.Helper()
+	direct = testenv.Postgres(tb)
+	u, err := url.Parse(direct)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	proxy = startProxy(tb, u.Host)
+	viaProxy = u
+	viaProxy.Host = proxy.Addr
+	return direct, viaProxy, proxy
 }
 
 // startProxy listens on a free loopback port and forwards to target until

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"net/http"
-	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -13,7 +12,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/keyhold/keyhold/internal/plans"
-	"github.com/keyhold/keyhold/internal/testenv"
 )
 
 // TestDatabaseOutageThroughProxy runs keyhold serve on PostgreSQL behind a
@@ -27,14 +25,7 @@ import (
 // stop the database holds exactly the calls that were granted.
 func TestDatabaseOutageThroughProxy(t *testing.T) {
 	t.Parallel()
-	direct := testenv.Postgres(t)
-	u, err := url.Parse(direct)
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy := startProxy(t, u.Host)
-	viaProxy := *u
-	viaProxy.Host = proxy.Addr
+	direct, viaProxy, proxy := postgresBehindProxy(t)
 
 	// A high rate limit: the traffic below must be granted, not limited.
 	plansFile := writePlansFile(t, plans.Plan{ID: "free", Name: "Free", Price: "$0", RatePerSecond: 100_000, Burst: 100_000,
@@ -187,14 +178,7 @@ func TestDatabaseOutageThroughProxy(t *testing.T) {
 // the same usage again (it did before usage batches had ids).
 func TestDatabaseOutageAtCommit(t *testing.T) {
 	t.Parallel()
-	direct := testenv.Postgres(t)
-	u, err := url.Parse(direct)
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy := startProxy(t, u.Host)
-	viaProxy := *u
-	viaProxy.Host = proxy.Addr
+	direct, viaProxy, proxy := postgresBehindProxy(t)
 	a := MustRun(t, map[string]string{"KEYHOLD_DATABASE_URL": viaProxy.String(), "KEYHOLD_USAGE_FLUSH_INTERVAL": "100ms"})
 	c := a.Client(t)
 	c.MustSignup("ada@example.com")
