@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"slices"
 	"strconv"
@@ -34,17 +35,10 @@ func ParseMeta(s string) (map[string]any, error) {
 	if s == "" {
 		return map[string]any{}, nil
 	}
-	if len(s) > MaxMetaBytes {
-		return nil, keyhold.Errorf(keyhold.EINVALID, "Metadata must be at most %d bytes of JSON.", MaxMetaBytes)
-	}
-	m, err := decodeMeta([]byte(s))
-	if err != nil {
-		return nil, keyhold.Errorf(keyhold.EINVALID, `Metadata must be a JSON object, like {"team": "billing"}.`)
-	}
-	if err := checkValue("", m, true); err != nil {
+	if err := CheckMeta([]byte(s)); err != nil {
 		return nil, err
 	}
-	return m, nil
+	return decodeMeta([]byte(s)) // CheckMeta decoded it: no error
 }
 
 // CheckMeta reports whether raw is metadata Keyhold would store: a JSON
@@ -237,14 +231,7 @@ func metaError(path, value, problem string) error {
 
 // sortedKeys orders an object's fields, so that of several bad fields the
 // message always names the same one.
-func sortedKeys(m map[string]any) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	slices.Sort(ks)
-	return ks
-}
+func sortedKeys(m map[string]any) []string { return slices.Sorted(maps.Keys(m)) }
 
 // join names a field inside an object: a.b.
 func join(path, key string) string {
