@@ -11,16 +11,6 @@ import (
 	"github.com/keyhold/keyhold/templates"
 )
 
-// flashCookieName is __Host- prefixed over https, like the session and
-// CSRF cookies (the store's options already make it Secure, host-only and
-// for path /).
-func (s *Server) flashCookieName() string {
-	if s.secure {
-		return "__Host-kh_flash"
-	}
-	return "kh_flash"
-}
-
 func init() { gob.Register(templates.Flash{}) }
 
 // newFlashStore returns the signed and encrypted cookie store that carries
@@ -33,7 +23,7 @@ func newFlashStore(secret []byte, secure bool) *sessions.CookieStore {
 
 // addFlash queues a message for the next page this browser renders.
 func (s *Server) addFlash(c echo.Context, kind, message string) {
-	sess, _ := s.flash.Get(c.Request(), s.flashCookieName()) // a bad cookie gives a fresh session
+	sess, _ := s.flash.Get(c.Request(), s.cookieName(flashCookie)) // a bad cookie gives a fresh session
 	sess.AddFlash(templates.Flash{Kind: kind, Message: message})
 	if err := sess.Save(c.Request(), c.Response()); err != nil {
 		s.log.Error("save flash", "err", err)
@@ -42,11 +32,11 @@ func (s *Server) addFlash(c echo.Context, kind, message string) {
 
 // takeFlashes returns and clears the queued messages.
 func (s *Server) takeFlashes(c echo.Context) []templates.Flash {
-	ck, err := c.Cookie(s.flashCookieName())
+	ck, err := c.Cookie(s.cookieName(flashCookie))
 	if err != nil || ck.Value == "" {
 		return nil
 	}
-	sess, _ := s.flash.Get(c.Request(), s.flashCookieName())
+	sess, _ := s.flash.Get(c.Request(), s.cookieName(flashCookie))
 	raw := sess.Flashes()
 	if err := sess.Save(c.Request(), c.Response()); err != nil {
 		s.log.Error("clear flash", "err", err)

@@ -19,17 +19,6 @@ const (
 	csrfKey    = "keyhold.csrf"
 )
 
-// csrfCookieName is __Host- prefixed over https, like the session cookie:
-// browsers then refuse the cookie unless it is Secure, host-only and for
-// path /, so a sibling subdomain or a plain-http answer cannot plant a
-// token of its choosing.
-func (s *Server) csrfCookieName() string {
-	if s.secure {
-		return "__Host-kh_csrf"
-	}
-	return "kh_csrf"
-}
-
 // csrf protects every state-changing request of the portal twice:
 //
 //   - The request must come from Keyhold's own pages as far as the browser
@@ -45,14 +34,14 @@ func (s *Server) csrfCookieName() string {
 func (s *Server) csrf(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		token := ""
-		if ck, err := c.Cookie(s.csrfCookieName()); err == nil && len(ck.Value) == 43 {
+		if ck, err := c.Cookie(s.cookieName(csrfCookie)); err == nil && len(ck.Value) == 43 {
 			token = ck.Value
 		}
 		if token == "" {
 			b := make([]byte, 32)
 			_, _ = rand.Read(b)
 			token = base64.RawURLEncoding.EncodeToString(b)
-			c.SetCookie(&http.Cookie{Name: s.csrfCookieName(), Value: token, Path: "/", HttpOnly: true,
+			c.SetCookie(&http.Cookie{Name: s.cookieName(csrfCookie), Value: token, Path: "/", HttpOnly: true,
 				Secure: s.secure, SameSite: http.SameSiteLaxMode})
 		}
 		c.Set(csrfKey, token)

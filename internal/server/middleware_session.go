@@ -10,25 +10,35 @@ import (
 	"github.com/keyhold/keyhold/internal/keyhold"
 )
 
+// Keyhold's cookies, before their __Host- prefix (cookieName).
+const (
+	sessionCookie = "kh_session"
+	csrfCookie    = "kh_csrf"
+	flashCookie   = "kh_flash"
+)
+
 const (
 	accountKey = "keyhold.account"
 	sessionKey = "keyhold.session"
 )
 
-// sessionCookieName is __Host- prefixed over https, which makes browsers
-// refuse it unless it is Secure, host-only and for path /.
-func (s *Server) sessionCookieName() string {
+// cookieName is the name of Keyhold's cookie base ("kh_session",
+// "kh_csrf", "kh_flash"), __Host- prefixed over https: browsers then refuse
+// the cookie unless it is Secure, host-only and for path /, so a sibling
+// subdomain or a plain-http answer cannot plant one of its choosing (a
+// CSRF token, a session to fix).
+func (s *Server) cookieName(base string) string {
 	if s.secure {
-		return "__Host-kh_session"
+		return "__Host-" + base
 	}
-	return "kh_session"
+	return base
 }
 
 // authenticate reads the session cookie and, when it names a live
 // session, puts its account and session on the context. It reports whether
 // one was found. A cookie that does not check out is cleared.
 func (s *Server) authenticate(c echo.Context) (bool, error) {
-	ck, err := c.Cookie(s.sessionCookieName())
+	ck, err := c.Cookie(s.cookieName(sessionCookie))
 	if err != nil || ck.Value == "" {
 		return false, nil
 	}
@@ -89,12 +99,12 @@ func (s *Server) startSession(c echo.Context, accountID string) error {
 	if err != nil {
 		return err
 	}
-	c.SetCookie(&http.Cookie{Name: s.sessionCookieName(), Value: tok, Path: "/", Expires: exp,
+	c.SetCookie(&http.Cookie{Name: s.cookieName(sessionCookie), Value: tok, Path: "/", Expires: exp,
 		MaxAge: int(time.Until(exp).Seconds()), HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteLaxMode})
 	return nil
 }
 
 func (s *Server) clearSessionCookie(c echo.Context) {
-	c.SetCookie(&http.Cookie{Name: s.sessionCookieName(), Value: "", Path: "/", MaxAge: -1,
+	c.SetCookie(&http.Cookie{Name: s.cookieName(sessionCookie), Value: "", Path: "/", MaxAge: -1,
 		HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteLaxMode})
 }
