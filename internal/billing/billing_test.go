@@ -61,9 +61,9 @@ func (t failingTx) SaveSubscription(s *billing.Subscription, plan string) error 
 	return t.Tx.SaveSubscription(s, plan)
 }
 
-func (f *failing) ApplyEvent(ctx context.Context, ev billing.EventRecord, fn func(billing.Tx) (string, string, error)) (bool, error) {
+func (f *failing) ApplyEvent(ctx context.Context, ev billing.EventRecord, fn func(billing.Tx, string) (string, string, error)) error {
 	fail := f.fail.Load()
-	return f.DB.ApplyEvent(ctx, ev, func(tx billing.Tx) (string, string, error) { return fn(failingTx{tx, fail}) })
+	return f.DB.ApplyEvent(ctx, ev, func(tx billing.Tx, prior string) (string, string, error) { return fn(failingTx{tx, fail}, prior) })
 }
 
 type fixture struct {
