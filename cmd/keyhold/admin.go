@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/keyhold/keyhold/internal/auth"
-	"github.com/keyhold/keyhold/internal/config"
 	"github.com/keyhold/keyhold/internal/keyhold"
 )
 
@@ -99,32 +98,24 @@ func createUser(ctx context.Context, args []string, getenv func(string) string, 
 		return fmt.Errorf("the password on standard input must have at most %d characters", auth.MaxPasswordLen)
 	}
 
-	cfg, err := config.Load(getenv)
+	a, err := openApp(ctx, getenv, stderr, appNeeds{secret: true})
 	if err != nil {
 		return err
 	}
-	_, db, err := openStore(ctx, cfg, stderr)
+	defer a.Close()
+	svc, err := auth.NewService(auth.Config{Store: a.db, Secret: a.secret})
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	sec, err := secret(ctx, cfg, db)
-	if err != nil {
-		return err
-	}
-	svc, err := auth.NewService(auth.Config{Store: db, Secret: sec})
-	if err != nil {
-		return err
-	}
-	a, err := svc.Signup(ctx, addr, password, *isAdmin)
+	acct, err := svc.Signup(ctx, addr, password, *isAdmin)
 	if err != nil {
 		return signupError(err, addr)
 	}
 	role := "account"
-	if a.IsAdmin {
+	if acct.IsAdmin {
 		role = "admin account"
 	}
-	fmt.Fprintf(stdout, "created %s %s (id %s)\n", role, a.Email, a.ID)
+	fmt.Fprintf(stdout, "created %s %s (id %s)\n", role, acct.Email, acct.ID)
 	return nil
 }
 

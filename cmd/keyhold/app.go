@@ -39,20 +39,68 @@ func newLogger(c *config.Config, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-// openStore opens the database and migrates it: the start of every
-// command that touches data.
-func openStore(ctx context.Context, cfg *config.Config, stderr io.Writer) (*slog.Logger, *store.DB, error) {
-	log := newLogger(cfg, stderr)
-	db, err := store.Open(ctx, cfg.DatabaseURL)
-	if err != nil {
-		return nil, nil, fmt.Errorf("database (KEYHOLD_DATABASE_URL): %s", oneLine(err))
-	}
-	if err := db.Migrate(ctx, log); err != nil {
-		db.Close()
-		return nil, nil, err
-	}
-	return log, db, nil
+// application is what every command that touches data starts from: the
+// configuration, its logger, the migrated database and, when the command
+// asks for them, the plan catalog and the signing secret.
+type application struct {
+	cfg     *config.Config
+	log     *slog.Logger
+	db      *store.DB
+	catalog *plans.Catalog // nil unless appNeeds.plans
+	secret  []byte         // nil unless appNeeds.secret
 }
+
+// appNeeds says what a command needs of openApp beyond configuration,
+// logger and database.
+type appNeeds struct {
+	// check runs on the loaded configuration before anything is opened,
+	// for a setting the command cannot do without.
+	check func(*config.Config) error
+	// plans loads the catalog of KEYHOLD_PLANS_FILE, before the database
+	// is touched, so a bad file stops start-up without a migration.
+	plans bool
+	// secret reads KEYHOLD_SECRET, or the one kept in the database.
+	secret bool
+}
+
+// openApp is the preamble of every command that touches data: load the
+// configuration, check it, load the plans, open and migrate the database,
+// read the secret, in that order, so each command reports a bad setting the
+// same way and before it changes anything. The caller closes the result.
+func openApp(ctx context.Context, getenv func(string) string, stderr io.Writer, need appNeeds) (*application, error) {
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		return nil, err
+	}
+	if need.check != nil {
+		if err := need.check(cfg); err != nil {
+			return nil, err
+		}
+	}
+	a := &application{cfg: cfg, log: newLogger(cfg, stderr)}
+	if need.plans {
+		if a.catalog, err = loadPlans(cfg); err != nil {
+			return nil, err
+		}
+	}
+	if a.db, err = store.Open(ctx, cfg.DatabaseURL); err != nil {
+		return nil, fmt.Errorf("database (KEYHOLD_DATABASE_URL): %s", oneLine(err))
+	}
+	if err := a.db.Migrate(ctx, a.log); err != nil {
+		a.db.Close()
+		return nil, err
+	}
+	if need.secret {
+		if a.secret, err = secret(ctx, cfg, a.db); err != nil {
+			a.db.Close()
+			return nil, err
+		}
+	}
+	return a, nil
+}
+
+// Close closes the database.
+func (a *application) Close() error { return a.db.Close() }
 
 // oneLine folds a multi-line error (pgx reports each address it tried on
 // its own line) into one, so bad configuration stops start-up with one line.

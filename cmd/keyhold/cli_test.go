@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/keyhold/keyhold/internal/config"
+	"github.com/keyhold/keyhold/internal/testenv"
 )
 
 // TestUsageAndFlags checks every command's answer to -h, --help, an
@@ -54,7 +55,7 @@ func TestUsageAndFlags(t *testing.T) {
 				env := testEnv(t, map[string]string{"KEYHOLD_DATABASE_URL": "sqlite://" + dbPath})
 				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 				defer cancel()
-				var stdout, stderr syncBuffer
+				var stdout, stderr testenv.LogBuffer
 				err := run(ctx, args, getenvOf(env), strings.NewReader("a long enough password\n"), &stdout, &stderr)
 				if ctx.Err() != nil {
 					t.Fatalf("keyhold %s ran until the test stopped it (err %v): it should only answer", strings.Join(args, " "), err)
@@ -182,7 +183,7 @@ func TestServeHelpNamesEveryVariable(t *testing.T) {
 	if len(asked) < 10 {
 		t.Fatalf("the configuration asked for only %d variables: %v", len(asked), asked)
 	}
-	var stdout, stderr syncBuffer
+	var stdout, stderr testenv.LogBuffer
 	if err := run(context.Background(), []string{"serve", "--help"}, getenvOf(nil), strings.NewReader(""), &stdout, &stderr); err != nil {
 		t.Fatal(err)
 	}

@@ -33,32 +33,13 @@ const stopTimeout = 20 * time.Second
 // testPassword is long enough for every account the tests create.
 const testPassword = "correct horse battery staple"
 
-// syncBuffer is a bytes.Buffer that run's goroutines may write to while a
-// test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // app is a Keyhold server started through run, as main starts it.
 type app struct {
-	URL    string            // http://127.0.0.1:PORT, where it listens
-	Addr   string            // 127.0.0.1:PORT
-	Env    map[string]string // the environment run was given
-	Stdout *syncBuffer       // what run printed besides the start-up line
-	Stderr *syncBuffer       // the logs
+	URL    string             // http://127.0.0.1:PORT, where it listens
+	Addr   string             // 127.0.0.1:PORT
+	Env    map[string]string  // the environment run was given
+	Stdout *testenv.LogBuffer // what run printed besides the start-up line
+	Stderr *testenv.LogBuffer // the logs
 	// StartLine is the start-up line, "Keyhold is running at URL", whose
 	// URL tells where the server listens (how a test learns the port of :0).
 	StartLine string
@@ -104,7 +85,7 @@ func mustStart(tb testing.TB, args []string, env map[string]string) *app {
 	tb.Helper()
 	e := testEnv(tb, env)
 	ctx, cancel := context.WithCancel(context.Background())
-	a := &app{Env: e, Stdout: &syncBuffer{}, Stderr: &syncBuffer{}, cancel: cancel, done: make(chan error, 1), read: make(chan struct{})}
+	a := &app{Env: e, Stdout: &testenv.LogBuffer{}, Stderr: &testenv.LogBuffer{}, cancel: cancel, done: make(chan error, 1), read: make(chan struct{})}
 
 	pr, pw := io.Pipe()
 	go func() {
@@ -193,7 +174,7 @@ func runCommand(tb testing.TB, env map[string]string, stdin string, args ...stri
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	var stdout, stderr syncBuffer
+	var stdout, stderr testenv.LogBuffer
 	err := run(ctx, args, getenvOf(env), strings.NewReader(stdin), &stdout, &stderr)
 	if ctx.Err() != nil {
 		tb.Fatalf("keyhold %s did not end within 30s (err %v)\nstderr:\n%s", strings.Join(args, " "), err, stderr.String())

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-
-	"github.com/keyhold/keyhold/internal/config"
 )
 
 const migrateUsage = `Usage: keyhold migrate
@@ -27,15 +25,11 @@ func migrate(ctx context.Context, args []string, getenv func(string) string, std
 	if err := parseFlags(newFlags("migrate"), args, migrateUsage, stdout, stderr); err != nil {
 		return err
 	}
-	cfg, err := config.Load(getenv)
+	a, err := openApp(ctx, getenv, stderr, appNeeds{})
 	if err != nil {
 		return err
 	}
-	_, db, err := openStore(ctx, cfg, stderr)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
+	defer a.Close()
 	fmt.Fprintln(stdout, "database is up to date")
 	return nil
 }

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/keyhold/keyhold/internal/auth"
-	"github.com/keyhold/keyhold/internal/config"
 	"github.com/keyhold/keyhold/internal/keys"
 	"github.com/keyhold/keyhold/internal/server"
 	"github.com/keyhold/keyhold/internal/verify"
@@ -85,25 +84,13 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err := parseFlags(newFlags("serve"), args, serveUsage, stdout, stderr); err != nil {
 		return err
 	}
-	cfg, err := config.Load(getenv)
-	if err != nil {
-		return err
-	}
 	tuneGC(getenv)
-	// The plans file is checked before the database is touched.
-	catalog, err := loadPlans(cfg)
+	a, err := openApp(ctx, getenv, stderr, appNeeds{plans: true, secret: true})
 	if err != nil {
 		return err
 	}
-	log, db, err := openStore(ctx, cfg, stderr)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	sec, err := secret(ctx, cfg, db)
-	if err != nil {
-		return err
-	}
+	defer a.Close()
+	cfg, log, db, catalog, sec := a.cfg, a.log, a.db, a.catalog, a.secret
 	authSvc, err := auth.NewService(auth.Config{Store: db, Attempts: db, Secret: sec})
 	if err != nil {
 		return err

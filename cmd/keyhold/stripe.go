@@ -51,27 +51,17 @@ func stripeCmd(ctx context.Context, args []string, getenv func(string) string, s
 	if err := parseFlags(newFlags("reconcile"), rest, reconcileUsage, stdout, stderr); err != nil {
 		return err
 	}
-	cfg, err := config.Load(getenv)
+	a, err := openApp(ctx, getenv, stderr, appNeeds{check: needStripeKey, plans: true})
 	if err != nil {
 		return err
 	}
-	if cfg.StripeSecretKey == "" {
-		return fmt.Errorf("STRIPE_SECRET_KEY is not set: there is no Stripe account to reconcile with")
-	}
-	catalog, err := loadPlans(cfg)
+	defer a.Close()
+	cfg, db, log := a.cfg, a.db, a.log
+	svc, err := newBilling(cfg, db, a.catalog, log)
 	if err != nil {
 		return err
 	}
-	log, db, err := openStore(ctx, cfg, stderr)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	svc, err := newBilling(cfg, db, catalog, log)
-	if err != nil {
-		return err
-	}
-	keySvc, err := keys.NewService(keys.Config{Store: db, Plans: catalog})
+	keySvc, err := keys.NewService(keys.Config{Store: db, Plans: a.catalog})
 	if err != nil {
 		return err
 	}
@@ -86,6 +76,15 @@ func stripeCmd(ctx context.Context, args []string, getenv func(string) string, s
 	announce(ctx, log, db, rl, keySvc, svc, nil)
 	if _, err := svc.Reconcile(ctx, stdout); err != nil {
 		return err
+	}
+	return nil
+}
+
+// needStripeKey refuses to reconcile without a Stripe account, before the
+// database is opened.
+func needStripeKey(cfg *config.Config) error {
+	if cfg.StripeSecretKey == "" {
+		return fmt.Errorf("STRIPE_SECRET_KEY is not set: there is no Stripe account to reconcile with")
 	}
 	return nil
 }

@@ -33,8 +33,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -43,11 +41,9 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -291,334 +287,6 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	return ctx.Err()
 }
 
-// bench runs one mode: single (one instance on SQLite) or scale (two
-// instances on a PostgreSQL and a Redis of their own). Everything it starts
-// it stops before it returns, on error and on Ctrl-C too: the keyhold
-// processes first (they flush usage), then Redis and PostgreSQL.
-func bench(ctx context.Context, o options, mode string, out io.Writer) (*report, error) {
-	scale := mode == "scale"
-	rep := &report{Mode: mode, Started: time.Now().UTC(), Machine: machineFacts(), Options: map[string]string{}}
-	rep.Machine["load average at start"] = loadAvg()
-	flag.VisitAll(func(f *flag.Flag) { rep.Options[f.Name] = f.Value.String() })
-	say := func(format string, args ...any) { fmt.Fprintf(out, "loadgen: "+format+"\n", args...) }
-
-	dir, err := os.MkdirTemp(benchBase(scale), "keyhold-bench-")
-	if err != nil {
-		return nil, err
-	}
-	if o.keep {
-		say("keeping %s", dir)
-	} else {
-		defer os.RemoveAll(dir)
-	}
-	plansPath := filepath.Join(dir, "plans.json")
-	if err := writePlans(plansPath, max(o.keys, o.perAccount)); err != nil {
-		return nil, err
-	}
-
-	nInst := 1
-	dbURL := "sqlite://" + filepath.Join(dir, "keyhold.db")
-	keyholdEnv := []string{"KEYHOLD_PLANS_FILE=" + plansPath}
-	var back *backing
-	if scale {
-		nInst = 2
-		// PostgreSQL runs as another user when this program is root: it
-		// must be able to reach its folder inside this one.
-		if err := os.Chmod(dir, 0o755); err != nil {
-			return nil, err
-		}
-		say("starting PostgreSQL and Redis on 127.0.0.1")
-		if back, err = startBacking(ctx, dir); err != nil {
-			return nil, err
-		}
-		defer func() {
-			say("stopping Redis and PostgreSQL")
-			back.stop()
-		}()
-		dbURL = back.pgURL
-		secret := make([]byte, 32)
-		if _, err := rand.Read(secret); err != nil {
-			return nil, err
-		}
-		keyholdEnv = append(keyholdEnv,
-			"KEYHOLD_REDIS_URL="+back.redisURL(),
-			"KEYHOLD_SECRET="+hex.EncodeToString(secret),
-		)
-		ri, _ := back.info()
-		rep.Storage = fmt.Sprintf("PostgreSQL (%s; fsync, full_page_writes and synchronous_commit off) + Redis %s (no persistence), both temporary, started by loadgen on 127.0.0.1; %d keyhold instances with the same KEYHOLD_DATABASE_URL, KEYHOLD_REDIS_URL, KEYHOLD_SECRET, KEYHOLD_PLANS_FILE",
-			back.pgVersion, ri.version, nInst)
-		say("PostgreSQL pid %d at %s, Redis pid %d at %s", back.pg.pid(), redactDSN(back.pgURL), back.redis.pid(), back.redisAddr)
-	} else {
-		rep.Storage = "SQLite (embedded default), fresh database in a temporary folder"
-	}
-	keyholdEnv = append(keyholdEnv, "KEYHOLD_DATABASE_URL="+dbURL)
-
-	storeName := "SQLite"
-	if scale {
-		storeName = "PostgreSQL"
-	}
-	say("seeding %d keys through keys.Service (%s, %d per account, %d writer(s))", o.keys, storeName, o.perAccount, o.seedWorkers)
-	secrets, st, err := seed(ctx, dbURL, plansPath, o.keys, o.perAccount, o.seedWorkers, out)
-	if err != nil {
-		return nil, fmt.Errorf("seed: %w", err)
-	}
-	if scale {
-		st.DatabaseSize = pgDatabaseSize(ctx, dbURL)
-	} else if fi, err := os.Stat(filepath.Join(dir, "keyhold.db")); err == nil {
-		st.DatabaseSize = fi.Size()
-	}
-	rep.Seed = st
-	say("seeded %d accounts in %s, %d keys in %s (%s per key)", st.Accounts, round(st.SignupTime), st.Keys, round(st.KeysTime), st.PerKey.Round(time.Microsecond))
-	bodies := make([][]byte, len(secrets))
-	for i, s := range secrets {
-		bodies[i] = []byte(`{"key":"` + s + `"}`)
-	}
-
-	srvs := make([]*server, nInst)
-	for i := range srvs {
-		logName := "server.log"
-		if nInst > 1 {
-			logName = fmt.Sprintf("server-%d.log", i+1)
-		}
-		srv, err := startServer(o.keyhold, dir, logName, keyholdEnv)
-		if err != nil {
-			return nil, err
-		}
-		srvs[i] = srv
-		// Every instance runs until the last phase ends, so each is stopped
-		// when run returns, not at the end of this loop's iteration.
-		defer func() { //nolint:gocritic // deferInLoop: deliberate, see above
-			if srv.alive() {
-				_, _ = srv.stop(20 * time.Second)
-			}
-		}()
-	}
-	ctl := newClient(4*nInst, nil)
-	bases := make([]string, nInst)
-	rep.Instances = make([]*instance, nInst)
-	for i, srv := range srvs {
-		if err := srv.waitReady(ctx, ctl, 30*time.Second); err != nil {
-			return nil, err
-		}
-		bases[i] = srv.base
-		rep.Instances[i] = &instance{Pid: srv.cmd.Process.Pid, Base: srv.base}
-		say("keyhold pid %d ready at %s", srv.cmd.Process.Pid, srv.base)
-		rep.Instances[i].Memory.RSSStart, _ = srv.procStatus()
-	}
-	if m, err := srvs[0].scrape(ctx, ctl); err == nil {
-		if v := m.sum("go_sched_gomaxprocs_threads"); v > 0 {
-			rep.Machine["server GOMAXPROCS"] = fmt.Sprint(v)
-		}
-	}
-
-	var dials atomic.Int64
-	client := newClient(o.conns, &dials)
-	for i, srv := range srvs {
-		say("warming the cache of %s: verifying each of %d keys once", srv.base, len(bodies))
-		wt, wo, err := warm(ctx, client, srv.base, bodies, o.conns)
-		if err != nil {
-			return nil, fmt.Errorf("warm: %w", err)
-		}
-		_, non2, by := wo.counts()
-		rep.WarmTime += wt
-		rep.WarmNon2 += non2
-		if non2 > 0 {
-			say("WARNING: %d of %d warm-up verifications on instance %d were not 2xx: %v", non2, len(bodies), i+1, by)
-		}
-	}
-	time.Sleep(o.pause) // let the first usage flush pass
-	for i, srv := range srvs {
-		m := &rep.Instances[i].Memory
-		m.RSSWarm, _ = srv.procStatus()
-		if mt, err := srv.scrape(ctx, ctl); err == nil {
-			m.CachedKeys = int64(mt.sum("keyhold_verify_cached_keys"))
-			m.HeapWarm = mt.sum("go_memstats_heap_inuse_bytes")
-		}
-		say("warm: instance %d has %d keys cached; RSS %s", i+1, m.CachedKeys, mib(m.RSSWarm))
-	}
-	say("warm-up took %s", round(rep.WarmTime))
-
-	// Closed loop: each instance gets its share of the connections, with
-	// targets of its own; the open loop alternates between the instances.
-	healthEach, verifyEach := make([]target, nInst), make([]target, nInst)
-	for i, b := range bases {
-		healthEach[i], verifyEach[i] = healthTarget(b), verifyTarget([]string{b}, bodies)
-	}
-	healthAll, verifyAll := healthTarget(bases...), verifyTarget(bases, bodies)
-	if o.warmup > 0 {
-		closedSplit(ctx, client, verifyEach, o.conns, o.warmup, nil, nil)
-		time.Sleep(o.pause)
-	}
-
-	// ours is the CPU time of every process this benchmark started, and of
-	// this one.
-	ours := func() time.Duration {
-		t := selfCPU()
-		for _, s := range srvs {
-			t += s.cpuTime()
-		}
-		if back != nil {
-			t += back.redis.cpuTime() + back.pg.cpuTime()
-		}
-		return t
-	}
-	measure := func(p *phase, body func()) {
-		if o.waitIdle > 0 {
-			p.IdleWait, p.Idle = waitIdle(ctx, ours, o.waitIdle)
-		}
-		befores := make([]metrics, nInst)
-		scpus := make([]time.Duration, nInst)
-		for i, s := range srvs {
-			befores[i], _ = s.scrape(ctx, ctl)
-		}
-		var rBefore redisInfo
-		var rcpu, pgcpu time.Duration
-		var rErr error
-		if back != nil {
-			rBefore, rErr = back.info()
-			rcpu, pgcpu = back.redis.cpuTime(), back.pg.cpuTime()
-		}
-		for i, s := range srvs {
-			scpus[i] = s.cpuTime()
-		}
-		gcpu, mcpu := selfCPU(), machineCPU()
-		body()
-		mEnd := machineCPU()
-		p.LoadgenCPU = selfCPU() - gcpu
-		p.InstanceCPU = make([]time.Duration, nInst)
-		p.InstanceRSS = make([]int64, nInst)
-		for i, s := range srvs {
-			p.InstanceCPU[i] = s.cpuTime() - scpus[i]
-			p.ServerCPU += p.InstanceCPU[i]
-		}
-		if back != nil {
-			p.RedisCPU, p.PostgresCPU = back.redis.cpuTime()-rcpu, back.pg.cpuTime()-pgcpu
-			if rAfter, err := back.info(); err == nil && rErr == nil {
-				rp := &redisPhase{ByCommand: map[string]int64{}, CPU: p.RedisCPU}
-				for c, n := range rAfter.calls {
-					if d := n - rBefore.calls[c]; d > 0 && c != "info" {
-						rp.ByCommand[c] = d
-					}
-				}
-				rp.Commands = rAfter.commands - rBefore.commands - (rAfter.calls["info"] - rBefore.calls["info"])
-				p.Redis = rp
-			}
-		}
-		p.OtherCPU = max(0, mEnd-mcpu-p.ServerCPU-p.LoadgenCPU-p.RedisCPU-p.PostgresCPU)
-		p.LoadAvg = loadAvg()
-		for i, s := range srvs {
-			if after, err := s.scrape(ctx, ctl); err == nil && befores[i] != nil {
-				before := befores[i]
-				p.GCs += int64(after.sum("go_gc_duration_seconds_count") - before.sum("go_gc_duration_seconds_count"))
-				p.GCPause += seconds(after.sum("go_gc_duration_seconds_sum") - before.sum("go_gc_duration_seconds_sum"))
-				p.KeyLoads += int64(after.sum("keyhold_verify_key_loads_total") - before.sum("keyhold_verify_key_loads_total"))
-			}
-			p.InstanceRSS[i], _ = s.procStatus()
-			p.ServerRSS += p.InstanceRSS[i]
-		}
-		if nInst == 1 {
-			p.InstanceCPU, p.InstanceRSS = nil, nil
-		}
-		rep.Phases = append(rep.Phases, p)
-		time.Sleep(o.pause)
-	}
-	closed := func(name string, ts []target) *phase {
-		p := &phase{Name: name, Endpoint: ts[0].name, Mode: "closed", Conns: o.conns}
-		say("closed loop: %s, %d connections over %d instance(s), %s", ts[0].name, o.conns, len(ts), o.duration)
-		hs, ocs := make([]*hist, len(ts)), make([]*outcome, len(ts))
-		var els []time.Duration
-		d0 := dials.Load()
-		measure(p, func() { els = closedSplit(ctx, client, ts, o.conns, o.duration, hs, ocs) })
-		p.Dials = dials.Load() - d0
-		all, oc := &snapshot{}, &outcome{}
-		for i := range ts {
-			s := hs[i].snapshot()
-			all.add(s)
-			oc.add(ocs[i])
-			p.Elapsed = max(p.Elapsed, els[i])
-			if len(ts) > 1 {
-				ip := &instancePhase{Conns: connShare(o.conns, len(ts), i), OK: ocs[i].statuses[200].Load(),
-					P50: s.quantile(0.5), P99: s.quantile(0.99), P999: s.quantile(0.999), Errors: ocs[i].errors.Load()}
-				ip.Answered, ip.Non2xx, _ = ocs[i].counts()
-				if els[i] > 0 {
-					ip.ReqPerSec = float64(ip.Answered) / els[i].Seconds()
-				}
-				p.PerInstance = append(p.PerInstance, ip)
-			}
-		}
-		fill(p, all, oc)
-		p.ReqPerSec = float64(p.Answered) / p.Elapsed.Seconds()
-		p.OKPerSec = float64(p.Statuses[200]) / p.Elapsed.Seconds()
-		return p
-	}
-	open := func(name string, t target) *phase {
-		p := &phase{Name: name, Endpoint: t.name, Mode: "open", TargetRate: o.rate}
-		say("open loop: %s at %d req/s, %s, up to %d in flight, alternating over %d instance(s)", t.name, o.rate, o.duration, o.workers, nInst)
-		var odials atomic.Int64
-		oclient := newClient(o.workers, &odials)
-		defer oclient.CloseIdleConnections()
-		oc := &outcome{}
-		var r openResult
-		measure(p, func() { r = openLoop(ctx, oclient, t, o.rate, o.duration, o.workers, oc) })
-		p.Dials, p.Sent, p.Elapsed = odials.Load(), r.sent, r.elapsed
-		total := r.total.snapshot()
-		fill(p, total, oc)
-		svc, lag := r.service.snapshot(), r.startLag.snapshot()
-		p.ServiceP50, p.ServiceP99, p.ServiceP999 = svc.quantile(0.5), svc.quantile(0.99), svc.quantile(0.999)
-		p.LagP99, p.LagMax = lag.quantile(0.99), time.Duration(lag.max)
-		if p.Elapsed > 0 {
-			p.ReqPerSec = float64(p.Answered) / p.Elapsed.Seconds()
-			p.OKPerSec = float64(p.Statuses[200]) / p.Elapsed.Seconds()
-		}
-		return p
-	}
-
-	h1 := closed("healthz #1", healthEach)
-	v := closed("verify", verifyEach)
-	h2 := closed("healthz #2", healthEach)
-	if best := max(h1.ReqPerSec, h2.ReqPerSec); best > 0 {
-		rep.Ratio = v.ReqPerSec / best
-	}
-	if o.rate > 0 && ctx.Err() == nil {
-		open("verify", verifyAll)
-		open("healthz", healthAll)
-	}
-	client.CloseIdleConnections()
-
-	for i, srv := range srvs {
-		m := &rep.Instances[i].Memory
-		m.RSSEnd, m.PeakRSS = srv.procStatus()
-		if mt, err := srv.scrape(ctx, ctl); err == nil {
-			m.CachedEnd = int64(mt.sum("keyhold_verify_cached_keys"))
-			m.HeapEnd = mt.sum("go_memstats_heap_inuse_bytes")
-			m.GCMaxPause = mt.sum("go_gc_duration_seconds", `quantile="1"`)
-			m.GCCount = int64(mt.sum("go_gc_duration_seconds_count"))
-			m.UsageDrops = mt.sum("keyhold_usage_dropped_rows_total")
-			m.UsagePend = mt.sum("keyhold_usage_pending_rows")
-			m.KeyLoadsAll = int64(mt.sum("keyhold_verify_key_loads_total"))
-		}
-	}
-	if back != nil {
-		if ri, err := back.info(); err == nil {
-			rep.RedisRSS = ri.rss
-		}
-	}
-	ctl.CloseIdleConnections()
-	say("stopping keyhold (SIGTERM)")
-	for i, srv := range srvs {
-		in := rep.Instances[i]
-		d, err := srv.stop(20 * time.Second)
-		in.Shutdown = int64(d)
-		if err != nil {
-			in.StopErr = err.Error()
-		}
-		in.LogLines = srv.logLines()
-	}
-	first := rep.Instances[0]
-	rep.Memory, rep.Shutdown, rep.StopErr, rep.LogLines = first.Memory, time.Duration(first.Shutdown), first.StopErr, first.LogLines
-	return rep, nil
-}
-
 // connShare is instance i's share of conns connections over n instances.
 func connShare(conns, n, i int) int {
 	c := conns / n
@@ -690,6 +358,7 @@ func fill(p *phase, s *snapshot, oc *outcome) {
 	p.Max, p.Mean = time.Duration(s.max), s.mean()
 }
 
+// machineFacts is what the report says of the machine and the settings.
 func machineFacts() map[string]string {
 	m := map[string]string{
 		"cpus (runtime.NumCPU)": fmt.Sprint(runtime.NumCPU()),
@@ -699,21 +368,14 @@ func machineFacts() map[string]string {
 		"GOMEMLIMIT":            envOr("GOMEMLIMIT", "(unset)"),
 		"server GOMAXPROCS":     envOr("GOMAXPROCS", "(unset: Go default)"),
 	}
-	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for l := range strings.SplitSeq(string(b), "\n") {
-			if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
-				m["cpu"] = strings.TrimSpace(v)
-				break
-			}
-		}
+	if v := cpuModel(); v != "" {
+		m["cpu"] = v
 	}
 	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
 		m["kernel"] = strings.TrimSpace(string(b))
 	}
-	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
-		if l, _, ok := strings.Cut(string(b), "\n"); ok {
-			m["memory"] = strings.Join(strings.Fields(l)[1:], " ")
-		}
+	if v := memTotal(); v != "" {
+		m["memory"] = v
 	}
 	return m
 }

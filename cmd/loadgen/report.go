@@ -41,8 +41,28 @@ func verdict(ok bool) string {
 	return "NOT MET"
 }
 
+// printf prints one line of the report.
+type printf func(format string, args ...any)
+
+// printReport prints one mode's report: the machine and setup, the
+// closed-loop and open-loop tables with their targets, memory, and how
+// each server stopped.
 func printReport(out io.Writer, r *report, o options) {
-	p := func(format string, args ...any) { fmt.Fprintf(out, format+"\n", args...) }
+	p := printf(func(format string, args ...any) { fmt.Fprintf(out, format+"\n", args...) })
+	printHeader(p, r)
+	verify, healthz := printClosed(out, p, r, o)
+	printClosedTargets(p, r, verify, healthz)
+	p("")
+	if o.rate > 0 {
+		printOpen(out, p, r, o)
+	}
+	printMemories(p, r)
+	printServers(p, r)
+	p("=========================================================================")
+}
+
+// printHeader prints the title, the machine's facts and the setup.
+func printHeader(p printf, r *report) {
 	p("")
 	if r.Mode == "scale" {
 		p("========= Keyhold benchmark (make bench-scale): %d instances, PostgreSQL + Redis =========", len(r.Instances))
@@ -71,6 +91,11 @@ func printReport(out io.Writer, r *report, o options) {
 		r.Options["keys"], r.Options["c"], r.Options["d"], r.Options["rate"], r.Options["workers"], r.Options["warmup"])
 	p("")
 
+}
+
+// printClosed prints the closed-loop table and its notes, and returns the
+// verify phase and the healthz phases for the targets.
+func printClosed(out io.Writer, p printf, r *report, o options) (verify *phase, healthz []*phase) {
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
 	if len(r.Instances) > 1 {
 		p("closed loop: %d connections shared out over %d instances (one loop per instance, run together), each sends its next request when the answer arrives", o.conns, len(r.Instances))
@@ -78,8 +103,6 @@ func printReport(out io.Writer, r *report, o options) {
 		p("closed loop: %d connections, each sends its next request when the answer arrives", o.conns)
 	}
 	fmt.Fprintln(tw, "phase\trequests\treq/s\tp50\tp99\tp99.9\tmax\tnon-2xx\terrors\tserver CPU\tloadgen CPU\tother CPU\tserver µs/req\tloadgen µs/req\tGCs\tkey loads\t")
-	var verify *phase
-	var healthz []*phase
 	for _, ph := range r.Phases {
 		if ph.Mode != "closed" {
 			continue
@@ -113,63 +136,73 @@ func printReport(out io.Writer, r *report, o options) {
 		p("  CPU columns: seconds used during the phase by the server, this generator, and every other process of the machine (%s CPUs × %s = %.0fs available)",
 			r.Machine["cpus (runtime.NumCPU)"], o.duration, float64(runtime.NumCPU())*o.duration.Seconds())
 	}
-	if verify != nil && len(healthz) > 0 {
-		best := healthz[0]
-		sum := 0.0
-		for _, h := range healthz {
-			sum += h.ReqPerSec
-			if h.ReqPerSec > best.ReqPerSec {
-				best = h
-			}
+	return verify, healthz
+}
+
+// printClosedTargets prints the closed loop's throughput targets.
+func printClosedTargets(p printf, r *report, verify *phase, healthz []*phase) {
+	if verify == nil || len(healthz) == 0 {
+		return
+	}
+	best := healthz[0]
+	sum := 0.0
+	for _, h := range healthz {
+		sum += h.ReqPerSec
+		if h.ReqPerSec > best.ReqPerSec {
+			best = h
 		}
-		mean := sum / float64(len(healthz))
-		p("  verify/healthz throughput: %.3f of the best healthz run (%.0f req/s), %.3f of their mean (%.0f req/s)",
-			r.Ratio, best.ReqPerSec, verify.ReqPerSec/mean, mean)
-		p("  target ≥ 0.80 of healthz: %s; zero non-2xx for valid keys: %s; /v1/verify absolute: %.0f req/s",
-			verdict(r.Ratio >= 0.8), verdict(verify.Non2xx == 0 && verify.Errors == 0), verify.ReqPerSec)
-		if r.Mode == "scale" {
-			var each []string
-			for i, ip := range verify.PerInstance {
-				each = append(each, fmt.Sprintf("instance %d %.0f/s", i+1, float64(ip.OK)/max(verify.Elapsed.Seconds(), 1e-9)))
-			}
-			p("  target ≥ %d valid verifications/s across the %d instances: %s (%.0f/s answered 200 VALID: %s)",
-				scaleTarget, len(r.Instances), verdict(verify.OKPerSec >= scaleTarget), verify.OKPerSec, strings.Join(each, ", "))
+	}
+	mean := sum / float64(len(healthz))
+	p("  verify/healthz throughput: %.3f of the best healthz run (%.0f req/s), %.3f of their mean (%.0f req/s)",
+		r.Ratio, best.ReqPerSec, verify.ReqPerSec/mean, mean)
+	p("  target ≥ 0.80 of healthz: %s; zero non-2xx for valid keys: %s; /v1/verify absolute: %.0f req/s",
+		verdict(r.Ratio >= 0.8), verdict(verify.Non2xx == 0 && verify.Errors == 0), verify.ReqPerSec)
+	if r.Mode == "scale" {
+		var each []string
+		for i, ip := range verify.PerInstance {
+			each = append(each, fmt.Sprintf("instance %d %.0f/s", i+1, float64(ip.OK)/max(verify.Elapsed.Seconds(), 1e-9)))
 		}
+		p("  target ≥ %d valid verifications/s across the %d instances: %s (%.0f/s answered 200 VALID: %s)",
+			scaleTarget, len(r.Instances), verdict(verify.OKPerSec >= scaleTarget), verify.OKPerSec, strings.Join(each, ", "))
+	}
+}
+
+// printOpen prints the open-loop table, its notes and its target.
+func printOpen(out io.Writer, p printf, r *report, o options) {
+	var openVerify *phase
+	p("open loop: %d req/s scheduled, latency from each request's intended send time (coordinated omission corrected)", o.rate)
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "phase\tsent\tanswered\tachieved/s\tp50\tp99\tp99.9\tmax\tservice p99\tsend lag p99\tsend lag max\tnon-2xx\terrors\tconns\tserver CPU\tloadgen CPU\tother CPU\tGCs\tkey loads\t")
+	for _, ph := range r.Phases {
+		if ph.Mode != "open" {
+			continue
+		}
+		if strings.Contains(ph.Endpoint, "verify") {
+			openVerify = ph
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%.0f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%.1fs\t%.1fs\t%.1fs\t%d\t%d\t\n",
+			ph.Endpoint, ph.Sent, ph.Answered, ph.ReqPerSec, lat(ph.P50), lat(ph.P99), lat(ph.P999), lat(ph.Max),
+			lat(ph.ServiceP99), lat(ph.LagP99), lat(ph.LagMax), ph.Non2xx, ph.Errors, ph.Dials,
+			ph.ServerCPU.Seconds(), ph.LoadgenCPU.Seconds(), ph.OtherCPU.Seconds(), ph.GCs, ph.KeyLoads)
+	}
+	tw.Flush()
+	for _, ph := range r.Phases {
+		if ph.Mode == "open" && (ph.Non2xx > 0 || ph.Errors > 0) {
+			p("  %s statuses: %s; first error: %s", ph.Endpoint, statuses(ph.Statuses), ph.FirstError)
+		}
+	}
+	idleNote(p, r, "open")
+	p("  service p99: from the actual send; send lag: how late the generator sent (its timer and its share of the CPUs)")
+	p("  conns: connections the generator had to open (one per request in flight at the peak)")
+	if openVerify != nil {
+		p("  target /v1/verify p99 ≤ 1ms at %d req/s: %s (p99 %s)", o.rate, verdict(openVerify.P99 <= time.Millisecond), lat(openVerify.P99))
 	}
 	p("")
+}
 
-	var openVerify *phase
-	if o.rate > 0 {
-		p("open loop: %d req/s scheduled, latency from each request's intended send time (coordinated omission corrected)", o.rate)
-		tw = tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintln(tw, "phase\tsent\tanswered\tachieved/s\tp50\tp99\tp99.9\tmax\tservice p99\tsend lag p99\tsend lag max\tnon-2xx\terrors\tconns\tserver CPU\tloadgen CPU\tother CPU\tGCs\tkey loads\t")
-		for _, ph := range r.Phases {
-			if ph.Mode != "open" {
-				continue
-			}
-			if strings.Contains(ph.Endpoint, "verify") {
-				openVerify = ph
-			}
-			fmt.Fprintf(tw, "%s\t%d\t%d\t%.0f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%.1fs\t%.1fs\t%.1fs\t%d\t%d\t\n",
-				ph.Endpoint, ph.Sent, ph.Answered, ph.ReqPerSec, lat(ph.P50), lat(ph.P99), lat(ph.P999), lat(ph.Max),
-				lat(ph.ServiceP99), lat(ph.LagP99), lat(ph.LagMax), ph.Non2xx, ph.Errors, ph.Dials,
-				ph.ServerCPU.Seconds(), ph.LoadgenCPU.Seconds(), ph.OtherCPU.Seconds(), ph.GCs, ph.KeyLoads)
-		}
-		tw.Flush()
-		for _, ph := range r.Phases {
-			if ph.Mode == "open" && (ph.Non2xx > 0 || ph.Errors > 0) {
-				p("  %s statuses: %s; first error: %s", ph.Endpoint, statuses(ph.Statuses), ph.FirstError)
-			}
-		}
-		idleNote(p, r, "open")
-		p("  service p99: from the actual send; send lag: how late the generator sent (its timer and its share of the CPUs)")
-		p("  conns: connections the generator had to open (one per request in flight at the peak)")
-		if openVerify != nil {
-			p("  target /v1/verify p99 ≤ 1ms at %d req/s: %s (p99 %s)", o.rate, verdict(openVerify.P99 <= time.Millisecond), lat(openVerify.P99))
-		}
-		p("")
-	}
-
+// printMemories prints each instance's memory (and, in scale mode first,
+// what Redis and PostgreSQL used).
+func printMemories(p printf, r *report) {
 	if r.Mode == "scale" {
 		printBacking(p, r)
 	}
@@ -187,6 +220,11 @@ func printReport(out io.Writer, r *report, o options) {
 		p("  redis-server RSS at the end (INFO used_memory_rss): %s", mib(r.RedisRSS))
 	}
 	p("")
+}
+
+// printServers prints how each instance stopped and its log at warn level
+// and above.
+func printServers(p printf, r *report) {
 	for i, in := range r.Instances {
 		if len(r.Instances) > 1 {
 			p("server (instance %d)", i+1)
@@ -207,12 +245,11 @@ func printReport(out io.Writer, r *report, o options) {
 			p("    %s", l)
 		}
 	}
-	p("=========================================================================")
 }
 
 // idleNote says, with -wait-idle, whether the machine was quiet when each
 // phase began.
-func idleNote(p func(string, ...any), r *report, mode string) {
+func idleNote(p printf, r *report, mode string) {
 	for _, ph := range r.Phases {
 		if ph.Mode == mode && ph.IdleWait > 0 {
 			state := "quiet"
@@ -240,7 +277,7 @@ func suffix(name string) string {
 }
 
 // printMemory prints one instance's memory section.
-func printMemory(p func(string, ...any), title string, m memory) {
+func printMemory(p printf, title string, m memory) {
 	p("%s", title)
 	p("  RSS after start, nothing cached     %s", mib(m.RSSStart))
 	p("  RSS with the cache warm             %s  (%d cached keys, Go heap in use %s)", mib(m.RSSWarm), m.CachedKeys, mib(int64(m.HeapWarm)))
@@ -270,7 +307,7 @@ const scaleTarget = 25_000
 var evalCommands = []string{"evalsha", "eval", "evalsha_ro", "eval_ro", "fcall", "fcall_ro"}
 
 // printBacking prints what Redis and PostgreSQL did in each phase.
-func printBacking(p func(string, ...any), r *report) {
+func printBacking(p printf, r *report) {
 	p("redis and postgresql, per phase (Redis INFO all before and after the phase, its own INFO calls left out)")
 	var b strings.Builder
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
@@ -351,91 +388,120 @@ func perN(n, d int64) float64 {
 
 // printComparison prints the results of -mode both side by side.
 func printComparison(out io.Writer, single, scale *report, o options) {
-	p := func(format string, args ...any) { fmt.Fprintf(out, format+"\n", args...) }
-	find := func(r *report, mode, name string) *phase {
-		for _, ph := range r.Phases {
-			if ph.Mode == mode && ph.Name == name {
-				return ph
-			}
-		}
-		return nil
-	}
+	p := printf(func(format string, args ...any) { fmt.Fprintf(out, format+"\n", args...) })
 	p("")
 	p("==================== single vs. scale, side by side ====================")
 	p("closed loop -c %d, open loop -rate %d, -d %s each, -keys %d; the same machine, one run after the other", o.conns, o.rate, o.duration, o.keys)
-	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "\tsingle SQLite\ttwo instances PG+Redis\t\n")
-	row := func(label string, f func(r *report) string) {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t\n", label, f(single), f(scale))
-	}
-	phaseRows := func(mode, name, label string) {
-		get := func(r *report) *phase { return find(r, mode, name) }
-		str := func(f func(ph *phase) string) func(r *report) string {
-			return func(r *report) string {
-				if ph := get(r); ph != nil {
-					return f(ph)
-				}
-				return "-"
-			}
-		}
-		if mode == "closed" {
-			row(label+" req/s", str(func(ph *phase) string { return fmt.Sprintf("%.0f", ph.ReqPerSec) }))
-			if len(scale.Instances) > 1 {
-				row("  per instance req/s", str(func(ph *phase) string {
-					if len(ph.PerInstance) == 0 {
-						return "-"
-					}
-					var each []string
-					for _, ip := range ph.PerInstance {
-						each = append(each, fmt.Sprintf("%.0f", ip.ReqPerSec))
-					}
-					return strings.Join(each, " + ")
-				}))
-			}
-		} else {
-			row(label+" achieved/s", str(func(ph *phase) string { return fmt.Sprintf("%.0f of %d", ph.ReqPerSec, ph.TargetRate) }))
-		}
-		if strings.Contains(name, "verify") {
-			row("  valid (200)/s", str(func(ph *phase) string { return fmt.Sprintf("%.0f", ph.OKPerSec) }))
-		}
-		row("  p50 / p99 / p99.9", str(func(ph *phase) string {
-			return fmt.Sprintf("%s / %s / %s", lat(ph.P50), lat(ph.P99), lat(ph.P999))
-		}))
-		row("  non-2xx / errors", str(func(ph *phase) string { return fmt.Sprintf("%d / %d", ph.Non2xx, ph.Errors) }))
-		row("  CPU keyhold / loadgen / other", str(func(ph *phase) string {
-			return fmt.Sprintf("%.1fs / %.1fs / %.1fs", ph.ServerCPU.Seconds(), ph.LoadgenCPU.Seconds(), ph.OtherCPU.Seconds())
-		}))
-		if ph := get(scale); ph != nil && ph.Redis != nil {
-			row("  CPU redis / postgres", func(r *report) string {
-				if r == single {
-					return "-"
-				}
-				return fmt.Sprintf("%.1fs / %.1fs", ph.RedisCPU.Seconds(), ph.PostgresCPU.Seconds())
-			})
-		}
-	}
-	phaseRows("closed", "healthz #1", "closed GET /healthz #1")
-	phaseRows("closed", "verify", "closed POST /v1/verify")
-	phaseRows("closed", "healthz #2", "closed GET /healthz #2")
-	row("verify/healthz ratio (best healthz)", func(r *report) string { return fmt.Sprintf("%.3f", r.Ratio) })
+	c := &comparison{tw: tabwriter.NewWriter(out, 0, 0, 2, ' ', 0), single: single, scale: scale}
+	fmt.Fprintf(c.tw, "\tsingle SQLite\ttwo instances PG+Redis\t\n")
+	c.phaseRows("closed", "healthz #1", "closed GET /healthz #1")
+	c.phaseRows("closed", "verify", "closed POST /v1/verify")
+	c.phaseRows("closed", "healthz #2", "closed GET /healthz #2")
+	c.row("verify/healthz ratio (best healthz)", func(r *report) string { return fmt.Sprintf("%.3f", r.Ratio) })
 	if o.rate > 0 {
-		phaseRows("open", "verify", "open POST /v1/verify")
-		phaseRows("open", "healthz", "open GET /healthz")
+		c.phaseRows("open", "verify", "open POST /v1/verify")
+		c.phaseRows("open", "healthz", "open GET /healthz")
 	}
-	row("Redis commands / script calls per verify", func(r *report) string {
-		ph := find(r, "closed", "verify")
+	c.row("Redis commands / script calls per verify", func(r *report) string {
+		ph := findPhase(r, "closed", "verify")
 		if ph == nil || ph.Redis == nil {
 			return "-"
 		}
 		return fmt.Sprintf("%.3f / %.3f", perN(ph.Redis.Commands, ph.Answered), perN(scriptCalls(ph.Redis), ph.Answered))
 	})
-	n := max(len(single.Instances), len(scale.Instances))
+	c.memoryRows()
+	c.tw.Flush()
+	if v := findPhase(scale, "closed", "verify"); v != nil {
+		p("target ≥ %d valid verifications/s across the two instances: %s (%.0f/s)", scaleTarget, verdict(v.OKPerSec >= scaleTarget), v.OKPerSec)
+	}
+	p("=========================================================================")
+}
+
+// findPhase returns r's phase of mode and name, or nil.
+func findPhase(r *report, mode, name string) *phase {
+	for _, ph := range r.Phases {
+		if ph.Mode == mode && ph.Name == name {
+			return ph
+		}
+	}
+	return nil
+}
+
+// comparison is the side-by-side table of a single and a scale report.
+type comparison struct {
+	tw            *tabwriter.Writer
+	single, scale *report
+}
+
+// row prints one line: label, then f of each report.
+func (c *comparison) row(label string, f func(r *report) string) {
+	fmt.Fprintf(c.tw, "%s\t%s\t%s\t\n", label, f(c.single), f(c.scale))
+}
+
+// phaseRow prints one line of the phase of mode and name in each report
+// ("-" where a report has none).
+func (c *comparison) phaseRow(mode, name, label string, f func(ph *phase) string) {
+	c.row(label, func(r *report) string {
+		if ph := findPhase(r, mode, name); ph != nil {
+			return f(ph)
+		}
+		return "-"
+	})
+}
+
+// phaseRows prints the lines of one phase: throughput, latency, errors
+// and CPU.
+func (c *comparison) phaseRows(mode, name, label string) {
+	row := func(label string, f func(ph *phase) string) { c.phaseRow(mode, name, label, f) }
+	if mode == "closed" {
+		row(label+" req/s", func(ph *phase) string { return fmt.Sprintf("%.0f", ph.ReqPerSec) })
+		if len(c.scale.Instances) > 1 {
+			row("  per instance req/s", perInstanceRates)
+		}
+	} else {
+		row(label+" achieved/s", func(ph *phase) string { return fmt.Sprintf("%.0f of %d", ph.ReqPerSec, ph.TargetRate) })
+	}
+	if strings.Contains(name, "verify") {
+		row("  valid (200)/s", func(ph *phase) string { return fmt.Sprintf("%.0f", ph.OKPerSec) })
+	}
+	row("  p50 / p99 / p99.9", func(ph *phase) string {
+		return fmt.Sprintf("%s / %s / %s", lat(ph.P50), lat(ph.P99), lat(ph.P999))
+	})
+	row("  non-2xx / errors", func(ph *phase) string { return fmt.Sprintf("%d / %d", ph.Non2xx, ph.Errors) })
+	row("  CPU keyhold / loadgen / other", func(ph *phase) string {
+		return fmt.Sprintf("%.1fs / %.1fs / %.1fs", ph.ServerCPU.Seconds(), ph.LoadgenCPU.Seconds(), ph.OtherCPU.Seconds())
+	})
+	if ph := findPhase(c.scale, mode, name); ph != nil && ph.Redis != nil {
+		c.row("  CPU redis / postgres", func(r *report) string {
+			if r == c.single {
+				return "-"
+			}
+			return fmt.Sprintf("%.1fs / %.1fs", ph.RedisCPU.Seconds(), ph.PostgresCPU.Seconds())
+		})
+	}
+}
+
+// perInstanceRates is "a + b": each instance's req/s in a closed loop.
+func perInstanceRates(ph *phase) string {
+	if len(ph.PerInstance) == 0 {
+		return "-"
+	}
+	var each []string
+	for _, ip := range ph.PerInstance {
+		each = append(each, fmt.Sprintf("%.0f", ip.ReqPerSec))
+	}
+	return strings.Join(each, " + ")
+}
+
+// memoryRows prints each instance's RSS, and Redis's.
+func (c *comparison) memoryRows() {
+	n := max(len(c.single.Instances), len(c.scale.Instances))
 	for i := range n {
 		label := fmt.Sprintf("RSS instance %d warm / end / peak", i+1)
 		if n == 1 {
 			label = "RSS warm / end / peak"
 		}
-		row(label, func(r *report) string {
+		c.row(label, func(r *report) string {
 			if i >= len(r.Instances) {
 				return "-"
 			}
@@ -443,15 +509,10 @@ func printComparison(out io.Writer, single, scale *report, o options) {
 			return fmt.Sprintf("%s / %s / %s", mib(m.RSSWarm), mib(m.RSSEnd), mib(m.PeakRSS))
 		})
 	}
-	row("redis-server RSS", func(r *report) string {
+	c.row("redis-server RSS", func(r *report) string {
 		if r.RedisRSS == 0 {
 			return "-"
 		}
 		return mib(r.RedisRSS)
 	})
-	tw.Flush()
-	if v := find(scale, "closed", "verify"); v != nil {
-		p("target ≥ %d valid verifications/s across the two instances: %s (%.0f/s)", scaleTarget, verdict(v.OKPerSec >= scaleTarget), v.OKPerSec)
-	}
-	p("=========================================================================")
 }

@@ -58,50 +58,79 @@ func seed(ctx context.Context, dbURL, plansPath string, n, perAccount, workers i
 		return nil, st, err
 	}
 	defer db.Close()
-	if err := db.Migrate(ctx, nil); err != nil {
-		return nil, st, err
-	}
-	sec, err := db.Secret(ctx)
+	authSvc, keySvc, err := seedServices(ctx, db, plansPath)
 	if err != nil {
 		return nil, st, err
 	}
 	st.MigrateTime = time.Since(t0)
-	authSvc, err := auth.NewService(auth.Config{Store: db, Secret: sec})
-	if err != nil {
-		return nil, st, err
-	}
-	catalog, err := plans.Load(plansPath)
-	if err != nil {
-		return nil, st, err
-	}
-	keySvc, err := keys.NewService(keys.Config{Store: db, Plans: catalog})
-	if err != nil {
-		return nil, st, err
-	}
-
 	if perAccount <= 0 {
 		perAccount = n
 	}
 	nAccounts := (n + perAccount - 1) / perAccount
 	st.Accounts, st.Keys, st.Workers = nAccounts, n, workers
 
-	// Accounts: argon2id makes each sign-up cost tens of milliseconds; the
-	// service hashes at most NumCPU at once, so two goroutines suffice.
 	t1 := time.Now()
-	accountIDs := make([]string, nAccounts)
-	if err := parallel(ctx, nAccounts, 2, func(i int) error {
-		a, err := authSvc.Signup(ctx, fmt.Sprintf("bench-%d@example.com", i), "bench-password-not-secret", false)
-		if err != nil {
-			return fmt.Errorf("sign up account %d: %w", i, err)
-		}
-		accountIDs[i] = a.ID
-		return nil
-	}); err != nil {
+	accountIDs, err := signupAccounts(ctx, authSvc, nAccounts)
+	if err != nil {
 		return nil, st, err
 	}
 	st.SignupTime = time.Since(t1)
 
 	t2 := time.Now()
+	secrets, err := createKeys(ctx, keySvc, accountIDs, n, perAccount, workers, progress)
+	if err != nil {
+		return nil, st, err
+	}
+	st.KeysTime = time.Since(t2)
+	st.TotalTime = time.Since(t0)
+	st.PerKey = st.KeysTime / time.Duration(max(n, 1))
+	return secrets, st, nil
+}
+
+// seedServices migrates db and builds the services seeding goes through.
+func seedServices(ctx context.Context, db *store.DB, plansPath string) (*auth.Service, *keys.Service, error) {
+	if err := db.Migrate(ctx, nil); err != nil {
+		return nil, nil, err
+	}
+	sec, err := db.Secret(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	authSvc, err := auth.NewService(auth.Config{Store: db, Secret: sec})
+	if err != nil {
+		return nil, nil, err
+	}
+	catalog, err := plans.Load(plansPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	keySvc, err := keys.NewService(keys.Config{Store: db, Plans: catalog})
+	if err != nil {
+		return nil, nil, err
+	}
+	return authSvc, keySvc, nil
+}
+
+// signupAccounts signs up n accounts and returns their ids. argon2id makes
+// each sign-up cost tens of milliseconds; the service hashes at most
+// NumCPU at once, so two goroutines suffice.
+func signupAccounts(ctx context.Context, authSvc *auth.Service, n int) ([]string, error) {
+	ids := make([]string, n)
+	err := parallel(ctx, n, 2, func(i int) error {
+		a, err := authSvc.Signup(ctx, fmt.Sprintf("bench-%d@example.com", i), "bench-password-not-secret", false)
+		if err != nil {
+			return fmt.Errorf("sign up account %d: %w", i, err)
+		}
+		ids[i] = a.ID
+		return nil
+	})
+	return ids, err
+}
+
+// createKeys creates n keys, perAccount to an account, on workers
+// goroutines, saying every 5 seconds how far it got.
+func createKeys(ctx context.Context, keySvc *keys.Service, accountIDs []string, n, perAccount, workers int, progress io.Writer) ([]string, error) {
+	t0 := time.Now()
 	secrets := make([]string, n)
 	var done atomic.Int64
 	stopProgress := make(chan struct{})
@@ -114,13 +143,16 @@ func seed(ctx context.Context, dbURL, plansPath string, n, perAccount, workers i
 			case <-stopProgress:
 				return
 			case <-tick.C:
-				d := done.Load()
-				el := time.Since(t2)
+				d, el := done.Load(), time.Since(t0)
 				fmt.Fprintf(progress, "  seeding: %d/%d keys in %s (%.0f keys/s)\n", d, n, el.Round(time.Second), float64(d)/el.Seconds())
 			}
 		}
 	})
-	err = parallel(ctx, n, workers, func(i int) error {
+	defer func() {
+		close(stopProgress)
+		pw.Wait()
+	}()
+	err := parallel(ctx, n, workers, func(i int) error {
 		acct := accountIDs[i/perAccount]
 		_, s, err := keySvc.Create(ctx, audit.Actor{AccountID: acct, IP: "127.0.0.1"}, acct, keys.Settings{
 			Name:   fmt.Sprintf("bench key %d", i),
@@ -134,15 +166,7 @@ func seed(ctx context.Context, dbURL, plansPath string, n, perAccount, workers i
 		done.Add(1)
 		return nil
 	})
-	close(stopProgress)
-	pw.Wait()
-	if err != nil {
-		return nil, st, err
-	}
-	st.KeysTime = time.Since(t2)
-	st.TotalTime = time.Since(t0)
-	st.PerKey = st.KeysTime / time.Duration(max(n, 1))
-	return secrets, st, nil
+	return secrets, err
 }
 
 // parallel runs fn(0..n-1) on workers goroutines and returns the first

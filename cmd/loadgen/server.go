@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -169,87 +167,10 @@ func (s *server) alive() bool {
 }
 
 // procStatus returns VmRSS and VmHWM (peak RSS) of the server, in bytes.
-func (s *server) procStatus() (rss, hwm int64) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
-	if err != nil {
-		return -1, -1
-	}
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		f := strings.Fields(sc.Text())
-		if len(f) < 2 {
-			continue
-		}
-		kb, _ := strconv.ParseInt(f[1], 10, 64)
-		switch f[0] {
-		case "VmRSS:":
-			rss = kb << 10
-		case "VmHWM:":
-			hwm = kb << 10
-		}
-	}
-	return rss, hwm
-}
+func (s *server) procStatus() (rss, hwm int64) { return procMemory(s.cmd.Process.Pid) }
 
 // cpuTime returns the server's user+system CPU time so far.
-func (s *server) cpuTime() time.Duration {
-	// The command name (field 2) may hold spaces; fields after ")" are
-	// numbered from 3.
-	f := procStatFields(fmt.Sprintf("/proc/%d/stat", s.cmd.Process.Pid))
-	if len(f) < 13 {
-		return 0
-	}
-	utime, _ := strconv.ParseInt(f[11], 10, 64) // field 14
-	stime, _ := strconv.ParseInt(f[12], 10, 64) // field 15
-	const clkTck = 100                          // USER_HZ on Linux
-	return time.Duration(utime+stime) * time.Second / clkTck
-}
-
-// selfCPU returns this process's user+system CPU time so far.
-func selfCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// machineCPU returns the CPU time all processes of the machine were busy
-// (every state but idle and iowait, summed over CPUs), from /proc/stat.
-func machineCPU() time.Duration {
-	b, err := os.ReadFile("/proc/stat")
-	if err != nil {
-		return 0
-	}
-	line, _, _ := strings.Cut(string(b), "\n")
-	f := strings.Fields(line)
-	if len(f) < 8 || f[0] != "cpu" {
-		return 0
-	}
-	var busy int64
-	for i, v := range f[1:] {
-		if i == 3 || i == 4 || i >= 8 { // idle, iowait; guest time is already in user
-			continue
-		}
-		n, _ := strconv.ParseInt(v, 10, 64)
-		busy += n
-	}
-	const clkTck = 100
-	return time.Duration(busy) * time.Second / clkTck
-}
-
-// loadAvg returns the first three fields of /proc/loadavg.
-func loadAvg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "?"
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "?"
-	}
-	return strings.Join(f[:3], " ")
-}
+func (s *server) cpuTime() time.Duration { return procCPU(s.cmd.Process.Pid) }
 
 // logTail returns the last n lines of the server's log.
 func (s *server) logTail(n int) string {
@@ -274,61 +195,4 @@ func (s *server) logLines() []string {
 		}
 	}
 	return out
-}
-
-// metrics is one scrape of /metrics: series ("name{labels}") to value.
-type metrics map[string]float64
-
-func (s *server) scrape(ctx context.Context, client *http.Client) (metrics, error) {
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.base+"/metrics", nil)
-	resp, err := client.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET /metrics: %s", resp.Status)
-	}
-	m := metrics{}
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		i := strings.LastIndexByte(line, ' ')
-		if i < 0 {
-			continue
-		}
-		v, err := strconv.ParseFloat(line[i+1:], 64)
-		if err != nil {
-			continue
-		}
-		m[line[:i]] = v
-	}
-	return m, sc.Err()
-}
-
-// sum adds the series of name whose labels contain every one of labels
-// (each like `route="/healthz"`).
-func (m metrics) sum(name string, labels ...string) float64 {
-	total := 0.0
-	for series, v := range m {
-		base, lbl, _ := strings.Cut(series, "{")
-		if base != name {
-			continue
-		}
-		ok := true
-		for _, l := range labels {
-			if !strings.Contains(lbl, l) {
-				ok = false
-				break
-			}
-		}
-		if ok {
-			total += v
-		}
-	}
-	return total
 }

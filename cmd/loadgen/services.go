@@ -6,12 +6,8 @@ package main
 // tests).
 
 import (
-	"bufio"
 	"context"
-	"errors"
 	"fmt"
-	"io"
-	"net"
 	"net/url"
 	"os"
 	"strconv"
@@ -19,6 +15,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/keyhold/keyhold/internal/testenv"
 )
@@ -43,12 +40,16 @@ type backing struct {
 	pgVersion string
 	redis     *service
 	redisAddr string
+	rdb       *redis.Client // for INFO
 }
 
 func (b *backing) redisURL() string { return "redis://" + b.redisAddr }
 
 // stop stops Redis, then PostgreSQL (fast shutdown: SIGINT ends sessions).
 func (b *backing) stop() {
+	if b.rdb != nil {
+		b.rdb.Close()
+	}
 	if b.redis != nil {
 		b.redis.Stop()
 	}
@@ -99,6 +100,7 @@ func (b *backing) startRedis(ctx context.Context, dir string) error {
 		return err
 	}
 	b.redis, b.redisAddr = &service{s}, strings.TrimPrefix(s.URL, "redis://")
+	b.rdb = redis.NewClient(&redis.Options{Addr: b.redisAddr, MaxRetries: -1})
 	return nil
 }
 
@@ -141,53 +143,6 @@ func benchBase(scale bool) string {
 	return os.TempDir()
 }
 
-// redisCommand sends one command (RESP array of bulk strings) and returns
-// the reply of a simple string or bulk string.
-func redisCommand(addr string, args ...string) (string, error) {
-	conn, err := net.DialTimeout("tcp", addr, time.Second)
-	if err != nil {
-		return "", err
-	}
-	defer conn.Close()
-	if err := conn.SetDeadline(time.Now().Add(5 * time.Second)); err != nil {
-		return "", err
-	}
-	var req strings.Builder
-	fmt.Fprintf(&req, "*%d\r\n", len(args))
-	for _, a := range args {
-		fmt.Fprintf(&req, "$%d\r\n%s\r\n", len(a), a)
-	}
-	if _, err := conn.Write([]byte(req.String())); err != nil {
-		return "", err
-	}
-	r := bufio.NewReader(conn)
-	line, err := r.ReadString('\n')
-	if err != nil {
-		return "", err
-	}
-	line = strings.TrimRight(line, "\r\n")
-	if line == "" {
-		return "", errors.New("redis: empty reply")
-	}
-	switch line[0] {
-	case '+':
-		return line[1:], nil
-	case '-':
-		return "", errors.New("redis: " + line[1:])
-	case '$':
-		n, err := strconv.Atoi(line[1:])
-		if err != nil || n < 0 {
-			return "", fmt.Errorf("redis: bad bulk reply %q", line)
-		}
-		buf := make([]byte, n+2)
-		if _, err := io.ReadFull(r, buf); err != nil {
-			return "", err
-		}
-		return string(buf[:n]), nil
-	}
-	return "", fmt.Errorf("redis: unexpected reply %q", line)
-}
-
 // redisInfo is one INFO all: the counters the report uses.
 type redisInfo struct {
 	version   string
@@ -197,77 +152,37 @@ type redisInfo struct {
 	connected int64            // connected_clients
 }
 
+// info reads INFO all from the benchmark's Redis.
 func (b *backing) info() (redisInfo, error) {
-	s, err := redisCommand(b.redisAddr, "INFO", "all")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	sections, err := b.rdb.InfoMap(ctx, "all").Result()
 	if err != nil {
-		return redisInfo{}, err
+		return redisInfo{}, fmt.Errorf("redis INFO: %w", err)
 	}
-	ri := redisInfo{calls: map[string]int64{}}
-	for l := range strings.SplitSeq(s, "\n") {
-		k, v, ok := strings.Cut(strings.TrimRight(l, "\r"), ":")
-		if !ok {
-			continue
-		}
-		switch {
-		case k == "redis_version":
-			ri.version = v
-		case k == "total_commands_processed":
-			ri.commands, _ = strconv.ParseInt(v, 10, 64)
-		case k == "used_memory_rss":
-			ri.rss, _ = strconv.ParseInt(v, 10, 64)
-		case k == "connected_clients":
-			ri.connected, _ = strconv.ParseInt(v, 10, 64)
-		case strings.HasPrefix(k, "cmdstat_"):
-			// cmdstat_get:calls=3,usec=…
-			for f := range strings.SplitSeq(v, ",") {
-				if n, ok := strings.CutPrefix(f, "calls="); ok {
-					c, _ := strconv.ParseInt(n, 10, 64)
-					ri.calls[strings.TrimPrefix(k, "cmdstat_")] = c
-				}
+	return parseInfo(sections), nil
+}
+
+// parseInfo takes the counters the report uses from INFO's sections.
+func parseInfo(sections map[string]map[string]string) redisInfo {
+	num := func(section, key string) int64 {
+		n, _ := strconv.ParseInt(sections[section][key], 10, 64)
+		return n
+	}
+	ri := redisInfo{
+		version:   sections["Server"]["redis_version"],
+		commands:  num("Stats", "total_commands_processed"),
+		rss:       num("Memory", "used_memory_rss"),
+		connected: num("Clients", "connected_clients"),
+		calls:     map[string]int64{},
+	}
+	for k, v := range sections["Commandstats"] {
+		// cmdstat_get:calls=3,usec=…
+		for f := range strings.SplitSeq(v, ",") {
+			if n, ok := strings.CutPrefix(f, "calls="); ok {
+				ri.calls[strings.TrimPrefix(k, "cmdstat_")], _ = strconv.ParseInt(n, 10, 64)
 			}
 		}
 	}
-	return ri, nil
-}
-
-// treeCPU returns the user+system CPU time of the process pid and of its
-// live children, from /proc/*/stat.
-func treeCPU(pid int) time.Duration {
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		return 0
-	}
-	var ticks int64
-	for _, e := range entries {
-		p, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		f := procStatFields("/proc/" + e.Name() + "/stat")
-		if len(f) < 13 {
-			continue
-		}
-		if ppid, _ := strconv.Atoi(f[1]); p != pid && ppid != pid { // field 4: ppid
-			continue
-		}
-		u, _ := strconv.ParseInt(f[11], 10, 64) // field 14: utime
-		s, _ := strconv.ParseInt(f[12], 10, 64) // field 15: stime
-		ticks += u + s
-	}
-	const clkTck = 100
-	return time.Duration(ticks) * time.Second / clkTck
-}
-
-// procStatFields returns the fields of a /proc/PID/stat after the command
-// name, numbered from 3 (index 0 is field 3, the state).
-func procStatFields(path string) []string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil
-	}
-	rest := string(b)
-	if i := strings.LastIndexByte(rest, ')'); i >= 0 {
-		rest = rest[i+1:]
-	}
-	return strings.Fields(rest)
+	return ri
 }

@@ -2,7 +2,6 @@ package auth_test
 
 import (
 	"context"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -14,6 +13,7 @@ import (
 	"github.com/keyhold/keyhold/internal/auth"
 	"github.com/keyhold/keyhold/internal/keyhold"
 	"github.com/keyhold/keyhold/internal/store"
+	"github.com/keyhold/keyhold/internal/store/storetest"
 )
 
 var secret = []byte(strings.Repeat("k", 32))
@@ -31,15 +31,7 @@ func (c *clock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.U
 // keeps its throttle counters, as in production. opts adjust its Config.
 func MustService(tb testing.TB, clk *clock, opts ...func(*auth.Config)) (*auth.Service, *store.DB) {
 	tb.Helper()
-	ctx := context.Background()
-	db, err := store.Open(ctx, "sqlite://"+filepath.Join(tb.TempDir(), "k.db"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { db.Close() })
-	if err := db.Migrate(ctx, nil); err != nil {
-		tb.Fatal(err)
-	}
+	db := storetest.New(tb, storetest.SQLite)
 	return MustServiceOn(tb, db, clk, opts...), db
 }
 

@@ -2,7 +2,6 @@ package auth_test
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -11,21 +10,13 @@ import (
 	"github.com/keyhold/keyhold/internal/auth"
 	"github.com/keyhold/keyhold/internal/keyhold"
 	"github.com/keyhold/keyhold/internal/store"
+	"github.com/keyhold/keyhold/internal/store/storetest"
 )
 
 // mustDB returns a fresh, migrated SQLite database.
 func mustDB(tb testing.TB) *store.DB {
 	tb.Helper()
-	ctx := context.Background()
-	db, err := store.Open(ctx, "sqlite://"+filepath.Join(tb.TempDir(), "k.db"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { db.Close() })
-	if err := db.Migrate(ctx, nil); err != nil {
-		tb.Fatal(err)
-	}
-	return db
+	return storetest.New(tb, storetest.SQLite)
 }
 
 // TestSessionExpiryIsCheckedTwice checks each of the two expiry checks on

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -23,6 +22,7 @@ import (
 	"github.com/keyhold/keyhold/internal/keyhold"
 	"github.com/keyhold/keyhold/internal/plans"
 	"github.com/keyhold/keyhold/internal/store"
+	"github.com/keyhold/keyhold/internal/store/storetest"
 	"github.com/keyhold/keyhold/internal/testenv"
 )
 
@@ -61,9 +61,9 @@ func (t failingTx) SaveSubscription(s *billing.Subscription, plan string) error 
 	return t.Tx.SaveSubscription(s, plan)
 }
 
-func (f *failing) ApplyEvent(ctx context.Context, ev billing.EventRecord, fn func(billing.Tx) (string, string, error)) (bool, error) {
+func (f *failing) ApplyEvent(ctx context.Context, ev billing.EventRecord, fn func(billing.Tx, string) (string, string, error)) error {
 	fail := f.fail.Load()
-	return f.DB.ApplyEvent(ctx, ev, func(tx billing.Tx) (string, string, error) { return fn(failingTx{tx, fail}) })
+	return f.DB.ApplyEvent(ctx, ev, func(tx billing.Tx, prior string) (string, string, error) { return fn(failingTx{tx, fail}, prior) })
 }
 
 type fixture struct {
@@ -101,19 +101,8 @@ func (c *clock) Add(d time.Duration) {
 // PostgreSQL when kind says so) and stripe-mock, with one account.
 func MustFixture(t testing.TB, kind string, enabled bool) *fixture {
 	t.Helper()
-	ctx := context.Background()
-	dsn := "sqlite://" + filepath.Join(t.TempDir(), "k.db")
-	if kind == "postgres" {
-		dsn = testenv.Postgres(t)
-	}
-	db, err := store.Open(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(ctx, nil); err != nil {
-		t.Fatal(err)
-	}
+	dsn := storetest.URL(t, kind)
+	db := storetest.Open(t, dsn)
 	cat, err := plans.New(testPlans)
 	if err != nil {
 		t.Fatal(err)
@@ -130,7 +119,7 @@ func MustFixture(t testing.TB, kind string, enabled bool) *fixture {
 	}
 	f.svc.Subscribe(func(string) { f.changed.Add(1) })
 	a := &auth.Account{ID: keyhold.NewID(), Email: "ada@example.com", PasswordHash: "x", CreatedAt: time.Now(), UpdatedAt: time.Now()}
-	if err := db.CreateAccount(ctx, a); err != nil {
+	if err := db.CreateAccount(context.Background(), a); err != nil {
 		t.Fatal(err)
 	}
 	f.account = a.ID

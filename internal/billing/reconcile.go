@@ -34,7 +34,7 @@ func (s *Service) Reconcile(ctx context.Context, out io.Writer) (int, error) {
 		rec := EventRecord{ID: fmt.Sprintf("reconcile:%s:%s", sub.ID, run), Type: "reconcile", Created: now, ReceivedAt: s.now().UTC()}
 		var account, detail string
 		var applied bool
-		_, err := s.store.ApplyEvent(ctx, rec, func(tx Tx) (string, string, error) {
+		_, err := s.applyOnce(ctx, rec, func(tx Tx) (string, string, error) {
 			outcome, d, acct, err := s.applySubscription(tx, sub, now)
 			account, detail, applied = acct, d, outcome == OutcomeApplied
 			return outcome, d, err

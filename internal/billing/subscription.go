@@ -124,11 +124,13 @@ type Store interface {
 	// is linked already; it returns the id that is linked afterwards.
 	SetCustomerID(ctx context.Context, accountID, customerID string) (string, error)
 	Subscription(ctx context.Context, accountID string) (*Subscription, error)
-	// ApplyEvent records ev and, in the same transaction, runs fn. It
-	// returns duplicate=true, without running fn, when ev was already
-	// applied or ignored; a failed event may be applied again. When fn
-	// fails nothing is kept but a failed record of the event.
-	ApplyEvent(ctx context.Context, ev EventRecord, fn func(Tx) (outcome, detail string, err error)) (duplicate bool, err error)
+	// ApplyEvent runs fn in one transaction with ev's record, which it
+	// creates when there is none and otherwise holds locked until the
+	// transaction ends; prior is the outcome recorded before ("" for an
+	// event not seen yet). What fn returns is recorded with ev, without a
+	// payload. When fn fails nothing of the transaction is kept. The store
+	// decides nothing from prior: takesOver does.
+	ApplyEvent(ctx context.Context, ev EventRecord, fn func(tx Tx, prior string) (outcome, detail string, err error)) error
 	// RecordFailedEvent keeps an event whose effect failed, with its
 	// payload, so it can be retried.
 	RecordFailedEvent(ctx context.Context, ev EventRecord) error

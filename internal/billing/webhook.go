@@ -70,11 +70,36 @@ func (s *Service) refuseAPIVersion(ctx context.Context, ev *stripe.Event) error 
 	return keyhold.Errorf(keyhold.EINVALID, "%s", msg)
 }
 
+// errDuplicate ends the transaction of an event that has taken effect
+// already, so that it changes nothing.
+var errDuplicate = errors.New("billing: event already processed")
+
+// takesOver reports whether an event whose record has outcome prior is
+// applied now: a new one ("") is, and so is an earlier attempt that failed,
+// which Stripe's retry (or the operator's) takes over; an applied or
+// ignored one is a duplicate delivery, and changes nothing.
+func takesOver(prior string) bool { return prior == "" || prior == OutcomeFailed }
+
+// applyOnce runs fn as the effect of rec unless takesOver says rec has
+// taken effect already; then it returns duplicate=true and fn does not run.
+func (s *Service) applyOnce(ctx context.Context, rec EventRecord, fn func(Tx) (string, string, error)) (duplicate bool, err error) {
+	err = s.store.ApplyEvent(ctx, rec, func(tx Tx, prior string) (string, string, error) {
+		if !takesOver(prior) {
+			return "", "", errDuplicate
+		}
+		return fn(tx)
+	})
+	if errors.Is(err, errDuplicate) {
+		return true, nil
+	}
+	return false, err
+}
+
 // apply runs an event's effect once, in one transaction with its record.
 func (s *Service) apply(ctx context.Context, ev *stripe.Event, payload []byte) error {
 	rec := EventRecord{ID: ev.ID, Type: string(ev.Type), Created: ev.Created, APIVersion: ev.APIVersion, ReceivedAt: s.now().UTC()}
 	var changed string // account whose plan or period may have changed
-	dup, err := s.store.ApplyEvent(ctx, rec, func(tx Tx) (string, string, error) {
+	dup, err := s.applyOnce(ctx, rec, func(tx Tx) (string, string, error) {
 		changed = ""
 		outcome, detail, account, err := s.effect(tx, ev)
 		if err == nil && outcome == OutcomeApplied {

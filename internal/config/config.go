@@ -6,8 +6,10 @@ package config
 import (
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -73,7 +75,9 @@ func Load(getenv func(string) string) (*Config, error) {
 		LogFormat:           get("KEYHOLD_LOG_FORMAT", "text"),
 	}
 
-	if _, _, err := splitHostPort(c.Addr); err != nil {
+	// net.SplitHostPort takes an empty or named port (":", ":http");
+	// a listen address here must name its port by number.
+	if _, port, err := net.SplitHostPort(c.Addr); err != nil || !isPort(port) {
 		return nil, &Error{"KEYHOLD_ADDR", fmt.Sprintf("must be host:port or :port, got %q", c.Addr)}
 	}
 
@@ -195,19 +199,8 @@ func isBearerToken(t string) bool {
 	return true
 }
 
-func splitHostPort(addr string) (string, string, error) {
-	i := strings.LastIndex(addr, ":")
-	if i < 0 {
-		return "", "", fmt.Errorf("no port")
-	}
-	port := addr[i+1:]
-	if port == "" {
-		return "", "", fmt.Errorf("no port")
-	}
-	for _, r := range port {
-		if r < '0' || r > '9' {
-			return "", "", fmt.Errorf("bad port")
-		}
-	}
-	return addr[:i], port, nil
+// isPort reports whether p is a TCP port number, 0 to 65535.
+func isPort(p string) bool {
+	_, err := strconv.ParseUint(p, 10, 16)
+	return err == nil
 }

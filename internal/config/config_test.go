@@ -57,12 +57,30 @@ func TestLoadValues(t *testing.T) {
 	}
 }
 
+// TestLoadAddr checks the listen addresses that are accepted as given.
+func TestLoadAddr(t *testing.T) {
+	for _, addr := range []string{":8080", ":0", "127.0.0.1:9000", "localhost:65535", "[::1]:8080", "[::]:80"} {
+		c, err := Load(env(map[string]string{"KEYHOLD_ADDR": addr}))
+		if err != nil {
+			t.Errorf("KEYHOLD_ADDR=%s: %v", addr, err)
+			continue
+		}
+		if c.Addr != addr {
+			t.Errorf("KEYHOLD_ADDR=%s: Addr is %q", addr, c.Addr)
+		}
+	}
+}
+
 func TestLoadRejects(t *testing.T) {
 	tests := []struct {
 		name, value string
 	}{
 		{"KEYHOLD_ADDR", "8080"},
 		{"KEYHOLD_ADDR", ":http"},
+		{"KEYHOLD_ADDR", "localhost:"},
+		{"KEYHOLD_ADDR", ":65536"},
+		{"KEYHOLD_ADDR", ":-1"},
+		{"KEYHOLD_ADDR", "::1:8080"},
 		{"KEYHOLD_BASE_URL", "localhost:8080"},
 		{"KEYHOLD_BASE_URL", "ftp://x"},
 		{"KEYHOLD_BASE_URL", "https://x.example/portal"},

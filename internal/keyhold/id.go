@@ -1,6 +1,10 @@
 package keyhold
 
-import "github.com/oklog/ulid/v2"
+import (
+	"strings"
+
+	"github.com/oklog/ulid/v2"
+)
 
 // NewID returns a new sortable, application-made identifier (a ULID in
 // lower case). Ids are text so that one set of migrations runs on SQLite and
@@ -8,15 +12,5 @@ import "github.com/oklog/ulid/v2"
 // they were made (monotonic entropy), so "newest first" is stable. Ids are
 // not secrets: nothing relies on them being unguessable.
 func NewID() string {
-	return ulidLower(ulid.Make().String())
-}
-
-func ulidLower(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if c >= 'A' && c <= 'Z' {
-			b[i] = c + ('a' - 'A')
-		}
-	}
-	return string(b)
+	return strings.ToLower(ulid.Make().String())
 }

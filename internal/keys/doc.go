@@ -1,7 +1,9 @@
 // Package keys owns Keyhold's API keys: their format, the Secret type that
-// carries a plaintext key, and (to come) the key service that creates,
-// rotates, revokes and lists keys over a small Store interface declared
-// here.
+// carries a plaintext key, and the Service that creates, lists, edits,
+// rotates and revokes keys and reads their usage, over the Store interface
+// declared here (internal/store implements it). The Service tells
+// subscribers (Subscribe) of every change, so caches of keys elsewhere can
+// drop what changed.
 //
 // # Format
 //

@@ -2,7 +2,6 @@ package keys_test
 
 import (
 	"context"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -12,7 +11,7 @@ import (
 	"github.com/keyhold/keyhold/internal/keyhold"
 	"github.com/keyhold/keyhold/internal/keys"
 	"github.com/keyhold/keyhold/internal/plans"
-	"github.com/keyhold/keyhold/internal/store"
+	"github.com/keyhold/keyhold/internal/store/storetest"
 )
 
 // TestPlanLimitMessageCountsKeys: the refusal names the plan's limit in
@@ -28,14 +27,7 @@ func TestPlanLimitMessageCountsKeys(t *testing.T) {
 	} {
 		t.Run(tt.want, func(t *testing.T) {
 			ctx := context.Background()
-			db, err := store.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "k.db"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { db.Close() })
-			if err := db.Migrate(ctx, nil); err != nil {
-				t.Fatal(err)
-			}
+			db := storetest.New(t, storetest.SQLite)
 			cat, err := plans.New([]plans.Plan{{ID: "free", Name: "Solo", Price: "$0", RatePerSecond: 1, Burst: 1, MonthlyQuota: 1, MaxKeys: tt.maxKeys}})
 			if err != nil {
 				t.Fatal(err)

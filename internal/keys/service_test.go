@@ -15,6 +15,7 @@ import (
 	"github.com/keyhold/keyhold/internal/keys"
 	"github.com/keyhold/keyhold/internal/plans"
 	"github.com/keyhold/keyhold/internal/store"
+	"github.com/keyhold/keyhold/internal/store/storetest"
 	"github.com/keyhold/keyhold/internal/testenv"
 )
 
@@ -36,15 +37,7 @@ func MustService(tb testing.TB) *fixture {
 // databaseURL, which it migrates.
 func mustServiceOn(tb testing.TB, databaseURL string) *fixture {
 	tb.Helper()
-	ctx := context.Background()
-	db, err := store.Open(ctx, databaseURL)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { db.Close() })
-	if err := db.Migrate(ctx, nil); err != nil {
-		tb.Fatal(err)
-	}
+	db := storetest.Open(tb, databaseURL)
 	cat, err := plans.New(plans.BuiltIn)
 	if err != nil {
 		tb.Fatal(err)

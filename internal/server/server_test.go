@@ -11,7 +11,6 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,6 +23,7 @@ import (
 	"github.com/keyhold/keyhold/internal/plans"
 	"github.com/keyhold/keyhold/internal/server"
 	"github.com/keyhold/keyhold/internal/store"
+	"github.com/keyhold/keyhold/internal/store/storetest"
 	"github.com/keyhold/keyhold/internal/testenv"
 	"github.com/keyhold/keyhold/internal/verify"
 )
@@ -35,7 +35,7 @@ type harness struct {
 	URL      string
 	DB       *store.DB
 	DBPath   string // the SQLite file, for tests that write rows by hand
-	log      *syncBuffer
+	log      *testenv.LogBuffer
 	Auth     *auth.Service
 	Keys     *keys.Service
 	Verifier *verify.Verifier
@@ -45,23 +45,6 @@ type harness struct {
 	// thousands.
 	Registry *prometheus.Registry
 	Handler  http.Handler
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 type option func(*server.Config, *store.DB)
@@ -118,14 +101,7 @@ func MustServer(tb testing.TB, opts ...option) *harness {
 	tb.Helper()
 	ctx := context.Background()
 	dbPath := filepath.Join(tb.TempDir(), "k.db")
-	db, err := store.Open(ctx, "sqlite://"+dbPath)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { db.Close() })
-	if err := db.Migrate(ctx, nil); err != nil {
-		tb.Fatal(err)
-	}
+	db := storetest.Open(tb, "sqlite://"+dbPath)
 	secret, err := db.Secret(ctx)
 	if err != nil {
 		tb.Fatal(err)
@@ -153,7 +129,7 @@ func MustServer(tb testing.TB, opts ...option) *harness {
 		tb.Fatal(err)
 	}
 	billingSvc.Subscribe(verifier.InvalidateAccount)
-	logs := &syncBuffer{}
+	logs := &testenv.LogBuffer{}
 	cfg := server.Config{
 		Auth: svc, Keys: keySvc, Plans: catalog, Verifier: verifier, Billing: billingSvc, Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		BaseURL: base, Secret: secret, Ready: db.Ping, Registry: prometheus.NewRegistry(),

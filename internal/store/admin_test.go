@@ -22,7 +22,7 @@ import (
 func subscribe(t *testing.T, db *store.DB, eventID, accountID, customer, status, plan string, start time.Time) {
 	t.Helper()
 	ev := billing.EventRecord{ID: eventID, Type: "customer.subscription.updated", Created: time.Now().Unix(), ReceivedAt: time.Now()}
-	_, err := db.ApplyEvent(context.Background(), ev, func(tx billing.Tx) (string, string, error) {
+	err := db.ApplyEvent(context.Background(), ev, func(tx billing.Tx, _ string) (string, string, error) {
 		if _, err := tx.AccountByCustomer(customer); errors.Is(err, billing.ErrNotFound) {
 			if err := tx.LinkCustomer(accountID, customer); err != nil {
 				return "", "", err
@@ -350,7 +350,7 @@ func TestAdminStripeEventsAndPlans(t *testing.T) {
 				}
 				continue
 			}
-			if _, err := db.ApplyEvent(ctx, ev, func(billing.Tx) (string, string, error) { return billing.OutcomeApplied, "ok", nil }); err != nil {
+			if err := db.ApplyEvent(ctx, ev, func(billing.Tx, string) (string, string, error) { return billing.OutcomeApplied, "ok", nil }); err != nil {
 				t.Fatal(err)
 			}
 		}

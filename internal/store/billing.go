@@ -106,34 +106,50 @@ func subscriptionOf(g *gorm.DB, accountID string) (*billing.Subscription, error)
 	return rec.domain(), nil
 }
 
-// ApplyEvent records an event and runs its effect in one transaction. A
-// failed earlier attempt of the same event is taken over; an applied or
-// ignored one makes this a duplicate.
-func (db *DB) ApplyEvent(ctx context.Context, ev billing.EventRecord, fn func(billing.Tx) (string, string, error)) (bool, error) {
-	dup := false
-	err := db.ctx(ctx).Transaction(func(tx *gorm.DB) error {
-		rec := eventRecord{ID: ev.ID, Type: ev.Type, Created: ev.Created, Outcome: "processing", APIVersion: ev.APIVersion, ReceivedAt: ev.ReceivedAt.UTC()}
-		res := tx.Clauses(clause.OnConflict{
-			Columns:   []clause.Column{{Name: "id"}},
-			DoUpdates: clause.Assignments(map[string]any{"outcome": "processing", "api_version": rec.APIVersion, "received_at": rec.ReceivedAt}),
-			Where:     clause.Where{Exprs: []clause.Expression{clause.Eq{Column: clause.Column{Table: "stripe_events", Name: "outcome"}, Value: billing.OutcomeFailed}}},
-		}).Create(&rec)
-		if res.Error != nil {
-			return fmt.Errorf("store: record event: %w", res.Error)
-		}
-		if res.RowsAffected == 0 {
-			dup = true
-			return nil
-		}
-		btx := &billingTx{tx: tx, event: ev.ID}
-		outcome, detail, err := fn(btx)
+// ApplyEvent runs fn in one transaction with the event's record: it
+// creates the record when there is none, or else locks it, and tells fn
+// the outcome it had (prior, "" for a new event); billing decides from it
+// whether the event takes effect. An error from fn rolls everything back.
+func (db *DB) ApplyEvent(ctx context.Context, ev billing.EventRecord, fn func(tx billing.Tx, prior string) (string, string, error)) error {
+	return db.ctx(ctx).Transaction(func(tx *gorm.DB) error {
+		prior, err := claimEvent(tx, ev)
 		if err != nil {
 			return err
 		}
-		return tx.Model(&eventRecord{}).Where("id = ?", ev.ID).
-			Updates(map[string]any{"outcome": outcome, "detail": truncate(detail, 500), "payload": "", "account_id": btx.account}).Error
+		btx := &billingTx{tx: tx, event: ev.ID}
+		outcome, detail, err := fn(btx, prior)
+		if err != nil {
+			return err
+		}
+		err = tx.Model(&eventRecord{}).Where("id = ?", ev.ID).Updates(map[string]any{"outcome": outcome, "detail": truncate(detail, 500),
+			"payload": "", "account_id": btx.account, "api_version": ev.APIVersion, "received_at": ev.ReceivedAt.UTC()}).Error
+		if err != nil {
+			return fmt.Errorf("store: record event outcome: %w", err)
+		}
+		return nil
 	})
-	return dup, err
+}
+
+// claimEvent creates ev's record ("processing", seen by no one else until
+// the transaction commits) or, when it exists, locks it and returns its
+// outcome. On PostgreSQL a second delivery of a new event waits in the
+// INSERT for the first one's transaction, then reads what it recorded;
+// SQLite's transactions take the write lock at BEGIN (_txlock=immediate),
+// so they never overlap.
+func claimEvent(tx *gorm.DB, ev billing.EventRecord) (string, error) {
+	rec := eventRecord{ID: ev.ID, Type: ev.Type, Created: ev.Created, Outcome: "processing", APIVersion: ev.APIVersion, ReceivedAt: ev.ReceivedAt.UTC()}
+	res := tx.Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "id"}}, DoNothing: true}).Create(&rec)
+	if res.Error != nil {
+		return "", fmt.Errorf("store: record event: %w", res.Error)
+	}
+	if res.RowsAffected == 1 {
+		return "", nil
+	}
+	var cur eventRecord
+	if err := tx.Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate}).Select("outcome").Where("id = ?", ev.ID).Take(&cur).Error; err != nil {
+		return "", fmt.Errorf("store: read event record: %w", err)
+	}
+	return cur.Outcome, nil
 }
 
 // RecordFailedEvent keeps a failed event with its payload, unless it was

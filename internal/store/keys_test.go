@@ -14,6 +14,7 @@ import (
 	"github.com/keyhold/keyhold/internal/keyhold"
 	"github.com/keyhold/keyhold/internal/keys"
 	"github.com/keyhold/keyhold/internal/store"
+	"github.com/keyhold/keyhold/internal/store/storetest"
 )
 
 func newKey(accountID string, now time.Time) (*keys.Key, keys.Secret) {
@@ -92,13 +93,7 @@ func TestKeys(t *testing.T) {
 func TestDumpHoldsNoKey(t *testing.T) {
 	dir := t.TempDir()
 	ctx := context.Background()
-	db, err := store.Open(ctx, "sqlite://"+filepath.Join(dir, "k.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Migrate(ctx, nil); err != nil {
-		t.Fatal(err)
-	}
+	db := storetest.Open(t, "sqlite://"+filepath.Join(dir, "k.db"))
 	a := mustAccount(t, db, "ada@example.com")
 	now := time.Now().UTC()
 	var secrets []keys.Secret

@@ -15,6 +15,7 @@ import (
 	"github.com/keyhold/keyhold/internal/auth"
 	"github.com/keyhold/keyhold/internal/keyhold"
 	"github.com/keyhold/keyhold/internal/store"
+	"github.com/keyhold/keyhold/internal/store/storetest"
 	"github.com/keyhold/keyhold/internal/testenv"
 	"github.com/keyhold/keyhold/internal/verify"
 )
@@ -35,23 +36,7 @@ func forEachDB(t *testing.T, fn func(t *testing.T, db *store.DB)) {
 // MustOpen opens and migrates a fresh database of the given kind.
 func MustOpen(tb testing.TB, kind string) *store.DB {
 	tb.Helper()
-	var url string
-	switch kind {
-	case "sqlite":
-		url = "sqlite://" + filepath.Join(tb.TempDir(), "keyhold.db")
-	case "postgres":
-		url = testenv.Postgres(tb)
-	}
-	ctx := context.Background()
-	db, err := store.Open(ctx, url)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { db.Close() })
-	if err := db.Migrate(ctx, nil); err != nil {
-		tb.Fatal(err)
-	}
-	return db
+	return storetest.New(tb, kind)
 }
 
 func mustAccount(tb testing.TB, db *store.DB, email string) *auth.Account {

@@ -31,6 +31,11 @@
 //     Chromium that the test binary runs. It expires after 60 seconds and is
 //     cancelled when the test ends.
 //
+// [LogBuffer] is not a service: it collects the log (or stdout) that a
+// server's goroutines write while the test reads it. A fresh, migrated
+// Keyhold database comes from internal/store/storetest, which builds on
+// [Postgres].
+//
 // Every helper calls tb.Helper, waits for its service to answer with a
 // deadline, and puts the service's own output into the error when it fails.
 // A service is started at most once per test binary: when the first start

@@ -16,6 +16,7 @@ import (
 	"github.com/keyhold/keyhold/internal/keys"
 	"github.com/keyhold/keyhold/internal/plans"
 	"github.com/keyhold/keyhold/internal/store"
+	"github.com/keyhold/keyhold/internal/store/storetest"
 	"github.com/keyhold/keyhold/internal/testenv"
 	"github.com/keyhold/keyhold/internal/verify"
 )
@@ -113,15 +114,9 @@ func MustFixture(tb testing.TB) *fixture {
 func (f *fixture) open() {
 	tb := f.t
 	ctx := context.Background()
-	db, err := store.Open(ctx, "sqlite://"+f.path)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { db.Close() })
-	if err := db.Migrate(ctx, nil); err != nil {
-		tb.Fatal(err)
-	}
+	db := storetest.Open(tb, "sqlite://"+f.path)
 	f.db = &flaky{DB: db}
+	var err error
 	f.catalog, err = plans.New(testPlans)
 	if err != nil {
 		tb.Fatal(err)
