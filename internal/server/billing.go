@@ -9,7 +9,7 @@ import (
 	"github.com/keyhold/keyhold/internal/billing"
 	"github.com/keyhold/keyhold/internal/keyhold"
 	"github.com/keyhold/keyhold/internal/plans"
-	"github.com/keyhold/keyhold/internal/verify"
+	"github.com/keyhold/keyhold/internal/quota"
 	"github.com/keyhold/keyhold/templates"
 )
 
@@ -106,20 +106,11 @@ func (s *Server) handleStripeWebhook(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]bool{"received": true})
 }
 
-// accountPeriod is the quota window basis of an account: its billing
-// period while a paid subscription is live, else calendar months.
-func (s *Server) accountPeriod(c echo.Context, accountID string) verify.Window {
+// accountPeriod is the quota period of an account (quota.Period).
+func (s *Server) accountPeriod(c echo.Context, accountID string) quota.Window {
 	o, err := s.billing.Overview(c.Request().Context(), accountID)
-	if err != nil || o.Subscription == nil {
-		return verify.Window{}
+	if err != nil {
+		return quota.Window{}
 	}
-	return periodOf(o.Subscription)
-}
-
-// periodOf is a live subscription's current period; zero otherwise.
-func periodOf(sub *billing.Subscription) verify.Window {
-	if !billing.Live(sub) || sub.PeriodStart == nil || sub.PeriodEnd == nil {
-		return verify.Window{}
-	}
-	return verify.Window{Start: *sub.PeriodStart, End: *sub.PeriodEnd}
+	return o.Subscription.QuotaPeriod()
 }

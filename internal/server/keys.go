@@ -12,7 +12,7 @@ import (
 	"github.com/keyhold/keyhold/internal/audit"
 	"github.com/keyhold/keyhold/internal/keyhold"
 	"github.com/keyhold/keyhold/internal/keys"
-	"github.com/keyhold/keyhold/internal/verify"
+	"github.com/keyhold/keyhold/internal/quota"
 	"github.com/keyhold/keyhold/templates"
 )
 
@@ -86,7 +86,7 @@ func (s *Server) keysAndPlan(c echo.Context, accountID string, now time.Time) ([
 		return nil, templates.Plan{}, err
 	}
 	plan := templates.Plan{Name: p.Name, MaxKeys: p.MaxKeys, MonthlyQuota: p.MonthlyQuota, RatePerSec: p.RatePerSecond, Burst: p.Burst}
-	window := verify.WindowAt(now, s.accountPeriod(c, accountID))
+	window := quota.WindowAt(now, s.accountPeriod(c, accountID))
 	used, err := s.keys.QuotaUsed(ctx, accountID, window.Start)
 	if err != nil {
 		return nil, templates.Plan{}, err

@@ -10,7 +10,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/keyhold/keyhold/internal/keys"
-	"github.com/keyhold/keyhold/internal/verify"
+	"github.com/keyhold/keyhold/internal/quota"
 	"github.com/keyhold/keyhold/templates"
 )
 
@@ -25,7 +25,7 @@ func usageTotals(u keys.UsageCounts) templates.UsageTotals {
 	return templates.UsageTotals{Valid: u.Valid, RateLimited: u.RateLimited, QuotaExceeded: u.QuotaExceeded, Invalid: u.Invalid}
 }
 
-func usagePeriod(w verify.Window, u keys.UsageCounts) templates.UsagePeriod {
+func usagePeriod(w quota.Window, u keys.UsageCounts) templates.UsagePeriod {
 	return templates.UsagePeriod{Start: w.Start, End: w.End, UsageTotals: usageTotals(u)}
 }
 
@@ -90,8 +90,8 @@ func fileSlug(name string) string {
 
 // quotaWindow is the account's current quota window, as the verifier counts
 // it.
-func (s *Server) quotaWindow(c echo.Context, accountID string, now time.Time) verify.Window {
-	return verify.WindowAt(now, s.accountPeriod(c, accountID))
+func (s *Server) quotaWindow(c echo.Context, accountID string, now time.Time) quota.Window {
+	return quota.WindowAt(now, s.accountPeriod(c, accountID))
 }
 
 // keyUsage loads a key's usage for its page: totals this quota window, the
