@@ -9,7 +9,6 @@ import (
 	"github.com/keyhold/keyhold/internal/billing"
 	"github.com/keyhold/keyhold/internal/keyhold"
 	"github.com/keyhold/keyhold/internal/plans"
-	"github.com/keyhold/keyhold/internal/quota"
 	"github.com/keyhold/keyhold/templates"
 )
 
@@ -104,13 +103,4 @@ func (s *Server) handleStripeWebhook(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, map[string]bool{"received": true})
-}
-
-// accountPeriod is the quota period of an account (quota.Period).
-func (s *Server) accountPeriod(c echo.Context, accountID string) quota.Window {
-	o, err := s.billing.Overview(c.Request().Context(), accountID)
-	if err != nil {
-		return quota.Window{}
-	}
-	return o.Subscription.QuotaPeriod()
 }

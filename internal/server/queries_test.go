@@ -30,7 +30,7 @@ func (b *browser) statements(path string) int64 {
 	rec := httptest.NewRecorder()
 	b.h.Handler.ServeHTTP(rec, req)
 	if rec.Code != http.StatusOK {
-		b.h.t.Fatalf("GET %s = %d, want 200", path, rec.Code)
+		b.h.t.Fatalf("GET %s = %d, want 200; log: %s", path, rec.Code, b.h.log.String())
 	}
 	return n()
 }
