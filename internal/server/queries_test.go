@@ -77,6 +77,11 @@ func TestPageQueries(t *testing.T) {
 		if one > pageQueryBudget || twenty > pageQueryBudget {
 			t.Errorf("GET %s runs %d statements with 1 key and %d with 20; the budget is %d", p, one, twenty, pageQueryBudget)
 		}
+		// The session alone is two statements: fewer means the counter
+		// counts nothing, and every budget would pass.
+		if one < 3 {
+			t.Errorf("GET %s counted %d statements; the counter is not counting", p, one)
+		}
 		if one != twenty {
 			t.Errorf("GET %s runs %d statements with 1 key but %d with 20: a query per key", p, one, twenty)
 		}
