@@ -100,8 +100,23 @@ type KeyRow struct {
 // KeysPage is the view model of /keys.
 type KeysPage struct {
 	Layout
-	Keys []KeyRow
-	Plan Plan
+	Keys   []KeyRow
+	Plan   Plan
+	Filter KeyListFilter
+}
+
+// KeyListFilter is the key list's status filter and sort order, as links
+// that keep ?status= and ?sort= in the URL.
+type KeyListFilter struct {
+	Statuses []KeyListOption // Active, Revoked, All
+	Sorts    []KeyListOption // Created, Name, Last used
+	Total    int             // keys held in all, whatever the filter
+}
+
+// KeyListOption is one choice of the key list's filter or sort.
+type KeyListOption struct {
+	Value, Label, URL string
+	Current           bool
 }
 
 // KeyForm holds the raw inputs of the key form, re-shown after an error.

@@ -292,7 +292,11 @@ func TestBrowserKeyShownOnceAndRevoked(t *testing.T) {
 		t.Errorf("the revoked key verifies as %d %s, want 401 REVOKED", ans.Status, ans.Code)
 	}
 
-	br.Do("open the list", chromedp.Navigate(a.URL+"/keys"), chromedp.WaitVisible(chromedp.CSS(`[data-testid="keys-table"]`)))
+	// The list shows active keys by default (issue 12, journey 9); All
+	// shows the revoked one too.
+	br.Do("open the list", chromedp.Navigate(a.URL+"/keys"), chromedp.WaitVisible(chromedp.CSS(`[data-testid="keys-none-match"]`)))
+	br.Do("show all keys", chromedp.Click(chromedp.CSS(`[data-testid="key-status-filter"] a[data-value="all"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="keys-table"]`)))
 	if n := br.Count(`[data-testid="key-row"]`); n != 1 {
 		t.Errorf("the list has %d keys, want 1 (did the reload create another?)", n)
 	}

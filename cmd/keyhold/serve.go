@@ -132,6 +132,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		Keys:           keySvc,
 		Plans:          catalog,
 		Verifier:       verifier,
+		Reads:          db,
 		Billing:        billingSvc,
 		Logger:         log,
 		BaseURL:        cfg.BaseURL,

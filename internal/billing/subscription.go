@@ -7,6 +7,7 @@ import (
 
 	"github.com/keyhold/keyhold/internal/audit"
 	"github.com/keyhold/keyhold/internal/plans"
+	"github.com/keyhold/keyhold/internal/quota"
 )
 
 // Subscription statuses that keep the subscription's plan (Stripe is still
@@ -42,6 +43,15 @@ const (
 // Live reports whether the subscription is paid for now (active, trialing
 // or past_due).
 func Live(s *Subscription) bool { return s != nil && paidStatuses[s.Status] }
+
+// QuotaPeriod is the period the account's quota counts in while s is its
+// subscription (nil: none): see quota.Period.
+func (s *Subscription) QuotaPeriod() quota.Window {
+	if s == nil {
+		return quota.Window{}
+	}
+	return quota.Period(Live(s), s.PeriodStart, s.PeriodEnd)
+}
 
 // Terminal reports whether the subscription can never change again.
 func (s *Subscription) Terminal() bool { return terminalStatuses[s.Status] }

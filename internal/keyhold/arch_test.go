@@ -1,7 +1,12 @@
 package keyhold_test
 
 import (
+	"go/parser"
+	"go/token"
 	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -17,17 +22,19 @@ import (
 func TestDependenciesPointInward(t *testing.T) {
 	const mod = "github.com/keyhold/keyhold/"
 	forbidden := map[string][]string{
-		"internal/keyhold": {"github.com/labstack/echo", "gorm.io/", mod + "internal/"},
-		"internal/audit":   {"github.com/labstack/echo", "gorm.io/", mod + "internal/"},
-		"internal/config":  {"github.com/labstack/echo", "gorm.io/", mod + "internal/"},
-		"internal/plans":   {"github.com/labstack/echo", "gorm.io/", mod + "internal/store", mod + "internal/server", mod + "internal/config"},
-		"internal/auth":    {"github.com/labstack/echo", "gorm.io/", mod + "internal/store", mod + "internal/server", mod + "internal/config"},
-		"internal/keys":    {"github.com/labstack/echo", "gorm.io/", mod + "internal/store", mod + "internal/server", mod + "internal/verify", mod + "internal/config"},
-		"internal/verify":  {"github.com/labstack/echo", "gorm.io/", mod + "internal/store", mod + "internal/server", mod + "internal/config"},
-		"internal/billing": {"github.com/labstack/echo", "gorm.io/", mod + "internal/store", mod + "internal/server", mod + "internal/verify", mod + "internal/config"},
-		"internal/store":   {"github.com/labstack/echo", mod + "internal/server", mod + "internal/config"},
-		"internal/server":  {"gorm.io/", mod + "internal/store", mod + "internal/config"},
-		"templates":        {"github.com/labstack/echo", "gorm.io/", mod + "internal/"},
+		"internal/keyhold":  {"github.com/labstack/echo", "gorm.io/", mod + "internal/"},
+		"internal/audit":    {"github.com/labstack/echo", "gorm.io/", mod + "internal/"},
+		"internal/config":   {"github.com/labstack/echo", "gorm.io/", mod + "internal/"},
+		"internal/quota":    {"github.com/labstack/echo", "gorm.io/", mod + "internal/"},
+		"internal/plans":    {"github.com/labstack/echo", "gorm.io/", mod + "internal/store", mod + "internal/server", mod + "internal/config"},
+		"internal/auth":     {"github.com/labstack/echo", "gorm.io/", mod + "internal/store", mod + "internal/server", mod + "internal/config"},
+		"internal/keys":     {"github.com/labstack/echo", "gorm.io/", mod + "internal/store", mod + "internal/server", mod + "internal/verify", mod + "internal/config"},
+		"internal/verify":   {"github.com/labstack/echo", "gorm.io/", mod + "internal/store", mod + "internal/server", mod + "internal/config"},
+		"internal/billing":  {"github.com/labstack/echo", "gorm.io/", mod + "internal/store", mod + "internal/server", mod + "internal/verify", mod + "internal/config"},
+		"internal/overview": {"github.com/labstack/echo", "gorm.io/", mod + "internal/store", mod + "internal/server", mod + "internal/verify", mod + "internal/config"},
+		"internal/store":    {"github.com/labstack/echo", mod + "internal/server", mod + "internal/config"},
+		"internal/server":   {"gorm.io/", mod + "internal/store", mod + "internal/config"},
+		"templates":         {"github.com/labstack/echo", "gorm.io/", mod + "internal/"},
 	}
 	for pkg, bad := range forbidden {
 		out, err := exec.Command("go", "list", "-deps", mod+pkg).Output()
@@ -42,6 +49,34 @@ func TestDependenciesPointInward(t *testing.T) {
 				if strings.HasPrefix(dep, b) {
 					t.Errorf("%s depends on %s", pkg, dep)
 				}
+			}
+		}
+	}
+}
+
+// TestServerUsesVerifyOnlyToVerify fails when a server file other than
+// /v1/verify's handler, its metrics and the wiring imports the verifier:
+// pages take quota windows from quota and live counts through overview.
+func TestServerUsesVerifyOnlyToVerify(t *testing.T) {
+	allowed := []string{"server.go", "verify.go", "metrics.go"}
+	files, err := filepath.Glob("../server/*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) == 0 {
+		t.Fatal("no server files found")
+	}
+	for _, path := range files {
+		if strings.HasSuffix(path, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(token.NewFileSet(), path, nil, parser.ImportsOnly)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, imp := range f.Imports {
+			if p, _ := strconv.Unquote(imp.Path.Value); p == "github.com/keyhold/keyhold/internal/verify" && !slices.Contains(allowed, filepath.Base(path)) {
+				t.Errorf("%s imports internal/verify; pages take windows from internal/quota and live counts through internal/overview", path)
 			}
 		}
 	}

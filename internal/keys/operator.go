@@ -170,7 +170,7 @@ func (s *Service) DailyTotals(ctx context.Context, days int) ([]DailyUsage, erro
 	if err != nil {
 		return nil, fmt.Errorf("keys: usage totals: %w", err)
 	}
-	return daily(hours, first, days), nil
+	return Daily(hours, first, days), nil
 }
 
 // TopKeys returns the n keys with the most verifications from since on.

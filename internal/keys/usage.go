@@ -49,7 +49,7 @@ func (s *Service) DailyUsage(ctx context.Context, accountID, id string, days int
 	if err != nil {
 		return nil, fmt.Errorf("keys: daily usage: %w", err)
 	}
-	return daily(hours, first, days), nil
+	return Daily(hours, first, days), nil
 }
 
 // HourlyUsage returns one of the account's keys' usage for the last hours
@@ -68,16 +68,7 @@ func (s *Service) HourlyUsage(ctx context.Context, accountID, id string, hours i
 	if err != nil {
 		return nil, fmt.Errorf("keys: hourly usage: %w", err)
 	}
-	out := make([]HourlyUsage, hours)
-	for i := range out {
-		out[i].Hour = first.Add(time.Duration(i) * time.Hour)
-	}
-	for _, h := range rows {
-		if i := int(h.Hour.UTC().Sub(first) / time.Hour); i >= 0 && i < hours {
-			out[i].UsageCounts.Add(h.UsageCounts)
-		}
-	}
-	return out, nil
+	return Hourly(rows, first, hours), nil
 }
 
 // KeyTotals returns one of the account's keys' usage from since on, for
@@ -92,7 +83,7 @@ func (s *Service) KeyTotals(ctx context.Context, accountID, id string, since tim
 	if err != nil {
 		return UsageCounts{}, fmt.Errorf("keys: key totals: %w", err)
 	}
-	return total(rows), nil
+	return Total(rows, time.Time{}), nil
 }
 
 // AccountDailyUsage returns the usage of all the account's keys together
@@ -108,7 +99,7 @@ func (s *Service) AccountDailyUsage(ctx context.Context, accountID string, days 
 	if err != nil {
 		return nil, fmt.Errorf("keys: account daily usage: %w", err)
 	}
-	return daily(hours, first, days), nil
+	return Daily(hours, first, days), nil
 }
 
 // AccountTotals returns the usage of all the account's keys together from
@@ -118,7 +109,7 @@ func (s *Service) AccountTotals(ctx context.Context, accountID string, since tim
 	if err != nil {
 		return UsageCounts{}, fmt.Errorf("keys: account totals: %w", err)
 	}
-	return total(rows), nil
+	return Total(rows, time.Time{}), nil
 }
 
 // QuotaUsed returns the quota units each of the account's keys used in the
@@ -131,25 +122,51 @@ func (s *Service) QuotaUsed(ctx context.Context, accountID string, windowStart t
 	return m, nil
 }
 
-// daily sums hours into days UTC days from first on.
-func daily(hours []HourlyUsage, first time.Time, days int) []DailyUsage {
+// Daily sums hours into days UTC days from first (a UTC midnight) on, one
+// entry a day, zero for quiet days; hours outside them are left out.
+func Daily(hours []HourlyUsage, first time.Time, days int) []DailyUsage {
 	out := make([]DailyUsage, days)
 	for i := range out {
 		out[i].Day = first.AddDate(0, 0, i)
 	}
 	for _, h := range hours {
-		if i := int(h.Hour.UTC().Sub(first) / day); i >= 0 && i < days {
+		// Before first, the division would round towards day 0.
+		if h.Hour.Before(first) {
+			continue
+		}
+		if i := int(h.Hour.UTC().Sub(first) / day); i < days {
 			out[i].UsageCounts.Add(h.UsageCounts)
 		}
 	}
 	return out
 }
 
-// total sums hours.
-func total(hours []HourlyUsage) UsageCounts {
+// Hourly lays rows out as n UTC hours from first (the start of an hour)
+// on, one entry an hour, zero for quiet hours; rows outside them are left
+// out.
+func Hourly(rows []HourlyUsage, first time.Time, n int) []HourlyUsage {
+	out := make([]HourlyUsage, n)
+	for i := range out {
+		out[i].Hour = first.Add(time.Duration(i) * time.Hour)
+	}
+	for _, h := range rows {
+		if h.Hour.Before(first) {
+			continue
+		}
+		if i := int(h.Hour.UTC().Sub(first) / time.Hour); i < n {
+			out[i].UsageCounts.Add(h.UsageCounts)
+		}
+	}
+	return out
+}
+
+// Total sums the hours from since on.
+func Total(hours []HourlyUsage, since time.Time) UsageCounts {
 	var u UsageCounts
 	for _, h := range hours {
-		u.Add(h.UsageCounts)
+		if !h.Hour.Before(since) {
+			u.Add(h.UsageCounts)
+		}
 	}
 	return u
 }

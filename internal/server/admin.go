@@ -17,7 +17,7 @@ import (
 	"github.com/keyhold/keyhold/internal/auth"
 	"github.com/keyhold/keyhold/internal/billing"
 	"github.com/keyhold/keyhold/internal/keys"
-	"github.com/keyhold/keyhold/internal/verify"
+	"github.com/keyhold/keyhold/internal/quota"
 	"github.com/keyhold/keyhold/templates"
 )
 
@@ -98,14 +98,11 @@ func (s *Server) adminPlanOptions(first string) []templates.AdminOption {
 	return opts
 }
 
-// accountWindow is the quota window an account's keys count in now: its
-// billing period while a paid subscription is live, else the calendar
-// month.
-func accountWindow(now time.Time, status string, start, end *time.Time) verify.Window {
-	if !billing.Live(&billing.Subscription{Status: status}) || start == nil || end == nil {
-		return verify.WindowAt(now, verify.Window{})
-	}
-	return verify.WindowAt(now, verify.Window{Start: *start, End: *end})
+// accountWindow is the quota window an account's keys count in now, from
+// its subscription's status and period.
+func accountWindow(now time.Time, status string, start, end *time.Time) quota.Window {
+	sub := &billing.Subscription{Status: status, PeriodStart: start, PeriodEnd: end}
+	return quota.WindowAt(now, sub.QuotaPeriod())
 }
 
 // adminAuditRow turns an audit record into a line of the console.

@@ -62,65 +62,28 @@ func (s *Server) adminAccountRow(a auth.AccountSummary, used int64) templates.Ad
 
 // handleAdminAccount is /admin/accounts/{id}.
 func (s *Server) handleAdminAccount(c echo.Context) error {
-	ctx := c.Request().Context()
-	id := c.Param("id")
-	a, err := s.auth.Account(ctx, id)
+	o, err := s.overview.AdminAccount(c.Request().Context(), c.Param("id"))
 	if err != nil {
 		return err
 	}
+	a := o.Account
 	l := s.layout(c, a.Email, "admin")
-	o, err := s.billing.Overview(ctx, id)
-	if err != nil {
-		return err
-	}
-	ks, err := s.keys.List(ctx, id)
-	if err != nil {
-		return err
-	}
-	usage, err := s.accountUsage(c, id, l.Now)
-	if err != nil {
-		return err
-	}
-	window := s.quotaWindow(c, id, l.Now)
-	used, err := s.keys.QuotaUsed(ctx, id, window.Start)
-	if err != nil {
-		return err
-	}
-	trail, err := s.auth.AuditLog(ctx, auth.AuditQuery{AccountID: id, Limit: adminTrail})
-	if err != nil {
-		return err
-	}
-	plan := s.plans.Get(a.PlanID)
-	p := templates.AdminAccountPage{Layout: l, Plans: s.adminPlanOptions(""), Usage: usage,
-		AuditURL: "/admin/audit?account=" + url.QueryEscape(id),
-		Account: templates.AdminAccountRow{ID: a.ID, Email: a.Email, IsAdmin: a.IsAdmin, PlanID: plan.ID, PlanName: plan.Name,
-			CreatedAt: a.CreatedAt, CustomerID: o.CustomerID}}
-	if sub := o.Subscription; sub != nil {
+	p := templates.AdminAccountPage{Layout: l, Plans: s.adminPlanOptions(""), Usage: accountUsageView(o.Usage),
+		AuditURL: "/admin/audit?account=" + url.QueryEscape(a.ID),
+		Account: templates.AdminAccountRow{ID: a.ID, Email: a.Email, IsAdmin: a.IsAdmin, PlanID: o.Plan.ID, PlanName: o.Plan.Name,
+			CreatedAt: a.CreatedAt, CustomerID: a.CustomerID, Keys: a.Keys, LiveKeys: a.LiveKeys, Used: o.Used}}
+	if sub := a.Subscription; sub != nil {
 		p.Account.Status = sub.Status
 		p.Subscription = &templates.AdminSubscription{ID: sub.ID, Status: sub.Status, PriceID: sub.PriceID, PeriodStart: sub.PeriodStart,
 			PeriodEnd: sub.PeriodEnd, CancelAtPeriodEnd: sub.CancelAtPeriodEnd, CanceledAt: sub.CanceledAt, PaymentState: sub.PaymentState,
 			Live: billing.Live(sub), CustomerID: sub.CustomerID, CustomerDashboardURL: s.billing.CustomerURL(sub.CustomerID)}
 	}
-	var total int64
-	for _, k := range ks {
-		row := adminKeyRow(k, a.Email, l.Now)
-		row.Used, row.Quota = used[k.ID], plan.MonthlyQuota
-		if k.QuotaOverride != nil {
-			row.Quota = *k.QuotaOverride
-		}
-		// This process's count is fresher than the last flush.
-		if u, w, ok := s.verifier.QuotaUsed(k.ID, l.Now); ok && w.Start.Equal(window.Start) {
-			row.Used = u
-		}
-		total += row.Used
+	for _, k := range o.Keys.Keys {
+		row := adminKeyRow(k.Key, a.Email, l.Now)
+		row.Used, row.Quota = k.Used, k.Quota
 		p.Keys = append(p.Keys, row)
-		p.Account.Keys++
-		if row.Status == templates.KeyActive {
-			p.Account.LiveKeys++
-		}
 	}
-	p.Account.Used = total
-	for _, e := range trail {
+	for _, e := range o.Trail {
 		p.Audit = append(p.Audit, adminAuditRow(e))
 	}
 	return render(c, http.StatusOK, templates.AdminAccount(p))

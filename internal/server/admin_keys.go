@@ -88,43 +88,19 @@ func (s *Server) handleAdminKey(c echo.Context) error {
 // renderAdminKey renders a key's page; form, when not nil, is the
 // operator's input to re-show with errMsg.
 func (s *Server) renderAdminKey(c echo.Context, status int, form *templates.AdminOverrideForm, errMsg string) error {
-	ctx := c.Request().Context()
-	k, err := s.keys.Lookup(ctx, c.Param("id"))
+	d, err := s.overview.AdminKey(c.Request().Context(), c.Param("id"))
 	if err != nil {
 		return err
 	}
-	owner, err := s.auth.Account(ctx, k.AccountID)
-	if err != nil {
-		return err
-	}
+	k, plan := d.Key, d.Plan
 	l := s.layout(c, k.Name, "admin")
-	plan, err := s.keys.Plan(ctx, k.AccountID)
-	if err != nil {
-		return err
-	}
-	usage, err := s.keyUsage(c, k.AccountID, k.ID, l.Now)
-	if err != nil {
-		return err
-	}
-	window := s.quotaWindow(c, k.AccountID, l.Now)
-	used, err := s.keys.QuotaUsed(ctx, k.AccountID, window.Start)
-	if err != nil {
-		return err
-	}
-	trail, err := s.keys.Audit(ctx, k.AccountID, k.ID)
-	if err != nil {
-		return err
-	}
-	row := adminKeyRow(k, owner.Email, l.Now)
-	row.Used = used[k.ID]
-	if u, w, ok := s.verifier.QuotaUsed(k.ID, l.Now); ok && w.Start.Equal(window.Start) {
-		row.Used = u
-	}
+	row := adminKeyRow(k.Key, d.Account.Email, l.Now)
+	row.Used = k.Used
 	p := templates.AdminKeyPage{Layout: l, Key: row, Scopes: k.Scopes, ExpiresAt: k.ExpiresAt, RevokedAt: k.RevokedAt,
-		PlanName: plan.Name, Usage: usage, Error: errMsg, AuditURL: "/admin/audit?account=" + url.QueryEscape(k.AccountID),
+		PlanName: plan.Name, Usage: keyUsageView(d.Usage), Error: errMsg, AuditURL: "/admin/audit?account=" + url.QueryEscape(k.AccountID),
 		Plan:      templates.AdminLimits{RatePerSec: plan.RatePerSecond, Burst: plan.Burst, Quota: plan.MonthlyQuota},
 		Effective: templates.AdminLimits{RatePerSec: plan.RatePerSecond, Burst: plan.Burst, Quota: plan.MonthlyQuota},
-		Form:      overrideForm(k)}
+		Form:      overrideForm(k.Key)}
 	// As the verifier applies them (verify.newEntry).
 	if k.RateOverride != nil {
 		p.Effective.RatePerSec = *k.RateOverride
@@ -133,14 +109,12 @@ func (s *Server) renderAdminKey(c echo.Context, status int, form *templates.Admi
 	if k.BurstOverride != nil {
 		p.Effective.Burst = *k.BurstOverride
 	}
-	if k.QuotaOverride != nil {
-		p.Effective.Quota = *k.QuotaOverride
-	}
+	p.Effective.Quota = k.Quota
 	p.Key.Quota = p.Effective.Quota
 	if form != nil {
 		p.Form = *form
 	}
-	for _, e := range trail {
+	for _, e := range d.Audit {
 		p.Audit = append(p.Audit, adminAuditRow(auth.AuditRecord{Entry: e}))
 	}
 	s.actorEmails(c, p.Audit)

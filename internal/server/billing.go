@@ -9,7 +9,6 @@ import (
 	"github.com/keyhold/keyhold/internal/billing"
 	"github.com/keyhold/keyhold/internal/keyhold"
 	"github.com/keyhold/keyhold/internal/plans"
-	"github.com/keyhold/keyhold/internal/verify"
 	"github.com/keyhold/keyhold/templates"
 )
 
@@ -104,22 +103,4 @@ func (s *Server) handleStripeWebhook(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, map[string]bool{"received": true})
-}
-
-// accountPeriod is the quota window basis of an account: its billing
-// period while a paid subscription is live, else calendar months.
-func (s *Server) accountPeriod(c echo.Context, accountID string) verify.Window {
-	o, err := s.billing.Overview(c.Request().Context(), accountID)
-	if err != nil || o.Subscription == nil {
-		return verify.Window{}
-	}
-	return periodOf(o.Subscription)
-}
-
-// periodOf is a live subscription's current period; zero otherwise.
-func periodOf(sub *billing.Subscription) verify.Window {
-	if !billing.Live(sub) || sub.PeriodStart == nil || sub.PeriodEnd == nil {
-		return verify.Window{}
-	}
-	return verify.Window{Start: *sub.PeriodStart, End: *sub.PeriodEnd}
 }

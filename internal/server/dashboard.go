@@ -10,16 +10,10 @@ import (
 
 func (s *Server) handleDashboard(c echo.Context) error {
 	l := s.layout(c, "Dashboard", "dashboard")
-	acct := accountFrom(c)
-	rows, plan, err := s.keysAndPlan(c, acct.ID, l.Now)
+	o, err := s.overview.AccountOverview(c.Request().Context(), accountFrom(c).ID)
 	if err != nil {
 		return err
 	}
-	p := templates.DashboardPage{Layout: l, BaseURL: s.baseURL.String(), Keys: rows, Plan: plan}
-	if len(rows) > 0 {
-		if p.Usage, err = s.accountUsage(c, acct.ID, l.Now); err != nil {
-			return err
-		}
-	}
-	return render(c, http.StatusOK, templates.Dashboard(p))
+	return render(c, http.StatusOK, templates.Dashboard(templates.DashboardPage{Layout: l, BaseURL: s.baseURL.String(),
+		Keys: keyRowsOf(o.Keys.Keys, l.Now), Plan: planOf(o.Plan, o.Account), Usage: accountUsageView(o.Usage)}))
 }

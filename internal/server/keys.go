@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -12,7 +13,8 @@ import (
 	"github.com/keyhold/keyhold/internal/audit"
 	"github.com/keyhold/keyhold/internal/keyhold"
 	"github.com/keyhold/keyhold/internal/keys"
-	"github.com/keyhold/keyhold/internal/verify"
+	"github.com/keyhold/keyhold/internal/overview"
+	"github.com/keyhold/keyhold/internal/plans"
 	"github.com/keyhold/keyhold/templates"
 )
 
@@ -73,50 +75,67 @@ func actorOf(c echo.Context) audit.Actor {
 	return audit.Actor{AccountID: accountFrom(c).ID, IP: c.RealIP()}
 }
 
-// keysAndPlan loads the account's keys as rows and its plan with the count
-// of live keys.
-func (s *Server) keysAndPlan(c echo.Context, accountID string, now time.Time) ([]templates.KeyRow, templates.Plan, error) {
-	ctx := c.Request().Context()
-	ks, err := s.keys.List(ctx, accountID)
-	if err != nil {
-		return nil, templates.Plan{}, err
-	}
-	p, err := s.keys.Plan(ctx, accountID)
-	if err != nil {
-		return nil, templates.Plan{}, err
-	}
-	plan := templates.Plan{Name: p.Name, MaxKeys: p.MaxKeys, MonthlyQuota: p.MonthlyQuota, RatePerSec: p.RatePerSecond, Burst: p.Burst}
-	window := verify.WindowAt(now, s.accountPeriod(c, accountID))
-	used, err := s.keys.QuotaUsed(ctx, accountID, window.Start)
-	if err != nil {
-		return nil, templates.Plan{}, err
-	}
-	rows := make([]templates.KeyRow, len(ks))
-	for i, k := range ks {
-		rows[i] = keyRow(k, now)
-		if rows[i].Status == keys.StatusActive {
-			plan.LiveKeys++
-		}
-		rows[i].Quota = p.MonthlyQuota
-		if k.QuotaOverride != nil {
-			rows[i].Quota = *k.QuotaOverride
-		}
-		rows[i].Used = used[k.ID]
-		// This process's count is fresher than the last flush.
-		if u, w, ok := s.verifier.QuotaUsed(k.ID, now); ok && w.Start.Equal(window.Start) {
-			rows[i].Used = u
-		}
-	}
-	return rows, plan, nil
+// keyRowOf is a key with its quota this window as a row.
+func keyRowOf(k overview.Key, now time.Time) templates.KeyRow {
+	r := keyRow(k.Key, now)
+	r.Used, r.Quota = k.Used, k.Quota
+	return r
 }
 
+// planOf is the account's plan as the key pages show it.
+func planOf(p *plans.Plan, a *overview.Account) templates.Plan {
+	return templates.Plan{Name: p.Name, MaxKeys: p.MaxKeys, LiveKeys: a.LiveKeys, MonthlyQuota: p.MonthlyQuota,
+		RatePerSec: p.RatePerSecond, Burst: p.Burst}
+}
+
+// keyRowsOf turns a key list into rows.
+func keyRowsOf(ks []overview.Key, now time.Time) []templates.KeyRow {
+	rows := make([]templates.KeyRow, len(ks))
+	for i, k := range ks {
+		rows[i] = keyRowOf(k, now)
+	}
+	return rows
+}
+
+// handleKeyList is /keys: the account's keys, filtered by ?status=
+// (active, revoked, all) and ordered by ?sort= (created, name, used);
+// anything else means the default.
 func (s *Server) handleKeyList(c echo.Context) error {
 	l := s.layout(c, "API keys", "keys")
-	rows, plan, err := s.keysAndPlan(c, accountFrom(c).ID, l.Now)
+	ks, err := s.overview.KeyList(c.Request().Context(), accountFrom(c).ID,
+		overview.KeyListQuery{Status: c.QueryParam("status"), Sort: c.QueryParam("sort")})
 	if err != nil {
 		return err
 	}
-	return render(c, http.StatusOK, templates.KeysList(templates.KeysPage{Layout: l, Keys: rows, Plan: plan}))
+	return render(c, http.StatusOK, templates.KeysList(templates.KeysPage{Layout: l, Keys: keyRowsOf(ks.Keys, l.Now),
+		Plan: planOf(ks.Plan, ks.Account), Filter: keyListFilter(ks.Query, ks.Account)}))
+}
+
+// keyListFilter is the key list's filter and sort links.
+func keyListFilter(q overview.KeyListQuery, a *overview.Account) templates.KeyListFilter {
+	link := func(status, sort string) string {
+		v := url.Values{}
+		if status != keys.StatusActive {
+			v.Set("status", status)
+		}
+		if sort != overview.SortCreated {
+			v.Set("sort", sort)
+		}
+		if len(v) == 0 {
+			return "/keys"
+		}
+		return "/keys?" + v.Encode()
+	}
+	f := templates.KeyListFilter{Total: a.Keys}
+	for _, o := range []struct{ value, label string }{
+		{keys.StatusActive, "Active"}, {keys.StatusRevoked, "Revoked"}, {overview.StatusAll, "All"}} {
+		f.Statuses = append(f.Statuses, templates.KeyListOption{Value: o.value, Label: o.label, URL: link(o.value, q.Sort), Current: o.value == q.Status})
+	}
+	for _, o := range []struct{ value, label string }{
+		{overview.SortCreated, "Created"}, {overview.SortName, "Name"}, {overview.SortLastUsed, "Last used"}} {
+		f.Sorts = append(f.Sorts, templates.KeyListOption{Value: o.value, Label: o.label, URL: link(q.Status, o.value), Current: o.value == q.Sort})
+	}
+	return f
 }
 
 func (s *Server) handleKeyNew(c echo.Context) error {
@@ -125,10 +144,11 @@ func (s *Server) handleKeyNew(c echo.Context) error {
 
 func (s *Server) renderKeyNew(c echo.Context, status int, f templates.KeyForm, errMsg string) error {
 	l := s.layout(c, "New API key", "keys")
-	_, plan, err := s.keysAndPlan(c, accountFrom(c).ID, l.Now)
+	a, err := s.overview.Account(c.Request().Context(), accountFrom(c).ID)
 	if err != nil {
 		return err
 	}
+	plan := planOf(s.plans.Get(a.PlanID), a)
 	return render(c, status, templates.KeyNew(templates.KeyNewPage{Layout: l, Form: f, Error: errMsg, Plan: plan}))
 }
 
@@ -165,35 +185,17 @@ func (s *Server) handleKeyShow(c echo.Context) error {
 // renderKeyDetail renders the key page; form, when not nil, is the user's
 // input to re-show with errMsg.
 func (s *Server) renderKeyDetail(c echo.Context, status int, form *templates.KeyForm, errMsg string) error {
-	ctx := c.Request().Context()
-	acct := accountFrom(c)
-	k, err := s.keys.Get(ctx, acct.ID, c.Param("id"))
+	d, err := s.overview.KeyDetail(c.Request().Context(), accountFrom(c).ID, c.Param("id"))
 	if err != nil {
 		return err
 	}
-	entries, err := s.keys.Audit(ctx, acct.ID, k.ID)
-	if err != nil {
-		return err
-	}
-	l := s.layout(c, k.Name, "keys")
-	rows, plan, err := s.keysAndPlan(c, acct.ID, l.Now)
-	if err != nil {
-		return err
-	}
-	p := templates.KeyDetailPage{Layout: l, Key: keyRow(k, l.Now), Form: formOfKey(k), Error: errMsg, Plan: plan,
-		GraceOptions: graceOptions, BaseURL: s.baseURL.String()}
-	for _, r := range rows {
-		if r.ID == k.ID {
-			p.Key.Used, p.Key.Quota = r.Used, r.Quota // quota used this period, as the list shows it
-		}
-	}
-	if p.Usage, err = s.keyUsage(c, acct.ID, k.ID, l.Now); err != nil {
-		return err
-	}
+	l := s.layout(c, d.Key.Name, "keys")
+	p := templates.KeyDetailPage{Layout: l, Key: keyRowOf(d.Key, l.Now), Form: formOfKey(d.Key.Key), Error: errMsg,
+		Plan: planOf(d.Plan, d.Account), GraceOptions: graceOptions, BaseURL: s.baseURL.String(), Usage: keyUsageView(d.Usage)}
 	if form != nil {
 		p.Form = *form
 	}
-	if m := metaText(k.Meta); m != "" {
+	if m := metaText(d.Key.Meta); m != "" {
 		// Indented for reading; text that is no JSON at all is shown as is.
 		var b bytes.Buffer
 		if json.Indent(&b, []byte(m), "", "  ") == nil {
@@ -201,7 +203,7 @@ func (s *Server) renderKeyDetail(c echo.Context, status int, form *templates.Key
 		}
 		p.Meta = m
 	}
-	for _, e := range entries {
+	for _, e := range d.Audit {
 		p.Audit = append(p.Audit, templates.AuditRow{Action: e.Action, Detail: e.Detail, IP: e.IP, At: e.CreatedAt})
 	}
 	return render(c, status, templates.KeyDetail(p))

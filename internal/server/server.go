@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -21,6 +22,7 @@ import (
 	"github.com/keyhold/keyhold/internal/auth"
 	"github.com/keyhold/keyhold/internal/billing"
 	"github.com/keyhold/keyhold/internal/keys"
+	"github.com/keyhold/keyhold/internal/overview"
 	"github.com/keyhold/keyhold/internal/plans"
 	"github.com/keyhold/keyhold/internal/verify"
 )
@@ -32,11 +34,14 @@ type Config struct {
 	Plans *plans.Catalog
 	// Billing runs Checkout, the portal and Stripe webhooks.
 	Billing *billing.Service
-	// Verifier answers /v1/verify.
+	// Verifier answers /v1/verify; the pages take its live quota counts.
 	Verifier *verify.Verifier
-	Logger   *slog.Logger
-	BaseURL  *url.URL // public URL; https turns on Secure cookies and HSTS
-	Secret   []byte   // instance secret; cookie keys are derived from it
+	// Reads are the read side's queries (the store), behind the pages
+	// that show keys and usage.
+	Reads   overview.Store
+	Logger  *slog.Logger
+	BaseURL *url.URL // public URL; https turns on Secure cookies and HSTS
+	Secret  []byte   // instance secret; cookie keys are derived from it
 	// TrustedProxies are the networks whose X-Forwarded-For is believed;
 	// empty means the client address is the TCP peer's.
 	TrustedProxies []netip.Prefix
@@ -62,6 +67,7 @@ type Server struct {
 	plans       *plans.Catalog
 	billing     *billing.Service
 	verifier    *verify.Verifier
+	overview    *overview.Service
 	verifyCount [verify.Unavailable + 1]prometheus.Counter
 	log         *slog.Logger
 	baseURL     *url.URL
@@ -78,8 +84,12 @@ type Server struct {
 
 // New builds a Server and its routes.
 func New(c Config) (*Server, error) {
-	if c.Auth == nil || c.Keys == nil || c.Plans == nil || c.Verifier == nil || c.Billing == nil || c.Logger == nil || c.BaseURL == nil || len(c.Secret) < 32 {
-		return nil, errors.New("server: Auth, Keys, Plans, Verifier, Billing, Logger, BaseURL and a 32-byte Secret are required")
+	if c.Auth == nil || c.Keys == nil || c.Plans == nil || c.Verifier == nil || c.Reads == nil || c.Billing == nil || c.Logger == nil || c.BaseURL == nil || len(c.Secret) < 32 {
+		return nil, errors.New("server: Auth, Keys, Plans, Verifier, Reads, Billing, Logger, BaseURL and a 32-byte Secret are required")
+	}
+	reads, err := overview.New(overview.Config{Store: c.Reads, Plans: c.Plans, Live: c.Verifier})
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
 	}
 	if c.Ready == nil {
 		c.Ready = func(context.Context) error { return nil }
@@ -93,6 +103,7 @@ func New(c Config) (*Server, error) {
 		keys:     c.Keys,
 		plans:    c.Plans,
 		verifier: c.Verifier,
+		overview: reads,
 		billing:  c.Billing,
 		log:      c.Logger,
 		baseURL:  c.BaseURL,

@@ -131,7 +131,7 @@ func MustServer(tb testing.TB, opts ...option) *harness {
 	billingSvc.Subscribe(verifier.InvalidateAccount)
 	logs := &testenv.LogBuffer{}
 	cfg := server.Config{
-		Auth: svc, Keys: keySvc, Plans: catalog, Verifier: verifier, Billing: billingSvc, Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Auth: svc, Keys: keySvc, Plans: catalog, Verifier: verifier, Reads: db, Billing: billingSvc, Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		BaseURL: base, Secret: secret, Ready: db.Ping, Registry: prometheus.NewRegistry(),
 	}
 	for _, o := range opts {

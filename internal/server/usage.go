@@ -7,25 +7,23 @@ import (
 	"strings"
 	"time"
 
-	"github.com/labstack/echo/v4"
-
 	"github.com/keyhold/keyhold/internal/keys"
-	"github.com/keyhold/keyhold/internal/verify"
+	"github.com/keyhold/keyhold/internal/overview"
+	"github.com/keyhold/keyhold/internal/quota"
 	"github.com/keyhold/keyhold/templates"
 )
 
 // Spans of the usage views.
 const (
-	chartDays  = 30 // the 30-day charts
-	chartHours = 24 // the key page's hourly chart
-	csvDays    = 90 // the CSV export
+	chartDays = overview.ChartDays // the 30-day charts
+	csvDays   = 90                 // the CSV export
 )
 
 func usageTotals(u keys.UsageCounts) templates.UsageTotals {
 	return templates.UsageTotals{Valid: u.Valid, RateLimited: u.RateLimited, QuotaExceeded: u.QuotaExceeded, Invalid: u.Invalid}
 }
 
-func usagePeriod(w verify.Window, u keys.UsageCounts) templates.UsagePeriod {
+func usagePeriod(w quota.Window, u keys.UsageCounts) templates.UsagePeriod {
 	return templates.UsagePeriod{Start: w.Start, End: w.End, UsageTotals: usageTotals(u)}
 }
 
@@ -88,45 +86,17 @@ func fileSlug(name string) string {
 	return b.String()
 }
 
-// quotaWindow is the account's current quota window, as the verifier counts
-// it.
-func (s *Server) quotaWindow(c echo.Context, accountID string, now time.Time) verify.Window {
-	return verify.WindowAt(now, s.accountPeriod(c, accountID))
-}
-
-// keyUsage loads a key's usage for its page: totals this quota window, the
-// last 30 days and the last 24 hours. Errors: ENOTFOUND when the key is not
-// the account's.
-func (s *Server) keyUsage(c echo.Context, accountID, keyID string, now time.Time) (templates.UsageView, error) {
-	ctx := c.Request().Context()
-	w := s.quotaWindow(c, accountID, now)
-	totals, err := s.keys.KeyTotals(ctx, accountID, keyID, w.Start)
-	if err != nil {
-		return templates.UsageView{}, err
-	}
-	days, err := s.keys.DailyUsage(ctx, accountID, keyID, chartDays)
-	if err != nil {
-		return templates.UsageView{}, err
-	}
-	hours, err := s.keys.HourlyUsage(ctx, accountID, keyID, chartHours)
-	if err != nil {
-		return templates.UsageView{}, err
-	}
-	return templates.UsageView{Period: usagePeriod(w, totals), Days: dailySeries(days), Hours: hourlySeries(hours)}, nil
-}
-
-// accountUsage loads the dashboard's usage of all the account's keys:
+// accountUsageView is the dashboard's usage of all the account's keys:
 // totals this quota window and the last 30 days.
-func (s *Server) accountUsage(c echo.Context, accountID string, now time.Time) (templates.UsageView, error) {
-	ctx := c.Request().Context()
-	w := s.quotaWindow(c, accountID, now)
-	totals, err := s.keys.AccountTotals(ctx, accountID, w.Start)
-	if err != nil {
-		return templates.UsageView{}, err
+func accountUsageView(u *overview.Usage) templates.UsageView {
+	if u == nil {
+		return templates.UsageView{}
 	}
-	days, err := s.keys.AccountDailyUsage(ctx, accountID, chartDays)
-	if err != nil {
-		return templates.UsageView{}, err
-	}
-	return templates.UsageView{Period: usagePeriod(w, totals), Days: dailySeries(days)}, nil
+	return templates.UsageView{Period: usagePeriod(u.Window, u.Totals), Days: dailySeries(u.Days)}
+}
+
+// keyUsageView is a key's usage for its page: totals this quota window,
+// the last 30 days and the last 24 hours.
+func keyUsageView(u overview.Usage) templates.UsageView {
+	return templates.UsageView{Period: usagePeriod(u.Window, u.Totals), Days: dailySeries(u.Days), Hours: hourlySeries(u.Hours)}
 }

@@ -92,6 +92,9 @@ func Open(ctx context.Context, databaseURL string) (*DB, error) {
 	}
 	sqlDB.SetMaxIdleConns(8)
 	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
+	if err := registerStatementCounter(g); err != nil {
+		return nil, fmt.Errorf("store: open: %w", err)
+	}
 	db := &DB{gorm: g, sql: sqlDB, dialect: dialect, url: databaseURL}
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()

@@ -66,9 +66,9 @@ func (db *DB) KeyByHash(ctx context.Context, hash [32]byte) (*verify.Record, err
 	r := &verify.Record{Key: k, SecretExpiresAt: utcPtr(sec.ExpiresAt), PlanID: plan}
 	sub, err := subscriptionOf(db.ctx(ctx), rec.AccountID)
 	switch {
-	case err == nil && billing.Live(sub) && sub.PeriodStart != nil && sub.PeriodEnd != nil:
-		r.Period = verify.Window{Start: *sub.PeriodStart, End: *sub.PeriodEnd}
-	case err != nil && !errors.Is(err, billing.ErrNotFound):
+	case err == nil:
+		r.Period = sub.QuotaPeriod()
+	case !errors.Is(err, billing.ErrNotFound):
 		return nil, fmt.Errorf("store: key by hash: %w", err)
 	}
 	return r, nil
