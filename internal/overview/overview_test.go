@@ -2,7 +2,6 @@ package overview_test
 
 import (
 	"context"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -16,6 +15,7 @@ import (
 	"github.com/keyhold/keyhold/internal/plans"
 	"github.com/keyhold/keyhold/internal/quota"
 	"github.com/keyhold/keyhold/internal/store"
+	"github.com/keyhold/keyhold/internal/store/storetest"
 	"github.com/keyhold/keyhold/internal/testenv"
 	"github.com/keyhold/keyhold/internal/verify"
 )
@@ -50,18 +50,7 @@ type fixture struct {
 func newFixture(t *testing.T, kind string, l overview.LiveUsage) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	url := "sqlite://" + filepath.Join(t.TempDir(), "k.db")
-	if kind == "postgres" {
-		url = testenv.Postgres(t)
-	}
-	db, err := store.Open(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(ctx, nil); err != nil {
-		t.Fatal(err)
-	}
+	db := storetest.New(t, kind)
 	cat, err := plans.New(plans.BuiltIn)
 	if err != nil {
 		t.Fatal(err)
@@ -88,8 +77,8 @@ func newFixture(t *testing.T, kind string, l overview.LiveUsage) *fixture {
 	ps, pe := f.period.Start, f.period.End
 	sub := &billing.Subscription{AccountID: f.ada, ID: "sub_ada", CustomerID: "cus_ada", PriceID: "price_keyhold_pro", Status: "active",
 		PeriodStart: &ps, PeriodEnd: &pe, Created: now.Unix(), StateAt: now.Unix()}
-	_, err = db.ApplyEvent(ctx, billing.EventRecord{ID: "evt_1", Type: "customer.subscription.created", Created: now.Unix(), AccountID: f.ada, ReceivedAt: now},
-		func(tx billing.Tx) (string, string, error) {
+	err = db.ApplyEvent(ctx, billing.EventRecord{ID: "evt_1", Type: "customer.subscription.created", Created: now.Unix(), AccountID: f.ada, ReceivedAt: now},
+		func(tx billing.Tx, _ string) (string, string, error) {
 			return billing.OutcomeApplied, "", tx.SaveSubscription(sub, "pro")
 		})
 	if err != nil {
@@ -131,7 +120,7 @@ func newFixture(t *testing.T, kind string, l overview.LiveUsage) *fixture {
 }
 
 func forEachDB(t *testing.T, fn func(t *testing.T, kind string)) {
-	for _, kind := range []string{"sqlite", "postgres"} {
+	for _, kind := range []string{storetest.SQLite, storetest.Postgres} {
 		t.Run(kind, func(t *testing.T) { fn(t, kind) })
 	}
 }
