@@ -56,7 +56,7 @@ func (s *Server) handleAdminAccounts(c echo.Context) error {
 }
 
 func (s *Server) adminAccountRow(a auth.AccountSummary, used int64) templates.AdminAccountRow {
-	return templates.AdminAccountRow{ID: a.ID, Email: a.Email, IsAdmin: a.IsAdmin, PlanID: a.PlanID, PlanName: s.plans.Get(a.PlanID).Name,
+	return templates.AdminAccountRow{ID: a.ID, Email: a.Email, IsAdmin: a.IsAdmin, Suspended: a.Suspended, PlanID: a.PlanID, PlanName: s.plans.Get(a.PlanID).Name,
 		Status: a.SubscriptionStatus, LiveKeys: a.LiveKeys, Keys: a.Keys, Used: used, CreatedAt: a.CreatedAt, CustomerID: a.CustomerID}
 }
 
@@ -92,8 +92,8 @@ func (s *Server) handleAdminAccount(c echo.Context) error {
 	}
 	plan := s.plans.Get(a.PlanID)
 	p := templates.AdminAccountPage{Layout: l, Plans: s.adminPlanOptions(""), Usage: usage,
-		AuditURL: "/admin/audit?account=" + url.QueryEscape(id),
-		Account: templates.AdminAccountRow{ID: a.ID, Email: a.Email, IsAdmin: a.IsAdmin, PlanID: plan.ID, PlanName: plan.Name,
+		AuditURL: "/admin/audit?account=" + url.QueryEscape(id), Self: id == accountFrom(c).ID,
+		Account: templates.AdminAccountRow{ID: a.ID, Email: a.Email, IsAdmin: a.IsAdmin, Suspended: a.Suspended, PlanID: plan.ID, PlanName: plan.Name,
 			CreatedAt: a.CreatedAt, CustomerID: o.CustomerID}}
 	if sub := o.Subscription; sub != nil {
 		p.Account.Status = sub.Status
