@@ -313,7 +313,7 @@ func adminKeyRevokeForm(k AdminKeyRow, csrf, back string, small bool) templ.Comp
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			var templ_7745c5c3_Var13 = []any{"btn btn-danger", templ.KV("btn-sm", small)}
+			var templ_7745c5c3_Var13 = []any{"btn", templ.KV("btn-danger", !small), templ.KV("btn-secondary btn-sm text-red-700 hover:text-red-800", small)}
 			templ_7745c5c3_Err = templ.RenderCSSItems(ctx, templ_7745c5c3_ElementWriter, templ_7745c5c3_Var13...)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err

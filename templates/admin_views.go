@@ -357,9 +357,10 @@ func adminAuditLabel(action string) string {
 // operator actions indigo, creations green, the rest grey.
 func adminAuditDotClass(action string) string {
 	switch action {
-	case "account.login_failed", "key.revoked":
+	case "account.login_failed", "key.revoked", "account.suspended":
 		return "bg-red-500"
-	case "key.overrides_changed", "plan.assigned", "stripe.event_reapplied":
+	case "key.overrides_changed", "plan.assigned", "stripe.event_reapplied",
+		"account.promoted", "account.demoted", "account.unsuspended":
 		return "bg-indigo-500"
 	case "account.created", "key.created", "plan.changed":
 		return "bg-emerald-500"

@@ -58,9 +58,10 @@ func (s *Service) SetOperator(ctx context.Context, actor audit.Actor, accountID 
 	if a.IsAdmin == operator {
 		return false, nil
 	}
-	action, detail := audit.Promoted, "Made an operator"
+	// The detail names the account: the actor's own trail lists it too.
+	action, detail := audit.Promoted, "Made "+a.Email+" an operator"
 	if !operator {
-		action, detail = audit.Demoted, "No longer an operator"
+		action, detail = audit.Demoted, "Removed the operator role of "+a.Email
 	}
 	if actor.AccountID == "" {
 		detail += " on the command line"
@@ -112,9 +113,9 @@ func (s *Service) SetSuspended(ctx context.Context, actor audit.Actor, accountID
 	if a.Suspended == suspended {
 		return false, nil
 	}
-	action, detail := audit.Suspended, "Suspended: its keys answer DISABLED"
+	action, detail := audit.Suspended, "Suspended "+a.Email+": its keys answer DISABLED"
 	if !suspended {
-		action, detail = audit.Unsuspended, "Suspension lifted"
+		action, detail = audit.Unsuspended, "Lifted the suspension of "+a.Email
 	}
 	err = s.store.SetSuspended(ctx, accountID, suspended, s.entry(actor, accountID, action, detail))
 	switch {

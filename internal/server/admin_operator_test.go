@@ -263,7 +263,7 @@ func TestAdminRevokesAnyKey(t *testing.T) {
 	if strings.Contains(e.Detail, secret) {
 		t.Error("the audit entry holds the secret")
 	}
-	if ops.mustPage(accountPage).Doc.Find(`form[action="` + keyPage + `/revoke"]`).Length() != 0 {
+	if ops.mustPage(accountPage).Doc.Find(`form[action="`+keyPage+`/revoke"]`).Length() != 0 {
 		t.Error("a revoked key still has a revoke button")
 	}
 
