@@ -57,7 +57,8 @@ type Store interface {
 	DeleteSession(ctx context.Context, id string) error
 	// SetOperator sets or clears an account's operator flag and appends e,
 	// in one transaction; ErrNotFound for no such account. With keepOne,
-	// clearing the flag of the only operator is refused (ErrLastOperator).
+	// clearing the flag of the only operator who is not suspended is
+	// refused (ErrLastOperator).
 	SetOperator(ctx context.Context, accountID string, operator, keepOne bool, e audit.Entry) error
 	// SetSuspended sets or clears an account's suspension and appends e,
 	// in one transaction; ErrNotFound for no such account.

@@ -40,7 +40,7 @@ func (s *Service) Subscribe(fn func(accountID string)) {
 
 var (
 	errLastOperator = keyhold.Errorf(keyhold.ECONFLICT,
-		"You are the only operator, so you cannot remove your own operator role. Make someone else an operator first.")
+		"You are the only operator who can use the console, so you cannot remove your own operator role. Make someone else an operator first.")
 	errSuspendSelf = keyhold.Errorf(keyhold.EINVALID, "You cannot suspend your own account.")
 	errNoAccount   = keyhold.Errorf(keyhold.ENOTFOUND, "No such account.")
 )

@@ -90,13 +90,14 @@ func (db *DB) SetAdmin(ctx context.Context, accountID string, admin bool) error 
 
 // SetOperator sets or clears an account's operator flag and appends e, in
 // one transaction. With keepOne, clearing the flag is refused with
-// auth.ErrLastOperator unless another operator exists; the check is part
-// of the UPDATE, so the flag is never cleared on a stale count.
+// auth.ErrLastOperator unless another operator who is not suspended
+// exists (a suspended one cannot use the console); the check is part of
+// the UPDATE, so the flag is never cleared on a stale count.
 func (db *DB) SetOperator(ctx context.Context, accountID string, operator, keepOne bool, e audit.Entry) error {
 	return db.ctx(ctx).Transaction(func(tx *gorm.DB) error {
 		q := tx.Model(&accountRecord{}).Where("id = ?", accountID)
 		if keepOne && !operator {
-			q = q.Where("EXISTS (SELECT 1 FROM accounts o WHERE o.is_admin AND o.id <> ?)", accountID)
+			q = q.Where("EXISTS (SELECT 1 FROM accounts o WHERE o.is_admin AND NOT o.suspended AND o.id <> ?)", accountID)
 		}
 		res := q.Updates(map[string]any{"is_admin": operator, "updated_at": time.Now().UTC()})
 		if res.Error != nil {

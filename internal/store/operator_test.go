@@ -40,8 +40,20 @@ func TestSetOperatorKeepsOne(t *testing.T) {
 		if n := countAudit(t, db, ops.ID, audit.Demoted); n != 0 {
 			t.Errorf("%d demotion entries for a refused demotion", n)
 		}
-		// With another operator it goes through, with its entry.
+		// Another operator who is suspended cannot use the console: still
+		// refused.
 		if err := db.SetOperator(ctx, other.ID, true, false, entry(other.ID, audit.Promoted)); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.SetSuspended(ctx, other.ID, true, entry(other.ID, audit.Suspended)); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.SetOperator(ctx, ops.ID, false, true, entry(ops.ID, audit.Demoted)); !errors.Is(err, auth.ErrLastOperator) {
+			t.Fatalf("demote with only a suspended operator left: %v, want ErrLastOperator", err)
+		}
+		// With another operator who can act, it goes through, with its
+		// entry.
+		if err := db.SetSuspended(ctx, other.ID, false, entry(other.ID, audit.Unsuspended)); err != nil {
 			t.Fatal(err)
 		}
 		if err := db.SetOperator(ctx, ops.ID, false, true, entry(ops.ID, audit.Demoted)); err != nil {
