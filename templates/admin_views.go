@@ -69,6 +69,10 @@ type AdminOverviewPage struct {
 	WrongVersionEvents int
 	WrongVersions      []string
 	APIVersion         string
+	// BillingEnabled is false when STRIPE_SECRET_KEY is not set: the
+	// overview then says how to turn billing on (customers are only told
+	// that upgrades are not available yet).
+	BillingEnabled bool
 }
 
 // AdminAccountFilter is the accounts list's filter (query q, plan, status).
@@ -82,6 +86,7 @@ type AdminAccountFilter struct {
 type AdminAccountRow struct {
 	ID, Email  string
 	IsAdmin    bool
+	Suspended  bool
 	PlanID     string
 	PlanName   string
 	Status     string // subscription status; "" without one
@@ -150,6 +155,7 @@ type AdminAccountPage struct {
 	Keys         []AdminKeyRow
 	Audit        []AdminAuditRow // the newest entries
 	AuditURL     string          // the whole trail in the audit log
+	Self         bool            // the account is the operator's own
 }
 
 // AdminKeyFilter is the keys list's filter (q, status, account).
@@ -323,6 +329,10 @@ var adminAuditLabels = map[string]string{
 	"account.login_failed":     "Failed log-in",
 	"account.logout":           "Logged out",
 	"account.password_changed": "Changed password",
+	"account.promoted":         "Made operator",
+	"account.demoted":          "Operator role removed",
+	"account.suspended":        "Suspended",
+	"account.unsuspended":      "Suspension lifted",
 	"key.created":              "Created key",
 	"key.renamed":              "Renamed key",
 	"key.edited":               "Edited key",
@@ -347,9 +357,10 @@ func adminAuditLabel(action string) string {
 // operator actions indigo, creations green, the rest grey.
 func adminAuditDotClass(action string) string {
 	switch action {
-	case "account.login_failed", "key.revoked":
+	case "account.login_failed", "key.revoked", "account.suspended":
 		return "bg-red-500"
-	case "key.overrides_changed", "plan.assigned", "stripe.event_reapplied":
+	case "key.overrides_changed", "plan.assigned", "stripe.event_reapplied",
+		"account.promoted", "account.demoted", "account.unsuspended":
 		return "bg-indigo-500"
 	case "account.created", "key.created", "plan.changed":
 		return "bg-emerald-500"

@@ -166,7 +166,7 @@ func TestBillingUpgradeForms(t *testing.T) {
 		}},
 		{"past due", billingPastDue(), nil, "", map[string]string{"business": "Change in Manage billing"}},
 		{"canceled, back on free", billingCanceled(), []string{"pro", "business"}, "pro", nil},
-		{"disabled", billingDisabled(), nil, "", map[string]string{"pro": "Not sold on this instance"}},
+		{"disabled", billingDisabled(), nil, "", map[string]string{"pro": "Not available yet"}},
 		{"pro without subscription", func() BillingPage { p := testBilling("pro"); p.Status = "incomplete"; return p }(), []string{"business"}, "business", map[string]string{"free": "Included"}},
 	}
 	for _, tt := range tests {
@@ -232,10 +232,18 @@ func TestBillingDisabledNotice(t *testing.T) {
 			if !tt.want {
 				return
 			}
-			for _, name := range []string{"STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "KEYHOLD_PLANS_FILE"} {
-				if !strings.Contains(notice.Text(), name) {
-					t.Errorf("notice does not name %s", name)
+			// Customers are told where they stand; how to turn billing
+			// on is the operator's (the console's overview).
+			if !strings.Contains(notice.Text(), "Upgrades are not available yet") {
+				t.Errorf("notice = %q, want it to say upgrades are not available yet", notice.Text())
+			}
+			for _, name := range []string{"STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "KEYHOLD_PLANS_FILE", "operator of this Keyhold sets"} {
+				if strings.Contains(doc.Text(), name) {
+					t.Errorf("the customer's billing page names %s", name)
 				}
+			}
+			if n := doc.Find(`form[action="/billing/checkout"], [data-testid^="upgrade-"]`).Length(); n != 0 {
+				t.Errorf("%d upgrade forms or buttons without billing", n)
 			}
 			if notice.Is(`[role="alert"]`) || notice.Find(`[role="alert"]`).Length() != 0 {
 				t.Error("the notice is a state, not an alert")

@@ -509,7 +509,7 @@ func planCard(a *Account, plan Plan) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		if plan.AtLimit() {
+		if plan.AtLimit() && plan.Upgrades {
 			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 36, "Upgrade for more keys ")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err

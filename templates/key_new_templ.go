@@ -162,7 +162,11 @@ func planLimitAlert(p Plan) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 11, " <a href=\"/billing\" class=\"font-medium underline underline-offset-2 hover:no-underline\">Upgrade your plan</a> to create more, or revoke a key you no longer use.</p>")
+			templ_7745c5c3_Err = planLimitAdvice(p, "font-medium underline underline-offset-2 hover:no-underline").Render(ctx, templ_7745c5c3_Buffer)
+			if templ_7745c5c3_Err != nil {
+				return templ_7745c5c3_Err
+			}
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 11, "</p>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

@@ -49,7 +49,7 @@ func testKeys() []KeyRow {
 
 var testPlan = Plan{Name: "Free", MaxKeys: 3, LiveKeys: 2, MonthlyQuota: 1000, RatePerSec: 10, Burst: 20}
 
-var fullPlan = Plan{Name: "Free", MaxKeys: 3, LiveKeys: 3, MonthlyQuota: 1000, RatePerSec: 10, Burst: 20}
+var fullPlan = Plan{Name: "Free", MaxKeys: 3, LiveKeys: 3, MonthlyQuota: 1000, RatePerSec: 10, Burst: 20, Upgrades: true}
 
 func testDetail() KeyDetailPage {
 	k := testKeys()[0]
@@ -400,6 +400,37 @@ func TestKeyNewAtLimit(t *testing.T) {
 	}
 	if _, disabled := doc.Find(`form[action="/keys"] button[type="submit"]`).Attr("disabled"); !disabled {
 		t.Error("submit enabled at the limit")
+	}
+}
+
+// Without Stripe nothing can be bought: the at-limit messages of the key
+// pages and the dashboard offer no upgrade, only what the user can do.
+func TestAtLimitWithoutUpgrades(t *testing.T) {
+	off := fullPlan
+	off.Upgrades = false
+	pages := []struct {
+		name string
+		page templ.Component
+		sel  string
+	}{
+		{"new key", KeyNew(KeyNewPage{Layout: keysLayout("New key"), Plan: off}), `[data-testid="plan-limit"]`},
+		{"keys list", KeysList(KeysPage{Layout: keysLayout("API keys"), Keys: testKeys(), Plan: off}), `[data-testid="plan-limit"]`},
+		{"dashboard", Dashboard(DashboardPage{Layout: keysLayout("Dashboard"), Keys: testKeys(), Plan: off}), `main`},
+	}
+	for _, tt := range pages {
+		t.Run(tt.name, func(t *testing.T) {
+			doc, _ := render(t, tt.page)
+			part := doc.Find(tt.sel)
+			if part.Length() == 0 {
+				t.Fatalf("no %s", tt.sel)
+			}
+			if strings.Contains(strings.ToLower(part.Text()), "upgrade") {
+				t.Errorf("%s offers an upgrade without billing: %q", tt.sel, part.Text())
+			}
+			if tt.sel != "main" && !strings.Contains(part.Text(), "3 keys, and you have 3. Revoke a key you no longer use") {
+				t.Errorf("limit message = %q", part.Text())
+			}
+		})
 	}
 }
 

@@ -69,6 +69,9 @@ type Plan struct {
 	MonthlyQuota int64  // per key
 	RatePerSec   int    // per key
 	Burst        int    // per key
+	// Upgrades is true when plans can be bought (Stripe is configured):
+	// only then do the key pages offer an upgrade.
+	Upgrades bool
 }
 
 // AtLimit reports whether the account may create no more keys.

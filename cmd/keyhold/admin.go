@@ -8,6 +8,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/keyhold/keyhold/internal/audit"
 	"github.com/keyhold/keyhold/internal/auth"
 	"github.com/keyhold/keyhold/internal/keyhold"
 )
@@ -19,11 +20,15 @@ Operator commands.
 Commands:
   keyhold admin create-user --email E --password-stdin [--admin]
       create an account, reading its password from standard input
+  keyhold admin promote --email E
+      make an existing account an operator, who sees the console at /admin
+  keyhold admin demote --email E
+      take an account's operator role away
 
 Flags:
   -h, --help   print this help
 
-Run "keyhold admin create-user --help" for its flags and environment.
+Run "keyhold admin COMMAND --help" for a command's flags and environment.
 `
 
 var createUserUsage = fmt.Sprintf(`Usage: keyhold admin create-user --email E --password-stdin [--admin]
@@ -46,13 +51,108 @@ Example:
   printf '%%s\n' "$PASSWORD" | keyhold admin create-user --email ops@example.com --password-stdin --admin
 `, auth.MinPasswordLen, auth.MaxPasswordLen, envDatabase, envLog)
 
-// admin runs operator commands: today, create-user.
+// admin runs operator commands: create-user, promote and demote.
 func admin(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
-	_, rest, err := subcommand(args, []string{"create-user"}, adminUsage, stdout, stderr)
+	name, rest, err := subcommand(args, []string{"create-user", "promote", "demote"}, adminUsage, stdout, stderr)
 	if err != nil {
 		return err
 	}
+	switch name {
+	case "promote":
+		return setOperator(ctx, rest, getenv, stdout, stderr, true)
+	case "demote":
+		return setOperator(ctx, rest, getenv, stdout, stderr, false)
+	}
 	return createUser(ctx, rest, getenv, stdin, stdout, stderr)
+}
+
+// operatorUsage is the usage of promote (true) or demote (false).
+func operatorUsage(promote bool) string {
+	if promote {
+		return `Usage: keyhold admin promote --email E
+
+Makes an existing account an operator: on its next request it sees the
+operator console at /admin. This is how to become an operator after
+signing up in the browser. Audited, without an actor (the command line).
+
+Flags:
+  --email E    the account's email address (required)
+  -h, --help   print this help
+
+Environment:
+` + envDatabase + envLog + `
+Example:
+  keyhold admin promote --email ops@example.com
+`
+	}
+	return `Usage: keyhold admin demote --email E
+
+Takes an account's operator role away: on its next request the console
+at /admin answers 404 to it. It may remove the last operator (promote
+gives the role back); the console refuses that. Audited, without an actor
+(the command line).
+
+Flags:
+  --email E    the account's email address (required)
+  -h, --help   print this help
+
+Environment:
+` + envDatabase + envLog + `
+Example:
+  keyhold admin demote --email former-ops@example.com
+`
+}
+
+// setOperator is keyhold admin promote (operator true) and demote.
+func setOperator(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, operator bool) error {
+	usage, verb := operatorUsage(operator), "promote"
+	if !operator {
+		verb = "demote"
+	}
+	fs := newFlags(verb)
+	email := fs.String("email", "", "")
+	if err := parseFlags(fs, args, usage, stdout, stderr); err != nil {
+		return err
+	}
+	if *email == "" {
+		return usageError(stderr, usage, "--email is required")
+	}
+	addr, err := auth.NormalizeEmail(*email)
+	if err != nil {
+		return fmt.Errorf("--email %q is not an email address", *email)
+	}
+	app, err := openApp(ctx, getenv, stderr, appNeeds{secret: true})
+	if err != nil {
+		return err
+	}
+	defer app.db.Close()
+	svc, err := auth.NewService(auth.Config{Store: app.db, Secret: app.secret})
+	if err != nil {
+		return err
+	}
+	a, err := svc.AccountByEmail(ctx, addr)
+	if keyhold.ErrorCode(err) == keyhold.ENOTFOUND {
+		return fmt.Errorf("no account has the email %s; nothing was changed (sign up first, or keyhold admin create-user)", addr)
+	}
+	if err != nil {
+		return fmt.Errorf("find the account: %w", err)
+	}
+	// No actor: the command line has the database, not a session.
+	changed, err := svc.SetOperator(ctx, audit.Actor{}, a.ID, operator)
+	if err != nil {
+		return fmt.Errorf("%s: %w", verb, err)
+	}
+	switch {
+	case !changed && operator:
+		fmt.Fprintf(stdout, "%s is already an operator; nothing was changed\n", a.Email)
+	case !changed:
+		fmt.Fprintf(stdout, "%s is not an operator; nothing was changed\n", a.Email)
+	case operator:
+		fmt.Fprintf(stdout, "%s is now an operator: the console is at /admin\n", a.Email)
+	default:
+		fmt.Fprintf(stdout, "%s is no longer an operator\n", a.Email)
+	}
+	return nil
 }
 
 // createUser is keyhold admin create-user. The command line and the
@@ -124,7 +224,7 @@ func createUser(ctx context.Context, args []string, getenv func(string) string, 
 func signupError(err error, email string) error {
 	switch {
 	case errors.Is(err, auth.ErrEmailTaken):
-		return fmt.Errorf("an account with the email %s already exists; nothing was changed", email)
+		return fmt.Errorf("an account with the email %s already exists; nothing was changed. To make it an operator: keyhold admin promote --email %s", email, email)
 	case keyhold.ErrorCode(err) == keyhold.EINTERNAL:
 		return fmt.Errorf("create account: %w", err)
 	default:

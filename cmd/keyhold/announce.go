@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 
+	"github.com/keyhold/keyhold/internal/auth"
 	"github.com/keyhold/keyhold/internal/billing"
 	"github.com/keyhold/keyhold/internal/keys"
 	"github.com/keyhold/keyhold/internal/store"
@@ -20,14 +21,23 @@ const invalidateChannel = "keyhold_invalidate"
 // set, else through PostgreSQL NOTIFY when the database is PostgreSQL. With
 // a verifier, it also listens for other instances' changes and keeps the
 // verifier's filter of known secrets loaded until ctx ends.
-func announce(ctx context.Context, log *slog.Logger, db *store.DB, rl *verify.RedisLimits, keySvc *keys.Service, billingSvc *billing.Service, verifier *verify.Verifier) {
+//
+// Account changes come from billing (plans, periods) and from auth
+// (suspensions, when authSvc is not nil); both take the same path.
+func announce(ctx context.Context, log *slog.Logger, db *store.DB, rl *verify.RedisLimits, keySvc *keys.Service, billingSvc *billing.Service, authSvc *auth.Service, verifier *verify.Verifier) {
+	onAccount := func(fn func(accountID string)) {
+		billingSvc.Subscribe(fn)
+		if authSvc != nil {
+			authSvc.Subscribe(fn)
+		}
+	}
 	if rl != nil {
 		bc := verify.NewBroadcast(rl, verifier, log)
 		keySvc.Subscribe(func(e keys.Event) { bc.KeyEvent(ctx, e) })
-		billingSvc.Subscribe(func(accountID string) {
+		onAccount(func(accountID string) {
 			ks, err := keySvc.List(ctx, accountID)
 			if err != nil {
-				log.Error("broadcast plan change: list keys", "account_id", accountID, "err", err)
+				log.Error("broadcast account change: list keys", "account_id", accountID, "err", err)
 			}
 			ids := make([]string, len(ks))
 			for i, k := range ks {
@@ -43,7 +53,7 @@ func announce(ctx context.Context, log *slog.Logger, db *store.DB, rl *verify.Re
 	}
 	if verifier != nil {
 		keySvc.Subscribe(verifier.KeyEvent)
-		billingSvc.Subscribe(verifier.InvalidateAccount)
+		onAccount(verifier.InvalidateAccount)
 		go verifier.SyncSecrets(ctx) // returns at once without a filter (PostgreSQL)
 	}
 	if !db.Postgres() {
@@ -59,7 +69,7 @@ func announce(ctx context.Context, log *slog.Logger, db *store.DB, rl *verify.Re
 			notify(verify.InvalidationMessage('k', e.KeyID))
 		}
 	})
-	billingSvc.Subscribe(func(accountID string) { notify(verify.InvalidationMessage('a', accountID)) })
+	onAccount(func(accountID string) { notify(verify.InvalidationMessage('a', accountID)) })
 	if verifier != nil {
 		go db.Listen(ctx, invalidateChannel, verifier.Invalidate, func(err error) { log.Warn("listen for other instances' changes", "err", err) })
 	}

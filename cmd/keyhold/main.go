@@ -49,6 +49,8 @@ Usage:
   keyhold migrate                 apply pending database migrations and exit
   keyhold admin create-user --email E --password-stdin [--admin]
                                   create an account (reads the password from stdin)
+  keyhold admin promote --email E make an account an operator (sees /admin)
+  keyhold admin demote --email E  take an account's operator role away
   keyhold stripe reconcile        re-read every subscription from Stripe and repair local state
   keyhold version                 print the version
   keyhold help [COMMAND]          print this help, or a command's

@@ -125,7 +125,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
-	announce(ctx, log, db, rl, keySvc, billingSvc, verifier)
+	announce(ctx, log, db, rl, keySvc, billingSvc, authSvc, verifier)
 
 	srv, err := server.New(server.Config{
 		Auth:           authSvc,

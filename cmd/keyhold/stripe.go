@@ -73,7 +73,7 @@ func stripeCmd(ctx context.Context, args []string, getenv func(string) string, s
 		}
 		defer rl.Close()
 	}
-	announce(ctx, log, db, rl, keySvc, svc, nil)
+	announce(ctx, log, db, rl, keySvc, svc, nil, nil)
 	if _, err := svc.Reconcile(ctx, stdout); err != nil {
 		return err
 	}

@@ -37,11 +37,21 @@ const (
 	PlanAssigned = "plan.assigned"
 	// EventReapplied is an operator applying a failed Stripe event again.
 	EventReapplied = "stripe.event_reapplied"
+
+	// Promoted and Demoted are an account made an operator, or no longer
+	// one, in the console or on the command line (no actor).
+	Promoted = "account.promoted"
+	Demoted  = "account.demoted"
+	// Suspended and Unsuspended are an operator stopping an account's keys
+	// and portal, and giving them back.
+	Suspended   = "account.suspended"
+	Unsuspended = "account.unsuspended"
 )
 
 // Actions lists every action, grouped as the operator's filter shows them.
 var Actions = []string{
 	AccountCreated, LoggedIn, LoginFailed, LoggedOut, PasswordChanged,
+	Promoted, Demoted, Suspended, Unsuspended,
 	KeyCreated, KeyRenamed, KeyEdited, KeyRotated, KeyRevoked, KeyOverridden,
 	PlanChanged, PlanAssigned, EventReapplied,
 }

@@ -14,9 +14,12 @@ type Account struct {
 	Email        string // lower-cased
 	PasswordHash string // argon2id PHC string
 	IsAdmin      bool
-	PlanID       string // the plan the account is on; billing keeps it in sync
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
+	// Suspended accounts keep their data but not their use: their keys
+	// answer DISABLED and their user sees only a page saying so.
+	Suspended bool
+	PlanID    string // the plan the account is on; billing keeps it in sync
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // Session is the server-side half of a session token; its ID is the
@@ -36,6 +39,9 @@ var (
 	ErrNotFound = errors.New("auth: not found")
 	// ErrEmailTaken is returned by Store.CreateAccount for a duplicate email.
 	ErrEmailTaken = errors.New("auth: email taken")
+	// ErrLastOperator is returned by Store.SetOperator when removing the
+	// flag would leave no operator.
+	ErrLastOperator = errors.New("auth: last operator")
 )
 
 // Store is what auth needs from the database.
@@ -49,6 +55,14 @@ type Store interface {
 	CreateSession(ctx context.Context, s *Session) error
 	SessionByID(ctx context.Context, id string) (*Session, error)
 	DeleteSession(ctx context.Context, id string) error
+	// SetOperator sets or clears an account's operator flag and appends e,
+	// in one transaction; ErrNotFound for no such account. With keepOne,
+	// clearing the flag of the only operator who is not suspended is
+	// refused (ErrLastOperator).
+	SetOperator(ctx context.Context, accountID string, operator, keepOne bool, e audit.Entry) error
+	// SetSuspended sets or clears an account's suspension and appends e,
+	// in one transaction; ErrNotFound for no such account.
+	SetSuspended(ctx context.Context, accountID string, suspended bool, e audit.Entry) error
 	// AppendAudit adds an entry to the append-only audit log.
 	AppendAudit(ctx context.Context, e audit.Entry) error
 

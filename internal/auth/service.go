@@ -60,6 +60,8 @@ type Service struct {
 	failureWindow                                  time.Duration
 	signups                                        int
 	signupWindow                                   time.Duration
+
+	changes listeners // told of suspensions (operator_actions.go)
 }
 
 // NewService returns a Service.

@@ -106,7 +106,7 @@ func (s *Service) planChanged(accountID string) {
 }
 
 var (
-	errOff          = keyhold.Errorf(keyhold.EINVALID, "Billing is not configured on this Keyhold instance.")
+	errOff          = keyhold.Errorf(keyhold.EINVALID, "Upgrades are not available yet.")
 	errStripeFailed = keyhold.Errorf(keyhold.EUNAVAILABLE, "We could not reach Stripe. Please try again in a minute.")
 )
 

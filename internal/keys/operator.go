@@ -74,6 +74,18 @@ func (s *Service) Lookup(ctx context.Context, id string) (*Key, error) {
 	return k, nil
 }
 
+// RevokeAny revokes a key of any account for an operator, at once and on
+// every instance, and returns it as it was. The audit entry names the
+// operator as actor and the key's owner as its account. Errors:
+// ENOTFOUND, EINVALID (already revoked).
+func (s *Service) RevokeAny(ctx context.Context, actor audit.Actor, keyID string) (*Key, error) {
+	k, err := s.Lookup(ctx, keyID)
+	if err != nil {
+		return nil, err
+	}
+	return k, s.Revoke(ctx, actor, k.AccountID, k.ID)
+}
+
 // SetOverrides sets an operator's overrides of a key's rate limit (per
 // second), burst and quota; nil restores the plan's. The change is written
 // with its audit entry in one transaction, and the verifier drops the key,

@@ -107,6 +107,7 @@ type Account struct {
 	ID           string
 	Email        string
 	IsAdmin      bool
+	Suspended    bool // an operator suspended it: its keys answer DISABLED
 	PlanID       string
 	CustomerID   string // the Stripe customer (cus_…); empty without one
 	CreatedAt    time.Time

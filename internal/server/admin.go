@@ -150,7 +150,8 @@ func (s *Server) handleAdminOverview(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	p := templates.AdminOverviewPage{Layout: l, Usage: dailySeries(days), FailedMore: len(failed) == 100, APIVersion: billing.APIVersion}
+	p := templates.AdminOverviewPage{Layout: l, Usage: dailySeries(days), FailedMore: len(failed) == 100, APIVersion: billing.APIVersion,
+		BillingEnabled: s.billing.Enabled()}
 	// Events refused for their API version get their own warning: the cure
 	// is the endpoint's setting in Stripe, not applying them again.
 	for _, e := range failed {

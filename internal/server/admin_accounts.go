@@ -56,7 +56,7 @@ func (s *Server) handleAdminAccounts(c echo.Context) error {
 }
 
 func (s *Server) adminAccountRow(a auth.AccountSummary, used int64) templates.AdminAccountRow {
-	return templates.AdminAccountRow{ID: a.ID, Email: a.Email, IsAdmin: a.IsAdmin, PlanID: a.PlanID, PlanName: s.plans.Get(a.PlanID).Name,
+	return templates.AdminAccountRow{ID: a.ID, Email: a.Email, IsAdmin: a.IsAdmin, Suspended: a.Suspended, PlanID: a.PlanID, PlanName: s.plans.Get(a.PlanID).Name,
 		Status: a.SubscriptionStatus, LiveKeys: a.LiveKeys, Keys: a.Keys, Used: used, CreatedAt: a.CreatedAt, CustomerID: a.CustomerID}
 }
 
@@ -69,8 +69,8 @@ func (s *Server) handleAdminAccount(c echo.Context) error {
 	a := o.Account
 	l := s.layout(c, a.Email, "admin")
 	p := templates.AdminAccountPage{Layout: l, Plans: s.adminPlanOptions(""), Usage: accountUsageView(o.Usage),
-		AuditURL: "/admin/audit?account=" + url.QueryEscape(a.ID),
-		Account: templates.AdminAccountRow{ID: a.ID, Email: a.Email, IsAdmin: a.IsAdmin, PlanID: o.Plan.ID, PlanName: o.Plan.Name,
+		AuditURL: "/admin/audit?account=" + url.QueryEscape(a.ID), Self: a.ID == accountFrom(c).ID,
+		Account: templates.AdminAccountRow{ID: a.ID, Email: a.Email, IsAdmin: a.IsAdmin, Suspended: a.Suspended, PlanID: o.Plan.ID, PlanName: o.Plan.Name,
 			CreatedAt: a.CreatedAt, CustomerID: a.CustomerID, Keys: a.Keys, LiveKeys: a.LiveKeys, Used: o.Used}}
 	if sub := a.Subscription; sub != nil {
 		p.Account.Status = sub.Status

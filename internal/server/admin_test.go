@@ -46,6 +46,7 @@ var adminRoutes = []struct{ method, path string }{
 	{"GET", "/admin"}, {"GET", "/admin/accounts"}, {"GET", "/admin/accounts/ID"}, {"POST", "/admin/accounts/ID/plan"},
 	{"GET", "/admin/keys"}, {"GET", "/admin/keys/KEY"}, {"POST", "/admin/keys/KEY/overrides"},
 	{"GET", "/admin/events"}, {"POST", "/admin/events/evt_1/reapply"}, {"GET", "/admin/audit"},
+	{"POST", "/admin/accounts/ID/promote"}, {"POST", "/admin/accounts/ID/suspend"}, {"POST", "/admin/keys/KEY/revoke"},
 }
 
 func TestAdminIsNotFoundForOthers(t *testing.T) {
@@ -80,8 +81,11 @@ func TestAdminIsNotFoundForOthers(t *testing.T) {
 	if plan, _ := h.DB.AccountPlan(context.Background(), id); plan != "free" {
 		t.Errorf("a developer changed their plan to %s", plan)
 	}
-	if k, _ := h.Keys.Lookup(context.Background(), keyID); k.QuotaOverride != nil {
-		t.Error("a developer set an override")
+	if k, _ := h.Keys.Lookup(context.Background(), keyID); k.QuotaOverride != nil || k.RevokedAt != nil {
+		t.Error("a developer set an override or revoked through the console")
+	}
+	if a, _ := h.Auth.Account(context.Background(), id); a.IsAdmin || a.Suspended {
+		t.Error("a developer promoted or suspended themself")
 	}
 	if b.Get("/dashboard").Doc.Find(`[data-testid="nav"] a[href="/admin"]`).Length() != 0 {
 		t.Error("a developer's navigation links to /admin")

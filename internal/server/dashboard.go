@@ -15,5 +15,5 @@ func (s *Server) handleDashboard(c echo.Context) error {
 		return err
 	}
 	return render(c, http.StatusOK, templates.Dashboard(templates.DashboardPage{Layout: l, BaseURL: s.baseURL.String(),
-		Keys: keyRowsOf(o.Keys.Keys, l.Now), Plan: planOf(o.Plan, o.Account), Usage: accountUsageView(o.Usage)}))
+		Keys: keyRowsOf(o.Keys.Keys, l.Now), Plan: s.planOf(o.Plan, o.Account), Usage: accountUsageView(o.Usage)}))
 }

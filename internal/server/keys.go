@@ -83,9 +83,9 @@ func keyRowOf(k overview.Key, now time.Time) templates.KeyRow {
 }
 
 // planOf is the account's plan as the key pages show it.
-func planOf(p *plans.Plan, a *overview.Account) templates.Plan {
+func (s *Server) planOf(p *plans.Plan, a *overview.Account) templates.Plan {
 	return templates.Plan{Name: p.Name, MaxKeys: p.MaxKeys, LiveKeys: a.LiveKeys, MonthlyQuota: p.MonthlyQuota,
-		RatePerSec: p.RatePerSecond, Burst: p.Burst}
+		RatePerSec: p.RatePerSecond, Burst: p.Burst, Upgrades: s.billing.Enabled()}
 }
 
 // keyRowsOf turns a key list into rows.
@@ -108,7 +108,7 @@ func (s *Server) handleKeyList(c echo.Context) error {
 		return err
 	}
 	return render(c, http.StatusOK, templates.KeysList(templates.KeysPage{Layout: l, Keys: keyRowsOf(ks.Keys, l.Now),
-		Plan: planOf(ks.Plan, ks.Account), Filter: keyListFilter(ks.Query, ks.Account)}))
+		Plan: s.planOf(ks.Plan, ks.Account), Filter: keyListFilter(ks.Query, ks.Account)}))
 }
 
 // keyListFilter is the key list's filter and sort links.
@@ -148,7 +148,7 @@ func (s *Server) renderKeyNew(c echo.Context, status int, f templates.KeyForm, e
 	if err != nil {
 		return err
 	}
-	plan := planOf(s.plans.Get(a.PlanID), a)
+	plan := s.planOf(s.plans.Get(a.PlanID), a)
 	return render(c, status, templates.KeyNew(templates.KeyNewPage{Layout: l, Form: f, Error: errMsg, Plan: plan}))
 }
 
@@ -191,7 +191,7 @@ func (s *Server) renderKeyDetail(c echo.Context, status int, form *templates.Key
 	}
 	l := s.layout(c, d.Key.Name, "keys")
 	p := templates.KeyDetailPage{Layout: l, Key: keyRowOf(d.Key, l.Now), Form: formOfKey(d.Key.Key), Error: errMsg,
-		Plan: planOf(d.Plan, d.Account), GraceOptions: graceOptions, BaseURL: s.baseURL.String(), Usage: keyUsageView(d.Usage)}
+		Plan: s.planOf(d.Plan, d.Account), GraceOptions: graceOptions, BaseURL: s.baseURL.String(), Usage: keyUsageView(d.Usage)}
 	if form != nil {
 		p.Form = *form
 	}

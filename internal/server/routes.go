@@ -54,8 +54,10 @@ func (s *Server) routes() {
 	e.POST("/login", s.handleLogin, pub...)
 
 	// Portal pages: a live session and CSRF on every POST.
-	app := []echo.MiddlewareFunc{middleware.BodyLimit("64K"), s.csrf, s.requireSession}
-	e.POST("/logout", s.handleLogout, app...)
+	// A suspended account gets the suspended page on all of them but
+	// /logout.
+	e.POST("/logout", s.handleLogout, middleware.BodyLimit("64K"), s.csrf, s.requireSession)
+	app := []echo.MiddlewareFunc{middleware.BodyLimit("64K"), s.csrf, s.requireSession, s.refuseSuspended}
 	e.GET("/dashboard", s.handleDashboard, app...)
 	e.GET("/account", s.handleAccount, app...)
 	e.POST("/account/password", s.handlePasswordChange, app...)
@@ -79,14 +81,19 @@ func (s *Server) routes() {
 	e.POST("/webhooks/stripe", s.handleStripeWebhook)
 
 	// Operator console: operators only; everyone else gets 404.
-	admin := []echo.MiddlewareFunc{middleware.BodyLimit("64K"), s.csrf, s.requireSession, s.requireAdmin}
+	admin := []echo.MiddlewareFunc{middleware.BodyLimit("64K"), s.csrf, s.requireSession, s.requireAdmin, s.refuseSuspended}
 	e.GET("/admin", s.handleAdminOverview, admin...)
 	e.GET("/admin/accounts", s.handleAdminAccounts, admin...)
 	e.GET("/admin/accounts/:id", s.handleAdminAccount, admin...)
 	e.POST("/admin/accounts/:id/plan", s.handleAdminAccountPlan, admin...)
+	e.POST("/admin/accounts/:id/promote", s.handleAdminPromote, admin...)
+	e.POST("/admin/accounts/:id/demote", s.handleAdminDemote, admin...)
+	e.POST("/admin/accounts/:id/suspend", s.handleAdminSuspend, admin...)
+	e.POST("/admin/accounts/:id/unsuspend", s.handleAdminUnsuspend, admin...)
 	e.GET("/admin/keys", s.handleAdminKeys, admin...)
 	e.GET("/admin/keys/:id", s.handleAdminKey, admin...)
 	e.POST("/admin/keys/:id/overrides", s.handleAdminKeyOverrides, admin...)
+	e.POST("/admin/keys/:id/revoke", s.handleAdminKeyRevoke, admin...)
 	e.GET("/admin/events", s.handleAdminEvents, admin...)
 	e.POST("/admin/events/:id/reapply", s.handleAdminEventReapply, admin...)
 	e.GET("/admin/audit", s.handleAdminAudit, admin...)

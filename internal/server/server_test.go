@@ -81,6 +81,7 @@ func withClock(tb testing.TB, now func() time.Time) option {
 		}
 		c.Keys.Subscribe(func(e keys.Event) { v.InvalidateKey(e.KeyID) })
 		c.Billing.Subscribe(v.InvalidateAccount)
+		c.Auth.Subscribe(v.InvalidateAccount)
 		c.Verifier = v
 	}
 }
@@ -129,6 +130,7 @@ func MustServer(tb testing.TB, opts ...option) *harness {
 		tb.Fatal(err)
 	}
 	billingSvc.Subscribe(verifier.InvalidateAccount)
+	svc.Subscribe(verifier.InvalidateAccount) // suspensions
 	logs := &testenv.LogBuffer{}
 	cfg := server.Config{
 		Auth: svc, Keys: keySvc, Plans: catalog, Verifier: verifier, Reads: db, Billing: billingSvc, Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),

@@ -8,6 +8,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/keyhold/keyhold/internal/audit"
 	"github.com/keyhold/keyhold/internal/auth"
 )
 
@@ -16,6 +17,7 @@ type accountRecord struct {
 	Email        string
 	PasswordHash string
 	IsAdmin      bool
+	Suspended    bool
 	PlanID       string `gorm:"default:free"` // empty on insert: the column default
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
@@ -24,8 +26,8 @@ type accountRecord struct {
 func (accountRecord) TableName() string { return "accounts" }
 
 func (r *accountRecord) domain() *auth.Account {
-	return &auth.Account{ID: r.ID, Email: r.Email, PasswordHash: r.PasswordHash, IsAdmin: r.IsAdmin, PlanID: r.PlanID,
-		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC()}
+	return &auth.Account{ID: r.ID, Email: r.Email, PasswordHash: r.PasswordHash, IsAdmin: r.IsAdmin, Suspended: r.Suspended,
+		PlanID: r.PlanID, CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC()}
 }
 
 type sessionRecord struct {
@@ -84,6 +86,61 @@ func (db *DB) SetAdmin(ctx context.Context, accountID string, admin bool) error 
 		return auth.ErrNotFound
 	}
 	return nil
+}
+
+// SetOperator sets or clears an account's operator flag and appends e, in
+// one transaction. With keepOne, clearing the flag is refused with
+// auth.ErrLastOperator unless another operator who is not suspended
+// exists (a suspended one cannot use the console); the check is part of
+// the UPDATE, so the flag is never cleared on a stale count.
+func (db *DB) SetOperator(ctx context.Context, accountID string, operator, keepOne bool, e audit.Entry) error {
+	return db.ctx(ctx).Transaction(func(tx *gorm.DB) error {
+		q := tx.Model(&accountRecord{}).Where("id = ?", accountID)
+		if keepOne && !operator {
+			q = q.Where("EXISTS (SELECT 1 FROM accounts o WHERE o.is_admin AND NOT o.suspended AND o.id <> ?)", accountID)
+		}
+		res := q.Updates(map[string]any{"is_admin": operator, "updated_at": time.Now().UTC()})
+		if res.Error != nil {
+			return fmt.Errorf("store: set operator: %w", res.Error)
+		}
+		if res.RowsAffected == 0 {
+			if _, err := accountIn(tx, accountID); err != nil {
+				return err
+			}
+			return auth.ErrLastOperator
+		}
+		return writeAudit(tx, e)
+	})
+}
+
+// SetSuspended sets or clears an account's suspension and appends e, in
+// one transaction.
+func (db *DB) SetSuspended(ctx context.Context, accountID string, suspended bool, e audit.Entry) error {
+	return db.ctx(ctx).Transaction(func(tx *gorm.DB) error {
+		res := tx.Model(&accountRecord{}).Where("id = ?", accountID).
+			Updates(map[string]any{"suspended": suspended, "updated_at": time.Now().UTC()})
+		if res.Error != nil {
+			return fmt.Errorf("store: set suspended: %w", res.Error)
+		}
+		if res.RowsAffected == 0 {
+			return auth.ErrNotFound
+		}
+		return writeAudit(tx, e)
+	})
+}
+
+// accountIn reads an account inside a transaction; auth.ErrNotFound when
+// there is none.
+func accountIn(tx *gorm.DB, id string) (*auth.Account, error) {
+	var rec accountRecord
+	err := tx.Where("id = ?", id).Take(&rec).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, auth.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: account: %w", err)
+	}
+	return rec.domain(), nil
 }
 
 // SetPlan puts an account on a plan.

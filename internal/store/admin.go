@@ -36,6 +36,7 @@ func (db *DB) Accounts(ctx context.Context, q auth.AccountQuery) ([]auth.Account
 		ID               string
 		Email            string
 		IsAdmin          bool
+		Suspended        bool
 		PlanID           string
 		CreatedAt        time.Time
 		UpdatedAt        time.Time
@@ -45,7 +46,7 @@ func (db *DB) Accounts(ctx context.Context, q auth.AccountQuery) ([]auth.Account
 		PeriodEnd        *time.Time
 	}
 	g := db.ctx(ctx).Table("accounts AS a").
-		Select("a.id, a.email, a.is_admin, a.plan_id, a.created_at, a.updated_at, a.stripe_customer_id, " +
+		Select("a.id, a.email, a.is_admin, a.suspended, a.plan_id, a.created_at, a.updated_at, a.stripe_customer_id, " +
 			"s.status AS sub_status, s.period_start, s.period_end").
 		Joins("LEFT JOIN subscriptions s ON s.account_id = a.id")
 	if q.Email != "" {
@@ -68,7 +69,7 @@ func (db *DB) Accounts(ctx context.Context, q auth.AccountQuery) ([]auth.Account
 	out := make([]auth.AccountSummary, len(rows))
 	ids := make([]string, len(rows))
 	for i, r := range rows {
-		out[i] = auth.AccountSummary{Account: auth.Account{ID: r.ID, Email: r.Email, IsAdmin: r.IsAdmin, PlanID: r.PlanID,
+		out[i] = auth.AccountSummary{Account: auth.Account{ID: r.ID, Email: r.Email, IsAdmin: r.IsAdmin, Suspended: r.Suspended, PlanID: r.PlanID,
 			CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC()}, PeriodStart: utcPtr(r.PeriodStart), PeriodEnd: utcPtr(r.PeriodEnd)}
 		if r.StripeCustomerID != nil {
 			out[i].CustomerID = *r.StripeCustomerID

@@ -15,7 +15,7 @@ import (
 
 // accountStateColumns select an account (a), its subscription (s, LEFT
 // JOINed) and its key counts, under names accountStateRow scans.
-const accountStateColumns = `a.id AS acct_id, a.email AS acct_email, a.is_admin AS acct_is_admin, a.plan_id AS acct_plan_id,
+const accountStateColumns = `a.id AS acct_id, a.email AS acct_email, a.is_admin AS acct_is_admin, a.suspended AS acct_suspended, a.plan_id AS acct_plan_id,
 	a.stripe_customer_id AS acct_customer_id, a.created_at AS acct_created_at,
 	(SELECT COUNT(*) FROM api_keys c WHERE c.account_id = a.id) AS key_count,
 	(SELECT COUNT(*) FROM api_keys c WHERE c.account_id = a.id AND c.revoked_at IS NULL AND (c.expires_at IS NULL OR c.expires_at > @now)) AS live_key_count,
@@ -27,6 +27,7 @@ const accountStateColumns = `a.id AS acct_id, a.email AS acct_email, a.is_admin 
 type accountStateRow struct {
 	AcctID, AcctEmail     string
 	AcctIsAdmin           bool
+	AcctSuspended         bool
 	AcctPlanID            string
 	AcctCustomerID        *string
 	AcctCreatedAt         time.Time
@@ -54,7 +55,7 @@ func deref[T any](p *T) T {
 }
 
 func (r *accountStateRow) domain() *overview.Account {
-	a := &overview.Account{ID: r.AcctID, Email: r.AcctEmail, IsAdmin: r.AcctIsAdmin, PlanID: r.AcctPlanID,
+	a := &overview.Account{ID: r.AcctID, Email: r.AcctEmail, IsAdmin: r.AcctIsAdmin, Suspended: r.AcctSuspended, PlanID: r.AcctPlanID,
 		CustomerID: deref(r.AcctCustomerID), CreatedAt: r.AcctCreatedAt.UTC(), Keys: r.KeyCount, LiveKeys: r.LiveKeyCount}
 	if r.SubAccountID != nil {
 		a.Subscription = &billing.Subscription{AccountID: *r.SubAccountID, ID: deref(r.SubID), CustomerID: deref(r.SubCustomerID),

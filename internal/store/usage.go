@@ -59,11 +59,11 @@ func (db *DB) KeyByHash(ctx context.Context, hash [32]byte) (*verify.Record, err
 	if err != nil {
 		return nil, err
 	}
-	plan, err := db.AccountPlan(ctx, rec.AccountID)
-	if err != nil {
-		return nil, fmt.Errorf("store: key by hash: %w", err)
+	var acct accountRecord
+	if err := db.ctx(ctx).Select("plan_id", "suspended").Where("id = ?", rec.AccountID).Take(&acct).Error; err != nil {
+		return nil, fmt.Errorf("store: key by hash: account: %w", err)
 	}
-	r := &verify.Record{Key: k, SecretExpiresAt: utcPtr(sec.ExpiresAt), PlanID: plan}
+	r := &verify.Record{Key: k, SecretExpiresAt: utcPtr(sec.ExpiresAt), PlanID: acct.PlanID, Suspended: acct.Suspended}
 	sub, err := subscriptionOf(db.ctx(ctx), rec.AccountID)
 	switch {
 	case err == nil:

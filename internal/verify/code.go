@@ -13,6 +13,7 @@ const (
 	NotFound                      // no such key
 	Revoked                       // the key was revoked
 	Expired                       // the key, or this rotated-away secret, expired
+	Disabled                      // the key's account is suspended
 	InsufficientScope             // the key lacks a required scope
 	RateLimited                   // over the per-second rate limit
 	QuotaExceeded                 // over the quota of this window
@@ -21,7 +22,7 @@ const (
 
 var codeNames = [...]string{
 	Valid: "VALID", BadRequest: "BAD_REQUEST", Malformed: "MALFORMED", NotFound: "NOT_FOUND",
-	Revoked: "REVOKED", Expired: "EXPIRED", InsufficientScope: "INSUFFICIENT_SCOPE",
+	Revoked: "REVOKED", Expired: "EXPIRED", Disabled: "DISABLED", InsufficientScope: "INSUFFICIENT_SCOPE",
 	RateLimited: "RATE_LIMITED", QuotaExceeded: "QUOTA_EXCEEDED", Unavailable: "UNAVAILABLE",
 }
 
@@ -32,6 +33,7 @@ var codeMessages = [...]string{
 	NotFound:          "The key does not exist.",
 	Revoked:           "The key has been revoked.",
 	Expired:           "The key has expired.",
+	Disabled:          "The key's account is suspended.",
 	InsufficientScope: "The key lacks a scope this call requires.",
 	RateLimited:       "The key is over its rate limit. Retry after the time in Retry-After.",
 	QuotaExceeded:     "The key has used its quota for this period.",
@@ -53,7 +55,7 @@ func (c Code) HTTPStatus() int {
 		return http.StatusBadRequest
 	case Malformed, NotFound, Revoked, Expired:
 		return http.StatusUnauthorized
-	case InsufficientScope:
+	case InsufficientScope, Disabled:
 		return http.StatusForbidden
 	case RateLimited, QuotaExceeded:
 		return http.StatusTooManyRequests

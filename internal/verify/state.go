@@ -16,6 +16,7 @@ type Entry struct {
 	Quota            int64 // per window
 	Period           Window
 	revoked          bool
+	suspended        bool  // the account is suspended
 	expiresAt        int64 // unix ns; 0: never
 	secretExpiresAt  int64 // unix ns; 0: never (set when rotated away)
 	json             []byte

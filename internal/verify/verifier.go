@@ -27,6 +27,7 @@ type Record struct {
 	SecretExpiresAt *time.Time
 	PlanID          string
 	Period          Window // the account's billing period; zero: calendar months
+	Suspended       bool   // the account is suspended: its keys answer Disabled
 }
 
 // Loader is what the verifier needs from the database.
@@ -216,6 +217,12 @@ func (v *Verifier) check(ctx context.Context, h *[32]byte, req *Request, res *Re
 		res.Code = Expired
 	case e.secretExpiresAt != 0 && nowNs >= e.secretExpiresAt:
 		res.Code = Expired
+	case e.suspended:
+		// After the key's own end (revoked or expired stays so when the
+		// account is unsuspended), before anything the request asks
+		// (scopes, limits): a suspended account's key answers the same
+		// whatever the call, and takes nothing.
+		res.Code = Disabled
 	case !hasScopes(e.Scopes, req.Scopes):
 		res.Code = InsufficientScope
 	}
@@ -384,7 +391,7 @@ func (v *Verifier) newEntry(ctx context.Context, rec *Record, now time.Time) (*E
 	e := &Entry{
 		KeyID: k.ID, AccountID: k.AccountID, PlanID: plan.ID, Scopes: k.Scopes,
 		Rate: int64(plan.RatePerSecond), Burst: int64(plan.Burst), Quota: plan.MonthlyQuota,
-		Period: rec.Period, revoked: k.RevokedAt != nil, loadedAt: now.UnixNano(),
+		Period: rec.Period, revoked: k.RevokedAt != nil, suspended: rec.Suspended, loadedAt: now.UnixNano(),
 	}
 	if k.RateOverride != nil {
 		e.Rate = int64(*k.RateOverride)
@@ -488,7 +495,7 @@ func (v *Verifier) InvalidateKey(keyID string) {
 }
 
 // InvalidateAccount drops every cached key of an account (after a plan
-// change).
+// change or a suspension).
 func (v *Verifier) InvalidateAccount(accountID string) {
 	v.cache.drop(func(e *Entry) bool { return e.AccountID == accountID })
 }
