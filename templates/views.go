@@ -30,6 +30,9 @@ type Account struct {
 type Assets struct {
 	CSS string // e.g. /static/css/app.css?v=3f2a…
 	JS  string // e.g. /static/js/app.js?v=9c1b…
+	// Icon is the favicon's versioned URL; empty: the unversioned
+	// /static/favicon.svg.
+	Icon string
 }
 
 // Flash kinds.
