@@ -47,7 +47,7 @@ func adminShell(l Layout, tab string) templ.Component {
 				}()
 			}
 			ctx = templ.InitializeContext(ctx)
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 1, "<nav aria-label=\"Operator console\" class=\"scroll-row -mx-4 mb-6 flex gap-1 overflow-x-auto border-b border-gray-200 px-4 sm:mx-0 sm:mb-8 sm:px-0\" data-testid=\"admin-nav\">")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 1, "<nav aria-label=\"Operator console\" class=\"scroll-row -mx-4 mb-6 flex gap-1 overflow-x-auto border-b border-gray-200 px-4 sm:mx-0 sm:mb-8 sm:px-0\" data-testid=\"admin-nav\" data-scroll-row>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

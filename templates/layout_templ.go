@@ -303,7 +303,7 @@ func appShell(l Layout) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 19, "</div><nav aria-label=\"Main\" class=\"scroll-row order-3 -mx-4 flex w-[calc(100%+2rem)] min-w-0 items-center gap-1 overflow-x-auto border-t border-gray-100 px-3 py-2 sm:-mx-6 sm:w-[calc(100%+3rem)] sm:px-5 lg:order-2 lg:mx-0 lg:w-auto lg:border-0 lg:p-0\" data-testid=\"nav\">")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 19, "</div><nav aria-label=\"Main\" class=\"scroll-row order-3 -mx-4 flex w-[calc(100%+2rem)] min-w-0 items-center gap-1 overflow-x-auto border-t border-gray-100 px-3 py-2 sm:-mx-6 sm:w-[calc(100%+3rem)] sm:px-5 lg:order-2 lg:mx-0 lg:w-auto lg:border-0 lg:p-0\" data-testid=\"nav\" data-scroll-row>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

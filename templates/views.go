@@ -66,6 +66,7 @@ type DashboardPage struct {
 
 // Plan is the account's plan as the key pages show it.
 type Plan struct {
+	ID           string // "free": what /v1/verify answers as "plan"
 	Name         string // "Free"
 	MaxKeys      int    // live keys allowed
 	LiveKeys     int    // live keys held

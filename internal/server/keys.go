@@ -85,7 +85,7 @@ func (s *Server) keysAndPlan(c echo.Context, accountID string, now time.Time) ([
 	if err != nil {
 		return nil, templates.Plan{}, err
 	}
-	plan := templates.Plan{Name: p.Name, MaxKeys: p.MaxKeys, MonthlyQuota: p.MonthlyQuota, RatePerSec: p.RatePerSecond, Burst: p.Burst}
+	plan := templates.Plan{ID: p.ID, Name: p.Name, MaxKeys: p.MaxKeys, MonthlyQuota: p.MonthlyQuota, RatePerSec: p.RatePerSecond, Burst: p.Burst}
 	window := verify.WindowAt(now, s.accountPeriod(c, accountID))
 	used, err := s.keys.QuotaUsed(ctx, accountID, window.Start)
 	if err != nil {
