@@ -16,6 +16,11 @@
 //                                   side (the CSS fades that edge).
 //   <details data-remember="NAME">  remembers whether it was left open or
 //                                   closed (localStorage), for next time.
+//   <div data-chart-bars>           a chart's bar buttons: a tap (click)
+//                                   marks one data-active, which shows its
+//                                   numbers, until a tap elsewhere or Escape;
+//                                   arrow keys, Home and End move between
+//                                   bars (one tab stop for the chart).
 (function () {
   "use strict";
 
@@ -150,6 +155,35 @@
     details.addEventListener("toggle", function () {
       remember(name, details.open);
     });
+  });
+
+  function clearActiveBars(except) {
+    Array.prototype.forEach.call(document.querySelectorAll("[data-chart-bars] [data-active]"), function (b) {
+      if (b !== except) b.removeAttribute("data-active");
+    });
+  }
+
+  document.addEventListener("click", function (event) {
+    var bar = event.target.closest("[data-chart-bars] > button");
+    clearActiveBars(bar);
+    if (bar) bar.toggleAttribute("data-active");
+  });
+
+  document.addEventListener("keydown", function (event) {
+    if (event.key === "Escape") {
+      clearActiveBars(null);
+      return;
+    }
+    var bar = event.target.closest && event.target.closest("[data-chart-bars] > button");
+    if (!bar) return;
+    var bars = Array.prototype.slice.call(bar.parentNode.children);
+    var i = bars.indexOf(bar);
+    var next = { ArrowLeft: i - 1, ArrowRight: i + 1, Home: 0, End: bars.length - 1 }[event.key];
+    if (next === undefined || next < 0 || next >= bars.length) return;
+    event.preventDefault();
+    bar.setAttribute("tabindex", "-1");
+    bars[next].setAttribute("tabindex", "0");
+    bars[next].focus();
   });
 
   document.addEventListener("submit", function (event) {
