@@ -45,7 +45,7 @@ func TestBrowserPhoneWidthAndCharts(t *testing.T) {
 	row := func(css string) rowState {
 		t.Helper()
 		st, err := chromedp.Run(br.ctx, chromedp.Evaluate[rowState](`(() => {
-			const row = document.querySelector(` + jsString(css) + `);
+			const row = document.querySelector(`+jsString(css)+`);
 			const a = row.querySelector('[aria-current="page"]').getBoundingClientRect();
 			const r = row.getBoundingClientRect();
 			const more = ["start", "end"].filter(s => row.hasAttribute("data-more-" + s)).join(" ");
@@ -106,7 +106,7 @@ func TestBrowserPhoneWidthAndCharts(t *testing.T) {
 	tipShown := func() string {
 		t.Helper()
 		v, err := chromedp.Run(br.ctx, chromedp.Evaluate[string](`(() => {
-			const tip = document.querySelector(` + jsString(today+` [data-testid="chart-tip"]`) + `);
+			const tip = document.querySelector(`+jsString(today+` [data-testid="chart-tip"]`)+`);
 			return getComputedStyle(tip).display === "none" ? "" : tip.innerText;
 		})()`))
 		if err != nil {

@@ -43,11 +43,11 @@ type keyState struct {
 
 	// Outcomes counted since the last snapshot.
 	valid, rateLimited, quotaExceeded, scopeDenied, invalid, cost atomic.Int64
-	lastUsed                                         atomic.Int64 // unix ns
-	pending                                          []Usage      // snapshots taken at rollovers
-	dirty                                            atomic.Bool  // counted since the last drain
-	lastWritten                                      int64        // last use last written (unix ns); guarded by mu
-	synced                                           atomic.Int64 // the shared limits' recovery epoch this key last synced in
+	lastUsed                                                      atomic.Int64 // unix ns
+	pending                                                       []Usage      // snapshots taken at rollovers
+	dirty                                                         atomic.Bool  // counted since the last drain
+	lastWritten                                                   int64        // last use last written (unix ns); guarded by mu
+	synced                                                        atomic.Int64 // the shared limits' recovery epoch this key last synced in
 
 	// What shared limits (RedisLimits) need to put this instance's share
 	// of the window back into Redis after an outage, exactly once. All are
