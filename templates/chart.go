@@ -54,9 +54,10 @@ type chartBar struct {
 	// Tick is the x-axis label under the bar ("Nov 3", or "14:00" with
 	// TickDate "Nov 3" for an hour); empty: none.
 	Tick, TickDate string
-	// TickAlign and TipAlign place the tick and the value box so that they
-	// stay inside the chart at its edges (literal classes, for Tailwind).
-	TickAlign, TipAlign string
+	// TickAlign places the tick so that it stays inside the chart at its
+	// edges; TipSide puts the bar's value box beside it, towards the
+	// middle (literal classes, for Tailwind).
+	TickAlign, TipSide string
 }
 
 // chart is a stacked bar chart laid out in a viewBox of Width × Height.
@@ -84,20 +85,32 @@ const (
 	alignEnd    = "right-0"
 )
 
-// edgeAlign places something under or over bar i of n: from the left edge
-// in the first quarter, from the right in the last, centred between.
-func edgeAlign(i, n int, quarter bool) string {
-	edge := 1
-	if quarter {
-		edge = max(n/4, 1)
-	}
+// edgeAlign places the tick under bar i of n: the first from the left
+// edge, the last from the right, the others centred.
+func edgeAlign(i, n int) string {
 	switch {
-	case i < edge:
+	case i == 0:
 		return alignStart
-	case i >= n-edge:
+	case i == n-1:
 		return alignEnd
 	}
 	return alignCenter
+}
+
+// Sides of a bar's value box: at the top of the plot, right of a bar in the
+// left half, left of one in the right half, so it stays inside the chart
+// and leaves the bar itself in view.
+const (
+	tipRight = "left-full ml-1"
+	tipLeft  = "right-full mr-1"
+)
+
+// tipSide is the side of bar i of n its value box goes.
+func tipSide(i, n int) string {
+	if 2*i < n {
+		return tipRight
+	}
+	return tipLeft
 }
 
 // isTick reports whether bar i of n, starting at t, carries an axis label.
@@ -134,9 +147,9 @@ func newChart(s UsageSeries) chart {
 			if s.Unit == UsageByHour {
 				bar.TickDate = b.Start.UTC().Format("Jan 2")
 			}
-			bar.TickAlign = edgeAlign(i, n, false)
+			bar.TickAlign = edgeAlign(i, n)
 		}
-		bar.TipAlign = edgeAlign(i, n, true)
+		bar.TipSide = tipSide(i, n)
 		c.Bars = append(c.Bars, bar)
 	}
 	return c

@@ -658,7 +658,7 @@ func chartBarButtons(c chart) templ.Component {
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-				var templ_7745c5c3_Var34 = []any{"pointer-events-none absolute bottom-full z-20 mb-1.5 hidden w-max min-w-36 rounded-md bg-gray-900 px-2.5 py-2 text-left text-xs leading-4 text-gray-100 shadow-lg group-hover/bar:block group-focus-visible/bar:block group-data-active/bar:block", b.TipAlign}
+				var templ_7745c5c3_Var34 = []any{"pointer-events-none absolute top-0 z-20 hidden w-max min-w-36 rounded-md bg-gray-900 px-2.5 py-2 text-left text-xs leading-4 text-gray-100 shadow-lg group-hover/bar:block group-focus-visible/bar:block group-data-active/bar:block", b.TipSide}
 				templ_7745c5c3_Err = templ.RenderCSSItems(ctx, templ_7745c5c3_ElementWriter, templ_7745c5c3_Var34...)
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err

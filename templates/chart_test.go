@@ -216,20 +216,22 @@ func TestChartHourTicksCarryDates(t *testing.T) {
 	}
 }
 
-func TestEdgeAlign(t *testing.T) {
+func TestEdgeAlignAndTipSide(t *testing.T) {
 	tests := []struct {
-		i, n    int
-		quarter bool
-		want    string
+		i, n       int
+		align, tip string
 	}{
-		{0, 30, false, alignStart}, {1, 30, false, alignCenter}, {28, 30, false, alignCenter}, {29, 30, false, alignEnd},
-		{0, 30, true, alignStart}, {6, 30, true, alignStart}, {7, 30, true, alignCenter},
-		{22, 30, true, alignCenter}, {23, 30, true, alignEnd}, {29, 30, true, alignEnd},
-		{0, 1, true, alignStart}, {1, 3, true, alignCenter},
+		{0, 30, alignStart, tipRight}, {1, 30, alignCenter, tipRight}, {14, 30, alignCenter, tipRight},
+		{15, 30, alignCenter, tipLeft}, {28, 30, alignCenter, tipLeft}, {29, 30, alignEnd, tipLeft},
+		{11, 24, alignCenter, tipRight}, {12, 24, alignCenter, tipLeft},
+		{0, 1, alignStart, tipRight},
 	}
 	for _, tt := range tests {
-		if got := edgeAlign(tt.i, tt.n, tt.quarter); got != tt.want {
-			t.Errorf("edgeAlign(%d, %d, %v) = %q, want %q", tt.i, tt.n, tt.quarter, got, tt.want)
+		if got := edgeAlign(tt.i, tt.n); got != tt.align {
+			t.Errorf("edgeAlign(%d, %d) = %q, want %q", tt.i, tt.n, got, tt.align)
+		}
+		if got := tipSide(tt.i, tt.n); got != tt.tip {
+			t.Errorf("tipSide(%d, %d) = %q, want %q", tt.i, tt.n, got, tt.tip)
 		}
 	}
 }
