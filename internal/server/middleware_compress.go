@@ -1,6 +1,7 @@
 package server
 
 import (
+	"net/http"
 	"strconv"
 	"strings"
 
@@ -19,15 +20,20 @@ const compressMinBytes = 1024
 //
 // Left alone: POST /v1/verify, the hot path, whose answers are a few
 // hundred bytes and whose latency is the product; /metrics, which the
-// Prometheus handler compresses itself; and range requests, whose
-// Content-Range counts the bytes of the uncompressed file.
+// Prometheus handler compresses itself; range requests, whose
+// Content-Range counts the bytes of the uncompressed file; and answers to
+// anything but GET and HEAD, which is where a secret is shown once (a new
+// key, a rotated secret): a secret is never in a compressed body, whose
+// length could give it away (BREACH), and those pages are few and small.
+// The CSRF token on compressed pages is masked anew on each (csrfToken).
 func compress() echo.MiddlewareFunc {
 	gz := middleware.GzipWithConfig(middleware.GzipConfig{MinLength: compressMinBytes})
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		zipped := gz(next)
 		return func(c echo.Context) error {
 			switch r := c.Request(); {
-			case r.URL.Path == "/v1/verify", r.URL.Path == "/metrics", r.Header.Get("Range") != "":
+			case r.Method != http.MethodGet && r.Method != http.MethodHead,
+				r.URL.Path == "/v1/verify", r.URL.Path == "/metrics", r.Header.Get("Range") != "":
 				return next(c)
 			}
 			if !acceptsGzip(c.Request().Header.Values(echo.HeaderAcceptEncoding)) {

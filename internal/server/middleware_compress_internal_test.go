@@ -62,6 +62,9 @@ func TestCompressChoosesResponses(t *testing.T) {
 		{"no Accept-Encoding", "GET", "/dashboard", nil, 4096, false, true},
 		{"gzip refused", "GET", "/dashboard", map[string]string{"Accept-Encoding": "gzip;q=0, br"}, 4096, false, true},
 		{"verify is the hot path", "POST", "/v1/verify", map[string]string{"Accept-Encoding": "gzip"}, 4096, false, false},
+		{"verify by GET is left alone too", "GET", "/v1/verify", map[string]string{"Accept-Encoding": "gzip"}, 4096, false, false},
+		{"answer to a POST (a shown-once secret)", "POST", "/keys", map[string]string{"Accept-Encoding": "gzip"}, 4096, false, false},
+		{"head", "HEAD", "/dashboard", map[string]string{"Accept-Encoding": "gzip"}, 4096, true, true},
 		{"metrics compress themselves", "GET", "/metrics", map[string]string{"Accept-Encoding": "gzip"}, 4096, false, false},
 		{"range request", "GET", "/static/css/app.css", map[string]string{"Accept-Encoding": "gzip", "Range": "bytes=0-99"}, 4096, false, false},
 	}
