@@ -103,3 +103,41 @@ func TestCompressChoosesResponses(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkCompress measures what the middleware costs: on /v1/verify it
+// must be a path check and nothing more; on a page it is the gzip itself.
+func BenchmarkCompress(b *testing.B) {
+	answer := []byte(`{"valid":true,"code":"VALID","key_id":"01k","owner_id":"01a","name":"prod","plan":"free","scopes":["read"],` +
+		`"meta":{},"expires_at":null,"ratelimit":{"limit":20,"remaining":19,"reset":"2026-11-27T15:04:05Z"},` +
+		`"quota":{"limit":1000,"remaining":999,"reset":"2026-12-01T00:00:00Z"}}`)
+	page := []byte(strings.Repeat(`<li class="flex items-center gap-2" data-testid="key-row">Production backend</li>`+"\n", 1200))
+	e := echo.New()
+	cases := []struct {
+		name, method, path string
+		body               []byte
+		mw                 bool
+	}{
+		{"verify/bare", "POST", "/v1/verify", answer, false},
+		{"verify/compress", "POST", "/v1/verify", answer, true},
+		{"page/bare", "GET", "/dashboard", page, false},
+		{"page/compress", "GET", "/dashboard", page, true},
+	}
+	for _, cs := range cases {
+		b.Run(cs.name, func(b *testing.B) {
+			h := func(c echo.Context) error { return c.Blob(http.StatusOK, "text/html; charset=utf-8", cs.body) }
+			if cs.mw {
+				h = compress()(h)
+			}
+			req := httptest.NewRequest(cs.method, cs.path, nil)
+			req.Header.Set("Accept-Encoding", "gzip, deflate, br")
+			b.SetBytes(int64(len(cs.body)))
+			b.ReportAllocs()
+			for b.Loop() {
+				rec := httptest.NewRecorder()
+				if err := h(e.NewContext(req, rec)); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
