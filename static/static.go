@@ -112,7 +112,9 @@ func serve(w http.ResponseWriter, r *http.Request) {
 	} else {
 		h.Set("Cache-Control", "no-cache")
 	}
-	h.Set("ETag", `"`+a.hash+`"`)
+	// Weak: the server may send the file gzip-compressed, and a strong
+	// ETag promises the same bytes whatever the encoding.
+	h.Set("ETag", `W/"`+a.hash+`"`)
 	h.Set("X-Content-Type-Options", "nosniff")
 	http.ServeContent(w, r, name, modTime, bytes.NewReader(a.content))
 }

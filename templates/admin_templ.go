@@ -47,7 +47,7 @@ func adminShell(l Layout, tab string) templ.Component {
 				}()
 			}
 			ctx = templ.InitializeContext(ctx)
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 1, "<nav aria-label=\"Operator console\" class=\"scroll-row -mx-4 mb-6 flex gap-1 overflow-x-auto border-b border-gray-200 px-4 sm:mx-0 sm:mb-8 sm:px-0\" data-testid=\"admin-nav\">")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 1, "<nav aria-label=\"Operator console\" class=\"scroll-row -mx-4 mb-6 flex gap-1 overflow-x-auto border-b border-gray-200 px-4 sm:mx-0 sm:mb-8 sm:px-0\" data-testid=\"admin-nav\" data-scroll-row>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -862,19 +862,19 @@ func adminOutcomeTiles(t UsageTotals) templ.Component {
 		}
 		ctx = templ.InitializeContext(ctx)
 		ctx = templ.ClearChildren(ctx)
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 63, "<dl class=\"grid grid-cols-2 gap-3 sm:gap-4 lg:grid-cols-4\">")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 63, "<dl class=\"grid grid-cols-2 gap-3 sm:grid-cols-3 sm:gap-4 lg:grid-cols-5\">")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
 		for _, o := range outcomes {
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 64, "<div class=\"card px-4 py-3.5 sm:px-5 sm:py-4\" data-testid=\"usage-tile\" data-outcome=\"")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 64, "<div class=\"card px-4 py-3.5 max-sm:first:col-span-2 sm:px-5 sm:py-4\" data-testid=\"usage-tile\" data-outcome=\"")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
 			var templ_7745c5c3_Var46 string
 			templ_7745c5c3_Var46, templ_7745c5c3_Err = templruntime.NewAttributeExpression(o.Key).Resolve(ctx)
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `templates/admin.templ`, Line: 130, Col: 94}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `templates/admin.templ`, Line: 130, Col: 118}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ_7745c5c3_Var46)
 			if templ_7745c5c3_Err != nil {
@@ -1148,7 +1148,7 @@ func AdminOverview(p AdminOverviewPage) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 86, "</section><section class=\"card mb-6 min-w-0\" aria-labelledby=\"overview-chart-title\" data-testid=\"overview-chart\"><div class=\"card-header\"><h2 id=\"overview-chart-title\" class=\"card-title\">Every account, per day</h2><p class=\"card-description\">Verifications of all keys by outcome. Hover a bar for its numbers.</p></div><div class=\"card-body\">")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 86, "</section><section class=\"card mb-6 min-w-0\" aria-labelledby=\"overview-chart-title\" data-testid=\"overview-chart\"><div class=\"card-header\"><h2 id=\"overview-chart-title\" class=\"card-title\">Every account, per day</h2><p class=\"card-description\">Verifications of all keys by outcome. Tap or hover a bar for its numbers.</p></div><div class=\"card-body\">")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

@@ -32,7 +32,8 @@ var outcomes = []outcome{
 	{"valid", "Valid", "fill-indigo-500", "bg-indigo-500", func(t UsageTotals) int64 { return t.Valid }},
 	{"rate-limited", "Rate limited", "fill-amber-400", "bg-amber-400", func(t UsageTotals) int64 { return t.RateLimited }},
 	{"quota-exceeded", "Quota exceeded", "fill-red-500", "bg-red-500", func(t UsageTotals) int64 { return t.QuotaExceeded }},
-	{"invalid", "Invalid", "fill-gray-300", "bg-gray-300", func(t UsageTotals) int64 { return t.Invalid }},
+	{"scope-denied", "Scope denied", "fill-sky-400", "bg-sky-400", func(t UsageTotals) int64 { return t.ScopeDenied }},
+	{"invalid", "Invalid key", "fill-gray-300", "bg-gray-300", func(t UsageTotals) int64 { return t.Invalid }},
 }
 
 // chartSegment is one outcome's part of a bar.
@@ -46,10 +47,17 @@ type chartSegment struct {
 type chartBar struct {
 	Start    time.Time
 	Label    string  // "Nov 3" or "Nov 3, 14:00 UTC"
-	Title    string  // the hover text: "Nov 3: 1,204 valid, 12 rate limited, …"
-	X, W     float64 // the whole slot, the hover target
+	Title    string  // its numbers in words: "Nov 3: 1,204 valid, 12 rate limited, …"
+	X, W     float64 // the whole slot
 	Segments []chartSegment
 	UsageTotals
+	// Tick is the x-axis label under the bar ("Nov 3", or "14:00" with
+	// TickDate "Nov 3" for an hour); empty: none.
+	Tick, TickDate string
+	// TickAlign places the tick so that it stays inside the chart at its
+	// edges; TipSide puts the bar's value box beside it, towards the
+	// middle (literal classes, for Tailwind).
+	TickAlign, TipSide string
 }
 
 // chart is a stacked bar chart laid out in a viewBox of Width × Height.
@@ -59,7 +67,58 @@ type chart struct {
 	Max           int64 // the value at the top of the plot; 0 when empty
 	Bars          []chartBar
 	Total         UsageTotals // of every bar
-	First, Last   string      // axis labels under the first and last bar
+}
+
+// Ticks under a chart: a day chart labels every 7th day counting back from
+// the newest, an hour chart every hour that starts a quarter of the day
+// (00:00, 06:00, …), which gives four or five labels that fit a phone.
+const (
+	dayTickEvery  = 7
+	hourTickEvery = 6
+)
+
+// Placement classes of ticks and value boxes, literal so Tailwind builds
+// them: at the left edge, centred under the bar, at the right edge.
+const (
+	alignStart  = "left-0"
+	alignCenter = "left-1/2 -translate-x-1/2"
+	alignEnd    = "right-0"
+)
+
+// edgeAlign places the tick under bar i of n: the first from the left
+// edge, the last from the right, the others centred.
+func edgeAlign(i, n int) string {
+	switch {
+	case i == 0:
+		return alignStart
+	case i == n-1:
+		return alignEnd
+	}
+	return alignCenter
+}
+
+// Sides of a bar's value box: at the top of the plot, right of a bar in the
+// left half, left of one in the right half, so it stays inside the chart
+// and leaves the bar itself in view.
+const (
+	tipRight = "left-full ml-1"
+	tipLeft  = "right-full mr-1"
+)
+
+// tipSide is the side of bar i of n its value box goes.
+func tipSide(i, n int) string {
+	if 2*i < n {
+		return tipRight
+	}
+	return tipLeft
+}
+
+// isTick reports whether bar i of n, starting at t, carries an axis label.
+func isTick(unit string, i, n int, t time.Time) bool {
+	if unit == UsageByHour {
+		return t.UTC().Hour()%hourTickEvery == 0
+	}
+	return (n-1-i)%dayTickEvery == 0
 }
 
 // Empty reports whether there is nothing to draw.
@@ -74,6 +133,7 @@ func newChart(s UsageSeries) chart {
 		c.Total.Valid += b.Valid
 		c.Total.RateLimited += b.RateLimited
 		c.Total.QuotaExceeded += b.QuotaExceeded
+		c.Total.ScopeDenied += b.ScopeDenied
 		c.Total.Invalid += b.Invalid
 	}
 	c.Max = niceMax(top)
@@ -81,11 +141,16 @@ func newChart(s UsageSeries) chart {
 		bar := chartBar{Start: b.Start, Label: bucketLabel(s.Unit, b.Start), X: float64(i) * chartSlot, W: chartSlot, UsageTotals: b.UsageTotals}
 		bar.Title = bar.Label + ": " + countsPhrase(b.UsageTotals)
 		bar.Segments = stack(b.UsageTotals, c.Max, bar.X+(chartSlot-chartBarWidth)/2)
+		n := len(s.Buckets)
+		if isTick(s.Unit, i, n, b.Start) {
+			bar.Tick = axisLabel(s.Unit, b.Start)
+			if s.Unit == UsageByHour {
+				bar.TickDate = b.Start.UTC().Format("Jan 2")
+			}
+			bar.TickAlign = edgeAlign(i, n)
+		}
+		bar.TipSide = tipSide(i, n)
 		c.Bars = append(c.Bars, bar)
-	}
-	if n := len(s.Buckets); n > 0 {
-		c.First = axisLabel(s.Unit, s.Buckets[0].Start)
-		c.Last = axisLabel(s.Unit, s.Buckets[n-1].Start)
 	}
 	return c
 }

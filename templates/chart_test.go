@@ -2,6 +2,8 @@ package templates
 
 import (
 	"math"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -79,8 +81,10 @@ func TestChartScaling(t *testing.T) {
 	if len(c.Bars[0].Segments) != 0 {
 		t.Error("a quiet day has segments")
 	}
-	if c.First != "Feb 3" || c.Last != "Mar 4" {
-		t.Errorf("axis labels %q … %q, want Feb 3 … Mar 4", c.First, c.Last)
+	// Every 7th day back from the newest: five labels that fit a phone.
+	if got, want := ticksOf(c), "1 Feb 4 left-1/2 -translate-x-1/2|8 Feb 11 left-1/2 -translate-x-1/2|15 Feb 18 left-1/2 -translate-x-1/2|"+
+		"22 Feb 25 left-1/2 -translate-x-1/2|29 Mar 4 right-0"; got != want {
+		t.Errorf("ticks %q, want %q", got, want)
 	}
 	if c.Total.Valid != 600+29*28/2 || c.Total.RateLimited != 200 {
 		t.Errorf("totals %+v", c.Total)
@@ -154,7 +158,7 @@ func TestChartBarsAndTitles(t *testing.T) {
 			t.Errorf("bar %d height %v", i, h)
 		}
 	}
-	if got, want := c.Bars[29].Title, "Mar 4: 1,204 valid, 12 rate limited, 0 quota exceeded, 29 invalid"; got != want {
+	if got, want := c.Bars[29].Title, "Mar 4: 1,204 valid, 12 rate limited, 0 quota exceeded, 0 scope denied, 29 invalid key"; got != want {
 		t.Errorf("title = %q, want %q", got, want)
 	}
 	hours := UsageSeries{Unit: UsageByHour, Buckets: []UsageBucket{
@@ -162,11 +166,73 @@ func TestChartBarsAndTitles(t *testing.T) {
 		{Start: time.Date(2026, 3, 4, 15, 0, 0, 0, time.UTC)},
 	}}
 	h := newChart(hours)
-	if got, want := h.Bars[0].Title, "Mar 4, 14:00 UTC: 3 valid, 0 rate limited, 0 quota exceeded, 0 invalid"; got != want {
+	if got, want := h.Bars[0].Title, "Mar 4, 14:00 UTC: 3 valid, 0 rate limited, 0 quota exceeded, 0 scope denied, 0 invalid key"; got != want {
 		t.Errorf("hour title = %q, want %q", got, want)
 	}
-	if h.First != "14:00" || h.Last != "15:00" || h.Max != 3 {
-		t.Errorf("hour axis %q … %q max %d", h.First, h.Last, h.Max)
+	if ticksOf(h) != "" || h.Max != 3 {
+		t.Errorf("two hours off the quarter-day marks: ticks %q max %d, want none and 3", ticksOf(h), h.Max)
+	}
+}
+
+// ticksOf lists a chart's x-axis labels as "index label[ date] align|…".
+func ticksOf(c chart) string {
+	var out []string
+	for i, b := range c.Bars {
+		if b.Tick == "" {
+			continue
+		}
+		s := strconv.Itoa(i) + " " + b.Tick
+		if b.TickDate != "" {
+			s += " " + b.TickDate
+		}
+		out = append(out, s+" "+b.TickAlign)
+	}
+	return strings.Join(out, "|")
+}
+
+func TestChartHourTicksCarryDates(t *testing.T) {
+	// 24 hours from Mar 3, 23:00 to Mar 4, 22:00 UTC.
+	first := time.Date(2026, 3, 3, 23, 0, 0, 0, time.UTC)
+	s := UsageSeries{Unit: UsageByHour}
+	for i := range 24 {
+		s.Buckets = append(s.Buckets, UsageBucket{Start: first.Add(time.Duration(i) * time.Hour), UsageTotals: UsageTotals{Valid: 1}})
+	}
+	c := newChart(s)
+	want := "1 00:00 Mar 4 left-1/2 -translate-x-1/2|7 06:00 Mar 4 left-1/2 -translate-x-1/2|" +
+		"13 12:00 Mar 4 left-1/2 -translate-x-1/2|19 18:00 Mar 4 left-1/2 -translate-x-1/2"
+	if got := ticksOf(c); got != want {
+		t.Errorf("ticks %q, want %q", got, want)
+	}
+	// Hours from 18:00: the first tick is at the left edge, and the date
+	// changes at midnight.
+	first = time.Date(2026, 3, 3, 18, 0, 0, 0, time.UTC)
+	s.Buckets = s.Buckets[:0]
+	for i := range 24 {
+		s.Buckets = append(s.Buckets, UsageBucket{Start: first.Add(time.Duration(i) * time.Hour)})
+	}
+	want = "0 18:00 Mar 3 left-0|6 00:00 Mar 4 left-1/2 -translate-x-1/2|12 06:00 Mar 4 left-1/2 -translate-x-1/2|18 12:00 Mar 4 left-1/2 -translate-x-1/2"
+	if got := ticksOf(newChart(s)); got != want {
+		t.Errorf("ticks %q, want %q", got, want)
+	}
+}
+
+func TestEdgeAlignAndTipSide(t *testing.T) {
+	tests := []struct {
+		i, n       int
+		align, tip string
+	}{
+		{0, 30, alignStart, tipRight}, {1, 30, alignCenter, tipRight}, {14, 30, alignCenter, tipRight},
+		{15, 30, alignCenter, tipLeft}, {28, 30, alignCenter, tipLeft}, {29, 30, alignEnd, tipLeft},
+		{11, 24, alignCenter, tipRight}, {12, 24, alignCenter, tipLeft},
+		{0, 1, alignStart, tipRight},
+	}
+	for _, tt := range tests {
+		if got := edgeAlign(tt.i, tt.n); got != tt.align {
+			t.Errorf("edgeAlign(%d, %d) = %q, want %q", tt.i, tt.n, got, tt.align)
+		}
+		if got := tipSide(tt.i, tt.n); got != tt.tip {
+			t.Errorf("tipSide(%d, %d) = %q, want %q", tt.i, tt.n, got, tt.tip)
+		}
 	}
 }
 

@@ -1,6 +1,10 @@
 package templates
 
-import "strings"
+import (
+	"encoding/json"
+	"strconv"
+	"strings"
+)
 
 // defaultBaseURL is used by the quickstart when a handler leaves BaseURL
 // empty; it is KEYHOLD_BASE_URL's default.
@@ -26,14 +30,34 @@ func curlVerify(baseURL, key string) string {
 		`  -d '{"key":"` + key + `"}'`
 }
 
-// verifyResponseSample is what a successful verification answers.
-const verifyResponseSample = `{
+// verifyResponsePlaceholder is what a successful verification answers, for
+// a plan whose limits are not known.
+const verifyResponsePlaceholder = `{
   "valid": true,
   "code": "VALID",
   "plan": "free",
   "ratelimit": { "limit": 10, "remaining": 9, … },
   "quota": { "limit": 1000, "remaining": 999, … }
 }`
+
+// verifyResponseSample is what a first successful verification of a key
+// on plan answers: its plan id, its burst as the rate limit and its
+// monthly quota, each with this call taken off. A plan without both
+// limits gets verifyResponsePlaceholder.
+func verifyResponseSample(plan Plan) string {
+	if plan.ID == "" || plan.Burst <= 0 || plan.MonthlyQuota <= 0 {
+		return verifyResponsePlaceholder
+	}
+	id, _ := json.Marshal(plan.ID) // a string always marshals
+	burst, quota := int64(plan.Burst), plan.MonthlyQuota
+	return `{
+  "valid": true,
+  "code": "VALID",
+  "plan": ` + string(id) + `,
+  "ratelimit": { "limit": ` + strconv.FormatInt(burst, 10) + `, "remaining": ` + strconv.FormatInt(burst-1, 10) + `, … },
+  "quota": { "limit": ` + strconv.FormatInt(quota, 10) + `, "remaining": ` + strconv.FormatInt(quota-1, 10) + `, … }
+}`
+}
 
 // snippet is one middleware example of the quickstart.
 type snippet struct {

@@ -51,19 +51,19 @@ func dashboardUsage(u UsageView) templ.Component {
 				return templ_7745c5c3_Err
 			}
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 4, "</div><dl class=\"mt-3 grid grid-cols-2 gap-3 sm:gap-4 lg:grid-cols-4\">")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 4, "</div><dl class=\"mt-3 grid grid-cols-2 gap-3 sm:grid-cols-3 sm:gap-4 lg:grid-cols-5\">")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
 		for _, o := range outcomes {
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 5, "<div class=\"card px-4 py-3.5 sm:px-5 sm:py-4\" data-testid=\"usage-tile\" data-outcome=\"")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 5, "<div class=\"card px-4 py-3.5 max-sm:first:col-span-2 sm:px-5 sm:py-4\" data-testid=\"usage-tile\" data-outcome=\"")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
 			var templ_7745c5c3_Var3 string
 			templ_7745c5c3_Var3, templ_7745c5c3_Err = templruntime.NewAttributeExpression(o.Key).Resolve(ctx)
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `templates/usage.templ`, Line: 15, Col: 95}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `templates/usage.templ`, Line: 15, Col: 119}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ_7745c5c3_Var3)
 			if templ_7745c5c3_Err != nil {
@@ -171,7 +171,7 @@ func dashboardUsage(u UsageView) templ.Component {
 			return templ_7745c5c3_Err
 		}
 		if len(u.Days.Buckets) > 0 {
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 15, "<section class=\"card mb-6 min-w-0\" aria-labelledby=\"usage-chart-title\" data-testid=\"account-usage\"><div class=\"card-header\"><h2 id=\"usage-chart-title\" class=\"card-title\">Last 30 days</h2><p class=\"card-description\">Verifications of all your keys per UTC day, by outcome. Hover a bar, or show the table, for exact numbers.</p></div><div class=\"card-body\">")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 15, "<section class=\"card mb-6 min-w-0\" aria-labelledby=\"usage-chart-title\" data-testid=\"account-usage\"><div class=\"card-header\"><h2 id=\"usage-chart-title\" class=\"card-title\">Last 30 days</h2><p class=\"card-description\">Verifications of all your keys per UTC day, by outcome. Tap or hover a bar, or show the table, for exact numbers.</p></div><div class=\"card-body\">")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -360,7 +360,7 @@ func keyUsageCharts(k KeyRow, u UsageView) templ.Component {
 		}
 		ctx = templ.InitializeContext(ctx)
 		ctx = templ.ClearChildren(ctx)
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 30, "<section class=\"card mt-6 min-w-0\" aria-labelledby=\"usage-charts-title\" data-testid=\"usage-charts\"><div class=\"card-header flex flex-wrap items-start justify-between gap-3\"><div class=\"min-w-0\"><h2 id=\"usage-charts-title\" class=\"card-title\">Verifications</h2><p class=\"card-description\">By outcome, in UTC. Hover a bar, or show the table, for exact numbers.</p></div><a href=\"")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 30, "<section class=\"card mt-6 min-w-0\" aria-labelledby=\"usage-charts-title\" data-testid=\"usage-charts\"><div class=\"card-header flex flex-wrap items-start justify-between gap-3\"><div class=\"min-w-0\"><h2 id=\"usage-charts-title\" class=\"card-title\">Verifications</h2><p class=\"card-description\">By outcome, in UTC. Tap or hover a bar, or show the table, for exact numbers.</p></div><a href=\"")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}

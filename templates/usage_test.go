@@ -2,6 +2,7 @@ package templates
 
 import (
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -21,14 +22,14 @@ func hours24(fn func(i int) UsageTotals) UsageSeries {
 
 var testPeriod = UsagePeriod{
 	Start: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), End: time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC),
-	UsageTotals: UsageTotals{Valid: 1204, RateLimited: 12, QuotaExceeded: 3, Invalid: 7},
+	UsageTotals: UsageTotals{Valid: 1204, RateLimited: 12, QuotaExceeded: 3, ScopeDenied: 5, Invalid: 7},
 }
 
 func testUsage() UsageView {
 	return UsageView{
 		Period: testPeriod,
 		Days: days30(func(i int) UsageTotals {
-			return UsageTotals{Valid: int64(i * 40), RateLimited: int64(i % 3), Invalid: int64(i % 2)}
+			return UsageTotals{Valid: int64(i * 40), RateLimited: int64(i % 3), ScopeDenied: int64(i % 5 / 4), Invalid: int64(i % 2)}
 		}),
 		Hours: hours24(func(i int) UsageTotals {
 			if i%4 == 0 {
@@ -57,21 +58,35 @@ func checkChart(t *testing.T, fig *goquery.Selection, s UsageSeries) {
 	if fig.Length() != 1 {
 		t.Fatalf("%d charts, want 1", fig.Length())
 	}
-	bars := fig.Find(`svg [data-testid="chart-bar"]`)
+	bars := fig.Find(`[data-chart-bars] > button[type="button"][data-testid="chart-bar"]`)
 	if bars.Length() != len(s.Buckets) {
-		t.Fatalf("%d bars, want %d", bars.Length(), len(s.Buckets))
+		t.Fatalf("%d bar buttons, want %d", bars.Length(), len(s.Buckets))
 	}
-	bars.Each(func(i int, g *goquery.Selection) {
+	bars.Each(func(i int, bar *goquery.Selection) {
 		b := s.Buckets[i]
-		title := g.ChildrenFiltered("title")
-		if title.Length() != 1 {
-			t.Errorf("bar %d: %d titles", i, title.Length())
-			return
-		}
 		want := bucketLabel(s.Unit, b.Start) + ": " + countsPhrase(b.UsageTotals)
-		if title.Text() != want {
-			t.Errorf("bar %d title = %q, want %q", i, title.Text(), want)
+		if got, _ := bar.Attr("aria-label"); got != want {
+			t.Errorf("bar %d aria-label = %q, want %q", i, got, want)
 		}
+		// One tab stop: the newest bar; the arrow keys reach the rest.
+		wantTab := "-1"
+		if i == len(s.Buckets)-1 {
+			wantTab = "0"
+		}
+		if got, _ := bar.Attr("tabindex"); got != wantTab {
+			t.Errorf("bar %d tabindex = %q, want %s", i, got, wantTab)
+		}
+		tip := bar.Find(`[data-testid="chart-tip"]`)
+		if !strings.Contains(tip.Text(), bucketLabel(s.Unit, b.Start)) {
+			t.Errorf("bar %d: value box %q does not name the bar", i, tip.Text())
+		}
+		for _, o := range outcomes {
+			line := tip.Find(`[data-outcome="` + o.Key + `"]`)
+			if !strings.Contains(line.Text(), o.Label) || !strings.HasSuffix(strings.TrimSpace(line.Text()), formatCount(o.count(b.UsageTotals))) {
+				t.Errorf("bar %d: value box line %q, want %s %s", i, line.Text(), o.Label, formatCount(o.count(b.UsageTotals)))
+			}
+		}
+		g := fig.Find(`svg g[data-bar="` + strconv.Itoa(i) + `"]`)
 		nonzero := 0
 		for _, o := range outcomes {
 			if o.count(b.UsageTotals) > 0 {
@@ -104,8 +119,8 @@ func checkChart(t *testing.T, fig *goquery.Selection, s UsageSeries) {
 	if got := strings.TrimSpace(fig.Find(`[data-testid="usage-table"] summary`).Text()); got != "Show as table" {
 		t.Errorf("table summary = %q", got)
 	}
-	if fig.Find(`[data-testid="chart-legend"] li`).Length() != 4 {
-		t.Error("legend does not name the four outcomes")
+	if fig.Find(`[data-testid="chart-legend"] li`).Length() != len(outcomes) {
+		t.Error("legend does not name every outcome")
 	}
 	svg := fig.Find("svg").First()
 	if vb, _ := svg.Attr("viewBox"); !strings.HasPrefix(vb, "0 0 ") {
@@ -139,9 +154,12 @@ func TestUsageChart(t *testing.T) {
 	if got := doc.Find(`[data-testid="chart-max"]`).Text(); got != "1.5k" {
 		t.Errorf("y-axis max label = %q, want 1.5k (1,163 rounded up)", got)
 	}
-	x := doc.Find(`[data-testid="chart-x-axis"] span`)
-	if x.Length() != 2 || x.First().Text() != "Feb 3" || x.Last().Text() != "Mar 4" {
-		t.Errorf("x-axis labels = %q", x.Text())
+	x := doc.Find(`[data-testid="chart-x-axis"] [data-testid="chart-tick"]`)
+	if x.Length() != 5 || strings.TrimSpace(x.First().Text()) != "Feb 4" || strings.TrimSpace(x.Last().Text()) != "Mar 4" {
+		t.Errorf("x-axis labels = %q, want five from Feb 4 to Mar 4", x.Text())
+	}
+	if cells := doc.Find(`[data-testid="chart-x-axis"] > div`).Length(); cells != 30 {
+		t.Errorf("%d x-axis cells, want one under each of the 30 bars", cells)
 	}
 	if doc.Find(`[data-testid="chart-empty"]`).Length() != 0 {
 		t.Error("a chart with data says it is empty")
@@ -172,6 +190,14 @@ func TestKeyDetailUsage(t *testing.T) {
 	checkNoInlineStyle(t, doc)
 	checkChart(t, doc.Find(`[data-testid="usage-days"] [data-testid="usage-chart"]`), p.Usage.Days)
 	checkChart(t, doc.Find(`[data-testid="usage-hours"] [data-testid="usage-chart"]`), p.Usage.Hours)
+	// The 24-hour axis (Mar 3, 16:00 to Mar 4, 15:00) says the dates.
+	var ticks []string
+	doc.Find(`[data-testid="usage-hours"] [data-testid="chart-tick"]`).Each(func(_ int, s *goquery.Selection) {
+		ticks = append(ticks, strings.Join(strings.Fields(s.Text()), " "))
+	})
+	if got, want := strings.Join(ticks, " | "), "18:00 Mar 3 | 00:00 Mar 4 | 06:00 Mar 4 | 12:00 Mar 4"; got != want {
+		t.Errorf("hour ticks %q, want %q", got, want)
+	}
 	if got, _ := doc.Find(`input[name="usage-range"][checked]`).Attr("id"); got != "usage-tab-days" {
 		t.Errorf("open tab = %q, want the 30 days", got)
 	}
@@ -205,12 +231,13 @@ func TestDashboardUsage(t *testing.T) {
 	doc, _ := render(t, Dashboard(p))
 	checkNoInlineStyle(t, doc)
 	tiles := doc.Find(`[data-testid="usage-totals"] [data-testid="usage-tile"]`)
-	if tiles.Length() != 4 {
-		t.Fatalf("%d tiles, want 4", tiles.Length())
+	if tiles.Length() != 5 {
+		t.Fatalf("%d tiles, want 5", tiles.Length())
 	}
 	for _, tt := range []struct{ outcome, label, value, share string }{
 		{"valid", "Valid", "1,204", "98%"}, {"rate-limited", "Rate limited", "12", "1%"},
-		{"quota-exceeded", "Quota exceeded", "3", "<1%"}, {"invalid", "Invalid", "7", "1%"},
+		{"quota-exceeded", "Quota exceeded", "3", "<1%"}, {"scope-denied", "Scope denied", "5", "<1%"},
+		{"invalid", "Invalid key", "7", "1%"},
 	} {
 		tile := tiles.Filter(`[data-outcome="` + tt.outcome + `"]`)
 		if got := strings.TrimSpace(tile.Find("dt").Text()); got != tt.label {

@@ -7,11 +7,14 @@ type UsageTotals struct {
 	Valid         int64 // answered VALID
 	RateLimited   int64 // answered RATE_LIMITED
 	QuotaExceeded int64 // answered QUOTA_EXCEEDED
-	Invalid       int64 // a known key refused: REVOKED, EXPIRED, INSUFFICIENT_SCOPE
+	ScopeDenied   int64 // answered INSUFFICIENT_SCOPE
+	Invalid       int64 // a known key refused: REVOKED, EXPIRED (and, before scope denials were counted apart, INSUFFICIENT_SCOPE)
 }
 
 // Total is every verification counted.
-func (t UsageTotals) Total() int64 { return t.Valid + t.RateLimited + t.QuotaExceeded + t.Invalid }
+func (t UsageTotals) Total() int64 {
+	return t.Valid + t.RateLimited + t.QuotaExceeded + t.ScopeDenied + t.Invalid
+}
 
 // UsageBucket is one bar of a usage chart: a UTC day or hour.
 type UsageBucket struct {

@@ -30,6 +30,9 @@ type Account struct {
 type Assets struct {
 	CSS string // e.g. /static/css/app.css?v=3f2a…
 	JS  string // e.g. /static/js/app.js?v=9c1b…
+	// Icon is the favicon's versioned URL; empty: the unversioned
+	// /static/favicon.svg.
+	Icon string
 }
 
 // Flash kinds.
@@ -63,6 +66,7 @@ type DashboardPage struct {
 
 // Plan is the account's plan as the key pages show it.
 type Plan struct {
+	ID           string // "free": what /v1/verify answers as "plan"
 	Name         string // "Free"
 	MaxKeys      int    // live keys allowed
 	LiveKeys     int    // live keys held

@@ -118,7 +118,10 @@ type Store interface {
 // UsageCounts are verifications of a key by outcome; Cost is the quota
 // units the valid ones took.
 type UsageCounts struct {
-	Valid, RateLimited, QuotaExceeded, Invalid, Cost int64
+	Valid, RateLimited, QuotaExceeded int64
+	ScopeDenied                       int64 // INSUFFICIENT_SCOPE
+	Invalid                           int64 // REVOKED, EXPIRED; before 0012 also INSUFFICIENT_SCOPE
+	Cost                              int64
 }
 
 // HourlyUsage is one UTC hour of a key's usage.

@@ -21,6 +21,7 @@ func (u *UsageCounts) Add(o UsageCounts) {
 	u.Valid += o.Valid
 	u.RateLimited += o.RateLimited
 	u.QuotaExceeded += o.QuotaExceeded
+	u.ScopeDenied += o.ScopeDenied
 	u.Invalid += o.Invalid
 	u.Cost += o.Cost
 }

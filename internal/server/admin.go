@@ -168,6 +168,7 @@ func (s *Server) handleAdminOverview(c echo.Context) error {
 		p.Totals.Valid += d.Valid
 		p.Totals.RateLimited += d.RateLimited
 		p.Totals.QuotaExceeded += d.QuotaExceeded
+		p.Totals.ScopeDenied += d.ScopeDenied
 		p.Totals.Invalid += d.Invalid
 	}
 	for _, n := range byPlan {

@@ -84,7 +84,7 @@ func keyRowOf(k overview.Key, now time.Time) templates.KeyRow {
 
 // planOf is the account's plan as the key pages show it.
 func (s *Server) planOf(p *plans.Plan, a *overview.Account) templates.Plan {
-	return templates.Plan{Name: p.Name, MaxKeys: p.MaxKeys, LiveKeys: a.LiveKeys, MonthlyQuota: p.MonthlyQuota,
+	return templates.Plan{ID: p.ID, Name: p.Name, MaxKeys: p.MaxKeys, LiveKeys: a.LiveKeys, MonthlyQuota: p.MonthlyQuota,
 		RatePerSec: p.RatePerSecond, Burst: p.Burst, Upgrades: s.billing.Enabled()}
 }
 

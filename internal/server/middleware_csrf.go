@@ -30,7 +30,11 @@ const (
 //     field or in an X-CSRF-Token header. Never from the query string: a
 //     token in a URL reaches logs, history and Referer headers.
 //
-// Either failing is a 403.
+// Either failing is a 403. Pages carry the token masked (csrfToken), a new
+// way on every response, because pages are gzip-compressed: a token that
+// is the same on every page, beside text an attacker can put in the page
+// (a search box's value), could be guessed a character at a time from the
+// compressed lengths (BREACH).
 func (s *Server) csrf(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		token := ""
@@ -57,7 +61,7 @@ func (s *Server) csrf(next echo.HandlerFunc) echo.HandlerFunc {
 		if sent == "" {
 			sent = r.PostFormValue(csrfField) // the body only, unlike FormValue
 		}
-		if sent == "" || subtle.ConstantTimeCompare([]byte(sent), []byte(token)) != 1 {
+		if !csrfMatches(sent, token) {
 			return errCSRF
 		}
 		return next(c)
@@ -110,8 +114,38 @@ func originOf(u *url.URL) string {
 
 var errCSRF = &keyhold.Error{Code: keyhold.EFORBIDDEN, Message: "This form has expired or did not come from Keyhold. Go back, reload the page and try again."}
 
-// csrfToken returns the token forms on this page must carry.
+// csrfToken returns the token forms on this page must carry, masked: a
+// random pad and the token XOR the pad, base64url, different on every
+// call. Empty outside the csrf middleware.
 func csrfToken(c echo.Context) string {
 	t, _ := c.Get(csrfKey).(string)
-	return t
+	raw, err := base64.RawURLEncoding.DecodeString(t)
+	if err != nil || len(raw) == 0 {
+		return ""
+	}
+	out := make([]byte, 2*len(raw))
+	_, _ = rand.Read(out[:len(raw)]) // crypto/rand does not fail
+	for i, b := range raw {
+		out[len(raw)+i] = out[i] ^ b
+	}
+	return base64.RawURLEncoding.EncodeToString(out)
+}
+
+// csrfMatches reports whether sent, a masked token from a form or header,
+// unmasks to token (the cookie's). Malformed or empty never matches.
+func csrfMatches(sent, token string) bool {
+	raw, err := base64.RawURLEncoding.DecodeString(token)
+	if err != nil || len(raw) == 0 {
+		return false
+	}
+	m, err := base64.RawURLEncoding.DecodeString(sent)
+	if err != nil || len(m) != 2*len(raw) {
+		return false
+	}
+	pad, masked := m[:len(raw)], m[len(raw):]
+	got := make([]byte, len(raw))
+	for i := range got {
+		got[i] = pad[i] ^ masked[i]
+	}
+	return subtle.ConstantTimeCompare(got, raw) == 1
 }

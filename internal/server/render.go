@@ -29,7 +29,7 @@ func (s *Server) layout(c echo.Context, title, nav string) templates.Layout {
 		CSRF:    csrfToken(c),
 		Flashes: s.takeFlashes(c),
 		Nav:     nav,
-		Assets:  templates.Assets{CSS: static.URL("css/app.css"), JS: static.URL("js/app.js")},
+		Assets:  templates.Assets{CSS: static.URL("css/app.css"), JS: static.URL("js/app.js"), Icon: static.URL("favicon.svg")},
 		Now:     time.Now().UTC(),
 	}
 	if a := accountFrom(c); a != nil {

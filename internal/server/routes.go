@@ -11,8 +11,8 @@ import (
 )
 
 // routes is the whole route table. Middleware order, outermost first:
-// recover → request id → metrics → request log → security headers → body
-// limit (per group) → session → CSRF.
+// recover → request id → metrics → request log → security headers →
+// compression → body limit (per group) → session → CSRF.
 func (s *Server) routes() {
 	e := s.echo
 	e.Pre(middleware.RemoveTrailingSlashWithConfig(middleware.TrailingSlashConfig{
@@ -26,6 +26,7 @@ func (s *Server) routes() {
 	e.Use(s.metrics.middleware)
 	e.Use(s.requestLog())
 	e.Use(s.securityHeaders)
+	e.Use(compress())
 
 	// Middleware is attached per route, not with Group.Use: in Echo v4
 	// Group.Use also registers catch-all routes, which would send unknown

@@ -14,7 +14,7 @@ import (
 )
 
 // outcomes counts verify answers by the usage outcome they are counted as.
-type outcomes struct{ valid, rateLimited, quotaExceeded, invalid int64 }
+type outcomes struct{ valid, rateLimited, quotaExceeded, scopeDenied, invalid int64 }
 
 func (o *outcomes) count(t *testing.T, code string) {
 	t.Helper()
@@ -25,7 +25,9 @@ func (o *outcomes) count(t *testing.T, code string) {
 		o.rateLimited++
 	case "QUOTA_EXCEEDED":
 		o.quotaExceeded++
-	case "INSUFFICIENT_SCOPE", "REVOKED", "EXPIRED", "NOT_FOUND":
+	case "INSUFFICIENT_SCOPE":
+		o.scopeDenied++
+	case "REVOKED", "EXPIRED", "NOT_FOUND":
 		o.invalid++
 	default:
 		t.Fatalf("unexpected code %s", code)
@@ -33,7 +35,7 @@ func (o *outcomes) count(t *testing.T, code string) {
 }
 
 func (o outcomes) plus(p outcomes) outcomes {
-	return outcomes{o.valid + p.valid, o.rateLimited + p.rateLimited, o.quotaExceeded + p.quotaExceeded, o.invalid + p.invalid}
+	return outcomes{o.valid + p.valid, o.rateLimited + p.rateLimited, o.quotaExceeded + p.quotaExceeded, o.scopeDenied + p.scopeDenied, o.invalid + p.invalid}
 }
 
 // byTestID reads the counts shown in elements data-testid="total-…" under sel.
@@ -50,7 +52,7 @@ func byTestID(t *testing.T, sel *goquery.Selection) outcomes {
 		}
 		return v
 	}
-	return outcomes{n("total-valid"), n("total-rate-limited"), n("total-quota-exceeded"), n("total-invalid")}
+	return outcomes{n("total-valid"), n("total-rate-limited"), n("total-quota-exceeded"), n("total-scope-denied"), n("total-invalid")}
 }
 
 // TestUsageAfterVerifications makes real verifications of two keys, flushes
@@ -68,7 +70,7 @@ func TestUsageAfterVerifications(t *testing.T) {
 	}
 	h.Verifier.InvalidateKey(idB)
 
-	// Key A: a missing scope is invalid and takes no rate; then 30 calls
+	// Key A: a missing scope is a scope denial and takes no rate; then 30 calls
 	// at once pass the free plan's burst of 20.
 	var a, b outcomes
 	for range 4 {
@@ -84,7 +86,7 @@ func TestUsageAfterVerifications(t *testing.T) {
 		_, ans := h.postVerify(t, verifyJSON(keyB, ""), nil)
 		b.count(t, ans.Code)
 	}
-	if a.invalid != 4 || a.valid < 20 || a.rateLimited == 0 || b != (outcomes{valid: 3, quotaExceeded: 2}) {
+	if a.scopeDenied != 4 || a.invalid != 0 || a.valid < 20 || a.rateLimited == 0 || b != (outcomes{valid: 3, quotaExceeded: 2}) {
 		t.Fatalf("the verifications did not go as planned: a %+v, b %+v", a, b)
 	}
 	if err := h.Verifier.Flush(ctx); err != nil {
@@ -104,8 +106,9 @@ func TestUsageAfterVerifications(t *testing.T) {
 		if n := chart.Find(`[data-testid="chart-bar"]`).Length(); n != 30 {
 			t.Errorf("%d bars in the account chart, want 30", n)
 		}
-		last := chart.Find(`[data-testid="chart-bar"]`).Last().Find("title").Text()
-		if !strings.HasSuffix(last, ": "+strconv.FormatInt(a.valid+b.valid, 10)+" valid, "+strconv.FormatInt(a.rateLimited, 10)+" rate limited, 2 quota exceeded, 4 invalid") {
+		last, _ := chart.Find(`[data-testid="chart-bar"]`).Last().Attr("aria-label")
+		if !strings.HasSuffix(last, ": "+strconv.FormatInt(a.valid+b.valid, 10)+" valid, "+strconv.FormatInt(a.rateLimited, 10)+
+			" rate limited, 2 quota exceeded, 4 scope denied, 0 invalid key") {
 			t.Errorf("today's bar title = %q", last)
 		}
 	})
@@ -128,8 +131,11 @@ func TestUsageAfterVerifications(t *testing.T) {
 			if got := row.Find(`td[data-outcome="valid"]`).Text(); got != strconv.FormatInt(a.valid, 10) {
 				t.Errorf("%s valid = %q, want %d", name, got, a.valid)
 			}
-			if got := row.Find(`td[data-outcome="invalid"]`).Text(); got != "4" {
-				t.Errorf("%s invalid = %q, want 4", name, got)
+			if got := row.Find(`td[data-outcome="scope-denied"]`).Text(); got != "4" {
+				t.Errorf("%s scope denied = %q, want 4", name, got)
+			}
+			if got := row.Find(`td[data-outcome="invalid"]`).Text(); got != "0" {
+				t.Errorf("%s invalid = %q, want 0", name, got)
 			}
 		}
 		meter := p.Doc.Find(`[data-testid="key-usage"] [role="progressbar"]`)
@@ -165,15 +171,15 @@ func TestUsageAfterVerifications(t *testing.T) {
 		if len(rows) != 91 {
 			t.Fatalf("%d lines, want a header and 90 days", len(rows))
 		}
-		if got := strings.Join(rows[0], ","); got != "date,valid,rate_limited,quota_exceeded,invalid,cost" {
+		if got := strings.Join(rows[0], ","); got != "date,valid,rate_limited,quota_exceeded,scope_denied,invalid,cost" {
 			t.Errorf("header %q", got)
 		}
 		last := rows[90]
-		want := []string{today, strconv.FormatInt(a.valid, 10), strconv.FormatInt(a.rateLimited, 10), "0", "4", strconv.FormatInt(a.valid, 10)}
+		want := []string{today, strconv.FormatInt(a.valid, 10), strconv.FormatInt(a.rateLimited, 10), "0", "4", "0", strconv.FormatInt(a.valid, 10)}
 		if strings.Join(last, ",") != strings.Join(want, ",") {
 			t.Errorf("today's row %v, want %v", last, want)
 		}
-		if first := rows[1][0]; first != time.Now().UTC().AddDate(0, 0, -89).Format(time.DateOnly) || strings.Join(rows[1][1:], ",") != "0,0,0,0,0" {
+		if first := rows[1][0]; first != time.Now().UTC().AddDate(0, 0, -89).Format(time.DateOnly) || strings.Join(rows[1][1:], ",") != "0,0,0,0,0,0" {
 			t.Errorf("first row %v, want a quiet day 89 days ago", rows[1])
 		}
 	})

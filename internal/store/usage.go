@@ -22,6 +22,7 @@ type usageRecord struct {
 	Valid         int64
 	RateLimited   int64
 	QuotaExceeded int64
+	ScopeDenied   int64
 	Invalid       int64
 	Cost          int64
 }
@@ -127,6 +128,7 @@ func (db *DB) AddUsage(ctx context.Context, usage []verify.Usage) error {
 		r.Valid += u.Valid
 		r.RateLimited += u.RateLimited
 		r.QuotaExceeded += u.QuotaExceeded
+		r.ScopeDenied += u.ScopeDenied
 		r.Invalid += u.Invalid
 		r.Cost += u.Cost
 		if u.Cost != 0 {
@@ -195,7 +197,7 @@ func (db *DB) AddUsage(ctx context.Context, usage []verify.Usage) error {
 		if len(hourRows) > 0 {
 			err := tx.Clauses(clause.OnConflict{
 				Columns:   []clause.Column{{Name: "key_id"}, {Name: "hour"}},
-				DoUpdates: add("usage_hourly", "valid", "rate_limited", "quota_exceeded", "invalid", "cost"),
+				DoUpdates: add("usage_hourly", "valid", "rate_limited", "quota_exceeded", "scope_denied", "invalid", "cost"),
 			}).CreateInBatches(hourRows, 500).Error
 			if err != nil {
 				return fmt.Errorf("store: add usage: %w", err)
@@ -232,9 +234,7 @@ var _ verify.Loader = (*DB)(nil)
 func (db *DB) KeyUsageTotals(ctx context.Context, keyID string) (keys.UsageCounts, error) {
 	var u keys.UsageCounts
 	err := db.ctx(ctx).Model(&usageRecord{}).Where("key_id = ?", keyID).
-		Select("COALESCE(SUM(valid),0) AS valid, COALESCE(SUM(rate_limited),0) AS rate_limited, " +
-			"COALESCE(SUM(quota_exceeded),0) AS quota_exceeded, COALESCE(SUM(invalid),0) AS invalid, COALESCE(SUM(cost),0) AS cost").
-		Scan(&u).Error
+		Select(usageSums).Scan(&u).Error
 	if err != nil {
 		return u, fmt.Errorf("store: usage totals: %w", err)
 	}
@@ -273,8 +273,7 @@ func (db *DB) QuotaUsedByKey(ctx context.Context, accountID string, windowStart 
 func (db *DB) AccountUsageHourly(ctx context.Context, accountID string, since time.Time) ([]keys.HourlyUsage, error) {
 	var recs []usageRecord
 	err := db.ctx(ctx).Model(&usageRecord{}).
-		Select("hour, SUM(valid) AS valid, SUM(rate_limited) AS rate_limited, SUM(quota_exceeded) AS quota_exceeded, "+
-			"SUM(invalid) AS invalid, SUM(cost) AS cost").
+		Select("hour, "+usageSums).
 		Where("account_id = ? AND hour >= ?", accountID, since.UTC()).
 		Group("hour").Order("hour").Find(&recs).Error
 	if err != nil {
@@ -288,7 +287,7 @@ func hourlyOf(recs []usageRecord) []keys.HourlyUsage {
 	out := make([]keys.HourlyUsage, len(recs))
 	for i, r := range recs {
 		out[i] = keys.HourlyUsage{Hour: r.Hour.UTC(), UsageCounts: keys.UsageCounts{
-			Valid: r.Valid, RateLimited: r.RateLimited, QuotaExceeded: r.QuotaExceeded, Invalid: r.Invalid, Cost: r.Cost}}
+			Valid: r.Valid, RateLimited: r.RateLimited, QuotaExceeded: r.QuotaExceeded, ScopeDenied: r.ScopeDenied, Invalid: r.Invalid, Cost: r.Cost}}
 	}
 	return out
 }

@@ -43,12 +43,12 @@ type keyState struct {
 	hour        atomic.Int64 // unix seconds of the current usage bucket
 
 	// Outcomes counted since the last snapshot.
-	valid, rateLimited, quotaExceeded, invalid, cost atomic.Int64
-	lastUsed                                         atomic.Int64 // unix ns
-	pending                                          []Usage      // snapshots taken at rollovers
-	dirty                                            atomic.Bool  // counted since the last drain
-	lastWritten                                      int64        // last use last written (unix ns); guarded by mu
-	synced                                           atomic.Int64 // the shared limits' recovery epoch this key last synced in
+	valid, rateLimited, quotaExceeded, scopeDenied, invalid, cost atomic.Int64
+	lastUsed                                                      atomic.Int64 // unix ns
+	pending                                                       []Usage      // snapshots taken at rollovers
+	dirty                                                         atomic.Bool  // counted since the last drain
+	lastWritten                                                   int64        // last use last written (unix ns); guarded by mu
+	synced                                                        atomic.Int64 // the shared limits' recovery epoch this key last synced in
 
 	// What shared limits (RedisLimits) need to put this instance's share
 	// of the window back into Redis after an outage, exactly once. All are
@@ -75,7 +75,8 @@ type Usage struct {
 	Valid            int64
 	RateLimited      int64
 	QuotaExceeded    int64
-	Invalid          int64
+	ScopeDenied      int64 // INSUFFICIENT_SCOPE: a good key asked for a scope it lacks
+	Invalid          int64 // any other refusal of a known key: REVOKED, EXPIRED
 	Cost             int64
 	LastUsed         time.Time // zero: no valid call
 	// Batch names the flush the row belongs to; every row of one AddUsage
@@ -85,7 +86,7 @@ type Usage struct {
 }
 
 func (u *Usage) empty() bool {
-	return u.Valid == 0 && u.RateLimited == 0 && u.QuotaExceeded == 0 && u.Invalid == 0 && u.Cost == 0 && u.LastUsed.IsZero()
+	return u.Valid == 0 && u.RateLimited == 0 && u.QuotaExceeded == 0 && u.ScopeDenied == 0 && u.Invalid == 0 && u.Cost == 0 && u.LastUsed.IsZero()
 }
 
 // windowFor returns the quota window holding now, rolling the state over
@@ -144,6 +145,8 @@ func (st *keyState) count(code Code, cost int64, now time.Time) {
 		st.rateLimited.Add(1)
 	case QuotaExceeded:
 		st.quotaExceeded.Add(1)
+	case InsufficientScope:
+		st.scopeDenied.Add(1)
 	default:
 		st.invalid.Add(1)
 	}
@@ -164,6 +167,7 @@ func (st *keyState) snapshotLocked() {
 		Valid:         st.valid.Swap(0),
 		RateLimited:   st.rateLimited.Swap(0),
 		QuotaExceeded: st.quotaExceeded.Swap(0),
+		ScopeDenied:   st.scopeDenied.Swap(0),
 		Invalid:       st.invalid.Swap(0),
 		Cost:          st.cost.Swap(0),
 	}

@@ -469,8 +469,10 @@ func TestUsageFlushedExactlyOnceWhileTrafficRuns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if u.Valid != valid.Load() || u.Cost != valid.Load() || u.Invalid != valid.Load() {
-		t.Errorf("database has valid %d cost %d invalid %d; clients saw %d valid", u.Valid, u.Cost, u.Invalid, valid.Load())
+	// Each valid call came with one asking for a missing scope.
+	if u.Valid != valid.Load() || u.Cost != valid.Load() || u.ScopeDenied != valid.Load() || u.Invalid != 0 {
+		t.Errorf("database has valid %d cost %d scope denied %d invalid %d; clients saw %d valid",
+			u.Valid, u.Cost, u.ScopeDenied, u.Invalid, valid.Load())
 	}
 	used, _ := f.db.DB.QuotaUsed(ctx, k.ID, time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC))
 	if used != valid.Load() {

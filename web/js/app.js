@@ -9,6 +9,18 @@
 //                                   (history.replaceState), so that reloading
 //                                   a page that answered a POST GETs /path
 //                                   instead of posting again.
+//   <nav data-scroll-row>           a row that scrolls sideways on a phone:
+//                                   its active item (aria-current) is
+//                                   scrolled into view, and data-more-start /
+//                                   data-more-end say there is more to that
+//                                   side (the CSS fades that edge).
+//   <details data-remember="NAME">  remembers whether it was left open or
+//                                   closed (localStorage), for next time.
+//   <div data-chart-bars>           a chart's bar buttons: a tap (click)
+//                                   marks one data-active, which shows its
+//                                   numbers, until a tap elsewhere or Escape;
+//                                   arrow keys, Home and End move between
+//                                   bars (one tab stop for the chart).
 (function () {
   "use strict";
 
@@ -93,6 +105,86 @@
   }
 
   replaceURL();
+
+  // The row's scroll position is set by hand, not with scrollIntoView,
+  // which would scroll the page too.
+  function setUpScrollRow(row) {
+    var active = row.querySelector('[aria-current="page"]');
+    if (active && row.scrollWidth > row.clientWidth) {
+      var r = row.getBoundingClientRect();
+      var a = active.getBoundingClientRect();
+      row.scrollLeft += a.left - r.left - (r.width - a.width) / 2;
+    }
+    function mark() {
+      var rest = row.scrollWidth - row.clientWidth - row.scrollLeft;
+      row.toggleAttribute("data-more-start", row.scrollLeft > 1);
+      row.toggleAttribute("data-more-end", rest > 1);
+    }
+    row.addEventListener("scroll", mark, { passive: true });
+    window.addEventListener("resize", mark);
+    mark();
+  }
+
+  Array.prototype.forEach.call(document.querySelectorAll("[data-scroll-row]"), setUpScrollRow);
+
+  // localStorage may be missing or refuse (private windows, storage off):
+  // then the element just keeps the state the page gave it.
+  var REMEMBER_PREFIX = "keyhold:open:";
+
+  function remembered(name) {
+    try {
+      return window.localStorage.getItem(REMEMBER_PREFIX + name);
+    } catch (e) {
+      return null;
+    }
+  }
+
+  function remember(name, open) {
+    try {
+      window.localStorage.setItem(REMEMBER_PREFIX + name, open ? "1" : "0");
+    } catch (e) {
+      // Not remembered: nothing else to do.
+    }
+  }
+
+  Array.prototype.forEach.call(document.querySelectorAll("details[data-remember]"), function (details) {
+    var name = details.getAttribute("data-remember");
+    var state = remembered(name);
+    if (state === "0") details.open = false;
+    if (state === "1") details.open = true;
+    details.addEventListener("toggle", function () {
+      remember(name, details.open);
+    });
+  });
+
+  function clearActiveBars(except) {
+    Array.prototype.forEach.call(document.querySelectorAll("[data-chart-bars] [data-active]"), function (b) {
+      if (b !== except) b.removeAttribute("data-active");
+    });
+  }
+
+  document.addEventListener("click", function (event) {
+    var bar = event.target.closest("[data-chart-bars] > button");
+    clearActiveBars(bar);
+    if (bar) bar.toggleAttribute("data-active");
+  });
+
+  document.addEventListener("keydown", function (event) {
+    if (event.key === "Escape") {
+      clearActiveBars(null);
+      return;
+    }
+    var bar = event.target.closest && event.target.closest("[data-chart-bars] > button");
+    if (!bar) return;
+    var bars = Array.prototype.slice.call(bar.parentNode.children);
+    var i = bars.indexOf(bar);
+    var next = { ArrowLeft: i - 1, ArrowRight: i + 1, Home: 0, End: bars.length - 1 }[event.key];
+    if (next === undefined || next < 0 || next >= bars.length) return;
+    event.preventDefault();
+    bar.setAttribute("tabindex", "-1");
+    bars[next].setAttribute("tabindex", "0");
+    bars[next].focus();
+  });
 
   document.addEventListener("submit", function (event) {
     var form = event.target;
