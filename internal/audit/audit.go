@@ -13,6 +13,9 @@ const (
 	KeyEdited  = "key.edited"
 	KeyRotated = "key.rotated"
 	KeyRevoked = "key.revoked"
+	// KeyOldSecretExpired is the owner ending a rotation's grace period
+	// early ("expire it now").
+	KeyOldSecretExpired = "key.old_secret_expired"
 
 	// AccountCreated is a sign-up (or an account made on the command line).
 	AccountCreated = "account.created"
@@ -42,7 +45,7 @@ const (
 // Actions lists every action, grouped as the operator's filter shows them.
 var Actions = []string{
 	AccountCreated, LoggedIn, LoginFailed, LoggedOut, PasswordChanged,
-	KeyCreated, KeyRenamed, KeyEdited, KeyRotated, KeyRevoked, KeyOverridden,
+	KeyCreated, KeyRenamed, KeyEdited, KeyRotated, KeyOldSecretExpired, KeyRevoked, KeyOverridden,
 	PlanChanged, PlanAssigned, EventReapplied,
 }
 
