@@ -257,7 +257,6 @@ func auditDotClass(action string) string {
 	}
 }
 
-
 // expiryChecked is the expiry choice the new-key form shows selected: the
 // submitted one, else a date's "custom", else "never".
 func expiryChecked(f KeyForm) string {

@@ -162,7 +162,7 @@ type KeyDetailPage struct {
 	Form         KeyForm           // current settings, or the user's input after an error
 	Error        string            // settings error of the whole form, role="alert"
 	Fields       map[string]string // settings field name → its error, shown under it
-	Meta         string  // pretty-printed metadata JSON
+	Meta         string            // pretty-printed metadata JSON
 	Plan         Plan
 	GraceOptions []GraceOption
 	Audit        []AuditRow

@@ -28,9 +28,9 @@ type Key struct {
 	// rotation's grace period runs (Service.Get); nil: only the current
 	// secret works. Only KeyByID fills it.
 	OldSecretUntil *time.Time
-	LastUsed  *time.Time
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	LastUsed       *time.Time
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
 	// Operator overrides of the plan's limits; nil means the plan's.
 	RateOverride, BurstOverride *int
 	QuotaOverride               *int64
