@@ -296,7 +296,10 @@ const defaultGrace = 24 * time.Hour
 // graceValue is g as the rotate form sends it: "0", "1h", "24h", "168h"
 // (parseGrace reads it back).
 func graceValue(g time.Duration) string {
-	if g%time.Hour == 0 {
+	switch {
+	case g == 0:
+		return "0"
+	case g%time.Hour == 0:
 		return strconv.FormatInt(int64(g/time.Hour), 10) + "h"
 	}
 	return g.String()
