@@ -259,3 +259,48 @@ func TestExpireOldSecret(t *testing.T) {
 		t.Errorf("revoked key: err = %v, want EINVALID", err)
 	}
 }
+
+func TestSetOverridesFromReportsEveryField(t *testing.T) {
+	f := MustService(t)
+	ctx := context.Background()
+	acct := f.MustAccount(t, "ada@example.com")
+	k, _ := f.MustKey(t, acct, "k")
+	ops := audit.Actor{AccountID: "ops"}
+	tests := []struct {
+		name string
+		form keys.OverrideForm
+		want []string // fields with an error
+	}{
+		{"three bad fields", keys.OverrideForm{Rate: "0", Burst: "lots", Quota: "-1"}, []string{"rate", "burst", "quota"}},
+		{"a number out of range beside one that is no number", keys.OverrideForm{Rate: "x", Quota: "0"}, []string{"rate", "quota"}},
+		{"burst below a sound rate", keys.OverrideForm{Rate: "50", Burst: "10"}, []string{"burst"}},
+		{"burst below the plan's rate when the rate is bad", keys.OverrideForm{Rate: "y", Burst: "1"}, []string{"rate", "burst"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := f.svc.SetOverridesFrom(ctx, ops, k.ID, tt.form)
+			fields := keyhold.Fields(err)
+			if len(fields) != len(tt.want) {
+				t.Errorf("fields %v, want %v", fields, tt.want)
+			}
+			for _, name := range tt.want {
+				if fields[name] == "" {
+					t.Errorf("no %s error in %v", name, fields)
+				}
+			}
+			got, _ := f.svc.Lookup(ctx, k.ID)
+			if got.RateOverride != nil || got.BurstOverride != nil || got.QuotaOverride != nil {
+				t.Errorf("a refused form changed the key: %+v", got)
+			}
+		})
+	}
+	if err := f.svc.SetOverridesFrom(ctx, ops, k.ID, keys.OverrideForm{Rate: "5", Quota: "5 000"}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := f.svc.Lookup(ctx, k.ID); got.RateOverride == nil || *got.RateOverride != 5 || got.QuotaOverride == nil || *got.QuotaOverride != 5000 {
+		t.Errorf("saved overrides %+v", got)
+	}
+	if err := f.svc.SetOverridesFrom(ctx, ops, "nope", keys.OverrideForm{Rate: "x"}); keyhold.ErrorCode(err) != keyhold.ENOTFOUND {
+		t.Errorf("unknown key: %v", err)
+	}
+}
