@@ -194,13 +194,13 @@ type AdminKeyPage struct {
 	ExpiresAt *time.Time
 	RevokedAt *time.Time
 	PlanName  string
-	Plan      AdminLimits // the plan's
-	Effective AdminLimits // what the verifier applies
+	Plan      AdminLimits       // the plan's
+	Effective AdminLimits       // what the verifier applies
 	Form      AdminOverrideForm // what the form shows: the saved overrides, or the operator's input after an error
 	Saved     AdminOverrideForm // the overrides in force, which the limits card marks
 	Error     string            // an error of the whole form, role="alert"
 	Fields    map[string]string // field name → its error, shown under it
-	Usage     UsageView // this period's totals and the last 30 days
+	Usage     UsageView         // this period's totals and the last 30 days
 	Audit     []AdminAuditRow
 	AuditURL  string
 }

@@ -198,4 +198,3 @@ func (s *Server) handleAdminKeyOverrides(c echo.Context) error {
 	s.addFlash(c, templates.FlashSuccess, "Limits saved. The next verification of this key uses them.")
 	return redirect(c, "/admin/keys/"+url.PathEscape(c.Param("id")))
 }
-
