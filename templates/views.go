@@ -48,8 +48,9 @@ type Flash struct {
 // AuthPage is the view model of the log-in and sign-up pages.
 type AuthPage struct {
 	Layout
-	Email string // what the user typed, re-shown after an error
-	Error string // shown with role="alert" above the form; empty for none
+	Email  string            // what the user typed, re-shown after an error
+	Error  string            // shown with role="alert" above the form; empty for none
+	Fields map[string]string // field name ("email", "password") → its error, shown under it
 }
 
 // DashboardPage is the view model of /dashboard.
@@ -182,7 +183,8 @@ type AccountPage struct {
 	Layout
 	Email     string
 	CreatedAt time.Time
-	Error     string // password-change error, role="alert"
+	Error     string            // password-change error of the whole form, role="alert"
+	Fields    map[string]string // password form field ("current_password", "password") → its error
 }
 
 // ErrorPage is the view model of the 404/500/… pages.

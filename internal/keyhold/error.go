@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 )
 
 // Error codes. Each maps to one HTTP status in internal/server/errors.go and
@@ -109,6 +110,18 @@ func (fe *FieldErrors) AddErr(field string, err error) bool {
 	return false
 }
 
+// InOrder sorts fe by the position of each field in fields (the form's
+// order); fields not named go last, in the order they were added.
+func (fe FieldErrors) InOrder(fields ...string) {
+	pos := func(f string) int {
+		if i := slices.Index(fields, f); i >= 0 {
+			return i
+		}
+		return len(fields)
+	}
+	slices.SortStableFunc(fe, func(a, b FieldError) int { return pos(a.Field) - pos(b.Field) })
+}
+
 // Has reports whether field has a message.
 func (fe FieldErrors) Has(field string) bool {
 	for _, f := range fe {
@@ -121,16 +134,17 @@ func (fe FieldErrors) Has(field string) bool {
 
 // Err returns nil when there is nothing to report, else an EINVALID
 // *Error carrying every field's message (see Fields). Its Message is the
-// one field's message, or a count when there are several, so a caller
-// that shows only Message still says something true.
+// fields' messages one after the other, so a caller that shows only
+// Message (a command line, a flash) still says everything.
 func (fe FieldErrors) Err() error {
-	switch len(fe) {
-	case 0:
+	if len(fe) == 0 {
 		return nil
-	case 1:
-		return &Error{Code: EINVALID, Message: fe[0].Message, Fields: slices.Clone(fe)}
 	}
-	return &Error{Code: EINVALID, Message: fmt.Sprintf("%d fields need a change: see the messages under them.", len(fe)), Fields: slices.Clone(fe)}
+	msgs := make([]string, len(fe))
+	for i, f := range fe {
+		msgs[i] = f.Message
+	}
+	return &Error{Code: EINVALID, Message: strings.Join(msgs, " "), Fields: slices.Clone(fe)}
 }
 
 // Fields returns the per-field messages of err, field name → message, or

@@ -56,6 +56,7 @@ func (s *Service) ParseForm(f Form) (Settings, error) {
 	st.ExpiresAt, err = s.expiryOf(f)
 	fe.AddErr("expires", err)
 	s.check(&st, &fe)
+	fe.InOrder("name", "scopes", "meta", "expires")
 	if err := fe.Err(); err != nil {
 		return Settings{}, err
 	}

@@ -246,3 +246,43 @@ func TestRevokedKeyShowsSummary(t *testing.T) {
 		t.Error("a revoked key shows settings or rotate")
 	}
 }
+
+func TestSignupShowsBothErrorsAtOnce(t *testing.T) {
+	h := MustServer(t)
+	b := h.Browser()
+	p := b.Submit("/signup", "/signup", url.Values{"email": {"not-an-email"}, "password": {"short"}})
+	if p.StatusCode != http.StatusUnprocessableEntity {
+		t.Fatalf("status %d", p.StatusCode)
+	}
+	got := fieldErrors(p)
+	if !strings.Contains(got["email"], "valid email") || !strings.Contains(got["password"], "at least 10") {
+		t.Errorf("field errors %v, want email and password", got)
+	}
+	if v := p.Doc.Find(`input[name="email"]`).AttrOr("value", ""); v != "not-an-email" {
+		t.Errorf("email = %q, want the input kept", v)
+	}
+	if af := p.Doc.Find(`[autofocus]`); af.Length() != 1 || af.AttrOr("name", "") != "email" {
+		t.Errorf("autofocus on %q, want email", af.AttrOr("name", ""))
+	}
+	if _, err := h.DB.AccountByEmail(context.Background(), "not-an-email"); err == nil {
+		t.Error("an account was created")
+	}
+}
+
+func TestPasswordChangeShowsErrorsUnderFields(t *testing.T) {
+	h := MustServer(t)
+	b := h.Browser()
+	b.MustSignup("ada@example.com")
+	p := b.Submit("/account", "/account/password", url.Values{"current_password": {""}, "password": {"short"}})
+	got := fieldErrors(p)
+	if p.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(got["current_password"], "current password") || !strings.Contains(got["password"], "at least 10") {
+		t.Errorf("%d, field errors %v, want both fields", p.StatusCode, got)
+	}
+	p = b.Submit("/account", "/account/password", url.Values{"current_password": {"wrong password here"}, "password": {"a much better passphrase"}})
+	if got := fieldErrors(p); p.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(got["current_password"], "not right") || len(got) != 1 {
+		t.Errorf("%d, field errors %v, want the current password's", p.StatusCode, got)
+	}
+	if af := p.Doc.Find(`form[action="/account/password"] [autofocus]`); af.AttrOr("name", "") != "current_password" {
+		t.Errorf("autofocus on %q", af.AttrOr("name", ""))
+	}
+}
