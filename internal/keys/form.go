@@ -36,7 +36,8 @@ const (
 )
 
 // ExpiryPresets are the new-key form's "expires in" choices, in days, as
-// GitHub's token form offers them. The form pre-selects DefaultExpiryDays.
+// GitHub's token form offers them: the key works through the UTC day that
+// many days from today. The form pre-selects DefaultExpiryDays.
 var ExpiryPresets = []int{7, 30, 90}
 
 // DefaultExpiryDays is the preset the new-key form starts on: a key that
@@ -87,7 +88,10 @@ func (s *Service) expiryOf(f Form) (*time.Time, error) {
 	if err != nil || !slices.Contains(ExpiryPresets, days) {
 		return nil, keyhold.Errorf(keyhold.EINVALID, "Choose when the key expires: %s.", presetList())
 	}
-	end := s.now().UTC().AddDate(0, 0, days)
+	// Through the whole last day, as a date typed in the form: the
+	// settings form shows that day and saving it changes nothing.
+	y, m, d := s.now().UTC().Date()
+	end := time.Date(y, m, d+days+1, 0, 0, 0, 0, time.UTC)
 	return &end, nil
 }
 

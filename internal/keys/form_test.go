@@ -61,9 +61,9 @@ func TestParseFormExpiry(t *testing.T) {
 		want    *time.Time
 		wantErr string // in the "expires" field's message
 	}{
-		{"7 days", keys.Form{Expiry: "7"}, tptr(f.now.AddDate(0, 0, 7)), ""},
-		{"30 days", keys.Form{Expiry: "30", Expires: "2027-01-01"}, tptr(f.now.AddDate(0, 0, 30)), ""},
-		{"90 days", keys.Form{Expiry: "90"}, tptr(f.now.AddDate(0, 0, 90)), ""},
+		{"7 days: through Mar 11", keys.Form{Expiry: "7"}, day(2026, 3, 12), ""},
+		{"30 days ignores a date", keys.Form{Expiry: "30", Expires: "2027-01-01"}, day(2026, 4, 4), ""},
+		{"90 days", keys.Form{Expiry: "90"}, day(2026, 6, 3), ""},
 		{"never ignores a date", keys.Form{Expiry: "never", Expires: "2027-01-01"}, nil, ""},
 		{"custom date works through its day", keys.Form{Expiry: "custom", Expires: "2026-12-31"}, day(2027, 1, 1), ""},
 		{"no preset, a date (settings form)", keys.Form{Expires: "2026-12-31"}, day(2027, 1, 1), ""},

@@ -102,8 +102,23 @@ func TestKeyCreateExpiryPreset(t *testing.T) {
 	if err != nil || k.ExpiresAt == nil {
 		t.Fatalf("key %+v %v, want an expiry", k, err)
 	}
-	if d := k.ExpiresAt.Sub(before); d < 7*24*time.Hour-time.Minute || d > 7*24*time.Hour+time.Minute {
-		t.Errorf("expires %v after creation, want 7 days", d)
+	// Through the whole UTC day seven days from today.
+	if y, m, d := before.UTC().Date(); !k.ExpiresAt.Equal(time.Date(y, m, d+8, 0, 0, 0, 0, time.UTC)) {
+		t.Errorf("expires %v, want the end of the day 7 days from %v", k.ExpiresAt, before.UTC())
+	}
+	// Saving the settings form unchanged keeps that expiry.
+	settings := b.Get("/keys/" + id).Doc.Find(`form[data-testid="key-settings-form"]`)
+	form := url.Values{}
+	settings.Find("input[name], textarea[name]").Each(func(_ int, in *goquery.Selection) {
+		if n := in.AttrOr("name", ""); n != "_csrf" {
+			form.Set(n, in.AttrOr("value", in.Text()))
+		}
+	})
+	if r := b.Submit("/keys/"+id, "/keys/"+id, form); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("saving unchanged settings: %d %v", r.StatusCode, fieldErrors(r))
+	}
+	if k2, _ := h.Keys.Get(context.Background(), acct, id); !k2.ExpiresAt.Equal(*k.ExpiresAt) {
+		t.Errorf("saving unchanged settings moved the expiry from %v to %v", k.ExpiresAt, k2.ExpiresAt)
 	}
 	id, _ = b.MustCreateKey("Forever", url.Values{"expiry": {"never"}, "expires": {"2030-01-01"}})
 	if k, _ := h.Keys.Get(context.Background(), acct, id); k.ExpiresAt != nil {
