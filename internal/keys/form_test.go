@@ -95,8 +95,6 @@ func TestParseFormExpiry(t *testing.T) {
 	}
 }
 
-func tptr(t time.Time) *time.Time { return &t }
-
 // TestCreateReportsEveryField: the service's own check (for callers that
 // skip ParseForm) reports all fields too.
 func TestCreateReportsEveryField(t *testing.T) {
