@@ -71,10 +71,10 @@ func adminPages() []struct {
 			AccountEmail: "bob@example.com", Statuses: []AdminOption{{"", "Any"}}, Keys: testAdminKeys(), Pager: AdminPager{First: 1, Last: 2}})},
 		{"key", "Production · Keyhold", AdminTabKeys, AdminKey(AdminKeyPage{Layout: adminLayout("Production"), Key: testAdminKeys()[0],
 			Scopes: []string{"read"}, PlanName: "Free", Plan: AdminLimits{RatePerSec: 10, Burst: 20, Quota: 1000},
-			Effective: AdminLimits{RatePerSec: 10, Burst: 20, Quota: 5}, Form: AdminOverrideForm{Quota: "5"}, Audit: testAudit(), AuditURL: "/admin/audit?account=acc_2"})},
+			Effective: AdminLimits{RatePerSec: 10, Burst: 20, Quota: 5}, Form: AdminOverrideForm{Quota: "5"}, Saved: AdminOverrideForm{Quota: "5"}, Audit: testAudit(), AuditURL: "/admin/audit?account=acc_2"})},
 		{"leaky key", "Leaky · Keyhold", AdminTabKeys, AdminKey(AdminKeyPage{Layout: adminLayout("Leaky"), Key: testAdminKeys()[1],
 			PlanName: "Free", Plan: AdminLimits{RatePerSec: 10, Burst: 20, Quota: 1000}, Effective: AdminLimits{RatePerSec: 10, Burst: 20, Quota: 1000},
-			Form: AdminOverrideForm{Rate: "0"}, Error: "The rate limit must be from 1 to 1000000 requests per second."})},
+			Form: AdminOverrideForm{Rate: "0", Burst: "x"}, Fields: map[string]string{"rate": "The rate limit must be from 1 to 1000000 requests per second.", "burst": "Enter the burst as a whole number."}})},
 		{"events", "Webhook events · Keyhold", AdminTabEvents, AdminEvents(AdminEventsPage{Layout: adminLayout("Webhook events"), Enabled: true,
 			Outcomes: []AdminOption{{"", "Any"}, {"failed", "Failed"}}, Types: []AdminOption{{"", "Any"}}, Back: "/admin/events?outcome=failed",
 			Filter: AdminEventFilter{Outcome: "failed"}, Pager: AdminPager{First: 1, Last: 2},
@@ -172,6 +172,20 @@ func TestAdminKeyPage(t *testing.T) {
 	doc, _ = render(t, pages[6].c)
 	if !strings.Contains(doc.Find(`[role="alert"]`).Text(), "rate limit") || doc.Find(`input[name="rate"][aria-invalid="true"]`).Length() != 1 {
 		t.Error("the form error is not shown")
+	}
+	for _, name := range []string{"rate", "burst"} {
+		in := doc.Find(`input[name="` + name + `"]`)
+		ids := strings.Fields(in.AttrOr("aria-describedby", ""))
+		if len(ids) != 2 || doc.Find("#"+ids[0]).AttrOr("role", "") != "alert" {
+			t.Errorf("%s is described by %q, want its error then its hint", name, ids)
+		}
+	}
+	if af := doc.Find(`[autofocus]`); af.Length() != 1 || af.AttrOr("name", "") != "rate" {
+		t.Errorf("autofocus on %q, want the first invalid field", af.AttrOr("name", ""))
+	}
+	// The submitted values were not saved: the limits card says the plan's.
+	if got := doc.Find(`[data-testid="key-limits"]`).Text(); strings.Contains(got, "Override") {
+		t.Errorf("a refused save marks a limit overridden: %q", strings.Join(strings.Fields(got), " "))
 	}
 	if got := doc.Find(`[data-testid="key-display"]`).First().Text(); got != "kh_live_…"+testFullKey[len(testFullKey)-4:] {
 		t.Errorf("a whole key shows as %q", got)

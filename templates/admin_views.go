@@ -200,11 +200,13 @@ type AdminKeyPage struct {
 	ExpiresAt *time.Time
 	RevokedAt *time.Time
 	PlanName  string
-	Plan      AdminLimits // the plan's
-	Effective AdminLimits // what the verifier applies
-	Form      AdminOverrideForm
-	Error     string    // the form's error, role="alert"
-	Usage     UsageView // this period's totals and the last 30 days
+	Plan      AdminLimits       // the plan's
+	Effective AdminLimits       // what the verifier applies
+	Form      AdminOverrideForm // what the form shows: the saved overrides, or the operator's input after an error
+	Saved     AdminOverrideForm // the overrides in force, which the limits card marks
+	Error     string            // an error of the whole form, role="alert"
+	Fields    map[string]string // field name → its error, shown under it
+	Usage     UsageView         // this period's totals and the last 30 days
 	Audit     []AdminAuditRow
 	AuditURL  string
 }
@@ -399,4 +401,13 @@ func adminKeysLine(live, all int) string {
 		s += ", " + strconv.Itoa(all) + " in all"
 	}
 	return s
+}
+
+// overrideDescribedBy is an override input's aria-describedby: its error,
+// when it has one, then its hint.
+func overrideDescribedBy(id, errMsg string) string {
+	if errMsg != "" {
+		return id + "-error " + id + "-hint"
+	}
+	return id + "-hint"
 }

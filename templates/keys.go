@@ -204,6 +204,16 @@ func rateLine(p Plan) string {
 	return s
 }
 
+// rotateConfirm is the rotate form's confirmation question.
+func rotateConfirm(k KeyRow) string {
+	return "Rotate the secret of “" + k.Name + "”? You will see the new secret once; the old one works only for the grace period you picked."
+}
+
+// expireOldConfirm is the "expire it now" button's confirmation question.
+func expireOldConfirm(k KeyRow) string {
+	return "Stop the previous secret of “" + k.Name + "” now? Apps still using it start getting EXPIRED at once."
+}
+
 // revokeConfirm is the revoke form's confirmation question.
 func revokeConfirm(k KeyRow) string {
 	return "Revoke “" + k.Name + "”? Apps using it will stop working immediately."
@@ -216,6 +226,8 @@ var auditLabels = map[string]string{
 	"key.edited":  "Edited",
 	"key.rotated": "Rotated",
 	"key.revoked": "Revoked",
+
+	"key.old_secret_expired": "Previous secret expired",
 }
 
 // auditLabel is a friendly name for an audit action: "key.rotated" →
@@ -245,19 +257,64 @@ func auditDotClass(action string) string {
 	}
 }
 
-// defaultGraceOptions are the rotate form's choices when the handler gives
-// none.
-var defaultGraceOptions = []GraceOption{
-	{Value: "0", Label: "None: stop the old secret now"},
-	{Value: "1h", Label: "1 hour"},
-	{Value: "24h", Label: "24 hours"},
-	{Value: "168h", Label: "7 days"},
+// expiryChecked is the expiry choice the new-key form shows selected: the
+// submitted one, else a date's "custom", else "never".
+func expiryChecked(f KeyForm) string {
+	switch {
+	case f.Expiry != "":
+		return f.Expiry
+	case f.Expires != "":
+		return "custom"
+	}
+	return "never"
 }
 
-// graceOptions are opts, or the defaults when opts is empty.
-func graceOptions(opts []GraceOption) []GraceOption {
-	if len(opts) == 0 {
-		return defaultGraceOptions
+// expiryDescribedBy links the expiry fieldset to its error, if any.
+func expiryDescribedBy(errs map[string]string) string {
+	if errs["expires"] != "" {
+		return "key-expiry-error"
 	}
-	return opts
+	return ""
+}
+
+// newKeyFocus is the new-key form's field with autofocus: the first
+// invalid one, else the name (unless the plan allows no more keys).
+func newKeyFocus(p KeyNewPage) string {
+	if f := firstInvalid(p.Fields, "name", "scopes", "meta", "expires"); f != "" {
+		return f
+	}
+	if p.Plan.AtLimit() {
+		return ""
+	}
+	return "name"
+}
+
+// expiryFocus is the expiry radio to focus when the expiry is invalid: the
+// checked one, or the first when none of them is checked; "" when the
+// custom date's input takes the focus.
+func expiryFocus(f KeyForm, presets []int) string {
+	v := expiryChecked(f)
+	switch v {
+	case "custom":
+		return ""
+	case "never":
+		return v
+	}
+	for _, d := range presets {
+		if strconv.Itoa(d) == v {
+			return v
+		}
+	}
+	if len(presets) > 0 {
+		return strconv.Itoa(presets[0])
+	}
+	return "never"
+}
+
+// revokedByText is " by you" or " by an operator", "" when unknown.
+func revokedByText(by string) string {
+	if by == "" {
+		return ""
+	}
+	return " by " + by
 }

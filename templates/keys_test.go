@@ -108,7 +108,8 @@ func keyPages() []struct {
 		{"key created", "Key created · Keyhold", 1, KeyCreated(testCreated(false, nil))},
 		{"key rotated", "Key created · Keyhold", 1, KeyCreated(testCreated(true, tptr(testNow.Add(time.Hour))))},
 		{"key detail", "Production backend · Keyhold", 4, KeyDetail(testDetail())},
-		{"key detail revoked", "Production backend · Keyhold", 2, KeyDetail(revokedDetail())},
+		{"key detail revoked", "Production backend · Keyhold", 1, KeyDetail(revokedDetail())},
+		{"key detail in grace", "Production backend · Keyhold", 5, KeyDetail(graceDetail())},
 		{"dashboard with keys", "Dashboard · Keyhold", 1, Dashboard(dash)},
 	}
 }
@@ -364,7 +365,7 @@ func TestKeyNewForm(t *testing.T) {
 		}
 	}
 	hint, _ := f.Find(`input[name="expires"]`).Attr("aria-describedby")
-	if got := doc.Find("#" + hint).Text(); got != "Leave empty for a key that never expires" {
+	if got := doc.Find("#" + hint).Text(); got != "The last day the key works, UTC." {
 		t.Errorf("expires hint = %q", got)
 	}
 	if _, disabled := f.Find(`button[type="submit"]`).Attr("disabled"); disabled {
@@ -608,12 +609,8 @@ func TestKeyDetailRevoked(t *testing.T) {
 	if !strings.Contains(revoked.Text(), "Revoked on Feb 3, 2026 at 15:30 UTC") {
 		t.Errorf("revoked = %q", revoked.Text())
 	}
-	settings := doc.Find(`form[action="/keys/key_b"]`)
-	if settings.Find("fieldset[disabled]").Length() != 1 {
-		t.Error("settings of a revoked key are not disabled")
-	}
-	if !strings.Contains(settings.Text(), "revoked") {
-		t.Error("settings do not say why they are disabled")
+	if doc.Find(`form[action="/keys/key_b"]`).Length() != 0 {
+		t.Error("a revoked key shows its settings form")
 	}
 	if doc.Find(`[data-testid="activity-empty"]`).Length() != 1 {
 		t.Error("no empty activity state")

@@ -57,7 +57,7 @@ func Signup(p AuthPage) templ.Component {
 			}
 			templ_7745c5c3_Err = textField(field{
 				ID: "signup-email", Name: "email", Label: "Email", Type: "email", Value: p.Email,
-				Autocomplete: "email", MaxLength: 254, Required: true, Autofocus: p.Email == "",
+				Autocomplete: "email", MaxLength: 254, Required: true, Autofocus: authFocus(p) == "email", Error: p.Fields["email"],
 			}).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
@@ -65,7 +65,7 @@ func Signup(p AuthPage) templ.Component {
 			templ_7745c5c3_Err = textField(field{
 				ID: "signup-password", Name: "password", Label: "Password", Type: "password",
 				Autocomplete: "new-password", Hint: "At least 10 characters, not a common password or your email.", MinLength: 10, MaxLength: 1024, Required: true,
-				Autofocus: p.Email != "",
+				Autofocus: authFocus(p) == "password", Error: p.Fields["password"],
 			}).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
@@ -143,6 +143,18 @@ func authSwitch(question, href, label string) templ.Component {
 		}
 		return nil
 	})
+}
+
+// authFocus is the sign-up field with autofocus: the first invalid one,
+// else the email until one is typed, then the password.
+func authFocus(p AuthPage) string {
+	if f := firstInvalid(p.Fields, "email", "password"); f != "" {
+		return f
+	}
+	if p.Email == "" {
+		return "email"
+	}
+	return "password"
 }
 
 var _ = templruntime.GeneratedTemplate

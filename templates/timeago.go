@@ -56,3 +56,19 @@ func nowOr(now time.Time) time.Time {
 	}
 	return now
 }
+
+// timeUntil says how far after now t is: "in 5 minutes", "in 23 hours",
+// "in 6 days"; a t already past is "now".
+func timeUntil(t, now time.Time) string {
+	d := t.Sub(nowOr(now))
+	switch {
+	case d < time.Minute:
+		return "now"
+	case d < time.Hour:
+		return "in " + plural(int(d/time.Minute), "minute")
+	case d < 48*time.Hour:
+		return "in " + plural(int(d/time.Hour), "hour")
+	default:
+		return "in " + plural(int(d/(24*time.Hour)), "day")
+	}
+}

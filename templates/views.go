@@ -51,8 +51,9 @@ type Flash struct {
 // AuthPage is the view model of the log-in and sign-up pages.
 type AuthPage struct {
 	Layout
-	Email string // what the user typed, re-shown after an error
-	Error string // shown with role="alert" above the form; empty for none
+	Email  string            // what the user typed, re-shown after an error
+	Error  string            // shown with role="alert" above the form; empty for none
+	Fields map[string]string // field name ("email", "password") → its error, shown under it
 }
 
 // DashboardPage is the view model of /dashboard.
@@ -131,15 +132,21 @@ type KeyForm struct {
 	Name    string // field "name"
 	Scopes  string // field "scopes": comma- or space-separated
 	Meta    string // field "meta": a JSON object, may be empty
+	Expiry  string // field "expiry" (new-key form): days of a preset, "custom" or "never"
 	Expires string // field "expires": YYYY-MM-DD, empty for never
 }
 
 // KeyNewPage is the view model of /keys/new (form "POST /keys").
 type KeyNewPage struct {
 	Layout
-	Form  KeyForm
-	Error string // role="alert"
-	Plan  Plan   // when Plan.AtLimit(), say so and link to /billing
+	Form   KeyForm
+	Error  string            // an error of the whole form, role="alert"
+	Fields map[string]string // field name → its error, shown under it
+	Plan   Plan              // when Plan.AtLimit(), say so and link to /billing
+	// ScopeSuggestions are the scopes the account's keys already use,
+	// offered as chips and a datalist.
+	ScopeSuggestions []string
+	ExpiryPresets    []int // "expires in" choices, in days
 }
 
 // KeyCreatedPage shows a new or rotated secret, once. The page answers the
@@ -156,8 +163,9 @@ type KeyCreatedPage struct {
 
 // GraceOption is one choice of the rotate form's "grace" select.
 type GraceOption struct {
-	Value string // "0", "1h", "24h", "168h"
-	Label string // "None: stop the old secret now", …
+	Value   string // "0", "1h", "24h", "168h"
+	Label   string // "None: stop the old secret now", …
+	Default bool   // pre-selected
 }
 
 // AuditRow is one audit-log line about a key.
@@ -174,14 +182,22 @@ type AuditRow struct {
 type KeyDetailPage struct {
 	Layout
 	Key          KeyRow
-	Form         KeyForm // current settings, or the user's input after an error
-	Error        string  // settings error, role="alert"
-	Meta         string  // pretty-printed metadata JSON
+	Form         KeyForm           // current settings, or the user's input after an error
+	Error        string            // settings error of the whole form, role="alert"
+	Fields       map[string]string // settings field name → its error, shown under it
+	Meta         string            // pretty-printed metadata JSON
 	Plan         Plan
 	GraceOptions []GraceOption
 	Audit        []AuditRow
 	BaseURL      string
 	Usage        UsageView // this period's totals, the last 30 days and the last 24 hours
+	// OldSecretUntil is when the previous secret stops, during a
+	// rotation's grace period (with "expire it now"); nil: none works.
+	OldSecretUntil *time.Time
+	// A revoked key's summary: who revoked it ("you", "an operator", ""
+	// for unknown) and its usage over its whole life.
+	RevokedBy   string
+	UsageToDate UsageTotals
 }
 
 // AccountPage is the view model of /account.
@@ -189,7 +205,8 @@ type AccountPage struct {
 	Layout
 	Email     string
 	CreatedAt time.Time
-	Error     string // password-change error, role="alert"
+	Error     string            // password-change error of the whole form, role="alert"
+	Fields    map[string]string // password form field ("current_password", "password") → its error
 }
 
 // ErrorPage is the view model of the 404/500/… pages.

@@ -832,9 +832,10 @@ func (c *client) MustCreateKey(name, scopes string) string {
 
 // verifyAnswer is the part of a /v1/verify answer that the tests read.
 type verifyAnswer struct {
-	Status int    `json:"-"`
-	Valid  bool   `json:"valid"`
-	Code   string `json:"code"`
+	Status int      `json:"-"`
+	Valid  bool     `json:"valid"`
+	Code   string   `json:"code"`
+	Scopes []string `json:"scopes"`
 	Quota  struct {
 		Limit     int64 `json:"limit"`
 		Remaining int64 `json:"remaining"`

@@ -13,6 +13,9 @@ const (
 	KeyEdited  = "key.edited"
 	KeyRotated = "key.rotated"
 	KeyRevoked = "key.revoked"
+	// KeyOldSecretExpired is the owner ending a rotation's grace period
+	// early ("expire it now").
+	KeyOldSecretExpired = "key.old_secret_expired"
 
 	// AccountCreated is a sign-up (or an account made on the command line).
 	AccountCreated = "account.created"
@@ -52,7 +55,7 @@ const (
 var Actions = []string{
 	AccountCreated, LoggedIn, LoginFailed, LoggedOut, PasswordChanged,
 	Promoted, Demoted, Suspended, Unsuspended,
-	KeyCreated, KeyRenamed, KeyEdited, KeyRotated, KeyRevoked, KeyOverridden,
+	KeyCreated, KeyRenamed, KeyEdited, KeyRotated, KeyOldSecretExpired, KeyRevoked, KeyOverridden,
 	PlanChanged, PlanAssigned, EventReapplied,
 }
 

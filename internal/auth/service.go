@@ -157,11 +157,13 @@ func (s *Service) SignupFrom(ctx context.Context, email, password, address strin
 }
 
 func (s *Service) signup(ctx context.Context, email, password string, admin bool, address, detail string, fromForm bool) (*Account, error) {
+	// Both fields at once (fields "email" and "password"), so the form
+	// does not take two submits.
+	var fe keyhold.FieldErrors
 	email, err := NormalizeEmail(email)
-	if err != nil {
-		return nil, err
-	}
-	if err := CheckPassword(password, email); err != nil {
+	fe.AddErr("email", err)
+	fe.AddErr("password", CheckPassword(password, email))
+	if err := fe.Err(); err != nil {
 		return nil, err
 	}
 	var hash string
@@ -432,11 +434,18 @@ func (s *Service) ChangePassword(ctx context.Context, actor audit.Actor, current
 	if err != nil {
 		return fmt.Errorf("auth: change password: %w", err)
 	}
-	if err := CheckPassword(next, a.Email); err != nil {
-		return err
+	// What needs no hashing is reported at once, per field
+	// ("current_password", "password"); the current password is compared
+	// (and counted) only when the rest is sound.
+	var fe keyhold.FieldErrors
+	if current == "" {
+		fe.Add("current_password", "Enter your current password.")
 	}
-	if current == next {
-		return keyhold.Errorf(keyhold.EINVALID, "Choose a password different from the current one.")
+	if fe.AddErr("password", CheckPassword(next, a.Email)) && current == next {
+		fe.Add("password", "Choose a password different from the current one.")
+	}
+	if err := fe.Err(); err != nil {
+		return err
 	}
 	limits := s.loginLimits(a.Email, actor.IP)
 	starts, err := s.take(ctx, limits, "Too many wrong passwords. Try again in %d minute%s.")
@@ -450,7 +459,9 @@ func (s *Service) ChangePassword(ctx context.Context, actor audit.Actor, current
 		}
 	}
 	if !ok {
-		return keyhold.Errorf(keyhold.EINVALID, "Your current password is not right.")
+		var fe keyhold.FieldErrors
+		fe.Add("current_password", "Your current password is not right.")
+		return fe.Err()
 	}
 	if err := s.succeeded(ctx, limits, starts); err != nil {
 		return fmt.Errorf("auth: change password: %w", err)

@@ -24,9 +24,13 @@ type Key struct {
 	Meta      json.RawMessage
 	ExpiresAt *time.Time
 	RevokedAt *time.Time
-	LastUsed  *time.Time
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	// OldSecretUntil is when the previous secret stops working, while a
+	// rotation's grace period runs (Service.Get); nil: only the current
+	// secret works. Only KeyByID fills it.
+	OldSecretUntil *time.Time
+	LastUsed       *time.Time
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
 	// Operator overrides of the plan's limits; nil means the plan's.
 	RateOverride, BurstOverride *int
 	QuotaOverride               *int64
@@ -66,7 +70,9 @@ type Store interface {
 	CreateKey(ctx context.Context, k *Key, hash [32]byte, maxKeys int, e audit.Entry) error
 	// Keys returns an account's keys, newest first.
 	Keys(ctx context.Context, accountID string) ([]*Key, error)
-	// KeyByID returns the account's key with that id, or ErrNotFound.
+	// KeyByID returns the account's key with that id, or ErrNotFound,
+	// with OldSecretUntil the latest end of a secret rotated away (in the
+	// past too: the service decides).
 	KeyByID(ctx context.Context, accountID, id string) (*Key, error)
 	// UpdateKey stores name, scopes, meta and expiry.
 	UpdateKey(ctx context.Context, k *Key, e audit.Entry) error
@@ -76,6 +82,11 @@ type Store interface {
 	// RotateKey gives the key a new secret and display form; its current
 	// secrets stop working at oldUntil (now: at once).
 	RotateKey(ctx context.Context, accountID, id string, hash [32]byte, display string, now, oldUntil time.Time, e audit.Entry) error
+	// ExpireOldSecrets ends at at every secret of the key that would work
+	// past at (the previous secret in a rotation's grace period), keeping
+	// them so that they answer EXPIRED; ErrNotFound when the key is not
+	// the account's, is revoked, or has no such secret.
+	ExpireOldSecrets(ctx context.Context, accountID, id string, at time.Time, e audit.Entry) error
 	// AccountPlan returns the id of the account's plan.
 	AccountPlan(ctx context.Context, accountID string) (string, error)
 	// KeyAudit returns the newest audit entries about a key.
@@ -134,4 +145,13 @@ type HourlyUsage struct {
 type DailyUsage struct {
 	Day time.Time
 	UsageCounts
+}
+
+// EndGrace clears OldSecretUntil when the rotation's grace period is over
+// at now, or the key is revoked: pages show the previous secret's end only
+// while that secret still works.
+func (k *Key) EndGrace(now time.Time) {
+	if k.OldSecretUntil != nil && (!k.OldSecretUntil.After(now) || k.RevokedAt != nil) {
+		k.OldSecretUntil = nil
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -120,24 +121,94 @@ func (s *Service) SetOverrides(ctx context.Context, actor audit.Actor, keyID str
 }
 
 // checkOverrides keeps overrides within what a plan could say: a rate of
-// 1 to plans.MaxRate, a burst of at least the rate, a positive quota.
+// 1 to plans.MaxRate, a burst of at least the rate, a positive quota. It
+// reports every field at once (fields "rate", "burst", "quota").
 func checkOverrides(plan *plans.Plan, rate, burst *int, quota *int64) error {
-	if rate != nil && (*rate < 1 || *rate > plans.MaxRate) {
-		return keyhold.Errorf(keyhold.EINVALID, "The rate limit must be from 1 to %d requests per second.", plans.MaxRate)
+	var fe keyhold.FieldErrors
+	checkOverrideValues(&fe, plan, rate, burst, quota)
+	return fe.Err()
+}
+
+func checkOverrideValues(fe *keyhold.FieldErrors, plan *plans.Plan, rate, burst *int, quota *int64) {
+	rateOK := rate == nil || (*rate >= 1 && *rate <= plans.MaxRate)
+	if !rateOK {
+		fe.Add("rate", fmt.Sprintf("The rate limit must be from 1 to %d requests per second.", plans.MaxRate))
 	}
 	if burst != nil {
 		minBurst := plan.RatePerSecond
-		if rate != nil {
+		if rate != nil && rateOK {
 			minBurst = *rate
 		}
 		if *burst < minBurst || *burst > plans.MaxBurst {
-			return keyhold.Errorf(keyhold.EINVALID, "The burst must be at least the rate limit (%d) and at most %d.", minBurst, plans.MaxBurst)
+			fe.Add("burst", fmt.Sprintf("The burst must be at least the rate limit (%d) and at most %d.", minBurst, plans.MaxBurst))
 		}
 	}
 	if quota != nil && (*quota < 1 || *quota > MaxQuotaOverride) {
-		return keyhold.Errorf(keyhold.EINVALID, "The monthly quota must be from 1 to %d verifications.", int64(MaxQuotaOverride))
+		fe.Add("quota", fmt.Sprintf("The monthly quota must be from 1 to %d verifications.", int64(MaxQuotaOverride)))
 	}
-	return nil
+}
+
+// OverrideForm is the operator's overrides form as typed: each field a
+// whole number, digits may be grouped with spaces, commas or
+// underscores; empty is the plan's.
+type OverrideForm struct {
+	Rate  string // field "rate", requests per second
+	Burst string // field "burst"
+	Quota string // field "quota", verifications a month
+}
+
+// SetOverridesFrom parses the overrides form and sets them as SetOverrides
+// does, reporting every field's problem at once (fields "rate", "burst",
+// "quota") and changing nothing when there is one. Errors: EINVALID,
+// ENOTFOUND.
+func (s *Service) SetOverridesFrom(ctx context.Context, actor audit.Actor, keyID string, f OverrideForm) error {
+	var fe keyhold.FieldErrors
+	rate, rateOK := parseLimit(&fe, "rate", "rate limit", f.Rate)
+	burst, _ := parseLimit(&fe, "burst", "burst", f.Burst)
+	quota, _ := parseLimit(&fe, "quota", "monthly quota", f.Quota)
+	if len(fe) > 0 {
+		// Check what did parse too, so every field speaks at once; the
+		// burst is measured against the rate only when the rate is sound.
+		k, err := s.Lookup(ctx, keyID)
+		if err != nil {
+			return err
+		}
+		plan, err := s.Plan(ctx, k.AccountID)
+		if err != nil {
+			return err
+		}
+		if !rateOK {
+			rate = nil
+		}
+		checkOverrideValues(&fe, plan, narrow(rate), narrow(burst), quota)
+		return fe.Err()
+	}
+	return s.SetOverrides(ctx, actor, keyID, narrow(rate), narrow(burst), quota)
+}
+
+// parseLimit reads one field of the overrides form into fe: nil for
+// empty; ok is false when it is no whole number.
+func parseLimit(fe *keyhold.FieldErrors, field, what, v string) (n *int64, ok bool) {
+	v = strings.NewReplacer(" ", "", ",", "", "_", "").Replace(strings.TrimSpace(v))
+	if v == "" {
+		return nil, true
+	}
+	x, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || x < 0 {
+		fe.Add(field, fmt.Sprintf("Enter the %s as a whole number, or leave it empty for the plan's.", what))
+		return nil, false
+	}
+	return &x, true
+}
+
+// narrow makes a parsed limit an int, saturating: checkOverrides refuses
+// anything that large with a clear message.
+func narrow(n *int64) *int {
+	if n == nil {
+		return nil
+	}
+	v := int(min(*n, int64(1<<31-1)))
+	return &v
 }
 
 // describeOverrides summarises what changes, or "" for nothing.

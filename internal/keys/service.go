@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -79,55 +80,73 @@ func ParseScopes(s string) []string {
 }
 
 // normalize trims and checks settings in place and returns the metadata
-// as it is to be stored.
+// as it is to be stored. Every field's problem is reported at once, as an
+// EINVALID error with keyhold.FieldErrors (fields "name", "scopes",
+// "meta", "expires").
 func (s *Service) normalize(st *Settings) (json.RawMessage, error) {
+	var fe keyhold.FieldErrors
+	meta := s.check(st, &fe)
+	if err := fe.Err(); err != nil {
+		return nil, err
+	}
+	return meta, nil
+}
+
+// check trims st in place and adds what is wrong with it to fe; it
+// returns the metadata to store when that field is sound.
+func (s *Service) check(st *Settings, fe *keyhold.FieldErrors) json.RawMessage {
 	st.Name = strings.TrimSpace(st.Name)
 	switch {
 	case st.Name == "":
-		return nil, keyhold.Errorf(keyhold.EINVALID, "Give the key a name, so you can tell it apart later.")
+		fe.Add("name", "Give the key a name, so you can tell it apart later.")
 	case utf8.RuneCountInString(st.Name) > MaxNameLen:
-		return nil, keyhold.Errorf(keyhold.EINVALID, "Key names are at most %d characters.", MaxNameLen)
+		fe.Add("name", fmt.Sprintf("Key names are at most %d characters.", MaxNameLen))
+	default:
+		fe.AddErr("name", keyhold.CheckText("The key name", st.Name))
 	}
-	if err := keyhold.CheckText("The key name", st.Name); err != nil {
-		return nil, err
+	scopes, err := checkScopes(st.Scopes)
+	fe.AddErr("scopes", err)
+	st.Scopes = scopes
+	meta, err := encodeMeta(st.Meta)
+	fe.AddErr("meta", err)
+	if st.ExpiresAt != nil {
+		now := s.now()
+		t := st.ExpiresAt.UTC()
+		switch {
+		case !t.After(now):
+			fe.Add("expires", "The expiry date must be in the future.")
+		case t.Sub(now) > MaxExpiry:
+			fe.Add("expires", "The expiry date must be within five years.")
+		}
+		st.ExpiresAt = &t
 	}
+	return meta
+}
+
+// checkScopes trims scopes, drops empty and repeated ones, and checks the
+// rest; the error names the first bad scope.
+func checkScopes(in []string) ([]string, error) {
 	seen := map[string]bool{}
-	scopes := make([]string, 0, len(st.Scopes))
-	for _, sc := range st.Scopes {
+	scopes := make([]string, 0, len(in))
+	for _, sc := range in {
 		sc = strings.TrimSpace(sc)
 		if sc == "" || seen[sc] {
 			continue
 		}
 		// The pattern below refuses these too; this says why.
 		if err := keyhold.CheckText("A scope", sc); err != nil {
-			return nil, err
+			return scopes, err
 		}
 		if len(sc) > MaxScopeLen || !scopePattern.MatchString(sc) {
-			return nil, keyhold.Errorf(keyhold.EINVALID, "Scope %q is not valid: use letters, digits and : . _ / * - (at most %d characters).", truncate(sc, 40), MaxScopeLen)
+			return scopes, keyhold.Errorf(keyhold.EINVALID, "Scope %q is not valid: use letters, digits and : . _ / * - (at most %d characters).", truncate(sc, 40), MaxScopeLen)
 		}
 		seen[sc] = true
 		scopes = append(scopes, sc)
 	}
 	if len(scopes) > MaxScopes {
-		return nil, keyhold.Errorf(keyhold.EINVALID, "A key can have at most %d scopes.", MaxScopes)
+		return scopes, keyhold.Errorf(keyhold.EINVALID, "A key can have at most %d scopes.", MaxScopes)
 	}
-	st.Scopes = scopes
-	meta, err := encodeMeta(st.Meta)
-	if err != nil {
-		return nil, err
-	}
-	if st.ExpiresAt != nil {
-		now := s.now()
-		t := st.ExpiresAt.UTC()
-		switch {
-		case !t.After(now):
-			return nil, keyhold.Errorf(keyhold.EINVALID, "The expiry date must be in the future.")
-		case t.Sub(now) > MaxExpiry:
-			return nil, keyhold.Errorf(keyhold.EINVALID, "The expiry date must be within five years.")
-		}
-		st.ExpiresAt = &t
-	}
-	return meta, nil
+	return scopes, nil
 }
 
 func truncate(s string, n int) string {
@@ -192,7 +211,8 @@ func (s *Service) List(ctx context.Context, accountID string) ([]*Key, error) {
 
 var errNoKey = keyhold.Errorf(keyhold.ENOTFOUND, "We could not find that key.")
 
-// Get returns one of the account's keys.
+// Get returns one of the account's keys, with OldSecretUntil set while a
+// rotation's grace period runs.
 func (s *Service) Get(ctx context.Context, accountID, id string) (*Key, error) {
 	k, err := s.store.KeyByID(ctx, accountID, id)
 	if errors.Is(err, ErrNotFound) {
@@ -201,6 +221,7 @@ func (s *Service) Get(ctx context.Context, accountID, id string) (*Key, error) {
 	if err != nil {
 		return nil, fmt.Errorf("keys: get: %w", err)
 	}
+	k.EndGrace(s.now())
 	return k, nil
 }
 
@@ -288,12 +309,8 @@ func (s *Service) Revoke(ctx context.Context, actor audit.Actor, accountID, id s
 // Rotate gives a key a new secret, keeping its id, settings and usage. The
 // old secret keeps working for grace (one of GracePeriods), then stops.
 func (s *Service) Rotate(ctx context.Context, actor audit.Actor, accountID, id string, grace time.Duration) (*Key, Secret, error) {
-	ok := false
-	for _, g := range GracePeriods {
-		ok = ok || g == grace
-	}
-	if !ok {
-		return nil, "", keyhold.Errorf(keyhold.EINVALID, "Choose how long the old secret keeps working: none, 1 hour, 24 hours or 7 days.")
+	if !slices.Contains(GracePeriods, grace) {
+		return nil, "", keyhold.Errorf(keyhold.EINVALID, "Choose how long the old secret keeps working: %s.", graceList())
 	}
 	k, err := s.Get(ctx, accountID, id)
 	if err != nil {
@@ -322,8 +339,58 @@ func (s *Service) Rotate(ctx context.Context, actor audit.Actor, accountID, id s
 		return nil, "", fmt.Errorf("keys: rotate: %w", err)
 	}
 	k.Display, k.UpdatedAt = secret.Display(), now
+	if grace > 0 {
+		until := now.Add(grace)
+		k.OldSecretUntil = &until
+	} else {
+		k.OldSecretUntil = nil
+	}
 	s.events.publish(Event{Kind: KeyRotated, KeyID: id, AccountID: accountID, SecretHash: hash})
 	return k, secret, nil
+}
+
+// graceList is GracePeriods in words, for messages.
+func graceList() string {
+	words := make([]string, len(GracePeriods))
+	for i, g := range GracePeriods {
+		words[i] = GraceLabel(g)
+	}
+	if len(words) < 2 {
+		return strings.Join(words, "")
+	}
+	return strings.Join(words[:len(words)-1], ", ") + " or " + words[len(words)-1]
+}
+
+// ExpireOldSecret ends, now, the grace period of the key's previous
+// secret (left working by Rotate): the next verification with it answers
+// EXPIRED, on every instance, as when its grace period runs out. It is
+// audited. Errors: ENOTFOUND for a key that is not the account's,
+// EINVALID when no previous secret is working (none left, or the key is
+// revoked).
+func (s *Service) ExpireOldSecret(ctx context.Context, actor audit.Actor, accountID, id string) error {
+	k, err := s.Get(ctx, accountID, id)
+	if err != nil {
+		return err
+	}
+	if k.RevokedAt != nil {
+		return keyhold.Errorf(keyhold.EINVALID, "This key is revoked: none of its secrets works any more.")
+	}
+	if k.OldSecretUntil == nil {
+		return keyhold.Errorf(keyhold.EINVALID, "The previous secret of this key no longer works; there is nothing to expire.")
+	}
+	now := s.now().UTC()
+	err = s.store.ExpireOldSecrets(ctx, accountID, id, now, s.entry(actor, accountID, audit.KeyOldSecretExpired, id,
+		fmt.Sprintf("Expired the previous secret of %q now, instead of at %s", k.Name, k.OldSecretUntil.Format("2006-01-02 15:04 MST"))))
+	if errors.Is(err, ErrNotFound) {
+		return keyhold.Errorf(keyhold.EINVALID, "The previous secret of this key no longer works; there is nothing to expire.")
+	}
+	if err != nil {
+		return fmt.Errorf("keys: expire old secret: %w", err)
+	}
+	// The same event as a rotation: every instance drops what it cached
+	// for the key, and reads the old secret's new end on its next use.
+	s.events.publish(Event{Kind: KeyRotated, KeyID: id, AccountID: accountID})
+	return nil
 }
 
 // Audit returns the newest audit entries about one of the account's keys.

@@ -288,6 +288,7 @@ func (s *Service) keyDetail(ctx context.Context, accountID, keyID string) (*KeyD
 	if err != nil {
 		return nil, fmt.Errorf("overview: key: %w", err)
 	}
+	k.EndGrace(now)
 	plan := s.plans.Get(a.PlanID)
 	w := a.Window(now)
 	used, err := s.store.QuotaUsed(ctx, k.ID, w.Start)

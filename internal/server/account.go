@@ -9,13 +9,17 @@ import (
 	"github.com/keyhold/keyhold/templates"
 )
 
-func (s *Server) accountPage(c echo.Context, errMsg string) templates.AccountPage {
+// accountPage is /account's view; formErr, when not nil, is the password
+// form's error, shown under its fields or above the form.
+func (s *Server) accountPage(c echo.Context, formErr error) templates.AccountPage {
 	a := accountFrom(c)
-	return templates.AccountPage{Layout: s.layout(c, "Account", "account"), Email: a.Email, CreatedAt: a.CreatedAt, Error: errMsg}
+	p := templates.AccountPage{Layout: s.layout(c, "Account", "account"), Email: a.Email, CreatedAt: a.CreatedAt}
+	p.Error, p.Fields = formErrors(formErr)
+	return p
 }
 
 func (s *Server) handleAccount(c echo.Context) error {
-	return render(c, http.StatusOK, templates.AccountSettings(s.accountPage(c, "")))
+	return render(c, http.StatusOK, templates.AccountSettings(s.accountPage(c, nil)))
 }
 
 // handlePasswordChange changes the password, which ends every session of
@@ -25,11 +29,11 @@ func (s *Server) handlePasswordChange(c echo.Context) error {
 	err := s.auth.ChangePassword(c.Request().Context(), actorOf(c), c.FormValue("current_password"), c.FormValue("password"))
 	switch keyhold.ErrorCode(err) {
 	case keyhold.EINVALID:
-		return render(c, http.StatusUnprocessableEntity, templates.AccountSettings(s.accountPage(c, keyhold.ErrorMessage(err))))
+		return render(c, http.StatusUnprocessableEntity, templates.AccountSettings(s.accountPage(c, err)))
 	case keyhold.ETOOMANY:
 		s.log.Warn("password change throttled", "account_id", a.ID, "ip", c.RealIP())
 		setRetryAfter(c, err)
-		return render(c, http.StatusTooManyRequests, templates.AccountSettings(s.accountPage(c, keyhold.ErrorMessage(err))))
+		return render(c, http.StatusTooManyRequests, templates.AccountSettings(s.accountPage(c, err)))
 	}
 	if err != nil {
 		return err

@@ -82,12 +82,12 @@ func (s *Server) handleAdminKeys(c echo.Context) error {
 
 // handleAdminKey is /admin/keys/{id}.
 func (s *Server) handleAdminKey(c echo.Context) error {
-	return s.renderAdminKey(c, http.StatusOK, nil, "")
+	return s.renderAdminKey(c, http.StatusOK, nil, nil)
 }
 
 // renderAdminKey renders a key's page; form, when not nil, is the
-// operator's input to re-show with errMsg.
-func (s *Server) renderAdminKey(c echo.Context, status int, form *templates.AdminOverrideForm, errMsg string) error {
+// operator's input to re-show with formErr under its fields.
+func (s *Server) renderAdminKey(c echo.Context, status int, form *templates.AdminOverrideForm, formErr error) error {
 	d, err := s.overview.AdminKey(c.Request().Context(), c.Param("id"))
 	if err != nil {
 		return err
@@ -97,10 +97,11 @@ func (s *Server) renderAdminKey(c echo.Context, status int, form *templates.Admi
 	row := adminKeyRow(k.Key, d.Account.Email, l.Now)
 	row.Used = k.Used
 	p := templates.AdminKeyPage{Layout: l, Key: row, Scopes: k.Scopes, ExpiresAt: k.ExpiresAt, RevokedAt: k.RevokedAt,
-		PlanName: plan.Name, Usage: keyUsageView(d.Usage), Error: errMsg, AuditURL: "/admin/audit?account=" + url.QueryEscape(k.AccountID),
+		PlanName: plan.Name, Usage: keyUsageView(d.Usage), AuditURL: "/admin/audit?account=" + url.QueryEscape(k.AccountID),
 		Plan:      templates.AdminLimits{RatePerSec: plan.RatePerSecond, Burst: plan.Burst, Quota: plan.MonthlyQuota},
 		Effective: templates.AdminLimits{RatePerSec: plan.RatePerSecond, Burst: plan.Burst, Quota: plan.MonthlyQuota},
-		Form:      overrideForm(k.Key)}
+		Form:      overrideForm(k.Key), Saved: overrideForm(k.Key)}
+	p.Error, p.Fields = formErrors(formErr)
 	// As the verifier applies them (verify.newEntry).
 	if k.RateOverride != nil {
 		p.Effective.RatePerSec = *k.RateOverride
@@ -155,38 +156,14 @@ func overrideForm(k *keys.Key) templates.AdminOverrideForm {
 	return f
 }
 
-// parseLimit reads one field of the overrides form: empty is nil (the
-// plan's); digits may be grouped with spaces, commas or underscores.
-func parseLimit(field, v string) (*int64, error) {
-	v = strings.NewReplacer(" ", "", ",", "", "_", "").Replace(strings.TrimSpace(v))
-	if v == "" {
-		return nil, nil
-	}
-	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || n < 0 {
-		return nil, keyhold.Errorf(keyhold.EINVALID, "Enter the %s as a whole number, or leave it empty for the plan's.", field)
-	}
-	return &n, nil
-}
-
 // handleAdminKeyOverrides sets a key's overrides; the next verification of
 // the key uses them.
 func (s *Server) handleAdminKeyOverrides(c echo.Context) error {
 	form := templates.AdminOverrideForm{Rate: strings.TrimSpace(c.FormValue("rate")), Burst: strings.TrimSpace(c.FormValue("burst")),
 		Quota: strings.TrimSpace(c.FormValue("quota"))}
-	rate, err := parseLimit("rate limit", form.Rate)
-	var burst, quota *int64
-	if err == nil {
-		burst, err = parseLimit("burst", form.Burst)
-	}
-	if err == nil {
-		quota, err = parseLimit("monthly quota", form.Quota)
-	}
-	if err == nil {
-		err = s.keys.SetOverrides(c.Request().Context(), actorOf(c), c.Param("id"), intOf(rate), intOf(burst), quota)
-	}
+	err := s.keys.SetOverridesFrom(c.Request().Context(), actorOf(c), c.Param("id"), keys.OverrideForm{Rate: form.Rate, Burst: form.Burst, Quota: form.Quota})
 	if keyhold.ErrorCode(err) == keyhold.EINVALID {
-		return s.renderAdminKey(c, http.StatusUnprocessableEntity, &form, keyhold.ErrorMessage(err))
+		return s.renderAdminKey(c, http.StatusUnprocessableEntity, &form, err)
 	}
 	if err != nil {
 		return err
@@ -194,14 +171,4 @@ func (s *Server) handleAdminKeyOverrides(c echo.Context) error {
 	s.log.Info("key overrides set", "key_id", c.Param("id"), "by", accountFrom(c).ID)
 	s.addFlash(c, templates.FlashSuccess, "Limits saved. The next verification of this key uses them.")
 	return redirect(c, "/admin/keys/"+url.PathEscape(c.Param("id")))
-}
-
-// intOf narrows a parsed limit to an int, saturating: the service refuses
-// anything that large with a clear message.
-func intOf(n *int64) *int {
-	if n == nil {
-		return nil
-	}
-	v := int(min(*n, int64(1<<31-1)))
-	return &v
 }

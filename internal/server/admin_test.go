@@ -128,6 +128,17 @@ func TestAdminOverridesTakeEffectOnTheNextVerify(t *testing.T) {
 	if v, _ := p.Doc.Find(`input[name="rate"]`).Attr("value"); v != "50" {
 		t.Errorf("the form lost the input: rate %q", v)
 	}
+	// Nothing was saved, and the limits card says so (it once showed
+	// "50/s Override" here).
+	if got := strings.Join(strings.Fields(p.Doc.Find(`[data-testid="key-limits"]`).Text()), " "); strings.Contains(got, "Override") || !strings.Contains(got, "10/s") {
+		t.Errorf("limits card after a refused save: %q", got)
+	}
+	// Every field's problem in one submit.
+	p = ops.Submit(page, action, url.Values{"rate": {"0"}, "burst": {"many"}, "quota": {"-5"}})
+	if p.StatusCode != http.StatusUnprocessableEntity || p.Doc.Find(`[aria-invalid="true"]`).Length() != 3 ||
+		p.Doc.Find(`[data-testid="field-error"][role="alert"]`).Length() != 3 {
+		t.Errorf("three bad fields: %d, %d marked, alerts %q", p.StatusCode, p.Doc.Find(`[aria-invalid="true"]`).Length(), alert(p))
+	}
 	if p := ops.Submit(page, action, url.Values{"quota": {"lots"}}); p.StatusCode != http.StatusUnprocessableEntity {
 		t.Errorf("a quota that is no number: %d", p.StatusCode)
 	}

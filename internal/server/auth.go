@@ -90,7 +90,8 @@ func (s *Server) authFormError(c echo.Context, err error, f credentials, page fu
 		status = http.StatusUnprocessableEntity
 	}
 	setRetryAfter(c, err)
-	p := templates.AuthPage{Layout: s.layout(c, title, ""), Email: f.Email, Error: keyhold.ErrorMessage(err)}
+	p := templates.AuthPage{Layout: s.layout(c, title, ""), Email: f.Email}
+	p.Error, p.Fields = formErrors(err)
 	return render(c, status, page(p))
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -24,27 +25,15 @@ func keyFormOf(c echo.Context) templates.KeyForm {
 		Name:    strings.TrimSpace(c.FormValue("name")),
 		Scopes:  strings.TrimSpace(c.FormValue("scopes")),
 		Meta:    strings.TrimSpace(c.FormValue("meta")),
+		Expiry:  strings.TrimSpace(c.FormValue("expiry")),
 		Expires: strings.TrimSpace(c.FormValue("expires")),
 	}
 }
 
-// settings turns the form into key settings. An expiry date means the key
-// works through that whole day, UTC.
-func settings(f templates.KeyForm) (keys.Settings, error) {
-	meta, err := keys.ParseMeta(f.Meta)
-	if err != nil {
-		return keys.Settings{}, err
-	}
-	st := keys.Settings{Name: f.Name, Scopes: keys.ParseScopes(f.Scopes), Meta: meta}
-	if f.Expires != "" {
-		d, err := time.Parse("2006-01-02", f.Expires)
-		if err != nil {
-			return keys.Settings{}, keyhold.Errorf(keyhold.EINVALID, "Enter the expiry as a date, like 2027-01-31.")
-		}
-		end := d.AddDate(0, 0, 1)
-		st.ExpiresAt = &end
-	}
-	return st, nil
+// parseKeyForm checks the form in the key service: every field's problem
+// at once (keyhold.Fields).
+func (s *Server) parseKeyForm(f templates.KeyForm) (keys.Settings, error) {
+	return s.keys.ParseForm(keys.Form{Name: f.Name, Scopes: f.Scopes, Meta: f.Meta, Expiry: f.Expiry, Expires: f.Expires})
 }
 
 // formOfKey fills the settings form from a stored key.
@@ -139,17 +128,34 @@ func keyListFilter(q overview.KeyListQuery, a *overview.Account) templates.KeyLi
 }
 
 func (s *Server) handleKeyNew(c echo.Context) error {
-	return s.renderKeyNew(c, http.StatusOK, templates.KeyForm{}, "")
+	return s.renderKeyNew(c, http.StatusOK, templates.KeyForm{Expiry: strconv.Itoa(keys.DefaultExpiryDays)}, nil)
 }
 
-func (s *Server) renderKeyNew(c echo.Context, status int, f templates.KeyForm, errMsg string) error {
+// renderKeyNew renders the new-key form with f; err, when not nil, is
+// shown under its fields (keyhold.Fields) or above the form.
+func (s *Server) renderKeyNew(c echo.Context, status int, f templates.KeyForm, formErr error) error {
 	l := s.layout(c, "New API key", "keys")
 	a, err := s.overview.Account(c.Request().Context(), accountFrom(c).ID)
 	if err != nil {
 		return err
 	}
-	plan := s.planOf(s.plans.Get(a.PlanID), a)
-	return render(c, status, templates.KeyNew(templates.KeyNewPage{Layout: l, Form: f, Error: errMsg, Plan: plan}))
+	suggest, err := s.keys.ScopesInUse(c.Request().Context(), a.ID)
+	if err != nil {
+		return err
+	}
+	p := templates.KeyNewPage{Layout: l, Form: f, Plan: s.planOf(s.plans.Get(a.PlanID), a), ScopeSuggestions: suggest, ExpiryPresets: keys.ExpiryPresets}
+	p.Error, p.Fields = formErrors(formErr)
+	return render(c, status, templates.KeyNew(p))
+}
+
+// formErrors splits a form's error into the message above the form and
+// the messages under its fields: a field error is shown only under its
+// field.
+func formErrors(err error) (string, map[string]string) {
+	if fields := keyhold.Fields(err); fields != nil {
+		return "", fields
+	}
+	return keyhold.ErrorMessage(err), nil
 }
 
 // handleKeyCreate creates a key and answers with the page that shows its
@@ -157,18 +163,18 @@ func (s *Server) renderKeyNew(c echo.Context, status int, f templates.KeyForm, e
 // with the key's, so a reload does not post the form again.
 func (s *Server) handleKeyCreate(c echo.Context) error {
 	f := keyFormOf(c)
-	st, err := settings(f)
+	st, err := s.parseKeyForm(f)
 	if err != nil {
-		return s.renderKeyNew(c, http.StatusUnprocessableEntity, f, keyhold.ErrorMessage(err))
+		return s.renderKeyNew(c, http.StatusUnprocessableEntity, f, err)
 	}
 	acct := accountFrom(c)
 	k, secret, err := s.keys.Create(c.Request().Context(), actorOf(c), acct.ID, st)
 	switch keyhold.ErrorCode(err) {
 	case "":
 	case keyhold.EINVALID:
-		return s.renderKeyNew(c, http.StatusUnprocessableEntity, f, keyhold.ErrorMessage(err))
+		return s.renderKeyNew(c, http.StatusUnprocessableEntity, f, err)
 	case keyhold.ELIMIT:
-		return s.renderKeyNew(c, http.StatusForbidden, f, keyhold.ErrorMessage(err))
+		return s.renderKeyNew(c, http.StatusForbidden, f, err)
 	default:
 		return err
 	}
@@ -179,19 +185,23 @@ func (s *Server) handleKeyCreate(c echo.Context) error {
 }
 
 func (s *Server) handleKeyShow(c echo.Context) error {
-	return s.renderKeyDetail(c, http.StatusOK, nil, "")
+	return s.renderKeyDetail(c, http.StatusOK, nil, nil)
 }
 
 // renderKeyDetail renders the key page; form, when not nil, is the user's
-// input to re-show with errMsg.
-func (s *Server) renderKeyDetail(c echo.Context, status int, form *templates.KeyForm, errMsg string) error {
-	d, err := s.overview.KeyDetail(c.Request().Context(), accountFrom(c).ID, c.Param("id"))
+// input to re-show with formErr under its fields.
+func (s *Server) renderKeyDetail(c echo.Context, status int, form *templates.KeyForm, formErr error) error {
+	ctx := c.Request().Context()
+	acct := accountFrom(c)
+	d, err := s.overview.KeyDetail(ctx, acct.ID, c.Param("id"))
 	if err != nil {
 		return err
 	}
-	l := s.layout(c, d.Key.Name, "keys")
-	p := templates.KeyDetailPage{Layout: l, Key: keyRowOf(d.Key, l.Now), Form: formOfKey(d.Key.Key), Error: errMsg,
-		Plan: s.planOf(d.Plan, d.Account), GraceOptions: graceOptions, BaseURL: s.baseURL.String(), Usage: keyUsageView(d.Usage)}
+	k := d.Key.Key
+	l := s.layout(c, k.Name, "keys")
+	p := templates.KeyDetailPage{Layout: l, Key: keyRowOf(d.Key, l.Now), Form: formOfKey(k), Plan: s.planOf(d.Plan, d.Account),
+		GraceOptions: graceOptions(), OldSecretUntil: k.OldSecretUntil, BaseURL: s.baseURL.String(), Usage: keyUsageView(d.Usage)}
+	p.Error, p.Fields = formErrors(formErr)
 	if form != nil {
 		p.Form = *form
 	}
@@ -205,18 +215,29 @@ func (s *Server) renderKeyDetail(c echo.Context, status int, form *templates.Key
 	}
 	for _, e := range d.Audit {
 		p.Audit = append(p.Audit, templates.AuditRow{Action: e.Action, Detail: e.Detail, IP: e.IP, At: e.CreatedAt})
+		if e.Action == audit.KeyRevoked && p.RevokedBy == "" {
+			p.RevokedBy = revokedBy(e, acct.ID)
+		}
+	}
+	if k.RevokedAt != nil {
+		// Usage is kept by the hour; the key's first hour holds its start.
+		life, err := s.keys.KeyTotals(ctx, acct.ID, k.ID, k.CreatedAt)
+		if err != nil {
+			return err
+		}
+		p.UsageToDate = usageTotals(life)
 	}
 	return render(c, status, templates.KeyDetail(p))
 }
 
 func (s *Server) handleKeyUpdate(c echo.Context) error {
 	f := keyFormOf(c)
-	st, err := settings(f)
+	st, err := s.parseKeyForm(f)
 	if err == nil {
 		_, err = s.keys.Update(c.Request().Context(), actorOf(c), accountFrom(c).ID, c.Param("id"), st)
 	}
 	if keyhold.ErrorCode(err) == keyhold.EINVALID {
-		return s.renderKeyDetail(c, http.StatusUnprocessableEntity, &f, keyhold.ErrorMessage(err))
+		return s.renderKeyDetail(c, http.StatusUnprocessableEntity, &f, err)
 	}
 	if err != nil {
 		return err
@@ -256,12 +277,64 @@ func (s *Server) handleKeyUsageCSV(c echo.Context) error {
 	return attachment(c, "text/csv; charset=utf-8", name, usageCSV(days))
 }
 
-// graceOptions are the rotate form's choices, in keys.GracePeriods order.
-var graceOptions = []templates.GraceOption{
-	{Value: "0", Label: "None: the old secret stops now"},
-	{Value: "1h", Label: "1 hour"},
-	{Value: "24h", Label: "24 hours"},
-	{Value: "168h", Label: "7 days"},
+// graceOptions are the rotate form's choices, one per keys.GracePeriods,
+// in its order.
+func graceOptions() []templates.GraceOption {
+	opts := make([]templates.GraceOption, len(keys.GracePeriods))
+	for i, g := range keys.GracePeriods {
+		o := templates.GraceOption{Value: graceValue(g), Label: keys.GraceLabel(g), Default: g == defaultGrace}
+		if g == 0 {
+			o.Label = "None: the old secret stops now"
+		}
+		opts[i] = o
+	}
+	return opts
+}
+
+// defaultGrace is the grace the rotate form pre-selects, so that apps
+// still using the old secret have a day to switch. A request that names
+// none gets none (DESIGN.md: "default none").
+const defaultGrace = 24 * time.Hour
+
+// graceValue is g as the rotate form sends it: "0", "1h", "24h", "168h"
+// (parseGrace reads it back).
+func graceValue(g time.Duration) string {
+	switch {
+	case g == 0:
+		return "0"
+	case g%time.Hour == 0:
+		return strconv.FormatInt(int64(g/time.Hour), 10) + "h"
+	}
+	return g.String()
+}
+
+// revokedBy says who revoked a key, from its audit entry, for the
+// account's own page.
+func revokedBy(e audit.Entry, accountID string) string {
+	switch e.ActorID {
+	case accountID:
+		return "you"
+	case "":
+		return ""
+	}
+	return "an operator"
+}
+
+// handleKeyExpireOld ends a rotation's grace period now: the previous
+// secret answers EXPIRED on its next verification, on every instance.
+func (s *Server) handleKeyExpireOld(c echo.Context) error {
+	acct := accountFrom(c)
+	err := s.keys.ExpireOldSecret(c.Request().Context(), actorOf(c), acct.ID, c.Param("id"))
+	if keyhold.ErrorCode(err) == keyhold.EINVALID {
+		s.addFlash(c, templates.FlashInfo, keyhold.ErrorMessage(err))
+		return redirect(c, "/keys/"+c.Param("id"))
+	}
+	if err != nil {
+		return err
+	}
+	s.log.Info("key old secret expired", "account_id", acct.ID, "key_id", c.Param("id"))
+	s.addFlash(c, templates.FlashSuccess, "The previous secret no longer works. Only the current one verifies now.")
+	return redirect(c, "/keys/"+c.Param("id"))
 }
 
 // handleKeyRotate rotates a key and shows its new secret once. A form that

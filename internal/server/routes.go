@@ -71,6 +71,7 @@ func (s *Server) routes() {
 	e.POST("/keys/:id", s.handleKeyUpdate, app...)
 	e.POST("/keys/:id/revoke", s.handleKeyRevoke, app...)
 	e.POST("/keys/:id/rotate", s.handleKeyRotate, app...)
+	e.POST("/keys/:id/expire-old-secret", s.handleKeyExpireOld, app...)
 	e.GET("/keys/:id/usage.csv", s.handleKeyUsageCSV, app...)
 
 	// Billing.

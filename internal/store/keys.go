@@ -159,7 +159,44 @@ func (db *DB) KeyByID(ctx context.Context, accountID, id string) (*keys.Key, err
 	if err != nil {
 		return nil, fmt.Errorf("store: key: %w", err)
 	}
-	return rec.domain()
+	k, err := rec.domain()
+	if err != nil {
+		return nil, err
+	}
+	// The latest end of a secret rotated away: the previous secret's, in
+	// a grace period (or past, which the key service ignores).
+	var old []secretRecord
+	err = db.ctx(ctx).Where("key_id = ? AND expires_at IS NOT NULL", id).Order("expires_at DESC").Limit(1).Find(&old).Error
+	if err != nil {
+		return nil, fmt.Errorf("store: key old secret: %w", err)
+	}
+	if len(old) == 1 {
+		k.OldSecretUntil = utcPtr(old[0].ExpiresAt)
+	}
+	return k, nil
+}
+
+// ExpireOldSecrets ends at at the key's secrets that would work past it,
+// the previous one of a rotation's grace period; they are kept, so that
+// they answer EXPIRED rather than NOT_FOUND.
+func (db *DB) ExpireOldSecrets(ctx context.Context, accountID, id string, at time.Time, e audit.Entry) error {
+	return db.ctx(ctx).Transaction(func(tx *gorm.DB) error {
+		var n int64
+		if err := tx.Model(&keyRecord{}).Where("id = ? AND account_id = ? AND revoked_at IS NULL", id, accountID).Count(&n).Error; err != nil {
+			return fmt.Errorf("store: expire old secrets: %w", err)
+		}
+		if n == 0 {
+			return keys.ErrNotFound
+		}
+		res := tx.Model(&secretRecord{}).Where("key_id = ? AND expires_at > ?", id, at.UTC()).Update("expires_at", at.UTC())
+		if res.Error != nil {
+			return fmt.Errorf("store: expire old secrets: %w", res.Error)
+		}
+		if res.RowsAffected == 0 {
+			return keys.ErrNotFound
+		}
+		return writeAudit(tx, e)
+	})
 }
 
 // UpdateKey stores a key's name, scopes, metadata and expiry.

@@ -90,9 +90,14 @@ func (db *DB) KeyState(ctx context.Context, accountID, keyID string, now time.Ti
 	var rows []struct {
 		Key     keyRecord       `gorm:"embedded"`
 		Account accountStateRow `gorm:"embedded"`
+		// The latest end of a secret rotated away, as KeyByID reads it;
+		// a joined column rather than MAX() so that SQLite keeps its type.
+		OldSecretUntil *time.Time
 	}
-	q := `SELECT k.*, ` + accountStateColumns + `
+	q := `SELECT k.*, ` + accountStateColumns + `, os.expires_at AS old_secret_until
 		FROM api_keys k JOIN accounts a ON a.id = k.account_id LEFT JOIN subscriptions s ON s.account_id = a.id
+		LEFT JOIN key_secrets os ON os.key_id = k.id AND os.expires_at IS NOT NULL
+			AND NOT EXISTS (SELECT 1 FROM key_secrets later WHERE later.key_id = k.id AND later.expires_at > os.expires_at)
 		WHERE k.id = @key`
 	if accountID != "" {
 		q += ` AND k.account_id = @account`
@@ -108,6 +113,7 @@ func (db *DB) KeyState(ctx context.Context, accountID, keyID string, now time.Ti
 	if err != nil {
 		return nil, nil, err
 	}
+	k.OldSecretUntil = utcPtr(rows[0].OldSecretUntil)
 	return k, rows[0].Account.domain(), nil
 }
 

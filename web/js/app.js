@@ -5,6 +5,9 @@
 //   <button data-copy-target="ID">  copies the text of the element #ID and
 //                                   says "Copied" for a moment.
 //   <form data-confirm="Message">   asks confirm(Message) before submitting.
+//   <button data-scope-add="read" data-scope-target="ID">
+//                                   adds the scope "read" to the input #ID
+//                                   (a comma-separated list), once.
 //   <div data-replace-url="/path">  replaces the page's address with /path
 //                                   (history.replaceState), so that reloading
 //                                   a page that answered a POST GETs /path
@@ -89,6 +92,20 @@
         selection.addRange(range);
       }
     );
+  });
+
+  document.addEventListener("click", function (event) {
+    var chip = event.target.closest("[data-scope-add]");
+    if (!chip) return;
+    event.preventDefault();
+    var input = document.getElementById(chip.getAttribute("data-scope-target"));
+    if (!input) return;
+    var scope = chip.getAttribute("data-scope-add");
+    var scopes = input.value.split(/[\s,]+/).filter(Boolean);
+    if (scopes.indexOf(scope) < 0) scopes.push(scope);
+    input.value = scopes.join(", ");
+    chip.setAttribute("data-added", "");
+    input.focus();
   });
 
   function replaceURL() {
