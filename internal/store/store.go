@@ -117,7 +117,7 @@ func (db *DB) Ping(ctx context.Context) error {
 // recorded in the goose_db_version table. On PostgreSQL a session lock keeps
 // instances starting together from migrating twice.
 func (db *DB) Migrate(ctx context.Context, log *slog.Logger) error {
-	var opts []goose.ProviderOption
+	opts := []goose.ProviderOption{goose.WithGoMigrations(migrations.Go(db.dialect == goose.DialectPostgres)...)}
 	if db.dialect == goose.DialectPostgres {
 		locker, err := lock.NewPostgresSessionLocker()
 		if err != nil {
