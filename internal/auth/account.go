@@ -15,6 +15,8 @@ type Account struct {
 	PasswordHash string // argon2id PHC string
 	IsAdmin      bool
 	PlanID       string // the plan the account is on; billing keeps it in sync
+	// EmailVerifiedAt is when the address was verified; nil: never.
+	EmailVerifiedAt *time.Time
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
 }

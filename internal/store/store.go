@@ -29,6 +29,7 @@ type DB struct {
 	sql     *sql.DB
 	dialect goose.Dialect
 	url     string // for connections of their own (LISTEN)
+	outbox  Outbox // where mail is queued; see SetOutbox
 }
 
 // Open connects to databaseURL: sqlite://PATH (WAL, busy timeout, foreign
