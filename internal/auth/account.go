@@ -17,8 +17,8 @@ type Account struct {
 	PlanID       string // the plan the account is on; billing keeps it in sync
 	// EmailVerifiedAt is when the address was verified; nil: never.
 	EmailVerifiedAt *time.Time
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
 }
 
 // Session is the server-side half of a session token; its ID is the

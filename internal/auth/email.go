@@ -84,11 +84,15 @@ type EmailStore interface {
 	ChangeEmail(ctx context.Context, hash string, now time.Time, old string, notice *Mail) error
 }
 
-// Errors of the links, one message each.
+// Errors of mailed links, one message each; callers tell them from a
+// refused password with errors.Is.
 var (
-	errTokenUnknown = keyhold.Errorf(keyhold.ENOTFOUND, "This link is not valid. Check that you copied all of it, or ask for a new one.")
-	errTokenUsed    = keyhold.Errorf(keyhold.EINVALID, "This link has been used already. Ask for a new one if you still need it.")
-	errTokenExpired = keyhold.Errorf(keyhold.EINVALID, "This link has expired. Ask for a new one.")
+	ErrLinkUnknown = keyhold.Errorf(keyhold.ENOTFOUND, "This link is not valid. Check that you copied all of it, or ask for a new one.")
+	ErrLinkUsed    = keyhold.Errorf(keyhold.EINVALID, "This link has been used already. Ask for a new one if you still need it.")
+	ErrLinkExpired = keyhold.Errorf(keyhold.EINVALID, "This link has expired. Ask for a new one.")
+)
+
+var (
 	errEmailOff     = keyhold.Errorf(keyhold.EUNAVAILABLE, "Email is not set up on this Keyhold. Ask the operator for help.")
 )
 
@@ -116,24 +120,24 @@ const maxTokenLen = 64
 // EmailEnabled reports whether mail can be sent (KEYHOLD_SMTP_URL).
 func (s *Service) EmailEnabled() bool { return s.emailOn }
 
-// token looks up a token from a link for purpose: errTokenUnknown,
-// errTokenUsed or errTokenExpired when it does not work.
+// token looks up a token from a link for purpose: ErrLinkUnknown,
+// ErrLinkUsed or ErrLinkExpired when it does not work.
 func (s *Service) token(ctx context.Context, token, purpose string) (*EmailToken, error) {
 	if s.email == nil || token == "" || len(token) > maxTokenLen {
-		return nil, errTokenUnknown
+		return nil, ErrLinkUnknown
 	}
 	t, err := s.email.EmailToken(ctx, TokenHash(token))
 	switch {
 	case errors.Is(err, ErrNotFound):
-		return nil, errTokenUnknown
+		return nil, ErrLinkUnknown
 	case err != nil:
 		return nil, fmt.Errorf("auth: token: %w", err)
 	case t.Purpose != purpose:
-		return nil, errTokenUnknown
+		return nil, ErrLinkUnknown
 	case t.UsedAt != nil:
-		return nil, errTokenUsed
+		return nil, ErrLinkUsed
 	case !s.now().Before(t.ExpiresAt):
-		return nil, errTokenExpired
+		return nil, ErrLinkExpired
 	}
 	return t, nil
 }
@@ -142,7 +146,7 @@ func (s *Service) token(ctx context.Context, token, purpose string) (*EmailToken
 // into the link's message.
 func usedErr(err error, op string) error {
 	if errors.Is(err, ErrTokenUsed) {
-		return errTokenUsed
+		return ErrLinkUsed
 	}
 	return fmt.Errorf("auth: %s: %w", op, err)
 }
@@ -220,10 +224,11 @@ func (s *Service) ResetLink(ctx context.Context, actor audit.Actor, accountID st
 	return token, nil
 }
 
-// CheckResetToken reports whether a reset link still works, so its page
-// can say so before the password is typed.
-func (s *Service) CheckResetToken(ctx context.Context, token string) error {
-	_, err := s.token(ctx, token, PurposePasswordReset)
+// CheckLink reports whether a mailed link of purpose still works, so its
+// page can say so before anything is typed or pressed: nil, or
+// ErrLinkUnknown, ErrLinkUsed, ErrLinkExpired.
+func (s *Service) CheckLink(ctx context.Context, purpose, token string) error {
+	_, err := s.token(ctx, token, purpose)
 	return err
 }
 

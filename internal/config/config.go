@@ -226,6 +226,9 @@ func Load(getenv func(string) string) (*Config, error) {
 	c.EmailFrom = fa
 	switch v := get("KEYHOLD_REQUIRE_VERIFIED_EMAIL", "false"); v {
 	case "true":
+		if c.SMTP == nil {
+			return nil, &Error{"KEYHOLD_REQUIRE_VERIFIED_EMAIL", "needs KEYHOLD_SMTP_URL: without email nobody can verify an address"}
+		}
 		c.RequireVerifiedEmail = true
 	case "false":
 	default:

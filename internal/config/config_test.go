@@ -156,7 +156,7 @@ func TestLoadSMTP(t *testing.T) {
 	if c.SMTP != nil || c.EmailFrom.String() != `"Keyhold" <keyhold@localhost>` || c.RequireVerifiedEmail {
 		t.Errorf("defaults: smtp %v, from %v, require %v", c.SMTP, c.EmailFrom, c.RequireVerifiedEmail)
 	}
-	c, err = Load(env(map[string]string{"KEYHOLD_EMAIL_FROM": "Acme Keys <keys@acme.test>", "KEYHOLD_REQUIRE_VERIFIED_EMAIL": "true"}))
+	c, err = Load(env(map[string]string{"KEYHOLD_EMAIL_FROM": "Acme Keys <keys@acme.test>", "KEYHOLD_REQUIRE_VERIFIED_EMAIL": "true", "KEYHOLD_SMTP_URL": "smtp+insecure://127.0.0.1:1025"}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,6 +182,7 @@ func TestLoadRejectsSMTP(t *testing.T) {
 		{"KEYHOLD_SMTP_URL", "smtp://u:" + password + "@mail.example.com:25\x7f"},
 		{"KEYHOLD_EMAIL_FROM", "not an address"},
 		{"KEYHOLD_REQUIRE_VERIFIED_EMAIL", "yes"},
+		{"KEYHOLD_REQUIRE_VERIFIED_EMAIL", "true"}, // without KEYHOLD_SMTP_URL
 	}
 	for _, tt := range tests {
 		t.Run(tt.name+"="+tt.value, func(t *testing.T) {

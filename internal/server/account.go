@@ -11,7 +11,8 @@ import (
 
 func (s *Server) accountPage(c echo.Context, errMsg string) templates.AccountPage {
 	a := accountFrom(c)
-	return templates.AccountPage{Layout: s.layout(c, "Account", "account"), Email: a.Email, CreatedAt: a.CreatedAt, Error: errMsg}
+	return templates.AccountPage{Layout: s.layout(c, "Account", "account"), Email: a.Email, CreatedAt: a.CreatedAt, Error: errMsg,
+		Verified: a.EmailVerifiedAt != nil, EmailOn: s.auth.EmailEnabled()}
 }
 
 func (s *Server) handleAccount(c echo.Context) error {

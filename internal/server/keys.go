@@ -147,7 +147,7 @@ func (s *Server) handleKeyCreate(c echo.Context) error {
 	case "":
 	case keyhold.EINVALID:
 		return s.renderKeyNew(c, http.StatusUnprocessableEntity, f, keyhold.ErrorMessage(err))
-	case keyhold.ELIMIT:
+	case keyhold.ELIMIT, keyhold.EFORBIDDEN: // a plan limit; an unverified address (KEYHOLD_REQUIRE_VERIFIED_EMAIL)
 		return s.renderKeyNew(c, http.StatusForbidden, f, keyhold.ErrorMessage(err))
 	default:
 		return err

@@ -6,6 +6,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
+	"github.com/keyhold/keyhold/internal/auth"
 	"github.com/keyhold/keyhold/internal/keys"
 	"github.com/keyhold/keyhold/static"
 )
@@ -52,6 +53,16 @@ func (s *Server) routes() {
 	e.POST("/signup", s.handleSignup, pub...)
 	e.GET("/login", s.handleLoginForm, pub...)
 	e.POST("/login", s.handleLogin, pub...)
+	// Email: forgot password, and the pages of mailed links (whose token
+	// is the path's last segment; see email.go).
+	e.GET("/password/forgot", s.handleForgotForm, pub...)
+	e.POST("/password/forgot", s.handleForgot, pub...)
+	e.GET("/password/reset/:token", s.handleResetForm, pub...)
+	e.POST("/password/reset/:token", s.handleReset, pub...)
+	e.GET("/email/verify/:token", s.handleTokenForm(auth.PurposeVerifyEmail), pub...)
+	e.POST("/email/verify/:token", s.handleVerifyEmail, pub...)
+	e.GET("/email/change/:token", s.handleTokenForm(auth.PurposeChangeEmail), pub...)
+	e.POST("/email/change/:token", s.handleEmailChangeConfirm, pub...)
 
 	// Portal pages: a live session and CSRF on every POST.
 	app := []echo.MiddlewareFunc{middleware.BodyLimit("64K"), s.csrf, s.requireSession}
@@ -59,6 +70,8 @@ func (s *Server) routes() {
 	e.GET("/dashboard", s.handleDashboard, app...)
 	e.GET("/account", s.handleAccount, app...)
 	e.POST("/account/password", s.handlePasswordChange, app...)
+	e.POST("/account/email", s.handleEmailChange, app...)
+	e.POST("/email/verify", s.handleSendVerification, app...)
 
 	// API keys.
 	e.GET("/keys", s.handleKeyList, app...)
@@ -84,6 +97,7 @@ func (s *Server) routes() {
 	e.GET("/admin/accounts", s.handleAdminAccounts, admin...)
 	e.GET("/admin/accounts/:id", s.handleAdminAccount, admin...)
 	e.POST("/admin/accounts/:id/plan", s.handleAdminAccountPlan, admin...)
+	e.POST("/admin/accounts/:id/reset-link", s.handleAdminResetLink, admin...)
 	e.GET("/admin/keys", s.handleAdminKeys, admin...)
 	e.GET("/admin/keys/:id", s.handleAdminKey, admin...)
 	e.POST("/admin/keys/:id/overrides", s.handleAdminKeyOverrides, admin...)

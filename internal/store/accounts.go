@@ -20,7 +20,7 @@ type accountRecord struct {
 	// EmailVerifiedAt is NULL until the address is verified.
 	EmailVerifiedAt *time.Time
 	CreatedAt       time.Time
-	UpdatedAt    time.Time
+	UpdatedAt       time.Time
 }
 
 func (accountRecord) TableName() string { return "accounts" }
