@@ -93,7 +93,7 @@ var (
 )
 
 var (
-	errEmailOff     = keyhold.Errorf(keyhold.EUNAVAILABLE, "Email is not set up on this Keyhold. Ask the operator for help.")
+	errEmailOff = keyhold.Errorf(keyhold.EUNAVAILABLE, "Email is not set up on this Keyhold. Ask the operator for help.")
 )
 
 // newToken returns a token of 32 random bytes, as the link carries it
