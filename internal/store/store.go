@@ -136,7 +136,11 @@ func (db *DB) Migrate(ctx context.Context, log *slog.Logger) error {
 	}
 	for _, r := range results {
 		if log != nil {
-			log.Info("migration applied", "file", r.Source.Path, "duration", r.Duration)
+			file := r.Source.Path
+			if file == "" { // a Go migration (migrations.Go)
+				file = fmt.Sprintf("%04d (Go)", r.Source.Version)
+			}
+			log.Info("migration applied", "file", file, "duration", r.Duration)
 		}
 	}
 	return nil
