@@ -57,7 +57,7 @@ type Queue struct {
 
 // MaxAttempts is how often a job is tried before River gives up on it (it
 // then stays in the table as discarded, for the operator to see): with
-// Backoff, about three days of retries.
+// Backoff, about 18 hours of retries.
 const MaxAttempts = 25
 
 // New builds a Queue on c.DB. It does not start working jobs (Start).
@@ -187,8 +187,8 @@ func (q *Queue) RetryNow(ctx context.Context, id int64) error {
 
 // Backoff is the retry policy: 10 s after the first failure, doubling up
 // to an hour, so an SMTP server that is down for a while is asked a few
-// times an hour rather than hammered, and 25 attempts last about three
-// days.
+// times an hour rather than hammered, and 25 attempts last about 18
+// hours.
 type Backoff struct{}
 
 // NextRetry implements river.ClientRetryPolicy.

@@ -126,7 +126,9 @@ func TestQueuedArgsHoldNoToken(t *testing.T) {
 }
 
 // open opens and migrates a database of kind "sqlite" or "postgres".
-func open(t *testing.T, kind string) *store.DB {
+func open(t *testing.T, kind string) *store.DB { return openB(t, kind) }
+
+func openB(t testing.TB, kind string) *store.DB {
 	t.Helper()
 	u := "sqlite://" + filepath.Join(t.TempDir(), "keyhold.db")
 	if kind == "postgres" {
@@ -145,6 +147,10 @@ func open(t *testing.T, kind string) *store.DB {
 
 // instance is one Keyhold's queue with a mail worker sending to smtp.
 func instance(t *testing.T, db *store.DB, smtp config.SMTP) *jobs.Queue {
+	return instanceB(t, db, smtp)
+}
+
+func instanceB(t testing.TB, db *store.DB, smtp config.SMTP) *jobs.Queue {
 	t.Helper()
 	from := &netmail.Address{Name: "Keyhold", Address: "keyhold@localhost"}
 	w, err := mail.NewWorker(mail.NewSMTP(smtp, from), secret, base, quiet)
@@ -175,7 +181,9 @@ func instance(t *testing.T, db *store.DB, smtp config.SMTP) *jobs.Queue {
 }
 
 // account makes an account to hang tokens on.
-func account(t *testing.T, db *store.DB, email string) *auth.Account {
+func account(t *testing.T, db *store.DB, email string) *auth.Account { return accountB(t, db, email) }
+
+func accountB(t testing.TB, db *store.DB, email string) *auth.Account {
 	t.Helper()
 	now := time.Now().UTC()
 	a := &auth.Account{ID: keyhold.NewID(), Email: email, PasswordHash: "h", CreatedAt: now, UpdatedAt: now}
@@ -316,6 +324,7 @@ func TestMailOnceWithTwoInstances(t *testing.T) {
 	}
 	db.SetOutbox(o)
 	const n = 20
+	start := time.Now()
 	ids := make([]int64, n)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -350,5 +359,5 @@ func TestMailOnceWithTwoInstances(t *testing.T) {
 	if err := db.SQL().QueryRow(`SELECT COUNT(DISTINCT attempted_by[1]) FROM river_job`).Scan(&workers); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("%d mails sent by %d instances", n, workers)
+	t.Logf("%d mails queued and sent by %d instances in %v", n, workers, time.Since(start))
 }
