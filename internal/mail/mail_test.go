@@ -361,3 +361,35 @@ func TestMailOnceWithTwoInstances(t *testing.T) {
 	}
 	t.Logf("%d mails queued and sent by %d instances in %v", n, workers, time.Since(start))
 }
+
+// TestMailKeptAcrossRestart: a mail queued by an instance that stops before
+// sending it is sent by the next one to start: the job is in the database,
+// not in the process.
+func TestMailKeptAcrossRestart(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	db := open(t, "sqlite")
+	first, err := jobs.New(ctx, jobs.Config{DB: db.SQL(), Logger: quiet}) // queues, never sends
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := mail.NewOutbox(first, secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.SetOutbox(o)
+	a := account(t, db, "restart@example.com")
+	id := queueReset(t, db, a, "a-token-kept-across-a-restart-00000000000")
+	if err := first.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	mp := testenv.StartMailpit(t, 0)
+	next := instance(t, db, config.SMTP{Host: "127.0.0.1", Port: mp.SMTPPort, Security: config.SMTPPlain})
+	if j := waitJob(ctx, t, next, id, rivertype.JobStateCompleted); j.Attempt != 1 {
+		t.Errorf("sent on attempt %d", j.Attempt)
+	}
+	if got := mp.MessagesTo(t, a.Email); len(got) != 1 {
+		t.Errorf("%d messages after the restart, want 1", len(got))
+	}
+}
