@@ -344,6 +344,12 @@ var adminAuditLabels = map[string]string{
 	"plan.changed":             "Plan changed by Stripe",
 	"plan.assigned":            "Plan assigned",
 	"stripe.event_reapplied":   "Re-applied Stripe event",
+
+	"account.password_reset_requested": "Asked for a reset link",
+	"account.password_reset_link_made": "Made a reset link",
+	"account.email_verified":           "Verified email",
+	"account.email_change_requested":   "Asked to change email",
+	"account.email_changed":            "Changed email",
 }
 
 // adminAuditLabel names an action of the audit log; an unknown one shows

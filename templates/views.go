@@ -24,6 +24,9 @@ type Account struct {
 	Email   string
 	IsAdmin bool
 	Plan    string // plan name, e.g. "Free"
+	// Unverified shows the banner asking to verify the address (only
+	// when email is set up).
+	Unverified bool
 }
 
 // Assets are the versioned URLs of the built front-end files.
@@ -207,6 +210,13 @@ type AccountPage struct {
 	CreatedAt time.Time
 	Error     string            // password-change error of the whole form, role="alert"
 	Fields    map[string]string // password form field ("current_password", "password") → its error
+	// Verified says the address is verified; EmailOn that email is set up
+	// (the email-change form needs it).
+	Verified bool
+	EmailOn  bool
+	// NewEmail and EmailError are the email-change form's input and error.
+	NewEmail   string
+	EmailError string
 }
 
 // ErrorPage is the view model of the 404/500/… pages.
@@ -244,4 +254,45 @@ type BillingPage struct {
 	HasCustomer  bool       // show "Manage billing" (POST /billing/portal)
 	Subscribed   bool       // a live paid subscription: plan changes go through the portal, not Checkout
 	Checkout     string     // "success" or "canceled" when coming back from Checkout
+}
+
+// ForgotPage is /password/forgot.
+type ForgotPage struct {
+	Layout
+	EmailOn bool   // without email, the page says to ask the operator
+	Email   string // what the user typed, re-shown after an error
+	Error   string
+	Sent    bool // the request was taken: "if an account has this address, …"
+}
+
+// ResetPage is /password/reset/{token}.
+type ResetPage struct {
+	Layout
+	Token string // goes back in the form's action only
+	Error string
+	// Dead is set when the link does not work (unknown, used, expired):
+	// the page shows Error and a way to ask for a new link, no form.
+	Dead bool
+}
+
+// TokenPage is the confirmation step of a mailed link (/email/verify/…,
+// /email/change/…): a button that POSTs back, so that a mail scanner that
+// follows links does not use the token.
+type TokenPage struct {
+	Layout
+	Heading string
+	Text    string
+	Action  string // the form's action: the link's own path
+	Button  string
+	Error   string
+	Dead    bool // the link does not work; no button
+}
+
+// AdminResetLinkPage shows an operator a password reset link, once.
+type AdminResetLinkPage struct {
+	Layout
+	AccountID string
+	Email     string
+	Link      string
+	Expires   time.Time
 }

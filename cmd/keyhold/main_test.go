@@ -387,6 +387,10 @@ func TestBadConfiguration(t *testing.T) {
 		{"short metrics token", "KEYHOLD_METRICS_TOKEN", "short"},
 		{"stripe key", "STRIPE_SECRET_KEY", "pk_test_123"},
 		{"webhook secret", "STRIPE_WEBHOOK_SECRET", "secret"},
+		{"smtp URL", "KEYHOLD_SMTP_URL", "http://user:smtp-password-x@mail.example.com"},
+		{"smtp port", "KEYHOLD_SMTP_URL", "smtp://user:smtp-password-x@mail.example.com:70000"},
+		{"email from", "KEYHOLD_EMAIL_FROM", "not an address"},
+		{"require verified without smtp", "KEYHOLD_REQUIRE_VERIFIED_EMAIL", "true"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -403,6 +407,9 @@ func TestBadConfiguration(t *testing.T) {
 			}
 			if strings.Contains(msg, "\n") {
 				t.Errorf("error is not one line: %q", msg)
+			}
+			if strings.Contains(msg+r.Stdout, "smtp-password-x") {
+				t.Errorf("the SMTP password is in the output: %q", msg)
 			}
 		})
 	}

@@ -57,6 +57,12 @@ Environment:
   KEYHOLD_METRICS_TOKEN         when set, /metrics needs "Authorization: Bearer <token>"
                                 (default: none, /metrics is open)
   KEYHOLD_USAGE_FLUSH_INTERVAL  how often usage is written to the database (default 1s)
+  KEYHOLD_SMTP_URL              smtp://user:pass@host:port (STARTTLS when offered),
+                                smtps://… (TLS) or smtp+insecure://host:port (plain);
+                                email is off when empty
+  KEYHOLD_EMAIL_FROM            From of every mail (default Keyhold <keyhold@localhost>)
+  KEYHOLD_REQUIRE_VERIFIED_EMAIL  true: unverified users cannot create keys
+                                (needs KEYHOLD_SMTP_URL; default false)
   STRIPE_SECRET_KEY             sk_… or rk_…; billing is off when empty
   STRIPE_WEBHOOK_SECRET         whsec_…; webhooks are refused when empty
   STRIPE_API_BASE               Stripe API base URL, e.g. stripe-mock's (default: Stripe's)
@@ -91,11 +97,29 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	defer a.Close()
 	cfg, log, db, catalog, sec := a.cfg, a.log, a.db, a.catalog, a.secret
-	authSvc, err := auth.NewService(auth.Config{Store: db, Attempts: db, Secret: sec})
+	queue, err := newQueue(ctx, cfg, db, sec, log)
 	if err != nil {
 		return err
 	}
-	keySvc, err := keys.NewService(keys.Config{Store: db, Plans: catalog})
+	// Stopped after the HTTP server (below): a request in flight may still
+	// queue mail. Deferred calls run last-in first-out, so this runs after
+	// the usage flush's.
+	defer func() {
+		qctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+		defer cancel()
+		if err := queue.Stop(qctx); err != nil {
+			log.Warn("job queue stop", "err", err)
+		}
+	}()
+	authSvc, err := auth.NewService(auth.Config{Store: db, Attempts: db, Secret: sec, Email: db, EmailEnabled: cfg.SMTP != nil})
+	if err != nil {
+		return err
+	}
+	kcfg := keys.Config{Store: db, Plans: catalog}
+	if cfg.RequireVerifiedEmail {
+		kcfg.Verified = authSvc.EmailVerified
+	}
+	keySvc, err := keys.NewService(kcfg)
 	if err != nil {
 		return err
 	}
@@ -168,6 +192,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	log.Info("listening", "addr", ln.Addr().String(), "base_url", cfg.BaseURL.String(), "version", version())
 
 	go sweep(ctx, db, log)
+	if err := queue.Start(ctx); err != nil {
+		return err
+	}
 
 	// Usage is flushed until the server has stopped taking requests, then
 	// once more: nothing counted is lost on a graceful stop.

@@ -8,8 +8,8 @@ import (
 	"github.com/keyhold/keyhold/internal/store"
 )
 
-// sweep deletes expired sessions and throttle counters every hour until
-// ctx ends.
+// sweep deletes expired sessions, throttle counters and email tokens every
+// hour until ctx ends.
 func sweep(ctx context.Context, db *store.DB, log *slog.Logger) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
@@ -24,6 +24,13 @@ func sweep(ctx context.Context, db *store.DB, log *slog.Logger) {
 			log.Warn("sweep throttle counters", "err", err)
 		} else if n > 0 {
 			log.Debug("expired throttle counters removed", "count", n)
+		}
+		// Used tokens are kept until they expire, so a reused link says
+		// "used" rather than "not valid" while it would still have worked.
+		if n, err := db.DeleteExpiredEmailTokens(ctx, now); err != nil && ctx.Err() == nil {
+			log.Warn("sweep email tokens", "err", err)
+		} else if n > 0 {
+			log.Debug("expired email tokens removed", "count", n)
 		}
 		select {
 		case <-ctx.Done():

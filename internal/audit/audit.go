@@ -28,6 +28,17 @@ const (
 	LoggedOut = "account.logout"
 	// PasswordChanged is a password change (which ends every session).
 	PasswordChanged = "account.password_changed"
+	// PasswordResetRequested is a reset link mailed from the forgot
+	// password page; PasswordResetLinkMade one an operator made in the
+	// console.
+	PasswordResetRequested = "account.password_reset_requested"
+	PasswordResetLinkMade  = "account.password_reset_link_made"
+	// EmailVerified is an address verified through its link.
+	EmailVerified = "account.email_verified"
+	// EmailChangeRequested is a confirmation link mailed to a new address;
+	// EmailChanged the change confirmed from it.
+	EmailChangeRequested = "account.email_change_requested"
+	EmailChanged         = "account.email_changed"
 
 	// KeyOverridden is an operator's change to a key's rate limit, burst
 	// or quota overrides.
@@ -55,6 +66,7 @@ const (
 var Actions = []string{
 	AccountCreated, LoggedIn, LoginFailed, LoggedOut, PasswordChanged,
 	Promoted, Demoted, Suspended, Unsuspended,
+	PasswordResetRequested, PasswordResetLinkMade, EmailVerified, EmailChangeRequested, EmailChanged,
 	KeyCreated, KeyRenamed, KeyEdited, KeyRotated, KeyOldSecretExpired, KeyRevoked, KeyOverridden,
 	PlanChanged, PlanAssigned, EventReapplied,
 }

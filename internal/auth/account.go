@@ -18,8 +18,10 @@ type Account struct {
 	// answer DISABLED and their user sees only a page saying so.
 	Suspended bool
 	PlanID    string // the plan the account is on; billing keeps it in sync
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	// EmailVerifiedAt is when the address was verified; nil: never.
+	EmailVerifiedAt *time.Time
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
 }
 
 // Session is the server-side half of a session token; its ID is the

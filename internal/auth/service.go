@@ -42,6 +42,17 @@ type Config struct {
 	// SignupWindow; defaults 20 and 1 hour.
 	SignupsPerAddress int
 	SignupWindow      time.Duration
+	// Email keeps the tokens of the email journeys (password reset,
+	// verification, email change); nil: they are off.
+	Email EmailStore
+	// EmailEnabled says mail can be sent (KEYHOLD_SMTP_URL): without it
+	// nothing is mailed, and only an operator's reset link works.
+	EmailEnabled bool
+	// Throttles of the email journeys, per ResetWindow (default 1 hour):
+	// reset requests per client address (default 10) and per email
+	// (default 3), verification and change mails per account (default 5).
+	ResetsPerAddress, ResetsPerEmail, VerificationsPerAccount int
+	ResetWindow                                               time.Duration
 	// Now is the clock; nil means time.Now. For tests.
 	Now func() time.Time
 }
@@ -61,7 +72,11 @@ type Service struct {
 	signups                                        int
 	signupWindow                                   time.Duration
 
-	changes listeners // told of suspensions (operator_actions.go)
+	changes                                                   listeners // told of suspensions (operator_actions.go)
+	email                                                     EmailStore
+	emailOn                                                   bool
+	resetsPerAddress, resetsPerEmail, verificationsPerAccount int
+	resetWindow                                               time.Duration
 }
 
 // NewService returns a Service.
@@ -96,6 +111,15 @@ func NewService(c Config) (*Service, error) {
 	if c.SignupWindow <= 0 {
 		c.SignupWindow = time.Hour
 	}
+	orDefault(&c.ResetsPerAddress, 10)
+	orDefault(&c.ResetsPerEmail, 3)
+	orDefault(&c.VerificationsPerAccount, 5)
+	if c.ResetWindow <= 0 {
+		c.ResetWindow = time.Hour
+	}
+	if c.EmailEnabled && c.Email == nil {
+		return nil, errors.New("auth: EmailEnabled without an Email store")
+	}
 	return &Service{
 		store:           c.Store,
 		attempts:        c.Attempts,
@@ -110,6 +134,13 @@ func NewService(c Config) (*Service, error) {
 		failureWindow:   c.FailureWindow,
 		signups:         c.SignupsPerAddress,
 		signupWindow:    c.SignupWindow,
+
+		email:                   c.Email,
+		emailOn:                 c.EmailEnabled,
+		resetsPerAddress:        c.ResetsPerAddress,
+		resetsPerEmail:          c.ResetsPerEmail,
+		verificationsPerAccount: c.VerificationsPerAccount,
+		resetWindow:             c.ResetWindow,
 	}, nil
 }
 
@@ -182,6 +213,11 @@ func (s *Service) signup(ctx context.Context, email, password string, admin bool
 	}
 	now := s.now().UTC()
 	a := &Account{ID: keyhold.NewID(), Email: email, PasswordHash: hash, IsAdmin: admin, CreatedAt: now, UpdatedAt: now}
+	if !fromForm {
+		// The operator typed the address on the command line: there is
+		// nobody to verify it from.
+		a.EmailVerifiedAt = &now
+	}
 	if err := s.store.CreateAccount(ctx, a); err != nil {
 		if errors.Is(err, ErrEmailTaken) {
 			return nil, &keyhold.Error{Code: keyhold.ECONFLICT, Message: "An account with this email already exists. Log in instead?", Err: err}
@@ -193,6 +229,11 @@ func (s *Service) signup(ctx context.Context, email, password string, admin bool
 	}
 	if err := s.record(ctx, a.ID, a.ID, address, audit.AccountCreated, detail); err != nil {
 		return nil, err
+	}
+	if fromForm && s.emailOn {
+		if _, err := s.issue(ctx, a, PurposeVerifyEmail, a.Email, VerifyTTL, true); err != nil {
+			return nil, err
+		}
 	}
 	return a, nil
 }

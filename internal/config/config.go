@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/mail"
 	"net/netip"
 	"net/url"
 	"strconv"
@@ -36,7 +37,44 @@ type Config struct {
 	// (A–Z a–z 0–9 - . _ ~ + / and trailing =), so that hex or base64
 	// output fits; empty leaves /metrics open.
 	MetricsToken string
+	// SMTP is KEYHOLD_SMTP_URL parsed; nil: email is off.
+	SMTP *SMTP
+	// EmailFrom is KEYHOLD_EMAIL_FROM, the From of every mail.
+	EmailFrom *mail.Address
+	// RequireVerifiedEmail is KEYHOLD_REQUIRE_VERIFIED_EMAIL: unverified
+	// users may sign in but not create keys.
+	RequireVerifiedEmail bool
 }
+
+// SMTP security modes of KEYHOLD_SMTP_URL, by its scheme.
+const (
+	SMTPStartTLS = "starttls" // smtp://: STARTTLS when the server offers it
+	SMTPTLS      = "tls"      // smtps://: TLS from the first byte
+	SMTPPlain    = "plain"    // smtp+insecure://: no TLS, for a local catcher
+)
+
+// SMTP is where mail is sent. Password is a secret: it is never part of an
+// error or a log line (String leaves it out).
+type SMTP struct {
+	Host     string
+	Port     int
+	Security string // SMTPStartTLS, SMTPTLS or SMTPPlain
+	Username string // empty: no authentication
+	Password string
+}
+
+// String describes the server without its password, for logs.
+func (s *SMTP) String() string {
+	u := url.URL{Scheme: map[string]string{SMTPStartTLS: "smtp", SMTPTLS: "smtps", SMTPPlain: "smtp+insecure"}[s.Security],
+		Host: net.JoinHostPort(s.Host, strconv.Itoa(s.Port))}
+	if s.Username != "" {
+		u.User = url.User(s.Username)
+	}
+	return u.String()
+}
+
+// DefaultEmailFrom is the From of mail when KEYHOLD_EMAIL_FROM is unset.
+const DefaultEmailFrom = "Keyhold <keyhold@localhost>"
 
 // Error names the variable whose value is wrong.
 type Error struct {
@@ -174,7 +212,73 @@ func Load(getenv func(string) string) (*Config, error) {
 		return nil, &Error{"KEYHOLD_USAGE_FLUSH_INTERVAL", fmt.Sprintf("must be a duration between 10ms and 1h, got %q", flush)}
 	}
 	c.UsageFlushInterval = d
+
+	if v := get("KEYHOLD_SMTP_URL", ""); v != "" {
+		smtp, err := parseSMTP(v)
+		if err != nil {
+			return nil, err
+		}
+		c.SMTP = smtp
+	}
+	from := get("KEYHOLD_EMAIL_FROM", DefaultEmailFrom)
+	fa, err := mail.ParseAddress(from)
+	if err != nil {
+		return nil, &Error{"KEYHOLD_EMAIL_FROM", fmt.Sprintf("must be an address like %q, got %q", DefaultEmailFrom, from)}
+	}
+	c.EmailFrom = fa
+	switch v := get("KEYHOLD_REQUIRE_VERIFIED_EMAIL", "false"); v {
+	case "true":
+		if c.SMTP == nil {
+			return nil, &Error{"KEYHOLD_REQUIRE_VERIFIED_EMAIL", "needs KEYHOLD_SMTP_URL: without email nobody can verify an address"}
+		}
+		c.RequireVerifiedEmail = true
+	case "false":
+	default:
+		return nil, &Error{"KEYHOLD_REQUIRE_VERIFIED_EMAIL", fmt.Sprintf("must be true or false, got %q", v)}
+	}
 	return c, nil
+}
+
+// parseSMTP reads KEYHOLD_SMTP_URL. Its messages never repeat the value:
+// it may carry the SMTP password.
+func parseSMTP(v string) (*SMTP, error) {
+	bad := func(reason string) error { return &Error{"KEYHOLD_SMTP_URL", reason} }
+	u, err := url.Parse(v)
+	if err != nil {
+		return nil, bad("is not a URL; use smtp://user:pass@host:port, smtps://… or smtp+insecure://host:port")
+	}
+	s := &SMTP{}
+	switch u.Scheme {
+	case "smtp":
+		s.Security, s.Port = SMTPStartTLS, 587
+	case "smtps":
+		s.Security, s.Port = SMTPTLS, 465
+	case "smtp+insecure":
+		s.Security, s.Port = SMTPPlain, 25
+	default:
+		return nil, bad("must start with smtp://, smtps:// or smtp+insecure://")
+	}
+	if s.Host = u.Hostname(); s.Host == "" {
+		return nil, bad("needs a host, e.g. smtp://user:pass@mail.example.com:587")
+	}
+	if p := u.Port(); p != "" {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 1 || n > 65535 {
+			return nil, bad("has a port that is not a number from 1 to 65535")
+		}
+		s.Port = n
+	}
+	if (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
+		return nil, bad("takes no path or query, only scheme://user:pass@host:port")
+	}
+	if u.User != nil {
+		s.Username = u.User.Username()
+		s.Password, _ = u.User.Password()
+		if s.Username == "" {
+			return nil, bad("has a password but no user name")
+		}
+	}
+	return s, nil
 }
 
 // SecureCookies reports whether cookies must carry the Secure flag: the

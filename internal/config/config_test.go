@@ -144,3 +144,74 @@ func TestLoadMetricsToken(t *testing.T) {
 		t.Errorf("short token: error %v (want one that does not show the value)", err)
 	}
 }
+
+func TestLoadSMTP(t *testing.T) {
+	tests := []struct {
+		url  string
+		want SMTP
+	}{
+		{"smtp://me:p%40ss@mail.example.com:2525", SMTP{Host: "mail.example.com", Port: 2525, Security: SMTPStartTLS, Username: "me", Password: "p@ss"}},
+		{"smtp://mail.example.com", SMTP{Host: "mail.example.com", Port: 587, Security: SMTPStartTLS}},
+		{"smtps://me:pw@mail.example.com", SMTP{Host: "mail.example.com", Port: 465, Security: SMTPTLS, Username: "me", Password: "pw"}},
+		{"smtp+insecure://127.0.0.1:1025", SMTP{Host: "127.0.0.1", Port: 1025, Security: SMTPPlain}},
+	}
+	for _, tt := range tests {
+		c, err := Load(env(map[string]string{"KEYHOLD_SMTP_URL": tt.url}))
+		if err != nil {
+			t.Fatalf("%s: %v", tt.url, err)
+		}
+		if *c.SMTP != tt.want {
+			t.Errorf("%s: got %+v, want %+v", tt.url, *c.SMTP, tt.want)
+		}
+		if strings.Contains(c.SMTP.String(), "pw") || strings.Contains(c.SMTP.String(), "p@ss") {
+			t.Errorf("%s: String() shows the password: %s", tt.url, c.SMTP)
+		}
+	}
+	c, err := Load(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.SMTP != nil || c.EmailFrom.String() != `"Keyhold" <keyhold@localhost>` || c.RequireVerifiedEmail {
+		t.Errorf("defaults: smtp %v, from %v, require %v", c.SMTP, c.EmailFrom, c.RequireVerifiedEmail)
+	}
+	c, err = Load(env(map[string]string{"KEYHOLD_EMAIL_FROM": "Acme Keys <keys@acme.test>", "KEYHOLD_REQUIRE_VERIFIED_EMAIL": "true", "KEYHOLD_SMTP_URL": "smtp+insecure://127.0.0.1:1025"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.EmailFrom.Address != "keys@acme.test" || c.EmailFrom.Name != "Acme Keys" || !c.RequireVerifiedEmail {
+		t.Errorf("got from %v, require %v", c.EmailFrom, c.RequireVerifiedEmail)
+	}
+}
+
+// TestLoadRejectsSMTP: every bad form of the email variables stops start-up
+// with a line naming the variable, and the SMTP password never appears in
+// it.
+func TestLoadRejectsSMTP(t *testing.T) {
+	const password = "hunter2-secret"
+	tests := []struct{ name, value string }{
+		{"KEYHOLD_SMTP_URL", "mail.example.com:587"},
+		{"KEYHOLD_SMTP_URL", "http://u:" + password + "@mail.example.com"},
+		{"KEYHOLD_SMTP_URL", "smtp://u:" + password + "@:587"},
+		{"KEYHOLD_SMTP_URL", "smtp://u:" + password + "@mail.example.com:99999"},
+		{"KEYHOLD_SMTP_URL", "smtp://u:" + password + "@mail.example.com:port"},
+		{"KEYHOLD_SMTP_URL", "smtps://u:" + password + "@mail.example.com/path"},
+		{"KEYHOLD_SMTP_URL", "smtp://u:" + password + "@mail.example.com?x=1"},
+		{"KEYHOLD_SMTP_URL", "smtp://:" + password + "@mail.example.com"},
+		{"KEYHOLD_SMTP_URL", "smtp://u:" + password + "@mail.example.com:25\x7f"},
+		{"KEYHOLD_EMAIL_FROM", "not an address"},
+		{"KEYHOLD_REQUIRE_VERIFIED_EMAIL", "yes"},
+		{"KEYHOLD_REQUIRE_VERIFIED_EMAIL", "true"}, // without KEYHOLD_SMTP_URL
+	}
+	for _, tt := range tests {
+		t.Run(tt.name+"="+tt.value, func(t *testing.T) {
+			_, err := Load(env(map[string]string{tt.name: tt.value}))
+			var ce *Error
+			if !errors.As(err, &ce) || ce.Var != tt.name {
+				t.Fatalf("got %v, want an error naming %s", err, tt.name)
+			}
+			if msg := err.Error(); strings.Contains(msg, password) || strings.Contains(msg, "\n") {
+				t.Errorf("message shows the password or is not one line: %q", msg)
+			}
+		})
+	}
+}

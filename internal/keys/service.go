@@ -37,17 +37,27 @@ type Config struct {
 	Store Store
 	Plans *plans.Catalog
 	Now   func() time.Time // nil: time.Now; for tests
+	// Verified, when set, reports whether an account's email address is
+	// verified; accounts whose address is not may not create keys
+	// (KEYHOLD_REQUIRE_VERIFIED_EMAIL). Nil: no such rule.
+	Verified func(ctx context.Context, accountID string) (bool, error)
 }
 
 // Service creates, lists, edits, rotates and revokes API keys. Its errors
 // are *keyhold.Error values: EINVALID for bad settings, ENOTFOUND for a key
 // that is not the account's, ELIMIT when the plan allows no more keys.
 type Service struct {
-	store  Store
-	plans  *plans.Catalog
-	now    func() time.Time
-	events events
+	store    Store
+	plans    *plans.Catalog
+	now      func() time.Time
+	events   events
+	verified func(ctx context.Context, accountID string) (bool, error)
 }
+
+// ErrUnverified refuses a new key to an account whose email address is not
+// verified, when Config.Verified is set.
+var ErrUnverified = keyhold.Errorf(keyhold.EFORBIDDEN,
+	"Verify your email address before you create keys: follow the link we emailed you, or send it again from the banner at the top.")
 
 // NewService returns a Service.
 func NewService(c Config) (*Service, error) {
@@ -57,7 +67,7 @@ func NewService(c Config) (*Service, error) {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
-	return &Service{store: c.Store, plans: c.Plans, now: c.Now}, nil
+	return &Service{store: c.Store, plans: c.Plans, now: c.Now, verified: c.Verified}, nil
 }
 
 // Subscribe registers fn to be called, synchronously, after every change
@@ -164,6 +174,15 @@ func (s *Service) entry(actor audit.Actor, accountID, action, keyID, detail stri
 // Create makes a key for accountID and returns it with its secret, which
 // the caller shows once and forgets.
 func (s *Service) Create(ctx context.Context, actor audit.Actor, accountID string, st Settings) (*Key, Secret, error) {
+	if s.verified != nil {
+		ok, err := s.verified(ctx, accountID)
+		if err != nil {
+			return nil, "", fmt.Errorf("keys: create: %w", err)
+		}
+		if !ok {
+			return nil, "", ErrUnverified
+		}
+	}
 	meta, err := s.normalize(&st)
 	if err != nil {
 		return nil, "", err

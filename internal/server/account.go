@@ -13,7 +13,8 @@ import (
 // form's error, shown under its fields or above the form.
 func (s *Server) accountPage(c echo.Context, formErr error) templates.AccountPage {
 	a := accountFrom(c)
-	p := templates.AccountPage{Layout: s.layout(c, "Account", "account"), Email: a.Email, CreatedAt: a.CreatedAt}
+	p := templates.AccountPage{Layout: s.layout(c, "Account", "account"), Email: a.Email, CreatedAt: a.CreatedAt,
+		Verified: a.EmailVerifiedAt != nil, EmailOn: s.auth.EmailEnabled()}
 	p.Error, p.Fields = formErrors(formErr)
 	return p
 }

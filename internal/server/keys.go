@@ -173,7 +173,7 @@ func (s *Server) handleKeyCreate(c echo.Context) error {
 	case "":
 	case keyhold.EINVALID:
 		return s.renderKeyNew(c, http.StatusUnprocessableEntity, f, err)
-	case keyhold.ELIMIT:
+	case keyhold.ELIMIT, keyhold.EFORBIDDEN: // a plan limit; an unverified address (KEYHOLD_REQUIRE_VERIFIED_EMAIL)
 		return s.renderKeyNew(c, http.StatusForbidden, f, err)
 	default:
 		return err

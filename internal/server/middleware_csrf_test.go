@@ -158,7 +158,7 @@ func TestCSRFOnEveryStateChangingRoute(t *testing.T) {
 	dev.MustSignup("ada@example.com")
 	keyID, _ := dev.MustCreateKey("prod", nil)
 	ops := h.MustAdmin("ops@example.com")
-	params := strings.NewReplacer(":id", keyID)
+	params := strings.NewReplacer(":id", keyID, ":token", "some-token")
 	adminParams := map[string]*strings.Replacer{
 		"/admin/accounts/": strings.NewReplacer(":id", accountID(t, h, "ada@example.com")),
 		"/admin/keys/":     params,

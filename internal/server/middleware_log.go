@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"log/slog"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
@@ -38,11 +39,17 @@ func (s *Server) requestLog() echo.MiddlewareFunc {
 			if !s.log.Enabled(context.Background(), level) {
 				return nil
 			}
+			path := keys.RedactText(c.Request().URL.Path)
+			if strings.HasSuffix(v.RoutePath, "/:token") {
+				// The path carries a link's token (password reset,
+				// verification): log the pattern, never the token.
+				path = v.RoutePath
+			}
 			s.log.LogAttrs(context.Background(), level, "request",
 				slog.String("request_id", v.RequestID),
 				slog.String("method", keys.RedactText(v.Method)),
 				slog.String("route", s.metrics.routeLabel(v.RoutePath, v.Error)),
-				slog.String("path", keys.RedactText(c.Request().URL.Path)),
+				slog.String("path", path),
 				slog.Int("status", v.Status),
 				slog.Duration("latency", v.Latency),
 				slog.String("ip", v.RemoteIP),

@@ -33,7 +33,8 @@ func (s *Server) layout(c echo.Context, title, nav string) templates.Layout {
 		Now:     time.Now().UTC(),
 	}
 	if a := accountFrom(c); a != nil {
-		l.Account = &templates.Account{ID: a.ID, Email: a.Email, IsAdmin: a.IsAdmin, Plan: s.plans.Get(a.PlanID).Name}
+		l.Account = &templates.Account{ID: a.ID, Email: a.Email, IsAdmin: a.IsAdmin, Plan: s.plans.Get(a.PlanID).Name,
+			Unverified: s.auth.EmailEnabled() && a.EmailVerifiedAt == nil}
 	}
 	return l
 }

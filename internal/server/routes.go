@@ -6,6 +6,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
+	"github.com/keyhold/keyhold/internal/auth"
 	"github.com/keyhold/keyhold/internal/keys"
 	"github.com/keyhold/keyhold/static"
 )
@@ -53,6 +54,16 @@ func (s *Server) routes() {
 	e.POST("/signup", s.handleSignup, pub...)
 	e.GET("/login", s.handleLoginForm, pub...)
 	e.POST("/login", s.handleLogin, pub...)
+	// Email: forgot password, and the pages of mailed links (whose token
+	// is the path's last segment; see email.go).
+	e.GET("/password/forgot", s.handleForgotForm, pub...)
+	e.POST("/password/forgot", s.handleForgot, pub...)
+	e.GET("/password/reset/:token", s.handleResetForm, pub...)
+	e.POST("/password/reset/:token", s.handleReset, pub...)
+	e.GET("/email/verify/:token", s.handleTokenForm(auth.PurposeVerifyEmail), pub...)
+	e.POST("/email/verify/:token", s.handleVerifyEmail, pub...)
+	e.GET("/email/change/:token", s.handleTokenForm(auth.PurposeChangeEmail), pub...)
+	e.POST("/email/change/:token", s.handleEmailChangeConfirm, pub...)
 
 	// Portal pages: a live session and CSRF on every POST.
 	// A suspended account gets the suspended page on all of them but
@@ -62,6 +73,8 @@ func (s *Server) routes() {
 	e.GET("/dashboard", s.handleDashboard, app...)
 	e.GET("/account", s.handleAccount, app...)
 	e.POST("/account/password", s.handlePasswordChange, app...)
+	e.POST("/account/email", s.handleEmailChange, app...)
+	e.POST("/email/verify", s.handleSendVerification, app...)
 
 	// API keys.
 	e.GET("/keys", s.handleKeyList, app...)
@@ -92,6 +105,7 @@ func (s *Server) routes() {
 	e.POST("/admin/accounts/:id/demote", s.handleAdminDemote, admin...)
 	e.POST("/admin/accounts/:id/suspend", s.handleAdminSuspend, admin...)
 	e.POST("/admin/accounts/:id/unsuspend", s.handleAdminUnsuspend, admin...)
+	e.POST("/admin/accounts/:id/reset-link", s.handleAdminResetLink, admin...)
 	e.GET("/admin/keys", s.handleAdminKeys, admin...)
 	e.GET("/admin/keys/:id", s.handleAdminKey, admin...)
 	e.POST("/admin/keys/:id/overrides", s.handleAdminKeyOverrides, admin...)

@@ -107,7 +107,7 @@ func MustServer(tb testing.TB, opts ...option) *harness {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	svc, err := auth.NewService(auth.Config{Store: db, Attempts: db, Secret: secret})
+	svc, err := auth.NewService(auth.Config{Store: db, Attempts: db, Secret: secret, Email: db})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -145,7 +145,7 @@ func MustServer(tb testing.TB, opts ...option) *harness {
 	}
 	ts := httptest.NewServer(srv)
 	tb.Cleanup(ts.Close)
-	return &harness{t: tb, URL: ts.URL, DB: db, DBPath: dbPath, log: logs, Auth: svc, Keys: keySvc, Verifier: cfg.Verifier, Billing: cfg.Billing,
+	return &harness{t: tb, URL: ts.URL, DB: db, DBPath: dbPath, log: logs, Auth: cfg.Auth, Keys: cfg.Keys, Verifier: cfg.Verifier, Billing: cfg.Billing,
 		Registry: cfg.Registry, Handler: srv}
 }
 

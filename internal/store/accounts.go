@@ -19,15 +19,17 @@ type accountRecord struct {
 	IsAdmin      bool
 	Suspended    bool
 	PlanID       string `gorm:"default:free"` // empty on insert: the column default
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
+	// EmailVerifiedAt is NULL until the address is verified.
+	EmailVerifiedAt *time.Time
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
 }
 
 func (accountRecord) TableName() string { return "accounts" }
 
 func (r *accountRecord) domain() *auth.Account {
 	return &auth.Account{ID: r.ID, Email: r.Email, PasswordHash: r.PasswordHash, IsAdmin: r.IsAdmin, Suspended: r.Suspended,
-		PlanID: r.PlanID, CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC()}
+		PlanID: r.PlanID, EmailVerifiedAt: utcPtr(r.EmailVerifiedAt), CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC()}
 }
 
 type sessionRecord struct {
@@ -43,7 +45,8 @@ func (sessionRecord) TableName() string { return "sessions" }
 
 // CreateAccount inserts a new account; auth.ErrEmailTaken on a duplicate.
 func (db *DB) CreateAccount(ctx context.Context, a *auth.Account) error {
-	rec := accountRecord{ID: a.ID, Email: a.Email, PasswordHash: a.PasswordHash, IsAdmin: a.IsAdmin, CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt}
+	rec := accountRecord{ID: a.ID, Email: a.Email, PasswordHash: a.PasswordHash, IsAdmin: a.IsAdmin, EmailVerifiedAt: a.EmailVerifiedAt,
+		CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt}
 	if err := db.ctx(ctx).Create(&rec).Error; err != nil {
 		if isUnique(err) {
 			return auth.ErrEmailTaken

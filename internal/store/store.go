@@ -29,6 +29,7 @@ type DB struct {
 	sql     *sql.DB
 	dialect goose.Dialect
 	url     string // for connections of their own (LISTEN)
+	outbox  Outbox // where mail is queued; see SetOutbox
 }
 
 // Open connects to databaseURL: sqlite://PATH (WAL, busy timeout, foreign
@@ -120,7 +121,7 @@ func (db *DB) Ping(ctx context.Context) error {
 // recorded in the goose_db_version table. On PostgreSQL a session lock keeps
 // instances starting together from migrating twice.
 func (db *DB) Migrate(ctx context.Context, log *slog.Logger) error {
-	var opts []goose.ProviderOption
+	opts := []goose.ProviderOption{goose.WithGoMigrations(migrations.Go(db.dialect == goose.DialectPostgres)...)}
 	if db.dialect == goose.DialectPostgres {
 		locker, err := lock.NewPostgresSessionLocker()
 		if err != nil {
@@ -138,7 +139,11 @@ func (db *DB) Migrate(ctx context.Context, log *slog.Logger) error {
 	}
 	for _, r := range results {
 		if log != nil {
-			log.Info("migration applied", "file", r.Source.Path, "duration", r.Duration)
+			file := r.Source.Path
+			if file == "" { // a Go migration (migrations.Go)
+				file = fmt.Sprintf("%04d (Go)", r.Source.Version)
+			}
+			log.Info("migration applied", "file", file, "duration", r.Duration)
 		}
 	}
 	return nil

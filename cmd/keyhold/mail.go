@@ -1,0 +1,42 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/riverqueue/river"
+
+	"github.com/keyhold/keyhold/internal/config"
+	"github.com/keyhold/keyhold/internal/jobs"
+	"github.com/keyhold/keyhold/internal/mail"
+	"github.com/keyhold/keyhold/internal/store"
+)
+
+// newQueue builds the job queue on the database and the store's outbox on
+// it. With KEYHOLD_SMTP_URL it works mail jobs; without, it works nothing
+// and nothing queues mail (auth's email is off).
+func newQueue(ctx context.Context, cfg *config.Config, db *store.DB, secret []byte, log *slog.Logger) (*jobs.Queue, error) {
+	jc := jobs.Config{DB: db.SQL(), Logger: log.With("component", "jobs")}
+	if db.Postgres() {
+		jc.PostgresURL = cfg.DatabaseURL
+	}
+	if cfg.SMTP != nil {
+		w, err := mail.NewWorker(mail.NewSMTP(mail.Server(*cfg.SMTP), cfg.EmailFrom), secret, cfg.BaseURL, log.With("component", "mail"))
+		if err != nil {
+			return nil, err
+		}
+		jc.Workers = river.NewWorkers()
+		mail.Register(jc.Workers, w)
+		log.Info("email on", "smtp", cfg.SMTP.String(), "from", cfg.EmailFrom.String())
+	}
+	q, err := jobs.New(ctx, jc)
+	if err != nil {
+		return nil, err
+	}
+	o, err := mail.NewOutbox(q, secret)
+	if err != nil {
+		return nil, err
+	}
+	db.SetOutbox(o)
+	return q, nil
+}
