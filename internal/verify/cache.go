@@ -2,6 +2,7 @@ package verify
 
 import (
 	"sync"
+	"sync/atomic"
 )
 
 const shardCount = 64
@@ -12,6 +13,7 @@ const shardCount = 64
 type cache struct {
 	shards   [shardCount]shard
 	perShard int
+	drops    atomic.Uint64 // drop calls so far: a load that began before one does not cache
 }
 
 type shard struct {
@@ -43,9 +45,18 @@ func (c *cache) get(h *[32]byte) (e *Entry, missAt int64) {
 	return e, missAt
 }
 
-func (c *cache) put(h [32]byte, e *Entry) {
+// seq returns the count of drops, to pass to put after a load.
+func (c *cache) seq() uint64 { return c.drops.Load() }
+
+// put caches e for h unless a drop happened since seq was read (the entry
+// may hold what the drop was meant to remove).
+func (c *cache) put(h [32]byte, e *Entry, seq uint64) {
 	s := c.shard(&h)
 	s.mu.Lock()
+	if c.drops.Load() != seq {
+		s.mu.Unlock()
+		return
+	}
 	if _, ok := s.entries[h]; !ok && len(s.entries) >= c.perShard {
 		for k := range s.entries {
 			delete(s.entries, k)
@@ -54,6 +65,20 @@ func (c *cache) put(h [32]byte, e *Entry) {
 	}
 	s.entries[h] = e
 	delete(s.misses, h)
+	s.mu.Unlock()
+}
+
+// postpone replaces e, if it is still h's entry, by a copy loaded at
+// loadedAt: when a re-read failed, the entry keeps answering and is read
+// again when that makes it due. A drop in between wins.
+func (c *cache) postpone(h [32]byte, e *Entry, loadedAt int64) {
+	s := c.shard(&h)
+	s.mu.Lock()
+	if s.entries[h] == e {
+		retry := *e
+		retry.loadedAt = loadedAt
+		s.entries[h] = &retry
+	}
 	s.mu.Unlock()
 }
 
@@ -80,6 +105,7 @@ func (c *cache) remove(h [32]byte) {
 
 // drop removes every entry for which match is true.
 func (c *cache) drop(match func(*Entry) bool) int {
+	c.drops.Add(1) // before any shard is scanned: see put
 	n := 0
 	for i := range c.shards {
 		s := &c.shards[i]

@@ -142,7 +142,14 @@ func (f *fixture) open() {
 // memory).
 func (f *fixture) newVerifier(limits verify.Limits) *verify.Verifier {
 	f.t.Helper()
-	v, err := verify.New(verify.Config{Loader: f.db, Secrets: f.db, Limits: limits, Plans: f.catalog, Now: f.Now})
+	return f.newVerifierWith(limits, nil)
+}
+
+// newVerifierWith is newVerifier hearing other instances through inv (nil:
+// alone).
+func (f *fixture) newVerifierWith(limits verify.Limits, inv verify.Invalidator) *verify.Verifier {
+	f.t.Helper()
+	v, err := verify.New(verify.Config{Loader: f.db, Secrets: f.db, Limits: limits, Invalidator: inv, Plans: f.catalog, Now: f.Now})
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -617,11 +624,10 @@ func TestLimitsErrorIsUnavailableNeverValid(t *testing.T) {
 	}{
 		{"LimitsFail", func(*fixture) verify.Limits { return failingLimits{} }, context.Background},
 		{"RedisCallerGone", func(f *fixture) verify.Limits {
-			rl, err := verify.NewRedisLimits(testenv.Redis(t), f.db.QuotaUsed, nil)
+			rl, err := verify.NewRedisLimits(mustRedis(t, testenv.Redis(t)), f.db.QuotaUsed)
 			if err != nil {
 				t.Fatal(err)
 			}
-			t.Cleanup(func() { rl.Close() })
 			return rl
 		}, func() context.Context { ctx, cancel := context.WithCancel(context.Background()); cancel(); return ctx }},
 	} {
