@@ -103,9 +103,8 @@ type Verifier struct {
 	flushMu sync.Mutex // one flush at a time
 	pending [][]Usage  // batches whose write failed, oldest first, each retried unchanged with its id
 
-	dropped    atomic.Int64 // usage rows dropped past MaxPending
-	refreshing atomic.Int64 // background re-reads running
-	loads      atomic.Int64 // database reads of keys (cache misses and refreshes)
+	dropped atomic.Int64 // usage rows dropped past MaxPending
+	loads   atomic.Int64 // database reads of keys (cache misses and refreshes)
 
 	filter  *filter       // known secrets; nil without Config.Secrets
 	counter secretCounter // secrets added on every instance; nil alone
@@ -147,7 +146,7 @@ func New(c Config) (*Verifier, error) {
 	if c.SecretsResync == 0 {
 		c.SecretsResync = 10 * time.Minute
 	}
-	v := &Verifier{cfg: c, cache: newCache(c.MaxKeys), limits: c.Limits, inv: c.Invalidator, log: c.Logger, states: map[string]*keyState{}}
+	v := &Verifier{cfg: c, cache: newCache(c.MaxKeys, c.TTL, c.NegativeTTL), limits: c.Limits, inv: c.Invalidator, log: c.Logger, states: map[string]*keyState{}}
 	if c.Secrets != nil {
 		v.filter = newFilter()
 		if sc, ok := c.Invalidator.(secretCounter); ok {
@@ -277,27 +276,25 @@ outer:
 	return true
 }
 
-// entry returns the cached entry for h, loading it on a miss or when it is
-// stale. With no entry it returns the code to answer.
+// entry returns the cached entry for h, loading it on a miss or when the
+// cache says it is too old to answer from. With no entry it returns the
+// code to answer.
 func (v *Verifier) entry(ctx context.Context, h *[32]byte, now time.Time) (*Entry, Code) {
 	nowNs := now.UnixNano()
-	ttl := int64(v.cfg.TTL)
-	if v.inv.Degraded() {
-		// Without the shared change counters, another instance's revoke
-		// reaches us only through the database: trust the cache briefly.
-		ttl = min(ttl, int64(2*time.Second))
-	}
-	e, missAt := v.cache.get(h)
-	if e != nil && nowNs-e.loadedAt < ttl {
+	degraded := v.inv.Degraded()
+	e, st := v.cache.lookup(h, nowNs, degraded)
+	switch st {
+	case fresh:
 		return e, Valid
-	}
-	if e != nil && ttl == int64(v.cfg.TTL) {
+	case due:
 		// Past its TTL: answer from it and read it again in the
 		// background, so no verification waits on the database.
-		v.refreshLater(*h, now)
+		v.cache.refresh(*h, e, nowNs, func() error {
+			_, err := v.load(context.Background(), *h, now)
+			return err
+		})
 		return e, Valid
-	}
-	if e == nil && missAt != 0 && nowNs-missAt < int64(v.cfg.NegativeTTL) {
+	case missed:
 		return nil, NotFound
 	}
 	if e == nil && v.knownAbsent(ctx, h, now) {
@@ -315,32 +312,11 @@ func (v *Verifier) entry(ctx context.Context, h *[32]byte, now time.Time) (*Entr
 	case e != nil:
 		// The database is unreachable but the key is known: keep verifying
 		// it, and try the database again in a second.
-		v.cache.postpone(*h, e, nowNs-ttl+int64(time.Second))
+		v.cache.postpone(*h, e, nowNs, degraded)
 		return e, Valid
 	}
 	v.log.Warn("verify: key lookup failed", "err", err)
 	return nil, Unavailable
-}
-
-// maxRefreshes bounds background re-reads of stale entries.
-const maxRefreshes = 4
-
-// refreshLater re-reads a stale entry in the background, unless enough
-// re-reads are already running (the entry stays stale a little longer).
-func (v *Verifier) refreshLater(h [32]byte, now time.Time) {
-	if v.refreshing.Add(1) > maxRefreshes {
-		v.refreshing.Add(-1)
-		return
-	}
-	go func() {
-		defer v.refreshing.Add(-1)
-		if _, err := v.load(context.Background(), h, now); err != nil && !errors.Is(err, ErrNotFound) {
-			// Keep the entry; try again in a second.
-			if e, _ := v.cache.get(&h); e != nil {
-				v.cache.postpone(h, e, now.UnixNano()-int64(v.cfg.TTL)+int64(time.Second))
-			}
-		}
-	}()
 }
 
 // load reads a key from the database (once for concurrent misses of the
@@ -361,7 +337,6 @@ func (v *Verifier) load(ctx context.Context, h [32]byte, now time.Time) (*Entry,
 		seq := v.cache.seq()
 		rec, err := v.cfg.Loader.KeyByHash(ctx, h)
 		if errors.Is(err, ErrNotFound) {
-			v.cache.remove(h)
 			v.cache.putMiss(h, now.UnixNano())
 			return nil, err
 		}
