@@ -46,22 +46,15 @@ type cache struct {
 
 type shard struct {
 	mu      sync.RWMutex
-	entries map[[32]byte]*slot
+	entries map[[32]byte]*Entry
 	misses  map[[32]byte]int64 // hash → unix ns of the miss
-}
-
-// slot holds an entry and when it was last used. used is written at most
-// once a second per entry, so that lookups of a hot key stay reads.
-type slot struct {
-	e    *Entry
-	used atomic.Int64 // unix ns
 }
 
 func newCache(limit int, ttl, negativeTTL time.Duration) *cache {
 	c := &cache{perShard: max(1, limit/shardCount), ttl: int64(ttl), negativeTTL: int64(negativeTTL),
 		spawn: func(fn func()) { go fn() }}
 	for i := range c.shards {
-		c.shards[i].entries = make(map[[32]byte]*slot)
+		c.shards[i].entries = make(map[[32]byte]*Entry)
 		c.shards[i].misses = make(map[[32]byte]int64)
 	}
 	return c
@@ -85,30 +78,27 @@ const (
 // re-read: the read happens before the answer.
 func (c *cache) lookup(h *[32]byte, now int64, degraded bool) (*Entry, status) {
 	s := c.shard(h)
-	var (
-		e      *Entry
-		missAt int64
-	)
 	s.mu.RLock()
-	sl := s.entries[*h]
-	if sl != nil {
-		e = sl.e // replaced under the write lock (put, postpone)
-	} else {
+	e := s.entries[*h]
+	var missAt int64
+	if e == nil {
 		missAt = s.misses[*h]
 	}
 	s.mu.RUnlock()
-	if sl == nil {
+	if e == nil {
 		if missAt != 0 && now-missAt < c.negativeTTL {
 			return nil, missed
 		}
 		return nil, absent
 	}
-	if now-sl.used.Load() >= int64(time.Second) {
-		sl.used.Store(now)
+	// Written at most once a second, so that lookups of a hot key stay
+	// reads of a shared cache line.
+	if now-e.used.Load() >= int64(time.Second) {
+		e.used.Store(now)
 	}
 	ttl := c.ttlFor(degraded)
 	switch {
-	case now-e.loadedAt < ttl:
+	case now-e.loadedAt.Load() < ttl:
 		return e, fresh
 	case degraded:
 		return e, expired
@@ -140,18 +130,16 @@ func (c *cache) refresh(h [32]byte, e *Entry, now int64, load func() error) {
 	})
 }
 
-// postpone replaces e, if it is still h's entry, by a copy due again
-// retryDelay after now: a read of it failed, and it keeps answering
-// meanwhile. A drop or a newer entry in between wins.
+// postpone makes e, if it is still h's entry, due again retryDelay after
+// now: a read of it failed, and it keeps answering meanwhile. A drop or a
+// newer entry in between wins.
 func (c *cache) postpone(h [32]byte, e *Entry, now int64, degraded bool) {
 	s := c.shard(&h)
-	s.mu.Lock()
-	if sl := s.entries[h]; sl != nil && sl.e == e {
-		retry := *e
-		retry.loadedAt = now - c.ttlFor(degraded) + int64(retryDelay)
-		sl.e = &retry
+	s.mu.RLock()
+	if s.entries[h] == e {
+		e.loadedAt.Store(now - c.ttlFor(degraded) + int64(retryDelay))
 	}
-	s.mu.Unlock()
+	s.mu.RUnlock()
 }
 
 // seq returns the count of drops, to pass to put after a load.
@@ -168,16 +156,11 @@ func (c *cache) put(h [32]byte, e *Entry, seq uint64) {
 	if c.drops.Load() != seq {
 		return
 	}
-	if sl := s.entries[h]; sl != nil {
-		sl.e = e
-	} else {
-		if len(s.entries) >= c.perShard {
-			s.evictEntry()
-		}
-		sl = &slot{e: e}
-		sl.used.Store(e.loadedAt)
-		s.entries[h] = sl
+	if _, ok := s.entries[h]; !ok && len(s.entries) >= c.perShard {
+		s.evictEntry()
 	}
+	e.used.Store(e.loadedAt.Load())
+	s.entries[h] = e
 	delete(s.misses, h)
 }
 
@@ -187,13 +170,13 @@ func (c *cache) put(h [32]byte, e *Entry, seq uint64) {
 func (s *shard) evictEntry() {
 	var (
 		victim [32]byte
-		best   *slot
+		best   *Entry
 		n      int
 	)
-	for h, sl := range s.entries {
-		if best == nil || sl.used.Load() < best.used.Load() ||
-			sl.used.Load() == best.used.Load() && sl.e.loadedAt < best.e.loadedAt {
-			victim, best = h, sl
+	for h, e := range s.entries {
+		if best == nil || e.used.Load() < best.used.Load() ||
+			e.used.Load() == best.used.Load() && e.loadedAt.Load() < best.loadedAt.Load() {
+			victim, best = h, e
 		}
 		if n++; n == evictSample {
 			break
@@ -245,8 +228,8 @@ func (c *cache) drop(match func(*Entry) bool) int {
 	for i := range c.shards {
 		s := &c.shards[i]
 		s.mu.Lock()
-		for h, sl := range s.entries {
-			if match(sl.e) {
+		for h, e := range s.entries {
+			if match(e) {
 				delete(s.entries, h)
 				n++
 			}

@@ -14,6 +14,13 @@ func sameShard(i int) [32]byte {
 	return h
 }
 
+// entryAt returns an entry loaded at unix ns t.
+func entryAt(t int64) *Entry {
+	e := &Entry{}
+	e.loadedAt.Store(t)
+	return e
+}
+
 // inShard returns a hash of shard i.
 func inShard(i int) [32]byte {
 	var h [32]byte
@@ -45,7 +52,7 @@ func TestCacheEvictsTheLeastRecentlyUsedEntry(t *testing.T) {
 			c := newTestCache()
 			now := 100 * sec
 			for i := range 3 {
-				c.put(sameShard(i), &Entry{KeyID: string(rune('a' + i)), loadedAt: now}, c.seq())
+				c.put(sameShard(i), entryAt(now), c.seq())
 				now += 2 * sec
 			}
 			for _, i := range tc.used {
@@ -56,7 +63,7 @@ func TestCacheEvictsTheLeastRecentlyUsedEntry(t *testing.T) {
 				now += 2 * sec
 			}
 			h3 := sameShard(3)
-			c.put(h3, &Entry{KeyID: "d", loadedAt: now}, c.seq())
+			c.put(h3, entryAt(now), c.seq())
 			for i := range 4 {
 				h := sameShard(i)
 				e, _ := c.lookup(&h, now, false)
@@ -110,7 +117,7 @@ func TestCacheLookup(t *testing.T) {
 			if tc.miss {
 				c.putMiss(h, sec)
 			} else {
-				c.put(h, &Entry{loadedAt: sec}, c.seq())
+				c.put(h, entryAt(sec), c.seq())
 			}
 			if _, st := c.lookup(&h, sec+tc.age, tc.degraded); st != tc.want {
 				t.Errorf("status %d, want %d", st, tc.want)
@@ -130,11 +137,11 @@ func TestCachePutAfterADropIsRefused(t *testing.T) {
 	h := sameShard(1)
 	seq := c.seq() // a load begins
 	c.drop(func(*Entry) bool { return false })
-	c.put(h, &Entry{loadedAt: sec}, seq)
+	c.put(h, entryAt(sec), seq)
 	if e, _ := c.lookup(&h, sec, false); e != nil {
 		t.Error("an entry loaded across a drop was cached")
 	}
-	c.put(h, &Entry{loadedAt: sec}, c.seq())
+	c.put(h, entryAt(sec), c.seq())
 	if e, _ := c.lookup(&h, sec, false); e == nil {
 		t.Error("an entry loaded after the drop was not cached")
 	}
@@ -143,12 +150,12 @@ func TestCachePutAfterADropIsRefused(t *testing.T) {
 func TestCacheMissReplacesEntryAndEntryReplacesMiss(t *testing.T) {
 	c := newTestCache()
 	h := sameShard(1)
-	c.put(h, &Entry{loadedAt: sec}, c.seq())
+	c.put(h, entryAt(sec), c.seq())
 	c.putMiss(h, sec)
 	if e, st := c.lookup(&h, sec, false); e != nil || st != missed {
 		t.Errorf("after a miss: %v %d", e, st)
 	}
-	c.put(h, &Entry{loadedAt: sec}, c.seq())
+	c.put(h, entryAt(sec), c.seq())
 	if e, st := c.lookup(&h, sec, false); e == nil || st != fresh {
 		t.Errorf("after a load: %v %d", e, st)
 	}
@@ -167,7 +174,7 @@ func TestCacheRefreshIsBoundedAndPostponesAFailure(t *testing.T) {
 	errDB := errors.New("database down")
 	var entries [maxRefreshes + 1]*Entry
 	for i := range entries {
-		entries[i] = &Entry{loadedAt: 0}
+		entries[i] = entryAt(0)
 		c.put(inShard(i), entries[i], c.seq())
 	}
 	now := int64(time.Minute) // every entry is due
@@ -184,8 +191,8 @@ func TestCacheRefreshIsBoundedAndPostponesAFailure(t *testing.T) {
 	}
 	h := inShard(0)
 	e, st := c.lookup(&h, now, false)
-	if e == nil || st != fresh || e == entries[0] {
-		t.Fatalf("after a failed re-read: %v %d, want a fresh copy answering", e, st)
+	if e != entries[0] || st != fresh {
+		t.Fatalf("after a failed re-read: %v %d, want the entry answering, fresh", e, st)
 	}
 	if _, st := c.lookup(&h, now+int64(retryDelay), false); st != due {
 		t.Errorf("a failed re-read is due again after %v: %d", retryDelay, st)
@@ -205,7 +212,7 @@ func TestCacheRefreshIsBoundedAndPostponesAFailure(t *testing.T) {
 func TestCachePostponeLeavesANewerEntry(t *testing.T) {
 	c := newTestCache()
 	h := sameShard(1)
-	old, newer := &Entry{loadedAt: 0}, &Entry{loadedAt: 10 * sec}
+	old, newer := entryAt(0), entryAt(10*sec)
 	c.put(h, old, c.seq())
 	c.put(h, newer, c.seq())
 	c.postpone(h, old, 20*sec, false)

@@ -289,10 +289,7 @@ func (v *Verifier) entry(ctx context.Context, h *[32]byte, now time.Time) (*Entr
 	case due:
 		// Past its TTL: answer from it and read it again in the
 		// background, so no verification waits on the database.
-		v.cache.refresh(*h, e, nowNs, func() error {
-			_, err := v.load(context.Background(), *h, now)
-			return err
-		})
+		v.refresh(*h, e, now)
 		return e, Valid
 	case missed:
 		return nil, NotFound
@@ -317,6 +314,16 @@ func (v *Verifier) entry(ctx context.Context, h *[32]byte, now time.Time) (*Entr
 	}
 	v.log.Warn("verify: key lookup failed", "err", err)
 	return nil, Unavailable
+}
+
+// refresh has the cache re-read a due entry in the background. (Its own
+// function, so that only a due entry's hash and time escape to the heap,
+// not every verification's.)
+func (v *Verifier) refresh(h [32]byte, e *Entry, now time.Time) {
+	v.cache.refresh(h, e, now.UnixNano(), func() error {
+		_, err := v.load(context.Background(), h, now)
+		return err
+	})
 }
 
 // load reads a key from the database (once for concurrent misses of the
@@ -366,8 +373,9 @@ func (v *Verifier) newEntry(ctx context.Context, rec *Record, now time.Time) (*E
 	e := &Entry{
 		KeyID: k.ID, AccountID: k.AccountID, PlanID: plan.ID, Scopes: k.Scopes,
 		Rate: int64(plan.RatePerSecond), Burst: int64(plan.Burst), Quota: plan.MonthlyQuota,
-		Period: rec.Period, revoked: k.RevokedAt != nil, loadedAt: now.UnixNano(),
+		Period: rec.Period, revoked: k.RevokedAt != nil,
 	}
+	e.loadedAt.Store(now.UnixNano())
 	if k.RateOverride != nil {
 		e.Rate = int64(*k.RateOverride)
 		e.Burst = max(e.Rate, e.Burst)
