@@ -45,7 +45,7 @@ type Service struct {
 	store  Store
 	plans  *plans.Catalog
 	now    func() time.Time
-	events events
+	events keyhold.Listeners[Event]
 }
 
 // NewService returns a Service.
@@ -63,7 +63,7 @@ func NewService(c Config) (*Service, error) {
 // to a key (create, revoke, rotate, edit). The verifier uses it to drop
 // cached keys and to learn new secrets' hashes before their keys are
 // handed out.
-func (s *Service) Subscribe(fn func(Event)) { s.events.subscribe(fn) }
+func (s *Service) Subscribe(fn func(Event)) { s.events.Subscribe(fn) }
 
 // Settings are what an owner chooses for a key.
 type Settings struct {
@@ -170,7 +170,7 @@ func (s *Service) Create(ctx context.Context, actor audit.Actor, accountID strin
 	if err != nil {
 		return nil, "", fmt.Errorf("keys: create: %w", err)
 	}
-	s.events.publish(Event{Kind: KeyCreated, KeyID: k.ID, AccountID: accountID, SecretHash: hash})
+	s.events.Publish(Event{Kind: KeyCreated, KeyID: k.ID, AccountID: accountID, SecretHash: hash})
 	return k, secret, nil
 }
 
@@ -232,7 +232,7 @@ func (s *Service) Update(ctx context.Context, actor audit.Actor, accountID, id s
 		}
 		return nil, fmt.Errorf("keys: update: %w", err)
 	}
-	s.events.publish(Event{Kind: KeyChanged, KeyID: k.ID, AccountID: accountID})
+	s.events.Publish(Event{Kind: KeyChanged, KeyID: k.ID, AccountID: accountID})
 	return k, nil
 }
 
@@ -281,7 +281,7 @@ func (s *Service) Revoke(ctx context.Context, actor audit.Actor, accountID, id s
 	if err != nil {
 		return fmt.Errorf("keys: revoke: %w", err)
 	}
-	s.events.publish(Event{Kind: KeyRevoked, KeyID: id, AccountID: accountID})
+	s.events.Publish(Event{Kind: KeyRevoked, KeyID: id, AccountID: accountID})
 	return nil
 }
 
@@ -322,7 +322,7 @@ func (s *Service) Rotate(ctx context.Context, actor audit.Actor, accountID, id s
 		return nil, "", fmt.Errorf("keys: rotate: %w", err)
 	}
 	k.Display, k.UpdatedAt = secret.Display(), now
-	s.events.publish(Event{Kind: KeyRotated, KeyID: id, AccountID: accountID, SecretHash: hash})
+	s.events.Publish(Event{Kind: KeyRotated, KeyID: id, AccountID: accountID, SecretHash: hash})
 	return k, secret, nil
 }
 
