@@ -80,6 +80,7 @@ type fixture struct {
 	t       testing.TB
 	db      *flaky
 	path    string
+	url     string // the database; "": SQLite at path
 	keys    *keys.Service
 	catalog *plans.Catalog
 	v       *verify.Verifier
@@ -99,7 +100,16 @@ func (f *fixture) Advance(d time.Duration) {
 // verifier wired to the key service's events, as cmd/keyhold wires them.
 func MustFixture(tb testing.TB) *fixture {
 	tb.Helper()
-	f := &fixture{t: tb, path: filepath.Join(tb.TempDir(), "k.db"), now: time.Date(2026, 11, 10, 12, 0, 0, 0, time.UTC)}
+	return mustFixtureOn(tb, "")
+}
+
+// mustFixtureOn is MustFixture on the database at url ("": SQLite).
+func mustFixtureOn(tb testing.TB, url string) *fixture {
+	tb.Helper()
+	f := &fixture{t: tb, path: filepath.Join(tb.TempDir(), "k.db"), url: url, now: time.Date(2026, 11, 10, 12, 0, 0, 0, time.UTC)}
+	if f.url == "" {
+		f.url = "sqlite://" + f.path
+	}
 	f.open()
 	a := &auth.Account{ID: keyhold.NewID(), Email: "ada@example.com", PasswordHash: "x", CreatedAt: f.now, UpdatedAt: f.now}
 	if err := f.db.CreateAccount(context.Background(), a); err != nil {
@@ -113,7 +123,7 @@ func MustFixture(tb testing.TB) *fixture {
 func (f *fixture) open() {
 	tb := f.t
 	ctx := context.Background()
-	db, err := store.Open(ctx, "sqlite://"+f.path)
+	db, err := store.Open(ctx, f.url)
 	if err != nil {
 		tb.Fatal(err)
 	}
