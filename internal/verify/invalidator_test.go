@@ -260,3 +260,80 @@ func TestALoadReadsTheKeyOnce(t *testing.T) {
 		t.Errorf("%d reads of the key for one miss and two cached calls, want 1", loader.reads)
 	}
 }
+
+// TestLocalListenEndsWithItsContext: a peer that stopped listening hears
+// nothing more, and one announcing never hears itself.
+func TestLocalListenEndsWithItsContext(t *testing.T) {
+	a := verify.NewLocal()
+	b := a.Peer()
+	var heardA, heardB int
+	ctxA, cancelA := context.WithCancel(context.Background())
+	defer cancelA()
+	go a.Listen(ctxA, func(verify.Change) { heardA++ })
+	ctxB, cancelB := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	listening := make(chan struct{})
+	go func() {
+		defer close(done)
+		b.Listen(ctxB, func(c verify.Change) {
+			if c.ID == "ping" {
+				heardB++
+				if heardB == 1 {
+					close(listening)
+				}
+			}
+		})
+	}()
+	waitFor(t, "B to listen", func() bool {
+		select {
+		case <-listening:
+			return true
+		default:
+			_ = a.Announce(context.Background(), verify.Change{Kind: verify.KeyChange, ID: "ping"})
+			return false
+		}
+	})
+	cancelB()
+	<-done
+	before := heardB
+	if err := a.Announce(context.Background(), verify.Change{Kind: verify.KeyChange, ID: "ping"}); err != nil {
+		t.Fatal(err)
+	}
+	if heardB != before {
+		t.Error("B heard an announcement after it stopped listening")
+	}
+	if heardA != 0 {
+		t.Errorf("A heard %d of its own announcements", heardA)
+	}
+}
+
+// TestRedisInvalidatorDown: with Redis gone, an announcement fails (the
+// broadcast logs it), the connection turns degraded, and generations read
+// 0, so entries cached meanwhile are stale once Redis is back.
+func TestRedisInvalidatorDown(t *testing.T) {
+	r := testenv.PrivateRedis(t)
+	conn := mustRedis(t, r.URL())
+	inv := verify.NewRedisInvalidator(conn)
+	ctx := context.Background()
+	if err := inv.Announce(ctx, verify.Change{Kind: verify.KeyChange, ID: "k1"}); err != nil {
+		t.Fatal(err)
+	}
+	if g := inv.Generation(ctx, "k1"); g != 1 || inv.Degraded() {
+		t.Fatalf("generation %d, degraded %v; want 1, no", g, inv.Degraded())
+	}
+	r.Stop()
+	for _, c := range []verify.Change{{Kind: verify.KeyChange, ID: "k1"}, {Kind: verify.SecretAdded, Hash: [32]byte{1}}} {
+		if err := inv.Announce(ctx, c); err == nil {
+			t.Errorf("announcing %c with Redis down reported success", c.Kind)
+		}
+	}
+	if !inv.Degraded() || conn.Outages() != 1 {
+		t.Errorf("degraded %v, outages %d; want yes, 1", inv.Degraded(), conn.Outages())
+	}
+	if g := inv.Generation(ctx, "k1"); g != 0 {
+		t.Errorf("generation while down %d, want 0", g)
+	}
+	if err := inv.Announce(ctx, verify.Change{Kind: verify.Resubscribed}); err == nil {
+		t.Error("announcing a kind no transport carries reported success")
+	}
+}
