@@ -2,7 +2,11 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"sync"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/keyhold/keyhold/internal/auth"
 	"github.com/keyhold/keyhold/internal/billing"
@@ -11,66 +15,70 @@ import (
 	"github.com/keyhold/keyhold/internal/verify"
 )
 
-// invalidateChannel is the PostgreSQL NOTIFY channel of cache
-// invalidations between instances without Redis.
-const invalidateChannel = "keyhold_invalidate"
+// redisLogOnce sets go-redis's logger once per process: it is global.
+var redisLogOnce sync.Once
+
+// dialRedis connects to KEYHOLD_REDIS_URL. go-redis prints pool errors to
+// stderr by default; outages are reported by verify, so its own messages
+// go to log at debug level.
+func dialRedis(url string, log *slog.Logger) (*verify.Redis, error) {
+	redisLogOnce.Do(func() { redis.SetLogger(redisLogger{log}) })
+	conn, err := verify.DialRedis(url, log)
+	if err != nil {
+		return nil, fmt.Errorf("KEYHOLD_REDIS_URL: %w", err)
+	}
+	return conn, nil
+}
+
+// redisLogger sends go-redis's own messages to slog at debug level.
+type redisLogger struct{ log *slog.Logger }
+
+func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	l.log.DebugContext(ctx, "redis: "+fmt.Sprintf(format, v...))
+}
+
+// invalidator picks how key and plan changes reach the other instances:
+// Redis when configured (conn), else NOTIFY on PostgreSQL, else nothing
+// beyond this process (SQLite: one instance).
+func invalidator(log *slog.Logger, db *store.DB, conn *verify.Redis) verify.Invalidator {
+	switch {
+	case conn != nil:
+		return verify.NewRedisInvalidator(conn)
+	case db.Postgres():
+		return db.Notifier(log)
+	default:
+		return verify.NewLocal()
+	}
+}
 
 // announce makes key and plan changes made by this process reach this
-// process's verifier (nil in a process that verifies nothing) and every
-// running instance: through Redis (change counters and pub/sub) when rl is
-// set, else through PostgreSQL NOTIFY when the database is PostgreSQL. With
-// a verifier, it also listens for other instances' changes and keeps the
-// verifier's filter of known secrets loaded until ctx ends.
+// process's verifier (nil in a process that verifies nothing) and, through
+// inv, every running instance. With a verifier, it also applies other
+// instances' changes and keeps the verifier's filter of known secrets
+// loaded until ctx ends.
 //
 // Account changes come from billing (plans, periods) and from auth
 // (suspensions, when authSvc is not nil); both take the same path.
-func announce(ctx context.Context, log *slog.Logger, db *store.DB, rl *verify.RedisLimits, keySvc *keys.Service, billingSvc *billing.Service, authSvc *auth.Service, verifier *verify.Verifier) {
-	onAccount := func(fn func(accountID string)) {
-		billingSvc.Subscribe(fn)
-		if authSvc != nil {
-			authSvc.Subscribe(fn)
+func announce(ctx context.Context, log *slog.Logger, inv verify.Invalidator, keySvc *keys.Service, billingSvc *billing.Service, authSvc *auth.Service, verifier *verify.Verifier) {
+	bc := verify.NewBroadcast(inv, verifier, log)
+	keySvc.Subscribe(func(e keys.Event) { bc.KeyEvent(ctx, e) })
+	accountChanged := func(accountID string) {
+		ks, err := keySvc.List(ctx, accountID)
+		if err != nil {
+			log.Error("broadcast account change: list keys", "account_id", accountID, "err", err)
 		}
+		ids := make([]string, len(ks))
+		for i, k := range ks {
+			ids[i] = k.ID
+		}
+		bc.AccountChanged(ctx, accountID, ids)
 	}
-	if rl != nil {
-		bc := verify.NewBroadcast(rl, verifier, log)
-		keySvc.Subscribe(func(e keys.Event) { bc.KeyEvent(ctx, e) })
-		onAccount(func(accountID string) {
-			ks, err := keySvc.List(ctx, accountID)
-			if err != nil {
-				log.Error("broadcast account change: list keys", "account_id", accountID, "err", err)
-			}
-			ids := make([]string, len(ks))
-			for i, k := range ks {
-				ids[i] = k.ID
-			}
-			bc.AccountChanged(ctx, accountID, ids)
-		})
-		if verifier != nil {
-			go bc.Listen(ctx)
-			go verifier.SyncSecrets(ctx)
-		}
-		return
+	billingSvc.Subscribe(accountChanged)
+	if authSvc != nil {
+		authSvc.Subscribe(accountChanged)
 	}
 	if verifier != nil {
-		keySvc.Subscribe(verifier.KeyEvent)
-		onAccount(verifier.InvalidateAccount)
-		go verifier.SyncSecrets(ctx) // returns at once without a filter (PostgreSQL)
-	}
-	if !db.Postgres() {
-		return // SQLite: one instance, nothing to tell
-	}
-	notify := func(msg string) {
-		if err := db.Notify(context.WithoutCancel(ctx), invalidateChannel, msg); err != nil {
-			log.Warn("notify other instances", "err", err)
-		}
-	}
-	keySvc.Subscribe(func(e keys.Event) {
-		if e.Kind != keys.KeyCreated { // nothing is cached for a new key
-			notify(verify.InvalidationMessage('k', e.KeyID))
-		}
-	})
-	onAccount(func(accountID string) { notify(verify.InvalidationMessage('a', accountID)) })
-	if verifier != nil {
-		go db.Listen(ctx, invalidateChannel, verifier.Invalidate, func(err error) { log.Warn("listen for other instances' changes", "err", err) })
+		go bc.Listen(ctx)
+		go verifier.SyncSecrets(ctx) // returns at once without a filter (PostgreSQL without Redis)
 	}
 }

@@ -124,16 +124,23 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	vcfg := verify.Config{Loader: db, Plans: catalog, Logger: log}
-	var rl *verify.RedisLimits
+	var (
+		conn *verify.Redis
+		rl   *verify.RedisLimits
+	)
 	if cfg.RedisURL != "" {
 		// Shared limits, quotas and invalidation across instances.
-		if rl, err = verify.NewRedisLimits(cfg.RedisURL, db.QuotaUsed, log); err != nil {
-			return fmt.Errorf("KEYHOLD_REDIS_URL: %w", err)
+		if conn, err = dialRedis(cfg.RedisURL, log); err != nil {
+			return err
 		}
-		defer rl.Close()
+		defer conn.Close()
+		if rl, err = verify.NewRedisLimits(conn, db.QuotaUsed); err != nil {
+			return err
+		}
 		vcfg.Limits = rl
 	}
-	if rl != nil || !db.Postgres() {
+	vcfg.Invalidator = invalidator(log, db, conn)
+	if conn != nil || !db.Postgres() {
 		// Unknown keys are answered from a filter of known secrets: every
 		// new secret reaches it through this process (SQLite: one
 		// instance) or through Redis's numbered announcements. NOTIFY
@@ -149,7 +156,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
-	announce(ctx, log, db, rl, keySvc, billingSvc, authSvc, verifier)
+	announce(ctx, log, vcfg.Invalidator, keySvc, billingSvc, authSvc, verifier)
 
 	srv, err := server.New(server.Config{
 		Auth:           authSvc,

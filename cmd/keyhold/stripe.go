@@ -66,14 +66,14 @@ func stripeCmd(ctx context.Context, args []string, getenv func(string) string, s
 		return err
 	}
 	// Repaired plans reach running instances at once, as a webhook's do.
-	var rl *verify.RedisLimits
+	var conn *verify.Redis
 	if cfg.RedisURL != "" {
-		if rl, err = verify.NewRedisLimits(cfg.RedisURL, db.QuotaUsed, log); err != nil {
-			return fmt.Errorf("KEYHOLD_REDIS_URL: %w", err)
+		if conn, err = dialRedis(cfg.RedisURL, log); err != nil {
+			return err
 		}
-		defer rl.Close()
+		defer conn.Close()
 	}
-	announce(ctx, log, db, rl, keySvc, svc, nil, nil)
+	announce(ctx, log, invalidator(log, db, conn), keySvc, svc, nil, nil)
 	if _, err := svc.Reconcile(ctx, stdout); err != nil {
 		return err
 	}

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/stripe/stripe-go/v76"
@@ -43,8 +42,7 @@ type Service struct {
 	log           *slog.Logger
 	now           func() time.Time
 
-	mu        sync.RWMutex
-	listeners []func(accountID string)
+	planChanges keyhold.Listeners[string] // account ids
 }
 
 // New returns a Service. Billing is off (Enabled false) without a secret
@@ -91,19 +89,9 @@ func (s *Service) Plans() *plans.Catalog { return s.plans }
 // Subscribe registers fn to be called, synchronously, after an account's
 // plan or billing period may have changed. The verifier uses it to drop
 // the account's cached keys.
-func (s *Service) Subscribe(fn func(accountID string)) {
-	s.mu.Lock()
-	s.listeners = append(s.listeners, fn)
-	s.mu.Unlock()
-}
+func (s *Service) Subscribe(fn func(accountID string)) { s.planChanges.Subscribe(fn) }
 
-func (s *Service) planChanged(accountID string) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	for _, fn := range s.listeners {
-		fn(accountID)
-	}
-}
+func (s *Service) planChanged(accountID string) { s.planChanges.Publish(accountID) }
 
 var (
 	errOff          = keyhold.Errorf(keyhold.EINVALID, "Upgrades are not available yet.")

@@ -1,7 +1,5 @@
 package keys
 
-import "sync"
-
 // EventKind says what happened to a key.
 type EventKind int
 
@@ -24,25 +22,4 @@ type Event struct {
 	// known secrets learns it before the key is handed out. A hash of 190
 	// random bits reveals nothing of the key: it is safe to broadcast.
 	SecretHash [32]byte
-}
-
-// events fans events out to subscribers, synchronously: when a service
-// method returns, every listener has seen its event.
-type events struct {
-	mu        sync.RWMutex
-	listeners []func(Event)
-}
-
-func (e *events) subscribe(fn func(Event)) {
-	e.mu.Lock()
-	e.listeners = append(e.listeners, fn)
-	e.mu.Unlock()
-}
-
-func (e *events) publish(ev Event) {
-	e.mu.RLock()
-	defer e.mu.RUnlock()
-	for _, fn := range e.listeners {
-		fn(ev)
-	}
 }

@@ -116,7 +116,7 @@ func (s *Service) SetOverrides(ctx context.Context, actor audit.Actor, keyID str
 		}
 		return fmt.Errorf("keys: overrides: %w", err)
 	}
-	s.events.publish(Event{Kind: KeyChanged, KeyID: k.ID, AccountID: k.AccountID})
+	s.events.Publish(Event{Kind: KeyChanged, KeyID: k.ID, AccountID: k.AccountID})
 	return nil
 }
 

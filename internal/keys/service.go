@@ -50,7 +50,7 @@ type Service struct {
 	store    Store
 	plans    *plans.Catalog
 	now      func() time.Time
-	events   events
+	events   keyhold.Listeners[Event]
 	verified func(ctx context.Context, accountID string) (bool, error)
 }
 
@@ -74,7 +74,7 @@ func NewService(c Config) (*Service, error) {
 // to a key (create, revoke, rotate, edit). The verifier uses it to drop
 // cached keys and to learn new secrets' hashes before their keys are
 // handed out.
-func (s *Service) Subscribe(fn func(Event)) { s.events.subscribe(fn) }
+func (s *Service) Subscribe(fn func(Event)) { s.events.Subscribe(fn) }
 
 // Settings are what an owner chooses for a key.
 type Settings struct {
@@ -208,7 +208,7 @@ func (s *Service) Create(ctx context.Context, actor audit.Actor, accountID strin
 	if err != nil {
 		return nil, "", fmt.Errorf("keys: create: %w", err)
 	}
-	s.events.publish(Event{Kind: KeyCreated, KeyID: k.ID, AccountID: accountID, SecretHash: hash})
+	s.events.Publish(Event{Kind: KeyCreated, KeyID: k.ID, AccountID: accountID, SecretHash: hash})
 	return k, secret, nil
 }
 
@@ -272,7 +272,7 @@ func (s *Service) Update(ctx context.Context, actor audit.Actor, accountID, id s
 		}
 		return nil, fmt.Errorf("keys: update: %w", err)
 	}
-	s.events.publish(Event{Kind: KeyChanged, KeyID: k.ID, AccountID: accountID})
+	s.events.Publish(Event{Kind: KeyChanged, KeyID: k.ID, AccountID: accountID})
 	return k, nil
 }
 
@@ -321,7 +321,7 @@ func (s *Service) Revoke(ctx context.Context, actor audit.Actor, accountID, id s
 	if err != nil {
 		return fmt.Errorf("keys: revoke: %w", err)
 	}
-	s.events.publish(Event{Kind: KeyRevoked, KeyID: id, AccountID: accountID})
+	s.events.Publish(Event{Kind: KeyRevoked, KeyID: id, AccountID: accountID})
 	return nil
 }
 
@@ -364,7 +364,7 @@ func (s *Service) Rotate(ctx context.Context, actor audit.Actor, accountID, id s
 	} else {
 		k.OldSecretUntil = nil
 	}
-	s.events.publish(Event{Kind: KeyRotated, KeyID: id, AccountID: accountID, SecretHash: hash})
+	s.events.Publish(Event{Kind: KeyRotated, KeyID: id, AccountID: accountID, SecretHash: hash})
 	return k, secret, nil
 }
 
@@ -408,7 +408,7 @@ func (s *Service) ExpireOldSecret(ctx context.Context, actor audit.Actor, accoun
 	}
 	// The same event as a rotation: every instance drops what it cached
 	// for the key, and reads the old secret's new end on its next use.
-	s.events.publish(Event{Kind: KeyRotated, KeyID: id, AccountID: accountID})
+	s.events.Publish(Event{Kind: KeyRotated, KeyID: id, AccountID: accountID})
 	return nil
 }
 

@@ -14,7 +14,6 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/keyhold/keyhold/internal/auth"
-	"github.com/keyhold/keyhold/internal/config"
 	"github.com/keyhold/keyhold/internal/jobs"
 	"github.com/keyhold/keyhold/internal/keys"
 	"github.com/keyhold/keyhold/internal/mail"
@@ -29,7 +28,7 @@ import (
 func withEmail(tb testing.TB, mp **testenv.Mailpit, requireVerified bool) option {
 	return func(c *server.Config, db *store.DB) {
 		*mp = testenv.StartMailpit(tb, 0)
-		smtp := config.SMTP{Host: "127.0.0.1", Port: (*mp).SMTPPort, Security: config.SMTPPlain}
+		smtp := mail.Server{Host: "127.0.0.1", Port: (*mp).SMTPPort, Security: mail.Plain}
 		w, err := mail.NewWorker(mail.NewSMTP(smtp, testFrom), c.Secret, c.BaseURL, slog.New(slog.DiscardHandler))
 		if err != nil {
 			tb.Fatal(err)

@@ -2,8 +2,6 @@ package server
 
 import (
 	"encoding/json"
-	"io"
-	"net/http"
 	"strconv"
 	"sync"
 
@@ -11,9 +9,6 @@ import (
 
 	"github.com/keyhold/keyhold/internal/verify"
 )
-
-// maxVerifyBody is the largest /v1/verify body accepted (DESIGN.md).
-const maxVerifyBody = verify.MaxBody
 
 var verifyBufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
@@ -27,7 +22,7 @@ func (s *Server) handleVerify(c echo.Context) error {
 
 	var vreq verify.Request
 	vreq.Cost = 1
-	if status, msg := readVerifyRequest(r, bufp, &vreq); status != 0 {
+	if status, msg := verify.ReadRequest(r, bufp, &vreq); status != 0 { // refuses bodies over 4 KiB
 		s.verifyCount[verify.BadRequest].Inc()
 		return writeVerifyError(c, status, msg)
 	}
@@ -57,37 +52,6 @@ var (
 	jsonContentType = []string{"application/json; charset=utf-8"}
 	noStore         = []string{"no-store"}
 )
-
-// readVerifyRequest reads the body (refusing more than 4 KiB without
-// reading it all) and fills req, or returns the status and message of a
-// BAD_REQUEST answer.
-func readVerifyRequest(r *http.Request, bufp *[]byte, req *verify.Request) (int, string) {
-	if r.ContentLength > maxVerifyBody {
-		return http.StatusRequestEntityTooLarge, "The body is larger than 4 KiB."
-	}
-	buf := (*bufp)[:0]
-	for {
-		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
-		}
-		n, err := r.Body.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		if len(buf) > maxVerifyBody {
-			*bufp = buf
-			return http.StatusRequestEntityTooLarge, "The body is larger than 4 KiB."
-		}
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			*bufp = buf
-			return http.StatusBadRequest, "The body could not be read."
-		}
-	}
-	*bufp = buf
-
-	return verify.ParseRequest(buf, r.Header.Get("Content-Type"), r.Header.Get("Authorization"), r.Header.Get("X-API-Key"), req)
-}
 
 // writeVerifyError writes a BAD_REQUEST answer in the verify format.
 func writeVerifyError(c echo.Context, status int, msg string) error {

@@ -148,14 +148,14 @@ func TestMemoryOf100kKeys(t *testing.T) {
 
 // filteredVerifier is benchVerifierLoader's verifier with the filter of
 // known secrets loaded from the loader, counting with limits (nil: memory).
-func filteredVerifier(b testing.TB, n int, limits verify.Limits) *verify.Verifier {
+func filteredVerifier(b testing.TB, n int, limits verify.Limits, inv verify.Invalidator) *verify.Verifier {
 	b.Helper()
 	_, _, loader := benchVerifierLoader(b, n)
 	cat, err := plans.New([]plans.Plan{{ID: "free", Name: "Free", Price: "$0", RatePerSecond: plans.MaxRate, Burst: plans.MaxBurst, MonthlyQuota: 1 << 62, MaxKeys: n}})
 	if err != nil {
 		b.Fatal(err)
 	}
-	v, err := verify.New(verify.Config{Loader: loader, Secrets: loader, Plans: cat, Limits: limits, TTL: time.Hour})
+	v, err := verify.New(verify.Config{Loader: loader, Secrets: loader, Plans: cat, Limits: limits, Invalidator: inv, TTL: time.Hour})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -191,19 +191,19 @@ func benchUnknown(b *testing.B, v *verify.Verifier) {
 // BenchmarkVerifyUnknownKey is a random key with a valid checksum on a
 // single instance: parse, hash, cache miss, filter miss, NOT_FOUND.
 func BenchmarkVerifyUnknownKey(b *testing.B) {
-	benchUnknown(b, filteredVerifier(b, 100_000, nil))
+	benchUnknown(b, filteredVerifier(b, 100_000, nil, nil))
 }
 
 // BenchmarkVerifyUnknownKeyRedis is the same with shared limits: the
 // filter's answer is trusted after one HMGET of Redis's counter of added
 // secrets.
 func BenchmarkVerifyUnknownKeyRedis(b *testing.B) {
-	rl, err := verify.NewRedisLimits(testenv.Redis(b), func(context.Context, string, time.Time) (int64, error) { return 0, nil }, nil)
+	conn := mustRedis(b, testenv.Redis(b))
+	rl, err := verify.NewRedisLimits(conn, func(context.Context, string, time.Time) (int64, error) { return 0, nil })
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer rl.Close()
-	benchUnknown(b, filteredVerifier(b, 100_000, rl))
+	benchUnknown(b, filteredVerifier(b, 100_000, rl, verify.NewRedisInvalidator(conn)))
 }
 
 // manyHashes lists n pseudo-random hashes without holding them.
@@ -257,16 +257,16 @@ func TestMemoryOfFilterOf1MSecrets(t *testing.T) {
 // own part adds nothing).
 func BenchmarkVerifyCachedRedis(b *testing.B) {
 	_, secrets, loader := benchVerifierLoader(b, 1)
-	rl, err := verify.NewRedisLimits(testenv.Redis(b), loader.QuotaUsed, nil)
+	conn := mustRedis(b, testenv.Redis(b))
+	rl, err := verify.NewRedisLimits(conn, loader.QuotaUsed)
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer rl.Close()
 	cat, err := plans.New([]plans.Plan{{ID: "free", Name: "Free", Price: "$0", RatePerSecond: plans.MaxRate, Burst: plans.MaxBurst, MonthlyQuota: 1 << 50, MaxKeys: 1}})
 	if err != nil {
 		b.Fatal(err)
 	}
-	v, err := verify.New(verify.Config{Loader: loader, Plans: cat, Limits: rl, TTL: time.Hour})
+	v, err := verify.New(verify.Config{Loader: loader, Plans: cat, Limits: rl, Invalidator: verify.NewRedisInvalidator(conn), TTL: time.Hour})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -13,6 +13,11 @@
 // The cache drops a key at once when the keys service reports a change
 // (InvalidateKey) or a plan change reaches an account (InvalidateAccount),
 // and refreshes every entry after a while in case an event was missed.
+// Between instances, changes travel through one Invalidator, picked by
+// cmd/keyhold: Local (one process), RedisInvalidator (change counters that
+// the limiter's script checks on every call, plus pub/sub) or
+// store.Notifier (PostgreSQL NOTIFY). A Broadcast applies this process's
+// changes here and announces them; its Listen applies the others'.
 // While the database is down, cached keys keep verifying, usage waits in
 // memory (bounded), and uncached keys get Unavailable.
 //
@@ -21,7 +26,7 @@
 // well-formed key that names no secret NotFound without a database read.
 // SyncSecrets loads it with one streaming query and rebuilds it now and
 // then; KeyEvent adds each new secret of this process before its key is
-// handed out; a Broadcast numbers each new secret in Redis and publishes
+// handed out; the Redis invalidator numbers each new secret and publishes
 // its hash, and an instance trusts its filter only when it has heard every
 // number up to Redis's count, read after the verification began. Whenever
 // it cannot be sure (not loaded yet, behind, Redis away) the key is read

@@ -240,8 +240,8 @@ func TestRedisLosesTheSecretsCounter(t *testing.T) {
 	// Each instance finds its connections dead on its next call and
 	// comes back through its probe.
 	waitFor(t, "both instances back on Redis", func() bool {
-		_, _, errA := a.redis.SecretsAdded(ctx)
-		_, _, errB := b.redis.SecretsAdded(ctx)
+		_, _, errA := a.inv.SecretsAdded(ctx)
+		_, _, errB := b.inv.SecretsAdded(ctx)
 		return errA == nil && errB == nil && !a.redis.Degraded() && !b.redis.Degraded()
 	})
 	for i := range 2 {

@@ -2,9 +2,15 @@ package verify
 
 import (
 	"context"
+	"errors"
 	"math"
 	"time"
 )
+
+// ErrStale is what Limits return when the key changed since its entry was
+// cached (another instance changed it, and the shared change counter says
+// so): nothing was taken, and the verifier reads the key again.
+var ErrStale = errors.New("verify: cached key is stale")
 
 // Decision is what Limits decided for one call.
 type Decision struct {
@@ -17,9 +23,6 @@ type Decision struct {
 	QuotaUsed     int64
 	QuotaReset    time.Time // end of the quota window
 	RetryAfter    time.Duration
-	// Stale: the key changed since it was cached (another instance changed
-	// it); nothing was taken, and the verifier reads the key again.
-	Stale bool
 }
 
 // QuotaRemaining is what is left of the quota, never negative.
@@ -29,6 +32,8 @@ func (d *Decision) QuotaRemaining() int64 { return max(0, d.QuotaLimit-d.QuotaUs
 // consumes both or neither: a call refused by the quota gives its rate
 // back. Peek reports without consuming. The in-memory version counts per
 // process; the Redis version (scale-out) shares counts between instances.
+// Both return ErrStale, having taken nothing, when shared change counters
+// show the entry is older than the key.
 type Limits interface {
 	Take(ctx context.Context, e *Entry, cost int64, now time.Time) (Decision, error)
 	Peek(ctx context.Context, e *Entry, now time.Time) (Decision, error)
@@ -44,27 +49,22 @@ func (MemoryLimits) Take(_ context.Context, e *Entry, cost int64, now time.Time)
 	w := st.windowFor(e, now)
 	d := Decision{RateLimit: e.Burst, QuotaLimit: e.Quota, QuotaReset: w.End}
 
-	// GCRA: the theoretical arrival time (tat) moves forward by one
-	// emission interval per unit of cost; a call is allowed while tat stays
-	// within burst intervals of now.
-	interval := max(1, int64(time.Second)/max(1, e.Rate))
-	tolerance := interval * e.Burst
-	inc := interval * cost
+	g := gcraOf(e, time.Nanosecond)
+	inc := g.interval * cost
 	nowNs := now.UnixNano()
 	for {
 		old := st.tat.Load()
-		tat := max(old, nowNs)
-		next := tat + inc
-		if next-nowNs > tolerance {
+		tat, next, ok := g.next(old, nowNs, cost)
+		if !ok {
 			d.RateLimited = true
-			d.RateRemaining = max(0, (tolerance-(tat-nowNs))/interval)
-			d.RetryAfter = time.Duration(next - nowNs - tolerance)
+			d.RateRemaining = g.remaining(tat, nowNs)
+			d.RetryAfter = time.Duration(g.wait(tat, nowNs, cost))
 			d.RateReset = time.Unix(0, tat)
 			d.QuotaUsed = st.used.Load()
 			return d, nil
 		}
 		if cost == 0 || st.tat.CompareAndSwap(old, next) {
-			d.RateRemaining = (tolerance - (next - nowNs)) / interval
+			d.RateRemaining = g.remaining(next, nowNs)
 			d.RateReset = time.Unix(0, next)
 			break
 		}
@@ -91,12 +91,11 @@ func (MemoryLimits) Take(_ context.Context, e *Entry, cost int64, now time.Time)
 func (MemoryLimits) Peek(_ context.Context, e *Entry, now time.Time) (Decision, error) {
 	st := e.state
 	w := st.windowFor(e, now)
-	interval := max(1, int64(time.Second)/max(1, e.Rate))
-	tolerance := interval * e.Burst
+	g := gcraOf(e, time.Nanosecond)
 	nowNs := now.UnixNano()
 	tat := max(st.tat.Load(), nowNs)
 	return Decision{
-		RateLimit: e.Burst, RateRemaining: max(0, (tolerance-(tat-nowNs))/interval), RateReset: time.Unix(0, tat),
+		RateLimit: e.Burst, RateRemaining: g.remaining(tat, nowNs), RateReset: time.Unix(0, tat),
 		QuotaLimit: e.Quota, QuotaUsed: st.used.Load(), QuotaReset: w.End,
 	}, nil
 }
@@ -107,13 +106,3 @@ func retryAfterSeconds(d time.Duration) int64 {
 }
 
 var _ Limits = MemoryLimits{}
-
-// Shared is implemented by Limits that share counts between instances and
-// so also carry each key's change counter (generation): an entry cached with
-// an older generation is stale on every instance at once.
-type Shared interface {
-	// Generation returns the key's change counter, 0 when unknown.
-	Generation(ctx context.Context, keyID string) int64
-	// Degraded reports that sharing is down and counting is local.
-	Degraded() bool
-}

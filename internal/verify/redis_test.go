@@ -20,21 +20,34 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 type instance struct {
 	v     *verify.Verifier
 	redis *verify.RedisLimits
+	inv   *verify.RedisInvalidator
 	bc    *verify.Broadcast
+}
+
+// mustRedis connects to Redis at url until the test ends.
+func mustRedis(tb testing.TB, url string) *verify.Redis {
+	tb.Helper()
+	conn, err := verify.DialRedis(url, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { conn.Close() })
+	return conn
 }
 
 func (f *fixture) instance(redisURL string) *instance {
 	f.t.Helper()
-	rl, err := verify.NewRedisLimits(redisURL, f.db.QuotaUsed, nil)
+	conn := mustRedis(f.t, redisURL)
+	rl, err := verify.NewRedisLimits(conn, f.db.QuotaUsed)
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	f.t.Cleanup(func() { rl.Close() })
-	v := f.newVerifier(rl)
+	inv := verify.NewRedisInvalidator(conn)
+	v := f.newVerifierWith(rl, inv)
 	if err := v.LoadSecrets(context.Background()); err != nil {
 		f.t.Fatal(err)
 	}
-	return &instance{v: v, redis: rl, bc: verify.NewBroadcast(rl, v, nil)}
+	return &instance{v: v, redis: rl, inv: inv, bc: verify.NewBroadcast(inv, v, nil)}
 }
 
 func (in *instance) verify(key string, cost int64, scopes ...string) verify.Result {

@@ -3,6 +3,7 @@ package verify
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"mime"
 	"net/http"
 	"strings"
@@ -18,15 +19,52 @@ type requestBody struct {
 	Scopes []string `json:"scopes"`
 }
 
-// ParseRequest fills req from a /v1/verify request: the key from the JSON
+// ReadRequest fills req from a /v1/verify request: the key from the JSON
 // body, else from the Authorization (Bearer) or X-API-Key header, never
 // from anywhere else. req.Cost keeps its value (the default) when the body
-// names none. It returns 0 for a usable request, else the HTTP status and
-// message of a BAD_REQUEST answer (415 for a body that is not JSON).
-func ParseRequest(body []byte, contentType, authorization, apiKey string, req *Request) (int, string) {
-	if len(body) > MaxBody {
-		return http.StatusRequestEntityTooLarge, "The body is larger than 4 KiB."
+// names none. The body is read into *buf (kept for the next call), and
+// refused past MaxBody without reading the rest: the one place the limit
+// is checked. It returns 0 for a usable request, else the HTTP status and
+// message of a BAD_REQUEST answer (413 past the limit, 415 for a body that
+// is not JSON).
+func ReadRequest(r *http.Request, buf *[]byte, req *Request) (int, string) {
+	body, status, msg := readBody(r.Body, r.ContentLength, buf)
+	if status != 0 {
+		return status, msg
 	}
+	return parseRequest(body, r.Header.Get("Content-Type"), r.Header.Get("Authorization"), r.Header.Get("X-API-Key"), req)
+}
+
+// readBody reads body into *buf up to MaxBody: length is the declared
+// Content-Length (-1: unknown), refused at once when over the limit.
+func readBody(body io.Reader, length int64, bufp *[]byte) ([]byte, int, string) {
+	const tooLarge = "The body is larger than 4 KiB."
+	if length > MaxBody {
+		return nil, http.StatusRequestEntityTooLarge, tooLarge
+	}
+	buf := (*bufp)[:0]
+	defer func() { *bufp = buf }()
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := body.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if len(buf) > MaxBody {
+			return nil, http.StatusRequestEntityTooLarge, tooLarge
+		}
+		if err == io.EOF {
+			return buf, 0, ""
+		}
+		if err != nil {
+			return nil, http.StatusBadRequest, "The body could not be read."
+		}
+	}
+}
+
+// parseRequest is ReadRequest's part after reading: body is at most
+// MaxBody bytes.
+func parseRequest(body []byte, contentType, authorization, apiKey string, req *Request) (int, string) {
 	if len(bytes.TrimSpace(body)) > 0 {
 		if contentType != "application/json" {
 			mt, _, err := mime.ParseMediaType(contentType)

@@ -1,15 +1,30 @@
 package verify
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"testing"
 	"unicode/utf8"
 )
 
+// readRequest is ReadRequest over a body, with its length declared or not
+// (chunked), as a client may send it.
+func readRequest(body []byte, contentType string, declared bool, req *Request) (int, string) {
+	r := httptest.NewRequest(http.MethodPost, "/v1/verify", bytes.NewReader(body))
+	r.Header.Set("Content-Type", contentType)
+	if !declared {
+		r.ContentLength = -1
+	}
+	var buf []byte
+	return ReadRequest(r, &buf, req)
+}
+
 // FuzzParseRequest feeds arbitrary bodies to the /v1/verify request
-// parser: it must never panic, must refuse anything over 4 KiB, and any
-// request it accepts must carry a key and a cost in range.
+// reader: it must never panic, must refuse anything over 4 KiB whether or
+// not its length is declared, and any request it accepts must carry a key
+// and a cost in range.
 func FuzzParseRequest(f *testing.F) {
 	for _, s := range []string{
 		`{"key":"kh_live_ABCDEFGHIJKLMNOPQRSTUVWXYZabcdef0Qkiwo"}`,
@@ -18,13 +33,14 @@ func FuzzParseRequest(f *testing.F) {
 		`{`, `[]`, `null`, `"x"`, `{"key":"a"}{"key":"b"}`, `{"cost":1e400}`, `{"cost":-1,"key":"k"}`,
 		"{\"key\":\"\xff\"}", `{"key":"\u0000"}`, ``, `   `,
 	} {
-		f.Add([]byte(s), "application/json")
+		f.Add([]byte(s), "application/json", true)
 	}
-	f.Add([]byte(`key=x`), "application/x-www-form-urlencoded")
-	f.Fuzz(func(t *testing.T, body []byte, contentType string) {
+	f.Add([]byte(`key=x`), "application/x-www-form-urlencoded", true)
+	f.Add(append([]byte(`{"key":"`), bytes.Repeat([]byte("a"), MaxBody)...), "application/json", false)
+	f.Fuzz(func(t *testing.T, body []byte, contentType string, declared bool) {
 		var req Request
 		req.Cost = 1
-		status, msg := ParseRequest(body, contentType, "", "", &req)
+		status, msg := readRequest(body, contentType, declared, &req)
 		if status != 0 {
 			if msg == "" || !utf8.ValidString(msg) {
 				t.Fatalf("refusal %d without a message", status)
@@ -45,7 +61,7 @@ func FuzzParseRequest(f *testing.F) {
 		var again Request
 		again.Cost = 1
 		if len(b) <= MaxBody {
-			if st, m := ParseRequest(b, "application/json", "", "", &again); st != 0 || again.Key != req.Key || again.Cost != req.Cost {
+			if st, m := readRequest(b, "application/json", true, &again); st != 0 || again.Key != req.Key || again.Cost != req.Cost {
 				t.Fatalf("canonical form refused or changed: %d %s %+v vs %+v", st, m, again, req)
 			}
 		}

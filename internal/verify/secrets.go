@@ -2,11 +2,8 @@ package verify
 
 import (
 	"context"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/keyhold/keyhold/internal/keys"
@@ -20,8 +17,9 @@ type SecretLister interface {
 	SecretHashes(ctx context.Context, fn func(hash [32]byte)) error
 }
 
-// secretCounter numbers the secrets added on every instance (Redis), so
-// that a verifier can tell whether its filter has heard of all of them.
+// secretCounter numbers the secrets added on every instance (an
+// Invalidator over Redis), so that a verifier can tell whether its filter
+// has heard of all of them.
 type secretCounter interface {
 	// SecretsAdded returns the counter's epoch ("" when there is none)
 	// and how many secrets were announced in it.
@@ -166,21 +164,3 @@ func (v *Verifier) KnownSecrets() (n, bytes int) {
 // UnknownAnswered returns how many keys the filter answered NotFound
 // without a database read.
 func (v *Verifier) UnknownAnswered() int64 { return v.unknown.Load() }
-
-// heardSecret applies a secret announced by any instance, a message
-// "s:<epoch>:<n>:<hash in hex>" published by the Broadcast's script.
-func (v *Verifier) heardSecret(msg string) {
-	if v.filter == nil {
-		return
-	}
-	parts := strings.Split(msg, ":")
-	if len(parts) != 4 {
-		return
-	}
-	n, err := strconv.ParseInt(parts[2], 10, 64)
-	var h [32]byte
-	if k, herr := hex.Decode(h[:], []byte(parts[3])); err != nil || herr != nil || k != len(h) {
-		return
-	}
-	v.filter.heard(parts[1], n, &h)
-}

@@ -7,7 +7,8 @@ import (
 )
 
 // Entry is a key as the hot path needs it, cached by the hash of its
-// secret. It is immutable once built; a change to the key replaces it.
+// secret. It is immutable once built, but for the cache's two stamps
+// (loadedAt, used); a change to the key replaces it.
 type Entry struct {
 	KeyID, AccountID string
 	PlanID           string
@@ -20,9 +21,10 @@ type Entry struct {
 	expiresAt        int64 // unix ns; 0: never
 	secretExpiresAt  int64 // unix ns; 0: never (set when rotated away)
 	json             []byte
-	loadedAt         int64 // unix ns
-	gen              int64 // the key's change counter when it was read (shared limits)
-	periodKey        int64 // Period.Start in unix ns; 0 for calendar months
+	loadedAt         atomic.Int64 // unix ns; moved on by the cache when a re-read fails
+	used             atomic.Int64 // unix ns of the last lookup, at most a second old (cache eviction)
+	gen              int64        // the key's change counter when it was read (shared limits)
+	periodKey        int64        // Period.Start in unix ns; 0 for calendar months
 	state            *keyState
 }
 

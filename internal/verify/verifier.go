@@ -45,8 +45,14 @@ type Loader interface {
 type Config struct {
 	Loader Loader
 	Plans  *plans.Catalog
-	Limits Limits       // nil: MemoryLimits
-	Logger *slog.Logger // nil: discard
+	Limits Limits // nil: MemoryLimits
+	// Invalidator carries changes between instances (nil: NewLocal()).
+	// The verifier asks it for each key's change counter when it reads
+	// the key, and trusts cached keys briefly while it is Degraded; one
+	// that numbers new secrets (RedisInvalidator) lets the filter of known
+	// secrets trust its misses across instances (see Secrets).
+	Invalidator Invalidator
+	Logger      *slog.Logger // nil: discard
 	// TTL is how long a cached key is trusted before it is read again, in
 	// the background while the cached entry keeps answering: a safety net,
 	// since every change is announced (events, Redis, NOTIFY); default 5m.
@@ -69,11 +75,12 @@ type Config struct {
 	// keys never reaches the database. That is right only if every secret
 	// added later reaches the filter before its key is handed out: in this
 	// process through KeyEvent, and from other instances through a
-	// Broadcast, whose counter of added secrets in Redis (Limits a
-	// *RedisLimits) tells the filter whether it has heard of all of them.
-	// So set it for a single instance (SQLite) or with Redis. On PostgreSQL
-	// without Redis leave it nil: NOTIFY cannot tell an instance that it
-	// has heard of every secret, and an unknown key is read as before.
+	// Broadcast, whose counter of added secrets in Redis (Invalidator a
+	// *RedisInvalidator) tells the filter whether it has heard of all of
+	// them. So set it for a single instance (SQLite), with Local peers, or
+	// with Redis. On PostgreSQL without Redis leave it nil: NOTIFY cannot
+	// tell an instance that it has heard of every secret, and an unknown
+	// key is read as before.
 	// SyncSecrets loads it; until then unknown keys are read.
 	Secrets SecretLister
 	// SecretsResync is how often SyncSecrets rebuilds the filter from the
@@ -87,6 +94,7 @@ type Verifier struct {
 	cfg    Config
 	cache  *cache
 	limits Limits
+	inv    Invalidator
 	log    *slog.Logger
 	group  singleflight.Group
 
@@ -96,9 +104,8 @@ type Verifier struct {
 	flushMu sync.Mutex // one flush at a time
 	pending [][]Usage  // batches whose write failed, oldest first, each retried unchanged with its id
 
-	dropped    atomic.Int64 // usage rows dropped past MaxPending
-	refreshing atomic.Int64 // background re-reads running
-	loads      atomic.Int64 // database reads of keys (cache misses and refreshes)
+	dropped atomic.Int64 // usage rows dropped past MaxPending
+	loads   atomic.Int64 // database reads of keys (cache misses and refreshes)
 
 	filter  *filter       // known secrets; nil without Config.Secrets
 	counter secretCounter // secrets added on every instance; nil alone
@@ -112,6 +119,9 @@ func New(c Config) (*Verifier, error) {
 	}
 	if c.Limits == nil {
 		c.Limits = MemoryLimits{}
+	}
+	if c.Invalidator == nil {
+		c.Invalidator = NewLocal()
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -137,13 +147,13 @@ func New(c Config) (*Verifier, error) {
 	if c.SecretsResync == 0 {
 		c.SecretsResync = 10 * time.Minute
 	}
-	v := &Verifier{cfg: c, cache: newCache(c.MaxKeys), limits: c.Limits, log: c.Logger, states: map[string]*keyState{}}
+	v := &Verifier{cfg: c, cache: newCache(c.MaxKeys, c.TTL, c.NegativeTTL), limits: c.Limits, inv: c.Invalidator, log: c.Logger, states: map[string]*keyState{}}
 	if c.Secrets != nil {
 		v.filter = newFilter()
-		if sc, ok := c.Limits.(secretCounter); ok {
-			// The Broadcast asks for the load once it is subscribed, so
-			// that no announcement falls between the load and the
-			// subscription.
+		if sc, ok := c.Invalidator.(secretCounter); ok {
+			// The Invalidator asks for the load once it is subscribed
+			// (Resubscribed), so that no announcement falls between the
+			// load and the subscription.
 			v.counter = sc
 		} else {
 			v.filter.wantLoad()
@@ -200,8 +210,8 @@ func (v *Verifier) Verify(ctx context.Context, req *Request, res *Result) {
 	res.Code = Unavailable // changing faster than we can read it
 }
 
-// check runs the checks after parsing. It reports false when shared limits
-// found the cached entry stale (nothing was taken).
+// check runs the checks after parsing. It reports false when the limits
+// found the cached entry stale (ErrStale: nothing was taken).
 func (v *Verifier) check(ctx context.Context, h *[32]byte, req *Request, res *Result, now time.Time) bool {
 	e, code := v.entry(ctx, h, now)
 	if e == nil {
@@ -228,7 +238,7 @@ func (v *Verifier) check(ctx context.Context, h *[32]byte, req *Request, res *Re
 	}
 	if res.Code != Valid {
 		d, err := v.limits.Peek(ctx, e, now)
-		if err == nil && d.Stale {
+		if errors.Is(err, ErrStale) {
 			return false
 		}
 		res.Decision = d
@@ -236,6 +246,9 @@ func (v *Verifier) check(ctx context.Context, h *[32]byte, req *Request, res *Re
 		return true
 	}
 	d, err := v.limits.Take(ctx, e, req.Cost, now)
+	if errors.Is(err, ErrStale) {
+		return false
+	}
 	if err != nil {
 		// Limits fall back on their own; an error here means no answer at
 		// all (or a caller that went away), and an unmetered VALID would
@@ -245,9 +258,6 @@ func (v *Verifier) check(ctx context.Context, h *[32]byte, req *Request, res *Re
 		}
 		res.Code = Unavailable
 		return true
-	}
-	if d.Stale {
-		return false
 	}
 	res.Decision = d
 	switch {
@@ -273,27 +283,22 @@ outer:
 	return true
 }
 
-// entry returns the cached entry for h, loading it on a miss or when it is
-// stale. With no entry it returns the code to answer.
+// entry returns the cached entry for h, loading it on a miss or when the
+// cache says it is too old to answer from. With no entry it returns the
+// code to answer.
 func (v *Verifier) entry(ctx context.Context, h *[32]byte, now time.Time) (*Entry, Code) {
 	nowNs := now.UnixNano()
-	ttl := int64(v.cfg.TTL)
-	if sh, ok := v.limits.(Shared); ok && sh.Degraded() {
-		// Without the shared change counters, another instance's revoke
-		// reaches us only through the database: trust the cache briefly.
-		ttl = min(ttl, int64(2*time.Second))
-	}
-	e, missAt := v.cache.get(h)
-	if e != nil && nowNs-e.loadedAt < ttl {
+	degraded := v.inv.Degraded()
+	e, st := v.cache.lookup(h, nowNs, degraded)
+	switch st {
+	case fresh:
 		return e, Valid
-	}
-	if e != nil && ttl == int64(v.cfg.TTL) {
+	case due:
 		// Past its TTL: answer from it and read it again in the
 		// background, so no verification waits on the database.
-		v.refreshLater(*h, now)
+		v.refresh(*h, e, now)
 		return e, Valid
-	}
-	if e == nil && missAt != 0 && nowNs-missAt < int64(v.cfg.NegativeTTL) {
+	case missed:
 		return nil, NotFound
 	}
 	if e == nil && v.knownAbsent(ctx, h, now) {
@@ -311,70 +316,54 @@ func (v *Verifier) entry(ctx context.Context, h *[32]byte, now time.Time) (*Entr
 	case e != nil:
 		// The database is unreachable but the key is known: keep verifying
 		// it, and try the database again in a second.
-		retry := *e
-		retry.loadedAt = nowNs - ttl + int64(time.Second)
-		v.cache.put(*h, &retry)
+		v.cache.postpone(*h, e, nowNs, degraded)
 		return e, Valid
 	}
 	v.log.Warn("verify: key lookup failed", "err", err)
 	return nil, Unavailable
 }
 
-// maxRefreshes bounds background re-reads of stale entries.
-const maxRefreshes = 4
-
-// refreshLater re-reads a stale entry in the background, unless enough
-// re-reads are already running (the entry stays stale a little longer).
-func (v *Verifier) refreshLater(h [32]byte, now time.Time) {
-	if v.refreshing.Add(1) > maxRefreshes {
-		v.refreshing.Add(-1)
-		return
-	}
-	go func() {
-		defer v.refreshing.Add(-1)
-		if _, err := v.load(context.Background(), h, now); err != nil && !errors.Is(err, ErrNotFound) {
-			// Keep the entry; try again in a second.
-			if e, _ := v.cache.get(&h); e != nil {
-				retry := *e
-				retry.loadedAt = now.UnixNano() - int64(v.cfg.TTL) + int64(time.Second)
-				v.cache.put(h, &retry)
-			}
-		}
-	}()
+// refresh has the cache re-read a due entry in the background. (Its own
+// function, so that only a due entry's hash and time escape to the heap,
+// not every verification's.)
+func (v *Verifier) refresh(h [32]byte, e *Entry, now time.Time) {
+	v.cache.refresh(h, e, now.UnixNano(), func() error {
+		_, err := v.load(context.Background(), h, now)
+		return err
+	})
 }
 
 // load reads a key from the database (once for concurrent misses of the
 // same hash) and caches it, or caches the miss.
+//
+// The key's change counter is read after the key, in the same load: a
+// change committed before the counter is read and after the key was read
+// would leave the entry older than its counter says, but such a change is
+// announced after its counter is bumped, and the cache refuses an entry
+// when any change was applied since the load began (put's seq). So one
+// query per load; reading the key a second time after the counter, as the
+// verifier once did, is not needed.
 func (v *Verifier) load(ctx context.Context, h [32]byte, now time.Time) (*Entry, error) {
 	r, err, _ := v.group.Do(string(h[:]), func() (any, error) {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), v.cfg.LoadTimeout)
 		defer cancel()
 		v.loads.Add(1)
+		seq := v.cache.seq()
 		rec, err := v.cfg.Loader.KeyByHash(ctx, h)
 		if errors.Is(err, ErrNotFound) {
-			v.cache.remove(h)
 			v.cache.putMiss(h, now.UnixNano())
 			return nil, err
 		}
 		if err != nil {
 			return nil, fmt.Errorf("verify: load key: %w", err)
 		}
-		var gen int64
-		if sh, ok := v.limits.(Shared); ok && !sh.Degraded() {
-			// Read the change counter, then the key again: a change
-			// committed after this read bumps the counter past gen, so the
-			// entry can never hold older state than its counter says.
-			gen = sh.Generation(ctx, rec.Key.ID)
-			if rec, err = v.cfg.Loader.KeyByHash(ctx, h); err != nil {
-				return nil, fmt.Errorf("verify: load key: %w", err)
-			}
-		}
+		gen := v.inv.Generation(ctx, rec.Key.ID)
 		e, err := v.newEntry(ctx, rec, now)
 		if err != nil {
 			return nil, err
 		}
 		e.gen = gen
-		v.cache.put(h, e)
+		v.cache.put(h, e, seq)
 		return e, nil
 	})
 	if err != nil {
@@ -391,8 +380,9 @@ func (v *Verifier) newEntry(ctx context.Context, rec *Record, now time.Time) (*E
 	e := &Entry{
 		KeyID: k.ID, AccountID: k.AccountID, PlanID: plan.ID, Scopes: k.Scopes,
 		Rate: int64(plan.RatePerSecond), Burst: int64(plan.Burst), Quota: plan.MonthlyQuota,
-		Period: rec.Period, revoked: k.RevokedAt != nil, suspended: rec.Suspended, loadedAt: now.UnixNano(),
+		Period: rec.Period, revoked: k.RevokedAt != nil, suspended: rec.Suspended,
 	}
+	e.loadedAt.Store(now.UnixNano())
 	if k.RateOverride != nil {
 		e.Rate = int64(*k.RateOverride)
 		e.Burst = max(e.Rate, e.Burst)
