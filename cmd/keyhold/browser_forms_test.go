@@ -4,26 +4,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 )
-
-// acceptDialogs accepts every confirm() the tab opens and sends its
-// message to the channel it returns.
-func (br *tab) acceptDialogs() <-chan string {
-	dialogs := chromedp.Events(br.ctx, page.JavascriptDialogOpening)
-	asked := make(chan string, 8)
-	go func() {
-		for ev, err := range dialogs {
-			if err != nil {
-				return
-			}
-			asked <- string(ev.Type) + ": " + ev.Message
-			_, _ = chromedp.Call(br.ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: true})
-		}
-	}()
-	return asked
-}
 
 // TestBrowserKeyFormShowsEveryErrorAtOnce is issue 12 journey 6 in a
 // browser: a name of spaces, a bad scope and broken JSON give three

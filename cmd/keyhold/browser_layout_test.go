@@ -15,10 +15,7 @@ import (
 func TestBrowserPhoneWidthAndCharts(t *testing.T) {
 	t.Parallel()
 	env := testEnv(t, nil)
-	const ops = "ops@example.com"
-	if r := runCommand(t, env, testPassword+"\n", "admin", "create-user", "--email", ops, "--password-stdin", "--admin"); r.Err != nil {
-		t.Fatalf("create-user: %v\n%s", r.Err, r.Stderr)
-	}
+	ops := mustCreateOperator(t, env)
 	a := MustRun(t, env)
 	c := a.Client(t)
 	c.MustLogin(ops, testPassword)

@@ -5,26 +5,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 )
-
-// acceptDialogs accepts every confirm() the tab opens from now on and
-// returns the questions asked, in order, as "confirm: …".
-func acceptDialogs(br *tab) <-chan string {
-	asked := make(chan string, 8)
-	dialogs := chromedp.Events(br.ctx, page.JavascriptDialogOpening)
-	go func() {
-		for ev, err := range dialogs {
-			if err != nil {
-				return
-			}
-			asked <- string(ev.Type) + ": " + ev.Message
-			_, _ = chromedp.Call(br.ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: true})
-		}
-	}()
-	return asked
-}
 
 // TestBrowserOperatorSuspends is the operator's journey of issue 12: find
 // an account, suspend it (a confirm step): its key answers DISABLED and
@@ -34,10 +16,7 @@ func acceptDialogs(br *tab) <-chan string {
 func TestBrowserOperatorSuspends(t *testing.T) {
 	t.Parallel()
 	env := testEnv(t, nil)
-	const ops = "ops@example.com"
-	if r := runCommand(t, env, testPassword+"\n", "admin", "create-user", "--email", ops, "--password-stdin", "--admin"); r.Err != nil {
-		t.Fatalf("create-user: %v\n%s", r.Err, r.Stderr)
-	}
+	ops := mustCreateOperator(t, env)
 	a := MustRun(t, env)
 	dev := a.Client(t)
 	dev.MustSignup("ada@example.com")
@@ -48,7 +27,7 @@ func TestBrowserOperatorSuspends(t *testing.T) {
 	devTab := mustSessionTab(t, a, "ada@example.com", testPassword)
 
 	br := mustSessionTab(t, a, ops, testPassword)
-	asked := acceptDialogs(br)
+	asked := br.acceptDialogs()
 	br.Do("find the account and suspend it",
 		chromedp.Navigate(a.URL+"/admin/accounts?q=ada"),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="account-row"]`)),

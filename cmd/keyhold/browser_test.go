@@ -260,18 +260,7 @@ func TestBrowserKeyShownOnceAndRevoked(t *testing.T) {
 	}
 
 	// Revoke, accepting the confirm dialog that app.js opens.
-	dialogs := chromedp.Events(br.ctx, page.JavascriptDialogOpening)
-	asked := make(chan string, 1)
-	go func() {
-		for ev, err := range dialogs {
-			if err != nil {
-				return
-			}
-			asked <- string(ev.Type) + ": " + ev.Message
-			_, _ = chromedp.Call(br.ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: true})
-			return
-		}
-	}()
+	asked := br.acceptDialogs()
 	br.Do("revoke",
 		chromedp.Click(chromedp.CSS(`[data-testid="revoke-form"] button[type="submit"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="revoked-on"]`)),
@@ -305,4 +294,33 @@ func TestBrowserKeyShownOnceAndRevoked(t *testing.T) {
 		t.Errorf("the key's status is %q, want Revoked", got)
 	}
 	br.CheckConsole()
+}
+
+// acceptDialogs accepts every confirm() the tab opens and sends its
+// message to the channel it returns.
+func (br *tab) acceptDialogs() <-chan string {
+	dialogs := chromedp.Events(br.ctx, page.JavascriptDialogOpening)
+	asked := make(chan string, 8)
+	go func() {
+		for ev, err := range dialogs {
+			if err != nil {
+				return
+			}
+			asked <- string(ev.Type) + ": " + ev.Message
+			_, _ = chromedp.Call(br.ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: true})
+		}
+	}()
+	return asked
+}
+
+// mustCreateOperator makes the operator ops@example.com (password
+// testPassword) in env's database with keyhold admin create-user --admin,
+// as an operator would, and returns its email.
+func mustCreateOperator(t *testing.T, env map[string]string) string {
+	t.Helper()
+	const ops = "ops@example.com"
+	if r := runCommand(t, env, testPassword+"\n", "admin", "create-user", "--email", ops, "--password-stdin", "--admin"); r.Err != nil {
+		t.Fatalf("create-user: %v\n%s", r.Err, r.Stderr)
+	}
+	return ops
 }
