@@ -9,6 +9,7 @@ import (
 
 	"github.com/keyhold/keyhold/internal/audit"
 	"github.com/keyhold/keyhold/internal/keys"
+	"github.com/keyhold/keyhold/internal/quota"
 	"github.com/keyhold/keyhold/internal/testenv"
 	"github.com/keyhold/keyhold/internal/verify"
 )
@@ -336,7 +337,7 @@ func TestRedisOutageCountsEachCallOnce(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			used, err := f.db.DB.QuotaUsed(context.Background(), k.ID, verify.WindowAt(f.Now(), verify.Window{}).Start)
+			used, err := f.db.DB.QuotaUsed(context.Background(), k.ID, quota.WindowAt(f.Now(), quota.Window{}).Start)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -370,7 +371,7 @@ func TestStopFlushWritesUsageCountedWhileRedisIsDown(t *testing.T) {
 	if err := in.v.Flush(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	window := verify.WindowAt(f.Now(), verify.Window{}).Start
+	window := quota.WindowAt(f.Now(), quota.Window{}).Start
 	if used, _ := f.db.DB.QuotaUsed(context.Background(), k.ID, window); used != 0 {
 		t.Errorf("%d used in the database while the calls are not in Redis, want them held back", used)
 	}
@@ -410,7 +411,7 @@ func TestIdleKeyIsReconciledWhenRedisReturns(t *testing.T) {
 				}
 			}
 			tc.back(r)
-			window := verify.WindowAt(f.Now(), verify.Window{}).Start
+			window := quota.WindowAt(f.Now(), quota.Window{}).Start
 			waitFor(t, "the 4 calls in the database", func() bool {
 				if err := in.v.Flush(context.Background()); err != nil {
 					t.Fatal(err)

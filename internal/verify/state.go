@@ -4,6 +4,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/keyhold/keyhold/internal/quota"
 )
 
 // Entry is a key as the hot path needs it, cached by the hash of its
@@ -101,7 +103,7 @@ func (st *keyState) windowFor(e *Entry, now time.Time) Window {
 	if current() {
 		return st.window()
 	}
-	w := windowAt(now, e.Period)
+	w := quota.WindowAt(now, e.Period)
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if current() { // another call rolled it

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/keyhold/keyhold/internal/keys"
+	"github.com/keyhold/keyhold/internal/quota"
 	"github.com/keyhold/keyhold/internal/verify"
 )
 
@@ -91,7 +92,7 @@ func TestPendingUsageIsCappedOldestDropped(t *testing.T) {
 			if n := v.PendingRows(); n != 0 {
 				t.Errorf("%d rows pending after the database came back", n)
 			}
-			used, err := f.db.DB.QuotaUsed(ctx, k.ID, verify.WindowAt(f.Now(), verify.Window{}).Start)
+			used, err := f.db.DB.QuotaUsed(ctx, k.ID, quota.WindowAt(f.Now(), quota.Window{}).Start)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -112,7 +113,7 @@ func TestRunFlushesOnTicksKeepsFailuresAndFlushesOnStop(t *testing.T) {
 	ctx := context.Background()
 	used := func() int64 {
 		t.Helper()
-		n, err := f.db.DB.QuotaUsed(ctx, k.ID, verify.WindowAt(f.Now(), verify.Window{}).Start)
+		n, err := f.db.DB.QuotaUsed(ctx, k.ID, quota.WindowAt(f.Now(), quota.Window{}).Start)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/keyhold/keyhold/internal/keys"
 	"github.com/keyhold/keyhold/internal/plans"
+	"github.com/keyhold/keyhold/internal/quota"
 )
 
 // ErrNotFound is what a Loader returns for a hash that names no secret.
@@ -424,7 +425,7 @@ func (v *Verifier) state(ctx context.Context, e *Entry, now time.Time) (*keyStat
 	if st != nil {
 		return st, nil
 	}
-	w := windowAt(now, e.Period)
+	w := quota.WindowAt(now, e.Period)
 	used, err := v.cfg.Loader.QuotaUsed(ctx, e.KeyID, w.Start)
 	if err != nil {
 		return nil, fmt.Errorf("verify: quota used: %w", err)
@@ -512,7 +513,3 @@ func (v *Verifier) QuotaUsed(keyID string, now time.Time) (used int64, w Window,
 	}
 	return st.used.Load(), Window{Start: time.Unix(0, start).UTC(), End: time.Unix(0, end).UTC()}, true
 }
-
-// WindowAt returns the quota window holding now for a billing period
-// (zero: calendar months).
-func WindowAt(now time.Time, period Window) Window { return windowAt(now, period) }
