@@ -63,8 +63,8 @@ func (s *Service) Search(ctx context.Context, q KeyQuery) ([]OwnedKey, error) {
 	return ks, nil
 }
 
-// Lookup returns any account's key. Errors: ENOTFOUND.
-func (s *Service) Lookup(ctx context.Context, id string) (*Key, error) {
+// lookup returns any account's key. Errors: ENOTFOUND.
+func (s *Service) lookup(ctx context.Context, id string) (*Key, error) {
 	k, err := s.store.LookupKey(ctx, id)
 	if errors.Is(err, ErrNotFound) {
 		return nil, errNoKey
@@ -80,20 +80,20 @@ func (s *Service) Lookup(ctx context.Context, id string) (*Key, error) {
 // operator as actor and the key's owner as its account. Errors:
 // ENOTFOUND, EINVALID (already revoked).
 func (s *Service) RevokeAny(ctx context.Context, actor audit.Actor, keyID string) (*Key, error) {
-	k, err := s.Lookup(ctx, keyID)
+	k, err := s.lookup(ctx, keyID)
 	if err != nil {
 		return nil, err
 	}
 	return k, s.Revoke(ctx, actor, k.AccountID, k.ID)
 }
 
-// SetOverrides sets an operator's overrides of a key's rate limit (per
+// setOverrides sets an operator's overrides of a key's rate limit (per
 // second), burst and quota; nil restores the plan's. The change is written
 // with its audit entry in one transaction, and the verifier drops the key,
 // so the next verification uses the new limits. Errors: EINVALID,
 // ENOTFOUND.
-func (s *Service) SetOverrides(ctx context.Context, actor audit.Actor, keyID string, rate, burst *int, quota *int64) error {
-	k, err := s.Lookup(ctx, keyID)
+func (s *Service) setOverrides(ctx context.Context, actor audit.Actor, keyID string, rate, burst *int, quota *int64) error {
+	k, err := s.lookup(ctx, keyID)
 	if err != nil {
 		return err
 	}
@@ -157,7 +157,7 @@ type OverrideForm struct {
 	Quota string // field "quota", verifications a month
 }
 
-// SetOverridesFrom parses the overrides form and sets them as SetOverrides
+// SetOverridesFrom parses the overrides form and sets them as setOverrides
 // does, reporting every field's problem at once (fields "rate", "burst",
 // "quota") and changing nothing when there is one. Errors: EINVALID,
 // ENOTFOUND.
@@ -169,11 +169,11 @@ func (s *Service) SetOverridesFrom(ctx context.Context, actor audit.Actor, keyID
 	if len(fe) > 0 {
 		// Check what did parse too, so every field speaks at once; the
 		// burst is measured against the rate only when the rate is sound.
-		k, err := s.Lookup(ctx, keyID)
+		k, err := s.lookup(ctx, keyID)
 		if err != nil {
 			return err
 		}
-		plan, err := s.Plan(ctx, k.AccountID)
+		plan, err := s.plan(ctx, k.AccountID)
 		if err != nil {
 			return err
 		}
@@ -183,7 +183,7 @@ func (s *Service) SetOverridesFrom(ctx context.Context, actor audit.Actor, keyID
 		checkOverrideValues(&fe, plan, narrow(rate), narrow(burst), quota)
 		return fe.Err()
 	}
-	return s.SetOverrides(ctx, actor, keyID, narrow(rate), narrow(burst), quota)
+	return s.setOverrides(ctx, actor, keyID, narrow(rate), narrow(burst), quota)
 }
 
 // parseLimit reads one field of the overrides form into fe: nil for

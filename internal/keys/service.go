@@ -412,17 +412,8 @@ func (s *Service) ExpireOldSecret(ctx context.Context, actor audit.Actor, accoun
 	return nil
 }
 
-// Audit returns the newest audit entries about one of the account's keys.
-func (s *Service) Audit(ctx context.Context, accountID, id string) ([]audit.Entry, error) {
-	es, err := s.store.KeyAudit(ctx, accountID, id, 50)
-	if err != nil {
-		return nil, fmt.Errorf("keys: audit: %w", err)
-	}
-	return es, nil
-}
-
-// Plan returns the account's plan.
-func (s *Service) Plan(ctx context.Context, accountID string) (*plans.Plan, error) {
+// plan returns the account's plan.
+func (s *Service) plan(ctx context.Context, accountID string) (*plans.Plan, error) {
 	id, err := s.store.AccountPlan(ctx, accountID)
 	if err != nil {
 		return nil, fmt.Errorf("keys: plan: %w", err)
