@@ -84,11 +84,11 @@ func TestSearchAndTotals(t *testing.T) {
 	k1, _ := f.MustKey(t, ada, "Billing worker")
 	f.MustKey(t, bob, "billing cron")
 	f.MustKey(t, bob, "search")
-	got, err := f.svc.Search(ctx, keys.KeyQuery{Search: " BILLING "})
+	got, err := f.svc.Search(ctx, keys.KeyFilter{Search: " BILLING "})
 	if err != nil || len(got) != 2 {
 		t.Fatalf("search: %d %v", len(got), err)
 	}
-	got, _ = f.svc.Search(ctx, keys.KeyQuery{Search: k1.Display[len(k1.Display)-4:]})
+	got, _ = f.svc.Search(ctx, keys.KeyFilter{Search: k1.Display[len(k1.Display)-4:]})
 	if len(got) != 1 || got[0].ID != k1.ID || got[0].OwnerEmail != "ada@example.com" {
 		t.Errorf("by last four: %+v", got)
 	}

@@ -58,7 +58,11 @@ func (f *fixture) keyAudit(ctx context.Context, accountID, keyID string) ([]audi
 
 // lookup reads any account's key from the store.
 func (f *fixture) lookup(ctx context.Context, keyID string) (*keys.Key, error) {
-	return f.db.LookupKey(ctx, keyID)
+	ks, err := f.db.FindKeys(ctx, keys.KeyFilter{ID: keyID})
+	if err != nil || len(ks) != 1 {
+		return nil, fmt.Errorf("key %s: %d found, %v", keyID, len(ks), err)
+	}
+	return ks[0].Key, nil
 }
 
 func (f *fixture) MustAccount(tb testing.TB, email string) string {
