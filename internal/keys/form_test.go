@@ -235,7 +235,7 @@ func TestExpireOldSecret(t *testing.T) {
 	if len(events) != 1 || events[0].Kind != keys.KeyRotated || events[0].KeyID != k.ID {
 		t.Errorf("events = %+v, want one KeyRotated for the key (the rotation's invalidation)", events)
 	}
-	entries, err := f.svc.Audit(ctx, acct, k.ID)
+	entries, err := f.keyAudit(ctx, acct, k.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -286,7 +286,7 @@ func TestSetOverridesFromReportsEveryField(t *testing.T) {
 					t.Errorf("no %s error in %v", name, fields)
 				}
 			}
-			got, _ := f.svc.Lookup(ctx, k.ID)
+			got, _ := f.lookup(ctx, k.ID)
 			if got.RateOverride != nil || got.BurstOverride != nil || got.QuotaOverride != nil {
 				t.Errorf("a refused form changed the key: %+v", got)
 			}
@@ -295,7 +295,7 @@ func TestSetOverridesFromReportsEveryField(t *testing.T) {
 	if err := f.svc.SetOverridesFrom(ctx, ops, k.ID, keys.OverrideForm{Rate: "5", Quota: "5 000"}); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := f.svc.Lookup(ctx, k.ID); got.RateOverride == nil || *got.RateOverride != 5 || got.QuotaOverride == nil || *got.QuotaOverride != 5000 {
+	if got, _ := f.lookup(ctx, k.ID); got.RateOverride == nil || *got.RateOverride != 5 || got.QuotaOverride == nil || *got.QuotaOverride != 5000 {
 		t.Errorf("saved overrides %+v", got)
 	}
 	if err := f.svc.SetOverridesFrom(ctx, ops, "nope", keys.OverrideForm{Rate: "x"}); keyhold.ErrorCode(err) != keyhold.ENOTFOUND {

@@ -26,7 +26,7 @@ type Key struct {
 	RevokedAt *time.Time
 	// OldSecretUntil is when the previous secret stops working, while a
 	// rotation's grace period runs (Service.Get); nil: only the current
-	// secret works. Only KeyByID fills it.
+	// secret works. Only FindKeys by ID fills it.
 	OldSecretUntil *time.Time
 	LastUsed       *time.Time
 	CreatedAt      time.Time
@@ -68,12 +68,10 @@ type Store interface {
 	// CreateKey inserts k with the hash of its first secret, unless the
 	// account already holds maxKeys keys that are not revoked (ErrLimit).
 	CreateKey(ctx context.Context, k *Key, hash [32]byte, maxKeys int, e audit.Entry) error
-	// Keys returns an account's keys, newest first.
-	Keys(ctx context.Context, accountID string) ([]*Key, error)
-	// KeyByID returns the account's key with that id, or ErrNotFound,
-	// with OldSecretUntil the latest end of a secret rotated away (in the
-	// past too: the service decides).
-	KeyByID(ctx context.Context, accountID, id string) (*Key, error)
+	// FindKeys returns the keys f selects, newest first, with their
+	// owners' emails. With f.ID set it fills OldSecretUntil: the latest
+	// end of a secret rotated away (in the past too: the service decides).
+	FindKeys(ctx context.Context, f KeyFilter) ([]OwnedKey, error)
 	// UpdateKey stores name, scopes, meta and expiry.
 	UpdateKey(ctx context.Context, k *Key, e audit.Entry) error
 	// RevokeKey marks the key revoked at at; ErrNotFound if it is not the
@@ -89,26 +87,12 @@ type Store interface {
 	ExpireOldSecrets(ctx context.Context, accountID, id string, at time.Time, e audit.Entry) error
 	// AccountPlan returns the id of the account's plan.
 	AccountPlan(ctx context.Context, accountID string) (string, error)
-	// KeyAudit returns the newest audit entries about a key.
-	KeyAudit(ctx context.Context, accountID, keyID string, limit int) ([]audit.Entry, error)
 	// KeyUsageHourly returns a key's hourly usage from since on, oldest
 	// first.
 	KeyUsageHourly(ctx context.Context, keyID string, since time.Time) ([]HourlyUsage, error)
-	// AccountUsageHourly returns the hourly usage of all of an account's
-	// keys together from since on, oldest first, one entry per hour that
-	// has any.
-	AccountUsageHourly(ctx context.Context, accountID string, since time.Time) ([]HourlyUsage, error)
-	// QuotaUsedByKey returns, for each key of the account with usage in the
-	// window starting at windowStart, the quota units used.
-	QuotaUsedByKey(ctx context.Context, accountID string, windowStart time.Time) (map[string]int64, error)
 
 	// The operator's views of every account's keys (operator.go).
 
-	// FindKeys returns the keys q selects, newest first; now decides which
-	// are expired.
-	FindKeys(ctx context.Context, q KeyQuery, now time.Time) ([]OwnedKey, error)
-	// LookupKey returns any account's key, or ErrNotFound.
-	LookupKey(ctx context.Context, id string) (*Key, error)
 	// OverrideKey sets a key's rate, burst and quota overrides (nil: the
 	// plan's), or ErrNotFound.
 	OverrideKey(ctx context.Context, keyID string, rate, burst *int, quota *int64, e audit.Entry) error

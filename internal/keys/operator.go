@@ -16,21 +16,23 @@ import (
 // The operator's side of the service: every account's keys, their
 // overrides and their volume. Callers check that the user is an operator.
 
-// MaxPageSize bounds how many keys one FindKeys call returns.
+// MaxPageSize bounds how many keys one Search returns.
 const MaxPageSize = 500
 
 // MaxQuotaOverride bounds a quota override.
 const MaxQuotaOverride = 1_000_000_000_000
 
-// KeyQuery selects keys of every account; zero fields match all.
-type KeyQuery struct {
+// KeyFilter selects keys of every account; zero fields match all.
+type KeyFilter struct {
+	ID        string // one key
+	AccountID string // one account's keys
 	// Search is part of the key's name (any case), or the last four
 	// characters of its secret (exact), which its display form ends with.
-	Search    string
-	AccountID string
-	Status    string // StatusActive, StatusRevoked, StatusExpired; "": any
-	Offset    int
-	Limit     int // at most MaxPageSize; 0: MaxPageSize
+	Search string
+	Status string    // StatusActive, StatusRevoked, StatusExpired; "": any
+	Now    time.Time // decides which keys Status counts as expired; Search sets it
+	Offset int
+	Limit  int // 0: no limit; Search keeps it to 1..MaxPageSize
 }
 
 // OwnedKey is a key with its owner's email.
@@ -49,30 +51,25 @@ type KeyVolume struct {
 // Total is every verification counted, whatever its outcome.
 func (u UsageCounts) Total() int64 { return u.Valid + u.RateLimited + u.QuotaExceeded + u.Invalid }
 
-// Search returns the keys q selects across accounts, newest first.
-func (s *Service) Search(ctx context.Context, q KeyQuery) ([]OwnedKey, error) {
-	q.Search = strings.TrimSpace(q.Search)
-	if q.Limit <= 0 || q.Limit > MaxPageSize {
-		q.Limit = MaxPageSize
+// Search returns the keys f selects across accounts, newest first, at
+// most MaxPageSize of them.
+func (s *Service) Search(ctx context.Context, f KeyFilter) ([]OwnedKey, error) {
+	f.Search = strings.TrimSpace(f.Search)
+	if f.Limit <= 0 || f.Limit > MaxPageSize {
+		f.Limit = MaxPageSize
 	}
-	q.Offset = max(q.Offset, 0)
-	ks, err := s.store.FindKeys(ctx, q, s.now().UTC())
+	f.Offset = max(f.Offset, 0)
+	f.Now = s.now().UTC()
+	ks, err := s.store.FindKeys(ctx, f)
 	if err != nil {
 		return nil, fmt.Errorf("keys: search: %w", err)
 	}
 	return ks, nil
 }
 
-// Lookup returns any account's key. Errors: ENOTFOUND.
-func (s *Service) Lookup(ctx context.Context, id string) (*Key, error) {
-	k, err := s.store.LookupKey(ctx, id)
-	if errors.Is(err, ErrNotFound) {
-		return nil, errNoKey
-	}
-	if err != nil {
-		return nil, fmt.Errorf("keys: lookup: %w", err)
-	}
-	return k, nil
+// lookup returns any account's key. Errors: ENOTFOUND.
+func (s *Service) lookup(ctx context.Context, id string) (*Key, error) {
+	return s.one(ctx, KeyFilter{ID: id}, "lookup")
 }
 
 // RevokeAny revokes a key of any account for an operator, at once and on
@@ -80,20 +77,20 @@ func (s *Service) Lookup(ctx context.Context, id string) (*Key, error) {
 // operator as actor and the key's owner as its account. Errors:
 // ENOTFOUND, EINVALID (already revoked).
 func (s *Service) RevokeAny(ctx context.Context, actor audit.Actor, keyID string) (*Key, error) {
-	k, err := s.Lookup(ctx, keyID)
+	k, err := s.lookup(ctx, keyID)
 	if err != nil {
 		return nil, err
 	}
 	return k, s.Revoke(ctx, actor, k.AccountID, k.ID)
 }
 
-// SetOverrides sets an operator's overrides of a key's rate limit (per
+// setOverrides sets an operator's overrides of a key's rate limit (per
 // second), burst and quota; nil restores the plan's. The change is written
 // with its audit entry in one transaction, and the verifier drops the key,
 // so the next verification uses the new limits. Errors: EINVALID,
 // ENOTFOUND.
-func (s *Service) SetOverrides(ctx context.Context, actor audit.Actor, keyID string, rate, burst *int, quota *int64) error {
-	k, err := s.Lookup(ctx, keyID)
+func (s *Service) setOverrides(ctx context.Context, actor audit.Actor, keyID string, rate, burst *int, quota *int64) error {
+	k, err := s.lookup(ctx, keyID)
 	if err != nil {
 		return err
 	}
@@ -157,7 +154,7 @@ type OverrideForm struct {
 	Quota string // field "quota", verifications a month
 }
 
-// SetOverridesFrom parses the overrides form and sets them as SetOverrides
+// SetOverridesFrom parses the overrides form and sets them as setOverrides
 // does, reporting every field's problem at once (fields "rate", "burst",
 // "quota") and changing nothing when there is one. Errors: EINVALID,
 // ENOTFOUND.
@@ -169,11 +166,11 @@ func (s *Service) SetOverridesFrom(ctx context.Context, actor audit.Actor, keyID
 	if len(fe) > 0 {
 		// Check what did parse too, so every field speaks at once; the
 		// burst is measured against the rate only when the rate is sound.
-		k, err := s.Lookup(ctx, keyID)
+		k, err := s.lookup(ctx, keyID)
 		if err != nil {
 			return err
 		}
-		plan, err := s.Plan(ctx, k.AccountID)
+		plan, err := s.plan(ctx, k.AccountID)
 		if err != nil {
 			return err
 		}
@@ -183,7 +180,7 @@ func (s *Service) SetOverridesFrom(ctx context.Context, actor audit.Actor, keyID
 		checkOverrideValues(&fe, plan, narrow(rate), narrow(burst), quota)
 		return fe.Err()
 	}
-	return s.SetOverrides(ctx, actor, keyID, narrow(rate), narrow(burst), quota)
+	return s.setOverrides(ctx, actor, keyID, narrow(rate), narrow(burst), quota)
 }
 
 // parseLimit reads one field of the overrides form into fe: nil for

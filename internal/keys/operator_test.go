@@ -2,6 +2,7 @@ package keys_test
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -10,8 +11,6 @@ import (
 	"github.com/keyhold/keyhold/internal/keyhold"
 	"github.com/keyhold/keyhold/internal/keys"
 )
-
-func ptr[T any](v T) *T { return &v }
 
 func TestSetOverrides(t *testing.T) {
 	f := MustService(t)
@@ -23,33 +22,33 @@ func TestSetOverrides(t *testing.T) {
 	f.svc.Subscribe(func(e keys.Event) { events = append(events, e) })
 	actor := audit.Actor{AccountID: ops, IP: "192.0.2.7"}
 
-	// Refusals change nothing. The free plan: 10/s, burst 20.
+	// Refusals change nothing. The free plan: 10/s, burst 20. An empty
+	// field is the plan's value.
 	for _, tt := range []struct {
-		name        string
-		rate, burst *int
-		quota       *int64
+		name string
+		form keys.OverrideForm
 	}{
-		{"zero rate", ptr(0), nil, nil},
-		{"burst below the plan's rate", nil, ptr(5), nil},
-		{"burst below the new rate", ptr(50), ptr(40), nil},
-		{"zero quota", nil, nil, ptr[int64](0)},
-		{"huge quota", nil, nil, ptr[int64](keys.MaxQuotaOverride + 1)},
+		{"zero rate", keys.OverrideForm{Rate: "0"}},
+		{"burst below the plan's rate", keys.OverrideForm{Burst: "5"}},
+		{"burst below the new rate", keys.OverrideForm{Rate: "50", Burst: "40"}},
+		{"zero quota", keys.OverrideForm{Quota: "0"}},
+		{"huge quota", keys.OverrideForm{Quota: strconv.FormatInt(keys.MaxQuotaOverride+1, 10)}},
 	} {
-		if err := f.svc.SetOverrides(ctx, actor, k.ID, tt.rate, tt.burst, tt.quota); keyhold.ErrorCode(err) != keyhold.EINVALID {
+		if err := f.svc.SetOverridesFrom(ctx, actor, k.ID, tt.form); keyhold.ErrorCode(err) != keyhold.EINVALID {
 			t.Errorf("%s: %v, want EINVALID", tt.name, err)
 		}
 	}
-	if err := f.svc.SetOverrides(ctx, actor, "nope", nil, nil, ptr[int64](5)); keyhold.ErrorCode(err) != keyhold.ENOTFOUND {
+	if err := f.svc.SetOverridesFrom(ctx, actor, "nope", keys.OverrideForm{Quota: "5"}); keyhold.ErrorCode(err) != keyhold.ENOTFOUND {
 		t.Errorf("unknown key: %v", err)
 	}
 	if len(events) != 0 {
 		t.Fatalf("refusals published %v", events)
 	}
 
-	if err := f.svc.SetOverrides(ctx, actor, k.ID, ptr(50), nil, ptr[int64](5000)); err != nil {
+	if err := f.svc.SetOverridesFrom(ctx, actor, k.ID, keys.OverrideForm{Rate: "50", Quota: "5000"}); err != nil {
 		t.Fatal(err)
 	}
-	got, err := f.svc.Lookup(ctx, k.ID)
+	got, err := f.lookup(ctx, k.ID)
 	if err != nil || *got.RateOverride != 50 || got.BurstOverride != nil || *got.QuotaOverride != 5000 {
 		t.Fatalf("stored: %+v %v", got, err)
 	}
@@ -57,14 +56,14 @@ func TestSetOverrides(t *testing.T) {
 		t.Errorf("events: %+v", events)
 	}
 	// The same again: nothing to do, nothing to log.
-	if err := f.svc.SetOverrides(ctx, actor, k.ID, ptr(50), nil, ptr[int64](5000)); err != nil || len(events) != 1 {
+	if err := f.svc.SetOverridesFrom(ctx, actor, k.ID, keys.OverrideForm{Rate: "50", Quota: "5000"}); err != nil || len(events) != 1 {
 		t.Errorf("no-op: %v, %d events", err, len(events))
 	}
 	// Back to the plan's quota.
-	if err := f.svc.SetOverrides(ctx, actor, k.ID, ptr(50), nil, nil); err != nil {
+	if err := f.svc.SetOverridesFrom(ctx, actor, k.ID, keys.OverrideForm{Rate: "50"}); err != nil {
 		t.Fatal(err)
 	}
-	trail, _ := f.svc.Audit(ctx, owner, k.ID)
+	trail, _ := f.keyAudit(ctx, owner, k.ID)
 	if len(trail) != 3 || trail[0].Action != audit.KeyOverridden || trail[1].Action != audit.KeyOverridden {
 		t.Fatalf("trail: %+v", trail)
 	}
@@ -85,11 +84,11 @@ func TestSearchAndTotals(t *testing.T) {
 	k1, _ := f.MustKey(t, ada, "Billing worker")
 	f.MustKey(t, bob, "billing cron")
 	f.MustKey(t, bob, "search")
-	got, err := f.svc.Search(ctx, keys.KeyQuery{Search: " BILLING "})
+	got, err := f.svc.Search(ctx, keys.KeyFilter{Search: " BILLING "})
 	if err != nil || len(got) != 2 {
 		t.Fatalf("search: %d %v", len(got), err)
 	}
-	got, _ = f.svc.Search(ctx, keys.KeyQuery{Search: k1.Display[len(k1.Display)-4:]})
+	got, _ = f.svc.Search(ctx, keys.KeyFilter{Search: k1.Display[len(k1.Display)-4:]})
 	if len(got) != 1 || got[0].ID != k1.ID || got[0].OwnerEmail != "ada@example.com" {
 		t.Errorf("by last four: %+v", got)
 	}

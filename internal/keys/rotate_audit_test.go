@@ -28,7 +28,7 @@ func TestRotationAuditSaysHowLongTheOldSecretWorks(t *testing.T) {
 		if _, _, err := f.svc.Rotate(ctx, audit.Actor{AccountID: acct}, acct, k.ID, tt.grace); err != nil {
 			t.Fatal(err)
 		}
-		entries, err := f.svc.Audit(ctx, acct, k.ID)
+		entries, err := f.keyAudit(ctx, acct, k.ID)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -221,11 +221,15 @@ func plural(n int) string {
 
 // List returns the account's keys, newest first.
 func (s *Service) List(ctx context.Context, accountID string) ([]*Key, error) {
-	ks, err := s.store.Keys(ctx, accountID)
+	ks, err := s.store.FindKeys(ctx, KeyFilter{AccountID: accountID})
 	if err != nil {
 		return nil, fmt.Errorf("keys: list: %w", err)
 	}
-	return ks, nil
+	out := make([]*Key, len(ks))
+	for i := range ks {
+		out[i] = ks[i].Key
+	}
+	return out, nil
 }
 
 var errNoKey = keyhold.Errorf(keyhold.ENOTFOUND, "We could not find that key.")
@@ -233,13 +237,21 @@ var errNoKey = keyhold.Errorf(keyhold.ENOTFOUND, "We could not find that key.")
 // Get returns one of the account's keys, with OldSecretUntil set while a
 // rotation's grace period runs.
 func (s *Service) Get(ctx context.Context, accountID, id string) (*Key, error) {
-	k, err := s.store.KeyByID(ctx, accountID, id)
-	if errors.Is(err, ErrNotFound) {
+	return s.one(ctx, KeyFilter{ID: id, AccountID: accountID}, "get")
+}
+
+// one returns the key f selects by id, with OldSecretUntil set while a
+// rotation's grace period runs; errNoKey when there is none. op names the
+// caller in wrapped errors.
+func (s *Service) one(ctx context.Context, f KeyFilter, op string) (*Key, error) {
+	ks, err := s.store.FindKeys(ctx, f)
+	if err != nil {
+		return nil, fmt.Errorf("keys: %s: %w", op, err)
+	}
+	if len(ks) == 0 {
 		return nil, errNoKey
 	}
-	if err != nil {
-		return nil, fmt.Errorf("keys: get: %w", err)
-	}
+	k := ks[0].Key
 	k.EndGrace(s.now())
 	return k, nil
 }
@@ -412,17 +424,8 @@ func (s *Service) ExpireOldSecret(ctx context.Context, actor audit.Actor, accoun
 	return nil
 }
 
-// Audit returns the newest audit entries about one of the account's keys.
-func (s *Service) Audit(ctx context.Context, accountID, id string) ([]audit.Entry, error) {
-	es, err := s.store.KeyAudit(ctx, accountID, id, 50)
-	if err != nil {
-		return nil, fmt.Errorf("keys: audit: %w", err)
-	}
-	return es, nil
-}
-
-// Plan returns the account's plan.
-func (s *Service) Plan(ctx context.Context, accountID string) (*plans.Plan, error) {
+// plan returns the account's plan.
+func (s *Service) plan(ctx context.Context, accountID string) (*plans.Plan, error) {
 	id, err := s.store.AccountPlan(ctx, accountID)
 	if err != nil {
 		return nil, fmt.Errorf("keys: plan: %w", err)

@@ -50,6 +50,21 @@ func mustServiceOn(tb testing.TB, databaseURL string) *fixture {
 	return f
 }
 
+// keyAudit reads a key's newest audit entries from the store, as the key
+// page does (overview.KeyDetail).
+func (f *fixture) keyAudit(ctx context.Context, accountID, keyID string) ([]audit.Entry, error) {
+	return f.db.KeyAudit(ctx, accountID, keyID, 50)
+}
+
+// lookup reads any account's key from the store.
+func (f *fixture) lookup(ctx context.Context, keyID string) (*keys.Key, error) {
+	ks, err := f.db.FindKeys(ctx, keys.KeyFilter{ID: keyID})
+	if err != nil || len(ks) != 1 {
+		return nil, fmt.Errorf("key %s: %d found, %v", keyID, len(ks), err)
+	}
+	return ks[0].Key, nil
+}
+
 func (f *fixture) MustAccount(tb testing.TB, email string) string {
 	tb.Helper()
 	a := &auth.Account{ID: keyhold.NewID(), Email: email, PasswordHash: "x", CreatedAt: f.now, UpdatedAt: f.now}
@@ -93,7 +108,7 @@ func TestCreate(t *testing.T) {
 	if string(got.Meta) != `{"team":"core"}` || got.ExpiresAt == nil || !got.ExpiresAt.Equal(exp) || got.Status(f.now) != keys.StatusActive {
 		t.Errorf("stored key: %+v", got)
 	}
-	entries, _ := f.svc.Audit(ctx, acct, k.ID)
+	entries, _ := f.keyAudit(ctx, acct, k.ID)
 	if len(entries) != 1 || entries[0].Action != audit.KeyCreated || entries[0].IP != "10.0.0.1" || entries[0].ActorID != acct {
 		t.Errorf("audit: %+v", entries)
 	}
@@ -305,7 +320,7 @@ func TestUpdateRevokeRotateAndEvents(t *testing.T) {
 			t.Errorf("event %d: %+v", i, e)
 		}
 	}
-	entries, _ := f.svc.Audit(ctx, acct, k.ID)
+	entries, _ := f.keyAudit(ctx, acct, k.ID)
 	var actions []string
 	for _, e := range entries {
 		actions = append(actions, e.Action)

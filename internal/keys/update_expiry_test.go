@@ -47,7 +47,7 @@ func TestUpdateExpiry(t *testing.T) {
 		if events != s.wantEvents {
 			t.Errorf("%s: %d events, want %d", s.name, events, s.wantEvents)
 		}
-		entries, err := f.svc.Audit(ctx, acct, k.ID)
+		entries, err := f.keyAudit(ctx, acct, k.ID)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -8,11 +8,8 @@ import (
 	"github.com/keyhold/keyhold/internal/keyhold"
 )
 
-// The longest spans the usage methods answer for.
-const (
-	MaxUsageDays  = 366
-	MaxUsageHours = 31 * 24
-)
+// MaxUsageDays is the longest span the usage methods answer for.
+const MaxUsageDays = 366
 
 const day = 24 * time.Hour
 
@@ -53,25 +50,6 @@ func (s *Service) DailyUsage(ctx context.Context, accountID, id string, days int
 	return Daily(hours, first, days), nil
 }
 
-// HourlyUsage returns one of the account's keys' usage for the last hours
-// UTC hours, this hour included, oldest first, with a zero entry for quiet
-// hours. Errors: ENOTFOUND when the key is not the account's, EINVALID when
-// hours is not in 1..MaxUsageHours.
-func (s *Service) HourlyUsage(ctx context.Context, accountID, id string, hours int) ([]HourlyUsage, error) {
-	if err := checkSpan(hours, MaxUsageHours, "hours"); err != nil {
-		return nil, err
-	}
-	if _, err := s.Get(ctx, accountID, id); err != nil {
-		return nil, err
-	}
-	first := s.now().UTC().Truncate(time.Hour).Add(-time.Duration(hours-1) * time.Hour)
-	rows, err := s.store.KeyUsageHourly(ctx, id, first)
-	if err != nil {
-		return nil, fmt.Errorf("keys: hourly usage: %w", err)
-	}
-	return Hourly(rows, first, hours), nil
-}
-
 // KeyTotals returns one of the account's keys' usage from since on, for
 // example since the start of the quota window. Usage is kept by the hour,
 // so the count starts at the beginning of the UTC hour holding since.
@@ -85,42 +63,6 @@ func (s *Service) KeyTotals(ctx context.Context, accountID, id string, since tim
 		return UsageCounts{}, fmt.Errorf("keys: key totals: %w", err)
 	}
 	return Total(rows, time.Time{}), nil
-}
-
-// AccountDailyUsage returns the usage of all the account's keys together
-// (revoked ones included) for the last days UTC days, today included,
-// oldest first, with a zero entry for quiet days. Errors: EINVALID when
-// days is not in 1..MaxUsageDays.
-func (s *Service) AccountDailyUsage(ctx context.Context, accountID string, days int) ([]DailyUsage, error) {
-	if err := checkSpan(days, MaxUsageDays, "days"); err != nil {
-		return nil, err
-	}
-	first := s.now().UTC().Truncate(day).AddDate(0, 0, -(days - 1))
-	hours, err := s.store.AccountUsageHourly(ctx, accountID, first)
-	if err != nil {
-		return nil, fmt.Errorf("keys: account daily usage: %w", err)
-	}
-	return Daily(hours, first, days), nil
-}
-
-// AccountTotals returns the usage of all the account's keys together from
-// since on, counted from the start of the UTC hour holding since.
-func (s *Service) AccountTotals(ctx context.Context, accountID string, since time.Time) (UsageCounts, error) {
-	rows, err := s.store.AccountUsageHourly(ctx, accountID, since.UTC().Truncate(time.Hour))
-	if err != nil {
-		return UsageCounts{}, fmt.Errorf("keys: account totals: %w", err)
-	}
-	return Total(rows, time.Time{}), nil
-}
-
-// QuotaUsed returns the quota units each of the account's keys used in the
-// window starting at windowStart, as last written by the verifier.
-func (s *Service) QuotaUsed(ctx context.Context, accountID string, windowStart time.Time) (map[string]int64, error) {
-	m, err := s.store.QuotaUsedByKey(ctx, accountID, windowStart)
-	if err != nil {
-		return nil, fmt.Errorf("keys: quota used: %w", err)
-	}
-	return m, nil
 }
 
 // Daily sums hours into days UTC days from first (a UTC midnight) on, one

@@ -77,12 +77,16 @@ func TestDailyUsage(t *testing.T) {
 	}
 }
 
+// The key page's hourly chart: the store's rows laid out by Hourly, as
+// overview.KeyDetail does.
 func TestHourlyUsage(t *testing.T) {
 	f := mustUsage(t)
-	hours, err := f.svc.HourlyUsage(context.Background(), f.ada, f.k1, 24)
+	first := f.now.Truncate(time.Hour).Add(-23 * time.Hour)
+	rows, err := f.db.KeyUsageHourly(context.Background(), f.k1, first)
 	if err != nil {
 		t.Fatal(err)
 	}
+	hours := keys.Hourly(rows, first, 24)
 	if len(hours) != 24 {
 		t.Fatalf("%d hours, want 24", len(hours))
 	}
@@ -118,13 +122,19 @@ func TestKeyAndAccountTotals(t *testing.T) {
 	if got, _ := f.svc.KeyTotals(ctx, f.ada, f.k1, nov.Add(-30*time.Minute)); got.Valid != 74 {
 		t.Errorf("from Oct 31 23:30: valid %d, want 74 (the whole 23:00 hour)", got.Valid)
 	}
-	got, err = f.svc.AccountTotals(ctx, f.ada, nov)
-	if err != nil || got != (keys.UsageCounts{Valid: 124, RateLimited: 3, QuotaExceeded: 1, Invalid: 3, Cost: 124}) {
-		t.Errorf("ada this month: %+v %v", got, err)
+	// An account's usage, as overview sums it: the store's rows of all
+	// its keys, through Total and Daily.
+	first := f.now.Truncate(24*time.Hour).AddDate(0, 0, -29)
+	rows, err := f.db.AccountUsageHourly(ctx, f.ada, first)
+	if err != nil {
+		t.Fatal(err)
 	}
-	days, err := f.svc.AccountDailyUsage(ctx, f.ada, 30)
-	if err != nil || len(days) != 30 {
-		t.Fatalf("account days: %d %v", len(days), err)
+	if got := keys.Total(rows, nov); got != (keys.UsageCounts{Valid: 124, RateLimited: 3, QuotaExceeded: 1, Invalid: 3, Cost: 124}) {
+		t.Errorf("ada this month: %+v", got)
+	}
+	days := keys.Daily(rows, first, 30)
+	if len(days) != 30 {
+		t.Fatalf("account days: %d", len(days))
 	}
 	today := days[29]
 	if !today.Day.Equal(time.Date(2026, 11, 3, 0, 0, 0, 0, time.UTC)) || today.Valid != 107 || today.RateLimited != 1 || today.Invalid != 2 {
@@ -133,8 +143,8 @@ func TestKeyAndAccountTotals(t *testing.T) {
 	if days[0].Day.Format(time.DateOnly) != "2026-10-05" {
 		t.Errorf("first of 30 days: %s", days[0].Day)
 	}
-	if bob, _ := f.svc.AccountTotals(ctx, f.bob, nov); bob.Valid != 999 {
-		t.Errorf("bob this month: %+v", bob)
+	if rows, err := f.db.AccountUsageHourly(ctx, f.bob, nov); err != nil || keys.Total(rows, nov).Valid != 999 {
+		t.Errorf("bob this month: %+v %v", rows, err)
 	}
 }
 
@@ -143,7 +153,6 @@ func TestUsageIsTheOwnersOnly(t *testing.T) {
 	ctx := context.Background()
 	checks := map[string]error{}
 	_, checks["daily"] = f.svc.DailyUsage(ctx, f.bob, f.k1, 30)
-	_, checks["hourly"] = f.svc.HourlyUsage(ctx, f.bob, f.k1, 24)
 	_, checks["totals"] = f.svc.KeyTotals(ctx, f.bob, f.k1, time.Time{})
 	_, checks["unknown key"] = f.svc.DailyUsage(ctx, f.ada, "nope", 30)
 	for name, err := range checks {
@@ -157,11 +166,8 @@ func TestUsageSpans(t *testing.T) {
 	f := mustUsage(t)
 	ctx := context.Background()
 	for name, call := range map[string]func() error{
-		"0 days":          func() error { _, err := f.svc.DailyUsage(ctx, f.ada, f.k1, 0); return err },
-		"too many days":   func() error { _, err := f.svc.DailyUsage(ctx, f.ada, f.k1, keys.MaxUsageDays+1); return err },
-		"0 hours":         func() error { _, err := f.svc.HourlyUsage(ctx, f.ada, f.k1, 0); return err },
-		"too many hours":  func() error { _, err := f.svc.HourlyUsage(ctx, f.ada, f.k1, keys.MaxUsageHours+1); return err },
-		"account -1 days": func() error { _, err := f.svc.AccountDailyUsage(ctx, f.ada, -1); return err },
+		"0 days":        func() error { _, err := f.svc.DailyUsage(ctx, f.ada, f.k1, 0); return err },
+		"too many days": func() error { _, err := f.svc.DailyUsage(ctx, f.ada, f.k1, keys.MaxUsageDays+1); return err },
 	} {
 		if err := call(); keyhold.ErrorCode(err) != keyhold.EINVALID {
 			t.Errorf("%s: got %v, want EINVALID", name, err)

@@ -52,7 +52,7 @@ func (s *Server) handleAdminKeys(c echo.Context) error {
 		return c.Redirect(http.StatusSeeOther, listURL("/admin/keys", filters, 1))
 	}
 	page := adminPage(c)
-	rows, err := s.keys.Search(ctx, keys.KeyQuery{Search: f.Q, Status: f.Status, AccountID: f.Account, Offset: offset(page), Limit: adminPageSize + 1})
+	rows, err := s.keys.Search(ctx, keys.KeyFilter{Search: f.Q, Status: f.Status, AccountID: f.Account, Offset: offset(page), Limit: adminPageSize + 1})
 	if err != nil {
 		return err
 	}

@@ -81,7 +81,7 @@ func TestAdminIsNotFoundForOthers(t *testing.T) {
 	if plan, _ := h.DB.AccountPlan(context.Background(), id); plan != "free" {
 		t.Errorf("a developer changed their plan to %s", plan)
 	}
-	if k, _ := h.Keys.Lookup(context.Background(), keyID); k.QuotaOverride != nil || k.RevokedAt != nil {
+	if k, _ := lookupKey(h, keyID); k.QuotaOverride != nil || k.RevokedAt != nil {
 		t.Error("a developer set an override or revoked through the console")
 	}
 	if a, _ := h.Auth.Account(context.Background(), id); a.IsAdmin || a.Suspended {

@@ -221,7 +221,7 @@ func TestKeyExpireOldSecret(t *testing.T) {
 	if !strings.Contains(alert(page), "previous secret no longer works") {
 		t.Errorf("flash = %q", alert(page))
 	}
-	entries, err := h.Keys.Audit(context.Background(), accountID(t, h, "ada@example.com"), id)
+	entries, err := h.DB.KeyAudit(context.Background(), accountID(t, h, "ada@example.com"), id, 50)
 	if err != nil || entries[0].Action != audit.KeyOldSecretExpired {
 		t.Errorf("newest audit entry %+v (%v), want %s", entries[0], err, audit.KeyOldSecretExpired)
 	}

@@ -223,3 +223,16 @@ func TestKeyRotateWithoutGraceStopsTheOldSecretAtOnce(t *testing.T) {
 		t.Errorf("new secret: %d %s", resp.StatusCode, a.Raw)
 	}
 }
+
+// lookupKey reads any account's key from the store, as the operator sees
+// it; keys.ErrNotFound when there is none.
+func lookupKey(h *harness, id string) (*keys.Key, error) {
+	ks, err := h.DB.FindKeys(context.Background(), keys.KeyFilter{ID: id})
+	if err != nil {
+		return nil, err
+	}
+	if len(ks) != 1 {
+		return nil, keys.ErrNotFound
+	}
+	return ks[0].Key, nil
+}

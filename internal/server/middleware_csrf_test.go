@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"context"
 	"net/http"
 	"net/url"
 	"sort"
@@ -222,7 +221,7 @@ func TestCSRFOnEveryStateChangingRoute(t *testing.T) {
 		t.Errorf("only %d state-changing routes checked: is the route table read right?", checked)
 	}
 	// Nothing the refused requests asked for happened.
-	if k, err := h.Keys.Lookup(context.Background(), keyID); err != nil || k.RevokedAt != nil || k.Name != "prod" || k.QuotaOverride != nil {
+	if k, err := lookupKey(h, keyID); err != nil || k.RevokedAt != nil || k.Name != "prod" || k.QuotaOverride != nil {
 		t.Errorf("a refused request changed the key: %+v, %v", k, err)
 	}
 	if p := dev.Get("/dashboard"); p.StatusCode != http.StatusOK {

@@ -164,79 +164,72 @@ func (db *DB) AuditLog(ctx context.Context, q auth.AuditQuery) ([]auth.AuditReco
 	return out, nil
 }
 
-// FindKeys returns the keys q selects across accounts, newest first, with
-// their owners' emails.
-func (db *DB) FindKeys(ctx context.Context, q keys.KeyQuery, now time.Time) ([]keys.OwnedKey, error) {
-	g := db.ctx(ctx).Table("api_keys AS k").Select("k.*")
-	if s := q.Search; s != "" {
+// FindKeys returns the keys f selects, newest first, with their owners'
+// emails, in one query; with f.ID set, a second one fills OldSecretUntil.
+func (db *DB) FindKeys(ctx context.Context, f keys.KeyFilter) ([]keys.OwnedKey, error) {
+	g := db.ctx(ctx).Table("api_keys AS k").Select("k.*, COALESCE(a.email, '') AS owner_email").
+		Joins("LEFT JOIN accounts a ON a.id = k.account_id")
+	if f.ID != "" {
+		g = g.Where("k.id = ?", f.ID)
+	}
+	if f.AccountID != "" {
+		g = g.Where("k.account_id = ?", f.AccountID)
+	}
+	if s := f.Search; s != "" {
 		g = g.Where("(LOWER(k.name) LIKE ? ESCAPE '!' OR SUBSTR(k.display, LENGTH(k.display) - 3) = ?)",
 			likeEscape(strings.ToLower(s)), s)
 	}
-	if q.AccountID != "" {
-		g = g.Where("k.account_id = ?", q.AccountID)
-	}
-	switch q.Status {
+	switch f.Status {
 	case keys.StatusActive:
-		g = g.Where("k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > ?)", now.UTC())
+		g = g.Where("k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > ?)", f.Now.UTC())
 	case keys.StatusRevoked:
 		g = g.Where("k.revoked_at IS NOT NULL")
 	case keys.StatusExpired:
-		g = g.Where("k.revoked_at IS NULL AND k.expires_at <= ?", now.UTC())
+		g = g.Where("k.revoked_at IS NULL AND k.expires_at <= ?", f.Now.UTC())
 	}
-	var recs []keyRecord
-	if err := g.Order("k.created_at DESC, k.id DESC").Limit(q.Limit).Offset(q.Offset).Find(&recs).Error; err != nil {
+	g = g.Order("k.created_at DESC, k.id DESC")
+	if f.Limit > 0 {
+		g = g.Limit(f.Limit)
+	}
+	if f.Offset > 0 {
+		g = g.Offset(f.Offset)
+	}
+	var rows []struct {
+		Key        keyRecord `gorm:"embedded"`
+		OwnerEmail string
+	}
+	if err := g.Find(&rows).Error; err != nil {
 		return nil, fmt.Errorf("store: find keys: %w", err)
 	}
-	emails, err := db.ownerEmails(ctx, recs)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]keys.OwnedKey, 0, len(recs))
-	for i := range recs {
-		k, err := recs[i].domain()
+	out := make([]keys.OwnedKey, 0, len(rows))
+	for i := range rows {
+		k, err := rows[i].Key.domain()
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, keys.OwnedKey{Key: k, OwnerEmail: emails[k.AccountID]})
+		out = append(out, keys.OwnedKey{Key: k, OwnerEmail: rows[i].OwnerEmail})
+	}
+	if f.ID != "" && len(out) == 1 {
+		if err := db.fillOldSecretUntil(ctx, out[0].Key); err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
 }
 
-// ownerEmails returns the email of each account owning one of recs.
-func (db *DB) ownerEmails(ctx context.Context, recs []keyRecord) (map[string]string, error) {
-	ids := make([]string, 0, len(recs))
-	seen := map[string]bool{}
-	for _, r := range recs {
-		if !seen[r.AccountID] {
-			seen[r.AccountID] = true
-			ids = append(ids, r.AccountID)
-		}
-	}
-	m := make(map[string]string, len(ids))
-	if len(ids) == 0 {
-		return m, nil
-	}
-	var rows []struct{ ID, Email string }
-	if err := db.ctx(ctx).Model(&accountRecord{}).Select("id, email").Where("id IN ?", ids).Scan(&rows).Error; err != nil {
-		return nil, fmt.Errorf("store: emails: %w", err)
-	}
-	for _, r := range rows {
-		m[r.ID] = r.Email
-	}
-	return m, nil
-}
-
-// LookupKey returns any account's key; keys.ErrNotFound when there is none.
-func (db *DB) LookupKey(ctx context.Context, id string) (*keys.Key, error) {
-	var rec keyRecord
-	err := db.ctx(ctx).Where("id = ?", id).Take(&rec).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return nil, keys.ErrNotFound
-	}
+// fillOldSecretUntil sets k.OldSecretUntil to the latest end of a secret
+// rotated away: the previous secret's, in a grace period (or past, which
+// the key service ignores).
+func (db *DB) fillOldSecretUntil(ctx context.Context, k *keys.Key) error {
+	var old []secretRecord
+	err := db.ctx(ctx).Where("key_id = ? AND expires_at IS NOT NULL", k.ID).Order("expires_at DESC").Limit(1).Find(&old).Error
 	if err != nil {
-		return nil, fmt.Errorf("store: lookup key: %w", err)
+		return fmt.Errorf("store: key old secret: %w", err)
 	}
-	return rec.domain()
+	if len(old) == 1 {
+		k.OldSecretUntil = utcPtr(old[0].ExpiresAt)
+	}
+	return nil
 }
 
 // OverrideKey sets a key's overrides (nil: the plan's) and appends e, in

@@ -202,21 +202,21 @@ func TestAdminKeys(t *testing.T) {
 		}
 		last4 := all[3].Display[len(all[3].Display)-4:]
 
-		page1, err := db.FindKeys(ctx, keys.KeyQuery{Limit: 50}, now)
+		page1, err := db.FindKeys(ctx, keys.KeyFilter{Limit: 50, Now: now})
 		if err != nil || len(page1) != 50 || page1[0].ID != all[54].ID {
 			t.Fatalf("first page: %d %v", len(page1), err)
 		}
 		if page1[0].OwnerEmail != "ada@example.com" || page1[4].OwnerEmail != "bob@example.com" {
 			t.Errorf("owners: %q %q", page1[0].OwnerEmail, page1[4].OwnerEmail)
 		}
-		page2, err := db.FindKeys(ctx, keys.KeyQuery{Limit: 50, Offset: 50}, now)
+		page2, err := db.FindKeys(ctx, keys.KeyFilter{Limit: 50, Offset: 50, Now: now})
 		if err != nil || len(page2) != 5 || page2[4].ID != all[0].ID {
 			t.Fatalf("second page: %d %v", len(page2), err)
 		}
-		count := func(q keys.KeyQuery, at time.Time) int {
+		count := func(q keys.KeyFilter, at time.Time) int {
 			t.Helper()
-			q.Limit = 100
-			got, err := db.FindKeys(ctx, q, at)
+			q.Limit, q.Now = 100, at
+			got, err := db.FindKeys(ctx, q)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -224,17 +224,17 @@ func TestAdminKeys(t *testing.T) {
 		}
 		for _, tt := range []struct {
 			name string
-			q    keys.KeyQuery
+			q    keys.KeyFilter
 			at   time.Time
 			want int
 		}{
-			{"name, any case", keys.KeyQuery{Search: "service 1"}, now, 10},
-			{"last four", keys.KeyQuery{Search: last4}, now, 1},
-			{"account", keys.KeyQuery{AccountID: b.ID}, now, 11},
-			{"revoked", keys.KeyQuery{Status: keys.StatusRevoked}, now, 1},
-			{"active", keys.KeyQuery{Status: keys.StatusActive}, now, 54},
-			{"expired later", keys.KeyQuery{Status: keys.StatusExpired}, now.Add(2 * time.Hour), 1},
-			{"wildcard is literal", keys.KeyQuery{Search: "%"}, now, 0},
+			{"name, any case", keys.KeyFilter{Search: "service 1"}, now, 10},
+			{"last four", keys.KeyFilter{Search: last4}, now, 1},
+			{"account", keys.KeyFilter{AccountID: b.ID}, now, 11},
+			{"revoked", keys.KeyFilter{Status: keys.StatusRevoked}, now, 1},
+			{"active", keys.KeyFilter{Status: keys.StatusActive}, now, 54},
+			{"expired later", keys.KeyFilter{Status: keys.StatusExpired}, now.Add(2 * time.Hour), 1},
+			{"wildcard is literal", keys.KeyFilter{Search: "%"}, now, 0},
 		} {
 			if got := count(tt.q, tt.at); got != tt.want {
 				t.Errorf("%s: %d keys, want %d", tt.name, got, tt.want)
@@ -243,11 +243,11 @@ func TestAdminKeys(t *testing.T) {
 
 		// Overrides, with their audit entry in the same transaction.
 		k := all[10]
-		got, err := db.LookupKey(ctx, k.ID)
+		got, err := findKey(ctx, db, keys.KeyFilter{ID: k.ID})
 		if err != nil || got.ID != k.ID || got.AccountID != b.ID {
 			t.Fatalf("lookup: %+v %v", got, err)
 		}
-		if _, err := db.LookupKey(ctx, "nope"); !errors.Is(err, keys.ErrNotFound) {
+		if _, err := findKey(ctx, db, keys.KeyFilter{ID: "nope"}); !errors.Is(err, keys.ErrNotFound) {
 			t.Errorf("lookup of nothing: %v", err)
 		}
 		rate, quota := 5, int64(42)
@@ -255,7 +255,7 @@ func TestAdminKeys(t *testing.T) {
 		if err := db.OverrideKey(ctx, k.ID, &rate, nil, &quota, e); err != nil {
 			t.Fatal(err)
 		}
-		got, _ = db.LookupKey(ctx, k.ID)
+		got, _ = findKey(ctx, db, keys.KeyFilter{ID: k.ID})
 		if got.RateOverride == nil || *got.RateOverride != 5 || got.BurstOverride != nil || got.QuotaOverride == nil || *got.QuotaOverride != 42 {
 			t.Errorf("overrides: %v %v %v", got.RateOverride, got.BurstOverride, got.QuotaOverride)
 		}

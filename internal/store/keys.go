@@ -131,51 +131,6 @@ func (db *DB) CreateKey(ctx context.Context, k *keys.Key, hash [32]byte, maxKeys
 	})
 }
 
-// Keys returns an account's keys, newest first.
-func (db *DB) Keys(ctx context.Context, accountID string) ([]*keys.Key, error) {
-	var recs []keyRecord
-	if err := db.ctx(ctx).Where("account_id = ?", accountID).Order("created_at DESC, id DESC").Find(&recs).Error; err != nil {
-		return nil, fmt.Errorf("store: keys: %w", err)
-	}
-	out := make([]*keys.Key, 0, len(recs))
-	for i := range recs {
-		k, err := recs[i].domain()
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, k)
-	}
-	return out, nil
-}
-
-// KeyByID returns the account's key; keys.ErrNotFound for another
-// account's key or none.
-func (db *DB) KeyByID(ctx context.Context, accountID, id string) (*keys.Key, error) {
-	var rec keyRecord
-	err := db.ctx(ctx).Where("id = ? AND account_id = ?", id, accountID).Take(&rec).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return nil, keys.ErrNotFound
-	}
-	if err != nil {
-		return nil, fmt.Errorf("store: key: %w", err)
-	}
-	k, err := rec.domain()
-	if err != nil {
-		return nil, err
-	}
-	// The latest end of a secret rotated away: the previous secret's, in
-	// a grace period (or past, which the key service ignores).
-	var old []secretRecord
-	err = db.ctx(ctx).Where("key_id = ? AND expires_at IS NOT NULL", id).Order("expires_at DESC").Limit(1).Find(&old).Error
-	if err != nil {
-		return nil, fmt.Errorf("store: key old secret: %w", err)
-	}
-	if len(old) == 1 {
-		k.OldSecretUntil = utcPtr(old[0].ExpiresAt)
-	}
-	return k, nil
-}
-
 // ExpireOldSecrets ends at at the key's secrets that would work past it,
 // the previous one of a rotation's grace period; they are kept, so that
 // they answer EXPIRED rather than NOT_FOUND.

@@ -48,16 +48,16 @@ func TestKeys(t *testing.T) {
 		if err := db.CreateKey(ctx, k3, s3.Hash(), 2, entry(a.ID, audit.KeyCreated)); !errors.Is(err, keys.ErrLimit) {
 			t.Errorf("third key on a two-key limit: %v", err)
 		}
-		list, err := db.Keys(ctx, a.ID)
+		list, err := listKeys(ctx, db, a.ID)
 		if err != nil || len(list) != 2 || list[0].ID != k2.ID {
 			t.Fatalf("list newest first: %v %v", list, err)
 		}
-		got, err := db.KeyByID(ctx, a.ID, k.ID)
+		got, err := findKey(ctx, db, keys.KeyFilter{AccountID: a.ID, ID: k.ID})
 		if err != nil || string(got.Meta) != `{"a":"b"}` || got.Scopes[0] != "read" || !got.CreatedAt.Equal(now) {
 			t.Errorf("key round trip: %+v %v", got, err)
 		}
 		other := mustAccount(t, db, "bob@example.com")
-		if _, err := db.KeyByID(ctx, other.ID, k.ID); !errors.Is(err, keys.ErrNotFound) {
+		if _, err := findKey(ctx, db, keys.KeyFilter{AccountID: other.ID, ID: k.ID}); !errors.Is(err, keys.ErrNotFound) {
 			t.Errorf("another account's key: %v", err)
 		}
 		if err := db.RevokeKey(ctx, other.ID, k.ID, now, entry(other.ID, audit.KeyRevoked)); !errors.Is(err, keys.ErrNotFound) {
@@ -127,4 +127,29 @@ func TestDumpHoldsNoKey(t *testing.T) {
 			t.Fatal("a plaintext key is in the database files")
 		}
 	}
+}
+
+// findKey returns the one key f selects, or keys.ErrNotFound.
+func findKey(ctx context.Context, db *store.DB, f keys.KeyFilter) (*keys.Key, error) {
+	ks, err := db.FindKeys(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	if len(ks) != 1 {
+		return nil, keys.ErrNotFound
+	}
+	return ks[0].Key, nil
+}
+
+// listKeys returns an account's keys, as the key service lists them.
+func listKeys(ctx context.Context, db *store.DB, accountID string) ([]*keys.Key, error) {
+	ks, err := db.FindKeys(ctx, keys.KeyFilter{AccountID: accountID})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*keys.Key, len(ks))
+	for i := range ks {
+		out[i] = ks[i].Key
+	}
+	return out, nil
 }

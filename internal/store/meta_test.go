@@ -45,16 +45,16 @@ func TestKeyWithUnreadableStoredMeta(t *testing.T) {
 						t.Errorf("%s: meta %s, want the stored text %s", what, got.Meta, stored)
 					}
 				}
-				got, err := db.KeyByID(ctx, a.ID, k.ID)
-				check("KeyByID", got, err)
-				list, err := db.Keys(ctx, a.ID)
+				got, err := findKey(ctx, db, keys.KeyFilter{AccountID: a.ID, ID: k.ID})
+				check("FindKeys by account and id", got, err)
+				list, err := listKeys(ctx, db, a.ID)
 				if err != nil || len(list) != 1 {
-					t.Fatalf("Keys: %d %v", len(list), err)
+					t.Fatalf("FindKeys by account: %d %v", len(list), err)
 				}
-				check("Keys", list[0], nil)
-				got, err = db.LookupKey(ctx, k.ID)
-				check("LookupKey", got, err)
-				found, err := db.FindKeys(ctx, keys.KeyQuery{Limit: 10}, now)
+				check("FindKeys by account", list[0], nil)
+				got, err = findKey(ctx, db, keys.KeyFilter{ID: k.ID})
+				check("FindKeys by id", got, err)
+				found, err := db.FindKeys(ctx, keys.KeyFilter{Limit: 10, Now: now})
 				if err != nil || len(found) != 1 {
 					t.Fatalf("FindKeys: %d %v", len(found), err)
 				}

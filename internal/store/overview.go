@@ -90,7 +90,7 @@ func (db *DB) KeyState(ctx context.Context, accountID, keyID string, now time.Ti
 	var rows []struct {
 		Key     keyRecord       `gorm:"embedded"`
 		Account accountStateRow `gorm:"embedded"`
-		// The latest end of a secret rotated away, as KeyByID reads it;
+		// The latest end of a secret rotated away, as FindKeys by ID reads it;
 		// a joined column rather than MAX() so that SQLite keeps its type.
 		OldSecretUntil *time.Time
 	}

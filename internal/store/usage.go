@@ -255,22 +255,6 @@ func (db *DB) KeyUsageHourly(ctx context.Context, keyID string, since time.Time)
 	return hourlyOf(recs), nil
 }
 
-// QuotaUsedByKey returns the quota used by each of an account's keys in
-// the window starting at windowStart.
-func (db *DB) QuotaUsedByKey(ctx context.Context, accountID string, windowStart time.Time) (map[string]int64, error) {
-	var recs []quotaRecord
-	err := db.ctx(ctx).Where("window_start = ? AND key_id IN (?)", windowStart.UTC(),
-		db.gorm.Model(&keyRecord{}).Select("id").Where("account_id = ?", accountID)).Find(&recs).Error
-	if err != nil {
-		return nil, fmt.Errorf("store: quota used by key: %w", err)
-	}
-	m := make(map[string]int64, len(recs))
-	for _, r := range recs {
-		m[r.KeyID] = r.Used
-	}
-	return m, nil
-}
-
 // AccountUsageHourly returns the hourly usage of all of an account's keys
 // together, revoked ones included, from since on, oldest first: one entry
 // per hour that has any. Hours are summed in SQL (portable: no date
