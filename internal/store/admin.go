@@ -179,14 +179,7 @@ func (db *DB) FindKeys(ctx context.Context, f keys.KeyFilter) ([]keys.OwnedKey, 
 		g = g.Where("(LOWER(k.name) LIKE ? ESCAPE '!' OR SUBSTR(k.display, LENGTH(k.display) - 3) = ?)",
 			likeEscape(strings.ToLower(s)), s)
 	}
-	switch f.Status {
-	case keys.StatusActive:
-		g = g.Where("k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > ?)", f.Now.UTC())
-	case keys.StatusRevoked:
-		g = g.Where("k.revoked_at IS NOT NULL")
-	case keys.StatusExpired:
-		g = g.Where("k.revoked_at IS NULL AND k.expires_at <= ?", f.Now.UTC())
-	}
+	g = whereStatus(g, f.Status, f.Now)
 	g = g.Order("k.created_at DESC, k.id DESC")
 	if f.Limit > 0 {
 		g = g.Limit(f.Limit)
@@ -425,4 +418,19 @@ func (db *DB) AssignPlan(ctx context.Context, accountID, planID string, e audit.
 		}
 		return writeAudit(tx, e)
 	})
+}
+
+// whereStatus narrows a query over api_keys AS k to the keys whose status
+// at now is status (keys.StatusActive, StatusRevoked, StatusExpired);
+// any other value, such as "", selects every key.
+func whereStatus(g *gorm.DB, status string, now time.Time) *gorm.DB {
+	switch status {
+	case keys.StatusActive:
+		return g.Where("k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > ?)", now.UTC())
+	case keys.StatusRevoked:
+		return g.Where("k.revoked_at IS NOT NULL")
+	case keys.StatusExpired:
+		return g.Where("k.revoked_at IS NULL AND k.expires_at <= ?", now.UTC())
+	}
+	return g
 }

@@ -131,14 +131,7 @@ func (db *DB) AccountKeys(ctx context.Context, f overview.KeyFilter, windowStart
 	g := db.ctx(ctx).Table("api_keys AS k").Select("k.*, COALESCE(q.used, 0) AS quota_used").
 		Joins("LEFT JOIN key_quota q ON q.key_id = k.id AND q.window_start = ?", windowStart.UTC()).
 		Where("k.account_id = ?", f.AccountID)
-	switch f.Status {
-	case keys.StatusActive:
-		g = g.Where("k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > ?)", now.UTC())
-	case keys.StatusRevoked:
-		g = g.Where("k.revoked_at IS NOT NULL")
-	case keys.StatusExpired:
-		g = g.Where("k.revoked_at IS NULL AND k.expires_at <= ?", now.UTC())
-	}
+	g = whereStatus(g, f.Status, now)
 	order, ok := keyOrders[f.Sort]
 	if !ok {
 		order = keyOrders[overview.SortCreated]
