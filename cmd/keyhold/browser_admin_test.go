@@ -73,8 +73,16 @@ func TestBrowserAdminOverridesQuota(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`[data-admin-tab="keys"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="admin-filters"]`)),
 		chromedp.SendKeys(chromedp.CSS(`input[name="q"]`), last4),
+	)
+	// The unfiltered list already has rows: mark this document so that the
+	// wait below is for the results page, not a row of this one (reading it
+	// mid-navigation fails with "Cannot find context").
+	if _, err := chromedp.Run(br.ctx, chromedp.Evaluate[string](`document.body.dataset.before = "search"`)); err != nil {
+		t.Fatalf("marking the unfiltered list: %v", err)
+	}
+	br.Do("search",
 		chromedp.Click(chromedp.CSS(`[data-testid="admin-filters"] button[type="submit"]`)),
-		chromedp.WaitVisible(chromedp.CSS(`[data-testid="admin-key-row"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`body:not([data-before]) [data-testid="admin-key-row"]`)),
 	)
 	if n := br.Count(`[data-testid="admin-key-row"]`); n != 1 {
 		t.Fatalf("searching %q found %d keys, want 1", last4, n)
