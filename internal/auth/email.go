@@ -159,9 +159,13 @@ func (s *Service) issue(ctx context.Context, a *Account, purpose, email string, 
 		return "", err
 	}
 	now := s.now().UTC()
-	t := &EmailToken{Hash: hash, AccountID: a.ID, Purpose: purpose, Email: email, CreatedAt: now, ExpiresAt: now.Add(ttl)}
+	t := &EmailToken{Hash: hash, AccountID: a.ID, Purpose: purpose, CreatedAt: now, ExpiresAt: now.Add(ttl)}
 	var m *Mail
 	if mail {
+		// Only a mailed link names the address it reached: using it
+		// proves the address (a reset verifies it). A link handed over
+		// by an operator reached no address and proves none.
+		t.Email = email
 		m = &Mail{Kind: purpose, To: email, Token: token, ExpiresAt: t.ExpiresAt}
 	}
 	if err := s.email.SaveEmailToken(ctx, t, m); err != nil {
@@ -345,6 +349,9 @@ func (s *Service) RequestEmailChange(ctx context.Context, actor audit.Actor, new
 
 var errEmailInUse = keyhold.Errorf(keyhold.ECONFLICT, "Another account uses this address.")
 
+// errSuspendedChange refuses an email change to a suspended account.
+var errSuspendedChange = keyhold.Errorf(keyhold.EFORBIDDEN, "This account is suspended, so its email address cannot change. Ask the operator of this service.")
+
 // ConfirmEmailChange moves the account to the new address through the link
 // mailed there, and mails a notice to the old one. Uniqueness is checked
 // again here: another account may have taken the address since. Errors:
@@ -357,6 +364,11 @@ func (s *Service) ConfirmEmailChange(ctx context.Context, token string) (*Accoun
 	a, err := s.Account(ctx, t.AccountID)
 	if err != nil {
 		return nil, err
+	}
+	if a.Suspended {
+		// Asked for before the suspension, perhaps: it waits for the end
+		// of it, like every other change the account would make.
+		return nil, errSuspendedChange
 	}
 	notice := &Mail{Kind: MailEmailChanged, To: a.Email, NewEmail: t.Email}
 	err = s.email.ChangeEmail(ctx, t.Hash, s.now().UTC(), a.Email, notice)

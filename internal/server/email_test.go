@@ -407,6 +407,16 @@ func TestAdminResetLink(t *testing.T) {
 	if p := h.Browser().Submit(path, path, url.Values{"password": {"set by the link 1"}}); p.StatusCode != http.StatusSeeOther {
 		t.Fatalf("the operator's link: %d %q", p.StatusCode, alert(p))
 	}
+	// The link reached no mailbox, so using it proves no address: with
+	// KEYHOLD_REQUIRE_VERIFIED_EMAIL an address nobody confirmed must not
+	// become verified through the operator.
+	var unverified bool
+	if err := h.DB.SQL().QueryRowContext(context.Background(), `SELECT email_verified_at IS NULL FROM accounts WHERE id = ?`, id).Scan(&unverified); err != nil {
+		t.Fatal(err)
+	}
+	if !unverified {
+		t.Error("the operator's reset link verified the address")
+	}
 	audit := ops.Get("/admin/audit?account=" + id).Body
 	if !strings.Contains(audit, "An operator made a password reset link") {
 		t.Errorf("no audit entry of the reset link")
@@ -419,5 +429,56 @@ func TestAdminResetLink(t *testing.T) {
 	}
 	if strings.Contains(h.log.String(), strings.TrimPrefix(path, "/password/reset/")) {
 		t.Error("the token is in the log")
+	}
+}
+
+// TestChangeEmailEndsOldLinks: links mailed to the old address before the
+// change (here a password reset) stop working once the account moves, so
+// whoever still reads the old mailbox cannot take the account back.
+func TestChangeEmailEndsOldLinks(t *testing.T) {
+	var mp *testenv.Mailpit
+	h := MustServer(t, withEmail(t, &mp, false))
+	b := h.Browser()
+	b.MustSignup("ada@example.com")
+	h.Browser().Submit("/password/forgot", "/password/forgot", url.Values{"email": {"ada@example.com"}})
+	reset := linkIn(t, mp, "ada@example.com", "/password/reset/", 2)
+	if p := b.Submit("/account", "/account/email", url.Values{"email": {"new@example.com"}, "current_password": {password}}); p.StatusCode != http.StatusSeeOther {
+		t.Fatalf("request: %d %q", p.StatusCode, alert(p))
+	}
+	change := "/email/change/" + linkIn(t, mp, "new@example.com", "/email/change/", 1)
+	if p := b.Submit(change, change, url.Values{}); p.StatusCode != http.StatusSeeOther {
+		t.Fatalf("confirm: %d %q", p.StatusCode, alert(p))
+	}
+	path := "/password/reset/" + reset
+	if p := h.Browser().Get(path); p.StatusCode == http.StatusOK || p.Doc.Find(`[data-testid="reset-form"]`).Length() != 0 {
+		t.Errorf("the old address's reset link still works after the change: %d", p.StatusCode)
+	}
+}
+
+// TestChangeEmailRefusedWhileSuspended: a change asked for before a
+// suspension cannot be confirmed during it, and the address stays.
+func TestChangeEmailRefusedWhileSuspended(t *testing.T) {
+	var mp *testenv.Mailpit
+	h := MustServer(t, withEmail(t, &mp, false))
+	b := h.Browser()
+	b.MustSignup("ada@example.com")
+	if p := b.Submit("/account", "/account/email", url.Values{"email": {"new@example.com"}, "current_password": {password}}); p.StatusCode != http.StatusSeeOther {
+		t.Fatalf("request: %d %q", p.StatusCode, alert(p))
+	}
+	change := "/email/change/" + linkIn(t, mp, "new@example.com", "/email/change/", 1)
+	ctx := context.Background()
+	id := accountID(t, h, "ada@example.com")
+	if _, err := h.DB.SQL().ExecContext(ctx, `UPDATE accounts SET suspended = TRUE WHERE id = ?`, id); err != nil {
+		t.Fatal(err)
+	}
+	if p := h.Browser().Submit(change, change, url.Values{}); p.StatusCode != http.StatusForbidden || !strings.Contains(alert(p)+p.Body, "suspended") {
+		t.Errorf("confirm while suspended: %d %q", p.StatusCode, alert(p))
+	}
+	var email string
+	if err := h.DB.SQL().QueryRowContext(ctx, `SELECT email FROM accounts WHERE id = ?`, id).Scan(&email); err != nil {
+		t.Fatal(err)
+	}
+	if email != "ada@example.com" {
+		t.Errorf("the address changed during the suspension: %s", email)
 	}
 }

@@ -179,6 +179,12 @@ func (db *DB) ChangeEmail(ctx context.Context, hash string, now time.Time, old s
 		if res.RowsAffected == 0 {
 			return auth.ErrTokenUsed
 		}
+		// Links already mailed to the old address (a reset, a
+		// verification, another change) end here: whoever still reads
+		// that mailbox must not take the account back through them.
+		if err := tx.Where("account_id = ? AND used_at IS NULL", t.AccountID).Delete(&emailTokenRecord{}).Error; err != nil {
+			return fmt.Errorf("store: end the old address's links: %w", err)
+		}
 		return db.queue(ctx, tx, notice)
 	})
 }
