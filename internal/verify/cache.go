@@ -120,10 +120,12 @@ func (c *cache) ttlFor(degraded bool) int64 {
 func (c *cache) refresh(h [32]byte, e *Entry, now int64, load func() error) {
 	if c.refreshing.Add(1) > maxRefreshes {
 		c.refreshing.Add(-1)
+		e.refreshing.Store(false)
 		return
 	}
 	c.spawn(func() {
 		defer c.refreshing.Add(-1)
+		defer e.refreshing.Store(false)
 		if err := load(); err != nil && !errors.Is(err, ErrNotFound) {
 			c.postpone(h, e, now, false)
 		}

@@ -220,3 +220,35 @@ func TestCachePostponeLeavesANewerEntry(t *testing.T) {
 		t.Errorf("postpone of a replaced entry overwrote the newer one: %v", e)
 	}
 }
+
+// TestRefreshOncePerEntry: while a due entry's re-read is claimed, the
+// verifications of that key that arrive meanwhile start no other and
+// allocate nothing; when the bound on re-reads turns one away, the entry
+// can be claimed again.
+func TestRefreshOncePerEntry(t *testing.T) {
+	c := newTestCache()
+	fns := held(c)
+	v := &Verifier{cache: c}
+	h, e := inShard(0), entryAt(0)
+	c.put(h, e, c.seq())
+	now := time.Unix(0, int64(time.Minute)) // due
+	for range 10 {
+		v.refresh(h, e, now)
+	}
+	if len(*fns) != 1 {
+		t.Fatalf("%d re-reads of one entry started, want 1", len(*fns))
+	}
+	if a := testing.AllocsPerRun(100, func() { v.refresh(h, e, now) }); a != 0 {
+		t.Errorf("a verification of an entry being re-read allocates %v times", a)
+	}
+	// Fill the bound with other entries: the next claim is turned away and
+	// released, so a later verification may claim it again.
+	for i := 1; i < maxRefreshes; i++ {
+		v.refresh(inShard(i), entryAt(0), now)
+	}
+	other := entryAt(0)
+	v.refresh(inShard(maxRefreshes), other, now)
+	if len(*fns) != maxRefreshes || other.refreshing.Load() {
+		t.Errorf("%d re-reads, refused entry still claimed: %v", len(*fns), other.refreshing.Load())
+	}
+}

@@ -25,6 +25,7 @@ type Entry struct {
 	json             []byte
 	loadedAt         atomic.Int64 // unix ns; moved on by the cache when a re-read fails
 	used             atomic.Int64 // unix ns of the last lookup, at most a second old (cache eviction)
+	refreshing       atomic.Bool  // a background re-read of this entry is claimed or running
 	gen              int64        // the key's change counter when it was read (shared limits)
 	periodKey        int64        // Period.Start in unix ns; 0 for calendar months
 	state            *keyState

@@ -328,6 +328,12 @@ func (v *Verifier) entry(ctx context.Context, h *[32]byte, now time.Time) (*Entr
 // function, so that only a due entry's hash and time escape to the heap,
 // not every verification's.)
 func (v *Verifier) refresh(h [32]byte, e *Entry, now time.Time) {
+	// One re-read per entry at a time; the verifications of a hot key that
+	// arrive meanwhile return here, before the closure below is made (it
+	// escapes, so it would be an allocation each).
+	if !e.refreshing.CompareAndSwap(false, true) {
+		return
+	}
 	v.cache.refresh(h, e, now.UnixNano(), func() error {
 		_, err := v.load(context.Background(), h, now)
 		return err
