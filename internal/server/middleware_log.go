@@ -39,12 +39,7 @@ func (s *Server) requestLog() echo.MiddlewareFunc {
 			if !s.log.Enabled(context.Background(), level) {
 				return nil
 			}
-			path := keys.RedactText(c.Request().URL.Path)
-			if strings.HasSuffix(v.RoutePath, "/:token") {
-				// The path carries a link's token (password reset,
-				// verification): log the pattern, never the token.
-				path = v.RoutePath
-			}
+			path := loggedPath(c.Request().URL.Path)
 			s.log.LogAttrs(context.Background(), level, "request",
 				slog.String("request_id", v.RequestID),
 				slog.String("method", keys.RedactText(v.Method)),
@@ -57,4 +52,21 @@ func (s *Server) requestLog() echo.MiddlewareFunc {
 			return nil
 		},
 	})
+}
+
+// linkPrefixes begin the paths of mailed links, whose next segment is a
+// token (password reset, verification, email change).
+var linkPrefixes = []string{"/password/reset/", "/email/verify/", "/email/change/"}
+
+// loggedPath is path as the request log may show it: a link's token and
+// whatever follows it are cut off by prefix, not by route, so that a
+// mangled link that matches no route (an extra segment, a stray
+// character) keeps its token out of the log too; API keys are redacted.
+func loggedPath(path string) string {
+	for _, p := range linkPrefixes {
+		if strings.HasPrefix(path, p) && len(path) > len(p) {
+			return p + ":token"
+		}
+	}
+	return keys.RedactText(path)
 }
