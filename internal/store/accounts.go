@@ -100,6 +100,16 @@ func (db *DB) SetOperator(ctx context.Context, accountID string, operator, keepO
 	return db.ctx(ctx).Transaction(func(tx *gorm.DB) error {
 		q := tx.Model(&accountRecord{}).Where("id = ?", accountID)
 		if keepOne && !operator {
+			if db.Postgres() {
+				// Under READ COMMITTED two operators demoting themselves
+				// at once would each see the other in the EXISTS below
+				// and leave none: lock every operator's row first, so the
+				// second waits and then sees the first's demotion.
+				// (SQLite runs one write transaction at a time.)
+				if err := tx.Exec("SELECT id FROM accounts WHERE is_admin FOR UPDATE").Error; err != nil {
+					return fmt.Errorf("store: set operator: lock operators: %w", err)
+				}
+			}
 			q = q.Where("EXISTS (SELECT 1 FROM accounts o WHERE o.is_admin AND NOT o.suspended AND o.id <> ?)", accountID)
 		}
 		res := q.Updates(map[string]any{"is_admin": operator, "updated_at": time.Now().UTC()})

@@ -113,3 +113,37 @@ func TestSetSuspendedReachesKeyByHash(t *testing.T) {
 		}
 	})
 }
+
+// TestSetOperatorKeepsOneUnderConcurrency: the only two operators demote
+// themselves at the same moment, again and again: one may go, never both.
+func TestSetOperatorKeepsOneUnderConcurrency(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		a := mustAccount(t, db, "a@example.com")
+		b := mustAccount(t, db, "b@example.com")
+		for round := range 20 {
+			for _, id := range []string{a.ID, b.ID} {
+				if err := db.SetOperator(ctx, id, true, false, entry(id, audit.Promoted)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			errs := make(chan error, 2)
+			for _, id := range []string{a.ID, b.ID} {
+				go func() { errs <- db.SetOperator(ctx, id, false, true, entry(id, audit.Demoted)) }()
+			}
+			refused := 0
+			for range 2 {
+				if err := <-errs; errors.Is(err, auth.ErrLastOperator) {
+					refused++
+				} else if err != nil {
+					t.Fatalf("round %d: %v", round, err)
+				}
+			}
+			ra, _ := db.AccountByID(ctx, a.ID)
+			rb, _ := db.AccountByID(ctx, b.ID)
+			if !ra.IsAdmin && !rb.IsAdmin {
+				t.Fatalf("round %d: both operators demoted themselves (%d refused)", round, refused)
+			}
+		}
+	})
+}
