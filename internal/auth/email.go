@@ -196,6 +196,10 @@ func (s *Service) RequestPasswordReset(ctx context.Context, email, address strin
 	}
 	a, err := s.store.AccountByEmail(ctx, email)
 	if errors.Is(err, ErrNotFound) {
+		// Same page, but not the same time: a known address also writes
+		// its token and queues the mail. That tells no more than sign-up
+		// does ("An account with this email already exists"), so the
+		// answer is kept equal, not the time; both are throttled.
 		return nil
 	}
 	if err != nil {
