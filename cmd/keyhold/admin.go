@@ -24,6 +24,14 @@ Commands:
       make an existing account an operator, who sees the console at /admin
   keyhold admin demote --email E
       take an account's operator role away
+  keyhold admin suspend --email E
+      suspend an account: its keys answer DISABLED on every instance
+  keyhold admin unsuspend --email E
+      lift an account's suspension
+  keyhold admin revoke --key ID
+      revoke any account's key, by its id as the console shows it
+  keyhold admin reset-link --email E
+      print a password reset link to hand to the account's user
 
 Flags:
   -h, --help   print this help
@@ -51,9 +59,10 @@ Example:
   printf '%%s\n' "$PASSWORD" | keyhold admin create-user --email ops@example.com --password-stdin --admin
 `, auth.MinPasswordLen, auth.MaxPasswordLen, envDatabase, envLog)
 
-// admin runs operator commands: create-user, promote and demote.
+// admin runs operator commands: create-user, promote, demote, suspend,
+// unsuspend, revoke and reset-link.
 func admin(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
-	name, rest, err := subcommand(args, []string{"create-user", "promote", "demote"}, adminUsage, stdout, stderr)
+	name, rest, err := subcommand(args, []string{"create-user", "promote", "demote", "suspend", "unsuspend", "revoke", "reset-link"}, adminUsage, stdout, stderr)
 	if err != nil {
 		return err
 	}
@@ -62,6 +71,14 @@ func admin(ctx context.Context, args []string, getenv func(string) string, stdin
 		return setOperator(ctx, rest, getenv, stdout, stderr, true)
 	case "demote":
 		return setOperator(ctx, rest, getenv, stdout, stderr, false)
+	case "suspend":
+		return setSuspended(ctx, rest, getenv, stdout, stderr, true)
+	case "unsuspend":
+		return setSuspended(ctx, rest, getenv, stdout, stderr, false)
+	case "revoke":
+		return revokeKey(ctx, rest, getenv, stdout, stderr)
+	case "reset-link":
+		return resetLink(ctx, rest, getenv, stdout, stderr)
 	}
 	return createUser(ctx, rest, getenv, stdin, stdout, stderr)
 }
