@@ -126,17 +126,9 @@ func setOperator(ctx context.Context, args []string, getenv func(string) string,
 	if !operator {
 		verb = "demote"
 	}
-	fs := newFlags(verb)
-	email := fs.String("email", "", "")
-	if err := parseFlags(fs, args, usage, stdout, stderr); err != nil {
-		return err
-	}
-	if *email == "" {
-		return usageError(stderr, usage, "--email is required")
-	}
-	addr, err := auth.NormalizeEmail(*email)
+	addr, err := accountFlag(verb, usage, args, stdout, stderr)
 	if err != nil {
-		return fmt.Errorf("--email %q is not an email address", *email)
+		return err
 	}
 	app, err := openApp(ctx, getenv, stderr, appNeeds{secret: true})
 	if err != nil {
