@@ -9,9 +9,7 @@ import (
 	"github.com/keyhold/keyhold/internal/audit"
 	"github.com/keyhold/keyhold/internal/auth"
 	"github.com/keyhold/keyhold/internal/keyhold"
-	"github.com/keyhold/keyhold/internal/keys"
 	"github.com/keyhold/keyhold/internal/mail"
-	"github.com/keyhold/keyhold/internal/verify"
 )
 
 // envInstances is the environment of the commands whose changes must reach
@@ -127,31 +125,6 @@ func findAccount(ctx context.Context, svc *auth.Service, addr string) (*auth.Acc
 	return a, nil
 }
 
-// reachInstances makes the key and account changes of this process reach
-// running instances, as keyhold stripe reconcile does for plans: through
-// Redis when KEYHOLD_REDIS_URL is set, else NOTIFY on PostgreSQL. It
-// returns the keys service to make them with; the caller calls done.
-func reachInstances(ctx context.Context, app *application, authSvc *auth.Service) (keySvc *keys.Service, done func(), err error) {
-	keySvc, err = keys.NewService(keys.Config{Store: app.db, Plans: app.catalog})
-	if err != nil {
-		return nil, nil, err
-	}
-	billingSvc, err := newBilling(app.cfg, app.db, app.catalog, app.log)
-	if err != nil {
-		return nil, nil, err
-	}
-	var conn *verify.Redis
-	done = func() {}
-	if app.cfg.RedisURL != "" {
-		if conn, err = dialRedis(app.cfg.RedisURL, app.log); err != nil {
-			return nil, nil, err
-		}
-		done = func() { conn.Close() }
-	}
-	announce(ctx, app.log, invalidator(app.log, app.db, conn), keySvc, billingSvc, authSvc, nil)
-	return keySvc, done, nil
-}
-
 // setSuspended is keyhold admin suspend (suspended true) and unsuspend.
 func setSuspended(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, suspended bool) error {
 	usage, verb := suspendUsage(suspended), "suspend"
@@ -171,7 +144,7 @@ func setSuspended(ctx context.Context, args []string, getenv func(string) string
 	if err != nil {
 		return err
 	}
-	_, done, err := reachInstances(ctx, app, svc)
+	_, done, err := reachInstances(ctx, app, nil, svc)
 	if err != nil {
 		return err
 	}
@@ -213,7 +186,7 @@ func revokeKey(ctx context.Context, args []string, getenv func(string) string, s
 		return err
 	}
 	defer app.Close()
-	keySvc, done, err := reachInstances(ctx, app, nil)
+	keySvc, done, err := reachInstances(ctx, app, nil, nil)
 	if err != nil {
 		return err
 	}

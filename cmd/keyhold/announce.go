@@ -58,7 +58,7 @@ func invalidator(log *slog.Logger, db *store.DB, conn *verify.Redis) verify.Inva
 // loaded until ctx ends.
 //
 // Account changes come from billing (plans, periods) and from auth
-// (suspensions, when authSvc is not nil); both take the same path.
+// (suspensions), each when not nil; both take the same path.
 func announce(ctx context.Context, log *slog.Logger, inv verify.Invalidator, keySvc *keys.Service, billingSvc *billing.Service, authSvc *auth.Service, verifier *verify.Verifier) {
 	bc := verify.NewBroadcast(inv, verifier, log)
 	keySvc.Subscribe(func(e keys.Event) { bc.KeyEvent(ctx, e) })
@@ -73,7 +73,9 @@ func announce(ctx context.Context, log *slog.Logger, inv verify.Invalidator, key
 		}
 		bc.AccountChanged(ctx, accountID, ids)
 	}
-	billingSvc.Subscribe(accountChanged)
+	if billingSvc != nil {
+		billingSvc.Subscribe(accountChanged)
+	}
 	if authSvc != nil {
 		authSvc.Subscribe(accountChanged)
 	}
@@ -81,4 +83,26 @@ func announce(ctx context.Context, log *slog.Logger, inv verify.Invalidator, key
 		go bc.Listen(ctx)
 		go verifier.SyncSecrets(ctx) // returns at once without a filter (PostgreSQL without Redis)
 	}
+}
+
+// reachInstances makes the changes a command makes (keys through the keys
+// service it returns, plans through billingSvc, suspensions through
+// authSvc; either may be nil) reach the running instances, as their own
+// do: through Redis when KEYHOLD_REDIS_URL is set, else NOTIFY on
+// PostgreSQL. The caller calls done when it has made them.
+func reachInstances(ctx context.Context, app *application, billingSvc *billing.Service, authSvc *auth.Service) (keySvc *keys.Service, done func(), err error) {
+	keySvc, err = keys.NewService(keys.Config{Store: app.db, Plans: app.catalog})
+	if err != nil {
+		return nil, nil, err
+	}
+	var conn *verify.Redis
+	done = func() {}
+	if app.cfg.RedisURL != "" {
+		if conn, err = dialRedis(app.cfg.RedisURL, app.log); err != nil {
+			return nil, nil, err
+		}
+		done = func() { conn.Close() }
+	}
+	announce(ctx, app.log, invalidator(app.log, app.db, conn), keySvc, billingSvc, authSvc, nil)
+	return keySvc, done, nil
 }

@@ -6,8 +6,6 @@ import (
 	"io"
 
 	"github.com/keyhold/keyhold/internal/config"
-	"github.com/keyhold/keyhold/internal/keys"
-	"github.com/keyhold/keyhold/internal/verify"
 )
 
 const stripeUsage = `Usage: keyhold stripe COMMAND
@@ -61,19 +59,12 @@ func stripeCmd(ctx context.Context, args []string, getenv func(string) string, s
 	if err != nil {
 		return err
 	}
-	keySvc, err := keys.NewService(keys.Config{Store: db, Plans: a.catalog})
+	// Repaired plans reach running instances at once, as a webhook's do.
+	_, done, err := reachInstances(ctx, a, svc, nil)
 	if err != nil {
 		return err
 	}
-	// Repaired plans reach running instances at once, as a webhook's do.
-	var conn *verify.Redis
-	if cfg.RedisURL != "" {
-		if conn, err = dialRedis(cfg.RedisURL, log); err != nil {
-			return err
-		}
-		defer conn.Close()
-	}
-	announce(ctx, log, invalidator(log, db, conn), keySvc, svc, nil, nil)
+	defer done()
 	if _, err := svc.Reconcile(ctx, stdout); err != nil {
 		return err
 	}
