@@ -84,7 +84,9 @@ type AdminAccountFilter struct {
 
 // AdminAccountRow is an account in the operator's lists.
 type AdminAccountRow struct {
-	ID, Email  string
+	ID, Email  string // Email: the first owner's
+	Name       string // the account's name
+	Members    int
 	IsAdmin    bool
 	Suspended  bool
 	PlanID     string
@@ -153,9 +155,10 @@ type AdminAccountPage struct {
 	Plans        []AdminOption      // the plan form's choices
 	Usage        UsageView          // this period's totals and the last 30 days
 	Keys         []AdminKeyRow
-	Audit        []AdminAuditRow // the newest entries
-	AuditURL     string          // the whole trail in the audit log
-	Self         bool            // the account is the operator's own
+	Audit        []AdminAuditRow  // the newest entries
+	AuditURL     string           // the whole trail in the audit log
+	Self         bool             // the account is the operator's own
+	Members      []AdminMemberRow // its members, owners first
 }
 
 // AdminKeyFilter is the keys list's filter (q, status, account).

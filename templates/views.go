@@ -18,15 +18,29 @@ type Layout struct {
 	Now     time.Time // the request's time, for "3 minutes ago"
 }
 
-// Account is the signed-in user as the shell shows it.
+// Account is the signed-in user and the account (team) they act in, as
+// the shell shows them.
 type Account struct {
-	ID      string
-	Email   string
-	IsAdmin bool
-	Plan    string // plan name, e.g. "Free"
+	ID      string // the current account's id
+	Name    string // the current account's name
+	Role    string // the user's role in it: owner, admin, developer, billing, viewer
+	UserID  string
+	Email   string // the user's email
+	IsAdmin bool   // the user is an operator
+	Plan    string // the current account's plan name, e.g. "Free"
 	// Unverified shows the banner asking to verify the address (only
 	// when email is set up).
 	Unverified bool
+	// Accounts are every account the user belongs to, for the header
+	// switcher (data-testid="account-switcher", POST /accounts/switch with
+	// account_id), ordered by name; the current one is marked.
+	Accounts []AccountChoice
+}
+
+// AccountChoice is one account of the header switcher.
+type AccountChoice struct {
+	ID, Name, Role string
+	Current        bool
 }
 
 // Assets are the versioned URLs of the built front-end files.
@@ -106,6 +120,9 @@ type KeyRow struct {
 	RevokedAt *time.Time
 	Used      int64 // verifications counted against the quota this period
 	Quota     int64 // the key's quota this period; 0: unknown, hide the bar
+	// CreatedBy is the email of the user who created the key; "" when
+	// unknown (made by the operator's tools or a user since removed).
+	CreatedBy string
 }
 
 // KeysPage is the view model of /keys.
