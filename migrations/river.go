@@ -18,7 +18,8 @@ import (
 // a goose migration of ours that moves this target on.
 const RiverVersion = 8
 
-// Go returns the migrations written in Go for the dialect: 0009 creates
+// Go returns the migrations written in Go for the dialect: 0013 (teams.go)
+// splits users from accounts; 0009 creates
 // River's job tables (internal/jobs) by running River's own migrations for
 // SQLite or PostgreSQL. They run outside goose's transaction, each River
 // migration in a transaction of its own: River's migration 006 adds an
@@ -41,5 +42,6 @@ func Go(postgres bool) []*goose.Migration {
 			return fmt.Errorf("river migrations: %w", err)
 		}
 		return nil
-	}}, nil)}
+	}}, nil),
+		goose.NewGoMigration(13, &goose.GoFunc{RunDB: teams(postgres)}, nil)}
 }

@@ -91,8 +91,11 @@ type Entry struct {
 	CreatedAt  time.Time
 }
 
-// Actor is who performs an action, and from where.
+// Actor is who performs an action, in which account and with what role,
+// and from where. The zero Actor is the system (the command line, Stripe).
 type Actor struct {
-	AccountID string
+	UserID    string // the user who acts; empty for the system
+	AccountID string // the account they act in (the session's current one)
+	Role      string // their role in AccountID (team.Role); empty for the system and operators' console actions
 	IP        string
 }
