@@ -139,12 +139,12 @@ func setOperator(ctx context.Context, args []string, getenv func(string) string,
 	if err != nil {
 		return err
 	}
-	a, err := svc.AccountByEmail(ctx, addr)
+	a, err := svc.UserByEmail(ctx, addr)
 	if keyhold.ErrorCode(err) == keyhold.ENOTFOUND {
-		return fmt.Errorf("no account has the email %s; nothing was changed (sign up first, or keyhold admin create-user)", addr)
+		return fmt.Errorf("no user has the email %s; nothing was changed (sign up first, or keyhold admin create-user)", addr)
 	}
 	if err != nil {
-		return fmt.Errorf("find the account: %w", err)
+		return fmt.Errorf("find the user: %w", err)
 	}
 	// No actor: the command line has the database, not a session.
 	changed, err := svc.SetOperator(ctx, audit.Actor{}, a.ID, operator)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/keyhold/keyhold/internal/audit"
@@ -113,16 +114,44 @@ func accountFlag(verb, usage string, args []string, stdout, stderr io.Writer) (s
 	return addr, nil
 }
 
-// findAccount returns the account with the email, in terminal words.
-func findAccount(ctx context.Context, svc *auth.Service, addr string) (*auth.Account, error) {
-	a, err := svc.AccountByEmail(ctx, addr)
+// findUser returns the user with the email, in terminal words.
+func findUser(ctx context.Context, svc *auth.Service, addr string) (*auth.User, error) {
+	u, err := svc.UserByEmail(ctx, addr)
 	if keyhold.ErrorCode(err) == keyhold.ENOTFOUND {
-		return nil, fmt.Errorf("no account has the email %s; nothing was changed", addr)
+		return nil, fmt.Errorf("no user has the email %s; nothing was changed", addr)
 	}
+	if err != nil {
+		return nil, fmt.Errorf("find the user: %w", err)
+	}
+	return u, nil
+}
+
+// ownedAccount returns the one account whose first owner has the email: a
+// user's personal account, unless they made or own others, which the
+// command then names so the operator can pick in the console.
+func ownedAccount(ctx context.Context, svc *auth.Service, addr string) (*auth.AccountSummary, error) {
+	as, err := svc.Accounts(ctx, auth.AccountQuery{Email: addr})
 	if err != nil {
 		return nil, fmt.Errorf("find the account: %w", err)
 	}
-	return a, nil
+	var owned []auth.AccountSummary
+	for _, a := range as {
+		if a.OwnerEmail == addr {
+			owned = append(owned, a)
+		}
+	}
+	switch len(owned) {
+	case 0:
+		return nil, fmt.Errorf("no account is owned by %s; nothing was changed", addr)
+	case 1:
+		return &owned[0], nil
+	}
+	names := make([]string, len(owned))
+	for i, a := range owned {
+		names[i] = fmt.Sprintf("%s (%s)", a.Name, a.ID)
+	}
+	return nil, fmt.Errorf("%s owns %d accounts: %s; suspend the one you mean in the console; nothing was changed",
+		addr, len(owned), strings.Join(names, ", "))
 }
 
 // setSuspended is keyhold admin suspend (suspended true) and unsuspend.
@@ -149,7 +178,7 @@ func setSuspended(ctx context.Context, args []string, getenv func(string) string
 		return err
 	}
 	defer done()
-	a, err := findAccount(ctx, svc, addr)
+	a, err := ownedAccount(ctx, svc, addr)
 	if err != nil {
 		return err
 	}
@@ -160,13 +189,13 @@ func setSuspended(ctx context.Context, args []string, getenv func(string) string
 	}
 	switch {
 	case !changed && suspended:
-		fmt.Fprintf(stdout, "%s is already suspended; nothing was changed\n", a.Email)
+		fmt.Fprintf(stdout, "%s is already suspended; nothing was changed\n", a.Name)
 	case !changed:
-		fmt.Fprintf(stdout, "%s is not suspended; nothing was changed\n", a.Email)
+		fmt.Fprintf(stdout, "%s is not suspended; nothing was changed\n", a.Name)
 	case suspended:
-		fmt.Fprintf(stdout, "%s is suspended: its keys answer DISABLED\n", a.Email)
+		fmt.Fprintf(stdout, "%s is suspended: its keys answer DISABLED\n", a.Name)
 	default:
-		fmt.Fprintf(stdout, "%s is no longer suspended: its keys answer as before\n", a.Email)
+		fmt.Fprintf(stdout, "%s is no longer suspended: its keys answer as before\n", a.Name)
 	}
 	return nil
 }
@@ -222,7 +251,7 @@ func resetLink(ctx context.Context, args []string, getenv func(string) string, s
 	if err != nil {
 		return err
 	}
-	a, err := findAccount(ctx, svc, addr)
+	a, err := findUser(ctx, svc, addr)
 	if err != nil {
 		return err
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/keyhold/keyhold/internal/audit"
 	"github.com/keyhold/keyhold/internal/auth"
 	"github.com/keyhold/keyhold/internal/keys"
+	"github.com/keyhold/keyhold/internal/team"
 	"github.com/keyhold/keyhold/internal/plans"
 	"github.com/keyhold/keyhold/internal/store"
 )
@@ -154,7 +155,7 @@ func createKeys(ctx context.Context, keySvc *keys.Service, accountIDs []string, 
 	}()
 	err := parallel(ctx, n, workers, func(i int) error {
 		acct := accountIDs[i/perAccount]
-		_, s, err := keySvc.Create(ctx, audit.Actor{AccountID: acct, IP: "127.0.0.1"}, acct, keys.Settings{
+		_, s, err := keySvc.Create(ctx, audit.Actor{AccountID: acct, Role: string(team.Owner), IP: "127.0.0.1"}, acct, keys.Settings{
 			Name:   fmt.Sprintf("bench key %d", i),
 			Scopes: []string{"read", "write"},
 			Meta:   map[string]any{"bench": true},

@@ -74,6 +74,7 @@ var Actions = []string{
 // Target types of entries.
 const (
 	TargetAccount     = "account"
+	TargetUser        = "user"
 	TargetKey         = "key"
 	TargetStripeEvent = "stripe_event"
 )
@@ -81,8 +82,8 @@ const (
 // Entry is one line of the audit log.
 type Entry struct {
 	ID         string
-	AccountID  string // the account that owns the target
-	ActorID    string // the account that acted; empty for the system
+	AccountID  string // the account that owns the target; empty for a user's own events (log-in, password)
+	ActorID    string // the user who acted; empty for the system
 	Action     string
 	TargetType string // "key", "account", …
 	TargetID   string

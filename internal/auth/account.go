@@ -6,18 +6,16 @@ import (
 	"time"
 
 	"github.com/keyhold/keyhold/internal/audit"
+	"github.com/keyhold/keyhold/internal/team"
 )
 
-// Account is a person who signs in to the portal.
-type Account struct {
+// User is a person who signs in to the portal. What they may reach comes
+// from their memberships in accounts (package team).
+type User struct {
 	ID           string
 	Email        string // lower-cased
 	PasswordHash string // argon2id PHC string
-	IsAdmin      bool
-	// Suspended accounts keep their data but not their use: their keys
-	// answer DISABLED and their user sees only a page saying so.
-	Suspended bool
-	PlanID    string // the plan the account is on; billing keeps it in sync
+	IsAdmin      bool   // an operator of this Keyhold
 	// EmailVerifiedAt is when the address was verified; nil: never.
 	EmailVerifiedAt *time.Time
 	CreatedAt       time.Time
@@ -25,9 +23,11 @@ type Account struct {
 }
 
 // Session is the server-side half of a session token; its ID is the
-// token's jti.
+// token's jti. AccountID is the account the user acts in, picked in the
+// header switcher; empty when none is picked yet (or it went away).
 type Session struct {
 	ID        string
+	UserID    string
 	AccountID string
 	CreatedAt time.Time
 	ExpiresAt time.Time
@@ -35,11 +35,32 @@ type Session struct {
 	UserAgent string
 }
 
+// Visit is what a request's session cookie stands for: the session, its
+// user, every account the user belongs to, and the one they act in.
+type Visit struct {
+	Session     *Session
+	User        *User
+	Memberships []team.Membership // ordered by account name
+	// Current is the membership of the account the user acts in; nil when
+	// the user belongs to no account at all.
+	Current *team.Membership
+}
+
+// Actor is the visit as the services see who acts: the user, in the
+// current account, with their role there, from address.
+func (v *Visit) Actor(address string) audit.Actor {
+	a := audit.Actor{UserID: v.User.ID, IP: address}
+	if v.Current != nil {
+		a.AccountID, a.Role = v.Current.AccountID, string(v.Current.Role)
+	}
+	return a
+}
+
 // Store errors.
 var (
 	// ErrNotFound is returned by Store lookups that find nothing.
 	ErrNotFound = errors.New("auth: not found")
-	// ErrEmailTaken is returned by Store.CreateAccount for a duplicate email.
+	// ErrEmailTaken is returned by Store.CreateUser for a duplicate email.
 	ErrEmailTaken = errors.New("auth: email taken")
 	// ErrLastOperator is returned by Store.SetOperator when removing the
 	// flag would leave no operator.
@@ -48,20 +69,28 @@ var (
 
 // Store is what auth needs from the database.
 type Store interface {
-	CreateAccount(ctx context.Context, a *Account) error // ErrEmailTaken
-	AccountByID(ctx context.Context, id string) (*Account, error)
-	AccountByEmail(ctx context.Context, email string) (*Account, error)
+	// CreateUser inserts u, and personal (when not nil) as an account of
+	// which u is the owner, in one transaction; ErrEmailTaken.
+	CreateUser(ctx context.Context, u *User, personal *team.Account) error
+	UserByID(ctx context.Context, id string) (*User, error)
+	UserByEmail(ctx context.Context, email string) (*User, error)
+	// AccountByID returns an account; ErrNotFound.
+	AccountByID(ctx context.Context, id string) (*team.Account, error)
 	// SetPassword stores a new hash and deletes every session of the
-	// account, in one transaction.
-	SetPassword(ctx context.Context, accountID, hash string) error
+	// user, in one transaction.
+	SetPassword(ctx context.Context, userID, hash string) error
 	CreateSession(ctx context.Context, s *Session) error
-	SessionByID(ctx context.Context, id string) (*Session, error)
+	// Visit returns the session with this id, its user and the user's
+	// memberships, in one query; ErrNotFound.
+	Visit(ctx context.Context, sessionID string) (*Visit, error)
+	// SetSessionAccount makes accountID the session's current account,
+	// only if the session's user is a member of it; ErrNotFound otherwise.
+	SetSessionAccount(ctx context.Context, sessionID, userID, accountID string) error
 	DeleteSession(ctx context.Context, id string) error
-	// SetOperator sets or clears an account's operator flag and appends e,
-	// in one transaction; ErrNotFound for no such account. With keepOne,
-	// clearing the flag of the only operator who is not suspended is
-	// refused (ErrLastOperator).
-	SetOperator(ctx context.Context, accountID string, operator, keepOne bool, e audit.Entry) error
+	// SetOperator sets or clears a user's operator flag and appends e,
+	// in one transaction; ErrNotFound for no such user. With keepOne,
+	// clearing the flag of the only operator is refused (ErrLastOperator).
+	SetOperator(ctx context.Context, userID string, operator, keepOne bool, e audit.Entry) error
 	// SetSuspended sets or clears an account's suspension and appends e,
 	// in one transaction; ErrNotFound for no such account.
 	SetSuspended(ctx context.Context, accountID string, suspended bool, e audit.Entry) error

@@ -47,7 +47,7 @@ type Mail struct {
 // stored.
 type EmailToken struct {
 	Hash      string // hex SHA-256 of the token
-	AccountID string
+	UserID    string
 	Purpose   string
 	Email     string // where the link was sent: the new address for PurposeChangeEmail
 	CreatedAt time.Time
@@ -153,13 +153,13 @@ func usedErr(err error, op string) error {
 
 // issue stores a new token for account and purpose, mailed to email unless
 // mail is false, and returns it.
-func (s *Service) issue(ctx context.Context, a *Account, purpose, email string, ttl time.Duration, mail bool) (string, error) {
+func (s *Service) issue(ctx context.Context, a *User, purpose, email string, ttl time.Duration, mail bool) (string, error) {
 	token, hash, err := newToken()
 	if err != nil {
 		return "", err
 	}
 	now := s.now().UTC()
-	t := &EmailToken{Hash: hash, AccountID: a.ID, Purpose: purpose, CreatedAt: now, ExpiresAt: now.Add(ttl)}
+	t := &EmailToken{Hash: hash, UserID: a.ID, Purpose: purpose, CreatedAt: now, ExpiresAt: now.Add(ttl)}
 	var m *Mail
 	if mail {
 		// Only a mailed link names the address it reached: using it
@@ -194,7 +194,7 @@ func (s *Service) RequestPasswordReset(ctx context.Context, email, address strin
 	if _, err := s.take(ctx, limits, "Too many reset requests. Try again in %d minute%s."); err != nil {
 		return err
 	}
-	a, err := s.store.AccountByEmail(ctx, email)
+	a, err := s.store.UserByEmail(ctx, email)
 	if errors.Is(err, ErrNotFound) {
 		// Same page, but not the same time: a known address also writes
 		// its token and queues the mail. That tells no more than sign-up
@@ -214,11 +214,11 @@ func (s *Service) RequestPasswordReset(ctx context.Context, email, address strin
 // ResetLink makes a password reset link's token for the operator to hand
 // over (the console shows it once; nothing is mailed). Audited as the
 // operator's.
-func (s *Service) ResetLink(ctx context.Context, actor audit.Actor, accountID string) (string, error) {
+func (s *Service) ResetLink(ctx context.Context, actor audit.Actor, userID string) (string, error) {
 	if s.email == nil {
 		return "", errors.New("auth: no email store")
 	}
-	a, err := s.Account(ctx, accountID)
+	a, err := s.User(ctx, userID)
 	if err != nil {
 		return "", err
 	}
@@ -226,7 +226,7 @@ func (s *Service) ResetLink(ctx context.Context, actor audit.Actor, accountID st
 	if err != nil {
 		return "", err
 	}
-	if err := s.record(ctx, a.ID, actor.AccountID, actor.IP, audit.PasswordResetLinkMade, "An operator made a password reset link"); err != nil {
+	if err := s.record(ctx, a.ID, actor.UserID, actor.IP, audit.PasswordResetLinkMade, "An operator made a password reset link"); err != nil {
 		return "", err
 	}
 	return token, nil
@@ -243,12 +243,12 @@ func (s *Service) CheckLink(ctx context.Context, purpose, token string) error {
 // ResetPassword sets a new password through a reset link: once, within
 // ResetTTL. Every session of the account ends. Errors: ENOTFOUND (unknown
 // link), EINVALID (used, expired, or a password the policy refuses).
-func (s *Service) ResetPassword(ctx context.Context, token, password, address string) (*Account, error) {
+func (s *Service) ResetPassword(ctx context.Context, token, password, address string) (*User, error) {
 	t, err := s.token(ctx, token, PurposePasswordReset)
 	if err != nil {
 		return nil, err
 	}
-	a, err := s.Account(ctx, t.AccountID)
+	a, err := s.User(ctx, t.UserID)
 	if err != nil {
 		return nil, err
 	}
@@ -272,11 +272,11 @@ func (s *Service) ResetPassword(ctx context.Context, token, password, address st
 // Each account may ask VerificationsPerAccount times per ResetWindow.
 // Errors: ETOOMANY, EUNAVAILABLE when email is off, EINVALID when the
 // address is verified already.
-func (s *Service) SendVerification(ctx context.Context, accountID string) error {
+func (s *Service) SendVerification(ctx context.Context, userID string) error {
 	if !s.emailOn {
 		return errEmailOff
 	}
-	a, err := s.Account(ctx, accountID)
+	a, err := s.User(ctx, userID)
 	if err != nil {
 		return err
 	}
@@ -294,12 +294,12 @@ func (s *Service) SendVerification(ctx context.Context, accountID string) error 
 // VerifyEmail marks an address verified through its link. Errors:
 // ENOTFOUND, EINVALID (used, expired, or the account has another address
 // by now).
-func (s *Service) VerifyEmail(ctx context.Context, token string) (*Account, error) {
+func (s *Service) VerifyEmail(ctx context.Context, token string) (*User, error) {
 	t, err := s.token(ctx, token, PurposeVerifyEmail)
 	if err != nil {
 		return nil, err
 	}
-	a, err := s.Account(ctx, t.AccountID)
+	a, err := s.User(ctx, t.UserID)
 	if err != nil {
 		return nil, err
 	}
@@ -321,7 +321,7 @@ func (s *Service) RequestEmailChange(ctx context.Context, actor audit.Actor, new
 	if !s.emailOn {
 		return errEmailOff
 	}
-	a, err := s.Account(ctx, actor.AccountID)
+	a, err := s.User(ctx, actor.UserID)
 	if err != nil {
 		return err
 	}
@@ -339,7 +339,7 @@ func (s *Service) RequestEmailChange(ctx context.Context, actor audit.Actor, new
 	if _, err := s.take(ctx, limits, "Too many email changes. Try again in %d minute%s."); err != nil {
 		return err
 	}
-	switch _, err := s.store.AccountByEmail(ctx, newEmail); {
+	switch _, err := s.store.UserByEmail(ctx, newEmail); {
 	case err == nil:
 		return errEmailInUse
 	case !errors.Is(err, ErrNotFound):
@@ -353,26 +353,18 @@ func (s *Service) RequestEmailChange(ctx context.Context, actor audit.Actor, new
 
 var errEmailInUse = keyhold.Errorf(keyhold.ECONFLICT, "Another account uses this address.")
 
-// errSuspendedChange refuses an email change to a suspended account.
-var errSuspendedChange = keyhold.Errorf(keyhold.EFORBIDDEN, "This account is suspended, so its email address cannot change. Ask the operator of this service.")
-
 // ConfirmEmailChange moves the account to the new address through the link
 // mailed there, and mails a notice to the old one. Uniqueness is checked
 // again here: another account may have taken the address since. Errors:
 // ENOTFOUND, EINVALID, ECONFLICT.
-func (s *Service) ConfirmEmailChange(ctx context.Context, token string) (*Account, error) {
+func (s *Service) ConfirmEmailChange(ctx context.Context, token string) (*User, error) {
 	t, err := s.token(ctx, token, PurposeChangeEmail)
 	if err != nil {
 		return nil, err
 	}
-	a, err := s.Account(ctx, t.AccountID)
+	a, err := s.User(ctx, t.UserID)
 	if err != nil {
 		return nil, err
-	}
-	if a.Suspended {
-		// Asked for before the suspension, perhaps: it waits for the end
-		// of it, like every other change the account would make.
-		return nil, errSuspendedChange
 	}
 	notice := &Mail{Kind: MailEmailChanged, To: a.Email, NewEmail: t.Email}
 	err = s.email.ChangeEmail(ctx, t.Hash, s.now().UTC(), a.Email, notice)
@@ -389,7 +381,7 @@ func (s *Service) ConfirmEmailChange(ctx context.Context, token string) (*Accoun
 
 // checkPassword checks the account's current password from address,
 // counted against the log-in limits like a log-in.
-func (s *Service) checkPassword(ctx context.Context, a *Account, address, password string) error {
+func (s *Service) checkPassword(ctx context.Context, a *User, address, password string) error {
 	limits := s.loginLimits(a.Email, address)
 	starts, err := s.take(ctx, limits, "Too many wrong passwords. Try again in %d minute%s.")
 	if err != nil {
@@ -407,10 +399,10 @@ func (s *Service) checkPassword(ctx context.Context, a *Account, address, passwo
 	return s.succeeded(ctx, limits, starts)
 }
 
-// EmailVerified reports whether the account's address is verified, for
+// EmailVerified reports whether the user's address is verified, for
 // KEYHOLD_REQUIRE_VERIFIED_EMAIL.
-func (s *Service) EmailVerified(ctx context.Context, accountID string) (bool, error) {
-	a, err := s.Account(ctx, accountID)
+func (s *Service) EmailVerified(ctx context.Context, userID string) (bool, error) {
+	a, err := s.User(ctx, userID)
 	if err != nil {
 		return false, err
 	}

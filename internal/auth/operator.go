@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/keyhold/keyhold/internal/audit"
+	"github.com/keyhold/keyhold/internal/team"
 )
 
 // MaxPageSize bounds how many rows one operator query returns.
@@ -15,7 +16,7 @@ const MaxPageSize = 500
 // AccountQuery selects accounts for the operator's list; zero fields match
 // every account.
 type AccountQuery struct {
-	Email  string // part of the email, in any case
+	Email  string // part of a member's email or of the account's name, in any case
 	PlanID string
 	// Status is a subscription status ("active", "past_due", "canceled",
 	// …), or StatusNone for accounts that never subscribed.
@@ -30,7 +31,9 @@ const StatusNone = "none"
 // AccountSummary is an account as the operator's list shows it, with what
 // the store knows of its subscription and keys.
 type AccountSummary struct {
-	Account
+	team.Account
+	OwnerEmail         string // the first owner's email; "" without one
+	Members            int
 	CustomerID         string     // Stripe customer (cus_…); empty without one
 	SubscriptionStatus string     // empty without a subscription
 	PeriodStart        *time.Time // the subscription's current period, when it has one
@@ -41,9 +44,11 @@ type AccountSummary struct {
 
 // AuditQuery selects entries of the audit log; zero fields match all.
 type AuditQuery struct {
-	// AccountID selects entries about the account's resources or done by
-	// it.
+	// AccountID selects entries about the account's resources.
 	AccountID string
+	// UserID selects entries done by the user or about them (log-ins,
+	// password changes).
+	UserID string
 	// Action is an action (audit.KeyCreated) or a prefix ending in a dot
 	// ("key.").
 	Action string
@@ -53,12 +58,12 @@ type AuditQuery struct {
 	Limit  int // at most MaxPageSize; 0: MaxPageSize
 }
 
-// AuditRecord is an audit entry with the emails of its account and actor
-// (empty when there is none, or the account is gone).
+// AuditRecord is an audit entry with the name of its account and the
+// email of its actor (empty when there is none, or it is gone).
 type AuditRecord struct {
 	audit.Entry
-	AccountEmail string
-	ActorEmail   string
+	AccountName string
+	ActorEmail  string
 }
 
 func limit(n int) int {

@@ -43,15 +43,16 @@ var (
 		"You are the only operator who can use the console, so you cannot remove your own operator role. Make someone else an operator first.")
 	errSuspendSelf = keyhold.Errorf(keyhold.EINVALID, "You cannot suspend your own account.")
 	errNoAccount   = keyhold.Errorf(keyhold.ENOTFOUND, "No such account.")
+	errNoUser      = keyhold.Errorf(keyhold.ENOTFOUND, "No such user.")
 )
 
-// SetOperator makes an account an operator, or no longer one, and reports
+// SetOperator makes a user an operator, or no longer one, and reports
 // whether that changed anything. An actor removing their own flag while no
 // other operator exists is refused, so the console is never left without
-// one by accident; the command line (an actor without an account) may,
-// since it can always promote again. Errors: ENOTFOUND, ECONFLICT.
-func (s *Service) SetOperator(ctx context.Context, actor audit.Actor, accountID string, operator bool) (bool, error) {
-	a, err := s.Account(ctx, accountID)
+// one by accident; the command line (an actor without a user) may, since it
+// can always promote again. Errors: ENOTFOUND, ECONFLICT.
+func (s *Service) SetOperator(ctx context.Context, actor audit.Actor, userID string, operator bool) (bool, error) {
+	a, err := s.User(ctx, userID)
 	if err != nil {
 		return false, err
 	}
@@ -63,35 +64,37 @@ func (s *Service) SetOperator(ctx context.Context, actor audit.Actor, accountID 
 	if !operator {
 		action, detail = audit.Demoted, "Removed the operator role of "+a.Email
 	}
-	if actor.AccountID == "" {
+	if actor.UserID == "" {
 		detail += " on the command line"
 	}
-	keepOne := !operator && actor.AccountID == accountID
-	err = s.store.SetOperator(ctx, accountID, operator, keepOne, s.entry(actor, accountID, action, detail))
+	keepOne := !operator && actor.UserID == userID
+	e := s.entry(actor, "", action, detail)
+	e.TargetType, e.TargetID = audit.TargetUser, userID
+	err = s.store.SetOperator(ctx, userID, operator, keepOne, e)
 	switch {
 	case errors.Is(err, ErrLastOperator):
 		return false, &keyhold.Error{Code: keyhold.ECONFLICT, Message: errLastOperator.Message, Err: err}
 	case errors.Is(err, ErrNotFound):
-		return false, errNoAccount
+		return false, errNoUser
 	case err != nil:
 		return false, fmt.Errorf("auth: set operator: %w", err)
 	}
 	return true, nil
 }
 
-// AccountByEmail returns the account with an email, in any case.
+// UserByEmail returns the user with an email, in any case.
 // Errors: EINVALID (not an email), ENOTFOUND.
-func (s *Service) AccountByEmail(ctx context.Context, email string) (*Account, error) {
+func (s *Service) UserByEmail(ctx context.Context, email string) (*User, error) {
 	email, err := NormalizeEmail(email)
 	if err != nil {
 		return nil, err
 	}
-	a, err := s.store.AccountByEmail(ctx, email)
+	a, err := s.store.UserByEmail(ctx, email)
 	if errors.Is(err, ErrNotFound) {
-		return nil, &keyhold.Error{Code: keyhold.ENOTFOUND, Message: "No account has the email " + email + ".", Err: err}
+		return nil, &keyhold.Error{Code: keyhold.ENOTFOUND, Message: "No user has the email " + email + ".", Err: err}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("auth: account by email: %w", err)
+		return nil, fmt.Errorf("auth: user by email: %w", err)
 	}
 	return a, nil
 }
@@ -100,7 +103,7 @@ func (s *Service) AccountByEmail(ctx context.Context, email string) (*Account, e
 // whether that changed anything. A suspended account's keys answer
 // DISABLED from the next verification on every instance (listeners are
 // told after the change is committed), and its user sees only a page
-// saying so. An operator cannot suspend their own account. Errors:
+// saying so. An operator cannot suspend the account they act in. Errors:
 // ENOTFOUND, EINVALID.
 func (s *Service) SetSuspended(ctx context.Context, actor audit.Actor, accountID string, suspended bool) (bool, error) {
 	if suspended && actor.AccountID == accountID {
@@ -113,9 +116,9 @@ func (s *Service) SetSuspended(ctx context.Context, actor audit.Actor, accountID
 	if a.Suspended == suspended {
 		return false, nil
 	}
-	action, detail := audit.Suspended, "Suspended "+a.Email+": its keys answer DISABLED"
+	action, detail := audit.Suspended, "Suspended "+a.Name+": its keys answer DISABLED"
 	if !suspended {
-		action, detail = audit.Unsuspended, "Lifted the suspension of "+a.Email
+		action, detail = audit.Unsuspended, "Lifted the suspension of "+a.Name
 	}
 	err = s.store.SetSuspended(ctx, accountID, suspended, s.entry(actor, accountID, action, detail))
 	switch {
@@ -130,6 +133,6 @@ func (s *Service) SetSuspended(ctx context.Context, actor audit.Actor, accountID
 
 // entry is an audit entry about account accountID by actor.
 func (s *Service) entry(actor audit.Actor, accountID, action, detail string) audit.Entry {
-	return audit.Entry{ID: keyhold.NewID(), AccountID: accountID, ActorID: actor.AccountID, Action: action,
+	return audit.Entry{ID: keyhold.NewID(), AccountID: accountID, ActorID: actor.UserID, Action: action,
 		TargetType: audit.TargetAccount, TargetID: accountID, IP: actor.IP, Detail: detail, CreatedAt: s.now().UTC()}
 }

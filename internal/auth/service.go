@@ -14,6 +14,7 @@ import (
 
 	"github.com/keyhold/keyhold/internal/audit"
 	"github.com/keyhold/keyhold/internal/keyhold"
+	"github.com/keyhold/keyhold/internal/team"
 )
 
 // Config configures a Service.
@@ -171,11 +172,11 @@ func NormalizeEmail(email string) (string, error) {
 // it is stored or counted anywhere.
 var errEmailTooLong = keyhold.Errorf(keyhold.EINVALID, "An email address has at most %d characters.", MaxEmailLen)
 
-// Signup creates an account from the command line (keyhold admin
-// create-user): its audit entry carries no client address, and the
-// operator is not throttled. Errors: EINVALID, ECONFLICT.
-func (s *Service) Signup(ctx context.Context, email, password string, admin bool) (*Account, error) {
-	return s.signup(ctx, email, password, admin, "", "Created on the command line", false)
+// Signup creates a user and their personal account from the command line
+// (keyhold admin create-user): its audit entry carries no client address,
+// and the operator is not throttled. Errors: EINVALID, ECONFLICT.
+func (s *Service) Signup(ctx context.Context, email, password string, admin bool) (*User, error) {
+	return s.signup(ctx, email, password, admin, "", "Created on the command line", false, true)
 }
 
 // SignupFrom creates an ordinary account for the sign-up form of the client
@@ -183,11 +184,19 @@ func (s *Service) Signup(ctx context.Context, email, password string, admin bool
 // SignupWindow (every attempt that gets as far as hashing its password
 // counts), and sign-ups hash within their share of the hashing slots.
 // Errors: EINVALID, ECONFLICT, ETOOMANY (see RetryAfter).
-func (s *Service) SignupFrom(ctx context.Context, email, password, address string) (*Account, error) {
-	return s.signup(ctx, email, password, false, address, "Signed up", true)
+func (s *Service) SignupFrom(ctx context.Context, email, password, address string) (*User, error) {
+	return s.signup(ctx, email, password, false, address, "Signed up", true, false)
 }
 
-func (s *Service) signup(ctx context.Context, email, password string, admin bool, address, detail string, fromForm bool) (*Account, error) {
+// SignupInvited is SignupFrom through an invitation's link: the
+// invitation was mailed to email, so following it proves the address, and
+// no verification mail is sent. The caller has checked that the
+// invitation is open and for this email.
+func (s *Service) SignupInvited(ctx context.Context, email, password, address string) (*User, error) {
+	return s.signup(ctx, email, password, false, address, "Signed up through an invitation", true, true)
+}
+
+func (s *Service) signup(ctx context.Context, email, password string, admin bool, address, detail string, fromForm, verified bool) (*User, error) {
 	// Both fields at once (fields "email" and "password"), so the form
 	// does not take two submits.
 	var fe keyhold.FieldErrors
@@ -212,13 +221,17 @@ func (s *Service) signup(ctx context.Context, email, password string, admin bool
 		return nil, err
 	}
 	now := s.now().UTC()
-	a := &Account{ID: keyhold.NewID(), Email: email, PasswordHash: hash, IsAdmin: admin, CreatedAt: now, UpdatedAt: now}
-	if !fromForm {
-		// The operator typed the address on the command line: there is
-		// nobody to verify it from.
+	a := &User{ID: keyhold.NewID(), Email: email, PasswordHash: hash, IsAdmin: admin, CreatedAt: now, UpdatedAt: now}
+	if verified {
+		// The operator typed the address on the command line (there is
+		// nobody to verify it from), or an invitation mailed to it was
+		// followed.
 		a.EmailVerifiedAt = &now
 	}
-	if err := s.store.CreateAccount(ctx, a); err != nil {
+	// Every user starts with a personal account they own, named by their
+	// address until they rename it.
+	personal := &team.Account{ID: keyhold.NewID(), Name: email, CreatedAt: now, UpdatedAt: now}
+	if err := s.store.CreateUser(ctx, a, personal); err != nil {
 		if errors.Is(err, ErrEmailTaken) {
 			return nil, &keyhold.Error{Code: keyhold.ECONFLICT, Message: "An account with this email already exists. Log in instead?", Err: err}
 		}
@@ -227,10 +240,12 @@ func (s *Service) signup(ctx context.Context, email, password string, admin bool
 	if admin {
 		detail += " (operator)"
 	}
-	if err := s.record(ctx, a.ID, a.ID, address, audit.AccountCreated, detail); err != nil {
-		return nil, err
+	e := audit.Entry{ID: keyhold.NewID(), AccountID: personal.ID, ActorID: a.ID, Action: audit.AccountCreated, TargetType: audit.TargetAccount,
+		TargetID: personal.ID, IP: address, Detail: detail, CreatedAt: now}
+	if err := s.store.AppendAudit(ctx, e); err != nil {
+		return nil, fmt.Errorf("auth: audit %s: %w", e.Action, err)
 	}
-	if fromForm && s.emailOn {
+	if fromForm && !verified && s.emailOn {
 		if _, err := s.issue(ctx, a, PurposeVerifyEmail, a.Email, VerifyTTL, true); err != nil {
 			return nil, err
 		}
@@ -238,11 +253,12 @@ func (s *Service) signup(ctx context.Context, email, password string, admin bool
 	return a, nil
 }
 
-// record appends an audit entry about account accountID (empty: none known) by
-// actorID (empty: nobody signed in) from address.
-func (s *Service) record(ctx context.Context, accountID, actorID, address, action, detail string) error {
-	e := audit.Entry{ID: keyhold.NewID(), AccountID: accountID, ActorID: actorID, Action: action, TargetType: audit.TargetAccount,
-		TargetID: accountID, IP: address, Detail: detail, CreatedAt: s.now().UTC()}
+// record appends an audit entry about user userID (empty: none known) by
+// actorID (empty: nobody signed in) from address. A user belongs to no one
+// account, so the entry names none.
+func (s *Service) record(ctx context.Context, userID, actorID, address, action, detail string) error {
+	e := audit.Entry{ID: keyhold.NewID(), ActorID: actorID, Action: action, TargetType: audit.TargetUser,
+		TargetID: userID, IP: address, Detail: detail, CreatedAt: s.now().UTC()}
 	if err := s.store.AppendAudit(ctx, e); err != nil {
 		return fmt.Errorf("auth: audit %s: %w", action, err)
 	}
@@ -264,7 +280,7 @@ var errBadCredentials = keyhold.Errorf(keyhold.EUNAUTHORIZED, "Incorrect email o
 // attempt is refused with ETOOMANY, right password or not, until the window
 // ends. Errors: EINVALID (an email longer than MaxEmailLen), EUNAUTHORIZED,
 // ETOOMANY (see RetryAfter).
-func (s *Service) Login(ctx context.Context, email, password, address string) (*Account, error) {
+func (s *Service) Login(ctx context.Context, email, password, address string) (*User, error) {
 	email = strings.ToLower(strings.TrimSpace(email))
 	if len(email) > MaxEmailLen {
 		return nil, errEmailTooLong
@@ -277,7 +293,7 @@ func (s *Service) Login(ctx context.Context, email, password, address string) (*
 	if utf8.RuneCountInString(password) > MaxPasswordLen {
 		return nil, errBadCredentials // counted, never hashed
 	}
-	a, err := s.store.AccountByEmail(ctx, email)
+	a, err := s.store.UserByEmail(ctx, email)
 	hash := ""
 	switch {
 	case err == nil:
@@ -392,9 +408,9 @@ func clientKey(address string) string {
 // maxUserAgent is how many bytes of a user agent a session keeps.
 const maxUserAgent = 256
 
-// StartSession creates a session for account and returns its signed token
-// and expiry.
-func (s *Service) StartSession(ctx context.Context, accountID, address, userAgent string) (string, time.Time, error) {
+// StartSession creates a session for a user and returns its signed token
+// and expiry. Its current account is the user's first (Visit picks it).
+func (s *Service) StartSession(ctx context.Context, userID, address, userAgent string) (string, time.Time, error) {
 	now := s.now().UTC().Truncate(time.Second)
 	if len(userAgent) > maxUserAgent {
 		// Cut between characters: half a character is invalid UTF-8, which
@@ -406,7 +422,7 @@ func (s *Service) StartSession(ctx context.Context, accountID, address, userAgen
 		}
 		userAgent = userAgent[:n]
 	}
-	sess := &Session{ID: keyhold.NewID(), AccountID: accountID, CreatedAt: now, ExpiresAt: now.Add(s.ttl), IP: address, UserAgent: userAgent}
+	sess := &Session{ID: keyhold.NewID(), UserID: userID, CreatedAt: now, ExpiresAt: now.Add(s.ttl), IP: address, UserAgent: userAgent}
 	if err := s.store.CreateSession(ctx, sess); err != nil {
 		return "", time.Time{}, fmt.Errorf("auth: start session: %w", err)
 	}
@@ -421,31 +437,65 @@ func (s *Service) StartSession(ctx context.Context, accountID, address, userAgen
 // session.
 var errNoSession = keyhold.Errorf(keyhold.EUNAUTHORIZED, "Your session has ended. Please log in again.")
 
-// Authenticate checks a session token and returns its account and session.
-// A forged, tampered, expired or ended token is EUNAUTHORIZED.
-func (s *Service) Authenticate(ctx context.Context, token string) (*Account, *Session, error) {
+// Authenticate checks a session token and returns what it stands for: the
+// session, its user and their accounts, read on every request, so a user
+// removed from an account loses it on their next request on every
+// instance. When the session's current account is gone (or none was
+// picked) the user's oldest membership becomes current. A forged,
+// tampered, expired or ended token is EUNAUTHORIZED.
+func (s *Service) Authenticate(ctx context.Context, token string) (*Visit, error) {
 	claims, err := s.tokens.parse(token)
 	if err != nil {
-		return nil, nil, &keyhold.Error{Code: keyhold.EUNAUTHORIZED, Message: errNoSession.Message, Err: err}
+		return nil, &keyhold.Error{Code: keyhold.EUNAUTHORIZED, Message: errNoSession.Message, Err: err}
 	}
-	sess, err := s.store.SessionByID(ctx, claims.ID)
+	v, err := s.store.Visit(ctx, claims.ID)
 	if errors.Is(err, ErrNotFound) {
-		return nil, nil, errNoSession
+		return nil, errNoSession
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("auth: session: %w", err)
+		return nil, fmt.Errorf("auth: session: %w", err)
 	}
-	if sess.AccountID != claims.Subject || !s.now().Before(sess.ExpiresAt) {
-		return nil, nil, errNoSession
+	if v.Session.UserID != claims.Subject || !s.now().Before(v.Session.ExpiresAt) {
+		return nil, errNoSession
 	}
-	a, err := s.store.AccountByID(ctx, sess.AccountID)
+	for i := range v.Memberships {
+		if v.Memberships[i].AccountID == v.Session.AccountID {
+			v.Current = &v.Memberships[i]
+			return v, nil
+		}
+	}
+	if len(v.Memberships) == 0 {
+		return v, nil
+	}
+	oldest := &v.Memberships[0]
+	for i := range v.Memberships {
+		if v.Memberships[i].CreatedAt.Before(oldest.CreatedAt) {
+			oldest = &v.Memberships[i]
+		}
+	}
+	err = s.store.SetSessionAccount(ctx, v.Session.ID, v.User.ID, oldest.AccountID)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return nil, fmt.Errorf("auth: session account: %w", err)
+	}
+	v.Session.AccountID, v.Current = oldest.AccountID, oldest
+	return v, nil
+}
+
+// errNoSuchAccount answers a switch to an account the user is not in:
+// as for any other account's resource, it does not say whether it exists.
+var errNoSuchAccount = keyhold.Errorf(keyhold.ENOTFOUND, "No such account.")
+
+// SwitchAccount makes accountID the current account of the visit's
+// session; ENOTFOUND unless the user is a member of it.
+func (s *Service) SwitchAccount(ctx context.Context, v *Visit, accountID string) error {
+	err := s.store.SetSessionAccount(ctx, v.Session.ID, v.User.ID, accountID)
 	if errors.Is(err, ErrNotFound) {
-		return nil, nil, errNoSession
+		return errNoSuchAccount
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("auth: session account: %w", err)
+		return fmt.Errorf("auth: switch account: %w", err)
 	}
-	return a, sess, nil
+	return nil
 }
 
 // Logout ends the actor's session: every copy of its token stops working.
@@ -457,7 +507,7 @@ func (s *Service) Logout(ctx context.Context, actor audit.Actor, sessionID strin
 	if err != nil {
 		return fmt.Errorf("auth: log out: %w", err)
 	}
-	return s.record(ctx, actor.AccountID, actor.AccountID, actor.IP, audit.LoggedOut, "Logged out")
+	return s.record(ctx, actor.UserID, actor.UserID, actor.IP, audit.LoggedOut, "Logged out")
 }
 
 // ChangePassword checks the current password, stores the new one and ends
@@ -470,8 +520,8 @@ func (s *Service) Logout(ctx context.Context, actor audit.Actor, sessionID strin
 // address: with a stolen session the form is a guessing oracle, and it
 // shares the log-in limits. Errors: EINVALID, ETOOMANY (see RetryAfter).
 func (s *Service) ChangePassword(ctx context.Context, actor audit.Actor, current, next string) error {
-	accountID := actor.AccountID
-	a, err := s.store.AccountByID(ctx, accountID)
+	userID := actor.UserID
+	a, err := s.store.UserByID(ctx, userID)
 	if err != nil {
 		return fmt.Errorf("auth: change password: %w", err)
 	}
@@ -511,14 +561,26 @@ func (s *Service) ChangePassword(ctx context.Context, actor audit.Actor, current
 	if err != nil {
 		return err
 	}
-	if err := s.store.SetPassword(ctx, accountID, hash); err != nil {
+	if err := s.store.SetPassword(ctx, userID, hash); err != nil {
 		return fmt.Errorf("auth: change password: %w", err)
 	}
-	return s.record(ctx, accountID, accountID, actor.IP, audit.PasswordChanged, "Changed the password; every session ended")
+	return s.record(ctx, userID, userID, actor.IP, audit.PasswordChanged, "Changed the password; every session ended")
+}
+
+// User returns a user by id. ENOTFOUND when there is none.
+func (s *Service) User(ctx context.Context, id string) (*User, error) {
+	u, err := s.store.UserByID(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return nil, &keyhold.Error{Code: keyhold.ENOTFOUND, Message: "No such user.", Err: err}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("auth: user: %w", err)
+	}
+	return u, nil
 }
 
 // Account returns an account by id. ENOTFOUND when there is none.
-func (s *Service) Account(ctx context.Context, id string) (*Account, error) {
+func (s *Service) Account(ctx context.Context, id string) (*team.Account, error) {
 	a, err := s.store.AccountByID(ctx, id)
 	if errors.Is(err, ErrNotFound) {
 		return nil, &keyhold.Error{Code: keyhold.ENOTFOUND, Message: "No such account.", Err: err}

@@ -38,7 +38,7 @@ func (t *tokens) sign(s *Session) (string, error) {
 	claims := jwt.RegisteredClaims{
 		Issuer:    tokenIssuer,
 		Audience:  jwt.ClaimStrings{tokenAudience},
-		Subject:   s.AccountID,
+		Subject:   s.UserID,
 		ID:        s.ID,
 		IssuedAt:  jwt.NewNumericDate(s.CreatedAt),
 		ExpiresAt: jwt.NewNumericDate(s.ExpiresAt),

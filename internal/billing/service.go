@@ -12,8 +12,10 @@ import (
 	"github.com/stripe/stripe-go/v76"
 	"github.com/stripe/stripe-go/v76/client"
 
+	"github.com/keyhold/keyhold/internal/audit"
 	"github.com/keyhold/keyhold/internal/keyhold"
 	"github.com/keyhold/keyhold/internal/plans"
+	"github.com/keyhold/keyhold/internal/team"
 )
 
 // Config configures a Service.
@@ -127,8 +129,13 @@ func (s *Service) Overview(ctx context.Context, accountID string) (*Overview, er
 // planID and returns its URL. The customer is created once per account.
 // The plan changes only when Stripe's webhook says the subscription is
 // active. Errors: EINVALID (billing off, unknown or free plan, already
-// subscribed), EUNAVAILABLE (Stripe unreachable).
-func (s *Service) Checkout(ctx context.Context, accountID, planID string) (string, error) {
+// subscribed), EFORBIDDEN (the actor's role may not), EUNAVAILABLE (Stripe
+// unreachable). The account is the one the actor acts in.
+func (s *Service) Checkout(ctx context.Context, actor audit.Actor, planID string) (string, error) {
+	if err := team.Require(team.Role(actor.Role), team.ManageBilling); err != nil {
+		return "", err
+	}
+	accountID := actor.AccountID
 	if !s.Enabled() {
 		return "", errOff
 	}
@@ -195,8 +202,13 @@ func (s *Service) customer(ctx context.Context, accountID string) (string, error
 }
 
 // Portal returns the URL of a Billing Portal session for the account.
-// Errors: EINVALID (billing off, no customer yet), EUNAVAILABLE.
-func (s *Service) Portal(ctx context.Context, accountID string) (string, error) {
+// Errors: EINVALID (billing off, no customer yet), EFORBIDDEN,
+// EUNAVAILABLE. The account is the one the actor acts in.
+func (s *Service) Portal(ctx context.Context, actor audit.Actor) (string, error) {
+	if err := team.Require(team.Role(actor.Role), team.ManageBilling); err != nil {
+		return "", err
+	}
+	accountID := actor.AccountID
 	if !s.Enabled() {
 		return "", errOff
 	}

@@ -31,6 +31,11 @@ type Key struct {
 	LastUsed       *time.Time
 	CreatedAt      time.Time
 	UpdatedAt      time.Time
+	// CreatedBy is the id of the user who made the key ("" for the
+	// operator's tools); CreatedByEmail their email, filled by the reads
+	// that show it ("" when unknown or the user is gone).
+	CreatedBy      string
+	CreatedByEmail string
 	// Operator overrides of the plan's limits; nil means the plan's.
 	RateOverride, BurstOverride *int
 	QuotaOverride               *int64

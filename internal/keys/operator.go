@@ -35,16 +35,16 @@ type KeyFilter struct {
 	Limit  int // 0: no limit; Search keeps it to 1..MaxPageSize
 }
 
-// OwnedKey is a key with its owner's email.
+// OwnedKey is a key with its account's name.
 type OwnedKey struct {
 	*Key
-	OwnerEmail string
+	AccountName string
 }
 
 // KeyVolume is a key's usage over some time, with what names it.
 type KeyVolume struct {
-	KeyID, AccountID, Name, Display, OwnerEmail string
-	RevokedAt                                   *time.Time
+	KeyID, AccountID, Name, Display, AccountName string
+	RevokedAt                                    *time.Time
 	UsageCounts
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/keyhold/keyhold/internal/audit"
 	"github.com/keyhold/keyhold/internal/keyhold"
 	"github.com/keyhold/keyhold/internal/plans"
+	"github.com/keyhold/keyhold/internal/team"
 )
 
 // Limits on what a key may carry.
@@ -37,10 +38,10 @@ type Config struct {
 	Store Store
 	Plans *plans.Catalog
 	Now   func() time.Time // nil: time.Now; for tests
-	// Verified, when set, reports whether an account's email address is
-	// verified; accounts whose address is not may not create keys
+	// Verified, when set, reports whether a user's email address is
+	// verified; users whose address is not may not create keys
 	// (KEYHOLD_REQUIRE_VERIFIED_EMAIL). Nil: no such rule.
-	Verified func(ctx context.Context, accountID string) (bool, error)
+	Verified func(ctx context.Context, userID string) (bool, error)
 }
 
 // Service creates, lists, edits, rotates and revokes API keys. Its errors
@@ -51,7 +52,7 @@ type Service struct {
 	plans    *plans.Catalog
 	now      func() time.Time
 	events   keyhold.Listeners[Event]
-	verified func(ctx context.Context, accountID string) (bool, error)
+	verified func(ctx context.Context, userID string) (bool, error)
 }
 
 // ErrUnverified refuses a new key to an account whose email address is not
@@ -167,15 +168,18 @@ func truncate(s string, n int) string {
 }
 
 func (s *Service) entry(actor audit.Actor, accountID, action, keyID, detail string) audit.Entry {
-	return audit.Entry{ID: keyhold.NewID(), AccountID: accountID, ActorID: actor.AccountID, Action: action,
+	return audit.Entry{ID: keyhold.NewID(), AccountID: accountID, ActorID: actor.UserID, Action: action,
 		TargetType: "key", TargetID: keyID, IP: actor.IP, Detail: detail, CreatedAt: s.now().UTC()}
 }
 
 // Create makes a key for accountID and returns it with its secret, which
 // the caller shows once and forgets.
 func (s *Service) Create(ctx context.Context, actor audit.Actor, accountID string, st Settings) (*Key, Secret, error) {
+	if err := mayManage(actor, accountID); err != nil {
+		return nil, "", err
+	}
 	if s.verified != nil {
-		ok, err := s.verified(ctx, accountID)
+		ok, err := s.verified(ctx, actor.UserID)
 		if err != nil {
 			return nil, "", fmt.Errorf("keys: create: %w", err)
 		}
@@ -198,7 +202,7 @@ func (s *Service) Create(ctx context.Context, actor audit.Actor, accountID strin
 	}
 	now := s.now().UTC()
 	k := &Key{ID: keyhold.NewID(), AccountID: accountID, Name: st.Name, Display: secret.Display(),
-		Scopes: st.Scopes, Meta: meta, ExpiresAt: st.ExpiresAt, CreatedAt: now, UpdatedAt: now}
+		Scopes: st.Scopes, Meta: meta, ExpiresAt: st.ExpiresAt, CreatedAt: now, UpdatedAt: now, CreatedBy: actor.UserID}
 	hash := secret.Hash()
 	err = s.store.CreateKey(ctx, k, hash, plan.MaxKeys, s.entry(actor, accountID, audit.KeyCreated, k.ID, fmt.Sprintf("Created %q (%s)", k.Name, k.Display)))
 	if errors.Is(err, ErrLimit) {
@@ -210,6 +214,16 @@ func (s *Service) Create(ctx context.Context, actor audit.Actor, accountID strin
 	}
 	s.events.Publish(Event{Kind: KeyCreated, KeyID: k.ID, AccountID: accountID, SecretHash: hash})
 	return k, secret, nil
+}
+
+// mayManage checks that actor may change the keys of accountID: that it
+// acts in that account (a key of another is not found, as everywhere) with
+// a role that may (team.Rules).
+func mayManage(actor audit.Actor, accountID string) error {
+	if actor.AccountID != accountID {
+		return errNoKey
+	}
+	return team.Require(team.Role(actor.Role), team.ManageKeys)
 }
 
 func plural(n int) string {
@@ -261,6 +275,9 @@ func (s *Service) one(ctx context.Context, f KeyFilter, op string) (*Key, error)
 func (s *Service) Update(ctx context.Context, actor audit.Actor, accountID, id string, st Settings) (*Key, error) {
 	k, err := s.Get(ctx, accountID, id)
 	if err != nil {
+		return nil, err
+	}
+	if err := mayManage(actor, accountID); err != nil {
 		return nil, err
 	}
 	if k.RevokedAt != nil {
@@ -323,6 +340,9 @@ func (s *Service) Revoke(ctx context.Context, actor audit.Actor, accountID, id s
 	if err != nil {
 		return err
 	}
+	if err := mayManage(actor, accountID); err != nil {
+		return err
+	}
 	if k.RevokedAt != nil {
 		return keyhold.Errorf(keyhold.EINVALID, "This key is already revoked.")
 	}
@@ -345,6 +365,9 @@ func (s *Service) Rotate(ctx context.Context, actor audit.Actor, accountID, id s
 	}
 	k, err := s.Get(ctx, accountID, id)
 	if err != nil {
+		return nil, "", err
+	}
+	if err := mayManage(actor, accountID); err != nil {
 		return nil, "", err
 	}
 	if k.Status(s.now()) == StatusRevoked {
@@ -401,6 +424,9 @@ func graceList() string {
 func (s *Service) ExpireOldSecret(ctx context.Context, actor audit.Actor, accountID, id string) error {
 	k, err := s.Get(ctx, accountID, id)
 	if err != nil {
+		return err
+	}
+	if err := mayManage(actor, accountID); err != nil {
 		return err
 	}
 	if k.RevokedAt != nil {

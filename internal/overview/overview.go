@@ -105,8 +105,7 @@ func New(c Config) (*Service, error) {
 // Account is an account as the pages show it.
 type Account struct {
 	ID           string
-	Email        string
-	IsAdmin      bool
+	Name         string
 	Suspended    bool // an operator suspended it: its keys answer DISABLED
 	PlanID       string
 	CustomerID   string // the Stripe customer (cus_…); empty without one

@@ -12,7 +12,7 @@ import (
 // accountPage is /account's view; formErr, when not nil, is the password
 // form's error, shown under its fields or above the form.
 func (s *Server) accountPage(c echo.Context, formErr error) templates.AccountPage {
-	a := accountFrom(c)
+	a := userFrom(c)
 	p := templates.AccountPage{Layout: s.layout(c, "Account", "account"), Email: a.Email, CreatedAt: a.CreatedAt,
 		Verified: a.EmailVerifiedAt != nil, EmailOn: s.auth.EmailEnabled()}
 	p.Error, p.Fields = formErrors(formErr)
@@ -26,7 +26,7 @@ func (s *Server) handleAccount(c echo.Context) error {
 // handlePasswordChange changes the password, which ends every session of
 // the account, then signs this browser in again with a fresh session.
 func (s *Server) handlePasswordChange(c echo.Context) error {
-	a := accountFrom(c)
+	a := userFrom(c)
 	err := s.auth.ChangePassword(c.Request().Context(), actorOf(c), c.FormValue("current_password"), c.FormValue("password"))
 	switch keyhold.ErrorCode(err) {
 	case keyhold.EINVALID:

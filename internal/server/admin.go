@@ -108,7 +108,7 @@ func accountWindow(now time.Time, status string, start, end *time.Time) quota.Wi
 // adminAuditRow turns an audit record into a line of the console.
 func adminAuditRow(e auth.AuditRecord) templates.AdminAuditRow {
 	r := templates.AdminAuditRow{ID: e.ID, Action: e.Action, Detail: e.Detail, IP: e.IP, At: e.CreatedAt,
-		AccountID: e.AccountID, AccountEmail: e.AccountEmail, ActorID: e.ActorID, ActorEmail: e.ActorEmail,
+		AccountID: e.AccountID, AccountEmail: e.AccountName, ActorID: e.ActorID, ActorEmail: e.ActorEmail,
 		TargetType: e.TargetType, TargetID: e.TargetID}
 	// No actor: Stripe changed a plan, or nobody was signed in (a failed
 	// log-in).
@@ -180,7 +180,7 @@ func (s *Server) handleAdminOverview(c echo.Context) error {
 	}
 	for _, k := range top {
 		p.TopKeys = append(p.TopKeys, templates.AdminKeyVolume{KeyID: k.KeyID, Name: k.Name, Display: k.Display,
-			OwnerID: k.AccountID, OwnerEmail: k.OwnerEmail, Revoked: k.RevokedAt != nil, UsageTotals: usageTotals(k.UsageCounts)})
+			OwnerID: k.AccountID, OwnerEmail: k.AccountName, Revoked: k.RevokedAt != nil, UsageTotals: usageTotals(k.UsageCounts)})
 	}
 	return render(c, http.StatusOK, templates.AdminOverview(p))
 }

@@ -56,7 +56,7 @@ func (s *Server) handleAdminAccounts(c echo.Context) error {
 }
 
 func (s *Server) adminAccountRow(a auth.AccountSummary, used int64) templates.AdminAccountRow {
-	return templates.AdminAccountRow{ID: a.ID, Email: a.Email, IsAdmin: a.IsAdmin, Suspended: a.Suspended, PlanID: a.PlanID, PlanName: s.plans.Get(a.PlanID).Name,
+	return templates.AdminAccountRow{ID: a.ID, Name: a.Name, Email: a.OwnerEmail, Members: a.Members, Suspended: a.Suspended, PlanID: a.PlanID, PlanName: s.plans.Get(a.PlanID).Name,
 		Status: a.SubscriptionStatus, LiveKeys: a.LiveKeys, Keys: a.Keys, Used: used, CreatedAt: a.CreatedAt, CustomerID: a.CustomerID}
 }
 
@@ -67,10 +67,10 @@ func (s *Server) handleAdminAccount(c echo.Context) error {
 		return err
 	}
 	a := o.Account
-	l := s.layout(c, a.Email, "admin")
+	l := s.layout(c, a.Name, "admin")
 	p := templates.AdminAccountPage{Layout: l, Plans: s.adminPlanOptions(""), Usage: accountUsageView(o.Usage),
-		AuditURL: "/admin/audit?account=" + url.QueryEscape(a.ID), Self: a.ID == accountFrom(c).ID,
-		Account: templates.AdminAccountRow{ID: a.ID, Email: a.Email, IsAdmin: a.IsAdmin, Suspended: a.Suspended, PlanID: o.Plan.ID, PlanName: o.Plan.Name,
+		AuditURL: "/admin/audit?account=" + url.QueryEscape(a.ID), Self: a.ID == accountID(c),
+		Account: templates.AdminAccountRow{ID: a.ID, Name: a.Name, Suspended: a.Suspended, PlanID: o.Plan.ID, PlanName: o.Plan.Name,
 			CreatedAt: a.CreatedAt, CustomerID: a.CustomerID, Keys: a.Keys, LiveKeys: a.LiveKeys, Used: o.Used}}
 	if sub := a.Subscription; sub != nil {
 		p.Account.Status = sub.Status
@@ -79,7 +79,7 @@ func (s *Server) handleAdminAccount(c echo.Context) error {
 			Live: billing.Live(sub), CustomerID: sub.CustomerID, CustomerDashboardURL: s.billing.CustomerURL(sub.CustomerID)}
 	}
 	for _, k := range o.Keys.Keys {
-		row := adminKeyRow(k.Key, a.Email, l.Now)
+		row := adminKeyRow(k.Key, a.Name, l.Now)
 		row.Used, row.Quota = k.Used, k.Quota
 		p.Keys = append(p.Keys, row)
 	}
@@ -95,7 +95,7 @@ func (s *Server) handleAdminAccountPlan(c echo.Context) error {
 	err := s.billing.SetPlanManually(c.Request().Context(), actorOf(c), id, c.FormValue("plan"))
 	switch keyhold.ErrorCode(err) {
 	case "":
-		s.log.Info("plan assigned", "account_id", id, "plan", c.FormValue("plan"), "by", accountFrom(c).ID)
+		s.log.Info("plan assigned", "account_id", id, "plan", c.FormValue("plan"), "by", accountID(c))
 		s.addFlash(c, templates.FlashSuccess, "Plan set to "+s.plans.Get(c.FormValue("plan")).Name+". Its keys get the new limits on their next verification.")
 	case keyhold.EINVALID:
 		s.addFlash(c, templates.FlashError, keyhold.ErrorMessage(err))

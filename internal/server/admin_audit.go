@@ -84,7 +84,8 @@ func (s *Server) handleAdminAudit(c echo.Context) error {
 }
 
 // resolveAccount reads an account filter: an email (any case) or an id.
-// It returns the account's id and email, or "" when no account matches.
+// It returns the account's id and name, or "" when no account matches;
+// an email names the (first) account that user owns.
 func (s *Server) resolveAccount(c echo.Context, v string) (id, email string, err error) {
 	ctx := c.Request().Context()
 	if strings.Contains(v, "@") {
@@ -94,8 +95,8 @@ func (s *Server) resolveAccount(c echo.Context, v string) (id, email string, err
 			return "", "", err
 		}
 		for _, a := range as {
-			if a.Email == want {
-				return a.ID, a.Email, nil
+			if a.OwnerEmail == want {
+				return a.ID, a.Name, nil
 			}
 		}
 		return "", "", nil
@@ -105,5 +106,5 @@ func (s *Server) resolveAccount(c echo.Context, v string) (id, email string, err
 		// An id of a deleted account still has its entries.
 		return v, "", nil
 	}
-	return a.ID, a.Email, nil
+	return a.ID, a.Name, nil
 }

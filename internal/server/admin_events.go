@@ -61,7 +61,7 @@ func (s *Server) handleAdminEvents(c echo.Context) error {
 			if _, ok := emails[e.AccountID]; !ok {
 				emails[e.AccountID] = ""
 				if a, err := s.auth.Account(ctx, e.AccountID); err == nil {
-					emails[e.AccountID] = a.Email
+					emails[e.AccountID] = a.Name
 				}
 			}
 			row.AccountEmail = emails[e.AccountID]
@@ -82,7 +82,7 @@ func (s *Server) handleAdminEventReapply(c echo.Context) error {
 	outcome, err := s.billing.Reapply(c.Request().Context(), actorOf(c), id)
 	switch {
 	case err == nil:
-		s.log.Info("stripe event applied again", "event_id", id, "outcome", outcome, "by", accountFrom(c).ID)
+		s.log.Info("stripe event applied again", "event_id", id, "outcome", outcome, "by", accountID(c))
 		s.addFlash(c, templates.FlashSuccess, "Event "+id+" applied again: "+outcome+".")
 	case keyhold.ErrorCode(err) == keyhold.EINVALID || keyhold.ErrorCode(err) == keyhold.ENOTFOUND:
 		s.addFlash(c, templates.FlashError, keyhold.ErrorMessage(err))

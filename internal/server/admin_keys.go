@@ -69,11 +69,11 @@ func (s *Server) handleAdminKeys(c echo.Context) error {
 	p := templates.AdminKeysPage{Layout: l, Filter: f, Statuses: adminKeyStatuses, Pager: adminPager("/admin/keys", filters, page, len(rows), more)}
 	if f.Account != "" {
 		if a, err := s.auth.Account(ctx, f.Account); err == nil {
-			p.AccountEmail = a.Email
+			p.AccountEmail = a.Name
 		}
 	}
 	for _, k := range rows {
-		row := adminKeyRow(k.Key, k.OwnerEmail, l.Now)
+		row := adminKeyRow(k.Key, k.AccountName, l.Now)
 		row.Volume = vols[k.ID].Total()
 		p.Keys = append(p.Keys, row)
 	}
@@ -94,7 +94,7 @@ func (s *Server) renderAdminKey(c echo.Context, status int, form *templates.Admi
 	}
 	k, plan := d.Key, d.Plan
 	l := s.layout(c, k.Name, "admin")
-	row := adminKeyRow(k.Key, d.Account.Email, l.Now)
+	row := adminKeyRow(k.Key, d.Account.Name, l.Now)
 	row.Used = k.Used
 	p := templates.AdminKeyPage{Layout: l, Key: row, Scopes: k.Scopes, ExpiresAt: k.ExpiresAt, RevokedAt: k.RevokedAt,
 		PlanName: plan.Name, Usage: keyUsageView(d.Usage), AuditURL: "/admin/audit?account=" + url.QueryEscape(k.AccountID),
@@ -132,7 +132,7 @@ func (s *Server) actorEmails(c echo.Context, rows []templates.AdminAuditRow) {
 		}
 		if _, ok := emails[id]; !ok {
 			if a, err := s.auth.Account(c.Request().Context(), id); err == nil {
-				emails[id] = a.Email
+				emails[id] = a.Name
 			} else {
 				emails[id] = ""
 			}
@@ -168,7 +168,7 @@ func (s *Server) handleAdminKeyOverrides(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	s.log.Info("key overrides set", "key_id", c.Param("id"), "by", accountFrom(c).ID)
+	s.log.Info("key overrides set", "key_id", c.Param("id"), "by", accountID(c))
 	s.addFlash(c, templates.FlashSuccess, "Limits saved. The next verification of this key uses them.")
 	return redirect(c, "/admin/keys/"+url.PathEscape(c.Param("id")))
 }

@@ -39,11 +39,11 @@ func (s *Server) setOperator(c echo.Context, operator bool) error {
 	case !changed:
 		s.addFlash(c, templates.FlashInfo, "This account is not an operator.")
 	case operator:
-		s.log.Info("operator promoted", "account_id", id, "by", accountFrom(c).ID)
+		s.log.Info("operator promoted", "account_id", id, "by", accountID(c))
 		s.addFlash(c, templates.FlashSuccess, "The account is now an operator: it sees the console at /admin.")
 	default:
-		s.log.Info("operator demoted", "account_id", id, "by", accountFrom(c).ID)
-		if id == accountFrom(c).ID {
+		s.log.Info("operator demoted", "account_id", id, "by", accountID(c))
+		if id == accountID(c) {
 			// The console is gone for this user: send them to their own pages.
 			s.addFlash(c, templates.FlashSuccess, "You are no longer an operator.")
 			return redirect(c, "/dashboard")
@@ -77,10 +77,10 @@ func (s *Server) setSuspended(c echo.Context, suspended bool) error {
 	case !changed:
 		s.addFlash(c, templates.FlashInfo, "This account is not suspended.")
 	case suspended:
-		s.log.Info("account suspended", "account_id", id, "by", accountFrom(c).ID)
+		s.log.Info("account suspended", "account_id", id, "by", accountID(c))
 		s.addFlash(c, templates.FlashSuccess, "Account suspended. Its keys answer DISABLED from their next verification, and its user sees only a page saying so.")
 	default:
-		s.log.Info("account unsuspended", "account_id", id, "by", accountFrom(c).ID)
+		s.log.Info("account unsuspended", "account_id", id, "by", accountID(c))
 		s.addFlash(c, templates.FlashSuccess, "Suspension lifted. The account's keys verify again from their next verification.")
 	}
 	return redirect(c, adminAccountPath(id))
@@ -108,7 +108,7 @@ func (s *Server) handleAdminKeyRevoke(c echo.Context) error {
 	k, err := s.keys.RevokeAny(c.Request().Context(), actorOf(c), id)
 	switch keyhold.ErrorCode(err) {
 	case "":
-		s.log.Info("key revoked by operator", "key_id", id, "account_id", k.AccountID, "by", accountFrom(c).ID)
+		s.log.Info("key revoked by operator", "key_id", id, "account_id", k.AccountID, "by", accountID(c))
 		s.addFlash(c, templates.FlashSuccess, "Key "+k.Name+" ("+k.Display+") revoked. It answers REVOKED from its next verification.")
 	case keyhold.EINVALID:
 		s.addFlash(c, templates.FlashError, keyhold.ErrorMessage(err))

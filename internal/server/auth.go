@@ -25,14 +25,14 @@ func credentialsForm(c echo.Context) credentials {
 
 // handleHome sends visitors where they can start.
 func (s *Server) handleHome(c echo.Context) error {
-	if accountFrom(c) != nil {
+	if userFrom(c) != nil {
 		return c.Redirect(http.StatusSeeOther, "/dashboard")
 	}
 	return c.Redirect(http.StatusSeeOther, "/signup")
 }
 
 func (s *Server) handleSignupForm(c echo.Context) error {
-	if accountFrom(c) != nil {
+	if userFrom(c) != nil {
 		return c.Redirect(http.StatusSeeOther, "/dashboard")
 	}
 	return render(c, http.StatusOK, templates.Signup(templates.AuthPage{Layout: s.layout(c, "Create your account", "")}))
@@ -56,7 +56,7 @@ func (s *Server) handleSignup(c echo.Context) error {
 }
 
 func (s *Server) handleLoginForm(c echo.Context) error {
-	if accountFrom(c) != nil {
+	if userFrom(c) != nil {
 		return c.Redirect(http.StatusSeeOther, "/dashboard")
 	}
 	return render(c, http.StatusOK, templates.Login(templates.AuthPage{Layout: s.layout(c, "Log in", "")}))

@@ -21,8 +21,7 @@ func planCard(p *plans.Plan, current string) templates.PlanCard {
 }
 
 func (s *Server) handleBilling(c echo.Context) error {
-	acct := accountFrom(c)
-	o, err := s.billing.Overview(c.Request().Context(), acct.ID)
+	o, err := s.billing.Overview(c.Request().Context(), accountID(c))
 	if err != nil {
 		return err
 	}
@@ -59,7 +58,7 @@ func (s *Server) handleBilling(c echo.Context) error {
 // handleCheckout sends the browser to a Stripe Checkout session for the
 // chosen plan.
 func (s *Server) handleCheckout(c echo.Context) error {
-	url, err := s.billing.Checkout(c.Request().Context(), accountFrom(c).ID, c.FormValue("plan"))
+	url, err := s.billing.Checkout(c.Request().Context(), actorOf(c), c.FormValue("plan"))
 	if err != nil {
 		return s.billingError(c, err)
 	}
@@ -68,7 +67,7 @@ func (s *Server) handleCheckout(c echo.Context) error {
 
 // handlePortal sends the browser to Stripe's Billing Portal.
 func (s *Server) handlePortal(c echo.Context) error {
-	url, err := s.billing.Portal(c.Request().Context(), accountFrom(c).ID)
+	url, err := s.billing.Portal(c.Request().Context(), actorOf(c))
 	if err != nil {
 		return s.billingError(c, err)
 	}

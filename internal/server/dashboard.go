@@ -10,7 +10,7 @@ import (
 
 func (s *Server) handleDashboard(c echo.Context) error {
 	l := s.layout(c, "Dashboard", "dashboard")
-	o, err := s.overview.AccountOverview(c.Request().Context(), accountFrom(c).ID)
+	o, err := s.overview.AccountOverview(c.Request().Context(), accountID(c))
 	if err != nil {
 		return err
 	}

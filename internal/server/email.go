@@ -112,7 +112,7 @@ func (s *Server) handleReset(c echo.Context) error {
 // handleSendVerification mails the verification link again ("send it
 // again" in the banner).
 func (s *Server) handleSendVerification(c echo.Context) error {
-	a := accountFrom(c)
+	a := userFrom(c)
 	err := s.auth.SendVerification(c.Request().Context(), a.ID)
 	switch keyhold.ErrorCode(err) {
 	case "":
@@ -197,7 +197,7 @@ func (s *Server) handleEmailChangeConfirm(c echo.Context) error {
 
 // handleEmailChange mails a confirmation link to the new address.
 func (s *Server) handleEmailChange(c echo.Context) error {
-	a := accountFrom(c)
+	a := userFrom(c)
 	newEmail := c.FormValue("email")
 	err := s.auth.RequestEmailChange(c.Request().Context(), actorOf(c), newEmail, c.FormValue("current_password"))
 	code := keyhold.ErrorCode(err)
@@ -232,11 +232,11 @@ func (s *Server) handleAdminResetLink(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	a, err := s.auth.Account(c.Request().Context(), id)
+	a, err := s.auth.User(c.Request().Context(), id)
 	if err != nil {
 		return err
 	}
-	s.log.Info("password reset link made", "account_id", id, "by", accountFrom(c).ID)
+	s.log.Info("password reset link made", "user_id", id, "by", userFrom(c).ID)
 	return render(c, http.StatusOK, templates.AdminResetLink(templates.AdminResetLinkPage{
 		Layout: s.layout(c, "Password reset link", "admin"), AccountID: a.ID, Email: a.Email,
 		Link: mail.Link(s.baseURL, auth.PurposePasswordReset, token), Expires: time.Now().Add(auth.ResetTTL)}))

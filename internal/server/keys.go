@@ -57,12 +57,9 @@ func metaText(meta json.RawMessage) string {
 
 func keyRow(k *keys.Key, now time.Time) templates.KeyRow {
 	return templates.KeyRow{ID: k.ID, Name: k.Name, Display: k.Display, Scopes: k.Scopes, Status: k.Status(now),
-		CreatedAt: k.CreatedAt, LastUsed: k.LastUsed, ExpiresAt: k.ExpiresAt, RevokedAt: k.RevokedAt}
+		CreatedAt: k.CreatedAt, LastUsed: k.LastUsed, ExpiresAt: k.ExpiresAt, RevokedAt: k.RevokedAt, CreatedBy: k.CreatedByEmail}
 }
 
-func actorOf(c echo.Context) audit.Actor {
-	return audit.Actor{AccountID: accountFrom(c).ID, IP: c.RealIP()}
-}
 
 // keyRowOf is a key with its quota this window as a row.
 func keyRowOf(k overview.Key, now time.Time) templates.KeyRow {
@@ -91,7 +88,7 @@ func keyRowsOf(ks []overview.Key, now time.Time) []templates.KeyRow {
 // anything else means the default.
 func (s *Server) handleKeyList(c echo.Context) error {
 	l := s.layout(c, "API keys", "keys")
-	ks, err := s.overview.KeyList(c.Request().Context(), accountFrom(c).ID,
+	ks, err := s.overview.KeyList(c.Request().Context(), accountID(c),
 		overview.KeyListQuery{Status: c.QueryParam("status"), Sort: c.QueryParam("sort")})
 	if err != nil {
 		return err
@@ -135,7 +132,7 @@ func (s *Server) handleKeyNew(c echo.Context) error {
 // shown under its fields (keyhold.Fields) or above the form.
 func (s *Server) renderKeyNew(c echo.Context, status int, f templates.KeyForm, formErr error) error {
 	l := s.layout(c, "New API key", "keys")
-	a, err := s.overview.Account(c.Request().Context(), accountFrom(c).ID)
+	a, err := s.overview.Account(c.Request().Context(), accountID(c))
 	if err != nil {
 		return err
 	}
@@ -167,8 +164,8 @@ func (s *Server) handleKeyCreate(c echo.Context) error {
 	if err != nil {
 		return s.renderKeyNew(c, http.StatusUnprocessableEntity, f, err)
 	}
-	acct := accountFrom(c)
-	k, secret, err := s.keys.Create(c.Request().Context(), actorOf(c), acct.ID, st)
+	acctID := accountID(c)
+	k, secret, err := s.keys.Create(c.Request().Context(), actorOf(c), acctID, st)
 	switch keyhold.ErrorCode(err) {
 	case "":
 	case keyhold.EINVALID:
@@ -178,7 +175,7 @@ func (s *Server) handleKeyCreate(c echo.Context) error {
 	default:
 		return err
 	}
-	s.log.Info("key created", "account_id", acct.ID, "key_id", k.ID)
+	s.log.Info("key created", "account_id", acctID, "key_id", k.ID)
 	l := s.layout(c, "Your new API key", "keys")
 	return render(c, http.StatusOK, templates.KeyCreated(templates.KeyCreatedPage{
 		Layout: l, Key: keyRow(k, l.Now), Secret: secret.Reveal(), BaseURL: s.baseURL.String()}))
@@ -192,8 +189,8 @@ func (s *Server) handleKeyShow(c echo.Context) error {
 // input to re-show with formErr under its fields.
 func (s *Server) renderKeyDetail(c echo.Context, status int, form *templates.KeyForm, formErr error) error {
 	ctx := c.Request().Context()
-	acct := accountFrom(c)
-	d, err := s.overview.KeyDetail(ctx, acct.ID, c.Param("id"))
+	acctID := accountID(c)
+	d, err := s.overview.KeyDetail(ctx, acctID, c.Param("id"))
 	if err != nil {
 		return err
 	}
@@ -216,12 +213,12 @@ func (s *Server) renderKeyDetail(c echo.Context, status int, form *templates.Key
 	for _, e := range d.Audit {
 		p.Audit = append(p.Audit, templates.AuditRow{Action: e.Action, Detail: e.Detail, IP: e.IP, At: e.CreatedAt})
 		if e.Action == audit.KeyRevoked && p.RevokedBy == "" {
-			p.RevokedBy = revokedBy(e, acct.ID)
+			p.RevokedBy = revokedBy(e, acctID)
 		}
 	}
 	if k.RevokedAt != nil {
 		// Usage is kept by the hour; the key's first hour holds its start.
-		life, err := s.keys.KeyTotals(ctx, acct.ID, k.ID, k.CreatedAt)
+		life, err := s.keys.KeyTotals(ctx, acctID, k.ID, k.CreatedAt)
 		if err != nil {
 			return err
 		}
@@ -234,7 +231,7 @@ func (s *Server) handleKeyUpdate(c echo.Context) error {
 	f := keyFormOf(c)
 	st, err := s.parseKeyForm(f)
 	if err == nil {
-		_, err = s.keys.Update(c.Request().Context(), actorOf(c), accountFrom(c).ID, c.Param("id"), st)
+		_, err = s.keys.Update(c.Request().Context(), actorOf(c), accountID(c), c.Param("id"), st)
 	}
 	if keyhold.ErrorCode(err) == keyhold.EINVALID {
 		return s.renderKeyDetail(c, http.StatusUnprocessableEntity, &f, err)
@@ -247,7 +244,7 @@ func (s *Server) handleKeyUpdate(c echo.Context) error {
 }
 
 func (s *Server) handleKeyRevoke(c echo.Context) error {
-	err := s.keys.Revoke(c.Request().Context(), actorOf(c), accountFrom(c).ID, c.Param("id"))
+	err := s.keys.Revoke(c.Request().Context(), actorOf(c), accountID(c), c.Param("id"))
 	if keyhold.ErrorCode(err) == keyhold.EINVALID {
 		s.addFlash(c, templates.FlashInfo, keyhold.ErrorMessage(err))
 		return redirect(c, "/keys/"+c.Param("id"))
@@ -255,7 +252,7 @@ func (s *Server) handleKeyRevoke(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	s.log.Info("key revoked", "account_id", accountFrom(c).ID, "key_id", c.Param("id"))
+	s.log.Info("key revoked", "account_id", accountID(c), "key_id", c.Param("id"))
 	s.addFlash(c, templates.FlashSuccess, "Key revoked. It no longer verifies, anywhere.")
 	return redirect(c, "/keys/"+c.Param("id"))
 }
@@ -264,12 +261,12 @@ func (s *Server) handleKeyRevoke(c echo.Context) error {
 // oldest first, as a CSV download.
 func (s *Server) handleKeyUsageCSV(c echo.Context) error {
 	ctx := c.Request().Context()
-	acct := accountFrom(c)
-	k, err := s.keys.Get(ctx, acct.ID, c.Param("id"))
+	acctID := accountID(c)
+	k, err := s.keys.Get(ctx, acctID, c.Param("id"))
 	if err != nil {
 		return err
 	}
-	days, err := s.keys.DailyUsage(ctx, acct.ID, k.ID, csvDays)
+	days, err := s.keys.DailyUsage(ctx, acctID, k.ID, csvDays)
 	if err != nil {
 		return err
 	}
@@ -323,8 +320,8 @@ func revokedBy(e audit.Entry, accountID string) string {
 // handleKeyExpireOld ends a rotation's grace period now: the previous
 // secret answers EXPIRED on its next verification, on every instance.
 func (s *Server) handleKeyExpireOld(c echo.Context) error {
-	acct := accountFrom(c)
-	err := s.keys.ExpireOldSecret(c.Request().Context(), actorOf(c), acct.ID, c.Param("id"))
+	acctID := accountID(c)
+	err := s.keys.ExpireOldSecret(c.Request().Context(), actorOf(c), acctID, c.Param("id"))
 	if keyhold.ErrorCode(err) == keyhold.EINVALID {
 		s.addFlash(c, templates.FlashInfo, keyhold.ErrorMessage(err))
 		return redirect(c, "/keys/"+c.Param("id"))
@@ -332,7 +329,7 @@ func (s *Server) handleKeyExpireOld(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	s.log.Info("key old secret expired", "account_id", acct.ID, "key_id", c.Param("id"))
+	s.log.Info("key old secret expired", "account_id", acctID, "key_id", c.Param("id"))
 	s.addFlash(c, templates.FlashSuccess, "The previous secret no longer works. Only the current one verifies now.")
 	return redirect(c, "/keys/"+c.Param("id"))
 }
@@ -345,8 +342,8 @@ func (s *Server) handleKeyRotate(c echo.Context) error {
 	if err != nil {
 		grace = -1 // refused by the service with a clear message
 	}
-	acct := accountFrom(c)
-	k, secret, err := s.keys.Rotate(c.Request().Context(), actorOf(c), acct.ID, c.Param("id"), grace)
+	acctID := accountID(c)
+	k, secret, err := s.keys.Rotate(c.Request().Context(), actorOf(c), acctID, c.Param("id"), grace)
 	if keyhold.ErrorCode(err) == keyhold.EINVALID {
 		s.addFlash(c, templates.FlashError, keyhold.ErrorMessage(err))
 		return redirect(c, "/keys/"+c.Param("id"))
@@ -354,7 +351,7 @@ func (s *Server) handleKeyRotate(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	s.log.Info("key rotated", "account_id", acct.ID, "key_id", k.ID)
+	s.log.Info("key rotated", "account_id", acctID, "key_id", k.ID)
 	l := s.layout(c, "Your new secret", "keys")
 	p := templates.KeyCreatedPage{Layout: l, Key: keyRow(k, l.Now), Secret: secret.Reveal(), BaseURL: s.baseURL.String(), Rotated: true}
 	if grace > 0 {

@@ -8,7 +8,7 @@ import "github.com/labstack/echo/v4"
 // loses its flag loses the console on its next request.
 func (s *Server) requireAdmin(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		if a := accountFrom(c); a == nil || !a.IsAdmin {
+		if u := userFrom(c); u == nil || !u.IsAdmin {
 			return echo.ErrNotFound
 		}
 		return next(c)

@@ -6,8 +6,10 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/keyhold/keyhold/internal/audit"
 	"github.com/keyhold/keyhold/internal/auth"
 	"github.com/keyhold/keyhold/internal/keyhold"
+	"github.com/keyhold/keyhold/templates"
 )
 
 // Keyhold's cookies, before their __Host- prefix (cookieName).
@@ -17,10 +19,7 @@ const (
 	flashCookie   = "kh_flash"
 )
 
-const (
-	accountKey = "keyhold.account"
-	sessionKey = "keyhold.session"
-)
+const visitKey = "keyhold.visit"
 
 // cookieName is the name of Keyhold's cookie base ("kh_session",
 // "kh_csrf", "kh_flash"), __Host- prefixed over https: browsers then refuse
@@ -35,14 +34,15 @@ func (s *Server) cookieName(base string) string {
 }
 
 // authenticate reads the session cookie and, when it names a live
-// session, puts its account and session on the context. It reports whether
-// one was found. A cookie that does not check out is cleared.
+// session, puts the visit (session, user, accounts) on the context. It
+// reports whether one was found. A cookie that does not check out is
+// cleared.
 func (s *Server) authenticate(c echo.Context) (bool, error) {
 	ck, err := c.Cookie(s.cookieName(sessionCookie))
 	if err != nil || ck.Value == "" {
 		return false, nil
 	}
-	a, sess, err := s.auth.Authenticate(c.Request().Context(), ck.Value)
+	v, err := s.auth.Authenticate(c.Request().Context(), ck.Value)
 	if keyhold.ErrorCode(err) == keyhold.EUNAUTHORIZED {
 		s.clearSessionCookie(c)
 		return false, nil
@@ -50,8 +50,7 @@ func (s *Server) authenticate(c echo.Context) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	c.Set(accountKey, a)
-	c.Set(sessionKey, sess)
+	c.Set(visitKey, v)
 	return true, nil
 }
 
@@ -81,21 +80,62 @@ func (s *Server) optionalSession(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// accountFrom returns the signed-in account, or nil.
-func accountFrom(c echo.Context) *auth.Account {
-	a, _ := c.Get(accountKey).(*auth.Account)
-	return a
+// visitFrom returns the signed-in visit, or nil.
+func visitFrom(c echo.Context) *auth.Visit {
+	v, _ := c.Get(visitKey).(*auth.Visit)
+	return v
+}
+
+// userFrom returns the signed-in user, or nil.
+func userFrom(c echo.Context) *auth.User {
+	if v := visitFrom(c); v != nil {
+		return v.User
+	}
+	return nil
+}
+
+// accountID returns the id of the account the signed-in user acts in; ""
+// when there is none (requireAccount keeps such visitors off the pages
+// that need one).
+func accountID(c echo.Context) string {
+	if v := visitFrom(c); v != nil && v.Current != nil {
+		return v.Current.AccountID
+	}
+	return ""
 }
 
 // sessionFrom returns the current session, or nil.
 func sessionFrom(c echo.Context) *auth.Session {
-	s, _ := c.Get(sessionKey).(*auth.Session)
-	return s
+	if v := visitFrom(c); v != nil {
+		return v.Session
+	}
+	return nil
 }
 
-// startSession signs a session in for account and sets its cookie.
-func (s *Server) startSession(c echo.Context, accountID string) error {
-	tok, exp, err := s.auth.StartSession(c.Request().Context(), accountID, c.RealIP(), c.Request().UserAgent())
+// actorOf is who acts in this request, for the services: the user, in the
+// current account with their role there, from the client's address.
+func actorOf(c echo.Context) audit.Actor {
+	if v := visitFrom(c); v != nil {
+		return v.Actor(c.RealIP())
+	}
+	return audit.Actor{IP: c.RealIP()}
+}
+
+// requireAccount sends a signed-in user who belongs to no account (the
+// last one they were in removed them) to the form that makes one.
+func (s *Server) requireAccount(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if v := visitFrom(c); v != nil && v.Current == nil {
+			s.addFlash(c, templates.FlashInfo, "You are not a member of any account now. Create one to go on, or ask a team for an invitation.")
+			return redirect(c, "/accounts/new")
+		}
+		return next(c)
+	}
+}
+
+// startSession signs a session in for a user and sets its cookie.
+func (s *Server) startSession(c echo.Context, userID string) error {
+	tok, exp, err := s.auth.StartSession(c.Request().Context(), userID, c.RealIP(), c.Request().UserAgent())
 	if err != nil {
 		return err
 	}

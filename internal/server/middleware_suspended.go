@@ -15,7 +15,7 @@ import (
 // takes effect on the user's next request.
 func (s *Server) refuseSuspended(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		if a := accountFrom(c); a != nil && a.Suspended {
+		if v := visitFrom(c); v != nil && v.Current != nil && v.Current.Suspended {
 			return render(c, http.StatusForbidden, templates.Suspended(s.layout(c, "Account suspended", "")))
 		}
 		return next(c)

@@ -32,9 +32,17 @@ func (s *Server) layout(c echo.Context, title, nav string) templates.Layout {
 		Assets:  templates.Assets{CSS: static.URL("css/app.css"), JS: static.URL("js/app.js"), Icon: static.URL("favicon.svg")},
 		Now:     time.Now().UTC(),
 	}
-	if a := accountFrom(c); a != nil {
-		l.Account = &templates.Account{ID: a.ID, Email: a.Email, IsAdmin: a.IsAdmin, Plan: s.plans.Get(a.PlanID).Name,
-			Unverified: s.auth.EmailEnabled() && a.EmailVerifiedAt == nil}
+	if v := visitFrom(c); v != nil {
+		u := v.User
+		l.Account = &templates.Account{UserID: u.ID, Email: u.Email, IsAdmin: u.IsAdmin,
+			Unverified: s.auth.EmailEnabled() && u.EmailVerifiedAt == nil}
+		if m := v.Current; m != nil {
+			l.Account.ID, l.Account.Name, l.Account.Role, l.Account.Plan = m.AccountID, m.AccountName, string(m.Role), s.plans.Get(m.PlanID).Name
+		}
+		for _, m := range v.Memberships {
+			l.Account.Accounts = append(l.Account.Accounts, templates.AccountChoice{ID: m.AccountID, Name: m.AccountName,
+				Role: string(m.Role), Current: m.AccountID == l.Account.ID})
+		}
 	}
 	return l
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/keyhold/keyhold/internal/auth"
 	"github.com/keyhold/keyhold/internal/billing"
 	"github.com/keyhold/keyhold/internal/keys"
+	"github.com/keyhold/keyhold/internal/team"
 )
 
 // likeEscape makes s a LIKE pattern that matches it anywhere, with its own
@@ -34,8 +35,7 @@ func (db *DB) Accounts(ctx context.Context, q auth.AccountQuery) ([]auth.Account
 	// names its columns.
 	type row struct {
 		ID               string
-		Email            string
-		IsAdmin          bool
+		Name             string
 		Suspended        bool
 		PlanID           string
 		CreatedAt        time.Time
@@ -44,13 +44,21 @@ func (db *DB) Accounts(ctx context.Context, q auth.AccountQuery) ([]auth.Account
 		SubStatus        *string
 		PeriodStart      *time.Time
 		PeriodEnd        *time.Time
+		OwnerEmail       *string
+		Members          int
 	}
+	// The owner shown is the first (oldest) one.
 	g := db.ctx(ctx).Table("accounts AS a").
-		Select("a.id, a.email, a.is_admin, a.suspended, a.plan_id, a.created_at, a.updated_at, a.stripe_customer_id, " +
-			"s.status AS sub_status, s.period_start, s.period_end").
+		Select("a.id, a.name, a.suspended, a.plan_id, a.created_at, a.updated_at, a.stripe_customer_id, " +
+			"s.status AS sub_status, s.period_start, s.period_end, " +
+			"(SELECT u.email FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.account_id = a.id AND m.role = 'owner' " +
+			"ORDER BY m.created_at, u.id LIMIT 1) AS owner_email, " +
+			"(SELECT COUNT(*) FROM memberships m WHERE m.account_id = a.id) AS members").
 		Joins("LEFT JOIN subscriptions s ON s.account_id = a.id")
 	if q.Email != "" {
-		g = g.Where("a.email LIKE ? ESCAPE '!'", likeEscape(strings.ToLower(q.Email)))
+		pat := likeEscape(strings.ToLower(q.Email))
+		g = g.Where("(LOWER(a.name) LIKE ? ESCAPE '!' OR EXISTS (SELECT 1 FROM memberships m JOIN users u ON u.id = m.user_id "+
+			"WHERE m.account_id = a.id AND u.email LIKE ? ESCAPE '!'))", pat, pat)
 	}
 	if q.PlanID != "" {
 		g = g.Where("a.plan_id = ?", q.PlanID)
@@ -69,8 +77,11 @@ func (db *DB) Accounts(ctx context.Context, q auth.AccountQuery) ([]auth.Account
 	out := make([]auth.AccountSummary, len(rows))
 	ids := make([]string, len(rows))
 	for i, r := range rows {
-		out[i] = auth.AccountSummary{Account: auth.Account{ID: r.ID, Email: r.Email, IsAdmin: r.IsAdmin, Suspended: r.Suspended, PlanID: r.PlanID,
-			CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC()}, PeriodStart: utcPtr(r.PeriodStart), PeriodEnd: utcPtr(r.PeriodEnd)}
+		out[i] = auth.AccountSummary{Account: team.Account{ID: r.ID, Name: r.Name, Suspended: r.Suspended, PlanID: r.PlanID,
+			CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC()}, Members: r.Members, PeriodStart: utcPtr(r.PeriodStart), PeriodEnd: utcPtr(r.PeriodEnd)}
+		if r.OwnerEmail != nil {
+			out[i].OwnerEmail = *r.OwnerEmail
+		}
 		if r.StripeCustomerID != nil {
 			out[i].CustomerID = *r.StripeCustomerID
 		}
@@ -125,11 +136,14 @@ func (db *DB) AccountsByPlan(ctx context.Context) (map[string]int, error) {
 // their account and actor.
 func (db *DB) AuditLog(ctx context.Context, q auth.AuditQuery) ([]auth.AuditRecord, error) {
 	g := db.ctx(ctx).Table("audit_log AS l").
-		Select("l.*, acc.email AS account_email, act.email AS actor_email").
+		Select("l.*, acc.name AS account_name, act.email AS actor_email").
 		Joins("LEFT JOIN accounts acc ON acc.id = l.account_id").
-		Joins("LEFT JOIN accounts act ON act.id = l.actor_id")
+		Joins("LEFT JOIN users act ON act.id = l.actor_id")
 	if q.AccountID != "" {
-		g = g.Where("(l.account_id = ? OR l.actor_id = ?)", q.AccountID, q.AccountID)
+		g = g.Where("l.account_id = ?", q.AccountID)
+	}
+	if q.UserID != "" {
+		g = g.Where("(l.actor_id = ? OR (l.target_type = ? AND l.target_id = ?))", q.UserID, audit.TargetUser, q.UserID)
 	}
 	if strings.HasSuffix(q.Action, ".") {
 		g = g.Where("l.action LIKE ? ESCAPE '!'", strings.TrimPrefix(likeEscape(q.Action), "%"))
@@ -145,7 +159,7 @@ func (db *DB) AuditLog(ctx context.Context, q auth.AuditQuery) ([]auth.AuditReco
 	var rows []struct {
 		ID, AccountID, ActorID, Action, TargetType, TargetID, IP, Detail string
 		CreatedAt                                                        time.Time
-		AccountEmail, ActorEmail                                         *string
+		AccountName, ActorEmail                                          *string
 	}
 	if err := g.Order("l.created_at DESC, l.id DESC").Limit(q.Limit).Offset(q.Offset).Scan(&rows).Error; err != nil {
 		return nil, fmt.Errorf("store: audit log: %w", err)
@@ -154,8 +168,8 @@ func (db *DB) AuditLog(ctx context.Context, q auth.AuditQuery) ([]auth.AuditReco
 	for i, r := range rows {
 		out[i] = auth.AuditRecord{Entry: audit.Entry{ID: r.ID, AccountID: r.AccountID, ActorID: r.ActorID, Action: r.Action,
 			TargetType: r.TargetType, TargetID: r.TargetID, IP: r.IP, Detail: r.Detail, CreatedAt: r.CreatedAt.UTC()}}
-		if r.AccountEmail != nil {
-			out[i].AccountEmail = *r.AccountEmail
+		if r.AccountName != nil {
+			out[i].AccountName = *r.AccountName
 		}
 		if r.ActorEmail != nil {
 			out[i].ActorEmail = *r.ActorEmail
@@ -167,8 +181,9 @@ func (db *DB) AuditLog(ctx context.Context, q auth.AuditQuery) ([]auth.AuditReco
 // FindKeys returns the keys f selects, newest first, with their owners'
 // emails, in one query; with f.ID set, a second one fills OldSecretUntil.
 func (db *DB) FindKeys(ctx context.Context, f keys.KeyFilter) ([]keys.OwnedKey, error) {
-	g := db.ctx(ctx).Table("api_keys AS k").Select("k.*, COALESCE(a.email, '') AS owner_email").
-		Joins("LEFT JOIN accounts a ON a.id = k.account_id")
+	g := db.ctx(ctx).Table("api_keys AS k").Select("k.*, COALESCE(a.name, '') AS account_name, " + createdByColumn).
+		Joins("LEFT JOIN accounts a ON a.id = k.account_id").
+		Joins(createdByJoin)
 	if f.ID != "" {
 		g = g.Where("k.id = ?", f.ID)
 	}
@@ -188,8 +203,8 @@ func (db *DB) FindKeys(ctx context.Context, f keys.KeyFilter) ([]keys.OwnedKey, 
 		g = g.Offset(f.Offset)
 	}
 	var rows []struct {
-		Key        keyRecord `gorm:"embedded"`
-		OwnerEmail string
+		Key         keyRecord `gorm:"embedded"`
+		AccountName string
 	}
 	if err := g.Find(&rows).Error; err != nil {
 		return nil, fmt.Errorf("store: find keys: %w", err)
@@ -200,7 +215,7 @@ func (db *DB) FindKeys(ctx context.Context, f keys.KeyFilter) ([]keys.OwnedKey, 
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, keys.OwnedKey{Key: k, OwnerEmail: rows[i].OwnerEmail})
+		out = append(out, keys.OwnedKey{Key: k, AccountName: rows[i].AccountName})
 	}
 	if f.ID != "" && len(out) == 1 {
 		if err := db.fillOldSecretUntil(ctx, out[0].Key); err != nil {
@@ -285,10 +300,10 @@ func (db *DB) TopKeys(ctx context.Context, since time.Time, limit int) ([]keys.K
 		ids[i] = s.KeyID
 	}
 	var names []struct {
-		ID, AccountID, Name, Display, Email string
-		RevokedAt                           *time.Time
+		ID, AccountID, Name, Display, AccountName string
+		RevokedAt                                 *time.Time
 	}
-	err = db.ctx(ctx).Table("api_keys AS k").Select("k.id, k.account_id, k.name, k.display, k.revoked_at, a.email").
+	err = db.ctx(ctx).Table("api_keys AS k").Select("k.id, k.account_id, k.name, k.display, k.revoked_at, a.name AS account_name").
 		Joins("JOIN accounts a ON a.id = k.account_id").Where("k.id IN ?", ids).Scan(&names).Error
 	if err != nil {
 		return nil, fmt.Errorf("store: top keys: %w", err)
@@ -298,7 +313,7 @@ func (db *DB) TopKeys(ctx context.Context, since time.Time, limit int) ([]keys.K
 		out[i] = keys.KeyVolume{KeyID: s.KeyID, UsageCounts: s.UsageCounts}
 		for _, n := range names {
 			if n.ID == s.KeyID {
-				out[i].AccountID, out[i].Name, out[i].Display, out[i].OwnerEmail, out[i].RevokedAt = n.AccountID, n.Name, n.Display, n.Email, utcPtr(n.RevokedAt)
+				out[i].AccountID, out[i].Name, out[i].Display, out[i].AccountName, out[i].RevokedAt = n.AccountID, n.Name, n.Display, n.AccountName, utcPtr(n.RevokedAt)
 			}
 		}
 	}

@@ -33,7 +33,7 @@ func (db *DB) URL() string { return db.url }
 
 type emailTokenRecord struct {
 	TokenHash string `gorm:"primaryKey"`
-	AccountID string
+	UserID    string
 	Purpose   string
 	Email     string
 	CreatedAt time.Time
@@ -65,11 +65,11 @@ func (db *DB) queue(ctx context.Context, tx *gorm.DB, m *auth.Mail) error {
 func (db *DB) SaveEmailToken(ctx context.Context, t *auth.EmailToken, m *auth.Mail) error {
 	return db.ctx(ctx).Transaction(func(tx *gorm.DB) error {
 		// Only the newest link of a purpose works: older unused ones end.
-		if err := tx.Where("account_id = ? AND purpose = ? AND used_at IS NULL", t.AccountID, t.Purpose).
+		if err := tx.Where("user_id = ? AND purpose = ? AND used_at IS NULL", t.UserID, t.Purpose).
 			Delete(&emailTokenRecord{}).Error; err != nil {
 			return fmt.Errorf("store: end older tokens: %w", err)
 		}
-		rec := emailTokenRecord{TokenHash: t.Hash, AccountID: t.AccountID, Purpose: t.Purpose, Email: t.Email,
+		rec := emailTokenRecord{TokenHash: t.Hash, UserID: t.UserID, Purpose: t.Purpose, Email: t.Email,
 			CreatedAt: t.CreatedAt, ExpiresAt: t.ExpiresAt}
 		if err := tx.Create(&rec).Error; err != nil {
 			return fmt.Errorf("store: save token: %w", err)
@@ -88,7 +88,7 @@ func (db *DB) EmailToken(ctx context.Context, hash string) (*auth.EmailToken, er
 	if err != nil {
 		return nil, fmt.Errorf("store: token: %w", err)
 	}
-	return &auth.EmailToken{Hash: r.TokenHash, AccountID: r.AccountID, Purpose: r.Purpose, Email: r.Email,
+	return &auth.EmailToken{Hash: r.TokenHash, UserID: r.UserID, Purpose: r.Purpose, Email: r.Email,
 		CreatedAt: r.CreatedAt.UTC(), ExpiresAt: r.ExpiresAt.UTC(), UsedAt: utcPtr(r.UsedAt)}, nil
 }
 
@@ -119,20 +119,20 @@ func (db *DB) ResetPassword(ctx context.Context, hash string, now time.Time, pas
 		if err != nil {
 			return err
 		}
-		if err := tx.Model(&accountRecord{}).Where("id = ?", t.AccountID).
+		if err := tx.Model(&userRecord{}).Where("id = ?", t.UserID).
 			Updates(map[string]any{"password_hash": passwordHash, "updated_at": now}).Error; err != nil {
 			return fmt.Errorf("store: reset password: %w", err)
 		}
 		// The link reached the address: it is verified.
-		if err := tx.Model(&accountRecord{}).Where("id = ? AND email = ? AND email_verified_at IS NULL", t.AccountID, t.Email).
+		if err := tx.Model(&userRecord{}).Where("id = ? AND email = ? AND email_verified_at IS NULL", t.UserID, t.Email).
 			Update("email_verified_at", now).Error; err != nil {
 			return fmt.Errorf("store: reset password: %w", err)
 		}
-		if err := tx.Where("account_id = ?", t.AccountID).Delete(&sessionRecord{}).Error; err != nil {
+		if err := tx.Where("user_id = ?", t.UserID).Delete(&sessionRecord{}).Error; err != nil {
 			return fmt.Errorf("store: end sessions: %w", err)
 		}
 		// Every other reset link of the account ends with this one.
-		if err := tx.Where("account_id = ? AND purpose = ? AND used_at IS NULL", t.AccountID, auth.PurposePasswordReset).
+		if err := tx.Where("user_id = ? AND purpose = ? AND used_at IS NULL", t.UserID, auth.PurposePasswordReset).
 			Delete(&emailTokenRecord{}).Error; err != nil {
 			return fmt.Errorf("store: end reset tokens: %w", err)
 		}
@@ -147,7 +147,7 @@ func (db *DB) VerifyEmail(ctx context.Context, hash string, now time.Time) error
 		if err != nil {
 			return err
 		}
-		res := tx.Model(&accountRecord{}).Where("id = ? AND email = ?", t.AccountID, t.Email).
+		res := tx.Model(&userRecord{}).Where("id = ? AND email = ?", t.UserID, t.Email).
 			Updates(map[string]any{"email_verified_at": now, "updated_at": now})
 		if res.Error != nil {
 			return fmt.Errorf("store: verify email: %w", res.Error)
@@ -168,7 +168,7 @@ func (db *DB) ChangeEmail(ctx context.Context, hash string, now time.Time, old s
 		}
 		// The unique index on email is the check at confirm time: an
 		// address another account took since the request fails here.
-		res := tx.Model(&accountRecord{}).Where("id = ? AND email = ?", t.AccountID, old).
+		res := tx.Model(&userRecord{}).Where("id = ? AND email = ?", t.UserID, old).
 			Updates(map[string]any{"email": t.Email, "email_verified_at": now, "updated_at": now})
 		if res.Error != nil {
 			if isUnique(res.Error) {
@@ -182,7 +182,7 @@ func (db *DB) ChangeEmail(ctx context.Context, hash string, now time.Time, old s
 		// Links already mailed to the old address (a reset, a
 		// verification, another change) end here: whoever still reads
 		// that mailbox must not take the account back through them.
-		if err := tx.Where("account_id = ? AND used_at IS NULL", t.AccountID).Delete(&emailTokenRecord{}).Error; err != nil {
+		if err := tx.Where("user_id = ? AND used_at IS NULL", t.UserID).Delete(&emailTokenRecord{}).Error; err != nil {
 			return fmt.Errorf("store: end the old address's links: %w", err)
 		}
 		return db.queue(ctx, tx, notice)

@@ -30,9 +30,20 @@ type keyRecord struct {
 	QuotaOverride *int64
 	CreatedAt     time.Time
 	UpdatedAt     time.Time
+	CreatedBy     string
+	// CreatedByEmail is read only, by the queries that join the creator
+	// (createdByJoin).
+	CreatedByEmail string `gorm:"->;column:created_by_email"`
 }
 
 func (keyRecord) TableName() string { return "api_keys" }
+
+// createdByJoin and createdByColumn add the email of a key's (k) creator
+// to a query, as keyRecord.CreatedByEmail.
+const (
+	createdByJoin   = "LEFT JOIN users cu ON cu.id = k.created_by"
+	createdByColumn = "COALESCE(cu.email, '') AS created_by_email"
+)
 
 type secretRecord struct {
 	Hash      string `gorm:"primaryKey"`
@@ -57,7 +68,7 @@ func (r *keyRecord) domain() (*keys.Key, error) {
 	k := &keys.Key{ID: r.ID, AccountID: r.AccountID, Name: r.Name, Display: r.Display,
 		ExpiresAt: utcPtr(r.ExpiresAt), RevokedAt: utcPtr(r.RevokedAt), LastUsed: utcPtr(r.LastUsedAt),
 		RateOverride: r.RateOverride, BurstOverride: r.BurstOverride, QuotaOverride: r.QuotaOverride,
-		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC()}
+		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(), CreatedBy: r.CreatedBy, CreatedByEmail: r.CreatedByEmail}
 	if err := json.Unmarshal([]byte(r.Scopes), &k.Scopes); err != nil {
 		return nil, fmt.Errorf("store: key %s scopes: %w", r.ID, err)
 	}
@@ -90,7 +101,7 @@ func keyRecordOf(k *keys.Key) (*keyRecord, error) {
 	return &keyRecord{ID: k.ID, AccountID: k.AccountID, Name: k.Name, Display: k.Display, Scopes: string(sc), Meta: meta,
 		ExpiresAt: utcPtr(k.ExpiresAt), RevokedAt: utcPtr(k.RevokedAt), LastUsedAt: utcPtr(k.LastUsed),
 		RateOverride: k.RateOverride, BurstOverride: k.BurstOverride, QuotaOverride: k.QuotaOverride,
-		CreatedAt: k.CreatedAt.UTC(), UpdatedAt: k.UpdatedAt.UTC()}, nil
+		CreatedAt: k.CreatedAt.UTC(), UpdatedAt: k.UpdatedAt.UTC(), CreatedBy: k.CreatedBy}, nil
 }
 
 // lockAccount serialises key creation per account on PostgreSQL; SQLite's

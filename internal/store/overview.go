@@ -15,7 +15,7 @@ import (
 
 // accountStateColumns select an account (a), its subscription (s, LEFT
 // JOINed) and its key counts, under names accountStateRow scans.
-const accountStateColumns = `a.id AS acct_id, a.email AS acct_email, a.is_admin AS acct_is_admin, a.suspended AS acct_suspended, a.plan_id AS acct_plan_id,
+const accountStateColumns = `a.id AS acct_id, a.name AS acct_name, a.suspended AS acct_suspended, a.plan_id AS acct_plan_id,
 	a.stripe_customer_id AS acct_customer_id, a.created_at AS acct_created_at,
 	(SELECT COUNT(*) FROM api_keys c WHERE c.account_id = a.id) AS key_count,
 	(SELECT COUNT(*) FROM api_keys c WHERE c.account_id = a.id AND c.revoked_at IS NULL AND (c.expires_at IS NULL OR c.expires_at > @now)) AS live_key_count,
@@ -25,8 +25,7 @@ const accountStateColumns = `a.id AS acct_id, a.email AS acct_email, a.is_admin 
 	s.state_at AS sub_state_at, s.payment_state AS sub_payment_state, s.payment_at AS sub_payment_at`
 
 type accountStateRow struct {
-	AcctID, AcctEmail     string
-	AcctIsAdmin           bool
+	AcctID, AcctName      string
 	AcctSuspended         bool
 	AcctPlanID            string
 	AcctCustomerID        *string
@@ -55,7 +54,7 @@ func deref[T any](p *T) T {
 }
 
 func (r *accountStateRow) domain() *overview.Account {
-	a := &overview.Account{ID: r.AcctID, Email: r.AcctEmail, IsAdmin: r.AcctIsAdmin, Suspended: r.AcctSuspended, PlanID: r.AcctPlanID,
+	a := &overview.Account{ID: r.AcctID, Name: r.AcctName, Suspended: r.AcctSuspended, PlanID: r.AcctPlanID,
 		CustomerID: deref(r.AcctCustomerID), CreatedAt: r.AcctCreatedAt.UTC(), Keys: r.KeyCount, LiveKeys: r.LiveKeyCount}
 	if r.SubAccountID != nil {
 		a.Subscription = &billing.Subscription{AccountID: *r.SubAccountID, ID: deref(r.SubID), CustomerID: deref(r.SubCustomerID),
@@ -94,8 +93,8 @@ func (db *DB) KeyState(ctx context.Context, accountID, keyID string, now time.Ti
 		// a joined column rather than MAX() so that SQLite keeps its type.
 		OldSecretUntil *time.Time
 	}
-	q := `SELECT k.*, ` + accountStateColumns + `, os.expires_at AS old_secret_until
-		FROM api_keys k JOIN accounts a ON a.id = k.account_id LEFT JOIN subscriptions s ON s.account_id = a.id
+	q := `SELECT k.*, ` + createdByColumn + `, ` + accountStateColumns + `, os.expires_at AS old_secret_until
+		FROM api_keys k JOIN accounts a ON a.id = k.account_id LEFT JOIN subscriptions s ON s.account_id = a.id ` + createdByJoin + `
 		LEFT JOIN key_secrets os ON os.key_id = k.id AND os.expires_at IS NOT NULL
 			AND NOT EXISTS (SELECT 1 FROM key_secrets later WHERE later.key_id = k.id AND later.expires_at > os.expires_at)
 		WHERE k.id = @key`
@@ -128,7 +127,8 @@ var keyOrders = map[string]string{
 // AccountKeys returns the keys f selects with the quota each used in the
 // window starting at windowStart.
 func (db *DB) AccountKeys(ctx context.Context, f overview.KeyFilter, windowStart, now time.Time) ([]overview.Key, error) {
-	g := db.ctx(ctx).Table("api_keys AS k").Select("k.*, COALESCE(q.used, 0) AS quota_used").
+	g := db.ctx(ctx).Table("api_keys AS k").Select("k.*, COALESCE(q.used, 0) AS quota_used, "+createdByColumn).
+		Joins(createdByJoin).
 		Joins("LEFT JOIN key_quota q ON q.key_id = k.id AND q.window_start = ?", windowStart.UTC()).
 		Where("k.account_id = ?", f.AccountID)
 	g = whereStatus(g, f.Status, now)
