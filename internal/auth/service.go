@@ -229,8 +229,11 @@ func (s *Service) signup(ctx context.Context, email, password string, admin bool
 		a.EmailVerifiedAt = &now
 	}
 	// Every user starts with a personal account they own, named by their
-	// address until they rename it.
-	personal := &team.Account{ID: keyhold.NewID(), Name: email, CreatedAt: now, UpdatedAt: now}
+	// address. It shares the user's id, as the accounts that migration
+	// 0013 split into a user and an account do: ids are per table, and a
+	// personal account's id never changes. Every other account (a team)
+	// has an id of its own.
+	personal := &team.Account{ID: a.ID, Name: email, CreatedAt: now, UpdatedAt: now}
 	if err := s.store.CreateUser(ctx, a, personal); err != nil {
 		if errors.Is(err, ErrEmailTaken) {
 			return nil, &keyhold.Error{Code: keyhold.ECONFLICT, Message: "An account with this email already exists. Log in instead?", Err: err}
