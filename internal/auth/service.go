@@ -412,8 +412,16 @@ func clientKey(address string) string {
 const maxUserAgent = 256
 
 // StartSession creates a session for a user and returns its signed token
-// and expiry. Its current account is the user's first (Visit picks it).
+// and expiry. Its current account is the user's oldest membership
+// (Authenticate picks it).
 func (s *Service) StartSession(ctx context.Context, userID, address, userAgent string) (string, time.Time, error) {
+	return s.StartSessionIn(ctx, userID, "", address, userAgent)
+}
+
+// StartSessionIn is StartSession with accountID as the current account;
+// an account the user is not a member of is never used (Authenticate
+// falls back to their oldest membership).
+func (s *Service) StartSessionIn(ctx context.Context, userID, accountID, address, userAgent string) (string, time.Time, error) {
 	now := s.now().UTC().Truncate(time.Second)
 	if len(userAgent) > maxUserAgent {
 		// Cut between characters: half a character is invalid UTF-8, which
@@ -425,7 +433,7 @@ func (s *Service) StartSession(ctx context.Context, userID, address, userAgent s
 		}
 		userAgent = userAgent[:n]
 	}
-	sess := &Session{ID: keyhold.NewID(), UserID: userID, CreatedAt: now, ExpiresAt: now.Add(s.ttl), IP: address, UserAgent: userAgent}
+	sess := &Session{ID: keyhold.NewID(), UserID: userID, AccountID: accountID, CreatedAt: now, ExpiresAt: now.Add(s.ttl), IP: address, UserAgent: userAgent}
 	if err := s.store.CreateSession(ctx, sess); err != nil {
 		return "", time.Time{}, fmt.Errorf("auth: start session: %w", err)
 	}

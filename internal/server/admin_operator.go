@@ -28,6 +28,7 @@ func (s *Server) handleAdminDemote(c echo.Context) error {
 
 func (s *Server) setOperator(c echo.Context, operator bool) error {
 	id := c.Param("id")
+	me := userFrom(c).ID
 	changed, err := s.auth.SetOperator(c.Request().Context(), actorOf(c), id, operator)
 	if err := s.accountActionOutcome(c, err); err != nil {
 		return err
@@ -35,22 +36,22 @@ func (s *Server) setOperator(c echo.Context, operator bool) error {
 	switch {
 	case err != nil:
 	case !changed && operator:
-		s.addFlash(c, templates.FlashInfo, "This account is already an operator.")
+		s.addFlash(c, templates.FlashInfo, "This user is already an operator.")
 	case !changed:
-		s.addFlash(c, templates.FlashInfo, "This account is not an operator.")
+		s.addFlash(c, templates.FlashInfo, "This user is not an operator.")
 	case operator:
-		s.log.Info("operator promoted", "account_id", id, "by", accountID(c))
-		s.addFlash(c, templates.FlashSuccess, "The account is now an operator: it sees the console at /admin.")
+		s.log.Info("operator promoted", "user_id", id, "by", me)
+		s.addFlash(c, templates.FlashSuccess, "The user is now an operator: they see the console at /admin.")
 	default:
-		s.log.Info("operator demoted", "account_id", id, "by", accountID(c))
-		if id == accountID(c) {
+		s.log.Info("operator demoted", "user_id", id, "by", me)
+		if id == me {
 			// The console is gone for this user: send them to their own pages.
 			s.addFlash(c, templates.FlashSuccess, "You are no longer an operator.")
 			return redirect(c, "/dashboard")
 		}
-		s.addFlash(c, templates.FlashSuccess, "The account is no longer an operator.")
+		s.addFlash(c, templates.FlashSuccess, "The user is no longer an operator.")
 	}
-	return redirect(c, adminAccountPath(id))
+	return redirect(c, adminUserPath(id))
 }
 
 // handleAdminSuspend suspends an account: its keys answer DISABLED on
@@ -77,10 +78,10 @@ func (s *Server) setSuspended(c echo.Context, suspended bool) error {
 	case !changed:
 		s.addFlash(c, templates.FlashInfo, "This account is not suspended.")
 	case suspended:
-		s.log.Info("account suspended", "account_id", id, "by", accountID(c))
+		s.log.Info("account suspended", "account_id", id, "by", userFrom(c).ID)
 		s.addFlash(c, templates.FlashSuccess, "Account suspended. Its keys answer DISABLED from their next verification, and its user sees only a page saying so.")
 	default:
-		s.log.Info("account unsuspended", "account_id", id, "by", accountID(c))
+		s.log.Info("account unsuspended", "account_id", id, "by", userFrom(c).ID)
 		s.addFlash(c, templates.FlashSuccess, "Suspension lifted. The account's keys verify again from their next verification.")
 	}
 	return redirect(c, adminAccountPath(id))
@@ -108,7 +109,7 @@ func (s *Server) handleAdminKeyRevoke(c echo.Context) error {
 	k, err := s.keys.RevokeAny(c.Request().Context(), actorOf(c), id)
 	switch keyhold.ErrorCode(err) {
 	case "":
-		s.log.Info("key revoked by operator", "key_id", id, "account_id", k.AccountID, "by", accountID(c))
+		s.log.Info("key revoked by operator", "key_id", id, "account_id", k.AccountID, "by", userFrom(c).ID)
 		s.addFlash(c, templates.FlashSuccess, "Key "+k.Name+" ("+k.Display+") revoked. It answers REVOKED from its next verification.")
 	case keyhold.EINVALID:
 		s.addFlash(c, templates.FlashError, keyhold.ErrorMessage(err))
@@ -129,3 +130,5 @@ func consolePath(p string) bool {
 }
 
 func adminAccountPath(id string) string { return "/admin/accounts/" + url.PathEscape(id) }
+
+func adminUserPath(id string) string { return "/admin/users/" + url.PathEscape(id) }

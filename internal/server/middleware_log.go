@@ -55,8 +55,8 @@ func (s *Server) requestLog() echo.MiddlewareFunc {
 }
 
 // linkPrefixes begin the paths of mailed links, whose next segment is a
-// token (password reset, verification, email change).
-var linkPrefixes = []string{"/password/reset/", "/email/verify/", "/email/change/"}
+// token (password reset, verification, email change, invitation).
+var linkPrefixes = []string{"/password/reset/", "/email/verify/", "/email/change/", "/invitations/"}
 
 // loggedPath is path as the request log may show it: a link's token and
 // whatever follows it are cut off by prefix, not by route, so that a

@@ -135,7 +135,13 @@ func (s *Server) requireAccount(next echo.HandlerFunc) echo.HandlerFunc {
 
 // startSession signs a session in for a user and sets its cookie.
 func (s *Server) startSession(c echo.Context, userID string) error {
-	tok, exp, err := s.auth.StartSession(c.Request().Context(), userID, c.RealIP(), c.Request().UserAgent())
+	return s.startSessionIn(c, userID, "")
+}
+
+// startSessionIn is startSession with accountID (a membership of the
+// user's) as the current account; "": their oldest.
+func (s *Server) startSessionIn(c echo.Context, userID, accountID string) error {
+	tok, exp, err := s.auth.StartSessionIn(c.Request().Context(), userID, accountID, c.RealIP(), c.Request().UserAgent())
 	if err != nil {
 		return err
 	}

@@ -70,27 +70,47 @@ func (s *Server) routes() {
 	// /logout.
 	e.POST("/logout", s.handleLogout, middleware.BodyLimit("64K"), s.csrf, s.requireSession)
 	app := []echo.MiddlewareFunc{middleware.BodyLimit("64K"), s.csrf, s.requireSession, s.refuseSuspended}
-	e.GET("/dashboard", s.handleDashboard, app...)
+	// The pages of an account need the user to be in one.
+	acct := append(app[:len(app):len(app)], s.requireAccount)
+	e.GET("/dashboard", s.handleDashboard, acct...)
 	e.GET("/account", s.handleAccount, app...)
 	e.POST("/account/password", s.handlePasswordChange, app...)
 	e.POST("/account/email", s.handleEmailChange, app...)
 	e.POST("/email/verify", s.handleSendVerification, app...)
 
+	// Accounts and teams. Switching and making an account work from a
+	// suspended account's page too (its user may have others); the pages
+	// of an account need one (requireAccount).
+	mine := []echo.MiddlewareFunc{middleware.BodyLimit("16K"), s.csrf, s.requireSession}
+	e.POST("/accounts/switch", s.handleSwitch, mine...)
+	e.GET("/accounts/new", s.handleAccountNew, mine...)
+	e.POST("/accounts", s.handleAccountCreate, mine...)
+	e.GET("/team", s.handleTeam, acct...)
+	e.POST("/team/invitations", s.handleInvite, acct...)
+	e.POST("/team/invitations/:id/revoke", s.handleInvitationRevoke, acct...)
+	e.POST("/team/members/:user_id/role", s.handleMemberRole, acct...)
+	e.POST("/team/members/:user_id/remove", s.handleMemberRemove, acct...)
+	e.POST("/team/leave", s.handleLeave, acct...)
+	// An invitation's link: anyone may open it; accepting signs up, logs
+	// in or uses the session.
+	e.GET("/invitations/:token", s.handleInvitation, pub...)
+	e.POST("/invitations/:token", s.handleInvitationAccept, pub...)
+
 	// API keys.
-	e.GET("/keys", s.handleKeyList, app...)
-	e.GET("/keys/new", s.handleKeyNew, app...)
-	e.POST("/keys", s.handleKeyCreate, app...)
-	e.GET("/keys/:id", s.handleKeyShow, app...)
-	e.POST("/keys/:id", s.handleKeyUpdate, app...)
-	e.POST("/keys/:id/revoke", s.handleKeyRevoke, app...)
-	e.POST("/keys/:id/rotate", s.handleKeyRotate, app...)
-	e.POST("/keys/:id/expire-old-secret", s.handleKeyExpireOld, app...)
-	e.GET("/keys/:id/usage.csv", s.handleKeyUsageCSV, app...)
+	e.GET("/keys", s.handleKeyList, acct...)
+	e.GET("/keys/new", s.handleKeyNew, acct...)
+	e.POST("/keys", s.handleKeyCreate, acct...)
+	e.GET("/keys/:id", s.handleKeyShow, acct...)
+	e.POST("/keys/:id", s.handleKeyUpdate, acct...)
+	e.POST("/keys/:id/revoke", s.handleKeyRevoke, acct...)
+	e.POST("/keys/:id/rotate", s.handleKeyRotate, acct...)
+	e.POST("/keys/:id/expire-old-secret", s.handleKeyExpireOld, acct...)
+	e.GET("/keys/:id/usage.csv", s.handleKeyUsageCSV, acct...)
 
 	// Billing.
-	e.GET("/billing", s.handleBilling, app...)
-	e.POST("/billing/checkout", s.handleCheckout, app...)
-	e.POST("/billing/portal", s.handlePortal, app...)
+	e.GET("/billing", s.handleBilling, acct...)
+	e.POST("/billing/checkout", s.handleCheckout, acct...)
+	e.POST("/billing/portal", s.handlePortal, acct...)
 
 	// Stripe webhooks: no session and no CSRF; the signature is the check.
 	e.POST("/webhooks/stripe", s.handleStripeWebhook)
@@ -101,11 +121,12 @@ func (s *Server) routes() {
 	e.GET("/admin/accounts", s.handleAdminAccounts, admin...)
 	e.GET("/admin/accounts/:id", s.handleAdminAccount, admin...)
 	e.POST("/admin/accounts/:id/plan", s.handleAdminAccountPlan, admin...)
-	e.POST("/admin/accounts/:id/promote", s.handleAdminPromote, admin...)
-	e.POST("/admin/accounts/:id/demote", s.handleAdminDemote, admin...)
 	e.POST("/admin/accounts/:id/suspend", s.handleAdminSuspend, admin...)
 	e.POST("/admin/accounts/:id/unsuspend", s.handleAdminUnsuspend, admin...)
-	e.POST("/admin/accounts/:id/reset-link", s.handleAdminResetLink, admin...)
+	e.GET("/admin/users/:id", s.handleAdminUser, admin...)
+	e.POST("/admin/users/:id/promote", s.handleAdminPromote, admin...)
+	e.POST("/admin/users/:id/demote", s.handleAdminDemote, admin...)
+	e.POST("/admin/users/:id/reset-link", s.handleAdminResetLink, admin...)
 	e.GET("/admin/keys", s.handleAdminKeys, admin...)
 	e.GET("/admin/keys/:id", s.handleAdminKey, admin...)
 	e.POST("/admin/keys/:id/overrides", s.handleAdminKeyOverrides, admin...)

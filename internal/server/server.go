@@ -24,13 +24,16 @@ import (
 	"github.com/keyhold/keyhold/internal/keys"
 	"github.com/keyhold/keyhold/internal/overview"
 	"github.com/keyhold/keyhold/internal/plans"
+	"github.com/keyhold/keyhold/internal/team"
 	"github.com/keyhold/keyhold/internal/verify"
 )
 
 // Config is what a Server is built from.
 type Config struct {
-	Auth  *auth.Service
-	Keys  *keys.Service
+	Auth *auth.Service
+	Keys *keys.Service
+	// Team is members, roles and invitations of accounts.
+	Team  *team.Service
 	Plans *plans.Catalog
 	// Billing runs Checkout, the portal and Stripe webhooks.
 	Billing *billing.Service
@@ -64,6 +67,7 @@ type Server struct {
 	echo        *echo.Echo
 	auth        *auth.Service
 	keys        *keys.Service
+	team        *team.Service
 	plans       *plans.Catalog
 	billing     *billing.Service
 	verifier    *verify.Verifier
@@ -84,7 +88,7 @@ type Server struct {
 
 // New builds a Server and its routes.
 func New(c Config) (*Server, error) {
-	if c.Auth == nil || c.Keys == nil || c.Plans == nil || c.Verifier == nil || c.Reads == nil || c.Billing == nil || c.Logger == nil || c.BaseURL == nil || len(c.Secret) < 32 {
+	if c.Auth == nil || c.Keys == nil || c.Team == nil || c.Plans == nil || c.Verifier == nil || c.Reads == nil || c.Billing == nil || c.Logger == nil || c.BaseURL == nil || len(c.Secret) < 32 {
 		return nil, errors.New("server: Auth, Keys, Plans, Verifier, Reads, Billing, Logger, BaseURL and a 32-byte Secret are required")
 	}
 	reads, err := overview.New(overview.Config{Store: c.Reads, Plans: c.Plans, Live: c.Verifier})
@@ -101,6 +105,7 @@ func New(c Config) (*Server, error) {
 		echo:     echo.New(),
 		auth:     c.Auth,
 		keys:     c.Keys,
+		team:     c.Team,
 		plans:    c.Plans,
 		verifier: c.Verifier,
 		overview: reads,
