@@ -347,7 +347,7 @@ func appShell(l Layout) templ.Component {
 				return templ_7745c5c3_Err
 			}
 			if hasSwitcher(l.Account) {
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 21, "<span class=\"text-lg font-light text-gray-300 select-none\" aria-hidden=\"true\">/</span>")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 21, "<span class=\"text-lg font-light text-gray-300 select-none max-sm:hidden\" aria-hidden=\"true\">/</span>")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
