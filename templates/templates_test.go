@@ -61,7 +61,7 @@ func pages() []struct {
 		{"account", "Account · Keyhold", 2, AccountSettings(AccountPage{Layout: testLayout("Account", "account", testAccount(false)), Email: "ada@example.com", CreatedAt: at})},
 		{"error anonymous", "Page not found · Keyhold", 0, Error(ErrorPage{Layout: testLayout("", "", nil), Status: 404})},
 		{"error signed in", "Oops · Keyhold", 1, Error(ErrorPage{Layout: testLayout("Oops", "", testAccount(true)), Status: 500})},
-	}, append(keyPages(), billingPages()...)...)
+	}, append(append(keyPages(), billingPages()...), teamPages()...)...)
 }
 
 func TestEveryPageHead(t *testing.T) {

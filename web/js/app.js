@@ -19,6 +19,10 @@
 //                                   side (the CSS fades that edge).
 //   <details data-remember="NAME">  remembers whether it was left open or
 //                                   closed (localStorage), for next time.
+//   <form data-auto-submit>         submits itself when one of its selects
+//                                   changes (the account switcher); its
+//                                   [data-auto-submit-button], there for
+//                                   pages without script, is hidden.
 //   <div data-chart-bars>           a chart's bar buttons: a tap (click)
 //                                   marks one data-active, which shows its
 //                                   numbers, until a tap elsewhere or Escape;
@@ -201,6 +205,17 @@
     bar.setAttribute("tabindex", "-1");
     bars[next].setAttribute("tabindex", "0");
     bars[next].focus();
+  });
+
+  Array.prototype.forEach.call(document.querySelectorAll("form[data-auto-submit]"), function (form) {
+    var button = form.querySelector("[data-auto-submit-button]");
+    if (button) button.hidden = true;
+    form.addEventListener("change", function (event) {
+      if (!(event.target instanceof HTMLSelectElement)) return;
+      // requestSubmit runs the submit listeners (data-confirm) like a click.
+      if (form.requestSubmit) form.requestSubmit();
+      else form.submit();
+    });
   });
 
   document.addEventListener("submit", function (event) {
