@@ -1,7 +1,6 @@
 package templates
 
 import (
-	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -497,13 +496,26 @@ func TestInvitationShell(t *testing.T) {
 	}
 }
 
-func TestInvitationSignUp(t *testing.T) {
+// TestInvitationSignUpOrLogIn: an anonymous visitor gets the sign-up form
+// for the invited email, or the log-in form when a user has it; both post
+// to the invitation's own link, and no other URL carries its token.
+func TestInvitationSignUpOrLogIn(t *testing.T) {
 	for _, hasUser := range []bool{false, true} {
 		p := testInvitation(InvitationOpen, false)
 		p.HasUser = hasUser
 		p.Error, p.Fields = "Could not sign up.", map[string]string{"password": "Use at least 10 characters."}
-		doc, _ := render(t, Invitation(p))
-		form := doc.Find(`form[data-testid="invitation-signup-form"]`)
+		doc, body := render(t, Invitation(p))
+		formID, autocomplete := "invitation-signup-form", "new-password"
+		if hasUser {
+			formID, autocomplete = "invitation-login-form", "current-password"
+		}
+		form := doc.Find(`form[data-testid="` + formID + `"][action="` + testInvitationPath + `"]`)
+		if form.Length() != 1 {
+			t.Fatalf("HasUser %v: no %s posting to the invitation", hasUser, formID)
+		}
+		if doc.Find(`form[data-testid="invitation-signup-form"]`).Length()+doc.Find(`form[data-testid="invitation-login-form"]`).Length() != 1 {
+			t.Errorf("HasUser %v: not exactly one of the two forms", hasUser)
+		}
 		email := form.Find(`input[name="email"]`)
 		if email.AttrOr("value", "") != "margaret@example.com" || email.AttrOr("type", "") != "email" {
 			t.Errorf("email input %q", email.AttrOr("value", ""))
@@ -512,19 +524,21 @@ func TestInvitationSignUp(t *testing.T) {
 			t.Error("the invited email can be edited")
 		}
 		pw := form.Find(`input[name="password"]`)
-		if pw.AttrOr("type", "") != "password" || pw.AttrOr("autocomplete", "") != "new-password" || pw.AttrOr("minlength", "") != "10" {
-			t.Error("the password input is not a new password of 10 characters")
+		if pw.AttrOr("type", "") != "password" || pw.AttrOr("autocomplete", "") != autocomplete {
+			t.Errorf("the password input is not a %s", autocomplete)
+		}
+		if !hasUser && pw.AttrOr("minlength", "") != "10" {
+			t.Error("the new password has no minimum of 10")
+		}
+		if got := form.Find(`input[name="intent"]`).AttrOr("value", ""); got != map[bool]string{true: "login"}[hasUser] {
+			t.Errorf("HasUser %v: intent %q", hasUser, got)
 		}
 		checkFieldError(t, doc, form, "password", "Use at least 10 characters.")
 		if got := strings.TrimSpace(doc.Find(`[data-testid="form-error"]`).Text()); got != "Could not sign up." {
 			t.Errorf("form error %q", got)
 		}
-		login := "/login?next=" + url.QueryEscape(testInvitationPath)
-		if doc.Find(`a[href="`+login+`"]`).Length() == 0 {
-			t.Errorf("no log-in link to %s", login)
-		}
-		if got := doc.Find(`[data-testid="invitation-login"]`).Length() == 1; got != hasUser {
-			t.Errorf("HasUser %v: the log-in note = %v", hasUser, got)
+		if strings.Count(body, "kh_inv_8Jt2c7VqYbXn4sLp0wRf") != 1 {
+			t.Errorf("HasUser %v: the token appears %d times, want once (the form's action)", hasUser, strings.Count(body, "kh_inv_8Jt2c7VqYbXn4sLp0wRf"))
 		}
 	}
 }
