@@ -31,14 +31,15 @@ func joinAccount(t *testing.T, db *store.DB, name, userID string, role team.Role
 }
 
 // TestVisit: one Visit carries the session, its user and every membership
-// of the user, ordered by account name (lower-case names here: the order of "Zeta" and "mia" is the collation's), each with its account's name, plan
+// of the user, ordered by account name in any case ("Zeta" after "mia", which a byte order
+// would put first), each with its account's name, plan
 // and suspension; another user's accounts are not among them.
 func TestVisit(t *testing.T) {
 	forEachDB(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		u := mustAccount(t, db, "mia@example.com") // personal account named "mia@example.com"
 		other := mustAccount(t, db, "other@example.com")
-		zeta := joinAccount(t, db, "zeta team", u.ID, team.Developer, true)
+		zeta := joinAccount(t, db, "Zeta team", u.ID, team.Developer, true)
 		acme := joinAccount(t, db, "acme team", u.ID, team.Viewer, false)
 		joinAccount(t, db, "Bystander", other.ID, team.Owner, false)
 		now := time.Now().UTC().Truncate(time.Second)
@@ -55,7 +56,7 @@ func TestVisit(t *testing.T) {
 		want := []team.Membership{
 			{AccountID: acme, AccountName: "acme team", PlanID: "pro", UserID: u.ID, Role: team.Viewer},
 			{AccountID: u.ID, AccountName: "mia@example.com", PlanID: "free", UserID: u.ID, Role: team.Owner},
-			{AccountID: zeta, AccountName: "zeta team", PlanID: "pro", Suspended: true, UserID: u.ID, Role: team.Developer},
+			{AccountID: zeta, AccountName: "Zeta team", PlanID: "pro", Suspended: true, UserID: u.ID, Role: team.Developer},
 		}
 		if len(v.Memberships) != len(want) {
 			t.Fatalf("memberships: %+v, want %d", v.Memberships, len(want))
