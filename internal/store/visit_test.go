@@ -31,8 +31,8 @@ func joinAccount(t *testing.T, db *store.DB, name, userID string, role team.Role
 }
 
 // TestVisit: one Visit carries the session, its user and every membership
-// of the user, ordered by account name in any case ("Zeta" after "mia", which a byte order
-// would put first), each with its account's name, plan
+// of the user, ordered by account name in any case ("Zeta" after "mia",
+// where a byte order puts it first), each with its account's name, plan
 // and suspension; another user's accounts are not among them.
 func TestVisit(t *testing.T) {
 	forEachDB(t, func(t *testing.T, db *store.DB) {
