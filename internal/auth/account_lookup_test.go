@@ -7,6 +7,7 @@ import (
 
 	"github.com/keyhold/keyhold/internal/auth"
 	"github.com/keyhold/keyhold/internal/keyhold"
+	"github.com/keyhold/keyhold/internal/team"
 )
 
 // TestAccountLookup: Account returns the account by id; an unknown id is
@@ -16,7 +17,7 @@ func TestAccountLookup(t *testing.T) {
 	ctx := context.Background()
 	a := mustAda(t, svc)
 	got, err := svc.Account(ctx, a.ID)
-	if err != nil || got.ID != a.ID || got.Email != "ada@example.com" {
+	if err != nil || got.ID != a.ID || got.Name != "ada@example.com" {
 		t.Errorf("Account(%s) = %+v, %v", a.ID, got, err)
 	}
 	_, err = svc.Account(ctx, "no-such-id")
@@ -29,7 +30,7 @@ func TestAccountLookup(t *testing.T) {
 // database outage does.
 type failingAccountByID struct{ auth.Store }
 
-func (failingAccountByID) AccountByID(context.Context, string) (*auth.Account, error) {
+func (failingAccountByID) AccountByID(context.Context, string) (*team.Account, error) {
 	return nil, errOutage
 }
 

@@ -35,18 +35,19 @@ func TestAuditTrail(t *testing.T) {
 		t.Fatal(err)
 	}
 	tok, _, _ := svc.StartSession(ctx, a.ID, "192.0.2.5", "test")
-	_, sess, err := svc.Authenticate(ctx, tok)
+	v, err := svc.Authenticate(ctx, tok)
 	if err != nil {
 		t.Fatal(err)
 	}
-	me := audit.Actor{AccountID: a.ID, IP: "192.0.2.5"}
+	sess := v.Session
+	me := audit.Actor{UserID: a.ID, AccountID: a.ID, IP: "192.0.2.5"}
 	if err := svc.Logout(ctx, me, sess.ID); err != nil {
 		t.Fatal(err)
 	}
 	if err := svc.Logout(ctx, me, sess.ID); err != nil {
 		t.Fatal(err) // a second log-out is no event
 	}
-	if err := svc.ChangePassword(ctx, audit.Actor{AccountID: a.ID, IP: "192.0.2.6"}, "correct horse battery", "a brand new password"); err != nil {
+	if err := svc.ChangePassword(ctx, audit.Actor{UserID: a.ID, AccountID: a.ID, IP: "192.0.2.6"}, "correct horse battery", "a brand new password"); err != nil {
 		t.Fatal(err)
 	}
 
@@ -56,11 +57,12 @@ func TestAuditTrail(t *testing.T) {
 	}
 	type line struct{ action, account, actor, ip, detail string }
 	want := []line{ // newest first
-		{audit.PasswordChanged, a.ID, a.ID, "192.0.2.6", "Changed the password; every session ended"},
-		{audit.LoggedOut, a.ID, a.ID, "192.0.2.5", "Logged out"},
-		{audit.LoggedIn, a.ID, a.ID, "192.0.2.4", "Logged in"},
+		// A user's own events are about the user, in no account.
+		{audit.PasswordChanged, "", a.ID, "192.0.2.6", "Changed the password; every session ended"},
+		{audit.LoggedOut, "", a.ID, "192.0.2.5", "Logged out"},
+		{audit.LoggedIn, "", a.ID, "192.0.2.4", "Logged in"},
 		{audit.LoginFailed, "", "", "192.0.2.3", "Unknown email"},
-		{audit.LoginFailed, a.ID, "", "192.0.2.2", "Wrong password"},
+		{audit.LoginFailed, "", "", "192.0.2.2", "Wrong password"},
 		{audit.AccountCreated, ops.ID, ops.ID, "", "Created on the command line (operator)"},
 		{audit.AccountCreated, a.ID, a.ID, "192.0.2.1", "Signed up"},
 	}
@@ -80,8 +82,14 @@ func TestAuditTrail(t *testing.T) {
 			t.Errorf("entry %d has no id or time: %+v", i, e.Entry)
 		}
 	}
-	if log[0].AccountEmail != "ada@example.com" || log[0].ActorEmail != "ada@example.com" || log[3].AccountEmail != "" {
-		t.Errorf("emails: %q %q %q", log[0].AccountEmail, log[0].ActorEmail, log[3].AccountEmail)
+	if log[6].AccountName != "ada@example.com" || log[0].ActorEmail != "ada@example.com" || log[0].AccountName != "" || log[3].AccountName != "" {
+		t.Errorf("names: %q %q %q %q", log[6].AccountName, log[0].ActorEmail, log[0].AccountName, log[3].AccountName)
+	}
+	// A user event names its user as target.
+	for _, i := range []int{0, 1, 2, 4} {
+		if e := log[i]; e.TargetType != audit.TargetUser || e.TargetID != a.ID {
+			t.Errorf("entry %d (%s) is about %s %q, want user %s", i, e.Action, e.TargetType, e.TargetID, a.ID)
+		}
 	}
 
 	// Filters: by account (its own entries and those it did), by action
@@ -91,8 +99,10 @@ func TestAuditTrail(t *testing.T) {
 		q    auth.AuditQuery
 		want int
 	}{
-		{"account", auth.AuditQuery{AccountID: a.ID}, 5},
-		{"operator", auth.AuditQuery{AccountID: ops.ID}, 1},
+		{"account", auth.AuditQuery{AccountID: a.ID}, 1},
+		{"user", auth.AuditQuery{UserID: a.ID}, 5},
+		{"operator's account", auth.AuditQuery{AccountID: ops.ID}, 1},
+		{"operator", auth.AuditQuery{UserID: ops.ID}, 1},
 		{"action", auth.AuditQuery{Action: audit.LoginFailed}, 2},
 		{"prefix", auth.AuditQuery{Action: "account."}, 7},
 		{"no such prefix", auth.AuditQuery{Action: "key."}, 0},

@@ -14,6 +14,7 @@ import (
 	"github.com/keyhold/keyhold/internal/keyhold"
 	"github.com/keyhold/keyhold/internal/store"
 	"github.com/keyhold/keyhold/internal/store/storetest"
+	"github.com/keyhold/keyhold/internal/team"
 )
 
 var secret = []byte(strings.Repeat("k", 32))
@@ -123,36 +124,41 @@ func TestSessions(t *testing.T) {
 	if d := exp.Sub(clk.Now()); d < 6*24*time.Hour || d > 8*24*time.Hour {
 		t.Errorf("session lifetime %v", d)
 	}
-	got, sess, err := svc.Authenticate(ctx, tok)
-	if err != nil || got.ID != a.ID {
+	v, err := svc.Authenticate(ctx, tok)
+	if err != nil || v.User.ID != a.ID || v.Session.UserID != a.ID {
 		t.Fatalf("authenticate: %v", err)
 	}
+	// The personal account, the only one, is the current one.
+	if v.Current == nil || v.Current.AccountID != a.ID || v.Current.Role != team.Owner || len(v.Memberships) != 1 {
+		t.Errorf("current account: %+v of %+v", v.Current, v.Memberships)
+	}
+	sess := v.Session
 
 	// Logout ends every copy of the token.
-	if err := svc.Logout(ctx, audit.Actor{AccountID: a.ID, IP: "127.0.0.1"}, sess.ID); err != nil {
+	if err := svc.Logout(ctx, audit.Actor{UserID: a.ID, AccountID: a.ID, IP: "127.0.0.1"}, sess.ID); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := svc.Authenticate(ctx, tok); code(err) != keyhold.EUNAUTHORIZED {
+	if _, err := svc.Authenticate(ctx, tok); code(err) != keyhold.EUNAUTHORIZED {
 		t.Errorf("after logout: %v", err)
 	}
 
 	// Password change ends every session.
 	tok1, _, _ := svc.StartSession(ctx, a.ID, "", "")
 	tok2, _, _ := svc.StartSession(ctx, a.ID, "", "")
-	if err := svc.ChangePassword(ctx, audit.Actor{AccountID: a.ID, IP: "127.0.0.1"}, "wrong current pw", "a brand new password"); code(err) != keyhold.EINVALID {
+	if err := svc.ChangePassword(ctx, audit.Actor{UserID: a.ID, AccountID: a.ID, IP: "127.0.0.1"}, "wrong current pw", "a brand new password"); code(err) != keyhold.EINVALID {
 		t.Errorf("wrong current password: %v", err)
 	}
-	if err := svc.ChangePassword(ctx, audit.Actor{AccountID: a.ID, IP: "127.0.0.1"}, "correct horse battery", "short"); code(err) != keyhold.EINVALID {
+	if err := svc.ChangePassword(ctx, audit.Actor{UserID: a.ID, AccountID: a.ID, IP: "127.0.0.1"}, "correct horse battery", "short"); code(err) != keyhold.EINVALID {
 		t.Errorf("short new password: %v", err)
 	}
-	if _, _, err := svc.Authenticate(ctx, tok1); err != nil {
+	if _, err := svc.Authenticate(ctx, tok1); err != nil {
 		t.Fatalf("failed changes must not end sessions: %v", err)
 	}
-	if err := svc.ChangePassword(ctx, audit.Actor{AccountID: a.ID, IP: "127.0.0.1"}, "correct horse battery", "a brand new password"); err != nil {
+	if err := svc.ChangePassword(ctx, audit.Actor{UserID: a.ID, AccountID: a.ID, IP: "127.0.0.1"}, "correct horse battery", "a brand new password"); err != nil {
 		t.Fatal(err)
 	}
 	for _, tk := range []string{tok1, tok2} {
-		if _, _, err := svc.Authenticate(ctx, tk); code(err) != keyhold.EUNAUTHORIZED {
+		if _, err := svc.Authenticate(ctx, tk); code(err) != keyhold.EUNAUTHORIZED {
 			t.Errorf("after password change: %v", err)
 		}
 	}
@@ -163,7 +169,7 @@ func TestSessions(t *testing.T) {
 	// Expiry.
 	tok3, _, _ := svc.StartSession(ctx, a.ID, "", "")
 	clk.Advance(8 * 24 * time.Hour)
-	if _, _, err := svc.Authenticate(ctx, tok3); code(err) != keyhold.EUNAUTHORIZED {
+	if _, err := svc.Authenticate(ctx, tok3); code(err) != keyhold.EUNAUTHORIZED {
 		t.Errorf("expired token: %v", err)
 	}
 }
@@ -224,14 +230,14 @@ func TestForgedTokens(t *testing.T) {
 	}
 	for name, tok := range tests {
 		t.Run(name, func(t *testing.T) {
-			if _, _, err := svc.Authenticate(ctx, tok); code(err) != keyhold.EUNAUTHORIZED {
+			if _, err := svc.Authenticate(ctx, tok); code(err) != keyhold.EUNAUTHORIZED {
 				t.Errorf("accepted or wrong error: %v", err)
 			}
 		})
 	}
 	// The control: the untouched token still works, so the cases above fail
 	// for the reason named.
-	if _, _, err := svc.Authenticate(ctx, sign(jwt.SigningMethodHS256, claims, sessionKey)); err != nil {
+	if _, err := svc.Authenticate(ctx, sign(jwt.SigningMethodHS256, claims, sessionKey)); err != nil {
 		t.Errorf("re-signed good claims refused: %v", err)
 	}
 }

@@ -31,7 +31,7 @@ func TestLongestPassword(t *testing.T) {
 	if _, err := svc.Login(ctx, "ada@example.com", longest, "192.0.2.1"); err != nil {
 		t.Errorf("log-in with a password of MaxPasswordLen characters: %v", err)
 	}
-	if err := svc.ChangePassword(ctx, audit.Actor{AccountID: a.ID, IP: "192.0.2.1"}, longest, adaPassword); err != nil {
+	if err := svc.ChangePassword(ctx, audit.Actor{UserID: a.ID, AccountID: a.ID, IP: "192.0.2.1"}, longest, adaPassword); err != nil {
 		t.Errorf("changing a password of MaxPasswordLen characters: %v", err)
 	}
 	tooLong := passwordOf(auth.MaxPasswordLen + 1)
@@ -75,7 +75,7 @@ type failingAccounts struct{ auth.Store }
 
 var errOutage = errors.New("database is down")
 
-func (failingAccounts) AccountByEmail(context.Context, string) (*auth.Account, error) {
+func (failingAccounts) UserByEmail(context.Context, string) (*auth.User, error) {
 	return nil, errOutage
 }
 

@@ -17,13 +17,13 @@ import (
 // exactly one more failure before the limit refuses: without the refund
 // the success would have filled it.
 func TestSuccessRefundsTheAttempt(t *testing.T) {
-	type succeed func(ctx context.Context, svc *auth.Service, a *auth.Account, address string) error
-	login := func(ctx context.Context, svc *auth.Service, _ *auth.Account, address string) error {
+	type succeed func(ctx context.Context, svc *auth.Service, a *auth.User, address string) error
+	login := func(ctx context.Context, svc *auth.Service, _ *auth.User, address string) error {
 		_, err := svc.Login(ctx, "ada@example.com", adaPassword, address)
 		return err
 	}
-	changePassword := func(ctx context.Context, svc *auth.Service, a *auth.Account, address string) error {
-		return svc.ChangePassword(ctx, audit.Actor{AccountID: a.ID, IP: address}, adaPassword, "a brand new password")
+	changePassword := func(ctx context.Context, svc *auth.Service, a *auth.User, address string) error {
+		return svc.ChangePassword(ctx, audit.Actor{UserID: a.ID, AccountID: a.ID, IP: address}, adaPassword, "a brand new password")
 	}
 	tests := []struct {
 		name string

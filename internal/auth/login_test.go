@@ -15,7 +15,7 @@ import (
 
 const adaPassword = "correct horse battery"
 
-func mustAda(tb testing.TB, svc *auth.Service) *auth.Account {
+func mustAda(tb testing.TB, svc *auth.Service) *auth.User {
 	tb.Helper()
 	a, err := svc.Signup(context.Background(), "ada@example.com", adaPassword, false)
 	if err != nil {
@@ -215,7 +215,7 @@ func TestPasswordChangeThrottle(t *testing.T) {
 	svc, _ := MustService(t, nil)
 	ctx := context.Background()
 	a := mustAda(t, svc)
-	thief := audit.Actor{AccountID: a.ID, IP: "203.0.113.7"}
+	thief := audit.Actor{UserID: a.ID, AccountID: a.ID, IP: "203.0.113.7"}
 	for i := range 10 {
 		if err := svc.ChangePassword(ctx, thief, "wrong password!", "a brand new password"); code(err) != keyhold.EINVALID {
 			t.Fatalf("guess %d: %v", i+1, err)
@@ -230,7 +230,7 @@ func TestPasswordChangeThrottle(t *testing.T) {
 		t.Errorf("log-in from the thief's address: %v", err)
 	}
 	// ...and the owner elsewhere is not affected.
-	if err := svc.ChangePassword(ctx, audit.Actor{AccountID: a.ID, IP: "198.51.100.20"}, adaPassword, "a brand new password"); err != nil {
+	if err := svc.ChangePassword(ctx, audit.Actor{UserID: a.ID, AccountID: a.ID, IP: "198.51.100.20"}, adaPassword, "a brand new password"); err != nil {
 		t.Errorf("the owner's change: %v", err)
 	}
 }
@@ -279,7 +279,7 @@ func TestPasswordChangeRefusesWeak(t *testing.T) {
 	svc, _ := MustService(t, nil)
 	ctx := context.Background()
 	a := mustAda(t, svc)
-	me := audit.Actor{AccountID: a.ID, IP: "192.0.2.1"}
+	me := audit.Actor{UserID: a.ID, AccountID: a.ID, IP: "192.0.2.1"}
 	for _, tt := range []struct{ next, want string }{
 		{"password123", "common passwords"},
 		{"ada@example.com!!", "email address"},

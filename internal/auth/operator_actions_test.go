@@ -9,7 +9,7 @@ import (
 	"github.com/keyhold/keyhold/internal/keyhold"
 )
 
-func mustSignup(t *testing.T, svc *auth.Service, email string, operator bool) *auth.Account {
+func mustSignup(t *testing.T, svc *auth.Service, email string, operator bool) *auth.User {
 	t.Helper()
 	a, err := svc.Signup(context.Background(), email, "correct horse battery", operator)
 	if err != nil {
@@ -48,7 +48,7 @@ func TestSetOperator(t *testing.T) {
 			if tt.others {
 				mustSignup(t, svc, "other@example.com", true)
 			}
-			actor := audit.Actor{AccountID: ops.ID, IP: "192.0.2.1"}
+			actor := audit.Actor{UserID: ops.ID, AccountID: ops.ID, IP: "192.0.2.1"}
 			if tt.cli {
 				actor = audit.Actor{}
 			}
@@ -56,7 +56,7 @@ func TestSetOperator(t *testing.T) {
 			if code(err) != tt.wantCode || changed != tt.wantChange {
 				t.Fatalf("SetOperator = %v, %v; want changed %v, code %q", changed, err, tt.wantChange, tt.wantCode)
 			}
-			a, _ := svc.Account(ctx, target.ID)
+			a, _ := svc.User(ctx, target.ID)
 			if tt.wantCode != "" && a.IsAdmin == tt.operator {
 				t.Errorf("operator = %v after a refusal", a.IsAdmin)
 			}
@@ -67,7 +67,7 @@ func TestSetOperator(t *testing.T) {
 			if !tt.operator {
 				action = audit.Demoted
 			}
-			rs, err := svc.AuditLog(ctx, auth.AuditQuery{AccountID: target.ID, Action: action})
+			rs, err := svc.AuditLog(ctx, auth.AuditQuery{UserID: target.ID, Action: action})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -77,14 +77,14 @@ func TestSetOperator(t *testing.T) {
 				}
 				return
 			}
-			if len(rs) != 1 || rs[0].ActorID != actor.AccountID || rs[0].TargetID != target.ID || rs[0].IP != actor.IP {
-				t.Fatalf("audit = %+v, want one entry by %q about %s", rs, actor.AccountID, target.ID)
+			if len(rs) != 1 || rs[0].ActorID != actor.UserID || rs[0].TargetID != target.ID || rs[0].IP != actor.IP {
+				t.Fatalf("audit = %+v, want one entry by %q about %s", rs, actor.UserID, target.ID)
 			}
 			// Asking again changes nothing and records nothing.
 			if changed, err := svc.SetOperator(ctx, actor, target.ID, tt.operator); changed || err != nil {
 				t.Errorf("again: %v, %v", changed, err)
 			}
-			if rs, _ := svc.AuditLog(ctx, auth.AuditQuery{AccountID: target.ID, Action: action}); len(rs) != 1 {
+			if rs, _ := svc.AuditLog(ctx, auth.AuditQuery{UserID: target.ID, Action: action}); len(rs) != 1 {
 				t.Errorf("%d entries after asking twice", len(rs))
 			}
 		})
@@ -96,15 +96,15 @@ func TestSetOperatorUnknownAccount(t *testing.T) {
 	if _, err := svc.SetOperator(context.Background(), audit.Actor{}, "nope", true); code(err) != keyhold.ENOTFOUND {
 		t.Errorf("unknown account: %v", err)
 	}
-	if _, err := svc.AccountByEmail(context.Background(), "nobody@example.com"); code(err) != keyhold.ENOTFOUND {
+	if _, err := svc.UserByEmail(context.Background(), "nobody@example.com"); code(err) != keyhold.ENOTFOUND {
 		t.Errorf("unknown email: %v", err)
 	}
-	if _, err := svc.AccountByEmail(context.Background(), "not an email"); code(err) != keyhold.EINVALID {
+	if _, err := svc.UserByEmail(context.Background(), "not an email"); code(err) != keyhold.EINVALID {
 		t.Errorf("bad email: %v", err)
 	}
 	if a, err := svc.Signup(context.Background(), "Ada@Example.com", "correct horse battery", false); err != nil {
 		t.Fatal(err)
-	} else if b, err := svc.AccountByEmail(context.Background(), " ADA@example.com "); err != nil || b.ID != a.ID {
+	} else if b, err := svc.UserByEmail(context.Background(), " ADA@example.com "); err != nil || b.ID != a.ID {
 		t.Errorf("AccountByEmail in another case = %v, %v", b, err)
 	}
 }
@@ -116,7 +116,7 @@ func TestSetSuspended(t *testing.T) {
 	dev := mustSignup(t, svc, "dev@example.com", false)
 	var told []string
 	svc.Subscribe(func(id string) { told = append(told, id) })
-	actor := audit.Actor{AccountID: ops.ID}
+	actor := audit.Actor{UserID: ops.ID, AccountID: ops.ID}
 
 	if _, err := svc.SetSuspended(ctx, actor, ops.ID, true); code(err) != keyhold.EINVALID {
 		t.Errorf("suspend self: %v, want EINVALID", err)

@@ -65,7 +65,7 @@ func TestSessionExpiryIsCheckedTwice(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, _, err := svc.Authenticate(ctx, resigned); code(err) != keyhold.EUNAUTHORIZED {
+			if _, err := svc.Authenticate(ctx, resigned); code(err) != keyhold.EUNAUTHORIZED {
 				t.Errorf("accepted or wrong error: %v", err)
 			}
 
@@ -74,7 +74,7 @@ func TestSessionExpiryIsCheckedTwice(t *testing.T) {
 			clk.Advance(-tt.advance)
 			claims.ExpiresAt = jwt.NewNumericDate(clk.Now().Add(time.Minute))
 			good, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(auth.DeriveKey(secret, "session-jwt"))
-			if _, _, err := svc.Authenticate(ctx, good); err != nil {
+			if _, err := svc.Authenticate(ctx, good); err != nil {
 				t.Errorf("the control token was refused: %v", err)
 			}
 		})

@@ -35,10 +35,11 @@ func TestSessionUserAgentCut(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, sess, err := svc.Authenticate(ctx, tok)
+			v, err := svc.Authenticate(ctx, tok)
 			if err != nil {
 				t.Fatal(err)
 			}
+			sess := v.Session
 			if sess.UserAgent != tt.want || !utf8.ValidString(sess.UserAgent) {
 				t.Errorf("user agent kept as %q (%d bytes), want %q", sess.UserAgent, len(sess.UserAgent), tt.want)
 			}

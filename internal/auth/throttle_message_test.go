@@ -35,16 +35,16 @@ func TestThrottleMessage(t *testing.T) {
 	// refused by the next.
 	ways := []struct {
 		name, message string
-		attempt       func(ctx context.Context, svc *auth.Service, a *auth.Account) error
+		attempt       func(ctx context.Context, svc *auth.Service, a *auth.User) error
 	}{
-		{"log-in", "Too many failed attempts. Try again in %s.", func(ctx context.Context, svc *auth.Service, _ *auth.Account) error {
+		{"log-in", "Too many failed attempts. Try again in %s.", func(ctx context.Context, svc *auth.Service, _ *auth.User) error {
 			_, err := svc.Login(ctx, "ada@example.com", "wrong password!", "192.0.2.1")
 			return err
 		}},
-		{"password change", "Too many wrong passwords. Try again in %s.", func(ctx context.Context, svc *auth.Service, a *auth.Account) error {
-			return svc.ChangePassword(ctx, audit.Actor{AccountID: a.ID, IP: "192.0.2.1"}, "wrong password!", "a brand new password")
+		{"password change", "Too many wrong passwords. Try again in %s.", func(ctx context.Context, svc *auth.Service, a *auth.User) error {
+			return svc.ChangePassword(ctx, audit.Actor{UserID: a.ID, AccountID: a.ID, IP: "192.0.2.1"}, "wrong password!", "a brand new password")
 		}},
-		{"sign-up", "Too many sign-ups from your network. Try again in %s.", func(ctx context.Context, svc *auth.Service, _ *auth.Account) error {
+		{"sign-up", "Too many sign-ups from your network. Try again in %s.", func(ctx context.Context, svc *auth.Service, _ *auth.User) error {
 			_, err := svc.SignupFrom(ctx, "new@example.com", adaPassword, "192.0.2.1")
 			return err
 		}},

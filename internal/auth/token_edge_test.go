@@ -61,10 +61,10 @@ func TestSessionTokenSizeCap(t *testing.T) {
 		return ""
 	}
 
-	if _, _, err := svc.Authenticate(ctx, padded(4096)); err != nil {
+	if _, err := svc.Authenticate(ctx, padded(4096)); err != nil {
 		t.Errorf("a valid token of 4096 bytes was refused: %v", err)
 	}
-	if _, _, err := svc.Authenticate(ctx, padded(4097)); keyhold.ErrorCode(err) != keyhold.EUNAUTHORIZED {
+	if _, err := svc.Authenticate(ctx, padded(4097)); keyhold.ErrorCode(err) != keyhold.EUNAUTHORIZED {
 		t.Errorf("a valid token of 4097 bytes: err = %v, want EUNAUTHORIZED", err)
 	}
 }

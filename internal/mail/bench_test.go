@@ -32,7 +32,7 @@ func BenchmarkQueueMail(b *testing.B) {
 			for i := range b.N {
 				now := time.Now().UTC()
 				token := fmt.Sprintf("bench-token-%d-0000000000000000000000000", i)
-				tok := &auth.EmailToken{Hash: auth.TokenHash(token), AccountID: a.ID, Purpose: auth.PurposePasswordReset, Email: a.Email, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+				tok := &auth.EmailToken{Hash: auth.TokenHash(token), UserID: a.ID, Purpose: auth.PurposePasswordReset, Email: a.Email, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
 				if err := db.SaveEmailToken(ctx, tok, &auth.Mail{Kind: auth.PurposePasswordReset, To: a.Email, Token: token, ExpiresAt: tok.ExpiresAt}); err != nil {
 					b.Fatal(err)
 				}

@@ -24,6 +24,7 @@ import (
 	"github.com/keyhold/keyhold/internal/keys"
 	"github.com/keyhold/keyhold/internal/mail"
 	"github.com/keyhold/keyhold/internal/store"
+	"github.com/keyhold/keyhold/internal/team"
 	"github.com/keyhold/keyhold/internal/testenv"
 )
 
@@ -179,25 +180,26 @@ func instanceB(t testing.TB, db *store.DB, smtp mail.Server) *jobs.Queue {
 	return q
 }
 
-// account makes an account to hang tokens on.
-func account(t *testing.T, db *store.DB, email string) *auth.Account { return accountB(t, db, email) }
+// account makes a user (with a personal account, as sign-up does) to
+// hang tokens on.
+func account(t *testing.T, db *store.DB, email string) *auth.User { return accountB(t, db, email) }
 
-func accountB(t testing.TB, db *store.DB, email string) *auth.Account {
+func accountB(t testing.TB, db *store.DB, email string) *auth.User {
 	t.Helper()
 	now := time.Now().UTC()
-	a := &auth.Account{ID: keyhold.NewID(), Email: email, PasswordHash: "h", CreatedAt: now, UpdatedAt: now}
-	if err := db.CreateAccount(context.Background(), a); err != nil {
+	u := &auth.User{ID: keyhold.NewID(), Email: email, PasswordHash: "h", CreatedAt: now, UpdatedAt: now}
+	if err := db.CreateUser(context.Background(), u, &team.Account{ID: u.ID, Name: email, CreatedAt: now, UpdatedAt: now}); err != nil {
 		t.Fatal(err)
 	}
-	return a
+	return u
 }
 
 // queueReset saves a reset token for a with its mail, through the store,
 // as the forgot-password page does, and returns the mail job's id.
-func queueReset(t *testing.T, db *store.DB, a *auth.Account, token string) int64 {
+func queueReset(t *testing.T, db *store.DB, a *auth.User, token string) int64 {
 	t.Helper()
 	now := time.Now().UTC()
-	tok := &auth.EmailToken{Hash: auth.TokenHash(token), AccountID: a.ID, Purpose: auth.PurposePasswordReset, Email: a.Email, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+	tok := &auth.EmailToken{Hash: auth.TokenHash(token), UserID: a.ID, Purpose: auth.PurposePasswordReset, Email: a.Email, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
 	m := &auth.Mail{Kind: auth.PurposePasswordReset, To: a.Email, Token: token, ExpiresAt: tok.ExpiresAt}
 	if err := db.SaveEmailToken(context.Background(), tok, m); err != nil {
 		t.Fatal(err)
@@ -293,9 +295,9 @@ func TestMailRolledBackWithItsChange(t *testing.T) {
 	}
 	db.SetOutbox(o)
 	now := time.Now().UTC()
-	tok := &auth.EmailToken{Hash: auth.TokenHash("x"), AccountID: "no-such-account", Purpose: auth.PurposeVerifyEmail, Email: "x@example.com", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+	tok := &auth.EmailToken{Hash: auth.TokenHash("x"), UserID: "no-such-user", Purpose: auth.PurposeVerifyEmail, Email: "x@example.com", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
 	if err := db.SaveEmailToken(context.Background(), tok, &auth.Mail{Kind: auth.PurposeVerifyEmail, To: "x@example.com", Token: "x"}); err == nil {
-		t.Fatal("a token of an account that does not exist was saved")
+		t.Fatal("a token of a user who does not exist was saved")
 	}
 	var n int
 	if err := db.SQL().QueryRow(`SELECT COUNT(*) FROM river_job`).Scan(&n); err != nil {

@@ -248,7 +248,9 @@ func (db *DB) CreateSession(ctx context.Context, s *auth.Session) error {
 
 // Visit returns a session, its user and the user's memberships in one
 // query: one row per membership (or one row with no membership), ordered by
-// account name. Every page asks for it, so it is one round trip.
+// account name in any case, as a person reads the switcher, and the same
+// on SQLite (which sorts bytes) and PostgreSQL (which sorts by its
+// collation). Every page asks for it, so it is one round trip.
 func (db *DB) Visit(ctx context.Context, sessionID string) (*auth.Visit, error) {
 	var rows []struct {
 		SID        string
@@ -276,7 +278,7 @@ func (db *DB) Visit(ctx context.Context, sessionID string) (*auth.Visit, error) 
 		LEFT JOIN memberships m ON m.user_id = u.id
 		LEFT JOIN accounts a ON a.id = m.account_id
 		WHERE s.id = ?
-		ORDER BY a.name, a.id`, sessionID).Scan(&rows).Error
+		ORDER BY LOWER(a.name), a.name, a.id`, sessionID).Scan(&rows).Error
 	if err != nil {
 		return nil, fmt.Errorf("store: session: %w", err)
 	}

@@ -45,11 +45,7 @@ func TestAdminAccounts(t *testing.T) {
 		base := time.Now().UTC().Add(-time.Hour).Truncate(time.Second)
 		var ids []string
 		for i := range 60 {
-			a := &auth.Account{ID: keyhold.NewID(), Email: fmt.Sprintf("user%02d@example.com", i), PasswordHash: "h",
-				CreatedAt: base.Add(time.Duration(i) * time.Second), UpdatedAt: base}
-			if err := db.CreateAccount(ctx, a); err != nil {
-				t.Fatal(err)
-			}
+			a := mustAccountAt(t, db, fmt.Sprintf("user%02d@example.com", i), base.Add(time.Duration(i)*time.Second))
 			ids = append(ids, a.ID)
 		}
 		odd := mustAccount(t, db, "100%_sure@example.com")
@@ -72,13 +68,13 @@ func TestAdminAccounts(t *testing.T) {
 			t.Fatalf("first page: %d %v", len(first), err)
 		}
 		if first[0].ID != odd.ID || first[1].ID != ids[59] {
-			t.Errorf("not newest first: %s, %s", first[0].Email, first[1].Email)
+			t.Errorf("not newest first: %s, %s", first[0].Name, first[1].Name)
 		}
 		if first[1].Keys != 3 || first[1].LiveKeys != 2 {
 			t.Errorf("key counts %d/%d, want 3 with 2 live", first[1].Keys, first[1].LiveKeys)
 		}
-		if first[1].PasswordHash != "" {
-			t.Error("the list carries password hashes")
+		if s := first[1]; s.Name != "user59@example.com" || s.OwnerEmail != "user59@example.com" || s.Members != 1 {
+			t.Errorf("account's name, owner and members: %q %q %d", s.Name, s.OwnerEmail, s.Members)
 		}
 		if s := first[2]; s.SubscriptionStatus != "active" || s.CustomerID != "cus_58" || s.PlanID != "pro" ||
 			s.PeriodStart == nil || !s.PeriodStart.Equal(start) {
@@ -120,7 +116,7 @@ func TestAdminAccounts(t *testing.T) {
 			t.Fatalf("plan changes: %+v %v", log, err)
 		}
 		if e := log[0]; e.AccountID != ids[58] || e.ActorID != "" || !strings.Contains(e.Detail, "evt_1") ||
-			!strings.Contains(e.Detail, "free → pro") || e.AccountEmail != "user58@example.com" {
+			!strings.Contains(e.Detail, "free → pro") || e.AccountName != "user58@example.com" {
 			t.Errorf("plan change entry: %+v", e)
 		}
 	})
@@ -142,13 +138,21 @@ func TestAdminAuditLog(t *testing.T) {
 		if err := db.AppendAudit(ctx, audit.Entry{ID: keyhold.NewID(), Action: audit.LoginFailed, IP: "192.0.2.10", CreatedAt: day}); err != nil {
 			t.Fatal(err)
 		}
+		// A user event is about the user, in no account.
+		if err := db.AppendAudit(ctx, audit.Entry{ID: keyhold.NewID(), ActorID: a.ID, Action: audit.PasswordChanged, TargetType: audit.TargetUser,
+			TargetID: a.ID, Detail: "password", CreatedAt: day}); err != nil {
+			t.Fatal(err)
+		}
 		for _, tt := range []struct {
 			name string
 			q    auth.AuditQuery
 			want []string // details, newest first
 		}{
 			{"time range", auth.AuditQuery{From: day.Add(24 * time.Hour), To: day.Add(48 * time.Hour)}, []string{"3", "2"}},
-			{"by the operator", auth.AuditQuery{AccountID: ops.ID, Action: "key."}, []string{"4", "3", "2", "1", "0"}},
+			{"by the operator", auth.AuditQuery{UserID: ops.ID, Action: "key."}, []string{"4", "3", "2", "1", "0"}},
+			// The operator's own account is not the account acted on.
+			{"in the operator's account", auth.AuditQuery{AccountID: ops.ID}, nil},
+			{"about a user", auth.AuditQuery{UserID: a.ID}, []string{"password"}},
 			{"paged", auth.AuditQuery{AccountID: a.ID, Offset: 2, Limit: 2}, []string{"2", "1"}},
 			{"failed log-ins", auth.AuditQuery{Action: audit.LoginFailed}, []string{""}},
 		} {
@@ -168,7 +172,7 @@ func TestAdminAuditLog(t *testing.T) {
 			}
 		}
 		got, _ := db.AuditLog(ctx, auth.AuditQuery{AccountID: a.ID, Limit: 1})
-		if e := got[0]; e.ActorEmail != "ops@example.com" || e.AccountEmail != "ada@example.com" || e.IP != "192.0.2.9" || !e.CreatedAt.Equal(day.Add(48*time.Hour)) {
+		if e := got[0]; e.ActorEmail != "ops@example.com" || e.AccountName != "ada@example.com" || e.IP != "192.0.2.9" || !e.CreatedAt.Equal(day.Add(48*time.Hour)) {
 			t.Errorf("entry: %+v", e)
 		}
 	})
@@ -206,8 +210,8 @@ func TestAdminKeys(t *testing.T) {
 		if err != nil || len(page1) != 50 || page1[0].ID != all[54].ID {
 			t.Fatalf("first page: %d %v", len(page1), err)
 		}
-		if page1[0].OwnerEmail != "ada@example.com" || page1[4].OwnerEmail != "bob@example.com" {
-			t.Errorf("owners: %q %q", page1[0].OwnerEmail, page1[4].OwnerEmail)
+		if page1[0].AccountName != "ada@example.com" || page1[4].AccountName != "bob@example.com" {
+			t.Errorf("owners: %q %q", page1[0].AccountName, page1[4].AccountName)
 		}
 		page2, err := db.FindKeys(ctx, keys.KeyFilter{Limit: 50, Offset: 50, Now: now})
 		if err != nil || len(page2) != 5 || page2[4].ID != all[0].ID {
@@ -314,7 +318,7 @@ func TestAdminUsage(t *testing.T) {
 		if err != nil || len(top) != 2 {
 			t.Fatalf("top: %+v %v", top, err)
 		}
-		if top[0].KeyID != kb.ID || top[0].Total() != 24 || top[0].OwnerEmail != "bob@example.com" || top[0].Display != kb.Display {
+		if top[0].KeyID != kb.ID || top[0].Total() != 24 || top[0].AccountName != "bob@example.com" || top[0].Display != kb.Display {
 			t.Errorf("top key: %+v", top[0])
 		}
 		if top[1].KeyID != ka.ID || top[1].Total() != 17 {

@@ -19,7 +19,7 @@ func TestEmailTokenOneUse(t *testing.T) {
 		ctx := context.Background()
 		a := mustAccount(t, db, "ada@example.com")
 		now := time.Now().UTC()
-		tok := &auth.EmailToken{Hash: auth.TokenHash("race"), AccountID: a.ID, Purpose: auth.PurposePasswordReset, Email: a.Email,
+		tok := &auth.EmailToken{Hash: auth.TokenHash("race"), UserID: a.ID, Purpose: auth.PurposePasswordReset, Email: a.Email,
 			CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
 		if err := db.SaveEmailToken(ctx, tok, nil); err != nil {
 			t.Fatal(err)
@@ -49,8 +49,8 @@ func TestEmailTokenOneUse(t *testing.T) {
 		}
 
 		// A newer link of the same purpose ends the older unused one.
-		old := &auth.EmailToken{Hash: auth.TokenHash("old"), AccountID: a.ID, Purpose: auth.PurposeVerifyEmail, Email: a.Email, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
-		newer := &auth.EmailToken{Hash: auth.TokenHash("new"), AccountID: a.ID, Purpose: auth.PurposeVerifyEmail, Email: a.Email, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+		old := &auth.EmailToken{Hash: auth.TokenHash("old"), UserID: a.ID, Purpose: auth.PurposeVerifyEmail, Email: a.Email, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+		newer := &auth.EmailToken{Hash: auth.TokenHash("new"), UserID: a.ID, Purpose: auth.PurposeVerifyEmail, Email: a.Email, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
 		for _, x := range []*auth.EmailToken{old, newer} {
 			if err := db.SaveEmailToken(ctx, x, nil); err != nil {
 				t.Fatal(err)
@@ -66,13 +66,13 @@ func TestEmailTokenOneUse(t *testing.T) {
 		if err := db.VerifyEmail(ctx, newer.Hash, now); err != nil {
 			t.Fatal(err)
 		}
-		acc, err := db.AccountByID(ctx, a.ID)
+		acc, err := db.UserByID(ctx, a.ID)
 		if err != nil || acc.EmailVerifiedAt == nil {
 			t.Errorf("not verified: %+v %v", acc, err)
 		}
 		// A mail to queue without an outbox is an error, not a silent drop.
 		m := &auth.Mail{Kind: auth.PurposeVerifyEmail, To: a.Email, Token: "x"}
-		x := &auth.EmailToken{Hash: auth.TokenHash("x"), AccountID: a.ID, Purpose: auth.PurposeVerifyEmail, Email: a.Email, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+		x := &auth.EmailToken{Hash: auth.TokenHash("x"), UserID: a.ID, Purpose: auth.PurposeVerifyEmail, Email: a.Email, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
 		if err := db.SaveEmailToken(ctx, x, m); err == nil {
 			t.Error("a mail was dropped without an outbox")
 		}

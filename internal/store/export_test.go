@@ -49,3 +49,14 @@ func (db *DB) Rows(ctx context.Context, query string, args ...any) ([]string, er
 	}
 	return out, rows.Err()
 }
+
+// MigrateTo applies the migrations up to and including version, for tests
+// that fill a database of an older schema and then migrate it.
+func (db *DB) MigrateTo(ctx context.Context, version int64) error {
+	p, err := db.migrations()
+	if err != nil {
+		return err
+	}
+	_, err = p.UpTo(ctx, version)
+	return err
+}

@@ -121,17 +121,9 @@ func (db *DB) Ping(ctx context.Context) error {
 // recorded in the goose_db_version table. On PostgreSQL a session lock keeps
 // instances starting together from migrating twice.
 func (db *DB) Migrate(ctx context.Context, log *slog.Logger) error {
-	opts := []goose.ProviderOption{goose.WithGoMigrations(migrations.Go(db.dialect == goose.DialectPostgres)...)}
-	if db.dialect == goose.DialectPostgres {
-		locker, err := lock.NewPostgresSessionLocker()
-		if err != nil {
-			return fmt.Errorf("store: migrate: %w", err)
-		}
-		opts = append(opts, goose.WithSessionLocker(locker))
-	}
-	p, err := goose.NewProvider(db.dialect, db.sql, migrations.FS, opts...)
+	p, err := db.migrations()
 	if err != nil {
-		return fmt.Errorf("store: migrate: %w", err)
+		return err
 	}
 	results, err := p.Up(ctx)
 	if err != nil {
@@ -147,6 +139,25 @@ func (db *DB) Migrate(ctx context.Context, log *slog.Logger) error {
 		}
 	}
 	return nil
+}
+
+// migrations returns the goose provider of every migration for the
+// database's dialect; on PostgreSQL it takes goose's session lock, so two
+// instances do not migrate together.
+func (db *DB) migrations() (*goose.Provider, error) {
+	opts := []goose.ProviderOption{goose.WithGoMigrations(migrations.Go(db.dialect == goose.DialectPostgres)...)}
+	if db.dialect == goose.DialectPostgres {
+		locker, err := lock.NewPostgresSessionLocker()
+		if err != nil {
+			return nil, fmt.Errorf("store: migrate: %w", err)
+		}
+		opts = append(opts, goose.WithSessionLocker(locker))
+	}
+	p, err := goose.NewProvider(db.dialect, db.sql, migrations.FS, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("store: migrate: %w", err)
+	}
+	return p, nil
 }
 
 // isUnique reports whether err is a unique-constraint violation.

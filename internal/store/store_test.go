@@ -16,6 +16,7 @@ import (
 	"github.com/keyhold/keyhold/internal/keyhold"
 	"github.com/keyhold/keyhold/internal/store"
 	"github.com/keyhold/keyhold/internal/store/storetest"
+	"github.com/keyhold/keyhold/internal/team"
 	"github.com/keyhold/keyhold/internal/testenv"
 	"github.com/keyhold/keyhold/internal/verify"
 )
@@ -39,14 +40,21 @@ func MustOpen(tb testing.TB, kind string) *store.DB {
 	return storetest.New(tb, kind)
 }
 
-func mustAccount(tb testing.TB, db *store.DB, email string) *auth.Account {
+// mustAccount creates a user and their personal account, which shares the
+// user's id and is named for the email, as sign-up does.
+func mustAccount(tb testing.TB, db *store.DB, email string) *auth.User {
 	tb.Helper()
-	now := time.Now().UTC().Truncate(time.Microsecond)
-	a := &auth.Account{ID: keyhold.NewID(), Email: email, PasswordHash: "h", CreatedAt: now, UpdatedAt: now}
-	if err := db.CreateAccount(context.Background(), a); err != nil {
+	return mustAccountAt(tb, db, email, time.Now().UTC().Truncate(time.Microsecond))
+}
+
+// mustAccountAt is mustAccount with both made at now.
+func mustAccountAt(tb testing.TB, db *store.DB, email string, now time.Time) *auth.User {
+	tb.Helper()
+	u := &auth.User{ID: keyhold.NewID(), Email: email, PasswordHash: "h", CreatedAt: now, UpdatedAt: now}
+	if err := db.CreateUser(context.Background(), u, &team.Account{ID: u.ID, Name: email, CreatedAt: now, UpdatedAt: now}); err != nil {
 		tb.Fatal(err)
 	}
-	return a
+	return u
 }
 
 // TestMigrateTwice seeds a migrated database with a row in most tables,
@@ -69,7 +77,7 @@ func TestMigrateTwice(t *testing.T) {
 			}
 		}
 		// The dump must see what was seeded, or the comparison proves nothing.
-		for _, table := range []string{"accounts", "sessions", "api_keys", "key_secrets", "audit_log", "usage_hourly", "usage_batches", "settings", "goose_db_version"} {
+		for _, table := range []string{"users", "accounts", "memberships", "sessions", "api_keys", "key_secrets", "audit_log", "usage_hourly", "usage_batches", "settings", "goose_db_version"} {
 			if len(before["rows of "+table]) == 0 {
 				t.Errorf("the dump holds no rows of %s; sections: %v", table, sortedKeys(before))
 			}
@@ -91,7 +99,7 @@ func seed(t *testing.T, db *store.DB) {
 		t.Fatal(err)
 	}
 	now := time.Now().UTC().Truncate(time.Second)
-	if err := db.CreateSession(ctx, &auth.Session{ID: "s1", AccountID: a.ID, CreatedAt: now, ExpiresAt: now.Add(time.Hour), IP: "127.0.0.1"}); err != nil {
+	if err := db.CreateSession(ctx, &auth.Session{ID: "s1", UserID: a.ID, AccountID: a.ID, CreatedAt: now, ExpiresAt: now.Add(time.Hour), IP: "127.0.0.1"}); err != nil {
 		t.Fatal(err)
 	}
 	k, s := newKey(a.ID, now)
@@ -188,7 +196,7 @@ func TestAccounts(t *testing.T) {
 		ctx := context.Background()
 		a := mustAccount(t, db, "ada@example.com")
 
-		got, err := db.AccountByEmail(ctx, "ada@example.com")
+		got, err := db.UserByEmail(ctx, "ada@example.com")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -198,19 +206,39 @@ func TestAccounts(t *testing.T) {
 		if got.CreatedAt.Location() != time.UTC {
 			t.Errorf("times must come back in UTC, got %v", got.CreatedAt.Location())
 		}
+		acc, err := db.AccountByID(ctx, a.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if acc.Name != a.Email || acc.PlanID != "free" || !acc.CreatedAt.Equal(a.CreatedAt) || acc.CreatedAt.Location() != time.UTC {
+			t.Errorf("personal account: got %+v, want name %q on the free plan", acc, a.Email)
+		}
 		if _, err := db.AccountByID(ctx, "nope"); !errors.Is(err, auth.ErrNotFound) {
 			t.Errorf("missing account: got %v, want ErrNotFound", err)
 		}
+		if _, err := db.UserByID(ctx, "nope"); !errors.Is(err, auth.ErrNotFound) {
+			t.Errorf("missing user: got %v, want ErrNotFound", err)
+		}
+		if _, err := db.UserByEmail(ctx, "nope@example.com"); !errors.Is(err, auth.ErrNotFound) {
+			t.Errorf("missing email: got %v, want ErrNotFound", err)
+		}
 		dup := *a
 		dup.ID = keyhold.NewID()
-		if err := db.CreateAccount(ctx, &dup); !errors.Is(err, auth.ErrEmailTaken) {
+		if err := db.CreateUser(ctx, &dup, &team.Account{ID: dup.ID, Name: dup.Email, CreatedAt: dup.CreatedAt, UpdatedAt: dup.UpdatedAt}); !errors.Is(err, auth.ErrEmailTaken) {
 			t.Errorf("duplicate email: got %v, want ErrEmailTaken", err)
+		}
+		// The refused user's personal account must not be left behind.
+		if _, err := db.AccountByID(ctx, dup.ID); !errors.Is(err, auth.ErrNotFound) {
+			t.Errorf("account of the refused user: got %v, want ErrNotFound", err)
 		}
 		if err := db.SetAdmin(ctx, a.ID, true); err != nil {
 			t.Fatal(err)
 		}
-		if got, _ := db.AccountByID(ctx, a.ID); !got.IsAdmin {
+		if got, _ := db.UserByID(ctx, a.ID); !got.IsAdmin {
 			t.Error("SetAdmin did not stick")
+		}
+		if err := db.SetAdmin(ctx, "nope", true); !errors.Is(err, auth.ErrNotFound) {
+			t.Errorf("SetAdmin of no user: got %v, want ErrNotFound", err)
 		}
 	})
 }
@@ -221,18 +249,24 @@ func TestSessions(t *testing.T) {
 		a := mustAccount(t, db, "grace@example.com")
 		now := time.Now().UTC().Truncate(time.Second)
 		for _, id := range []string{"s1", "s2"} {
-			if err := db.CreateSession(ctx, &auth.Session{ID: id, AccountID: a.ID, CreatedAt: now, ExpiresAt: now.Add(time.Hour), IP: "127.0.0.1"}); err != nil {
+			if err := db.CreateSession(ctx, &auth.Session{ID: id, UserID: a.ID, AccountID: a.ID, CreatedAt: now, ExpiresAt: now.Add(time.Hour), IP: "127.0.0.1"}); err != nil {
 				t.Fatal(err)
 			}
 		}
-		s, err := db.SessionByID(ctx, "s1")
-		if err != nil || s.AccountID != a.ID || !s.ExpiresAt.Equal(now.Add(time.Hour)) {
-			t.Fatalf("session: %+v, %v", s, err)
+		v, err := db.Visit(ctx, "s1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s := v.Session; s.UserID != a.ID || s.AccountID != a.ID || !s.ExpiresAt.Equal(now.Add(time.Hour)) || s.IP != "127.0.0.1" {
+			t.Fatalf("session: %+v", s)
+		}
+		if v.User.ID != a.ID || v.User.Email != a.Email {
+			t.Errorf("visit user: %+v", v.User)
 		}
 		if err := db.DeleteSession(ctx, "s1"); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := db.SessionByID(ctx, "s1"); !errors.Is(err, auth.ErrNotFound) {
+		if _, err := db.Visit(ctx, "s1"); !errors.Is(err, auth.ErrNotFound) {
 			t.Errorf("deleted session: got %v", err)
 		}
 		if err := db.DeleteSession(ctx, "s1"); !errors.Is(err, auth.ErrNotFound) {
@@ -241,16 +275,16 @@ func TestSessions(t *testing.T) {
 		if err := db.SetPassword(ctx, a.ID, "new-hash"); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := db.SessionByID(ctx, "s2"); !errors.Is(err, auth.ErrNotFound) {
+		if _, err := db.Visit(ctx, "s2"); !errors.Is(err, auth.ErrNotFound) {
 			t.Errorf("password change must end sessions, got %v", err)
 		}
-		if got, _ := db.AccountByID(ctx, a.ID); got.PasswordHash != "new-hash" {
+		if got, _ := db.UserByID(ctx, a.ID); got.PasswordHash != "new-hash" {
 			t.Errorf("hash not stored")
 		}
 		if err := db.SetPassword(ctx, "nope", "x"); !errors.Is(err, auth.ErrNotFound) {
-			t.Errorf("unknown account: %v", err)
+			t.Errorf("unknown user: %v", err)
 		}
-		if err := db.CreateSession(ctx, &auth.Session{ID: "s3", AccountID: a.ID, CreatedAt: now, ExpiresAt: now.Add(-time.Minute)}); err != nil {
+		if err := db.CreateSession(ctx, &auth.Session{ID: "s3", UserID: a.ID, AccountID: a.ID, CreatedAt: now, ExpiresAt: now.Add(-time.Minute)}); err != nil {
 			t.Fatal(err)
 		}
 		n, err := db.DeleteExpiredSessions(ctx, now)
