@@ -57,18 +57,14 @@ type invitationRecord struct {
 	AcceptedAt *time.Time
 	AcceptedBy *string
 	RevokedAt  *time.Time
+	// Read only: what lookups join in.
+	AccountName string `gorm:"->"`
+	InviterMail string `gorm:"->"`
 }
 
 func (invitationRecord) TableName() string { return "invitations" }
 
-// invitationRow is an invitation read with the names lookups join in.
-type invitationRow struct {
-	invitationRecord `gorm:"embedded"`
-	AccountName      string
-	InviterMail      string
-}
-
-func (r *invitationRow) domain() team.Invitation {
+func (r *invitationRecord) domain() team.Invitation {
 	inv := team.Invitation{ID: r.ID, AccountID: r.AccountID, AccountName: r.AccountName, Email: r.Email,
 		Role: team.Role(r.Role), TokenHash: r.TokenHash, InvitedBy: r.InvitedBy, InviterMail: r.InviterMail,
 		CreatedAt: r.CreatedAt.UTC(), ExpiresAt: r.ExpiresAt.UTC(), AcceptedAt: utcPtr(r.AcceptedAt), RevokedAt: utcPtr(r.RevokedAt)}
@@ -180,7 +176,7 @@ JOIN users u ON u.id = m.user_id WHERE m.account_id = ? ORDER BY u.email`, accou
 	for i, m := range ms {
 		members[i] = team.Member{UserID: m.UserID, Email: m.Email, Role: team.Role(m.Role), CreatedAt: m.CreatedAt.UTC()}
 	}
-	var rows []invitationRow
+	var rows []invitationRecord
 	if err := db.ctx(ctx).Raw(`SELECT i.*, COALESCE(u.email, '') AS inviter_mail FROM invitations i
 LEFT JOIN users u ON u.id = i.invited_by
 WHERE i.account_id = ? AND i.`+pending+` ORDER BY i.created_at DESC, i.id DESC`, accountID, now.UTC()).Scan(&rows).Error; err != nil {
@@ -281,7 +277,7 @@ WHERE m.account_id = ? AND u.email = ?`, inv.AccountID, inv.Email).Scan(&member)
 
 // InvitationByHash implements team.Store.
 func (db *DB) InvitationByHash(ctx context.Context, hash string) (*team.Invitation, error) {
-	var rows []invitationRow
+	var rows []invitationRecord
 	if err := db.ctx(ctx).Raw(`SELECT i.*, a.name AS account_name, COALESCE(u.email, '') AS inviter_mail FROM invitations i
 JOIN accounts a ON a.id = i.account_id LEFT JOIN users u ON u.id = i.invited_by
 WHERE i.token_hash = ?`, hash).Scan(&rows).Error; err != nil {
@@ -360,8 +356,7 @@ func (db *DB) AcceptInvitation(ctx context.Context, hash, userID string, now tim
 			return fmt.Errorf("store: accept: membership: %w", err)
 		}
 		rec.AcceptedAt, rec.AcceptedBy = &now, &userID
-		row := invitationRow{invitationRecord: rec}
-		inv := row.domain()
+		inv := rec.domain()
 		out = &inv
 		return writeAudit(tx, e)
 	})
