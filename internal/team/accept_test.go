@@ -57,7 +57,7 @@ func TestAccept(t *testing.T) {
 			t.Errorf("state %s after accepting", state)
 		}
 		ms, err := e.svc.Memberships(ctx, bob)
-		if err != nil || len(ms) != 1 || ms[0].AccountName != "Acme" || ms[0].Role != team.Developer || ms[0].PlanID != "free" {
+		if err != nil || len(ms) != 1 || ms[0].AccountName != "Acme" || ms[0].Role != team.Developer || ms[0].PlanID != "duo" {
 			t.Errorf("memberships %+v, %v", ms, err)
 		}
 	})
