@@ -212,3 +212,50 @@ func TestInvitationMailRollsBack(t *testing.T) {
 		}
 	})
 }
+
+// TestLastSeatWaitsForAccountLock: on PostgreSQL an invitation taking the
+// last seat holds the account's row until it commits; another invitation
+// meanwhile waits for it and then finds the plan full, instead of counting
+// without the first and taking a seat that is not there.
+func TestLastSeatWaitsForAccountLock(t *testing.T) {
+	e := newEnv(t, "postgres", false)
+	ctx := context.Background()
+	acct := e.account("Acme", "duo") // two seats: the owner and one more
+	ada := e.user("ada@example.com")
+	e.member(acct, ada, team.Owner)
+	tx, err := e.db.SQL().BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback() //nolint:errcheck // after Commit it is a no-op
+	// What CreateInvitation does first: lock the account, then insert.
+	if _, err := tx.ExecContext(ctx, "SELECT 1 FROM accounts WHERE id = $1 FOR UPDATE", acct); err != nil {
+		t.Fatal(err)
+	}
+	_, hash := keyhold.NewToken()
+	if _, err := tx.ExecContext(ctx, `INSERT INTO invitations (id, account_id, email, role, token_hash, invited_by, created_at, expires_at)
+VALUES ($1, $2, 'bob@example.com', 'viewer', $3, $4, $5, $6)`, keyhold.NewID(), acct, hash, ada, e.now, e.now.Add(team.InvitationTTL)); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, _, _, err := e.svc.Invite(ctx, actor(acct, ada, team.Owner), "carol@example.com", "viewer")
+		done <- err
+	}()
+	for waiting := 0; waiting == 0; {
+		select {
+		case err := <-done:
+			t.Fatalf("the second invitation did not wait for the first: %v", err)
+		default:
+		}
+		waiting = e.count("SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'")
+		time.Sleep(5 * time.Millisecond) // a pause between polls, not a deadline
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, "second invitation", <-done, keyhold.ELIMIT, "Duo plan allows 2")
+	if n := e.count("SELECT COUNT(*) FROM invitations WHERE account_id = ?", acct); n != 1 {
+		t.Errorf("%d invitations on a plan with one free seat", n)
+	}
+}
