@@ -108,7 +108,6 @@ var (
 	errNoInvitation    = keyhold.Errorf(keyhold.ENOTFOUND, "There is no pending invitation like this. It may have been accepted or revoked already.")
 	errAlreadyMember   = keyhold.Errorf(keyhold.ECONFLICT, "This person is a member of the account already.")
 	errYouAreMember    = keyhold.Errorf(keyhold.ECONFLICT, "You are a member of this account already.")
-	errUseLeave        = keyhold.Errorf(keyhold.EINVALID, "To remove yourself, leave the account instead.")
 	errChangedMeantime = keyhold.Errorf(keyhold.ECONFLICT, "This member was changed in the meantime. Reload the page and try again.")
 	errLinkUnknown     = keyhold.Errorf(keyhold.ENOTFOUND, "This invitation link is not valid. Check that you copied all of it, or ask for a new invitation.")
 	errLinkAccepted    = keyhold.Errorf(keyhold.EINVALID, "This invitation has been accepted already. Ask for a new one if you still need it.")
