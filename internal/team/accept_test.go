@@ -155,6 +155,9 @@ func TestInvitationStates(t *testing.T) {
 		if _, state, _ := e.svc.Invitation(ctx, in.token); state != team.InvitationExpired {
 			t.Errorf("at expiry: %s", state)
 		}
+		if _, pending, err := e.svc.Members(ctx, actor(in.acct, in.owner, team.Owner)); err != nil || len(pending) != 0 {
+			t.Errorf("an expired invitation is listed as pending: %+v, %v", pending, err)
+		}
 	})
 }
 

@@ -40,7 +40,7 @@ var catalog = func() *plans.Catalog {
 // env is a fresh database with the team service over it, mail on (queued
 // in River's table; nothing sends it) and a clock the test moves.
 type env struct {
-	t   *testing.T
+	t   testing.TB
 	db  *store.DB
 	svc *team.Service
 	now time.Time
@@ -54,7 +54,7 @@ func forEachDB(t *testing.T, fn func(t *testing.T, e *env)) {
 	}
 }
 
-func newEnv(t *testing.T, kind string, emailOn bool) *env {
+func newEnv(t testing.TB, kind string, emailOn bool) *env {
 	t.Helper()
 	db := storetest.New(t, kind)
 	cfg := jobs.Config{DB: db.SQL(), Logger: slog.New(slog.DiscardHandler)}

@@ -259,3 +259,37 @@ VALUES ($1, $2, 'bob@example.com', 'viewer', $3, $4, $5, $6)`, keyhold.NewID(), 
 		t.Errorf("%d invitations on a plan with one free seat", n)
 	}
 }
+
+// TestInviteWithoutOutbox: with email on but no outbox that can queue an
+// invitation, Invite fails and stores nothing: a mail is never dropped
+// without a word.
+func TestInviteWithoutOutbox(t *testing.T) {
+	e := newEnv(t, storetest.SQLite, true)
+	e.db.SetOutbox(nil)
+	acct := e.account("Acme", "free")
+	ada := e.user("ada@example.com")
+	e.member(acct, ada, team.Owner)
+	before := e.snapshot(acct)
+	_, _, _, err := e.svc.Invite(context.Background(), actor(acct, ada, team.Owner), "bob@example.com", "viewer")
+	wantCode(t, "no outbox", err, keyhold.EINTERNAL, "")
+	if after := e.snapshot(acct); after != before {
+		t.Errorf("changed:\n%s\nto\n%s", before, after)
+	}
+}
+
+func TestNewServiceNeedsItsParts(t *testing.T) {
+	e := newEnv(t, storetest.SQLite, false)
+	norm := func(s string) (string, error) { return s, nil }
+	for name, c := range map[string]team.Config{
+		"no store":     {Plans: catalog, NormalizeEmail: norm},
+		"no plans":     {Store: e.db, NormalizeEmail: norm},
+		"no normalize": {Store: e.db, Plans: catalog},
+	} {
+		if _, err := team.NewService(c); err == nil {
+			t.Errorf("%s: built", name)
+		}
+	}
+	if s, err := team.NewService(team.Config{Store: e.db, Plans: catalog, NormalizeEmail: norm, EmailOn: true}); err != nil || !s.EmailEnabled() {
+		t.Errorf("EmailEnabled: %v", err)
+	}
+}
