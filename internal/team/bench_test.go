@@ -17,13 +17,10 @@ func BenchmarkMembers(b *testing.B) {
 		b.Run(kind, func(b *testing.B) {
 			e := newEnv(b, kind, false)
 			ctx := context.Background()
-			acct := e.account("Acme", "free")
-			owner := e.user("owner@example.com")
-			e.member(acct, owner, team.Owner)
+			acct, a := e.owned("free")
 			for i := range 49 {
 				e.member(acct, e.user(fmt.Sprintf("m%02d@example.com", i)), team.Developer)
 			}
-			a := actor(acct, owner, team.Owner)
 			for i := range 10 {
 				if _, _, _, err := e.svc.Invite(ctx, a, fmt.Sprintf("i%02d@example.com", i), "viewer"); err != nil {
 					b.Fatal(err)
@@ -47,11 +44,7 @@ func BenchmarkInvite(b *testing.B) {
 		b.Run(kind, func(b *testing.B) {
 			e := newEnv(b, kind, true)
 			ctx := context.Background()
-			acct := e.account("Acme", "free")
-			e.exec("UPDATE accounts SET plan_id = 'team' WHERE id = ?", acct)
-			owner := e.user("owner@example.com")
-			e.member(acct, owner, team.Owner)
-			a := actor(acct, owner, team.Owner)
+			_, a := e.owned("team")
 			b.ResetTimer()
 			for b.Loop() {
 				// The same address each time: the earlier invitation is
@@ -71,10 +64,7 @@ func BenchmarkAccept(b *testing.B) {
 		b.Run(kind, func(b *testing.B) {
 			e := newEnv(b, kind, false)
 			ctx := context.Background()
-			acct := e.account("Acme", "free")
-			owner := e.user("owner@example.com")
-			e.member(acct, owner, team.Owner)
-			a := actor(acct, owner, team.Owner)
+			_, a := e.owned("free")
 			for b.Loop() {
 				b.StopTimer()
 				email := keyhold.NewID() + "@example.com"

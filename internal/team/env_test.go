@@ -205,3 +205,30 @@ func wantCode(t *testing.T, what string, err error, code, msg string) {
 		t.Fatalf("%s: message %q, want it to contain %q", what, keyhold.ErrorMessage(err), msg)
 	}
 }
+
+// waitBlocked waits until a PostgreSQL backend of the test's database
+// waits on a lock: the call that sends on done is blocked. It fails with
+// what when that call finishes first, since it should have waited.
+func (e *env) waitBlocked(done <-chan error, what string) {
+	e.t.Helper()
+	for {
+		select {
+		case err := <-done:
+			e.t.Fatalf("%s: %v", what, err)
+		default:
+		}
+		if e.count("SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'") > 0 {
+			return
+		}
+		time.Sleep(5 * time.Millisecond) // a pause between polls, not a deadline
+	}
+}
+
+// owned is an account on plan with one owner, and that owner as actor.
+func (e *env) owned(plan string) (string, audit.Actor) {
+	e.t.Helper()
+	acct := e.account("Acme", plan)
+	owner := e.user(keyhold.NewID() + "@example.com")
+	e.member(acct, owner, team.Owner)
+	return acct, actor(acct, owner, team.Owner)
+}

@@ -242,15 +242,7 @@ VALUES ($1, $2, 'bob@example.com', 'viewer', $3, $4, $5, $6)`, keyhold.NewID(), 
 		_, _, _, err := e.svc.Invite(ctx, actor(acct, ada, team.Owner), "carol@example.com", "viewer")
 		done <- err
 	}()
-	for waiting := 0; waiting == 0; {
-		select {
-		case err := <-done:
-			t.Fatalf("the second invitation did not wait for the first: %v", err)
-		default:
-		}
-		waiting = e.count("SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'")
-		time.Sleep(5 * time.Millisecond) // a pause between polls, not a deadline
-	}
+	e.waitBlocked(done, "the second invitation did not wait for the first")
 	if err := tx.Commit(); err != nil {
 		t.Fatal(err)
 	}

@@ -6,7 +6,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/keyhold/keyhold/internal/audit"
 	"github.com/keyhold/keyhold/internal/keyhold"
@@ -259,15 +258,7 @@ func TestDemotionWaitsForOwnerLock(t *testing.T) {
 	}()
 	// Wait until the demotion is blocked on a lock, or has finished
 	// (which is the bug).
-	for waiting := 0; waiting == 0; {
-		select {
-		case err := <-done:
-			t.Fatalf("the demotion did not wait for the other owner's transaction: %v", err)
-		default:
-		}
-		waiting = e.count("SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'")
-		time.Sleep(5 * time.Millisecond) // a pause between polls, not a deadline
-	}
+	e.waitBlocked(done, "the demotion did not wait for the other owner's transaction")
 	if err := tx.Commit(); err != nil {
 		t.Fatal(err)
 	}
