@@ -69,11 +69,11 @@ func TestInviteRefused(t *testing.T) {
 			code, msg         string
 		}{
 			{"bad email", "not-an-email", "developer", nil, keyhold.EINVALID, "valid email"},
-			{"empty email", " ", "developer", nil, keyhold.EINVALID, "Enter your email"},
+			{"empty email", " ", "developer", nil, keyhold.EINVALID, "Enter the email address of the person to invite."},
 			{"bad role", "bob@example.com", "root", nil, keyhold.EINVALID, "Choose a role"},
 			{"already a member", "Bob@example.com", "viewer", func(acct string) {
 				e.member(acct, e.user("bob@example.com"), team.Viewer)
-			}, keyhold.ECONFLICT, "member of the account already"},
+			}, keyhold.ECONFLICT, "bob@example.com is a member of Acme already."},
 			{"plan full", "bob@example.com", "viewer", func(acct string) {
 				e.exec("UPDATE accounts SET plan_id = 'team' WHERE id = ?", acct)
 				e.member(acct, e.user("carol@example.com"), team.Viewer)
@@ -99,6 +99,9 @@ func TestInviteRefused(t *testing.T) {
 				before, jobs := e.snapshot(acct), e.jobs()
 				_, _, _, err := e.svc.Invite(ctx, actor(acct, ada, team.Owner), tt.email, tt.role)
 				wantCode(t, tt.name, err, tt.code, tt.msg)
+				if tt.code == keyhold.EINVALID && len(keyhold.Fields(err)) == 0 {
+					t.Errorf("%s: the error names no form field", tt.name)
+				}
 				if after := e.snapshot(acct); after != before || e.jobs() != jobs {
 					t.Errorf("refused, but changed:\n%s\nto\n%s", before, after)
 				}

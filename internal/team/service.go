@@ -106,7 +106,6 @@ func (s *Service) EmailEnabled() bool { return s.emailOn }
 var (
 	errNoMember        = keyhold.Errorf(keyhold.ENOTFOUND, "This person is not a member of this account.")
 	errNoInvitation    = keyhold.Errorf(keyhold.ENOTFOUND, "There is no pending invitation like this. It may have been accepted or revoked already.")
-	errAlreadyMember   = keyhold.Errorf(keyhold.ECONFLICT, "This person is a member of the account already.")
 	errYouAreMember    = keyhold.Errorf(keyhold.ECONFLICT, "You are a member of this account already.")
 	errChangedMeantime = keyhold.Errorf(keyhold.ECONFLICT, "This member was changed in the meantime. Reload the page and try again.")
 	errLinkUnknown     = keyhold.Errorf(keyhold.ENOTFOUND, "This invitation link is not valid. Check that you copied all of it, or ask for a new invitation.")
@@ -162,8 +161,14 @@ func (s *Service) Invite(ctx context.Context, actor audit.Actor, email, role str
 		return "", nil, false, err
 	}
 	var fe keyhold.FieldErrors
-	email, err := s.normalize(email)
-	fe.AddErr("email", err)
+	if strings.TrimSpace(email) == "" {
+		// The sign-up wording ("Enter your email") would be wrong here.
+		fe.Add("email", "Enter the email address of the person to invite.")
+	} else {
+		var err error
+		email, err = s.normalize(email)
+		fe.AddErr("email", err)
+	}
 	r, err := ParseRole(role)
 	fe.AddErr("role", err)
 	if err := fe.Err(); err != nil {
@@ -190,7 +195,7 @@ func (s *Service) Invite(ctx context.Context, actor audit.Actor, email, role str
 	e := s.entry(actor, a.ID, audit.MemberInvited, audit.TargetInvitation, inv.ID, "Invited "+email+" as "+string(r))
 	switch err := s.store.CreateInvitation(ctx, inv, p.MaxMembers, m, e); {
 	case errors.Is(err, ErrAlreadyMember):
-		return "", nil, false, errAlreadyMember
+		return "", nil, false, keyhold.Errorf(keyhold.ECONFLICT, "%s is a member of %s already.", email, a.Name)
 	case errors.Is(err, ErrSeatsFull):
 		return "", nil, false, seatsFull(p)
 	case err != nil:
