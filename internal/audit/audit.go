@@ -60,6 +60,16 @@ const (
 	// and portal, and giving them back.
 	Suspended   = "account.suspended"
 	Unsuspended = "account.unsuspended"
+
+	// Team changes (package team). The entry's account is the team's, its
+	// actor the user who acted; MemberAdded is an invitation accepted (the
+	// actor is the new member), MemberLeft a member leaving on their own.
+	MemberInvited           = "member.invited"
+	MemberInvitationRevoked = "member.invitation_revoked"
+	MemberAdded             = "member.added"
+	MemberRoleChanged       = "member.role_changed"
+	MemberRemoved           = "member.removed"
+	MemberLeft              = "member.left"
 )
 
 // Actions lists every action, grouped as the operator's filter shows them.
@@ -69,6 +79,7 @@ var Actions = []string{
 	PasswordResetRequested, PasswordResetLinkMade, EmailVerified, EmailChangeRequested, EmailChanged,
 	KeyCreated, KeyRenamed, KeyEdited, KeyRotated, KeyOldSecretExpired, KeyRevoked, KeyOverridden,
 	PlanChanged, PlanAssigned, EventReapplied,
+	MemberInvited, MemberInvitationRevoked, MemberAdded, MemberRoleChanged, MemberRemoved, MemberLeft,
 }
 
 // Target types of entries.
@@ -77,6 +88,8 @@ const (
 	TargetUser        = "user"
 	TargetKey         = "key"
 	TargetStripeEvent = "stripe_event"
+	TargetMember      = "member"     // target id: the user id
+	TargetInvitation  = "invitation" // target id: the invitation id
 )
 
 // Entry is one line of the audit log.

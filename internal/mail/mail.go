@@ -32,6 +32,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/keyhold/keyhold/internal/auth"
+	"github.com/keyhold/keyhold/internal/team"
 	"github.com/keyhold/keyhold/templates"
 )
 
@@ -43,7 +44,15 @@ type Args struct {
 	Sealed    string    `json:"sealed,omitempty"` // the link's token, sealed; see the package doc
 	ExpiresAt time.Time `json:"expires_at,omitzero"`
 	NewEmail  string    `json:"new_email,omitempty"`
+	// KindInvitation: the account invited to, the inviter's email and
+	// the role offered.
+	Account string `json:"account,omitempty"`
+	Inviter string `json:"inviter,omitempty"`
+	Role    string `json:"role,omitempty"`
 }
+
+// KindInvitation is the mail of a team invitation (team.InvitationMail).
+const KindInvitation = "invitation"
 
 // Kind implements river.JobArgs.
 func (Args) Kind() string { return "mail" }
@@ -119,6 +128,15 @@ func (o *Outbox) QueueTx(ctx context.Context, tx *sql.Tx, m auth.Mail) error {
 	return err
 }
 
+// QueueInvitationTx queues an invitation's mail in tx; it implements
+// store.InvitationOutbox.
+func (o *Outbox) QueueInvitationTx(ctx context.Context, tx *sql.Tx, m team.InvitationMail) error {
+	a := Args{Mail: KindInvitation, To: m.To, ExpiresAt: m.ExpiresAt, Account: m.AccountName, Inviter: m.InviterMail, Role: string(m.Role),
+		Sealed: o.sealer.seal(m.Token, KindInvitation, m.To)}
+	_, err := o.jobs.InsertTx(ctx, tx, a)
+	return err
+}
+
 // Message is a rendered mail.
 type Message struct {
 	To, Subject, Text, HTML string
@@ -129,6 +147,7 @@ var linkPaths = map[string]string{
 	auth.PurposePasswordReset: "/password/reset/",
 	auth.PurposeVerifyEmail:   "/email/verify/",
 	auth.PurposeChangeEmail:   "/email/change/",
+	KindInvitation:            "/invitations/",
 }
 
 // Link returns the absolute link of a token for a kind of mail: base is
@@ -139,6 +158,9 @@ func Link(base *url.URL, kind, token string) string {
 
 // Render renders the mail a describes, with the token of its link.
 func Render(base *url.URL, a Args, token string) (Message, error) {
+	if a.Mail == KindInvitation {
+		return renderInvitation(base, a, token)
+	}
 	v := templates.MailView{Kind: a.Mail, To: a.To, Expires: a.ExpiresAt, NewEmail: a.NewEmail, BaseURL: base.String()}
 	if _, ok := linkPaths[a.Mail]; ok {
 		if token == "" {
@@ -152,6 +174,22 @@ func Render(base *url.URL, a Args, token string) (Message, error) {
 	}
 	var html bytes.Buffer
 	if err := templates.MailHTML(v).Render(context.Background(), &html); err != nil {
+		return Message{}, fmt.Errorf("mail: render %s: %w", a.Mail, err)
+	}
+	return Message{To: a.To, Subject: subject, Text: text, HTML: html.String()}, nil
+}
+
+// renderInvitation renders an invitation's mail, whose words need more
+// than templates.MailView carries.
+func renderInvitation(base *url.URL, a Args, token string) (Message, error) {
+	if token == "" {
+		return Message{}, fmt.Errorf("mail: a %s mail without its token", a.Mail)
+	}
+	v := templates.InvitationMailView{To: a.To, AccountName: a.Account, InvitedBy: a.Inviter, Role: a.Role,
+		Link: Link(base, a.Mail, token), Expires: a.ExpiresAt, BaseURL: base.String()}
+	subject, text := templates.InvitationMail(v)
+	var html bytes.Buffer
+	if err := templates.InvitationMailHTML(v).Render(context.Background(), &html); err != nil {
 		return Message{}, fmt.Errorf("mail: render %s: %w", a.Mail, err)
 	}
 	return Message{To: a.To, Subject: subject, Text: text, HTML: html.String()}, nil

@@ -1,6 +1,7 @@
 // Package plans owns the plan catalog: what each plan costs, which Stripe
 // price sells it, and the limits it gives every key (rate per second with a
-// burst, a monthly quota) and every account (how many keys). The catalog is
+// burst, a monthly quota) and every account (how many keys, how many
+// members). The catalog is
 // built in or read from the JSON file named by KEYHOLD_PLANS_FILE.
 package plans
 
@@ -23,6 +24,9 @@ type Plan struct {
 	Burst         int    `json:"burst"`           // per key
 	MonthlyQuota  int64  `json:"monthly_quota"`   // per key per quota window
 	MaxKeys       int    `json:"max_keys"`        // live keys per account
+	// MaxMembers bounds an account's members plus its pending
+	// invitations; optional in the plans file, and 0 means no limit.
+	MaxMembers int `json:"max_members,omitempty"`
 }
 
 // Free reports whether the plan is sold without Stripe.
@@ -79,6 +83,8 @@ func New(list []Plan) (*Catalog, error) {
 			return nil, fmt.Errorf("plans: %s: monthly_quota must be positive", where)
 		case p.MaxKeys <= 0:
 			return nil, fmt.Errorf("plans: %s: max_keys must be positive", where)
+		case p.MaxMembers < 0:
+			return nil, fmt.Errorf("plans: %s: max_members must be 0 (no limit) or positive", where)
 		}
 		if _, dup := c.byID[p.ID]; dup {
 			return nil, fmt.Errorf("plans: %s: duplicate id", where)

@@ -46,6 +46,28 @@ func TestLoad(t *testing.T) {
 	}
 }
 
+// TestLoadMaxMembers: max_members is optional; absent and 0 both mean no
+// limit, and a positive value is kept.
+func TestLoadMaxMembers(t *testing.T) {
+	c, err := Load(writeFile(t, `[
+ {"id": "a", "name": "A", "price": "$0", "rate_per_second": 1, "burst": 1, "monthly_quota": 1, "max_keys": 1},
+ {"id": "b", "name": "B", "price": "$0", "rate_per_second": 1, "burst": 1, "monthly_quota": 1, "max_keys": 1, "max_members": 0},
+ {"id": "c", "name": "C", "price": "$0", "rate_per_second": 1, "burst": 1, "monthly_quota": 1, "max_keys": 1, "max_members": 5}]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for id, want := range map[string]int{"a": 0, "b": 0, "c": 5} {
+		if got := c.Get(id).MaxMembers; got != want {
+			t.Errorf("plan %s: MaxMembers %d, want %d", id, got, want)
+		}
+	}
+	for _, p := range BuiltIn {
+		if p.MaxMembers != 0 {
+			t.Errorf("built-in plan %s limits members to %d; the built-ins are unlimited", p.ID, p.MaxMembers)
+		}
+	}
+}
+
 func TestLoadRejects(t *testing.T) {
 	plan := func(over string) string {
 		base := `"id": "p", "name": "P", "price": "$0", "rate_per_second": 1, "burst": 1, "monthly_quota": 1, "max_keys": 1`
@@ -55,16 +77,17 @@ func TestLoadRejects(t *testing.T) {
 		return "[{" + base + "}]"
 	}
 	tests := map[string]struct{ file, want string }{
-		"not json":      {`{`, "not a JSON array"},
-		"empty":         {`[]`, "empty"},
-		"missing field": {`[{"id": "p", "name": "P", "price": "$0", "rate_per_second": 1, "burst": 1, "max_keys": 1}]`, "monthly_quota is required"},
-		"unknown field": {plan(`"id": "p", "name": "P", "price": "$0", "rate_per_second": 1, "burst": 1, "monthly_quota": 1, "max_keys": 1, "quota": 5`), "unknown field"},
-		"bad id":        {plan(`"id": "P P", "name": "P", "price": "$0", "rate_per_second": 1, "burst": 1, "monthly_quota": 1, "max_keys": 1`), "id must be"},
-		"zero rate":     {plan(`"id": "p", "name": "P", "price": "$0", "rate_per_second": 0, "burst": 1, "monthly_quota": 1, "max_keys": 1`), "rate_per_second"},
-		"burst < rate":  {plan(`"id": "p", "name": "P", "price": "$0", "rate_per_second": 5, "burst": 1, "monthly_quota": 1, "max_keys": 1`), "burst"},
-		"no free plan":  {plan(`"id": "p", "name": "P", "price": "$9", "stripe_price_id": "price_1", "rate_per_second": 1, "burst": 1, "monthly_quota": 1, "max_keys": 1`), "no free plan"},
-		"duplicate ids": {`[{"id": "p", "name": "P", "price": "$0", "rate_per_second": 1, "burst": 1, "monthly_quota": 1, "max_keys": 1},{"id": "p", "name": "P", "price": "$0", "rate_per_second": 1, "burst": 1, "monthly_quota": 1, "max_keys": 1}]`, "duplicate"},
-		"wrong type":    {plan(`"id": "p", "name": "P", "price": "$0", "rate_per_second": "fast", "burst": 1, "monthly_quota": 1, "max_keys": 1`), "cannot unmarshal"},
+		"not json":             {`{`, "not a JSON array"},
+		"empty":                {`[]`, "empty"},
+		"missing field":        {`[{"id": "p", "name": "P", "price": "$0", "rate_per_second": 1, "burst": 1, "max_keys": 1}]`, "monthly_quota is required"},
+		"unknown field":        {plan(`"id": "p", "name": "P", "price": "$0", "rate_per_second": 1, "burst": 1, "monthly_quota": 1, "max_keys": 1, "quota": 5`), "unknown field"},
+		"bad id":               {plan(`"id": "P P", "name": "P", "price": "$0", "rate_per_second": 1, "burst": 1, "monthly_quota": 1, "max_keys": 1`), "id must be"},
+		"zero rate":            {plan(`"id": "p", "name": "P", "price": "$0", "rate_per_second": 0, "burst": 1, "monthly_quota": 1, "max_keys": 1`), "rate_per_second"},
+		"burst < rate":         {plan(`"id": "p", "name": "P", "price": "$0", "rate_per_second": 5, "burst": 1, "monthly_quota": 1, "max_keys": 1`), "burst"},
+		"no free plan":         {plan(`"id": "p", "name": "P", "price": "$9", "stripe_price_id": "price_1", "rate_per_second": 1, "burst": 1, "monthly_quota": 1, "max_keys": 1`), "no free plan"},
+		"duplicate ids":        {`[{"id": "p", "name": "P", "price": "$0", "rate_per_second": 1, "burst": 1, "monthly_quota": 1, "max_keys": 1},{"id": "p", "name": "P", "price": "$0", "rate_per_second": 1, "burst": 1, "monthly_quota": 1, "max_keys": 1}]`, "duplicate"},
+		"wrong type":           {plan(`"id": "p", "name": "P", "price": "$0", "rate_per_second": "fast", "burst": 1, "monthly_quota": 1, "max_keys": 1`), "cannot unmarshal"},
+		"negative max_members": {plan(`"id": "p", "name": "P", "price": "$0", "rate_per_second": 1, "burst": 1, "monthly_quota": 1, "max_keys": 1, "max_members": -1`), "plan 1 (\"p\"): max_members must be 0 (no limit) or positive"},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {

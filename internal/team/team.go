@@ -74,3 +74,24 @@ var (
 	// ErrSeatsFull is returned when the plan's max_members is reached.
 	ErrSeatsFull = errors.New("team: no seat left")
 )
+
+// Invitation states, as Service.Invitation reports them (the same strings
+// as templates.Invitation…).
+const (
+	InvitationOpen     = "open"     // can be accepted
+	InvitationAccepted = "accepted" // used already
+	InvitationExpired  = "expired"
+	InvitationRevoked  = "revoked" // revoked, or replaced by a newer invitation
+	InvitationUnknown  = "unknown" // no such link
+)
+
+// InvitationMail is the mail of an invitation, queued in the transaction
+// that creates it. Token is the one secret in it, for the mail's own link.
+type InvitationMail struct {
+	To          string
+	Token       string
+	AccountName string
+	InviterMail string // "" when unknown
+	Role        Role
+	ExpiresAt   time.Time
+}
