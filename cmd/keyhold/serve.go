@@ -13,6 +13,7 @@ import (
 	"github.com/keyhold/keyhold/internal/auth"
 	"github.com/keyhold/keyhold/internal/keys"
 	"github.com/keyhold/keyhold/internal/server"
+	"github.com/keyhold/keyhold/internal/team"
 	"github.com/keyhold/keyhold/internal/verify"
 )
 
@@ -115,6 +116,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
+	teamSvc, err := team.NewService(team.Config{Store: db, Plans: catalog, NormalizeEmail: auth.NormalizeEmail, EmailOn: cfg.SMTP != nil})
+	if err != nil {
+		return err
+	}
 	kcfg := keys.Config{Store: db, Plans: catalog}
 	if cfg.RequireVerifiedEmail {
 		kcfg.Verified = authSvc.EmailVerified
@@ -161,6 +166,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	srv, err := server.New(server.Config{
 		Auth:           authSvc,
 		Keys:           keySvc,
+		Team:           teamSvc,
 		Plans:          catalog,
 		Verifier:       verifier,
 		Reads:          db,

@@ -86,6 +86,14 @@ func (s *Server) handleAdminAccount(c echo.Context) error {
 	for _, e := range o.Trail {
 		p.Audit = append(p.Audit, adminAuditRow(e))
 	}
+	members, _, err := s.team.AccountMembers(c.Request().Context(), a.ID)
+	if err != nil {
+		return err
+	}
+	for _, m := range members {
+		p.Members = append(p.Members, templates.AdminMemberRow{AccountID: a.ID, AccountName: a.Name, UserID: m.UserID, Email: m.Email,
+			Role: string(m.Role), Joined: m.CreatedAt})
+	}
 	return render(c, http.StatusOK, templates.AdminAccount(p))
 }
 

@@ -145,6 +145,17 @@ func (s *Service) Members(ctx context.Context, actor audit.Actor) ([]Member, []I
 	return ms, invs, nil
 }
 
+// AccountMembers returns any account's members and pending invitations,
+// for the operator's console: the caller checks that the user is an
+// operator, as for every console read.
+func (s *Service) AccountMembers(ctx context.Context, accountID string) ([]Member, []Invitation, error) {
+	ms, invs, err := s.store.Members(ctx, accountID, s.now().UTC())
+	if err != nil {
+		return nil, nil, fmt.Errorf("team: account members: %w", err)
+	}
+	return ms, invs, nil
+}
+
 // seatsFull is the refusal of a plan's max_members.
 func seatsFull(p *plans.Plan) error {
 	return keyhold.Errorf(keyhold.ELIMIT, "The %s plan allows %d members, pending invitations included. Revoke an invitation, remove a member or upgrade the plan.", p.Name, p.MaxMembers)
