@@ -2,10 +2,6 @@ package auth
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
@@ -96,26 +92,8 @@ var (
 	errEmailOff = keyhold.Errorf(keyhold.EUNAVAILABLE, "Email is not set up on this Keyhold. Ask the operator for help.")
 )
 
-// newToken returns a token of 32 random bytes, as the link carries it
-// (base64url), and its hash as stored.
-func newToken() (token, hash string, err error) {
-	b := make([]byte, 32)
-	if _, err := rand.Read(b); err != nil {
-		return "", "", fmt.Errorf("auth: token: %w", err)
-	}
-	token = base64.RawURLEncoding.EncodeToString(b)
-	return token, TokenHash(token), nil
-}
-
-// TokenHash is the stored form of a token: hex SHA-256. A token is 256
-// random bits, so a plain hash is enough: nothing is there to guess.
-func TokenHash(token string) string {
-	sum := sha256.Sum256([]byte(token))
-	return hex.EncodeToString(sum[:])
-}
-
-// maxTokenLen bounds a token from a URL before it is hashed or looked up.
-const maxTokenLen = 64
+// TokenHash is the stored form of a link's token (keyhold.TokenHash).
+func TokenHash(token string) string { return keyhold.TokenHash(token) }
 
 // EmailEnabled reports whether mail can be sent (KEYHOLD_SMTP_URL).
 func (s *Service) EmailEnabled() bool { return s.emailOn }
@@ -123,7 +101,7 @@ func (s *Service) EmailEnabled() bool { return s.emailOn }
 // token looks up a token from a link for purpose: ErrLinkUnknown,
 // ErrLinkUsed or ErrLinkExpired when it does not work.
 func (s *Service) token(ctx context.Context, token, purpose string) (*EmailToken, error) {
-	if s.email == nil || token == "" || len(token) > maxTokenLen {
+	if s.email == nil || token == "" || len(token) > keyhold.MaxTokenLen {
 		return nil, ErrLinkUnknown
 	}
 	t, err := s.email.EmailToken(ctx, TokenHash(token))
@@ -154,10 +132,7 @@ func usedErr(err error, op string) error {
 // issue stores a new token for account and purpose, mailed to email unless
 // mail is false, and returns it.
 func (s *Service) issue(ctx context.Context, a *User, purpose, email string, ttl time.Duration, mail bool) (string, error) {
-	token, hash, err := newToken()
-	if err != nil {
-		return "", err
-	}
+	token, hash := keyhold.NewToken()
 	now := s.now().UTC()
 	t := &EmailToken{Hash: hash, UserID: a.ID, Purpose: purpose, CreatedAt: now, ExpiresAt: now.Add(ttl)}
 	var m *Mail

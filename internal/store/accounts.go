@@ -82,14 +82,14 @@ func (db *DB) CreateUser(ctx context.Context, u *auth.User, personal *team.Accou
 
 // createAccount inserts an account and its owner's membership.
 func createAccount(tx *gorm.DB, a *team.Account, ownerID string) error {
-	acc := accountRecord{ID: a.ID, Name: a.Name, PlanID: a.PlanID, CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt}
+	acc := accountRecord{ID: a.ID, Name: a.Name, PlanID: a.PlanID, Suspended: a.Suspended, CreatedAt: a.CreatedAt.UTC(), UpdatedAt: a.UpdatedAt.UTC()}
 	if err := tx.Create(&acc).Error; err != nil {
 		return fmt.Errorf("store: create account: %w", err)
 	}
 	a.PlanID = acc.PlanID
-	if err := tx.Exec("INSERT INTO memberships (account_id, user_id, role, created_at) VALUES (?, ?, ?, ?)",
-		a.ID, ownerID, string(team.Owner), a.CreatedAt).Error; err != nil {
-		return fmt.Errorf("store: create account owner: %w", err)
+	m := membershipRecord{AccountID: a.ID, UserID: ownerID, Role: string(team.Owner), CreatedAt: a.CreatedAt.UTC()}
+	if err := tx.Create(&m).Error; err != nil {
+		return fmt.Errorf("store: create account: owner: %w", err)
 	}
 	return nil
 }

@@ -10,31 +10,12 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/keyhold/keyhold/internal/audit"
+	"github.com/keyhold/keyhold/internal/auth"
 	"github.com/keyhold/keyhold/internal/team"
 )
 
 // The store side of package team: accounts as teams, memberships and
 // invitations (migration 0013).
-
-// teamAccountRecord is a row of accounts as migration 0013 left it.
-// TODO(merge): one record with accountRecord once the users/accounts split
-// of auth lands.
-type teamAccountRecord struct {
-	ID               string `gorm:"primaryKey"`
-	Name             string
-	PlanID           string
-	StripeCustomerID *string
-	Suspended        bool
-	CreatedAt        time.Time
-	UpdatedAt        time.Time
-}
-
-func (teamAccountRecord) TableName() string { return "accounts" }
-
-func (r *teamAccountRecord) domain() *team.Account {
-	return &team.Account{ID: r.ID, Name: r.Name, PlanID: r.PlanID, Suspended: r.Suspended,
-		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC()}
-}
 
 type membershipRecord struct {
 	AccountID string `gorm:"primaryKey"`
@@ -99,15 +80,11 @@ func (db *DB) queueInvitation(ctx context.Context, tx *gorm.DB, m *team.Invitati
 
 // TeamAccount implements team.Store.
 func (db *DB) TeamAccount(ctx context.Context, id string) (*team.Account, error) {
-	var r teamAccountRecord
-	err := db.ctx(ctx).Where("id = ?", id).Take(&r).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
+	a, err := accountIn(db.ctx(ctx), id)
+	if errors.Is(err, auth.ErrNotFound) {
 		return nil, team.ErrNotFound
 	}
-	if err != nil {
-		return nil, fmt.Errorf("store: account: %w", err)
-	}
-	return r.domain(), nil
+	return a, err
 }
 
 // membershipSelect reads memberships with the account's name, plan and
@@ -192,14 +169,8 @@ WHERE i.account_id = ? AND i.`+pending+` ORDER BY i.created_at DESC, i.id DESC`,
 // CreateTeamAccount implements team.Store.
 func (db *DB) CreateTeamAccount(ctx context.Context, a *team.Account, ownerID string, e audit.Entry) error {
 	return db.ctx(ctx).Transaction(func(tx *gorm.DB) error {
-		rec := teamAccountRecord{ID: a.ID, Name: a.Name, PlanID: a.PlanID, Suspended: a.Suspended,
-			CreatedAt: a.CreatedAt.UTC(), UpdatedAt: a.UpdatedAt.UTC()}
-		if err := tx.Create(&rec).Error; err != nil {
-			return fmt.Errorf("store: create account: %w", err)
-		}
-		m := membershipRecord{AccountID: a.ID, UserID: ownerID, Role: string(team.Owner), CreatedAt: a.CreatedAt.UTC()}
-		if err := tx.Create(&m).Error; err != nil {
-			return fmt.Errorf("store: create account: owner: %w", err)
+		if err := createAccount(tx, a, ownerID); err != nil {
+			return err
 		}
 		return writeAudit(tx, e)
 	})
