@@ -20,7 +20,7 @@ func TestSetOverrides(t *testing.T) {
 	k, _ := f.MustKey(t, owner, "prod")
 	var events []keys.Event
 	f.svc.Subscribe(func(e keys.Event) { events = append(events, e) })
-	actor := audit.Actor{AccountID: ops, IP: "192.0.2.7"}
+	actor := audit.Actor{UserID: ops, AccountID: ops, Role: ownerRole, IP: "192.0.2.7"}
 
 	// Refusals change nothing. The free plan: 10/s, burst 20. An empty
 	// field is the plan's value.
@@ -89,7 +89,7 @@ func TestSearchAndTotals(t *testing.T) {
 		t.Fatalf("search: %d %v", len(got), err)
 	}
 	got, _ = f.svc.Search(ctx, keys.KeyFilter{Search: k1.Display[len(k1.Display)-4:]})
-	if len(got) != 1 || got[0].ID != k1.ID || got[0].OwnerEmail != "ada@example.com" {
+	if len(got) != 1 || got[0].ID != k1.ID || got[0].AccountName != "ada@example.com" {
 		t.Errorf("by last four: %+v", got)
 	}
 	days, err := f.svc.DailyTotals(ctx, 30)
