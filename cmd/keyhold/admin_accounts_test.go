@@ -64,7 +64,7 @@ func TestAdminSuspendRevokeCommands(t *testing.T) {
 	runAdminSteps(t, env, []adminStep{
 		{[]string{"unsuspend", "--email", email}, 0, email + " is no longer suspended"},
 		{[]string{"unsuspend", "--email", email}, 0, email + " is not suspended; nothing was changed"},
-		{[]string{"suspend", "--email", "nobody@example.com"}, 1, "no account has the email nobody@example.com; nothing was changed"},
+		{[]string{"suspend", "--email", "nobody@example.com"}, 1, "no account is owned by nobody@example.com; nothing was changed"},
 		{[]string{"unsuspend", "--email", "not-an-email"}, 1, "is not an email address"},
 		{[]string{"suspend"}, 2, "--email is required"},
 		{[]string{"unsuspend", "--email"}, 2, "--email needs a value"},
@@ -131,7 +131,7 @@ func TestAdminResetLink(t *testing.T) {
 
 	runAdminSteps(t, env, []adminStep{
 		{[]string{"reset-link", "--email", email}, 0, a.URL + "/password/reset/"},
-		{[]string{"reset-link", "--email", "nobody@example.com"}, 1, "no account has the email nobody@example.com"},
+		{[]string{"reset-link", "--email", "nobody@example.com"}, 1, "no user has the email nobody@example.com; nothing was changed"},
 		{[]string{"reset-link"}, 2, "--email is required"},
 		{[]string{"reset-link", "--email", email, "extra"}, 2, `unexpected argument "extra"`},
 	})
