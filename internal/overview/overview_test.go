@@ -84,7 +84,10 @@ func newFixture(t *testing.T, kind string, l overview.LiveUsage) *fixture {
 		n++
 		at := now.Add(time.Duration(n-10) * time.Minute) // distinct creation times, in order
 		k := &keys.Key{ID: keyhold.NewID(), AccountID: accountID, Name: name, Display: "kh_live_…000" + string(rune('0'+n)),
-			ExpiresAt: expires, CreatedAt: at, UpdatedAt: at, QuotaOverride: override}
+			ExpiresAt: expires, CreatedAt: at, UpdatedAt: at, QuotaOverride: override, CreatedBy: accountID}
+		if name == "revoked" {
+			k.CreatedBy = "" // made by an operator's tool, as keys.Key says
+		}
 		hash := [32]byte{byte(n)}
 		e := audit.Entry{ID: keyhold.NewID(), AccountID: accountID, ActorID: accountID, Action: audit.KeyCreated, TargetType: "key", TargetID: k.ID, CreatedAt: at}
 		if err := db.CreateKey(ctx, k, hash, 100, e); err != nil {
@@ -179,6 +182,14 @@ func TestKeyList(t *testing.T) {
 		if k := byID[f.revoked]; k.Used != 0 || k.Quota != 100_000 {
 			t.Errorf("revoked key: used %d of %d, want 0 of the plan's 100000", k.Used, k.Quota)
 		}
+		// The list names who made each key: the user, by email; nobody for
+		// a key an operator's tool made.
+		if k := byID[f.active]; k.CreatedBy != f.ada || k.CreatedByEmail != "ada@example.com" {
+			t.Errorf("active key made by %q (%q), want ada", k.CreatedBy, k.CreatedByEmail)
+		}
+		if k := byID[f.revoked]; k.CreatedBy != "" || k.CreatedByEmail != "" {
+			t.Errorf("revoked key made by %q (%q), want nobody", k.CreatedBy, k.CreatedByEmail)
+		}
 	})
 }
 
@@ -209,8 +220,8 @@ func TestLiveCounts(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if d.Key.Used != tc.want {
-				t.Errorf("%s: key page used %d, want %d", tc.name, d.Key.Used, tc.want)
+			if d.Key.Used != tc.want || d.Key.CreatedByEmail != "ada@example.com" {
+				t.Errorf("%s: key page used %d, made by %q; want %d, by ada@example.com", tc.name, d.Key.Used, d.Key.CreatedByEmail, tc.want)
 			}
 		}
 	})
