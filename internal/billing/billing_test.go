@@ -297,9 +297,8 @@ func TestCheckoutRoles(t *testing.T) {
 			}
 		})
 	}
-	// The refusals ran first (Viewer and Developer come after Owner, so a
-	// customer exists by now); check a fresh account that only refused
-	// roles ever tried.
+	// The allowed roles made a customer above; a fresh account that only
+	// refused roles tried has none: the refusal came before Stripe.
 	g := MustFixture(t, "sqlite", true)
 	for _, role := range []team.Role{team.Developer, team.Viewer, ""} {
 		if _, err := g.svc.Checkout(ctx, g.as(role), "pro"); keyhold.ErrorCode(err) != keyhold.EFORBIDDEN {
