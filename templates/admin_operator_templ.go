@@ -106,9 +106,9 @@ func adminAccountActions(p AdminAccountPage) templ.Component {
 				return templ_7745c5c3_Err
 			}
 			var templ_7745c5c3_Var4 string
-			templ_7745c5c3_Var4, templ_7745c5c3_Err = templruntime.NewAttributeExpression("Suspend " + p.Account.Email + "? Every key of the account answers DISABLED from its next verification.").Resolve(ctx)
+			templ_7745c5c3_Var4, templ_7745c5c3_Err = templruntime.NewAttributeExpression("Suspend " + p.Account.Name + "? Every key of the account answers DISABLED from its next verification.").Resolve(ctx)
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `admin_operator.templ`, Line: 28, Col: 229}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `admin_operator.templ`, Line: 28, Col: 228}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ_7745c5c3_Var4)
 			if templ_7745c5c3_Err != nil {

@@ -1,13 +1,16 @@
 package main
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/keyhold/keyhold/internal/keyhold"
 	"github.com/keyhold/keyhold/internal/plans"
+	"github.com/keyhold/keyhold/internal/store"
 	"github.com/keyhold/keyhold/internal/testenv"
 )
 
@@ -64,7 +67,7 @@ func TestAdminSuspendRevokeCommands(t *testing.T) {
 	runAdminSteps(t, env, []adminStep{
 		{[]string{"unsuspend", "--email", email}, 0, email + " is no longer suspended"},
 		{[]string{"unsuspend", "--email", email}, 0, email + " is not suspended; nothing was changed"},
-		{[]string{"suspend", "--email", "nobody@example.com"}, 1, "no account has the email nobody@example.com; nothing was changed"},
+		{[]string{"suspend", "--email", "nobody@example.com"}, 1, "no account is owned by nobody@example.com; nothing was changed"},
 		{[]string{"unsuspend", "--email", "not-an-email"}, 1, "is not an email address"},
 		{[]string{"suspend"}, 2, "--email is required"},
 		{[]string{"unsuspend", "--email"}, 2, "--email needs a value"},
@@ -131,7 +134,7 @@ func TestAdminResetLink(t *testing.T) {
 
 	runAdminSteps(t, env, []adminStep{
 		{[]string{"reset-link", "--email", email}, 0, a.URL + "/password/reset/"},
-		{[]string{"reset-link", "--email", "nobody@example.com"}, 1, "no account has the email nobody@example.com"},
+		{[]string{"reset-link", "--email", "nobody@example.com"}, 1, "no user has the email nobody@example.com; nothing was changed"},
 		{[]string{"reset-link"}, 2, "--email is required"},
 		{[]string{"reset-link", "--email", email, "extra"}, 2, `unexpected argument "extra"`},
 	})
@@ -181,5 +184,62 @@ func TestAdminCommandsReachRunningInstances(t *testing.T) {
 			step([]string{"unsuspend", "--email", email}, "VALID", http.StatusOK)
 			step([]string{"revoke", "--key", ans.KeyID}, "REVOKED", http.StatusUnauthorized)
 		})
+	}
+}
+
+// TestAdminSuspendOwnedAccount: suspend --email suspends the one account
+// the user owns first; when they own more it names them all and changes
+// nothing, and a team the user is a mere member of is never the one.
+func TestAdminSuspendOwnedAccount(t *testing.T) {
+	t.Parallel()
+	env := testEnv(t, nil)
+	for _, email := range []string{"ada@example.com", "bob@example.com"} {
+		if r := runCommand(t, env, "a long enough password\n", "admin", "create-user", "--email", email, "--password-stdin"); r.Err != nil {
+			t.Fatal(r.Err)
+		}
+	}
+	ctx := context.Background()
+	db, err := store.Open(ctx, env["KEYHOLD_DATABASE_URL"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ada, err := db.UserByEmail(ctx, "ada@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob, err := db.UserByEmail(ctx, "bob@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Ada made a team and Bob is a developer in it (no team service on
+	// this branch yet: the rows as it would write them).
+	teamID, now := keyhold.NewID(), time.Now().UTC()
+	for _, q := range []struct {
+		sql  string
+		args []any
+	}{
+		{"INSERT INTO accounts (id, name, plan_id, suspended, created_at, updated_at) VALUES ($1, $2, 'free', FALSE, $3, $3)", []any{teamID, "Acme", now}},
+		{"INSERT INTO memberships (account_id, user_id, role, created_at) VALUES ($1, $2, 'owner', $3)", []any{teamID, ada.ID, now}},
+		{"INSERT INTO memberships (account_id, user_id, role, created_at) VALUES ($1, $2, 'developer', $3)", []any{teamID, bob.ID, now}},
+	} {
+		if _, err := db.SQL().ExecContext(ctx, q.sql, q.args...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runAdminSteps(t, env, []adminStep{
+		{[]string{"suspend", "--email", "ada@example.com"}, 1, "ada@example.com owns 2 accounts: "},
+		{[]string{"suspend", "--email", "bob@example.com"}, 0, "bob@example.com is suspended"},
+	})
+	r := runCommand(t, env, "", "admin", "suspend", "--email", "ada@example.com")
+	for _, want := range []string{"Acme (" + teamID + ")", "ada@example.com (" + ada.ID + ")", "nothing was changed"} {
+		if r.Err == nil || !strings.Contains(r.Err.Error(), want) {
+			t.Errorf("suspending a user with two accounts: %v, want it to say %q", r.Err, want)
+		}
+	}
+	for id, want := range map[string]bool{ada.ID: false, teamID: false, bob.ID: true} {
+		if a, err := db.AccountByID(ctx, id); err != nil || a.Suspended != want {
+			t.Errorf("account %s: %+v, %v; want suspended %v", id, a, err, want)
+		}
 	}
 }

@@ -35,7 +35,7 @@ func TestAdminPromoteDemote(t *testing.T) {
 		{[]string{"promote", "--email", email}, 0, "already an operator; nothing was changed", true},
 		{[]string{"demote", "--email", email}, 0, email + " is no longer an operator", false},
 		{[]string{"demote", "--email", email}, 0, "is not an operator; nothing was changed", false},
-		{[]string{"promote", "--email", "nobody@example.com"}, 1, "no account has the email nobody@example.com", false},
+		{[]string{"promote", "--email", "nobody@example.com"}, 1, "no user has the email nobody@example.com; nothing was changed", false},
 		{[]string{"demote", "--email", "not-an-email"}, 1, "is not an email address", false},
 		{[]string{"promote"}, 2, "--email is required", false},
 		{[]string{"demote", "--email"}, 2, "--email needs a value", false},

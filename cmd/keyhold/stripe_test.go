@@ -36,7 +36,7 @@ func TestStripeReconcile(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	a, err := db.AccountByEmail(ctx, "ada@example.com")
+	a, err := db.UserByEmail(ctx, "ada@example.com") // her personal account shares her id
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +126,7 @@ func TestStripeReconcileReachesRunningInstances(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	a, err := db.AccountByEmail(ctx, "ada@example.com")
+	a, err := db.UserByEmail(ctx, "ada@example.com") // her personal account shares her id
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/keyhold/keyhold/internal/plans"
 	"github.com/keyhold/keyhold/internal/store"
 	"github.com/keyhold/keyhold/internal/store/storetest"
+	"github.com/keyhold/keyhold/internal/team"
 	"github.com/keyhold/keyhold/internal/testenv"
 )
 
@@ -118,12 +119,26 @@ func MustFixture(t testing.TB, kind string, enabled bool) *fixture {
 		t.Fatal(err)
 	}
 	f.svc.Subscribe(func(string) { f.changed.Add(1) })
-	a := &auth.Account{ID: keyhold.NewID(), Email: "ada@example.com", PasswordHash: "x", CreatedAt: time.Now(), UpdatedAt: time.Now()}
-	if err := db.CreateAccount(context.Background(), a); err != nil {
+	f.account = mustAccount(t, db, "ada@example.com")
+	return f
+}
+
+// mustAccount creates a user with a personal account, which shares the
+// user's id, and returns that id.
+func mustAccount(t testing.TB, db *store.DB, email string) string {
+	t.Helper()
+	now := time.Now()
+	u := &auth.User{ID: keyhold.NewID(), Email: email, PasswordHash: "x", CreatedAt: now, UpdatedAt: now}
+	if err := db.CreateUser(context.Background(), u, &team.Account{ID: u.ID, Name: email, CreatedAt: now, UpdatedAt: now}); err != nil {
 		t.Fatal(err)
 	}
-	f.account = a.ID
-	return f
+	return u.ID
+}
+
+// as is the fixture's account's owner, or a member with another role,
+// acting in it.
+func (f *fixture) as(role team.Role) audit.Actor {
+	return audit.Actor{UserID: f.account, AccountID: f.account, Role: string(role), IP: "127.0.0.1"}
 }
 
 // event is the data a testdata template is filled with.
@@ -219,15 +234,15 @@ func (f *fixture) events() map[string]string {
 func TestCheckoutAndPortal(t *testing.T) {
 	f := MustFixture(t, "sqlite", true)
 	ctx := context.Background()
-	if _, err := f.svc.Portal(ctx, f.account); keyhold.ErrorCode(err) != keyhold.EINVALID {
+	if _, err := f.svc.Portal(ctx, f.as(team.Owner)); keyhold.ErrorCode(err) != keyhold.EINVALID {
 		t.Errorf("portal without a customer: %v", err)
 	}
 	for _, plan := range []string{"free", "nope", ""} {
-		if _, err := f.svc.Checkout(ctx, f.account, plan); keyhold.ErrorCode(err) != keyhold.EINVALID {
+		if _, err := f.svc.Checkout(ctx, f.as(team.Owner), plan); keyhold.ErrorCode(err) != keyhold.EINVALID {
 			t.Errorf("checkout for %q: %v", plan, err)
 		}
 	}
-	u, err := f.svc.Checkout(ctx, f.account, "pro")
+	u, err := f.svc.Checkout(ctx, f.as(team.Owner), "pro")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -238,7 +253,7 @@ func TestCheckoutAndPortal(t *testing.T) {
 	if !strings.HasPrefix(c1.CustomerID, "cus_") {
 		t.Fatalf("customer not linked: %+v", c1)
 	}
-	if _, err := f.svc.Checkout(ctx, f.account, "business"); err != nil {
+	if _, err := f.svc.Checkout(ctx, f.as(team.Owner), "business"); err != nil {
 		t.Fatal(err)
 	}
 	c2, _ := f.db.Customer(ctx, f.account)
@@ -248,14 +263,50 @@ func TestCheckoutAndPortal(t *testing.T) {
 	if plan, _ := f.state(); plan != "free" {
 		t.Errorf("the plan changed before Stripe said so: %s", plan)
 	}
-	p, err := f.svc.Portal(ctx, f.account)
+	p, err := f.svc.Portal(ctx, f.as(team.Owner))
 	if err != nil || !strings.HasPrefix(p, "https://") {
 		t.Errorf("portal: %q %v", p, err)
 	}
 	// Subscribed accounts change plans in the portal.
 	f.mustDeliver(event{ID: "evt_sub", Type: "customer.subscription.created", Customer: c1.CustomerID, Subscription: "sub_1", Status: "active", Price: "price_pro", Created: 100})
-	if _, err := f.svc.Checkout(ctx, f.account, "business"); keyhold.ErrorCode(err) != keyhold.EINVALID {
+	if _, err := f.svc.Checkout(ctx, f.as(team.Owner), "business"); keyhold.ErrorCode(err) != keyhold.EINVALID {
 		t.Errorf("checkout while subscribed: %v", err)
+	}
+}
+
+// TestCheckoutRoles holds Checkout and Portal to team.Rules: a role that
+// may not manage billing is refused before Stripe is asked, so no customer
+// is made for it; one that may gets its URLs.
+func TestCheckoutRoles(t *testing.T) {
+	f := MustFixture(t, "sqlite", true)
+	ctx := context.Background()
+	for _, role := range team.Roles {
+		t.Run(string(role), func(t *testing.T) {
+			_, cerr := f.svc.Checkout(ctx, f.as(role), "pro")
+			_, perr := f.svc.Portal(ctx, f.as(role))
+			if team.Can(role, team.ManageBilling) {
+				if cerr != nil || perr != nil {
+					t.Fatalf("checkout %v, portal %v", cerr, perr)
+				}
+				return
+			}
+			for what, err := range map[string]error{"checkout": cerr, "portal": perr} {
+				if !errors.Is(err, team.ErrForbidden) || keyhold.ErrorCode(err) != keyhold.EFORBIDDEN {
+					t.Errorf("%s as %s: %v", what, role, err)
+				}
+			}
+		})
+	}
+	// The allowed roles made a customer above; a fresh account that only
+	// refused roles tried has none: the refusal came before Stripe.
+	g := MustFixture(t, "sqlite", true)
+	for _, role := range []team.Role{team.Developer, team.Viewer, ""} {
+		if _, err := g.svc.Checkout(ctx, g.as(role), "pro"); keyhold.ErrorCode(err) != keyhold.EFORBIDDEN {
+			t.Errorf("checkout as %q: %v", role, err)
+		}
+	}
+	if c, err := g.db.Customer(ctx, g.account); err != nil || c.CustomerID != "" {
+		t.Errorf("a refused checkout made a customer: %+v %v", c, err)
 	}
 }
 
@@ -264,10 +315,10 @@ func TestBillingOff(t *testing.T) {
 	if f.svc.Enabled() {
 		t.Fatal("enabled without a key")
 	}
-	if _, err := f.svc.Checkout(context.Background(), f.account, "pro"); keyhold.ErrorCode(err) != keyhold.EINVALID {
+	if _, err := f.svc.Checkout(context.Background(), f.as(team.Owner), "pro"); keyhold.ErrorCode(err) != keyhold.EINVALID {
 		t.Errorf("checkout with billing off: %v", err)
 	}
-	if _, err := f.svc.Portal(context.Background(), f.account); keyhold.ErrorCode(err) != keyhold.EINVALID {
+	if _, err := f.svc.Portal(context.Background(), f.as(team.Owner)); keyhold.ErrorCode(err) != keyhold.EINVALID {
 		t.Errorf("portal with billing off: %v", err)
 	}
 }
@@ -280,7 +331,7 @@ func TestStripeUnreachable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svc.Checkout(context.Background(), f.account, "pro"); keyhold.ErrorCode(err) != keyhold.EUNAVAILABLE {
+	if _, err := svc.Checkout(context.Background(), f.as(team.Owner), "pro"); keyhold.ErrorCode(err) != keyhold.EUNAVAILABLE {
 		t.Errorf("checkout with Stripe down: %v", err)
 	}
 }
@@ -716,18 +767,15 @@ func TestCheckoutForAnotherAccountsCustomer(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := MustFixture(t, "sqlite", false)
 			ctx := context.Background()
-			other := &auth.Account{ID: keyhold.NewID(), Email: "eve@example.com", PasswordHash: "x", CreatedAt: time.Now(), UpdatedAt: time.Now()}
-			if err := f.db.CreateAccount(ctx, other); err != nil {
-				t.Fatal(err)
-			}
+			other := mustAccount(t, f.db.DB, "eve@example.com")
 			// The owner is on a plan an operator gave it: a checkout
 			// applied to it would put it back on the free plan.
 			if err := f.svc.SetPlanManually(ctx, audit.Actor{}, f.account, "business"); err != nil {
 				t.Fatal(err)
 			}
-			customer, reference := tc.setup(f, other.ID)
+			customer, reference := tc.setup(f, other)
 			before := map[string]*billing.Customer{}
-			for _, id := range []string{f.account, other.ID} {
+			for _, id := range []string{f.account, other} {
 				c, err := f.db.Customer(ctx, id)
 				if err != nil {
 					t.Fatal(err)

@@ -3,11 +3,8 @@ package billing_test
 import (
 	"context"
 	"testing"
-	"time"
 
-	"github.com/keyhold/keyhold/internal/auth"
 	"github.com/keyhold/keyhold/internal/billing"
-	"github.com/keyhold/keyhold/internal/keyhold"
 )
 
 // TestCheckoutCompleted: a finished Checkout links the Stripe customer to
@@ -39,11 +36,8 @@ func TestCheckoutCompleted(t *testing.T) {
 		{"without a customer", nil, func(cs map[string]any) { cs["customer"] = nil },
 			want{billing.OutcomeIgnored, "", "", "free"}},
 		{"a customer of another account", func(f *fixture) {
-			other := &auth.Account{ID: keyhold.NewID(), Email: "eve@example.com", PasswordHash: "x", CreatedAt: time.Now(), UpdatedAt: time.Now()}
-			if err := f.db.CreateAccount(context.Background(), other); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := f.db.SetCustomerID(context.Background(), other.ID, "cus_1"); err != nil {
+			other := mustAccount(t, f.db.DB, "eve@example.com")
+			if _, err := f.db.SetCustomerID(context.Background(), other, "cus_1"); err != nil {
 				t.Fatal(err)
 			}
 		}, nil, want{billing.OutcomeIgnored, "", "", "free"}},

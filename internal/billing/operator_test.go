@@ -24,7 +24,7 @@ func TestReapplyFailedEvent(t *testing.T) {
 	f := MustFixture(t, "sqlite", false)
 	f.link("cus_1")
 	ctx := context.Background()
-	ops := audit.Actor{AccountID: "ops", IP: "192.0.2.8"}
+	ops := audit.Actor{UserID: "ops", IP: "192.0.2.8"} // an operator: a user, acting in no account of these
 	ev := event{ID: "evt_fail", Type: "customer.subscription.updated", Customer: "cus_1", Subscription: "sub_1", Status: "active", Price: "price_pro", Created: 100}
 	f.db.fail.Store(true)
 	if err := f.deliver(ev); err == nil {
@@ -72,7 +72,7 @@ func TestReapplyThatFailsAgain(t *testing.T) {
 	ev := event{ID: "evt_x", Type: "customer.subscription.updated", Customer: "cus_1", Subscription: "sub_1", Status: "active", Price: "price_pro", Created: 100}
 	f.db.fail.Store(true)
 	_ = f.deliver(ev)
-	outcome, err := f.svc.Reapply(context.Background(), audit.Actor{AccountID: "ops"}, "evt_x")
+	outcome, err := f.svc.Reapply(context.Background(), audit.Actor{UserID: "ops"}, "evt_x")
 	if err == nil || outcome != billing.OutcomeFailed {
 		t.Fatalf("reapply against a failing database: %q %v", outcome, err)
 	}
@@ -87,7 +87,7 @@ func TestReapplyThatFailsAgain(t *testing.T) {
 func TestSetPlanManually(t *testing.T) {
 	f := MustFixture(t, "sqlite", false)
 	ctx := context.Background()
-	ops := audit.Actor{AccountID: "ops", IP: "192.0.2.8"}
+	ops := audit.Actor{UserID: "ops", IP: "192.0.2.8"} // an operator: a user, acting in no account of these
 	if err := f.svc.SetPlanManually(ctx, ops, f.account, "platinum"); keyhold.ErrorCode(err) != keyhold.EINVALID {
 		t.Errorf("unknown plan: %v", err)
 	}

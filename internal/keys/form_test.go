@@ -101,7 +101,7 @@ func TestCreateReportsEveryField(t *testing.T) {
 	f := MustService(t)
 	acct := f.MustAccount(t, "ada@example.com")
 	past := f.now.Add(-time.Hour)
-	_, _, err := f.svc.Create(context.Background(), audit.Actor{AccountID: acct}, acct, keys.Settings{Name: "", Scopes: []string{"a b"}, ExpiresAt: &past})
+	_, _, err := f.svc.Create(context.Background(), audit.Actor{UserID: acct, AccountID: acct, Role: ownerRole}, acct, keys.Settings{Name: "", Scopes: []string{"a b"}, ExpiresAt: &past})
 	fields := keyhold.Fields(err)
 	for _, name := range []string{"name", "scopes", "expires"} {
 		if fields[name] == "" {
@@ -117,19 +117,19 @@ func TestScopesInUse(t *testing.T) {
 	f := MustService(t)
 	ctx := context.Background()
 	acct, other := f.MustAccount(t, "ada@example.com"), f.MustAccount(t, "bob@example.com")
-	revoked, _, err := f.svc.Create(ctx, audit.Actor{AccountID: acct}, acct, keys.Settings{Name: "old", Scopes: []string{"legacy"}})
+	revoked, _, err := f.svc.Create(ctx, audit.Actor{UserID: acct, AccountID: acct, Role: ownerRole}, acct, keys.Settings{Name: "old", Scopes: []string{"legacy"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := f.svc.Revoke(ctx, audit.Actor{AccountID: acct}, acct, revoked.ID); err != nil {
+	if err := f.svc.Revoke(ctx, audit.Actor{UserID: acct, AccountID: acct, Role: ownerRole}, acct, revoked.ID); err != nil {
 		t.Fatal(err)
 	}
 	for _, sc := range [][]string{{"write", "read"}, {"read"}, {"admin"}} {
-		if _, _, err := f.svc.Create(ctx, audit.Actor{AccountID: acct}, acct, keys.Settings{Name: "k", Scopes: sc}); err != nil {
+		if _, _, err := f.svc.Create(ctx, audit.Actor{UserID: acct, AccountID: acct, Role: ownerRole}, acct, keys.Settings{Name: "k", Scopes: sc}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, _, err := f.svc.Create(ctx, audit.Actor{AccountID: other}, other, keys.Settings{Name: "k", Scopes: []string{"theirs"}}); err != nil {
+	if _, _, err := f.svc.Create(ctx, audit.Actor{UserID: other, AccountID: other, Role: ownerRole}, other, keys.Settings{Name: "k", Scopes: []string{"theirs"}}); err != nil {
 		t.Fatal(err)
 	}
 	got, err := f.svc.ScopesInUse(ctx, acct)
@@ -155,7 +155,7 @@ func TestRotateRefusalListsGracePeriods(t *testing.T) {
 	f := MustService(t)
 	acct := f.MustAccount(t, "ada@example.com")
 	k, _ := f.MustKey(t, acct, "k")
-	_, _, err := f.svc.Rotate(context.Background(), audit.Actor{AccountID: acct}, acct, k.ID, 2*time.Hour)
+	_, _, err := f.svc.Rotate(context.Background(), audit.Actor{UserID: acct, AccountID: acct, Role: ownerRole}, acct, k.ID, 2*time.Hour)
 	if got := keyhold.ErrorMessage(err); !strings.HasSuffix(got, "none, 1 hour, 24 hours or 7 days.") {
 		t.Errorf("message = %q", got)
 	}
@@ -165,7 +165,7 @@ func TestOldSecretUntil(t *testing.T) {
 	f := MustService(t)
 	ctx := context.Background()
 	acct := f.MustAccount(t, "ada@example.com")
-	actor := audit.Actor{AccountID: acct}
+	actor := audit.Actor{UserID: acct, AccountID: acct, Role: ownerRole}
 	k, _ := f.MustKey(t, acct, "k")
 	if got, _ := f.svc.Get(ctx, acct, k.ID); got.OldSecretUntil != nil {
 		t.Fatalf("new key: old secret until %v", got.OldSecretUntil)
@@ -204,7 +204,7 @@ func TestExpireOldSecret(t *testing.T) {
 	f := MustService(t)
 	ctx := context.Background()
 	acct, other := f.MustAccount(t, "ada@example.com"), f.MustAccount(t, "bob@example.com")
-	actor := audit.Actor{AccountID: acct, IP: "203.0.113.9"}
+	actor := audit.Actor{UserID: acct, AccountID: acct, Role: ownerRole, IP: "203.0.113.9"}
 	k, _ := f.MustKey(t, acct, "prod")
 
 	if err := f.svc.ExpireOldSecret(ctx, actor, acct, k.ID); keyhold.ErrorCode(err) != keyhold.EINVALID {
@@ -216,7 +216,7 @@ func TestExpireOldSecret(t *testing.T) {
 	var events []keys.Event
 	f.svc.Subscribe(func(e keys.Event) { events = append(events, e) })
 
-	if err := f.svc.ExpireOldSecret(ctx, audit.Actor{AccountID: other}, other, k.ID); keyhold.ErrorCode(err) != keyhold.ENOTFOUND {
+	if err := f.svc.ExpireOldSecret(ctx, audit.Actor{UserID: other, AccountID: other, Role: ownerRole}, other, k.ID); keyhold.ErrorCode(err) != keyhold.ENOTFOUND {
 		t.Errorf("another account: err = %v, want ENOTFOUND", err)
 	}
 	if got, _ := f.svc.Get(ctx, acct, k.ID); got.OldSecretUntil == nil {

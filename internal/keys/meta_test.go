@@ -57,7 +57,7 @@ func TestCreateAndUpdateRefuseMetaThatDoesNotRoundTrip(t *testing.T) {
 	f := MustService(t)
 	ctx := context.Background()
 	acct := f.MustAccount(t, "ada@example.com")
-	actor := audit.Actor{AccountID: acct}
+	actor := audit.Actor{UserID: acct, AccountID: acct, Role: ownerRole}
 	k, _ := f.MustKey(t, acct, "k")
 	for name, meta := range map[string]map[string]any{
 		"json.Number overflow":   {"a": json.Number("1e999")},

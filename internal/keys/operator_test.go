@@ -20,7 +20,7 @@ func TestSetOverrides(t *testing.T) {
 	k, _ := f.MustKey(t, owner, "prod")
 	var events []keys.Event
 	f.svc.Subscribe(func(e keys.Event) { events = append(events, e) })
-	actor := audit.Actor{AccountID: ops, IP: "192.0.2.7"}
+	actor := audit.Actor{UserID: ops, AccountID: ops, Role: ownerRole, IP: "192.0.2.7"}
 
 	// Refusals change nothing. The free plan: 10/s, burst 20. An empty
 	// field is the plan's value.
@@ -89,11 +89,53 @@ func TestSearchAndTotals(t *testing.T) {
 		t.Fatalf("search: %d %v", len(got), err)
 	}
 	got, _ = f.svc.Search(ctx, keys.KeyFilter{Search: k1.Display[len(k1.Display)-4:]})
-	if len(got) != 1 || got[0].ID != k1.ID || got[0].OwnerEmail != "ada@example.com" {
+	if len(got) != 1 || got[0].ID != k1.ID || got[0].AccountName != "ada@example.com" {
 		t.Errorf("by last four: %+v", got)
 	}
 	days, err := f.svc.DailyTotals(ctx, 30)
 	if err != nil || len(days) != 30 || !days[29].Day.Equal(f.now.Truncate(24*time.Hour)) {
 		t.Errorf("days: %d %v", len(days), err)
+	}
+}
+
+// TestRevokeAny: an operator revokes a key of an account they are no
+// member of, acting in their own account or (on the command line) in none;
+// the entry names them as actor and the key's account as its account. An
+// unknown key is not found and a revoked one refused.
+func TestRevokeAny(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		actor func(ops string) audit.Actor
+	}{
+		{"console", func(ops string) audit.Actor {
+			return audit.Actor{UserID: ops, AccountID: ops, Role: ownerRole, IP: "192.0.2.7"}
+		}},
+		{"command line", func(string) audit.Actor { return audit.Actor{} }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := MustService(t)
+			ctx := context.Background()
+			owner := f.MustAccount(t, "ada@example.com")
+			ops := f.MustAccount(t, "ops@example.com")
+			k, _ := f.MustKey(t, owner, "prod")
+			actor := tt.actor(ops)
+			got, err := f.svc.RevokeAny(ctx, actor, k.ID)
+			if err != nil || got.ID != k.ID || got.AccountID != owner {
+				t.Fatalf("revoke any: %+v, %v", got, err)
+			}
+			if now, err := f.svc.Get(ctx, owner, k.ID); err != nil || now.RevokedAt == nil {
+				t.Errorf("after revoke any: %+v, %v; want revoked", now, err)
+			}
+			trail, err := f.keyAudit(ctx, owner, k.ID)
+			if err != nil || len(trail) != 2 || trail[0].Action != audit.KeyRevoked || trail[0].ActorID != actor.UserID || trail[0].AccountID != owner {
+				t.Errorf("audit: %+v, %v; want key.revoked by %q in ada's account", trail, err, actor.UserID)
+			}
+			if _, err := f.svc.RevokeAny(ctx, actor, k.ID); keyhold.ErrorCode(err) != keyhold.EINVALID {
+				t.Errorf("revoke a revoked key: %v, want EINVALID", err)
+			}
+			if _, err := f.svc.RevokeAny(ctx, actor, keyhold.NewID()); keyhold.ErrorCode(err) != keyhold.ENOTFOUND {
+				t.Errorf("revoke an unknown key: %v, want ENOTFOUND", err)
+			}
+		})
 	}
 }

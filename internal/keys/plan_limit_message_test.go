@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/keyhold/keyhold/internal/audit"
-	"github.com/keyhold/keyhold/internal/auth"
 	"github.com/keyhold/keyhold/internal/keyhold"
 	"github.com/keyhold/keyhold/internal/keys"
 	"github.com/keyhold/keyhold/internal/plans"
@@ -37,17 +36,14 @@ func TestPlanLimitMessageCountsKeys(t *testing.T) {
 				t.Fatal(err)
 			}
 			now := time.Now()
-			a := &auth.Account{ID: keyhold.NewID(), Email: "ada@example.com", PasswordHash: "x", CreatedAt: now, UpdatedAt: now}
-			if err := db.CreateAccount(ctx, a); err != nil {
-				t.Fatal(err)
-			}
-			actor := audit.Actor{AccountID: a.ID}
+			acct := mustAccount(t, db, "ada@example.com", now)
+			actor := audit.Actor{UserID: acct, AccountID: acct, Role: ownerRole}
 			for range tt.maxKeys {
-				if _, _, err := svc.Create(ctx, actor, a.ID, keys.Settings{Name: "k"}); err != nil {
+				if _, _, err := svc.Create(ctx, actor, acct, keys.Settings{Name: "k"}); err != nil {
 					t.Fatal(err)
 				}
 			}
-			_, _, err = svc.Create(ctx, actor, a.ID, keys.Settings{Name: "one too many"})
+			_, _, err = svc.Create(ctx, actor, acct, keys.Settings{Name: "one too many"})
 			if keyhold.ErrorCode(err) != keyhold.ELIMIT || !strings.HasPrefix(keyhold.ErrorMessage(err), tt.want) {
 				t.Errorf("got %v (%q), want ELIMIT starting %q", err, keyhold.ErrorMessage(err), tt.want)
 			}

@@ -25,7 +25,7 @@ func TestRotationAuditSaysHowLongTheOldSecretWorks(t *testing.T) {
 		{24 * time.Hour, "; old secret works until " + f.now.Add(24*time.Hour).UTC().Format("2006-01-02 15:04 MST")},
 	} {
 		k, _ := f.MustKey(t, acct, "k")
-		if _, _, err := f.svc.Rotate(ctx, audit.Actor{AccountID: acct}, acct, k.ID, tt.grace); err != nil {
+		if _, _, err := f.svc.Rotate(ctx, audit.Actor{UserID: acct, AccountID: acct, Role: ownerRole}, acct, k.ID, tt.grace); err != nil {
 			t.Fatal(err)
 		}
 		entries, err := f.keyAudit(ctx, acct, k.ID)

@@ -343,10 +343,17 @@ func (s *Service) Revoke(ctx context.Context, actor audit.Actor, accountID, id s
 	if err := mayManage(actor, accountID); err != nil {
 		return err
 	}
+	return s.revoke(ctx, actor, k)
+}
+
+// revoke revokes k with no check of the actor: Revoke checks a member's
+// role, RevokeAny is for operators, who act in no account of the key's.
+func (s *Service) revoke(ctx context.Context, actor audit.Actor, k *Key) error {
+	accountID, id := k.AccountID, k.ID
 	if k.RevokedAt != nil {
 		return keyhold.Errorf(keyhold.EINVALID, "This key is already revoked.")
 	}
-	err = s.store.RevokeKey(ctx, accountID, id, s.now().UTC(), s.entry(actor, accountID, audit.KeyRevoked, id, fmt.Sprintf("Revoked %q (%s)", k.Name, k.Display)))
+	err := s.store.RevokeKey(ctx, accountID, id, s.now().UTC(), s.entry(actor, accountID, audit.KeyRevoked, id, fmt.Sprintf("Revoked %q (%s)", k.Name, k.Display)))
 	if errors.Is(err, ErrNotFound) {
 		return errNoKey
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/keyhold/keyhold/internal/plans"
 	"github.com/keyhold/keyhold/internal/store"
 	"github.com/keyhold/keyhold/internal/store/storetest"
+	"github.com/keyhold/keyhold/internal/team"
 	"github.com/keyhold/keyhold/internal/testenv"
 )
 
@@ -65,18 +66,29 @@ func (f *fixture) lookup(ctx context.Context, keyID string) (*keys.Key, error) {
 	return ks[0].Key, nil
 }
 
+// ownerRole is the role of a user in their personal account.
+const ownerRole = string(team.Owner)
+
+// MustAccount creates a user with their personal account, named by the
+// email as sign-up names it, and returns its id, which is also the user's:
+// audit.Actor{UserID: id, AccountID: id, Role: ownerRole} is its owner.
 func (f *fixture) MustAccount(tb testing.TB, email string) string {
 	tb.Helper()
-	a := &auth.Account{ID: keyhold.NewID(), Email: email, PasswordHash: "x", CreatedAt: f.now, UpdatedAt: f.now}
-	if err := f.db.CreateAccount(context.Background(), a); err != nil {
+	return mustAccount(tb, f.db, email, f.now)
+}
+
+func mustAccount(tb testing.TB, db *store.DB, email string, now time.Time) string {
+	tb.Helper()
+	u := &auth.User{ID: keyhold.NewID(), Email: email, PasswordHash: "x", CreatedAt: now, UpdatedAt: now}
+	if err := db.CreateUser(context.Background(), u, &team.Account{ID: u.ID, Name: email, CreatedAt: now, UpdatedAt: now}); err != nil {
 		tb.Fatal(err)
 	}
-	return a.ID
+	return u.ID
 }
 
 func (f *fixture) MustKey(tb testing.TB, accountID, name string) (*keys.Key, keys.Secret) {
 	tb.Helper()
-	k, s, err := f.svc.Create(context.Background(), audit.Actor{AccountID: accountID, IP: "127.0.0.1"}, accountID, keys.Settings{Name: name})
+	k, s, err := f.svc.Create(context.Background(), audit.Actor{UserID: accountID, AccountID: accountID, Role: ownerRole, IP: "127.0.0.1"}, accountID, keys.Settings{Name: name})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -88,7 +100,7 @@ func TestCreate(t *testing.T) {
 	ctx := context.Background()
 	acct := f.MustAccount(t, "ada@example.com")
 	exp := f.now.Add(48 * time.Hour)
-	k, secret, err := f.svc.Create(ctx, audit.Actor{AccountID: acct, IP: "10.0.0.1"}, acct, keys.Settings{
+	k, secret, err := f.svc.Create(ctx, audit.Actor{UserID: acct, AccountID: acct, Role: ownerRole, IP: "10.0.0.1"}, acct, keys.Settings{
 		Name: "  Production  ", Scopes: keys.ParseScopes("read, write read\nadmin:billing"),
 		Meta: map[string]any{"team": "core"}, ExpiresAt: &exp,
 	})
@@ -139,7 +151,7 @@ func TestCreateRejects(t *testing.T) {
 		"big meta":         {Name: "k", Meta: big},
 	} {
 		t.Run(name, func(t *testing.T) {
-			_, _, err := f.svc.Create(context.Background(), audit.Actor{AccountID: acct}, acct, st)
+			_, _, err := f.svc.Create(context.Background(), audit.Actor{UserID: acct, AccountID: acct, Role: ownerRole}, acct, st)
 			if keyhold.ErrorCode(err) != keyhold.EINVALID {
 				t.Errorf("got %v, want EINVALID", err)
 			}
@@ -174,12 +186,12 @@ func TestPlanLimit(t *testing.T) {
 			first = k
 		}
 	}
-	_, _, err := f.svc.Create(ctx, audit.Actor{AccountID: acct}, acct, keys.Settings{Name: "fourth"})
+	_, _, err := f.svc.Create(ctx, audit.Actor{UserID: acct, AccountID: acct, Role: ownerRole}, acct, keys.Settings{Name: "fourth"})
 	if keyhold.ErrorCode(err) != keyhold.ELIMIT || !strings.Contains(keyhold.ErrorMessage(err), "Free plan allows 3") {
 		t.Fatalf("fourth key on a three-key plan: %v", err)
 	}
 	// A revoked key frees its place.
-	if err := f.svc.Revoke(ctx, audit.Actor{AccountID: acct}, acct, first.ID); err != nil {
+	if err := f.svc.Revoke(ctx, audit.Actor{UserID: acct, AccountID: acct, Role: ownerRole}, acct, first.ID); err != nil {
 		t.Fatal(err)
 	}
 	f.MustKey(t, acct, "replacement")
@@ -213,7 +225,7 @@ func TestPlanLimitUnderConcurrency(t *testing.T) {
 					go func() {
 						defer wg.Done()
 						<-start
-						_, _, err := f.svc.Create(context.Background(), audit.Actor{AccountID: acct}, acct, keys.Settings{Name: fmt.Sprint(i)})
+						_, _, err := f.svc.Create(context.Background(), audit.Actor{UserID: acct, AccountID: acct, Role: ownerRole}, acct, keys.Settings{Name: fmt.Sprint(i)})
 						mu.Lock()
 						defer mu.Unlock()
 						switch {
@@ -245,7 +257,7 @@ func TestIsolation(t *testing.T) {
 	ctx := context.Background()
 	ada, bob := f.MustAccount(t, "ada@example.com"), f.MustAccount(t, "bob@example.com")
 	k, _ := f.MustKey(t, ada, "ada's")
-	actor := audit.Actor{AccountID: bob}
+	actor := audit.Actor{UserID: bob, AccountID: bob, Role: ownerRole}
 	checks := map[string]error{}
 	_, checks["get"] = f.svc.Get(ctx, bob, k.ID)
 	_, checks["update"] = f.svc.Update(ctx, actor, bob, k.ID, keys.Settings{Name: "mine now"})
@@ -271,7 +283,7 @@ func TestUpdateRevokeRotateAndEvents(t *testing.T) {
 	acct := f.MustAccount(t, "ada@example.com")
 	var events []keys.Event
 	f.svc.Subscribe(func(e keys.Event) { events = append(events, e) })
-	actor := audit.Actor{AccountID: acct, IP: "10.1.1.1"}
+	actor := audit.Actor{UserID: acct, AccountID: acct, Role: ownerRole, IP: "10.1.1.1"}
 	k, old := f.MustKey(t, acct, "ci")
 
 	if _, err := f.svc.Update(ctx, actor, acct, k.ID, keys.Settings{Name: "ci-renamed"}); err != nil {
@@ -338,7 +350,7 @@ func TestExpiredKeyStatus(t *testing.T) {
 	f := MustService(t)
 	acct := f.MustAccount(t, "ada@example.com")
 	exp := f.now.Add(time.Hour)
-	k, _, err := f.svc.Create(context.Background(), audit.Actor{}, acct, keys.Settings{Name: "short", ExpiresAt: &exp})
+	k, _, err := f.svc.Create(context.Background(), audit.Actor{UserID: acct, AccountID: acct, Role: ownerRole}, acct, keys.Settings{Name: "short", ExpiresAt: &exp})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -362,14 +374,14 @@ func TestCreateAndRotateAnnounceTheSecretHash(t *testing.T) {
 	if e := events[0]; e.Kind != keys.KeyCreated || e.KeyID != k.ID || e.AccountID != acct || e.SecretHash != first.Hash() {
 		t.Errorf("create event %+v", e)
 	}
-	_, second, err := f.svc.Rotate(ctx, audit.Actor{AccountID: acct}, acct, k.ID, time.Hour)
+	_, second, err := f.svc.Rotate(ctx, audit.Actor{UserID: acct, AccountID: acct, Role: ownerRole}, acct, k.ID, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if e := events[len(events)-1]; e.Kind != keys.KeyRotated || e.SecretHash != second.Hash() {
 		t.Errorf("rotate event %+v", e)
 	}
-	if err := f.svc.Revoke(ctx, audit.Actor{AccountID: acct}, acct, k.ID); err != nil {
+	if err := f.svc.Revoke(ctx, audit.Actor{UserID: acct, AccountID: acct, Role: ownerRole}, acct, k.ID); err != nil {
 		t.Fatal(err)
 	}
 	if e := events[len(events)-1]; e.Kind != keys.KeyRevoked || e.SecretHash != ([32]byte{}) {

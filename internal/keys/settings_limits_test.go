@@ -52,7 +52,7 @@ func TestSettingsLimitsAreInclusive(t *testing.T) {
 			// A fresh account per case, so the plan's key limit never
 			// refuses an otherwise valid key.
 			acct := f.MustAccount(t, keyhold.NewID()+"@example.com")
-			k, _, err := f.svc.Create(context.Background(), audit.Actor{AccountID: acct}, acct, tt.st)
+			k, _, err := f.svc.Create(context.Background(), audit.Actor{UserID: acct, AccountID: acct, Role: ownerRole}, acct, tt.st)
 			if tt.ok && err != nil {
 				t.Fatalf("refused: %v", err)
 			}
@@ -80,7 +80,7 @@ func TestBadScopeMessageQuotesAtMost40Bytes(t *testing.T) {
 		{forty + "b", fmt.Sprintf("%q", forty+"…")},
 	}
 	for _, tt := range tests {
-		_, _, err := f.svc.Create(context.Background(), audit.Actor{AccountID: acct}, acct, keys.Settings{Name: "k", Scopes: []string{tt.scope}})
+		_, _, err := f.svc.Create(context.Background(), audit.Actor{UserID: acct, AccountID: acct, Role: ownerRole}, acct, keys.Settings{Name: "k", Scopes: []string{tt.scope}})
 		if msg := keyhold.ErrorMessage(err); !strings.Contains(msg, tt.want) {
 			t.Errorf("scope of %d bytes: message %q does not contain %s", len(tt.scope), msg, tt.want)
 		}

@@ -31,7 +31,7 @@ func TestKeyTextRefusesInvisibleCharacters(t *testing.T) {
 	f := MustService(t)
 	ctx := context.Background()
 	acct := f.MustAccount(t, "ada@example.com")
-	actor := audit.Actor{AccountID: acct}
+	actor := audit.Actor{UserID: acct, AccountID: acct, Role: ownerRole}
 	k, _ := f.MustKey(t, acct, "k")
 	for name, r := range invisibles {
 		s := "pay" + string(r) + "ments"

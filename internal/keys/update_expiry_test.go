@@ -18,7 +18,7 @@ func TestUpdateExpiry(t *testing.T) {
 	f := MustService(t)
 	ctx := context.Background()
 	acct := f.MustAccount(t, "ada@example.com")
-	actor := audit.Actor{AccountID: acct}
+	actor := audit.Actor{UserID: acct, AccountID: acct, Role: ownerRole}
 	k, _ := f.MustKey(t, acct, "ci")
 	var events int
 	f.svc.Subscribe(func(keys.Event) { events++ })

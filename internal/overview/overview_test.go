@@ -16,6 +16,7 @@ import (
 	"github.com/keyhold/keyhold/internal/quota"
 	"github.com/keyhold/keyhold/internal/store"
 	"github.com/keyhold/keyhold/internal/store/storetest"
+	"github.com/keyhold/keyhold/internal/team"
 	"github.com/keyhold/keyhold/internal/testenv"
 	"github.com/keyhold/keyhold/internal/verify"
 )
@@ -63,13 +64,7 @@ func newFixture(t *testing.T, kind string, l overview.LiveUsage) *fixture {
 	if f.svc, err = overview.New(overview.Config{Store: db, Plans: cat, Live: l, Now: func() time.Time { return now }}); err != nil {
 		t.Fatal(err)
 	}
-	account := func(email string) string {
-		a := &auth.Account{ID: keyhold.NewID(), Email: email, PasswordHash: "h", CreatedAt: now, UpdatedAt: now}
-		if err := db.CreateAccount(ctx, a); err != nil {
-			t.Fatal(err)
-		}
-		return a.ID
-	}
+	account := func(email string) string { return mustAccount(t, db, email, now) }
 	f.ada, f.bob = account("ada@example.com"), account("bob@example.com")
 	if _, err := db.SetCustomerID(ctx, f.ada, "cus_ada"); err != nil {
 		t.Fatal(err)
@@ -89,7 +84,10 @@ func newFixture(t *testing.T, kind string, l overview.LiveUsage) *fixture {
 		n++
 		at := now.Add(time.Duration(n-10) * time.Minute) // distinct creation times, in order
 		k := &keys.Key{ID: keyhold.NewID(), AccountID: accountID, Name: name, Display: "kh_live_…000" + string(rune('0'+n)),
-			ExpiresAt: expires, CreatedAt: at, UpdatedAt: at, QuotaOverride: override}
+			ExpiresAt: expires, CreatedAt: at, UpdatedAt: at, QuotaOverride: override, CreatedBy: accountID}
+		if name == "revoked" {
+			k.CreatedBy = "" // made by an operator's tool, as keys.Key says
+		}
 		hash := [32]byte{byte(n)}
 		e := audit.Entry{ID: keyhold.NewID(), AccountID: accountID, ActorID: accountID, Action: audit.KeyCreated, TargetType: "key", TargetID: k.ID, CreatedAt: at}
 		if err := db.CreateKey(ctx, k, hash, 100, e); err != nil {
@@ -165,7 +163,7 @@ func TestKeyList(t *testing.T) {
 			t.Fatal(err)
 		}
 		a := ks.Account
-		if a.Keys != 3 || a.LiveKeys != 1 || a.PlanID != "pro" || ks.Plan.ID != "pro" || a.CustomerID != "cus_ada" || a.Email != "ada@example.com" {
+		if a.Keys != 3 || a.LiveKeys != 1 || a.PlanID != "pro" || ks.Plan.ID != "pro" || a.CustomerID != "cus_ada" || a.Name != "ada@example.com" {
 			t.Errorf("account %+v on plan %s, want 3 keys, 1 live, on pro, customer cus_ada", a, ks.Plan.ID)
 		}
 		if s := a.Subscription; s == nil || s.ID != "sub_ada" || s.Status != "active" || !s.PeriodStart.Equal(f.period.Start) || !s.PeriodEnd.Equal(f.period.End) {
@@ -183,6 +181,14 @@ func TestKeyList(t *testing.T) {
 		}
 		if k := byID[f.revoked]; k.Used != 0 || k.Quota != 100_000 {
 			t.Errorf("revoked key: used %d of %d, want 0 of the plan's 100000", k.Used, k.Quota)
+		}
+		// The list names who made each key: the user, by email; nobody for
+		// a key an operator's tool made.
+		if k := byID[f.active]; k.CreatedBy != f.ada || k.CreatedByEmail != "ada@example.com" {
+			t.Errorf("active key made by %q (%q), want ada", k.CreatedBy, k.CreatedByEmail)
+		}
+		if k := byID[f.revoked]; k.CreatedBy != "" || k.CreatedByEmail != "" {
+			t.Errorf("revoked key made by %q (%q), want nobody", k.CreatedBy, k.CreatedByEmail)
 		}
 	})
 }
@@ -214,8 +220,8 @@ func TestLiveCounts(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if d.Key.Used != tc.want {
-				t.Errorf("%s: key page used %d, want %d", tc.name, d.Key.Used, tc.want)
+			if d.Key.Used != tc.want || d.Key.CreatedByEmail != "ada@example.com" {
+				t.Errorf("%s: key page used %d, made by %q; want %d, by ada@example.com", tc.name, d.Key.Used, d.Key.CreatedByEmail, tc.want)
 			}
 		}
 	})
@@ -239,7 +245,7 @@ func TestOwnership(t *testing.T) {
 			t.Errorf("admin, no such key: %v, want ENOTFOUND", err)
 		}
 		d, err := f.svc.AdminKey(ctx, f.bobKey)
-		if err != nil || d.Account.ID != f.bob || d.Account.Email != "bob@example.com" || d.Key.Used != 3 || d.Plan.ID != "free" {
+		if err != nil || d.Account.ID != f.bob || d.Account.Name != "bob@example.com" || d.Key.Used != 3 || d.Plan.ID != "free" {
 			t.Fatalf("admin key: %+v, %v; want bob's key on free, 3 used", d, err)
 		}
 		unknown := keyhold.NewID()
@@ -295,12 +301,20 @@ func TestUsage(t *testing.T) {
 			t.Errorf("admin account: used %d, %d keys, %d audit entries; want 7, 3, 5", a.Used, len(a.Keys.Keys), len(a.Trail))
 		}
 		// No keys, no usage read.
-		fresh := &auth.Account{ID: keyhold.NewID(), Email: "new@example.com", PasswordHash: "h", CreatedAt: f.now, UpdatedAt: f.now}
-		if err := f.db.CreateAccount(ctx, fresh); err != nil {
-			t.Fatal(err)
-		}
-		if o, err := f.svc.AccountOverview(ctx, fresh.ID); err != nil || o.Usage != nil || len(o.Keys.Keys) != 0 || o.Window != quota.WindowAt(f.now, quota.Window{}) {
+		fresh := mustAccount(t, f.db, "new@example.com", f.now)
+		if o, err := f.svc.AccountOverview(ctx, fresh); err != nil || o.Usage != nil || len(o.Keys.Keys) != 0 || o.Window != quota.WindowAt(f.now, quota.Window{}) {
 			t.Errorf("a new account: %+v, %v; want no keys, no usage, the calendar month", o, err)
 		}
 	})
+}
+
+// mustAccount creates a user and their personal account, named by their
+// email as sign-up names it and sharing their id, and returns the id.
+func mustAccount(t testing.TB, db *store.DB, email string, now time.Time) string {
+	t.Helper()
+	u := &auth.User{ID: keyhold.NewID(), Email: email, PasswordHash: "h", CreatedAt: now, UpdatedAt: now}
+	if err := db.CreateUser(context.Background(), u, &team.Account{ID: u.ID, Name: email, CreatedAt: now, UpdatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	return u.ID
 }

@@ -32,7 +32,7 @@ func TestDisabledCheckOrder(t *testing.T) {
 	exp := f.now.Add(time.Hour)
 	_, expiring := f.MustKey(keys.Settings{ExpiresAt: &exp})
 	gone, revoked := f.MustKey(keys.Settings{})
-	if err := f.keys.Revoke(ctx, audit.Actor{}, f.account, gone.ID); err != nil {
+	if err := f.keys.Revoke(ctx, f.owner(), f.account, gone.ID); err != nil {
 		t.Fatal(err)
 	}
 	if res := f.Verify(key, 5, "read"); res.Code != verify.Valid {

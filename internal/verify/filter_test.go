@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/keyhold/keyhold/internal/audit"
 	"github.com/keyhold/keyhold/internal/keys"
 	"github.com/keyhold/keyhold/internal/testenv"
 	"github.com/keyhold/keyhold/internal/verify"
@@ -77,7 +76,7 @@ func TestKeysMadeAfterStartVerifyAtOnce(t *testing.T) {
 		}
 	}
 	k, old := f.MustKey(keys.Settings{})
-	_, fresh, err := f.keys.Rotate(ctx, audit.Actor{AccountID: f.account}, f.account, k.ID, time.Hour)
+	_, fresh, err := f.keys.Rotate(ctx, f.owner(), f.account, k.ID, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +88,7 @@ func TestKeysMadeAfterStartVerifyAtOnce(t *testing.T) {
 	}
 	// A resync from the database keeps them all, and revoked keys answer
 	// REVOKED, not NOT_FOUND.
-	if err := f.keys.Revoke(ctx, audit.Actor{AccountID: f.account}, f.account, k.ID); err != nil {
+	if err := f.keys.Revoke(ctx, f.owner(), f.account, k.ID); err != nil {
 		t.Fatal(err)
 	}
 	if err := f.v.LoadSecrets(ctx); err != nil {

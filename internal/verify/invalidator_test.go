@@ -139,7 +139,7 @@ func TestInvalidatorsCarryChangesBetweenInstances(t *testing.T) {
 			}
 
 			// A revoke on A.
-			if err := f.keys.Revoke(ctx, audit.Actor{}, f.account, k.ID); err != nil {
+			if err := f.keys.Revoke(ctx, f.owner(), f.account, k.ID); err != nil {
 				t.Fatal(err)
 			}
 			if tr.atOnce {

@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/keyhold/keyhold/internal/audit"
 	"github.com/keyhold/keyhold/internal/keys"
 	"github.com/keyhold/keyhold/internal/verify"
 )
@@ -114,7 +113,7 @@ func TestExpiryIsExact(t *testing.T) {
 		t.Fatalf("before rotation: %s", res.Code)
 	}
 	graceEnd := f.now.Add(time.Hour)
-	if _, _, err := f.keys.Rotate(ctx, audit.Actor{}, f.account, k.ID, time.Hour); err != nil {
+	if _, _, err := f.keys.Rotate(ctx, f.owner(), f.account, k.ID, time.Hour); err != nil {
 		t.Fatal(err)
 	}
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"testing"
 
-	"github.com/keyhold/keyhold/internal/audit"
 	"github.com/keyhold/keyhold/internal/keys"
 	"github.com/keyhold/keyhold/internal/testenv"
 	"github.com/keyhold/keyhold/internal/verify"
@@ -23,7 +22,7 @@ func TestScopeGrantOnOneInstanceReachesARefusedKeyOnTheOther(t *testing.T) {
 			t.Fatalf("before the grant: %s", res.Code)
 		}
 	}
-	if _, err := f.keys.Update(context.Background(), audit.Actor{}, f.account, k.ID, keys.Settings{Name: "k", Scopes: []string{"read", "write"}}); err != nil {
+	if _, err := f.keys.Update(context.Background(), f.owner(), f.account, k.ID, keys.Settings{Name: "k", Scopes: []string{"read", "write"}}); err != nil {
 		t.Fatal(err)
 	}
 	if res := b.verify(key, 1, "write"); res.Code != verify.Valid {

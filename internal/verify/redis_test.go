@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/keyhold/keyhold/internal/audit"
 	"github.com/keyhold/keyhold/internal/keys"
 	"github.com/keyhold/keyhold/internal/quota"
 	"github.com/keyhold/keyhold/internal/testenv"
@@ -139,7 +138,7 @@ func TestRevokeOnOneInstanceReachesTheOtherAtOnce(t *testing.T) {
 	if res := b.verify(key, 1); res.Code != verify.Valid { // cached on B now
 		t.Fatal(res.Code)
 	}
-	if err := f.keys.Revoke(context.Background(), audit.Actor{}, f.account, k.ID); err != nil {
+	if err := f.keys.Revoke(context.Background(), f.owner(), f.account, k.ID); err != nil {
 		t.Fatal(err)
 	}
 	// B never heard the pub/sub message (it is not listening here): the

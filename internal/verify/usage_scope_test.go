@@ -4,7 +4,6 @@ import (
 	"context"
 	"testing"
 
-	"github.com/keyhold/keyhold/internal/audit"
 	"github.com/keyhold/keyhold/internal/keys"
 	"github.com/keyhold/keyhold/internal/verify"
 )
@@ -17,7 +16,7 @@ func TestScopeDenialsAreCountedApart(t *testing.T) {
 	ctx := context.Background()
 	scoped, scopedKey := f.MustKey(keys.Settings{Scopes: []string{"read"}})
 	revoked, revokedKey := f.MustKey(keys.Settings{})
-	if err := f.keys.Revoke(ctx, audit.Actor{}, f.account, revoked.ID); err != nil {
+	if err := f.keys.Revoke(ctx, f.owner(), f.account, revoked.ID); err != nil {
 		t.Fatal(err)
 	}
 	v, rec := f.recordingVerifier(ctx)

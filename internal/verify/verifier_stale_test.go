@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/keyhold/keyhold/internal/audit"
 	"github.com/keyhold/keyhold/internal/keys"
 	"github.com/keyhold/keyhold/internal/verify"
 )
@@ -29,7 +28,7 @@ func TestPastItsTTLAKeyIsAnsweredWithoutWaitingForTheDatabase(t *testing.T) {
 	if res.Code != verify.Valid {
 		t.Fatalf("first call: %s", res.Code)
 	}
-	if err := f.keys.Revoke(ctx, audit.Actor{}, f.account, k.ID); err != nil {
+	if err := f.keys.Revoke(ctx, f.owner(), f.account, k.ID); err != nil {
 		t.Fatal(err)
 	}
 	f.Advance(5 * time.Minute) // the default TTL

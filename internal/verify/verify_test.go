@@ -17,6 +17,7 @@ import (
 	"github.com/keyhold/keyhold/internal/plans"
 	"github.com/keyhold/keyhold/internal/store"
 	"github.com/keyhold/keyhold/internal/store/storetest"
+	"github.com/keyhold/keyhold/internal/team"
 	"github.com/keyhold/keyhold/internal/testenv"
 	"github.com/keyhold/keyhold/internal/verify"
 )
@@ -112,12 +113,18 @@ func mustFixtureOn(tb testing.TB, url string) *fixture {
 		f.url = "sqlite://" + f.path
 	}
 	f.open()
-	a := &auth.Account{ID: keyhold.NewID(), Email: "ada@example.com", PasswordHash: "x", CreatedAt: f.now, UpdatedAt: f.now}
-	if err := f.db.CreateAccount(context.Background(), a); err != nil {
+	u := &auth.User{ID: keyhold.NewID(), Email: "ada@example.com", PasswordHash: "x", CreatedAt: f.now, UpdatedAt: f.now}
+	if err := f.db.CreateUser(context.Background(), u, &team.Account{ID: u.ID, Name: u.Email, CreatedAt: f.now, UpdatedAt: f.now}); err != nil {
 		tb.Fatal(err)
 	}
-	f.account = a.ID
+	f.account = u.ID
 	return f
+}
+
+// owner is the fixture's user acting in their personal account, which
+// shares their id, as its owner.
+func (f *fixture) owner() audit.Actor {
+	return audit.Actor{UserID: f.account, AccountID: f.account, Role: string(team.Owner)}
 }
 
 // open (re)opens the database and builds fresh services: a restart.
@@ -166,7 +173,7 @@ func (f *fixture) MustKey(st keys.Settings) (*keys.Key, string) {
 	if st.Name == "" {
 		st.Name = "k"
 	}
-	k, s, err := f.keys.Create(context.Background(), audit.Actor{AccountID: f.account}, f.account, st)
+	k, s, err := f.keys.Create(context.Background(), f.owner(), f.account, st)
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -194,7 +201,7 @@ func TestCodes(t *testing.T) {
 	exp := f.now.Add(time.Hour)
 	_, expiring := f.MustKey(keys.Settings{ExpiresAt: &exp})
 	revokedKey, revoked := f.MustKey(keys.Settings{})
-	if err := f.keys.Revoke(ctx, audit.Actor{}, f.account, revokedKey.ID); err != nil {
+	if err := f.keys.Revoke(ctx, f.owner(), f.account, revokedKey.ID); err != nil {
 		t.Fatal(err)
 	}
 	unknown, _ := keys.Generate()
@@ -289,14 +296,14 @@ func TestRevokeRotateAndEditTakeEffectAtOnce(t *testing.T) {
 		t.Fatal(res.Code)
 	}
 	// Edit: the scope goes away.
-	if _, err := f.keys.Update(ctx, audit.Actor{}, f.account, k.ID, keys.Settings{Name: "k"}); err != nil {
+	if _, err := f.keys.Update(ctx, f.owner(), f.account, k.ID, keys.Settings{Name: "k"}); err != nil {
 		t.Fatal(err)
 	}
 	if res := f.Verify(key, 1, "read"); res.Code != verify.InsufficientScope {
 		t.Errorf("after dropping the scope: %s", res.Code)
 	}
 	// Rotate with a grace period: both work, then only the new one.
-	_, fresh, err := f.keys.Rotate(ctx, audit.Actor{}, f.account, k.ID, time.Hour)
+	_, fresh, err := f.keys.Rotate(ctx, f.owner(), f.account, k.ID, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -311,7 +318,7 @@ func TestRevokeRotateAndEditTakeEffectAtOnce(t *testing.T) {
 		t.Errorf("old secret after its grace period: %s", res.Code)
 	}
 	// Rotate with no grace: the old secret dies now.
-	_, newest, err := f.keys.Rotate(ctx, audit.Actor{}, f.account, k.ID, 0)
+	_, newest, err := f.keys.Rotate(ctx, f.owner(), f.account, k.ID, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -322,7 +329,7 @@ func TestRevokeRotateAndEditTakeEffectAtOnce(t *testing.T) {
 	if res := f.Verify(newest.Reveal(), 1); res.Code != verify.Valid {
 		t.Fatal(res.Code)
 	}
-	if err := f.keys.Revoke(ctx, audit.Actor{}, f.account, k.ID); err != nil {
+	if err := f.keys.Revoke(ctx, f.owner(), f.account, k.ID); err != nil {
 		t.Fatal(err)
 	}
 	for range 1000 {
