@@ -308,8 +308,8 @@ type TokenPage struct {
 // AdminResetLinkPage shows an operator a password reset link, once.
 type AdminResetLinkPage struct {
 	Layout
-	AccountID string
-	Email     string
-	Link      string
-	Expires   time.Time
+	UserID  string
+	Email   string
+	Link    string
+	Expires time.Time
 }

@@ -238,6 +238,6 @@ func (s *Server) handleAdminResetLink(c echo.Context) error {
 	}
 	s.log.Info("password reset link made", "user_id", id, "by", userFrom(c).ID)
 	return render(c, http.StatusOK, templates.AdminResetLink(templates.AdminResetLinkPage{
-		Layout: s.layout(c, "Password reset link", "admin"), AccountID: a.ID, Email: a.Email,
+		Layout: s.layout(c, "Password reset link", "admin"), UserID: a.ID, Email: a.Email,
 		Link: mail.Link(s.baseURL, auth.PurposePasswordReset, token), Expires: time.Now().Add(auth.ResetTTL)}))
 }
