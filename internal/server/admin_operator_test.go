@@ -224,12 +224,16 @@ func TestAdminAccountActionsRefused(t *testing.T) {
 			t.Errorf("%s by a developer: %d, want 404", action, p.StatusCode)
 		}
 	}
+	u, err := h.Auth.User(context.Background(), devID)
+	if err != nil {
+		t.Fatal(err)
+	}
 	a, err := h.Auth.Account(context.Background(), devID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a.IsAdmin || a.Suspended {
-		t.Errorf("refused actions changed the account: admin %v, suspended %v", a.IsAdmin, a.Suspended)
+	if u.IsAdmin || a.Suspended {
+		t.Errorf("refused actions changed the user or account: admin %v, suspended %v", u.IsAdmin, a.Suspended)
 	}
 }
 
