@@ -81,7 +81,9 @@ func (s *Service) RevokeAny(ctx context.Context, actor audit.Actor, keyID string
 	if err != nil {
 		return nil, err
 	}
-	return k, s.Revoke(ctx, actor, k.AccountID, k.ID)
+	// Not Revoke: an operator is no member of the account, and the role
+	// table does not apply to them.
+	return k, s.revoke(ctx, actor, k)
 }
 
 // setOverrides sets an operator's overrides of a key's rate limit (per

@@ -343,17 +343,24 @@ func (s *Service) Revoke(ctx context.Context, actor audit.Actor, accountID, id s
 	if err := mayManage(actor, accountID); err != nil {
 		return err
 	}
+	return s.revoke(ctx, actor, k)
+}
+
+// revoke revokes k for an actor already allowed to: a member whose role
+// manages keys (Revoke), or an operator, who acts outside the account
+// (RevokeAny).
+func (s *Service) revoke(ctx context.Context, actor audit.Actor, k *Key) error {
 	if k.RevokedAt != nil {
 		return keyhold.Errorf(keyhold.EINVALID, "This key is already revoked.")
 	}
-	err = s.store.RevokeKey(ctx, accountID, id, s.now().UTC(), s.entry(actor, accountID, audit.KeyRevoked, id, fmt.Sprintf("Revoked %q (%s)", k.Name, k.Display)))
+	err := s.store.RevokeKey(ctx, k.AccountID, k.ID, s.now().UTC(), s.entry(actor, k.AccountID, audit.KeyRevoked, k.ID, fmt.Sprintf("Revoked %q (%s)", k.Name, k.Display)))
 	if errors.Is(err, ErrNotFound) {
 		return errNoKey
 	}
 	if err != nil {
 		return fmt.Errorf("keys: revoke: %w", err)
 	}
-	s.events.Publish(Event{Kind: KeyRevoked, KeyID: id, AccountID: accountID})
+	s.events.Publish(Event{Kind: KeyRevoked, KeyID: k.ID, AccountID: k.AccountID})
 	return nil
 }
 
