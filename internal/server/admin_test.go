@@ -395,7 +395,7 @@ func TestAdminListsPage(t *testing.T) {
 			firstID = a.ID
 		}
 	}
-	actor := audit.Actor{AccountID: firstID, IP: "192.0.2.1"}
+	actor := audit.Actor{UserID: firstID, AccountID: firstID, Role: "owner", IP: "192.0.2.1"}
 	for i := range 55 {
 		if _, _, err := h.Keys.Create(ctx, actor, firstID, keys.Settings{Name: fmt.Sprintf("svc-%02d", i)}); err == nil {
 			continue

@@ -52,7 +52,7 @@ func TestPageQueries(t *testing.T) {
 		}
 		var keyID string
 		for i := range n {
-			k, _, err := h.Keys.Create(ctx, audit.Actor{AccountID: id}, id, keys.Settings{Name: fmt.Sprintf("key %d", i)})
+			k, _, err := h.Keys.Create(ctx, audit.Actor{UserID: id, AccountID: id, Role: "owner"}, id, keys.Settings{Name: fmt.Sprintf("key %d", i)})
 			if err != nil {
 				t.Fatal(err)
 			}
