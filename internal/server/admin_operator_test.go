@@ -34,6 +34,20 @@ func lastAudit(t *testing.T, h *harness, accountID, action string) *auth.AuditRe
 	return &rs[0]
 }
 
+// lastUserAudit is the newest audit entry with action done by or about
+// user userID (their log-ins, operator role, reset links).
+func lastUserAudit(t *testing.T, h *harness, userID, action string) *auth.AuditRecord {
+	t.Helper()
+	rs, err := h.Auth.AuditLog(context.Background(), auth.AuditQuery{UserID: userID, Action: action, Limit: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rs) == 0 {
+		return nil
+	}
+	return &rs[0]
+}
+
 func TestAdminPromoteAndDemote(t *testing.T) {
 	h := MustServer(t)
 	ops := h.MustAdmin("ops@example.com")
