@@ -60,7 +60,6 @@ func keyRow(k *keys.Key, now time.Time) templates.KeyRow {
 		CreatedAt: k.CreatedAt, LastUsed: k.LastUsed, ExpiresAt: k.ExpiresAt, RevokedAt: k.RevokedAt, CreatedBy: k.CreatedByEmail}
 }
 
-
 // keyRowOf is a key with its quota this window as a row.
 func keyRowOf(k overview.Key, now time.Time) templates.KeyRow {
 	r := keyRow(k.Key, now)
