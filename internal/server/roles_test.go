@@ -1,0 +1,105 @@
+package server_test
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/keyhold/keyhold/internal/audit"
+	"github.com/keyhold/keyhold/internal/team"
+)
+
+// joinAccount makes the user with email a member of acct with role,
+// by hand (the team pages are built elsewhere), and makes it the current
+// account of the user's session.
+func joinAccount(t *testing.T, h *harness, email, acct string, role team.Role) string {
+	t.Helper()
+	ctx := context.Background()
+	userID := accountID(t, h, email) // also the user's id
+	if _, err := h.DB.SQL().ExecContext(ctx, `INSERT INTO memberships (account_id, user_id, role, created_at) VALUES (?, ?, ?, ?)`,
+		acct, userID, string(role), time.Now().UTC()); err != nil {
+		t.Fatal(err)
+	}
+	var sessionID string
+	if err := h.DB.SQL().QueryRowContext(ctx, `SELECT id FROM sessions WHERE user_id = ?`, userID).Scan(&sessionID); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.DB.SetSessionAccount(ctx, sessionID, userID, acct); err != nil {
+		t.Fatal(err)
+	}
+	return userID
+}
+
+// TestRolesOnKeys: every member reads the current account's keys; only
+// the roles the role table lets manage keys create or revoke one, and a
+// refusal changes nothing. A key made by a member names them as its
+// creator and its audit entry names them and the account.
+func TestRolesOnKeys(t *testing.T) {
+	h := MustServer(t)
+	ctx := context.Background()
+	owner := h.Browser()
+	owner.MustSignup("ada@example.com")
+	acct := accountID(t, h, "ada@example.com")
+	// Room for every member's key: a refusal must be the role's, not the
+	// plan's.
+	if err := h.DB.SetPlan(ctx, acct, "business"); err != nil {
+		t.Fatal(err)
+	}
+	keyID, _ := owner.MustCreateKey("prod", nil)
+
+	for _, role := range team.Roles {
+		t.Run(string(role), func(t *testing.T) {
+			b := h.Browser()
+			email := string(role) + "@example.com"
+			b.MustSignup(email)
+			userID := joinAccount(t, h, email, acct, role)
+			rows := b.Get("/keys").Doc.Find(`[data-testid="key-row"]`)
+			if rows.Length() < 1 || b.Get("/keys/"+keyID).StatusCode != http.StatusOK {
+				t.Fatalf("a %s does not see the account's keys: %d rows", role, rows.Length())
+			}
+			before, err := h.Keys.List(ctx, acct)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := b.Submit("/keys/new", "/keys", url.Values{"name": {"by " + string(role)}})
+			after, err := h.Keys.List(ctx, acct)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Contains(team.Rules[team.ManageKeys], role) {
+				if p.StatusCode != http.StatusForbidden || !strings.Contains(alert(p), "role") {
+					t.Errorf("a %s created a key: %d %q", role, p.StatusCode, alert(p))
+				}
+				if len(after) != len(before) {
+					t.Errorf("a refused creation made a key: %d keys, were %d", len(after), len(before))
+				}
+				p := b.Submit("/keys/"+keyID, "/keys/"+keyID+"/revoke", url.Values{})
+				if p.StatusCode != http.StatusForbidden {
+					t.Errorf("a %s revoked a key: %d", role, p.StatusCode)
+				}
+				if k, err := h.Keys.Get(ctx, acct, keyID); err != nil || k.RevokedAt != nil {
+					t.Errorf("a refused revocation revoked the key (err %v)", err)
+				}
+				return
+			}
+			if p.StatusCode != http.StatusOK || len(after) != len(before)+1 {
+				t.Fatalf("a %s could not create a key: %d %q", role, p.StatusCode, alert(p))
+			}
+			k := after[0]
+			if k.CreatedBy != userID || k.CreatedByEmail != email {
+				t.Errorf("key created by %q (%q), want %s (%s)", k.CreatedBy, k.CreatedByEmail, userID, email)
+			}
+			e := lastAudit(t, h, acct, audit.KeyCreated)
+			if e == nil || e.ActorID != userID || e.AccountID != acct || e.TargetID != k.ID {
+				t.Errorf("creation audit entry = %+v, want the member as actor in the account", e)
+			}
+			if ks, _ := h.Keys.List(ctx, userID); len(ks) != 0 {
+				t.Errorf("the key went to the member's personal account: %d keys there", len(ks))
+			}
+		})
+	}
+}
