@@ -103,3 +103,41 @@ func TestRolesOnKeys(t *testing.T) {
 		})
 	}
 }
+
+// TestSuspensionIsPerAccount: a suspended team account shuts its members
+// out while they act in it, and only there: the same user's own account
+// works, and keys made there go to it.
+func TestSuspensionIsPerAccount(t *testing.T) {
+	h := MustServer(t)
+	ctx := context.Background()
+	ops := h.MustAdmin("ops@example.com")
+	h.Browser().MustSignup("team@example.com")
+	acct := accountID(t, h, "team@example.com")
+	b := h.Browser()
+	b.MustSignup("dev@example.com")
+	userID := joinAccount(t, h, "dev@example.com", acct, team.Developer)
+	page := "/admin/accounts/" + acct
+	if p := ops.adminPost(page, page+"/suspend", nil); p.StatusCode != http.StatusSeeOther {
+		t.Fatalf("suspend: %d %q", p.StatusCode, alert(p))
+	}
+	for _, path := range []string{"/dashboard", "/keys"} {
+		if p := b.Get(path); p.StatusCode != http.StatusForbidden || p.Doc.Find(`[data-testid="suspended-page"]`).Length() != 1 {
+			t.Errorf("GET %s in the suspended account: %d, want 403 and the suspended page", path, p.StatusCode)
+		}
+	}
+	// Back in the member's own account, which is not suspended.
+	var sessionID string
+	if err := h.DB.SQL().QueryRowContext(ctx, `SELECT id FROM sessions WHERE user_id = ?`, userID).Scan(&sessionID); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.DB.SetSessionAccount(ctx, sessionID, userID, userID); err != nil {
+		t.Fatal(err)
+	}
+	if p := b.Get("/dashboard"); p.StatusCode != http.StatusOK || p.Doc.Find(`[data-testid="suspended-page"]`).Length() != 0 {
+		t.Errorf("the member's own account: %d, want the dashboard", p.StatusCode)
+	}
+	b.MustCreateKey("mine", nil)
+	if ks, _ := h.Keys.List(ctx, acct); len(ks) != 0 {
+		t.Errorf("the suspended account got %d keys", len(ks))
+	}
+}
