@@ -141,3 +141,44 @@ func TestSuspensionIsPerAccount(t *testing.T) {
 		t.Errorf("the suspended account got %d keys", len(ks))
 	}
 }
+
+// TestRemovedMemberFallsBackToOwnAccount: a member removed from the
+// account their session acts in lands, on the next request, in the
+// account they joined first (their own), and sees none of the old
+// account's keys.
+func TestRemovedMemberFallsBackToOwnAccount(t *testing.T) {
+	h := MustServer(t)
+	ctx := context.Background()
+	owner := h.Browser()
+	owner.MustSignup("team@example.com")
+	acct := accountID(t, h, "team@example.com")
+	keyID, _ := owner.MustCreateKey("team key", nil)
+	b := h.Browser()
+	b.MustSignup("dev@example.com")
+	userID := joinAccount(t, h, "dev@example.com", acct, team.Developer)
+	if p := b.Get("/keys/" + keyID); p.StatusCode != http.StatusOK {
+		t.Fatalf("a member does not see the team's key: %d", p.StatusCode)
+	}
+	if _, err := h.DB.SQL().ExecContext(ctx, `DELETE FROM memberships WHERE account_id = ? AND user_id = ?`, acct, userID); err != nil {
+		t.Fatal(err)
+	}
+	if p := b.Get("/keys"); p.StatusCode != http.StatusOK || p.Doc.Find(`[data-testid="key-row"]`).Length() != 0 {
+		t.Errorf("after removal /keys: %d with %d rows, want 200 and the member's own (empty) list",
+			p.StatusCode, p.Doc.Find(`[data-testid="key-row"]`).Length())
+	}
+	if p := b.Get("/keys/" + keyID); p.StatusCode != http.StatusNotFound {
+		t.Errorf("after removal the team's key: %d, want 404", p.StatusCode)
+	}
+	var current string
+	if err := h.DB.SQL().QueryRowContext(ctx, `SELECT account_id FROM sessions WHERE user_id = ?`, userID).Scan(&current); err != nil {
+		t.Fatal(err)
+	}
+	if current != userID {
+		t.Errorf("the session's account is %s, want the member's own %s", current, userID)
+	}
+	b.MustCreateKey("mine", nil)
+	if ks, _ := h.Keys.List(ctx, acct); len(ks) != 1 {
+		t.Errorf("the old account has %d keys, want its 1", len(ks))
+	}
+}
+
