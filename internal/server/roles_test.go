@@ -181,4 +181,3 @@ func TestRemovedMemberFallsBackToOwnAccount(t *testing.T) {
 		t.Errorf("the old account has %d keys, want its 1", len(ks))
 	}
 }
-
