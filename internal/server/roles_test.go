@@ -181,3 +181,65 @@ func TestRemovedMemberFallsBackToOwnAccount(t *testing.T) {
 		t.Errorf("the old account has %d keys, want its 1", len(ks))
 	}
 }
+
+// TestRolesOnBilling: every member sees the billing page; only the roles
+// the role table lets manage billing reach Checkout or the portal, for
+// the current account (whose customer Checkout makes), and a refusal
+// makes no customer.
+func TestRolesOnBilling(t *testing.T) {
+	h := MustServer(t, withStripe(t))
+	ctx := context.Background()
+	h.Browser().MustSignup("team@example.com")
+	acct := accountID(t, h, "team@example.com")
+	allowed := team.Rules[team.ManageBilling]
+	// The refused first, so that no customer exists while they try.
+	roles := slices.Clone(team.Roles)
+	slices.SortStableFunc(roles, func(a, b team.Role) int {
+		return cmpBool(slices.Contains(allowed, a), slices.Contains(allowed, b))
+	})
+	for _, role := range roles {
+		t.Run(string(role), func(t *testing.T) {
+			b := h.Browser()
+			email := string(role) + "@example.com"
+			b.MustSignup(email)
+			userID := joinAccount(t, h, email, acct, role)
+			if p := b.Get("/billing"); p.StatusCode != http.StatusOK {
+				t.Fatalf("a %s cannot see the billing page: %d", role, p.StatusCode)
+			}
+			r := b.Submit("/billing", "/billing/checkout", url.Values{"plan": {"pro"}})
+			if !slices.Contains(allowed, role) {
+				if r.StatusCode != http.StatusForbidden || !strings.Contains(r.Body, "role") {
+					t.Errorf("a %s reached Checkout: %d %q", role, r.StatusCode, r.Header.Get("Location"))
+				}
+				if c, err := h.DB.Customer(ctx, acct); err != nil || c.CustomerID != "" {
+					t.Errorf("a refused Checkout made the account a customer (%v)", err)
+				}
+				tok, _ := b.Get("/billing").Doc.Find(`input[name="_csrf"]`).First().Attr("value")
+				if p := b.Post("/billing/portal", url.Values{"_csrf": {tok}}); p.StatusCode != http.StatusForbidden || !strings.Contains(p.Body, "role") {
+					t.Errorf("a %s reached the billing portal: %d", role, p.StatusCode)
+				}
+				return
+			}
+			if r.StatusCode != http.StatusSeeOther || !strings.HasPrefix(r.Header.Get("Location"), "https://checkout.stripe.com/") {
+				t.Fatalf("a %s could not check out: %d %q", role, r.StatusCode, r.Header.Get("Location"))
+			}
+			if c, err := h.DB.Customer(ctx, acct); err != nil || c.CustomerID == "" {
+				t.Errorf("Checkout made no customer for the current account: %v", err)
+			}
+			if c, err := h.DB.Customer(ctx, userID); err != nil || c.CustomerID != "" {
+				t.Errorf("Checkout made the member's own account a customer (%v)", err)
+			}
+		})
+	}
+}
+
+// cmpBool orders false before true.
+func cmpBool(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case !a:
+		return -1
+	}
+	return 1
+}
