@@ -34,6 +34,20 @@ func lastAudit(t *testing.T, h *harness, accountID, action string) *auth.AuditRe
 	return &rs[0]
 }
 
+// lastUserAudit is the newest audit entry with action done by or about
+// user userID (their log-ins, operator role, reset links).
+func lastUserAudit(t *testing.T, h *harness, userID, action string) *auth.AuditRecord {
+	t.Helper()
+	rs, err := h.Auth.AuditLog(context.Background(), auth.AuditQuery{UserID: userID, Action: action, Limit: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rs) == 0 {
+		return nil
+	}
+	return &rs[0]
+}
+
 func TestAdminPromoteAndDemote(t *testing.T) {
 	h := MustServer(t)
 	ops := h.MustAdmin("ops@example.com")
@@ -54,7 +68,7 @@ func TestAdminPromoteAndDemote(t *testing.T) {
 		t.Error("no flash after promoting")
 	}
 	dev.mustPage("/admin")
-	if e := lastAudit(t, h, devID, audit.Promoted); e == nil || e.ActorID != opsID || e.TargetID != devID {
+	if e := lastUserAudit(t, h, devID, audit.Promoted); e == nil || e.ActorID != opsID || e.TargetID != devID {
 		t.Errorf("promotion audit entry = %+v, want actor %s and target %s", e, opsID, devID)
 	}
 	// Again (a stale page): nothing changes, nothing is recorded twice.
@@ -63,7 +77,7 @@ func TestAdminPromoteAndDemote(t *testing.T) {
 	if got := alert(ops.Get(page)); !strings.Contains(got, "already an operator") {
 		t.Errorf("flash after promoting twice = %q", got)
 	}
-	if rs, _ := h.Auth.AuditLog(context.Background(), auth.AuditQuery{AccountID: devID, Action: audit.Promoted}); len(rs) != 1 {
+	if rs, _ := h.Auth.AuditLog(context.Background(), auth.AuditQuery{UserID: devID, Action: audit.Promoted}); len(rs) != 1 {
 		t.Errorf("%d promotion entries after promoting twice, want 1", len(rs))
 	}
 
@@ -75,7 +89,7 @@ func TestAdminPromoteAndDemote(t *testing.T) {
 	if p := dev.Get("/admin"); p.StatusCode != http.StatusNotFound {
 		t.Errorf("after demotion: %d, want 404", p.StatusCode)
 	}
-	if e := lastAudit(t, h, devID, audit.Demoted); e == nil || e.ActorID != opsID {
+	if e := lastUserAudit(t, h, devID, audit.Demoted); e == nil || e.ActorID != opsID {
 		t.Errorf("demotion audit entry = %+v", e)
 	}
 }
@@ -94,7 +108,7 @@ func TestAdminLastOperatorCannotDemoteThemself(t *testing.T) {
 		t.Errorf("flash = %q, want it to say you are the only operator", got)
 	}
 	ops.mustPage("/admin") // still an operator
-	if e := lastAudit(t, h, opsID, audit.Demoted); e != nil {
+	if e := lastUserAudit(t, h, opsID, audit.Demoted); e != nil {
 		t.Errorf("a refused demotion was recorded: %+v", e)
 	}
 
@@ -224,12 +238,16 @@ func TestAdminAccountActionsRefused(t *testing.T) {
 			t.Errorf("%s by a developer: %d, want 404", action, p.StatusCode)
 		}
 	}
+	u, err := h.Auth.User(context.Background(), devID)
+	if err != nil {
+		t.Fatal(err)
+	}
 	a, err := h.Auth.Account(context.Background(), devID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a.IsAdmin || a.Suspended {
-		t.Errorf("refused actions changed the account: admin %v, suspended %v", a.IsAdmin, a.Suspended)
+	if u.IsAdmin || a.Suspended {
+		t.Errorf("refused actions changed the user or account: admin %v, suspended %v", u.IsAdmin, a.Suspended)
 	}
 }
 

@@ -170,10 +170,10 @@ func TestSignupRejects(t *testing.T) {
 			}
 		})
 	}
-	if _, err := h.DB.AccountByEmail(context.Background(), "new@example.com"); err != auth.ErrNotFound {
+	if _, err := h.DB.UserByEmail(context.Background(), "new@example.com"); err != auth.ErrNotFound {
 		t.Errorf("weak sign-up created an account: %v", err)
 	}
-	if _, err := h.DB.AccountByEmail(context.Background(), "not-an-email"); err != auth.ErrNotFound {
+	if _, err := h.DB.UserByEmail(context.Background(), "not-an-email"); err != auth.ErrNotFound {
 		t.Errorf("bad sign-up created an account: %v", err)
 	}
 }
@@ -279,7 +279,7 @@ func TestSignupThrottled(t *testing.T) {
 	if ra, err := strconv.Atoi(p.Header.Get("Retry-After")); err != nil || ra <= 0 || ra > 3600 {
 		t.Errorf("Retry-After %q", p.Header.Get("Retry-After"))
 	}
-	if _, err := h.DB.AccountByEmail(context.Background(), "u20@example.com"); err != auth.ErrNotFound {
+	if _, err := h.DB.UserByEmail(context.Background(), "u20@example.com"); err != auth.ErrNotFound {
 		t.Errorf("a throttled sign-up created an account: %v", err)
 	}
 }

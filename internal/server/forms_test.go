@@ -279,7 +279,7 @@ func TestSignupShowsBothErrorsAtOnce(t *testing.T) {
 	if af := p.Doc.Find(`[autofocus]`); af.Length() != 1 || af.AttrOr("name", "") != "email" {
 		t.Errorf("autofocus on %q, want email", af.AttrOr("name", ""))
 	}
-	if _, err := h.DB.AccountByEmail(context.Background(), "not-an-email"); err == nil {
+	if _, err := h.DB.UserByEmail(context.Background(), "not-an-email"); err == nil {
 		t.Error("an account was created")
 	}
 }

@@ -121,7 +121,7 @@ func TestKeyLifecycle(t *testing.T) {
 
 func accountID(t *testing.T, h *harness, email string) string {
 	t.Helper()
-	a, err := h.DB.AccountByEmail(context.Background(), email)
+	a, err := h.DB.UserByEmail(context.Background(), email)
 	if err != nil {
 		t.Fatal(err)
 	}

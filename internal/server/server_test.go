@@ -3,6 +3,8 @@ package server_test
 import (
 	"bytes"
 	"context"
+	"database/sql"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -100,9 +102,22 @@ func withBaseURL(tb testing.TB, raw string) option {
 // MustServer starts a server on a fresh SQLite database.
 func MustServer(tb testing.TB, opts ...option) *harness {
 	tb.Helper()
-	ctx := context.Background()
 	dbPath := filepath.Join(tb.TempDir(), "k.db")
-	db := storetest.Open(tb, "sqlite://"+dbPath)
+	h := serverOn(tb, storetest.Open(tb, "sqlite://"+dbPath), opts...)
+	h.DBPath = dbPath
+	return h
+}
+
+// MustServerOnPostgres starts a server on a fresh PostgreSQL database, for
+// the tests whose SQL must hold on both (DBPath is empty).
+func MustServerOnPostgres(tb testing.TB, opts ...option) *harness {
+	tb.Helper()
+	return serverOn(tb, storetest.New(tb, storetest.Postgres), opts...)
+}
+
+func serverOn(tb testing.TB, db *store.DB, opts ...option) *harness {
+	tb.Helper()
+	ctx := context.Background()
 	secret, err := db.Secret(ctx)
 	if err != nil {
 		tb.Fatal(err)
@@ -145,8 +160,40 @@ func MustServer(tb testing.TB, opts ...option) *harness {
 	}
 	ts := httptest.NewServer(srv)
 	tb.Cleanup(ts.Close)
-	return &harness{t: tb, URL: ts.URL, DB: db, DBPath: dbPath, log: logs, Auth: cfg.Auth, Keys: cfg.Keys, Verifier: cfg.Verifier, Billing: cfg.Billing,
+	return &harness{t: tb, URL: ts.URL, DB: db, log: logs, Auth: cfg.Auth, Keys: cfg.Keys, Verifier: cfg.Verifier, Billing: cfg.Billing,
 		Registry: cfg.Registry, Handler: srv}
+}
+
+// exec runs a statement written with ? placeholders by hand, on either
+// database.
+func (h *harness) exec(query string, args ...any) {
+	h.t.Helper()
+	if _, err := h.DB.SQL().ExecContext(context.Background(), h.rebind(query), args...); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+// queryRow reads one row of a query written with ? placeholders.
+func (h *harness) queryRow(query string, args ...any) *sql.Row {
+	return h.DB.SQL().QueryRowContext(context.Background(), h.rebind(query), args...)
+}
+
+// rebind turns ? placeholders into PostgreSQL's $1, $2, … there.
+func (h *harness) rebind(query string) string {
+	if !h.DB.Postgres() {
+		return query
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range query {
+		if r == '?' {
+			n++
+			fmt.Fprintf(&b, "$%d", n)
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // browser is a client with a cookie jar that does not follow redirects.
