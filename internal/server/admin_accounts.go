@@ -86,7 +86,7 @@ func (s *Server) handleAdminAccount(c echo.Context) error {
 	for _, e := range o.Trail {
 		p.Audit = append(p.Audit, adminAuditRow(e))
 	}
-	members, _, err := s.team.AccountMembers(c.Request().Context(), a.ID)
+	members, err := s.team.AccountMembers(c.Request().Context(), a.ID)
 	if err != nil {
 		return err
 	}

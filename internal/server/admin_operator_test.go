@@ -55,7 +55,7 @@ func TestAdminPromoteAndDemote(t *testing.T) {
 	dev := h.Browser()
 	dev.MustSignup("dev@example.com")
 	devID := accountID(t, h, "dev@example.com")
-	page := "/admin/accounts/" + devID
+	page := "/admin/users/" + devID
 
 	if p := dev.Get("/admin"); p.StatusCode != http.StatusNotFound {
 		t.Fatalf("before promotion: %d", p.StatusCode)
@@ -98,7 +98,7 @@ func TestAdminLastOperatorCannotDemoteThemself(t *testing.T) {
 	h := MustServer(t)
 	ops := h.MustAdmin("ops@example.com")
 	opsID := accountID(t, h, "ops@example.com")
-	self := "/admin/accounts/" + opsID
+	self := "/admin/users/" + opsID
 
 	p := ops.adminPost(self, self+"/demote", nil)
 	if p.StatusCode != http.StatusSeeOther {
@@ -221,16 +221,19 @@ func TestAdminAccountActionsRefused(t *testing.T) {
 	dev := h.Browser()
 	dev.MustSignup("dev@example.com")
 	devID := accountID(t, h, "dev@example.com")
-	page := "/admin/accounts/" + devID
-	tok, _ := ops.mustPage(page).Doc.Find(`form[action="` + page + `/suspend"] input[name="_csrf"]`).Attr("value")
-	for _, action := range []string{"promote", "demote", "suspend", "unsuspend"} {
+	tok, _ := ops.mustPage("/admin/accounts/"+devID).Doc.Find(`form[action="/admin/accounts/` + devID + `/suspend"] input[name="_csrf"]`).Attr("value")
+	// The operator role is a user's, suspension an account's.
+	for _, a := range []struct{ base, action string }{
+		{"/admin/users/", "promote"}, {"/admin/users/", "demote"}, {"/admin/accounts/", "suspend"}, {"/admin/accounts/", "unsuspend"},
+	} {
+		page, action := a.base+devID, a.action
 		// No CSRF token: refused, nothing changes.
 		if p := ops.Post(page+"/"+action, url.Values{}); p.StatusCode != http.StatusForbidden {
 			t.Errorf("%s without a CSRF token: %d, want 403", action, p.StatusCode)
 		}
-		// No such account: 404.
-		if p := ops.Post("/admin/accounts/nope/"+action, url.Values{"_csrf": {tok}}); p.StatusCode != http.StatusNotFound {
-			t.Errorf("%s of an unknown account: %d, want 404", action, p.StatusCode)
+		// No such user or account: 404.
+		if p := ops.Post(a.base+"nope/"+action, url.Values{"_csrf": {tok}}); p.StatusCode != http.StatusNotFound {
+			t.Errorf("%s of an unknown one: %d, want 404", action, p.StatusCode)
 		}
 		// Not an operator: 404, as for the whole console.
 		devTok, _ := dev.Get("/account").Doc.Find(`input[name="_csrf"]`).First().Attr("value")

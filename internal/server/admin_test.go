@@ -46,7 +46,8 @@ var adminRoutes = []struct{ method, path string }{
 	{"GET", "/admin"}, {"GET", "/admin/accounts"}, {"GET", "/admin/accounts/ID"}, {"POST", "/admin/accounts/ID/plan"},
 	{"GET", "/admin/keys"}, {"GET", "/admin/keys/KEY"}, {"POST", "/admin/keys/KEY/overrides"},
 	{"GET", "/admin/events"}, {"POST", "/admin/events/evt_1/reapply"}, {"GET", "/admin/audit"},
-	{"POST", "/admin/accounts/ID/promote"}, {"POST", "/admin/accounts/ID/suspend"}, {"POST", "/admin/keys/KEY/revoke"},
+	{"POST", "/admin/accounts/ID/suspend"}, {"POST", "/admin/keys/KEY/revoke"},
+	{"GET", "/admin/users/ID"}, {"POST", "/admin/users/ID/promote"}, {"POST", "/admin/users/ID/demote"}, {"POST", "/admin/users/ID/reset-link"},
 }
 
 func TestAdminIsNotFoundForOthers(t *testing.T) {

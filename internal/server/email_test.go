@@ -394,7 +394,7 @@ func TestAdminResetLink(t *testing.T) {
 	ops := h.MustAdmin("ops@example.com")
 	h.Browser().MustSignup("ada@example.com")
 	id := accountID(t, h, "ada@example.com")
-	page := "/admin/accounts/" + id
+	page := "/admin/users/" + id
 	action := page + "/reset-link"
 	p := ops.Submit(page, action, url.Values{})
 	link := strings.TrimSpace(p.Doc.Find(`[data-testid="reset-link"]`).Text())

@@ -157,9 +157,11 @@ func TestCSRFOnEveryStateChangingRoute(t *testing.T) {
 	dev.MustSignup("ada@example.com")
 	keyID, _ := dev.MustCreateKey("prod", nil)
 	ops := h.MustAdmin("ops@example.com")
-	params := strings.NewReplacer(":id", keyID, ":token", "some-token")
+	adaID := accountID(t, h, "ada@example.com")
+	params := strings.NewReplacer(":id", keyID, ":token", "some-token", ":user_id", adaID)
 	adminParams := map[string]*strings.Replacer{
-		"/admin/accounts/": strings.NewReplacer(":id", accountID(t, h, "ada@example.com")),
+		"/admin/accounts/": strings.NewReplacer(":id", adaID),
+		"/admin/users/":    strings.NewReplacer(":id", adaID),
 		"/admin/keys/":     params,
 		"/admin/events/":   strings.NewReplacer(":id", "evt_1"),
 	}

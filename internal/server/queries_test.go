@@ -14,8 +14,12 @@ import (
 )
 
 // pageQueryBudget is the most statements a portal page may run, session
-// lookup included (issue 11).
-const pageQueryBudget = 6
+// lookup included (issue 11). The console's account page may run one more
+// (consoleAccountBudget): since teams it also lists the account's members.
+const (
+	pageQueryBudget      = 6
+	consoleAccountBudget = pageQueryBudget + 1
+)
 
 // statements serves path to b in process and returns how many statements
 // the store ran for it.
@@ -76,8 +80,12 @@ func TestPageQueries(t *testing.T) {
 			for _, p := range pages {
 				one, twenty := counts[p][1], counts[p][20]
 				t.Logf("%-8s %-26s 1 key: %2d  20 keys: %2d", d.name, p, one, twenty)
-				if one > pageQueryBudget || twenty > pageQueryBudget {
-					t.Errorf("GET %s runs %d statements with 1 key and %d with 20; the budget is %d", p, one, twenty, pageQueryBudget)
+				budget := int64(pageQueryBudget)
+				if p == "/admin/accounts/{account}" {
+					budget = consoleAccountBudget
+				}
+				if one > budget || twenty > budget {
+					t.Errorf("GET %s runs %d statements with 1 key and %d with 20; the budget is %d", p, one, twenty, budget)
 				}
 				// A page is the session's one statement and at least two reads:
 				// fewer means the counter counts nothing, and every budget would

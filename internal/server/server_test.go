@@ -26,6 +26,7 @@ import (
 	"github.com/keyhold/keyhold/internal/server"
 	"github.com/keyhold/keyhold/internal/store"
 	"github.com/keyhold/keyhold/internal/store/storetest"
+	"github.com/keyhold/keyhold/internal/team"
 	"github.com/keyhold/keyhold/internal/testenv"
 	"github.com/keyhold/keyhold/internal/verify"
 )
@@ -40,6 +41,7 @@ type harness struct {
 	log      *testenv.LogBuffer
 	Auth     *auth.Service
 	Keys     *keys.Service
+	Team     *team.Service
 	Verifier *verify.Verifier
 	Billing  *billing.Service
 	// Registry is the server's metrics registry, for tests that count
@@ -146,9 +148,13 @@ func serverOn(tb testing.TB, db *store.DB, opts ...option) *harness {
 	}
 	billingSvc.Subscribe(verifier.InvalidateAccount)
 	svc.Subscribe(verifier.InvalidateAccount) // suspensions
+	teamSvc, err := team.NewService(team.Config{Store: db, Plans: catalog, NormalizeEmail: auth.NormalizeEmail})
+	if err != nil {
+		tb.Fatal(err)
+	}
 	logs := &testenv.LogBuffer{}
 	cfg := server.Config{
-		Auth: svc, Keys: keySvc, Plans: catalog, Verifier: verifier, Reads: db, Billing: billingSvc, Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Auth: svc, Keys: keySvc, Team: teamSvc, Plans: catalog, Verifier: verifier, Reads: db, Billing: billingSvc, Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		BaseURL: base, Secret: secret, Ready: db.Ping, Registry: prometheus.NewRegistry(),
 	}
 	for _, o := range opts {
@@ -160,7 +166,7 @@ func serverOn(tb testing.TB, db *store.DB, opts ...option) *harness {
 	}
 	ts := httptest.NewServer(srv)
 	tb.Cleanup(ts.Close)
-	return &harness{t: tb, URL: ts.URL, DB: db, log: logs, Auth: cfg.Auth, Keys: cfg.Keys, Verifier: cfg.Verifier, Billing: cfg.Billing,
+	return &harness{t: tb, URL: ts.URL, DB: db, log: logs, Auth: cfg.Auth, Keys: cfg.Keys, Team: cfg.Team, Verifier: cfg.Verifier, Billing: cfg.Billing,
 		Registry: cfg.Registry, Handler: srv}
 }
 

@@ -139,19 +139,9 @@ const pending = "accepted_at IS NULL AND revoked_at IS NULL AND expires_at > ?"
 
 // Members implements team.Store.
 func (db *DB) Members(ctx context.Context, accountID string, now time.Time) ([]team.Member, []team.Invitation, error) {
-	var ms []struct {
-		UserID    string
-		Email     string
-		Role      string
-		CreatedAt time.Time
-	}
-	if err := db.ctx(ctx).Raw(`SELECT m.user_id, u.email, m.role, m.created_at FROM memberships m
-JOIN users u ON u.id = m.user_id WHERE m.account_id = ? ORDER BY u.email`, accountID).Scan(&ms).Error; err != nil {
-		return nil, nil, fmt.Errorf("store: members: %w", err)
-	}
-	members := make([]team.Member, len(ms))
-	for i, m := range ms {
-		members[i] = team.Member{UserID: m.UserID, Email: m.Email, Role: team.Role(m.Role), CreatedAt: m.CreatedAt.UTC()}
+	members, err := db.MemberList(ctx, accountID)
+	if err != nil {
+		return nil, nil, err
 	}
 	var rows []invitationRecord
 	if err := db.ctx(ctx).Raw(`SELECT i.*, COALESCE(u.email, '') AS inviter_mail FROM invitations i
@@ -164,6 +154,26 @@ WHERE i.account_id = ? AND i.`+pending+` ORDER BY i.created_at DESC, i.id DESC`,
 		invs[i] = rows[i].domain()
 	}
 	return members, invs, nil
+}
+
+// MemberList implements team.Store: the account's members by email, in
+// one statement.
+func (db *DB) MemberList(ctx context.Context, accountID string) ([]team.Member, error) {
+	var ms []struct {
+		UserID    string
+		Email     string
+		Role      string
+		CreatedAt time.Time
+	}
+	if err := db.ctx(ctx).Raw(`SELECT m.user_id, u.email, m.role, m.created_at FROM memberships m
+JOIN users u ON u.id = m.user_id WHERE m.account_id = ? ORDER BY u.email`, accountID).Scan(&ms).Error; err != nil {
+		return nil, fmt.Errorf("store: members: %w", err)
+	}
+	members := make([]team.Member, len(ms))
+	for i, m := range ms {
+		members[i] = team.Member{UserID: m.UserID, Email: m.Email, Role: team.Role(m.Role), CreatedAt: m.CreatedAt.UTC()}
+	}
+	return members, nil
 }
 
 // CreateTeamAccount implements team.Store.

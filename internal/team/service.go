@@ -28,6 +28,8 @@ type Store interface {
 	// pending at now (neither accepted nor revoked, expiring after now),
 	// newest first, with the inviter's email.
 	Members(ctx context.Context, accountID string, now time.Time) ([]Member, []Invitation, error)
+	// MemberList returns the account's members by email.
+	MemberList(ctx context.Context, accountID string) ([]Member, error)
 	// CreateTeamAccount inserts the account and ownerID's owner membership.
 	CreateTeamAccount(ctx context.Context, a *Account, ownerID string, e audit.Entry) error
 	// CreateInvitation inserts inv, revoking the account's pending
@@ -145,15 +147,15 @@ func (s *Service) Members(ctx context.Context, actor audit.Actor) ([]Member, []I
 	return ms, invs, nil
 }
 
-// AccountMembers returns any account's members and pending invitations,
-// for the operator's console: the caller checks that the user is an
-// operator, as for every console read.
-func (s *Service) AccountMembers(ctx context.Context, accountID string) ([]Member, []Invitation, error) {
-	ms, invs, err := s.store.Members(ctx, accountID, s.now().UTC())
+// AccountMembers returns any account's members, for the operator's
+// console: the caller checks that the user is an operator, as for every
+// console read.
+func (s *Service) AccountMembers(ctx context.Context, accountID string) ([]Member, error) {
+	ms, err := s.store.MemberList(ctx, accountID)
 	if err != nil {
-		return nil, nil, fmt.Errorf("team: account members: %w", err)
+		return nil, fmt.Errorf("team: account members: %w", err)
 	}
-	return ms, invs, nil
+	return ms, nil
 }
 
 // seatsFull is the refusal of a plan's max_members.
