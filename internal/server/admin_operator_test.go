@@ -221,7 +221,7 @@ func TestAdminAccountActionsRefused(t *testing.T) {
 	dev := h.Browser()
 	dev.MustSignup("dev@example.com")
 	devID := accountID(t, h, "dev@example.com")
-	tok, _ := ops.mustPage("/admin/accounts/"+devID).Doc.Find(`form[action="/admin/accounts/` + devID + `/suspend"] input[name="_csrf"]`).Attr("value")
+	tok, _ := ops.mustPage("/admin/accounts/" + devID).Doc.Find(`form[action="/admin/accounts/` + devID + `/suspend"] input[name="_csrf"]`).Attr("value")
 	// The operator role is a user's, suspension an account's.
 	for _, a := range []struct{ base, action string }{
 		{"/admin/users/", "promote"}, {"/admin/users/", "demote"}, {"/admin/accounts/", "suspend"}, {"/admin/accounts/", "unsuspend"},

@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http"
+	"slices"
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
@@ -71,7 +72,7 @@ func (s *Server) routes() {
 	e.POST("/logout", s.handleLogout, middleware.BodyLimit("64K"), s.csrf, s.requireSession)
 	app := []echo.MiddlewareFunc{middleware.BodyLimit("64K"), s.csrf, s.requireSession, s.refuseSuspended}
 	// The pages of an account need the user to be in one.
-	acct := append(app[:len(app):len(app)], s.requireAccount)
+	acct := slices.Concat(app, []echo.MiddlewareFunc{s.requireAccount})
 	e.GET("/dashboard", s.handleDashboard, acct...)
 	e.GET("/account", s.handleAccount, app...)
 	e.POST("/account/password", s.handlePasswordChange, app...)
