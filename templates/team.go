@@ -65,7 +65,9 @@ func timeLeft(t, now time.Time) string {
 	case d < 48*time.Hour:
 		return "tomorrow"
 	default:
-		return "in " + strconv.Itoa(int(d/(24*time.Hour))) + " days"
+		// Rounded to the nearest day: a 7-day invitation made a moment
+		// ago expires "in 7 days", not 6.
+		return "in " + strconv.Itoa(int((d+12*time.Hour)/(24*time.Hour))) + " days"
 	}
 }
 

@@ -761,6 +761,8 @@ func TestTimeLeft(t *testing.T) {
 		{23 * time.Hour, "in 23 hours"},
 		{30 * time.Hour, "tomorrow"},
 		{6*24*time.Hour + time.Hour, "in 6 days"},
+		{7*24*time.Hour - time.Second, "in 7 days"},
+		{48 * time.Hour, "in 2 days"},
 	}
 	for _, tt := range tests {
 		if got := timeLeft(testNow.Add(tt.in), testNow); got != tt.want {

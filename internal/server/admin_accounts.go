@@ -1,8 +1,10 @@
 package server
 
 import (
+	"cmp"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -11,6 +13,7 @@ import (
 	"github.com/keyhold/keyhold/internal/auth"
 	"github.com/keyhold/keyhold/internal/billing"
 	"github.com/keyhold/keyhold/internal/keyhold"
+	"github.com/keyhold/keyhold/internal/team"
 	"github.com/keyhold/keyhold/templates"
 )
 
@@ -90,6 +93,10 @@ func (s *Server) handleAdminAccount(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	// The page promises owners first; the store orders by email alone.
+	slices.SortStableFunc(members, func(x, y team.Member) int {
+		return cmp.Compare(ownerRank(x.Role), ownerRank(y.Role))
+	})
 	for _, m := range members {
 		p.Members = append(p.Members, templates.AdminMemberRow{AccountID: a.ID, AccountName: a.Name, UserID: m.UserID, Email: m.Email,
 			Role: string(m.Role), Joined: m.CreatedAt})
@@ -111,4 +118,12 @@ func (s *Server) handleAdminAccountPlan(c echo.Context) error {
 		return err
 	}
 	return redirect(c, "/admin/accounts/"+url.PathEscape(id))
+}
+
+// ownerRank sorts owners before every other role.
+func ownerRank(r team.Role) int {
+	if r == team.Owner {
+		return 0
+	}
+	return 1
 }
