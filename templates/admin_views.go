@@ -329,7 +329,7 @@ func adminOutcomeLabel(outcome string) string {
 
 // adminAuditLabels name the actions of the whole audit log.
 var adminAuditLabels = map[string]string{
-	"account.created":          "Signed up",
+	"account.created":          "Created account",
 	"account.login":            "Logged in",
 	"account.login_failed":     "Failed log-in",
 	"account.logout":           "Logged out",
@@ -353,6 +353,13 @@ var adminAuditLabels = map[string]string{
 	"account.email_verified":           "Verified email",
 	"account.email_change_requested":   "Asked to change email",
 	"account.email_changed":            "Changed email",
+
+	"member.invited":            "Invited a member",
+	"member.invitation_revoked": "Revoked an invitation",
+	"member.added":              "Joined",
+	"member.role_changed":       "Changed a role",
+	"member.removed":            "Removed a member",
+	"member.left":               "Left",
 }
 
 // adminAuditLabel names an action of the audit log; an unknown one shows
