@@ -232,6 +232,9 @@ func TestMigratedDatabaseServes(t *testing.T) {
 						if got := text(p, "total-valid"); got != strconv.FormatInt(k.valid, 10) {
 							t.Errorf("/keys/%s: %s valid, want %d", k.id, got, k.valid)
 						}
+						if got := strings.TrimSpace(p.Doc.Find(`[data-testid="key-activity"] [data-testid="audit-action"]`).Last().Text()); got == "" {
+							t.Errorf("/keys/%s: the key's activity from before the migration is not shown", k.id)
+						}
 						if got := p.Doc.Find(`[data-testid="old-secret"]`).Length() > 0; got != (k.old != "") {
 							t.Errorf("/keys/%s: old secret shown %v, want %v", k.id, got, k.old != "")
 						}
@@ -328,9 +331,13 @@ func TestMigratedDatabaseServes(t *testing.T) {
 							}
 							// The quota counts on from what the key had used;
 							// each call before this one took 1 more.
-							limit := int64(1000)
+							// ratelimit.limit is the bucket: the plan's burst.
+							limit, burst := int64(1000), int64(20)
 							if u.plan == "pro" {
-								limit = 100_000
+								limit, burst = 100_000, 200
+							}
+							if a.RateLimit == nil || a.RateLimit.Limit != burst {
+								t.Errorf("%s secret %d: rate limit %s, want a burst of %d", k.id, n, a.Raw, burst)
 							}
 							if want := limit - k.used - int64(n+1); a.Quota == nil || a.Quota.Limit != limit || a.Quota.Remaining != want {
 								t.Errorf("%s secret %d: quota %s, want %d of %d left", k.id, n, a.Raw, want, limit)
