@@ -367,15 +367,17 @@ func (s *Service) revoke(ctx context.Context, actor audit.Actor, k *Key) error {
 // Rotate gives a key a new secret, keeping its id, settings and usage. The
 // old secret keeps working for grace (one of GracePeriods), then stops.
 func (s *Service) Rotate(ctx context.Context, actor audit.Actor, accountID, id string, grace time.Duration) (*Key, Secret, error) {
-	if !slices.Contains(GracePeriods, grace) {
-		return nil, "", keyhold.Errorf(keyhold.EINVALID, "Choose how long the old secret keeps working: %s.", graceList())
-	}
 	k, err := s.Get(ctx, accountID, id)
 	if err != nil {
 		return nil, "", err
 	}
+	// Whose key and what role first: a member who may not rotate is told
+	// so, whatever grace the form sent.
 	if err := mayManage(actor, accountID); err != nil {
 		return nil, "", err
+	}
+	if !slices.Contains(GracePeriods, grace) {
+		return nil, "", keyhold.Errorf(keyhold.EINVALID, "Choose how long the old secret keeps working: %s.", graceList())
 	}
 	if k.Status(s.now()) == StatusRevoked {
 		return nil, "", keyhold.Errorf(keyhold.EINVALID, "A revoked key cannot be rotated. Create a new key instead.")
