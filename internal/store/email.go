@@ -10,6 +10,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/keyhold/keyhold/internal/auth"
+	"github.com/keyhold/keyhold/internal/team"
 )
 
 // Outbox queues mail inside a database transaction (internal/mail, on the
@@ -17,6 +18,7 @@ import (
 // calls for it commits.
 type Outbox interface {
 	QueueTx(ctx context.Context, tx *sql.Tx, m auth.Mail) error
+	QueueInvitationTx(ctx context.Context, tx *sql.Tx, m team.InvitationMail) error
 }
 
 // SetOutbox sets where the store queues the mail of the email journeys.
@@ -48,17 +50,27 @@ func (db *DB) queue(ctx context.Context, tx *gorm.DB, m *auth.Mail) error {
 	if m == nil {
 		return nil
 	}
-	if db.outbox == nil {
-		return errors.New("store: mail to queue, but no outbox")
-	}
-	stx, ok := tx.Statement.ConnPool.(*sql.Tx)
-	if !ok {
-		return fmt.Errorf("store: queue mail: not in a database/sql transaction (%T)", tx.Statement.ConnPool)
+	stx, err := db.outboxTx(tx)
+	if err != nil {
+		return err
 	}
 	if err := db.outbox.QueueTx(ctx, stx, *m); err != nil {
 		return fmt.Errorf("store: queue mail: %w", err)
 	}
 	return nil
+}
+
+// outboxTx is the database/sql transaction under the gorm transaction tx,
+// in which the outbox queues mail; an error when there is no outbox.
+func (db *DB) outboxTx(tx *gorm.DB) (*sql.Tx, error) {
+	if db.outbox == nil {
+		return nil, errors.New("store: mail to queue, but no outbox")
+	}
+	stx, ok := tx.Statement.ConnPool.(*sql.Tx)
+	if !ok {
+		return nil, fmt.Errorf("store: queue mail: not in a database/sql transaction (%T)", tx.Statement.ConnPool)
+	}
+	return stx, nil
 }
 
 // SaveEmailToken implements auth.EmailStore.

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"time"
@@ -55,24 +54,13 @@ func (r *invitationRecord) domain() team.Invitation {
 	return inv
 }
 
-// InvitationOutbox queues an invitation's mail inside a transaction. The
-// outbox given to SetOutbox queues invitations when it implements it too
-// (mail.Outbox does), so wiring stays one call.
-type InvitationOutbox interface {
-	QueueInvitationTx(ctx context.Context, tx *sql.Tx, m team.InvitationMail) error
-}
-
 // queueInvitation queues m in the gorm transaction tx.
 func (db *DB) queueInvitation(ctx context.Context, tx *gorm.DB, m *team.InvitationMail) error {
-	o, ok := db.outbox.(InvitationOutbox)
-	if !ok {
-		return errors.New("store: an invitation to mail, but no outbox that queues invitations")
+	stx, err := db.outboxTx(tx)
+	if err != nil {
+		return err
 	}
-	stx, ok := tx.Statement.ConnPool.(*sql.Tx)
-	if !ok {
-		return fmt.Errorf("store: queue invitation: not in a database/sql transaction (%T)", tx.Statement.ConnPool)
-	}
-	if err := o.QueueInvitationTx(ctx, stx, *m); err != nil {
+	if err := db.outbox.QueueInvitationTx(ctx, stx, *m); err != nil {
 		return fmt.Errorf("store: queue invitation: %w", err)
 	}
 	return nil
