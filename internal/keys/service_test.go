@@ -54,7 +54,12 @@ func mustServiceOn(tb testing.TB, databaseURL string) *fixture {
 // keyAudit reads a key's newest audit entries from the store, as the key
 // page does (overview.KeyDetail).
 func (f *fixture) keyAudit(ctx context.Context, accountID, keyID string) ([]audit.Entry, error) {
-	return f.db.KeyAudit(ctx, accountID, keyID, 50)
+	evs, err := f.db.KeyAudit(ctx, accountID, keyID, 50)
+	es := make([]audit.Entry, len(evs))
+	for i, e := range evs {
+		es[i] = e.Entry
+	}
+	return es, err
 }
 
 // lookup reads any account's key from the store.

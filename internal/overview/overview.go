@@ -61,8 +61,9 @@ type Store interface {
 	// AccountUsageHourly returns the hourly usage of all an account's keys
 	// together from since on, oldest first.
 	AccountUsageHourly(ctx context.Context, accountID string, since time.Time) ([]keys.HourlyUsage, error)
-	// KeyAudit returns the newest audit entries about a key.
-	KeyAudit(ctx context.Context, accountID, keyID string, limit int) ([]audit.Entry, error)
+	// KeyAudit returns the newest audit entries about a key, with their
+	// actors.
+	KeyAudit(ctx context.Context, accountID, keyID string, limit int) ([]KeyEvent, error)
 	// AuditLog returns the audit entries q selects, newest first.
 	AuditLog(ctx context.Context, q auth.AuditQuery) ([]auth.AuditRecord, error)
 }
@@ -194,7 +195,16 @@ type KeyDetail struct {
 	Account *Account
 	Plan    *plans.Plan
 	Usage   Usage
-	Audit   []audit.Entry // newest first
+	Audit   []KeyEvent // newest first
+}
+
+// KeyEvent is an audit entry about a key with who acted: their email
+// ("" for the system or a user since gone) and whether they are a member
+// of the key's account (not: an operator acting from the console).
+type KeyEvent struct {
+	audit.Entry
+	ActorEmail string
+	ByMember   bool
 }
 
 // AdminAccount is what the operator's page of an account shows.

@@ -116,29 +116,9 @@ func (s *Server) renderAdminKey(c echo.Context, status int, form *templates.Admi
 		p.Form = *form
 	}
 	for _, e := range d.Audit {
-		p.Audit = append(p.Audit, adminAuditRow(auth.AuditRecord{Entry: e}))
+		p.Audit = append(p.Audit, adminAuditRow(auth.AuditRecord{Entry: e.Entry, ActorEmail: e.ActorEmail}))
 	}
-	s.actorEmails(c, p.Audit)
 	return render(c, status, templates.AdminKey(p))
-}
-
-// actorEmails fills in the emails of the accounts that acted in rows.
-func (s *Server) actorEmails(c echo.Context, rows []templates.AdminAuditRow) {
-	emails := map[string]string{}
-	for i := range rows {
-		id := rows[i].ActorID
-		if id == "" || rows[i].ActorEmail != "" {
-			continue
-		}
-		if _, ok := emails[id]; !ok {
-			if a, err := s.auth.Account(c.Request().Context(), id); err == nil {
-				emails[id] = a.Name
-			} else {
-				emails[id] = ""
-			}
-		}
-		rows[i].ActorEmail = emails[id]
-	}
 }
 
 // overrideForm fills the overrides form from a key.

@@ -212,7 +212,7 @@ func (s *Server) renderKeyDetail(c echo.Context, status int, form *templates.Key
 	for _, e := range d.Audit {
 		p.Audit = append(p.Audit, templates.AuditRow{Action: e.Action, Detail: e.Detail, IP: e.IP, At: e.CreatedAt})
 		if e.Action == audit.KeyRevoked && p.RevokedBy == "" {
-			p.RevokedBy = revokedBy(e, acctID)
+			p.RevokedBy = revokedBy(e, userFrom(c).ID)
 		}
 	}
 	if k.RevokedAt != nil {
@@ -305,13 +305,16 @@ func graceValue(g time.Duration) string {
 }
 
 // revokedBy says who revoked a key, from its audit entry, for the
-// account's own page.
-func revokedBy(e audit.Entry, accountID string) string {
-	switch e.ActorID {
-	case accountID:
-		return "you"
-	case "":
+// account's own page: "you", the member who did, or "an operator" (whose
+// address the account's members are not shown).
+func revokedBy(e overview.KeyEvent, userID string) string {
+	switch {
+	case e.ActorID == "":
 		return ""
+	case e.ActorID == userID:
+		return "you"
+	case e.ByMember && e.ActorEmail != "":
+		return e.ActorEmail
 	}
 	return "an operator"
 }

@@ -9,6 +9,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/keyhold/keyhold/internal/audit"
+	"github.com/keyhold/keyhold/internal/overview"
 	"github.com/keyhold/keyhold/internal/billing"
 	"github.com/keyhold/keyhold/internal/keyhold"
 )
@@ -38,17 +39,26 @@ func writeAudit(tx *gorm.DB, e audit.Entry) error {
 }
 
 // KeyAudit returns the newest audit entries about one of the account's
-// keys.
-func (db *DB) KeyAudit(ctx context.Context, accountID, keyID string, limit int) ([]audit.Entry, error) {
-	var recs []auditRecord
-	err := db.ctx(ctx).Where("account_id = ? AND target_type = ? AND target_id = ?", accountID, "key", keyID).
-		Order("created_at DESC, id DESC").Limit(limit).Find(&recs).Error
+// keys, with each actor's email and whether they are a member of the
+// account, in one statement.
+func (db *DB) KeyAudit(ctx context.Context, accountID, keyID string, limit int) ([]overview.KeyEvent, error) {
+	var rows []struct {
+		Rec        auditRecord `gorm:"embedded"`
+		ActorEmail string
+		ByMember   bool
+	}
+	err := db.ctx(ctx).Table("audit_log AS l").
+		Select("l.*, COALESCE(u.email, '') AS actor_email, "+
+			"EXISTS (SELECT 1 FROM memberships m WHERE m.account_id = l.account_id AND m.user_id = l.actor_id) AS by_member").
+		Joins("LEFT JOIN users u ON u.id = l.actor_id").
+		Where("l.account_id = ? AND l.target_type = ? AND l.target_id = ?", accountID, "key", keyID).
+		Order("l.created_at DESC, l.id DESC").Limit(limit).Scan(&rows).Error
 	if err != nil {
 		return nil, fmt.Errorf("store: key audit: %w", err)
 	}
-	out := make([]audit.Entry, len(recs))
-	for i := range recs {
-		out[i] = recs[i].domain()
+	out := make([]overview.KeyEvent, len(rows))
+	for i, r := range rows {
+		out[i] = overview.KeyEvent{Entry: r.Rec.domain(), ActorEmail: r.ActorEmail, ByMember: r.ByMember}
 	}
 	return out, nil
 }
