@@ -263,3 +263,25 @@ func TestSignupRefusesInvisibleCharactersInTheEmail(t *testing.T) {
 		})
 	}
 }
+
+// TestSignupInvitedIsNotVerified: an invitation's link is shown to the
+// inviter as well as mailed, so signing up through it proves no address;
+// the command line's sign-up (the operator typed it) is verified.
+func TestSignupInvitedIsNotVerified(t *testing.T) {
+	svc, _ := MustService(t, nil)
+	ctx := context.Background()
+	u, err := svc.SignupInvited(ctx, "bob@example.com", "correct horse battery", "192.0.2.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := svc.EmailVerified(ctx, u.ID); err != nil || ok {
+		t.Errorf("signed up through an invitation: verified %v, %v; want not verified", ok, err)
+	}
+	op, err := svc.Signup(ctx, "op@example.com", "correct horse battery", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := svc.EmailVerified(ctx, op.ID); !ok {
+		t.Error("a user made on the command line is not verified")
+	}
+}
