@@ -128,8 +128,7 @@ func (o *Outbox) QueueTx(ctx context.Context, tx *sql.Tx, m auth.Mail) error {
 	return err
 }
 
-// QueueInvitationTx queues an invitation's mail in tx; it implements
-// store.InvitationOutbox.
+// QueueInvitationTx queues an invitation's mail in tx (store.Outbox).
 func (o *Outbox) QueueInvitationTx(ctx context.Context, tx *sql.Tx, m team.InvitationMail) error {
 	a := Args{Mail: KindInvitation, To: m.To, ExpiresAt: m.ExpiresAt, Account: m.AccountName, Inviter: m.InviterMail, Role: string(m.Role),
 		Sealed: o.sealer.seal(m.Token, KindInvitation, m.To)}

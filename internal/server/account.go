@@ -32,7 +32,7 @@ func (s *Server) handlePasswordChange(c echo.Context) error {
 	case keyhold.EINVALID:
 		return render(c, http.StatusUnprocessableEntity, templates.AccountSettings(s.accountPage(c, err)))
 	case keyhold.ETOOMANY:
-		s.log.Warn("password change throttled", "account_id", a.ID, "ip", c.RealIP())
+		s.log.Warn("password change throttled", "user_id", a.ID, "ip", c.RealIP())
 		setRetryAfter(c, err)
 		return render(c, http.StatusTooManyRequests, templates.AccountSettings(s.accountPage(c, err)))
 	}
@@ -42,7 +42,7 @@ func (s *Server) handlePasswordChange(c echo.Context) error {
 	if err := s.startSession(c, a.ID); err != nil {
 		return err
 	}
-	s.log.Info("password changed", "account_id", a.ID)
+	s.log.Info("password changed", "user_id", a.ID)
 	s.addFlash(c, templates.FlashSuccess, "Password changed. Every other session has been logged out.")
 	return redirect(c, "/account")
 }

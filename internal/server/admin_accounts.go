@@ -110,7 +110,7 @@ func (s *Server) handleAdminAccountPlan(c echo.Context) error {
 	err := s.billing.SetPlanManually(c.Request().Context(), actorOf(c), id, c.FormValue("plan"))
 	switch keyhold.ErrorCode(err) {
 	case "":
-		s.log.Info("plan assigned", "account_id", id, "plan", c.FormValue("plan"), "by", accountID(c))
+		s.log.Info("plan assigned", "account_id", id, "plan", c.FormValue("plan"), "by", userFrom(c).ID)
 		s.addFlash(c, templates.FlashSuccess, "Plan set to "+s.plans.Get(c.FormValue("plan")).Name+". Its keys get the new limits on their next verification.")
 	case keyhold.EINVALID:
 		s.addFlash(c, templates.FlashError, keyhold.ErrorMessage(err))

@@ -82,7 +82,7 @@ func (s *Server) handleAdminEventReapply(c echo.Context) error {
 	outcome, err := s.billing.Reapply(c.Request().Context(), actorOf(c), id)
 	switch {
 	case err == nil:
-		s.log.Info("stripe event applied again", "event_id", id, "outcome", outcome, "by", accountID(c))
+		s.log.Info("stripe event applied again", "event_id", id, "outcome", outcome, "by", userFrom(c).ID)
 		s.addFlash(c, templates.FlashSuccess, "Event "+id+" applied again: "+outcome+".")
 	case keyhold.ErrorCode(err) == keyhold.EINVALID || keyhold.ErrorCode(err) == keyhold.ENOTFOUND:
 		s.addFlash(c, templates.FlashError, keyhold.ErrorMessage(err))

@@ -148,7 +148,7 @@ func (s *Server) handleAdminKeyOverrides(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	s.log.Info("key overrides set", "key_id", c.Param("id"), "by", accountID(c))
+	s.log.Info("key overrides set", "key_id", c.Param("id"), "by", userFrom(c).ID)
 	s.addFlash(c, templates.FlashSuccess, "Limits saved. The next verification of this key uses them.")
 	return redirect(c, "/admin/keys/"+url.PathEscape(c.Param("id")))
 }

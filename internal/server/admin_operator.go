@@ -79,7 +79,7 @@ func (s *Server) setSuspended(c echo.Context, suspended bool) error {
 		s.addFlash(c, templates.FlashInfo, "This account is not suspended.")
 	case suspended:
 		s.log.Info("account suspended", "account_id", id, "by", userFrom(c).ID)
-		s.addFlash(c, templates.FlashSuccess, "Account suspended. Its keys answer DISABLED from their next verification, and its user sees only a page saying so.")
+		s.addFlash(c, templates.FlashSuccess, "Account suspended. Its keys answer DISABLED from their next verification, and its members see only a page saying so.")
 	default:
 		s.log.Info("account unsuspended", "account_id", id, "by", userFrom(c).ID)
 		s.addFlash(c, templates.FlashSuccess, "Suspension lifted. The account's keys verify again from their next verification.")

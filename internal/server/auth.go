@@ -50,7 +50,7 @@ func (s *Server) handleSignup(c echo.Context) error {
 	if err := s.startSession(c, a.ID); err != nil {
 		return err
 	}
-	s.log.Info("account created", "account_id", a.ID)
+	s.log.Info("user signed up", "user_id", a.ID)
 	s.addFlash(c, templates.FlashSuccess, "Welcome to Keyhold! Create your first API key to get started.")
 	return redirect(c, "/dashboard")
 }

@@ -103,7 +103,7 @@ func (s *Server) handleReset(c echo.Context) error {
 	case err != nil:
 		return err
 	}
-	s.log.Info("password reset", "account_id", a.ID)
+	s.log.Info("password reset", "user_id", a.ID)
 	s.clearSessionCookie(c)
 	s.addFlash(c, templates.FlashSuccess, "Your password has been changed and every session logged out. Log in with the new password.")
 	return redirect(c, "/login")
@@ -118,7 +118,7 @@ func (s *Server) handleSendVerification(c echo.Context) error {
 	case "":
 		s.addFlash(c, templates.FlashSuccess, "We sent a new verification link to "+a.Email+". It works for 24 hours.")
 	case keyhold.ETOOMANY:
-		s.log.Warn("verification mail throttled", "account_id", a.ID)
+		s.log.Warn("verification mail throttled", "user_id", a.ID)
 		s.addFlash(c, templates.FlashError, keyhold.ErrorMessage(err))
 	case keyhold.EINVALID, keyhold.EUNAVAILABLE:
 		s.addFlash(c, templates.FlashInfo, keyhold.ErrorMessage(err))
@@ -179,7 +179,7 @@ func (s *Server) handleVerifyEmail(c echo.Context) error {
 	if err != nil {
 		return s.tokenFailed(c, auth.PurposeVerifyEmail, err)
 	}
-	s.log.Info("email verified", "account_id", a.ID)
+	s.log.Info("email verified", "user_id", a.ID)
 	s.addFlash(c, templates.FlashSuccess, "Thank you: "+a.Email+" is verified.")
 	return redirect(c, "/dashboard")
 }
@@ -190,7 +190,7 @@ func (s *Server) handleEmailChangeConfirm(c echo.Context) error {
 	if err != nil {
 		return s.tokenFailed(c, auth.PurposeChangeEmail, err)
 	}
-	s.log.Info("email changed", "account_id", a.ID)
+	s.log.Info("email changed", "user_id", a.ID)
 	s.addFlash(c, templates.FlashSuccess, "Your account now signs in with "+a.Email+".")
 	return redirect(c, "/account")
 }
@@ -203,7 +203,7 @@ func (s *Server) handleEmailChange(c echo.Context) error {
 	code := keyhold.ErrorCode(err)
 	switch code {
 	case "":
-		s.log.Info("email change requested", "account_id", a.ID)
+		s.log.Info("email change requested", "user_id", a.ID)
 		s.addFlash(c, templates.FlashSuccess, "We sent a confirmation link to the new address. Your address changes when you follow it.")
 		return redirect(c, "/account")
 	case keyhold.EINVALID, keyhold.ECONFLICT, keyhold.ETOOMANY, keyhold.EUNAVAILABLE:
@@ -212,7 +212,7 @@ func (s *Server) handleEmailChange(c echo.Context) error {
 			status = http.StatusUnprocessableEntity
 		}
 		if code == keyhold.ETOOMANY {
-			s.log.Warn("email change throttled", "account_id", a.ID, "ip", c.RealIP())
+			s.log.Warn("email change throttled", "user_id", a.ID, "ip", c.RealIP())
 			setRetryAfter(c, err)
 		}
 		p := s.accountPage(c, nil)

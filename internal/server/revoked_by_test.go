@@ -22,7 +22,7 @@ func TestRevokedBySays(t *testing.T) {
 	owner := h.Browser()
 	owner.MustSignup("owner@example.com")
 	ownerID := accountID(t, h, "owner@example.com")
-	acme, err := h.Team.CreateAccount(ctx, ownerID, "Acme")
+	acme, err := h.Team.CreateAccount(ctx, audit.Actor{UserID: ownerID}, "Acme")
 	if err != nil {
 		t.Fatal(err)
 	}

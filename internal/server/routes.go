@@ -48,7 +48,8 @@ func (s *Server) routes() {
 	e.POST("/v1/verify", s.handleVerify)
 
 	// Public pages: CSRF on forms, a session is optional (logged-in users
-	// are sent to the dashboard).
+	// are sent from sign-up and log-in to the dashboard; an invitation's
+	// page uses the session).
 	pub := []echo.MiddlewareFunc{middleware.BodyLimit("16K"), s.csrf, s.optionalSession}
 	e.GET("/", s.handleHome, pub...)
 	e.GET("/signup", s.handleSignupForm, pub...)

@@ -89,7 +89,7 @@ type Server struct {
 // New builds a Server and its routes.
 func New(c Config) (*Server, error) {
 	if c.Auth == nil || c.Keys == nil || c.Team == nil || c.Plans == nil || c.Verifier == nil || c.Reads == nil || c.Billing == nil || c.Logger == nil || c.BaseURL == nil || len(c.Secret) < 32 {
-		return nil, errors.New("server: Auth, Keys, Plans, Verifier, Reads, Billing, Logger, BaseURL and a 32-byte Secret are required")
+		return nil, errors.New("server: Auth, Keys, Team, Plans, Verifier, Reads, Billing, Logger, BaseURL and a 32-byte Secret are required")
 	}
 	reads, err := overview.New(overview.Config{Store: c.Reads, Plans: c.Plans, Live: c.Verifier})
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/keyhold/keyhold/internal/audit"
 	"github.com/keyhold/keyhold/internal/keyhold"
 	"github.com/keyhold/keyhold/internal/team"
 	"github.com/keyhold/keyhold/templates"
@@ -186,7 +187,7 @@ func (s *Server) handleAccountNew(c echo.Context) error {
 // handleAccountCreate makes an account the user owns and switches to it.
 func (s *Server) handleAccountCreate(c echo.Context) error {
 	name := c.FormValue("name")
-	a, err := s.team.CreateAccount(c.Request().Context(), userFrom(c).ID, name)
+	a, err := s.team.CreateAccount(c.Request().Context(), actorOf(c), name)
 	if keyhold.ErrorCode(err) == keyhold.EINVALID {
 		p := templates.NewAccountPage{Layout: s.layout(c, "New account", ""), Name: name}
 		p.Error, p.Fields = formErrors(err)
@@ -287,7 +288,7 @@ func (s *Server) handleInvitationAccept(c echo.Context) error {
 			return render(c, status, templates.Invitation(p))
 		}
 	}
-	if _, err := s.team.Accept(ctx, u.ID, u.Email, token); err != nil {
+	if _, err := s.team.Accept(ctx, audit.Actor{UserID: u.ID, IP: c.RealIP()}, u.Email, token); err != nil {
 		code := keyhold.ErrorCode(err)
 		if code == keyhold.EFORBIDDEN || code == keyhold.ECONFLICT || code == keyhold.EINVALID || code == keyhold.ELIMIT {
 			p := s.invitationPage(c, inv, state)

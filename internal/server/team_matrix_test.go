@@ -144,7 +144,7 @@ func join(t *testing.T, h *harness, acct, founder, userID, email string, role te
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := h.Team.Accept(ctx, userID, email, token); err != nil {
+	if _, err := h.Team.Accept(ctx, audit.Actor{UserID: userID}, email, token); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -154,7 +154,7 @@ func newTeamFixture(t *testing.T, h *harness, users *matrixUsers, name string) *
 	t.Helper()
 	ctx := context.Background()
 	founder, _ := users.user(t, "founder")
-	a, err := h.Team.CreateAccount(ctx, founder, name)
+	a, err := h.Team.CreateAccount(ctx, audit.Actor{UserID: founder}, name)
 	if err != nil {
 		t.Fatal(err)
 	}

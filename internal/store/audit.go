@@ -9,9 +9,9 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/keyhold/keyhold/internal/audit"
-	"github.com/keyhold/keyhold/internal/overview"
 	"github.com/keyhold/keyhold/internal/billing"
 	"github.com/keyhold/keyhold/internal/keyhold"
+	"github.com/keyhold/keyhold/internal/overview"
 )
 
 type auditRecord struct {

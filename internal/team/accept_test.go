@@ -39,7 +39,7 @@ func TestAccept(t *testing.T) {
 		ctx := context.Background()
 		in := e.invited("duo")
 		bob := e.user("bob@example.com")
-		got, err := e.svc.Accept(ctx, bob, "Bob@Example.com", in.token)
+		got, err := e.svc.Accept(ctx, audit.Actor{UserID: bob}, "Bob@Example.com", in.token)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -85,7 +85,7 @@ func TestAcceptRefused(t *testing.T) {
 			}, keyhold.EFORBIDDEN, "This invitation is for bob@example.com"},
 			{"accepted twice", func(in invited) (string, string, string) {
 				bob := e.user("bob@example.com")
-				if _, err := e.svc.Accept(ctx, bob, "bob@example.com", in.token); err != nil {
+				if _, err := e.svc.Accept(ctx, audit.Actor{UserID: bob}, "bob@example.com", in.token); err != nil {
 					t.Fatal(err)
 				}
 				return bob, "bob@example.com", in.token
@@ -123,7 +123,7 @@ func TestAcceptRefused(t *testing.T) {
 				in := e.invited("free")
 				userID, email, token := tt.setup(in)
 				before := e.snapshot(in.acct)
-				_, err := e.svc.Accept(ctx, userID, email, token)
+				_, err := e.svc.Accept(ctx, audit.Actor{UserID: userID}, email, token)
 				wantCode(t, tt.name, err, tt.code, tt.msg)
 				if after := e.snapshot(in.acct); after != before {
 					t.Errorf("refused, but changed:\n%s\nto\n%s", before, after)
@@ -186,7 +186,7 @@ func TestRevokeInvitation(t *testing.T) {
 		wantCode(t, "revoked twice", e.svc.RevokeInvitation(ctx, owner, in.id), keyhold.ENOTFOUND, "")
 		used := e.invited("free")
 		e.exec("DELETE FROM users WHERE email = 'bob@example.com'")
-		if _, err := e.svc.Accept(ctx, e.user("bob@example.com"), "bob@example.com", used.token); err != nil {
+		if _, err := e.svc.Accept(ctx, audit.Actor{UserID: e.user("bob@example.com")}, "bob@example.com", used.token); err != nil {
 			t.Fatal(err)
 		}
 		wantCode(t, "used", e.svc.RevokeInvitation(ctx, actor(used.acct, used.owner, team.Owner), used.id), keyhold.ENOTFOUND, "")

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/keyhold/keyhold/internal/audit"
 	"github.com/keyhold/keyhold/internal/keyhold"
 	"github.com/keyhold/keyhold/internal/store/storetest"
 	"github.com/keyhold/keyhold/internal/team"
@@ -74,7 +75,7 @@ func BenchmarkAccept(b *testing.B) {
 					b.Fatal(err)
 				}
 				b.StartTimer()
-				if _, err := e.svc.Accept(ctx, user, email, token); err != nil {
+				if _, err := e.svc.Accept(ctx, audit.Actor{UserID: user}, email, token); err != nil {
 					b.Fatal(err)
 				}
 			}

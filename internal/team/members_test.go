@@ -171,7 +171,7 @@ func TestCreateAccount(t *testing.T) {
 	forEachDB(t, func(t *testing.T, e *env) {
 		ctx := context.Background()
 		ada := e.user("ada@example.com")
-		a, err := e.svc.CreateAccount(ctx, ada, "  Zeta Labs  ")
+		a, err := e.svc.CreateAccount(ctx, audit.Actor{UserID: ada}, "  Zeta Labs  ")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -186,7 +186,7 @@ func TestCreateAccount(t *testing.T) {
 			t.Errorf("%d account.created entries", n)
 		}
 		for _, name := range []string{"beta", "Alpha", "gamma"} {
-			if _, err := e.svc.CreateAccount(ctx, ada, name); err != nil {
+			if _, err := e.svc.CreateAccount(ctx, audit.Actor{UserID: ada}, name); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -209,20 +209,20 @@ func TestCreateAccount(t *testing.T) {
 			{"Acme\u202eInc", "invisible or control character"},
 			{"Acme\xff", "not valid UTF-8"},
 		} {
-			_, err := e.svc.CreateAccount(ctx, ada, tt.name)
+			_, err := e.svc.CreateAccount(ctx, audit.Actor{UserID: ada}, tt.name)
 			wantCode(t, "name "+tt.name, err, keyhold.EINVALID, tt.msg)
 			if keyhold.Fields(err)["name"] == "" {
 				t.Errorf("name %q: the error names no field", tt.name)
 			}
 		}
-		if _, err := e.svc.CreateAccount(ctx, ada, strings.Repeat("é", team.MaxNameLen)); err != nil {
+		if _, err := e.svc.CreateAccount(ctx, audit.Actor{UserID: ada}, strings.Repeat("é", team.MaxNameLen)); err != nil {
 			t.Errorf("a name of 64 characters: %v", err)
 		}
 		if n := e.count("SELECT COUNT(*) FROM accounts"); n != accounts+1 {
 			t.Errorf("%d accounts, want %d: a refused name made one", n, accounts+1)
 		}
 		// A user that does not exist cannot own one: nothing is left.
-		if _, err := e.svc.CreateAccount(ctx, "nobody", "Ghost"); err == nil {
+		if _, err := e.svc.CreateAccount(ctx, audit.Actor{UserID: "nobody"}, "Ghost"); err == nil {
 			t.Error("an account for an unknown user")
 		}
 		if n := e.count("SELECT COUNT(*) FROM accounts WHERE name = 'Ghost'"); n != 0 {

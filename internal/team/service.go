@@ -397,7 +397,8 @@ func stateErr(state string) error {
 // link), EINVALID (accepted, expired or revoked), EFORBIDDEN (the
 // invitation is for another address), ECONFLICT (a member already),
 // ELIMIT (the plan's max_members); nothing changes on any of them.
-func (s *Service) Accept(ctx context.Context, userID, userEmail, token string) (*Invitation, error) {
+func (s *Service) Accept(ctx context.Context, actor audit.Actor, userEmail, token string) (*Invitation, error) {
+	userID := actor.UserID
 	inv, state, err := s.Invitation(ctx, token)
 	if err != nil {
 		return nil, err
@@ -413,7 +414,7 @@ func (s *Service) Accept(ctx context.Context, userID, userEmail, token string) (
 		return nil, fmt.Errorf("team: accept: %w", err)
 	}
 	p := s.plans.Get(a.PlanID)
-	e := s.entry(audit.Actor{UserID: userID}, a.ID, audit.MemberAdded, audit.TargetMember, userID,
+	e := s.entry(actor, a.ID, audit.MemberAdded, audit.TargetMember, userID,
 		"Joined as "+string(inv.Role)+" through an invitation")
 	got, err := s.store.AcceptInvitation(ctx, inv.TokenHash, userID, s.now().UTC(), p.MaxMembers, e)
 	switch {
@@ -452,14 +453,15 @@ func CheckAccountName(name string) (string, error) {
 
 // CreateAccount creates an account named name, on the default plan, with
 // userID as its owner. Errors: EINVALID (name).
-func (s *Service) CreateAccount(ctx context.Context, userID, name string) (*Account, error) {
+func (s *Service) CreateAccount(ctx context.Context, actor audit.Actor, name string) (*Account, error) {
+	userID := actor.UserID
 	name, err := CheckAccountName(name)
 	if err != nil {
 		return nil, err
 	}
 	now := s.now().UTC()
 	a := &Account{ID: keyhold.NewID(), Name: name, PlanID: s.plans.Default().ID, CreatedAt: now, UpdatedAt: now}
-	e := s.entry(audit.Actor{UserID: userID}, a.ID, audit.AccountCreated, audit.TargetAccount, a.ID, "Created the account "+name)
+	e := s.entry(actor, a.ID, audit.AccountCreated, audit.TargetAccount, a.ID, "Created the account "+name)
 	if err := s.store.CreateTeamAccount(ctx, a, userID, e); err != nil {
 		return nil, fmt.Errorf("team: create account: %w", err)
 	}
