@@ -188,13 +188,18 @@ func (s *Server) handleAccountNew(c echo.Context) error {
 func (s *Server) handleAccountCreate(c echo.Context) error {
 	name := c.FormValue("name")
 	a, err := s.team.CreateAccount(c.Request().Context(), actorOf(c), name)
-	if keyhold.ErrorCode(err) == keyhold.EINVALID {
+	switch code := keyhold.ErrorCode(err); code {
+	case keyhold.EINVALID, keyhold.ELIMIT:
 		p := templates.NewAccountPage{Layout: s.layout(c, "New account", ""), Name: name}
 		p.Error, p.Fields = formErrors(err)
-		if p.Error != "" && p.Fields == nil {
-			p.Fields, p.Error = map[string]string{"name": p.Error}, ""
+		status := http.StatusForbidden // ELIMIT: a whole-form error
+		if code == keyhold.EINVALID {
+			status = http.StatusUnprocessableEntity
+			if p.Error != "" && p.Fields == nil {
+				p.Fields, p.Error = map[string]string{"name": p.Error}, ""
+			}
 		}
-		return render(c, http.StatusUnprocessableEntity, templates.NewAccount(p))
+		return render(c, status, templates.NewAccount(p))
 	}
 	if err != nil {
 		return err

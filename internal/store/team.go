@@ -165,8 +165,23 @@ JOIN users u ON u.id = m.user_id WHERE m.account_id = ? ORDER BY u.email`, accou
 }
 
 // CreateTeamAccount implements team.Store.
-func (db *DB) CreateTeamAccount(ctx context.Context, a *team.Account, ownerID string, e audit.Entry) error {
+func (db *DB) CreateTeamAccount(ctx context.Context, a *team.Account, ownerID string, maxOwned int, e audit.Entry) error {
 	return db.ctx(ctx).Transaction(func(tx *gorm.DB) error {
+		if db.Postgres() {
+			// Two creations at once must not both pass the count below:
+			// the owner's user row serialises them (SQLite runs one write
+			// transaction at a time).
+			if err := tx.Exec("SELECT id FROM users WHERE id = ? FOR UPDATE", ownerID).Error; err != nil {
+				return fmt.Errorf("store: create account: lock owner: %w", err)
+			}
+		}
+		var owned int64
+		if err := tx.Model(&membershipRecord{}).Where("user_id = ? AND role = ?", ownerID, string(team.Owner)).Count(&owned).Error; err != nil {
+			return fmt.Errorf("store: create account: count owned: %w", err)
+		}
+		if owned >= int64(maxOwned) {
+			return team.ErrTooManyAccounts
+		}
 		if err := createAccount(tx, a, ownerID); err != nil {
 			return err
 		}

@@ -269,3 +269,32 @@ func TestDemotionWaitsForOwnerLock(t *testing.T) {
 		t.Errorf("%d owners", n)
 	}
 }
+
+// TestCreateAccountBound: a user owns at most MaxOwnedAccounts accounts;
+// the next is refused with ELIMIT and nothing is made. Accounts they are
+// only a member of do not count.
+func TestCreateAccountBound(t *testing.T) {
+	forEachDB(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		ada := e.user("ada@example.com")
+		bob := e.user("bob@example.com")
+		other, err := e.svc.CreateAccount(ctx, audit.Actor{UserID: bob}, "Bob's")
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.member(other.ID, ada, team.Admin)
+		for i := range team.MaxOwnedAccounts {
+			if _, err := e.svc.CreateAccount(ctx, audit.Actor{UserID: ada}, "Acme "+strings.Repeat("x", i%5+1)); err != nil {
+				t.Fatalf("account %d: %v", i+1, err)
+			}
+		}
+		before := e.count("SELECT COUNT(*) FROM accounts")
+		_, err = e.svc.CreateAccount(ctx, audit.Actor{UserID: ada}, "One too many")
+		if keyhold.ErrorCode(err) != keyhold.ELIMIT || !errors.Is(err, team.ErrTooManyAccounts) {
+			t.Fatalf("account %d: %v, want ELIMIT", team.MaxOwnedAccounts+1, err)
+		}
+		if after := e.count("SELECT COUNT(*) FROM accounts"); after != before {
+			t.Errorf("a refused account was made: %d accounts, were %d", after, before)
+		}
+	})
+}

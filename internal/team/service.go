@@ -30,8 +30,10 @@ type Store interface {
 	Members(ctx context.Context, accountID string, now time.Time) ([]Member, []Invitation, error)
 	// MemberList returns the account's members by email.
 	MemberList(ctx context.Context, accountID string) ([]Member, error)
-	// CreateTeamAccount inserts the account and ownerID's owner membership.
-	CreateTeamAccount(ctx context.Context, a *Account, ownerID string, e audit.Entry) error
+	// CreateTeamAccount inserts the account and ownerID's owner
+	// membership; ErrTooManyAccounts when ownerID owns maxOwned accounts
+	// already (counted in the insert's transaction).
+	CreateTeamAccount(ctx context.Context, a *Account, ownerID string, maxOwned int, e audit.Entry) error
 	// CreateInvitation inserts inv, revoking the account's pending
 	// invitations to the same email, and queues m when it is not nil. It
 	// fills the InviterMail of inv (and of m) from the inviter's user.
@@ -451,8 +453,14 @@ func CheckAccountName(name string) (string, error) {
 	return name, fe.Err()
 }
 
+// MaxOwnedAccounts is how many accounts one user may own. Every account
+// starts on the default plan with its own key limit and quotas, so without
+// a bound one user could multiply the free plan at will.
+const MaxOwnedAccounts = 20
+
 // CreateAccount creates an account named name, on the default plan, with
-// userID as its owner. Errors: EINVALID (name).
+// the actor as its owner. Errors: EINVALID (name), ELIMIT (the actor owns
+// MaxOwnedAccounts already).
 func (s *Service) CreateAccount(ctx context.Context, actor audit.Actor, name string) (*Account, error) {
 	userID := actor.UserID
 	name, err := CheckAccountName(name)
@@ -462,7 +470,12 @@ func (s *Service) CreateAccount(ctx context.Context, actor audit.Actor, name str
 	now := s.now().UTC()
 	a := &Account{ID: keyhold.NewID(), Name: name, PlanID: s.plans.Default().ID, CreatedAt: now, UpdatedAt: now}
 	e := s.entry(actor, a.ID, audit.AccountCreated, audit.TargetAccount, a.ID, "Created the account "+name)
-	if err := s.store.CreateTeamAccount(ctx, a, userID, e); err != nil {
+	err = s.store.CreateTeamAccount(ctx, a, userID, MaxOwnedAccounts, e)
+	if errors.Is(err, ErrTooManyAccounts) {
+		return nil, &keyhold.Error{Code: keyhold.ELIMIT, Err: err, Message: fmt.Sprintf(
+			"You own %d accounts, the most one person may. Leave or hand over one you no longer need first.", MaxOwnedAccounts)}
+	}
+	if err != nil {
 		return nil, fmt.Errorf("team: create account: %w", err)
 	}
 	return a, nil

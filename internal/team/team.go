@@ -71,6 +71,9 @@ var (
 	ErrLastOwner = errors.New("team: last owner")
 	// ErrAlreadyMember is returned when the user is a member already.
 	ErrAlreadyMember = errors.New("team: already a member")
+	// ErrTooManyAccounts is returned when a user owns the most accounts
+	// one may (MaxOwnedAccounts).
+	ErrTooManyAccounts = errors.New("team: too many accounts")
 	// ErrSeatsFull is returned when the plan's max_members is reached.
 	ErrSeatsFull = errors.New("team: no seat left")
 )
