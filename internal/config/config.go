@@ -18,12 +18,8 @@ import (
 // Config is Keyhold's whole configuration. Fields map one to one to the
 // variables in DESIGN.md "Configuration".
 type Config struct {
-	Addr    string   // KEYHOLD_ADDR
-	BaseURL *url.URL // KEYHOLD_BASE_URL; unset: DefaultBaseURL(Addr)
-	// BaseURLDerived is true when KEYHOLD_BASE_URL is unset and BaseURL
-	// was derived from Addr, so that serve can derive it again from the
-	// address actually bound (KEYHOLD_ADDR's port may be 0).
-	BaseURLDerived      bool
+	Addr                string         // KEYHOLD_ADDR
+	BaseURL             *url.URL       // KEYHOLD_BASE_URL; unset: DefaultBaseURL(Addr)
 	DatabaseURL         string         // KEYHOLD_DATABASE_URL: sqlite://PATH or postgres://…
 	RedisURL            string         // KEYHOLD_REDIS_URL; empty: no Redis
 	Secret              []byte         // KEYHOLD_SECRET; nil: generated once and kept in the database
@@ -48,6 +44,10 @@ type Config struct {
 	// RequireVerifiedEmail is KEYHOLD_REQUIRE_VERIFIED_EMAIL: unverified
 	// users may sign in but not create keys.
 	RequireVerifiedEmail bool
+	// BaseURLDerived is true when KEYHOLD_BASE_URL is unset and BaseURL
+	// was derived from Addr, so that serve can derive it again from the
+	// address actually bound (KEYHOLD_ADDR's port may be 0).
+	BaseURLDerived bool
 }
 
 // SMTP security modes of KEYHOLD_SMTP_URL, by its scheme.
