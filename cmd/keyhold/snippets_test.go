@@ -309,7 +309,7 @@ func startSnippet(t, outer *testing.T, lang snippetLang, dir, code string) strin
 	go func() { exited <- cmd.Wait() }()
 	outer.Cleanup(func() {
 		_ = cmd.Process.Kill()
-		<-exited
+		<-exited //nolint:errcheck // "signal: killed": the kill above, not a failure
 	})
 	base := "http://127.0.0.1:" + port
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -339,7 +339,7 @@ func prepareGo(t *testing.T, dir, code string) *exec.Cmd {
 	gomod := "module example\n\ngo 1.22\n"
 	sdkDir, _ := filepath.Abs(filepath.Join("..", "..", "sdk", "go"))
 	if b, err := os.ReadFile(filepath.Join(sdkDir, "go.mod")); err == nil {
-		if m := regexp.MustCompile(`(?m)^module\s+(\S+)`).FindSubmatch(b); m != nil && strings.Contains(code, `"`+string(m[1])) {
+		if m := regexp.MustCompile(`(?m)^module\s+(\S+)`).FindSubmatch(b); len(m) == 2 && strings.Contains(code, `"`+string(m[1])) {
 			gomod += fmt.Sprintf("\nrequire %s v0.0.0\n\nreplace %s => %s\n", m[1], m[1], sdkDir)
 		}
 	}
