@@ -600,7 +600,7 @@ func quickstart(baseURL string, plan Plan) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = step("2", "Protect your API", "Put this middleware in front of the routes that need a key. Clients send it in the X-API-Key header.").Render(ctx, templ_7745c5c3_Buffer)
+		templ_7745c5c3_Err = step("2", "Protect your API", "A complete server whose /hello needs a key: put its middleware in front of the routes that need one. Clients send the key as Authorization: Bearer or in X-API-Key.").Render(ctx, templ_7745c5c3_Buffer)
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}

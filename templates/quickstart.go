@@ -1,6 +1,7 @@
 package templates
 
 import (
+	_ "embed" // the snippets
 	"encoding/json"
 	"strconv"
 	"strings"
@@ -67,70 +68,32 @@ type snippet struct {
 	Code  string
 }
 
-// middlewareSnippets are short middlewares for an API backend that let a
-// request through only when Keyhold says its X-API-Key is valid.
+// The snippets are complete files, kept beside this one so that they read
+// (and are edited) as the code they are; verifyURLMarker stands for the
+// instance's verify URL. cmd/keyhold's TestSnippetsAsPasted copies each
+// from a live dashboard and runs it against a live Keyhold.
+var (
+	//go:embed snippets/main.go.txt
+	goSnippet string
+	//go:embed snippets/server.js.txt
+	nodeSnippet string
+	//go:embed snippets/app.py.txt
+	pythonSnippet string
+)
+
+const verifyURLMarker = "__KEYHOLD_VERIFY_URL__"
+
+// middlewareSnippets are small API servers, one per language, whose
+// middleware lets a request through only when Keyhold says the key it
+// carries (Authorization: Bearer or X-API-Key) is valid, passes Keyhold's
+// refusals on with their status, body and Retry-After / RateLimit-*
+// headers, and answers 503 when Keyhold cannot answer.
 func middlewareSnippets(baseURL string) []snippet {
 	url := verifyURL(baseURL)
+	code := func(s string) string { return strings.ReplaceAll(strings.TrimSpace(s), verifyURLMarker, url) }
 	return []snippet{
-		{
-			ID: "snippet-go", Label: "Go", File: "middleware.go · net/http",
-			Code: `// RequireKey lets a request through only with a valid Keyhold key.
-func RequireKey(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := json.Marshal(map[string]string{"key": r.Header.Get("X-API-Key")})
-		resp, err := http.Post("` + url + `", "application/json", bytes.NewReader(body))
-		if err != nil {
-			http.Error(w, "key verification unavailable", http.StatusServiceUnavailable)
-			return
-		}
-		defer resp.Body.Close()
-		var v struct{ Valid bool; Code string }
-		if json.NewDecoder(resp.Body).Decode(&v) != nil || !v.Valid {
-			http.Error(w, v.Code, resp.StatusCode)
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
-}`,
-		},
-		{
-			ID: "snippet-node", Label: "Node.js", File: "middleware.js · Express",
-			Code: `// requireKey lets a request through only with a valid Keyhold key.
-export async function requireKey(req, res, next) {
-  try {
-    const r = await fetch("` + url + `", {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ key: req.get("X-API-Key") ?? "" }),
-    });
-    const v = await r.json();
-    if (!v.valid) return res.status(r.status).json({ error: v.code });
-    req.apiKey = v;
-    next();
-  } catch (err) {
-    next(err);
-  }
-}`,
-		},
-		{
-			ID: "snippet-python", Label: "Python", File: "middleware.py · Flask",
-			Code: `import requests
-from functools import wraps
-from flask import g, jsonify, request
-
-def require_key(view):
-    """Let a request through only with a valid Keyhold key."""
-    @wraps(view)
-    def wrapper(*args, **kwargs):
-        r = requests.post("` + url + `",
-                          json={"key": request.headers.get("X-API-Key", "")},
-                          timeout=2)
-        v = r.json()
-        if not v["valid"]:
-            return jsonify(error=v["code"]), r.status_code
-        g.api_key = v
-        return view(*args, **kwargs)
-    return wrapper`,
-		},
+		{ID: "snippet-go", Label: "Go", File: "main.go · net/http", Code: code(goSnippet)},
+		{ID: "snippet-node", Label: "Node.js", File: "server.js · Express (CommonJS)", Code: code(nodeSnippet)},
+		{ID: "snippet-python", Label: "Python", File: "app.py · Flask", Code: code(pythonSnippet)},
 	}
 }

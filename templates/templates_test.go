@@ -434,6 +434,9 @@ func TestDashboard(t *testing.T) {
 		if !strings.Contains(code.Text(), "https://keys.example.com/v1/verify") {
 			t.Errorf("#%s does not call /v1/verify on the base URL", id)
 		}
+		if strings.Contains(code.Text(), verifyURLMarker) {
+			t.Errorf("#%s still has the marker %s", id, verifyURLMarker)
+		}
 	}
 	for _, label := range []string{"Go", "Node.js", "Python"} {
 		if qs.Find("label").FilterFunction(func(_ int, s *goquery.Selection) bool { return s.Text() == label }).Length() != 1 {

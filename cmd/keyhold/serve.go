@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/keyhold/keyhold/internal/auth"
+	"github.com/keyhold/keyhold/internal/config"
 	"github.com/keyhold/keyhold/internal/keys"
 	"github.com/keyhold/keyhold/internal/server"
 	"github.com/keyhold/keyhold/internal/team"
@@ -47,8 +48,9 @@ Flags:
 
 Environment:
   KEYHOLD_ADDR                  address to listen on (default :8080)
-  KEYHOLD_BASE_URL              public URL, used in links and Stripe redirects
-                                (default http://localhost:8080)
+  KEYHOLD_BASE_URL              public URL, used in links, snippets and Stripe
+                                redirects (default: http:// and the address bound,
+                                localhost when on all interfaces)
 ` + envDatabase + `  KEYHOLD_REDIS_URL             redis://… to share limits, quotas and cache
                                 invalidation between instances (default: none)
   KEYHOLD_SECRET                signs sessions and cookies, at least 32 bytes
@@ -98,6 +100,18 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	defer a.Close()
 	cfg, log, db, catalog, sec := a.cfg, a.log, a.db, a.catalog, a.secret
+	// Bound before anything uses the base URL: without KEYHOLD_BASE_URL
+	// it is the address actually bound (KEYHOLD_ADDR may name port 0),
+	// and mail links, Stripe redirects and the dashboard's snippets all
+	// read it. Connections wait in the backlog until Serve below.
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on KEYHOLD_ADDR %s: %w", cfg.Addr, err)
+	}
+	defer ln.Close() // on an early return; Serve closes it otherwise
+	if cfg.BaseURLDerived {
+		cfg.BaseURL = config.DefaultBaseURL(ln.Addr().String())
+	}
 	queue, err := newQueue(ctx, cfg, db, sec, log)
 	if err != nil {
 		return err
@@ -183,10 +197,6 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return fmt.Errorf("listen on KEYHOLD_ADDR %s: %w", cfg.Addr, err)
-	}
 	hs := &http.Server{
 		Handler:           srv,
 		ReadHeaderTimeout: 5 * time.Second,

@@ -33,7 +33,9 @@ func TestStartLine(t *testing.T) {
 	}{
 		{"base URL is the bound address", "127.0.0.1:PORT", "http://127.0.0.1:PORT", "http://127.0.0.1:PORT", false},
 		{"localhost is loopback", "127.0.0.1:PORT", "http://localhost:PORT", "http://127.0.0.1:PORT", false},
-		{"default base URL, other port", "127.0.0.1:PORT", "", "http://127.0.0.1:PORT", true},
+		{"no base URL: the address bound", "127.0.0.1:PORT", "", "http://127.0.0.1:PORT", false},
+		{"no base URL, port 0: the port bound", "127.0.0.1:0", "", "http://127.0.0.1:", false},
+		{"no base URL, all interfaces", ":PORT", "", "http://localhost:PORT", false},
 		{"base URL on another port", "127.0.0.1:PORT", "http://127.0.0.1:1", "http://127.0.0.1:PORT", true},
 		{"behind a proxy", "127.0.0.1:PORT", "https://keys.example.com", "http://127.0.0.1:PORT", true},
 		{"all interfaces", ":PORT", "http://localhost:PORT", "http://localhost:PORT", false},
@@ -52,9 +54,6 @@ func TestStartLine(t *testing.T) {
 				t.Errorf("start-up line %q names a port nothing listens on", a.StartLine)
 			}
 			base := fill(tc.base)
-			if base == "" {
-				base = "http://localhost:8080"
-			}
 			out := strings.TrimSpace(a.Stdout.String())
 			if !tc.wantNote {
 				if out != "" {

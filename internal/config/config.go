@@ -19,7 +19,7 @@ import (
 // variables in DESIGN.md "Configuration".
 type Config struct {
 	Addr                string         // KEYHOLD_ADDR
-	BaseURL             *url.URL       // KEYHOLD_BASE_URL
+	BaseURL             *url.URL       // KEYHOLD_BASE_URL; unset: DefaultBaseURL(Addr)
 	DatabaseURL         string         // KEYHOLD_DATABASE_URL: sqlite://PATH or postgres://…
 	RedisURL            string         // KEYHOLD_REDIS_URL; empty: no Redis
 	Secret              []byte         // KEYHOLD_SECRET; nil: generated once and kept in the database
@@ -44,6 +44,10 @@ type Config struct {
 	// RequireVerifiedEmail is KEYHOLD_REQUIRE_VERIFIED_EMAIL: unverified
 	// users may sign in but not create keys.
 	RequireVerifiedEmail bool
+	// BaseURLDerived is true when KEYHOLD_BASE_URL is unset and BaseURL
+	// was derived from Addr, so that serve can derive it again from the
+	// address actually bound (KEYHOLD_ADDR's port may be 0).
+	BaseURLDerived bool
 }
 
 // SMTP security modes of KEYHOLD_SMTP_URL, by its scheme.
@@ -84,6 +88,21 @@ type Error struct {
 
 func (e *Error) Error() string { return fmt.Sprintf("config: %s %s", e.Var, e.Reason) }
 
+// DefaultBaseURL is the public URL of a server listening on addr
+// (host:port) when KEYHOLD_BASE_URL is unset: that port on this machine,
+// so that the links and snippets the portal shows reach it. An address on
+// every interface (empty host, 0.0.0.0, ::) is named localhost, which
+// both IPv4 and IPv6 reach there; a specific address is named as it is,
+// since localhost may resolve to the other family (Node tries ::1 first)
+// and miss a server bound to 127.0.0.1 alone. addr must be valid.
+func DefaultBaseURL(addr string) *url.URL {
+	host, port, _ := net.SplitHostPort(addr)
+	if ip, err := netip.ParseAddr(host); host == "" || (err == nil && ip.IsUnspecified()) {
+		host = "localhost"
+	}
+	return &url.URL{Scheme: "http", Host: net.JoinHostPort(host, port)}
+}
+
 // MinSecretLen is the shortest KEYHOLD_SECRET accepted, in bytes.
 const MinSecretLen = 32
 
@@ -119,7 +138,11 @@ func Load(getenv func(string) string) (*Config, error) {
 		return nil, &Error{"KEYHOLD_ADDR", fmt.Sprintf("must be host:port or :port, got %q", c.Addr)}
 	}
 
-	base := get("KEYHOLD_BASE_URL", "http://localhost:8080")
+	base := get("KEYHOLD_BASE_URL", "")
+	if base == "" {
+		c.BaseURL, c.BaseURLDerived = DefaultBaseURL(c.Addr), true
+		base = c.BaseURL.String()
+	}
 	u, err := url.Parse(base)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
 		return nil, &Error{"KEYHOLD_BASE_URL", fmt.Sprintf("must be an absolute http(s) URL with no path, got %q", base)}

@@ -28,6 +28,52 @@ func TestLoadDefaults(t *testing.T) {
 	}
 }
 
+// TestDefaultBaseURL checks the one rule for the base URL when
+// KEYHOLD_BASE_URL is unset: the port served on, on this machine, so that
+// links and the dashboard's snippets reach the server.
+func TestDefaultBaseURL(t *testing.T) {
+	for addr, want := range map[string]string{
+		":8080":          "http://localhost:8080",
+		":9000":          "http://localhost:9000",
+		"0.0.0.0:9000":   "http://localhost:9000",
+		"[::]:9000":      "http://localhost:9000",
+		"127.0.0.1:9000": "http://127.0.0.1:9000",
+		"[::1]:9000":     "http://[::1]:9000",
+		"10.1.2.3:80":    "http://10.1.2.3:80",
+		"localhost:7000": "http://localhost:7000",
+	} {
+		if got := DefaultBaseURL(addr).String(); got != want {
+			t.Errorf("DefaultBaseURL(%q) = %q, want %q", addr, got, want)
+		}
+	}
+}
+
+// TestLoadBaseURL checks that Load derives the base URL from KEYHOLD_ADDR
+// only when KEYHOLD_BASE_URL is unset, and says that it did.
+func TestLoadBaseURL(t *testing.T) {
+	for _, tc := range []struct {
+		name, addr, base string
+		want             string
+		derived          bool
+	}{
+		{"defaults", "", "", "http://localhost:8080", true},
+		{"other port", ":9000", "", "http://localhost:9000", true},
+		{"loopback only", "127.0.0.1:9000", "", "http://127.0.0.1:9000", true},
+		{"blank is unset", ":9000", "  ", "http://localhost:9000", true},
+		{"set wins", ":9000", "https://keys.example.com", "https://keys.example.com", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Load(env(map[string]string{"KEYHOLD_ADDR": tc.addr, "KEYHOLD_BASE_URL": tc.base}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.BaseURL.String() != tc.want || c.BaseURLDerived != tc.derived {
+				t.Errorf("base URL %q (derived %v), want %q (derived %v)", c.BaseURL, c.BaseURLDerived, tc.want, tc.derived)
+			}
+		})
+	}
+}
+
 func TestLoadValues(t *testing.T) {
 	c, err := Load(env(map[string]string{
 		"KEYHOLD_ADDR":                 "127.0.0.1:9000",
