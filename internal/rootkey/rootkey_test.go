@@ -241,10 +241,10 @@ func TestAuthenticateLastUse(t *testing.T) {
 			statements int64
 			lastUse    time.Duration // since t0
 		}{
-			{0, 2, 0},                  // never used: read and write
-			{10 * time.Second, 1, 0},   // read only
-			{49 * time.Second, 1, 0},   // 59 s after the write: read only
-			{time.Second, 1, 0},        // exactly a minute: not older, read only
+			{0, 2, 0},                // never used: read and write
+			{10 * time.Second, 1, 0}, // read only
+			{49 * time.Second, 1, 0}, // 59 s after the write: read only
+			{time.Second, 1, 0},      // exactly a minute: not older, read only
 			{time.Second, 2, 61 * time.Second},
 			{30 * time.Second, 1, 61 * time.Second},
 		}
