@@ -17,6 +17,7 @@ const (
 	AdminTabKeys     = "keys"
 	AdminTabEvents   = "events"
 	AdminTabAudit    = "audit"
+	AdminTabRootKeys = "root-keys"
 )
 
 // AdminPager is the position in a long list and the links to its neighbours,
@@ -269,6 +270,7 @@ var adminTabs = []navItem{
 	{Key: AdminTabKeys, Label: "Keys", Href: "/admin/keys"},
 	{Key: AdminTabEvents, Label: "Webhook events", Href: "/admin/events"},
 	{Key: AdminTabAudit, Label: "Audit log", Href: "/admin/audit"},
+	{Key: AdminTabRootKeys, Label: "Root keys", Href: "/admin/root-keys"},
 }
 
 // adminAccountURL is the operator's page of an account.
@@ -360,6 +362,9 @@ var adminAuditLabels = map[string]string{
 	"member.role_changed":       "Changed a role",
 	"member.removed":            "Removed a member",
 	"member.left":               "Left",
+
+	"root_key.created": "Created root key",
+	"root_key.revoked": "Revoked root key",
 }
 
 // adminAuditLabel names an action of the audit log; an unknown one shows
@@ -375,10 +380,10 @@ func adminAuditLabel(action string) string {
 // operator actions indigo, creations green, the rest grey.
 func adminAuditDotClass(action string) string {
 	switch action {
-	case "account.login_failed", "key.revoked", "account.suspended":
+	case "account.login_failed", "key.revoked", "account.suspended", "root_key.revoked":
 		return "bg-red-500"
 	case "key.overrides_changed", "plan.assigned", "stripe.event_reapplied",
-		"account.promoted", "account.demoted", "account.unsuspended":
+		"account.promoted", "account.demoted", "account.unsuspended", "root_key.created":
 		return "bg-indigo-500"
 	case "account.created", "key.created", "plan.changed":
 		return "bg-emerald-500"

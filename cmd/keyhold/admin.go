@@ -32,6 +32,10 @@ Commands:
       revoke any account's key, by its id as the console shows it
   keyhold admin reset-link --email E
       print a password reset link to hand to the account's user
+  keyhold admin create-root-key --name N --permission P [--permission P…]
+      create a root key of the management API; prints only the key
+  keyhold admin revoke-root-key --id ID
+      revoke a root key: the management API refuses it at once
 
 Flags:
   -h, --help   print this help
@@ -60,9 +64,9 @@ Example:
 `, auth.MinPasswordLen, auth.MaxPasswordLen, envDatabase, envLog)
 
 // admin runs operator commands: create-user, promote, demote, suspend,
-// unsuspend, revoke and reset-link.
+// unsuspend, revoke, reset-link, create-root-key and revoke-root-key.
 func admin(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
-	name, rest, err := subcommand(args, []string{"create-user", "promote", "demote", "suspend", "unsuspend", "revoke", "reset-link"}, adminUsage, stdout, stderr)
+	name, rest, err := subcommand(args, []string{"create-user", "promote", "demote", "suspend", "unsuspend", "revoke", "reset-link", "create-root-key", "revoke-root-key"}, adminUsage, stdout, stderr)
 	if err != nil {
 		return err
 	}
@@ -79,6 +83,10 @@ func admin(ctx context.Context, args []string, getenv func(string) string, stdin
 		return revokeKey(ctx, rest, getenv, stdout, stderr)
 	case "reset-link":
 		return resetLink(ctx, rest, getenv, stdout, stderr)
+	case "create-root-key":
+		return createRootKey(ctx, rest, getenv, stdout, stderr)
+	case "revoke-root-key":
+		return revokeRootKey(ctx, rest, getenv, stdout, stderr)
 	}
 	return createUser(ctx, rest, getenv, stdin, stdout, stderr)
 }

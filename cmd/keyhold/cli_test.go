@@ -36,6 +36,8 @@ func TestUsageAndFlags(t *testing.T) {
 		{[]string{"admin", "unsuspend"}, "admin unsuspend --email E", true},
 		{[]string{"admin", "revoke"}, "admin revoke --key ID", true},
 		{[]string{"admin", "reset-link"}, "admin reset-link --email E", true},
+		{[]string{"admin", "create-root-key"}, "admin create-root-key --name N --permission P [--permission P…]", true},
+		{[]string{"admin", "revoke-root-key"}, "admin revoke-root-key --id ID", true},
 		{[]string{"stripe"}, "stripe reconcile", false},
 		{[]string{"stripe", "reconcile"}, "stripe reconcile", true},
 		{[]string{"version"}, "version", false},

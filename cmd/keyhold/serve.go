@@ -13,6 +13,7 @@ import (
 	"github.com/keyhold/keyhold/internal/auth"
 	"github.com/keyhold/keyhold/internal/config"
 	"github.com/keyhold/keyhold/internal/keys"
+	"github.com/keyhold/keyhold/internal/rootkey"
 	"github.com/keyhold/keyhold/internal/server"
 	"github.com/keyhold/keyhold/internal/team"
 	"github.com/keyhold/keyhold/internal/verify"
@@ -177,10 +178,15 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	announce(ctx, log, vcfg.Invalidator, keySvc, billingSvc, authSvc, verifier)
 
+	rootKeySvc, err := rootkey.NewService(rootkey.Config{Store: db})
+	if err != nil {
+		return err
+	}
 	srv, err := server.New(server.Config{
 		Auth:           authSvc,
 		Keys:           keySvc,
 		Team:           teamSvc,
+		RootKeys:       rootKeySvc,
 		Plans:          catalog,
 		Verifier:       verifier,
 		Reads:          db,

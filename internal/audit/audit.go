@@ -70,6 +70,12 @@ const (
 	MemberRoleChanged       = "member.role_changed"
 	MemberRemoved           = "member.removed"
 	MemberLeft              = "member.left"
+
+	// RootKeyCreated and RootKeyRevoked are an operator making or revoking
+	// a root key of the management API, in the console or on the command
+	// line (no actor). Their entries belong to no account.
+	RootKeyCreated = "root_key.created"
+	RootKeyRevoked = "root_key.revoked"
 )
 
 // Actions lists every action, grouped as the operator's filter shows them.
@@ -80,6 +86,7 @@ var Actions = []string{
 	KeyCreated, KeyRenamed, KeyEdited, KeyRotated, KeyOldSecretExpired, KeyRevoked, KeyOverridden,
 	PlanChanged, PlanAssigned, EventReapplied,
 	MemberInvited, MemberInvitationRevoked, MemberAdded, MemberRoleChanged, MemberRemoved, MemberLeft,
+	RootKeyCreated, RootKeyRevoked,
 }
 
 // Target types of entries.
@@ -90,6 +97,7 @@ const (
 	TargetStripeEvent = "stripe_event"
 	TargetMember      = "member"     // target id: the user id
 	TargetInvitation  = "invitation" // target id: the invitation id
+	TargetRootKey     = "root_key"   // target id: the root key's id
 )
 
 // Entry is one line of the audit log.
@@ -111,5 +119,10 @@ type Actor struct {
 	UserID    string // the user who acts; empty for the system
 	AccountID string // the account they act in (the session's current one)
 	Role      string // their role in AccountID (team.Role); empty for the system and operators' console actions
+	// RootKeyID is the root key a management API call came with, when it
+	// did: the API acts with the key's permissions and no user, and its
+	// audit entries say which key acted. Empty for the portal, the console
+	// and the command line.
+	RootKeyID string
 	IP        string
 }

@@ -31,6 +31,7 @@ func TestDependenciesPointInward(t *testing.T) {
 		"internal/plans":    {"github.com/labstack/echo", "gorm.io/", mod + "internal/store", mod + "internal/server", mod + "internal/config"},
 		"internal/team":     {"github.com/labstack/echo", "gorm.io/", mod + "internal/store", mod + "internal/server", mod + "internal/auth", mod + "internal/keys", mod + "internal/billing", mod + "internal/config"},
 		"internal/auth":     {"github.com/labstack/echo", "gorm.io/", mod + "internal/store", mod + "internal/server", mod + "internal/config"},
+		"internal/rootkey":  {"github.com/labstack/echo", "gorm.io/", mod + "internal/store", mod + "internal/server", mod + "internal/verify", mod + "internal/config"},
 		"internal/keys":     {"github.com/labstack/echo", "gorm.io/", mod + "internal/store", mod + "internal/server", mod + "internal/verify", mod + "internal/config"},
 		"internal/verify":   {"github.com/labstack/echo", "gorm.io/", mod + "internal/store", mod + "internal/server", mod + "internal/config"},
 		"internal/billing":  {"github.com/labstack/echo", "gorm.io/", mod + "internal/store", mod + "internal/server", mod + "internal/verify", mod + "internal/config"},

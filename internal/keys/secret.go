@@ -16,15 +16,42 @@ import (
 // a secret scanner, and the checksum lets Parse reject a mistyped or invented
 // key without a database lookup.
 const (
-	// Prefix starts every key. It is also the visible part of Display.
+	// Prefix starts every API key. It is also the visible part of Display.
 	Prefix = "kh_live_"
-	// Len is the length in bytes of every well-formed key.
-	Len = len(Prefix) + randLen + sumLen
+	// RootPrefix starts the management API's root keys (DESIGN "Management
+	// API"): the same scheme as API keys under another prefix, so that
+	// neither kind can ever be taken for the other (see Format).
+	RootPrefix = "kh_root_"
+	// Len is the length in bytes of every well-formed key of either kind.
+	Len = prefixLen + randLen + sumLen
 
-	randLen = 32 // 32 × log2(62) ≈ 190 bits of entropy
-	sumLen  = 6  // 62^6 > 2^32, so any CRC32 fits
-	bodyLen = len(Prefix) + randLen
+	prefixLen = len(Prefix)
+	randLen   = 32 // 32 × log2(62) ≈ 190 bits of entropy
+	sumLen    = 6  // 62^6 > 2^32, so any CRC32 fits
+	bodyLen   = prefixLen + randLen
 )
+
+// Both prefixes have prefixLen bytes: Len, Display and RedactText rely on
+// it. This line stops the build if one of them changes length.
+var _ [0]struct{} = [len(RootPrefix) - prefixLen]struct{}{}
+
+// Format is one kind of key: its prefix. Every kind shares the generator,
+// the checksum and the hash; only the prefix differs, and it is covered by
+// the checksum, so a key of one kind with its prefix swapped for another's
+// fails Parse as well as the prefix check. Live is API keys, Root is root
+// keys.
+type Format struct{ prefix string }
+
+// The kinds of key.
+var (
+	// Live is API keys, which /v1/verify answers for.
+	Live = Format{prefix: Prefix}
+	// Root is root keys, which authenticate the management API.
+	Root = Format{prefix: RootPrefix}
+)
+
+// Prefix returns the prefix that starts every key of the format.
+func (f Format) Prefix() string { return f.prefix }
 
 // alphabet is base62 in ASCII order: digits, upper case, lower case.
 const alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -61,23 +88,29 @@ var ErrMalformed = errors.New("keys: malformed API key")
 // explicit and easy to grep for (Reveal).
 type Secret string
 
-// Generate returns a new random key. The error is for completeness: since
-// Go 1.24 crypto/rand crashes the program rather than return an error, so in
-// practice it is always nil.
+// Generate returns a new random API key (Live.Generate). The error is for
+// completeness: since Go 1.24 crypto/rand crashes the program rather than
+// return an error, so in practice it is always nil.
 func Generate() (Secret, error) {
-	return generate(rand.Reader)
+	return generate(rand.Reader, Prefix)
+}
+
+// Generate returns a new random key of the format; see the function
+// Generate.
+func (f Format) Generate() (Secret, error) {
+	return generate(rand.Reader, f.prefix)
 }
 
 // generate builds a key from the bytes of r, discarding bytes that would bias
 // the base62 draw (rejection sampling).
-func generate(r io.Reader) (Secret, error) {
+func generate(r io.Reader, prefix string) (Secret, error) {
 	var key [Len]byte
-	copy(key[:], Prefix)
+	copy(key[:], prefix)
 
 	// A byte is kept with probability 248/256, so one 40-byte read almost
 	// always fills the 32 characters; the loop reads again if it does not.
 	var buf [40]byte
-	n := len(Prefix)
+	n := prefixLen
 	for n < bodyLen {
 		if _, err := io.ReadFull(r, buf[:]); err != nil {
 			return "", fmt.Errorf("keys: read random bytes: %w", err)
@@ -97,18 +130,29 @@ func generate(r io.Reader) (Secret, error) {
 	return Secret(key[:]), nil
 }
 
-// Parse returns s as a Secret if it is a well-formed key: exactly Len bytes,
-// starting with Prefix, base62 after it, and a matching checksum. Otherwise
-// it returns ErrMalformed.
+// Parse returns s as a Secret if it is a well-formed API key
+// (Live.Parse): exactly Len bytes, starting with Prefix, base62 after it,
+// and a matching checksum. Otherwise it returns ErrMalformed; a root key is
+// malformed here.
 //
 // Parse does no I/O and does not allocate; its cost is bounded by Len, since
 // any input of another length is refused before its bytes are read. It is
 // meant to run before any lookup, on untrusted input.
 func Parse(s string) (Secret, error) {
-	if len(s) != Len || s[:len(Prefix)] != Prefix {
+	return parse(s, Prefix)
+}
+
+// Parse is the function Parse for keys of the format: a key of another
+// format is ErrMalformed.
+func (f Format) Parse(s string) (Secret, error) {
+	return parse(s, f.prefix)
+}
+
+func parse(s, prefix string) (Secret, error) {
+	if len(s) != Len || s[:prefixLen] != prefix {
 		return "", ErrMalformed
 	}
-	for i := len(Prefix); i < Len; i++ {
+	for i := prefixLen; i < Len; i++ {
 		if !isBase62[s[i]] {
 			return "", ErrMalformed
 		}
@@ -156,8 +200,9 @@ func (s Secret) Hash() [32]byte {
 	return sha256.Sum256([]byte(s))
 }
 
-// Display returns the form in which a key is listed after creation: the
-// prefix, an ellipsis and the last four characters, e.g. "kh_live_…o5p6".
+// Display returns the form in which a key is listed after creation: its
+// prefix, an ellipsis and the last four characters, e.g. "kh_live_…o5p6"
+// or "kh_root_…o5p6".
 // The last four characters are part of the checksum, so they reveal nothing
 // of the random part. A value that is not Len bytes long (never the case for
 // a Secret from Generate or Parse) is shown as the prefix and ellipsis only,
@@ -166,7 +211,7 @@ func (s Secret) Display() string {
 	if len(s) != Len {
 		return Prefix + "…"
 	}
-	return Prefix + "…" + string(s[Len-4:])
+	return string(s[:prefixLen]) + "…" + string(s[Len-4:])
 }
 
 // Reveal returns the plaintext key. It is the one deliberate way to show a

@@ -9,8 +9,21 @@ import (
 	"strings"
 )
 
-// redacted is what every textual form of a Secret except Reveal shows.
-const redacted = Prefix + "…[redacted]"
+// redacted is what every textual form of an API key's Secret except Reveal
+// shows; rootRedacted the same for a root key, so that a log line still
+// says which kind of key was (nearly) leaked.
+const (
+	redacted     = Prefix + "…[redacted]"
+	rootRedacted = RootPrefix + "…[redacted]"
+)
+
+// redacted returns the placeholder of s's kind.
+func (s Secret) redacted() string {
+	if len(s) >= prefixLen && string(s[:prefixLen]) == RootPrefix {
+		return rootRedacted
+	}
+	return redacted
+}
 
 // The methods below make every generic way of printing or encoding a Secret
 // print redacted instead of the key, so that a Secret passed by mistake to
@@ -30,13 +43,14 @@ var (
 	_ encoding.TextMarshaler = Secret("")
 )
 
-// String returns "kh_live_…[redacted]", never the key. Use Display to
+// String returns "kh_live_…[redacted]" ("kh_root_…[redacted]" for a root
+// key), never the key. Use Display to
 // identify a key to a person and Reveal to show the key itself.
-func (s Secret) String() string { return redacted }
+func (s Secret) String() string { return s.redacted() }
 
 // GoString returns the same placeholder as String. (Format takes precedence
 // for %#v; GoString covers callers that use fmt.GoStringer directly.)
-func (s Secret) GoString() string { return redacted }
+func (s Secret) GoString() string { return s.redacted() }
 
 // Format implements fmt.Formatter so that every verb prints the placeholder
 // (%q quoted, everything else as is; width and flags are ignored). String
@@ -44,33 +58,28 @@ func (s Secret) GoString() string { return redacted }
 // the raw value, so %d would give "%!d(keys.Secret=kh_live_…)" with the key.
 func (s Secret) Format(f fmt.State, verb rune) {
 	if verb == 'q' {
-		fmt.Fprintf(f, "%q", redacted)
+		fmt.Fprintf(f, "%q", s.redacted())
 		return
 	}
-	_, _ = io.WriteString(f, redacted)
+	_, _ = io.WriteString(f, s.redacted())
 }
 
 // LogValue implements slog.LogValuer: a Secret logged as an attribute shows
 // the placeholder with every handler.
-func (s Secret) LogValue() slog.Value { return slog.StringValue(redacted) }
+func (s Secret) LogValue() slog.Value { return slog.StringValue(s.redacted()) }
 
 // MarshalJSON implements json.Marshaler: a Secret in a struct encoded as
 // JSON (an API response, a debug dump) becomes the placeholder. Responses
 // that must carry the key put Reveal's result in a string field instead.
 func (s Secret) MarshalJSON() ([]byte, error) {
-	return []byte(`"` + redacted + `"`), nil
+	return []byte(`"` + s.redacted() + `"`), nil
 }
 
 // MarshalText implements encoding.TextMarshaler, which encoding/xml and most
 // other encoders consult, with the placeholder.
 func (s Secret) MarshalText() ([]byte, error) {
-	return []byte(redacted), nil
+	return []byte(s.redacted()), nil
 }
-
-// RootPrefix starts the management API's root keys (DESIGN "Management
-// API"): the same scheme as API keys under another prefix. RedactText
-// knows it so that a root key pasted into a URL is hidden like an API key.
-const RootPrefix = "kh_root_"
 
 // RedactText returns s with every key-shaped run replaced by its prefix and
 // "…[redacted]": Prefix or RootPrefix followed by one or more base62

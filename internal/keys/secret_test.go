@@ -170,7 +170,7 @@ func TestGenerateRejectionSampling(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			src := append(bytes.Clone(tt.src), make([]byte, 80)...)
-			s, err := generate(&byteReader{b: src})
+			s, err := generate(&byteReader{b: src}, Prefix)
 			if err != nil {
 				t.Fatalf("generate: %v", err)
 			}
@@ -188,7 +188,7 @@ func TestGenerateRejectionSampling(t *testing.T) {
 func TestGenerateReaderError(t *testing.T) {
 	// 40 bytes of rejects, then EOF: generate must report it, not loop or
 	// return a partial key.
-	s, err := generate(&byteReader{b: bytes.Repeat([]byte{250}, 40)})
+	s, err := generate(&byteReader{b: bytes.Repeat([]byte{250}, 40)}, Prefix)
 	if err == nil || !errors.Is(err, io.ErrUnexpectedEOF) {
 		t.Fatalf("err = %v, want wrapped io.ErrUnexpectedEOF", err)
 	}

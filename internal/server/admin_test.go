@@ -48,6 +48,7 @@ var adminRoutes = []struct{ method, path string }{
 	{"GET", "/admin/events"}, {"POST", "/admin/events/evt_1/reapply"}, {"GET", "/admin/audit"},
 	{"POST", "/admin/accounts/ID/suspend"}, {"POST", "/admin/keys/KEY/revoke"},
 	{"GET", "/admin/users/ID"}, {"POST", "/admin/users/ID/promote"}, {"POST", "/admin/users/ID/demote"}, {"POST", "/admin/users/ID/reset-link"},
+	{"GET", "/admin/root-keys"}, {"POST", "/admin/root-keys"}, {"POST", "/admin/root-keys/ID/revoke"},
 }
 
 func TestAdminIsNotFoundForOthers(t *testing.T) {

@@ -136,4 +136,7 @@ func (s *Server) routes() {
 	e.GET("/admin/events", s.handleAdminEvents, admin...)
 	e.POST("/admin/events/:id/reapply", s.handleAdminEventReapply, admin...)
 	e.GET("/admin/audit", s.handleAdminAudit, admin...)
+	e.GET("/admin/root-keys", s.handleAdminRootKeys, admin...)
+	e.POST("/admin/root-keys", s.handleAdminRootKeyCreate, admin...)
+	e.POST("/admin/root-keys/:id/revoke", s.handleAdminRootKeyRevoke, admin...)
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/keyhold/keyhold/internal/keys"
 	"github.com/keyhold/keyhold/internal/overview"
 	"github.com/keyhold/keyhold/internal/plans"
+	"github.com/keyhold/keyhold/internal/rootkey"
 	"github.com/keyhold/keyhold/internal/team"
 	"github.com/keyhold/keyhold/internal/verify"
 )
@@ -35,6 +36,9 @@ type Config struct {
 	// Team is members, roles and invitations of accounts.
 	Team  *team.Service
 	Plans *plans.Catalog
+	// RootKeys are the management API's keys, which operators make and
+	// revoke at /admin/root-keys.
+	RootKeys *rootkey.Service
 	// Billing runs Checkout, the portal and Stripe webhooks.
 	Billing *billing.Service
 	// Verifier answers /v1/verify; the pages take its live quota counts.
@@ -68,6 +72,7 @@ type Server struct {
 	auth        *auth.Service
 	keys        *keys.Service
 	team        *team.Service
+	rootKeys    *rootkey.Service
 	plans       *plans.Catalog
 	billing     *billing.Service
 	verifier    *verify.Verifier
@@ -88,8 +93,8 @@ type Server struct {
 
 // New builds a Server and its routes.
 func New(c Config) (*Server, error) {
-	if c.Auth == nil || c.Keys == nil || c.Team == nil || c.Plans == nil || c.Verifier == nil || c.Reads == nil || c.Billing == nil || c.Logger == nil || c.BaseURL == nil || len(c.Secret) < 32 {
-		return nil, errors.New("server: Auth, Keys, Team, Plans, Verifier, Reads, Billing, Logger, BaseURL and a 32-byte Secret are required")
+	if c.Auth == nil || c.Keys == nil || c.Team == nil || c.RootKeys == nil || c.Plans == nil || c.Verifier == nil || c.Reads == nil || c.Billing == nil || c.Logger == nil || c.BaseURL == nil || len(c.Secret) < 32 {
+		return nil, errors.New("server: Auth, Keys, Team, RootKeys, Plans, Verifier, Reads, Billing, Logger, BaseURL and a 32-byte Secret are required")
 	}
 	reads, err := overview.New(overview.Config{Store: c.Reads, Plans: c.Plans, Live: c.Verifier})
 	if err != nil {
@@ -106,6 +111,7 @@ func New(c Config) (*Server, error) {
 		auth:     c.Auth,
 		keys:     c.Keys,
 		team:     c.Team,
+		rootKeys: c.RootKeys,
 		plans:    c.Plans,
 		verifier: c.Verifier,
 		overview: reads,

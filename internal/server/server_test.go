@@ -23,6 +23,7 @@ import (
 	"github.com/keyhold/keyhold/internal/billing"
 	"github.com/keyhold/keyhold/internal/keys"
 	"github.com/keyhold/keyhold/internal/plans"
+	"github.com/keyhold/keyhold/internal/rootkey"
 	"github.com/keyhold/keyhold/internal/server"
 	"github.com/keyhold/keyhold/internal/store"
 	"github.com/keyhold/keyhold/internal/store/storetest"
@@ -42,6 +43,7 @@ type harness struct {
 	Auth     *auth.Service
 	Keys     *keys.Service
 	Team     *team.Service
+	RootKeys *rootkey.Service
 	Verifier *verify.Verifier
 	Billing  *billing.Service
 	// Registry is the server's metrics registry, for tests that count
@@ -152,9 +154,13 @@ func serverOn(tb testing.TB, db *store.DB, opts ...option) *harness {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	rootKeySvc, err := rootkey.NewService(rootkey.Config{Store: db})
+	if err != nil {
+		tb.Fatal(err)
+	}
 	logs := &testenv.LogBuffer{}
 	cfg := server.Config{
-		Auth: svc, Keys: keySvc, Team: teamSvc, Plans: catalog, Verifier: verifier, Reads: db, Billing: billingSvc, Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Auth: svc, Keys: keySvc, Team: teamSvc, RootKeys: rootKeySvc, Plans: catalog, Verifier: verifier, Reads: db, Billing: billingSvc, Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		BaseURL: base, Secret: secret, Ready: db.Ping, Registry: prometheus.NewRegistry(),
 	}
 	for _, o := range opts {
@@ -166,7 +172,7 @@ func serverOn(tb testing.TB, db *store.DB, opts ...option) *harness {
 	}
 	ts := httptest.NewServer(srv)
 	tb.Cleanup(ts.Close)
-	return &harness{t: tb, URL: ts.URL, DB: db, log: logs, Auth: cfg.Auth, Keys: cfg.Keys, Team: cfg.Team, Verifier: cfg.Verifier, Billing: cfg.Billing,
+	return &harness{t: tb, URL: ts.URL, DB: db, log: logs, Auth: cfg.Auth, Keys: cfg.Keys, Team: cfg.Team, RootKeys: cfg.RootKeys, Verifier: cfg.Verifier, Billing: cfg.Billing,
 		Registry: cfg.Registry, Handler: srv}
 }
 
