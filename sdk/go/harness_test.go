@@ -19,8 +19,14 @@ import (
 	"time"
 )
 
-// keyholdURL is the Keyhold that TestMain started for this test binary.
-var keyholdURL string
+// keyholdURL is the Keyhold that TestMain started for this test binary;
+// keyholdBin and keyholdEnv are its binary and environment, for the
+// admin commands of the tests.
+var (
+	keyholdURL string
+	keyholdBin string
+	keyholdEnv []string
+)
 
 // testPlans is the plan catalog of that Keyhold: a rate of 1 per second
 // with a burst of 10, so that two calls of cost 8 in a row are rate
@@ -64,16 +70,18 @@ func startKeyhold(dir string) (stop func(), err error) {
 	if err := os.WriteFile(plans, []byte(testPlans), 0o600); err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(bin, "serve")
+	keyholdBin = bin
 	// A clean environment: a developer's KEYHOLD_* or STRIPE_* must not
 	// reach this server.
-	cmd.Env = []string{
+	keyholdEnv = []string{
 		"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "TMPDIR=" + dir,
 		"KEYHOLD_ADDR=127.0.0.1:0",
 		"KEYHOLD_DATABASE_URL=sqlite://" + filepath.Join(dir, "keyhold.db"),
 		"KEYHOLD_PLANS_FILE=" + plans,
 		"KEYHOLD_LOG_LEVEL=warn",
 	}
+	cmd := exec.Command(bin, "serve")
+	cmd.Env = keyholdEnv
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err
@@ -109,8 +117,9 @@ func startKeyhold(dir string) (stop func(), err error) {
 
 // portal is a browser session on the test Keyhold.
 type portal struct {
-	t    *testing.T
-	http *http.Client
+	t     *testing.T
+	http  *http.Client
+	email string
 }
 
 var accounts atomic.Int64
@@ -126,8 +135,8 @@ func newPortal(t *testing.T) *portal {
 		Jar: jar, Timeout: 15 * time.Second,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}}
-	email := fmt.Sprintf("sdk%d-%d@example.com", accounts.Add(1), time.Now().UnixNano())
-	status, _ := p.submit("/signup", "/signup", url.Values{"email": {email}, "password": {"correct-horse-battery-staple"}})
+	p.email = fmt.Sprintf("sdk%d-%d@example.com", accounts.Add(1), time.Now().UnixNano())
+	status, _ := p.submit("/signup", "/signup", url.Values{"email": {p.email}, "password": {"correct-horse-battery-staple"}})
 	if status != http.StatusSeeOther {
 		t.Fatalf("sign-up = %d, want 303", status)
 	}
@@ -154,6 +163,19 @@ func (p *portal) revokeKey(id string) {
 	status, _ := p.submit("/keys/"+id, "/keys/"+id+"/revoke", nil)
 	if status != http.StatusSeeOther {
 		p.t.Fatalf("revoking key %s = %d, want 303", id, status)
+	}
+}
+
+// suspend suspends the portal's account with keyhold admin suspend, on
+// the server's database: its keys answer DISABLED from their first
+// verification (one already cached could answer from the cache for a
+// while, so suspend before verifying).
+func (p *portal) suspend() {
+	p.t.Helper()
+	cmd := exec.Command(keyholdBin, "admin", "suspend", "--email", p.email)
+	cmd.Env = keyholdEnv
+	if out, err := cmd.CombinedOutput(); err != nil {
+		p.t.Fatalf("keyhold admin suspend: %v\n%s", err, out)
 	}
 }
 

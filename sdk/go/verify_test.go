@@ -55,6 +55,9 @@ func TestVerifyAnswers(t *testing.T) {
 	limited := p.createKey("limited", "")
 	mustVerify(t, kh, limited, keyhold.VerifyOptions{Cost: 8})
 	quota := p.createKey("quota", "")
+	suspended := newPortal(t)
+	disabled := suspended.createKey("disabled", "")
+	suspended.suspend()
 
 	cases := []struct {
 		name   string
@@ -68,9 +71,11 @@ func TestVerifyAnswers(t *testing.T) {
 		{"malformed", "kh_live_nope", keyhold.VerifyOptions{}, keyhold.CodeMalformed, 401, false, false},
 		{"not found", notFoundKey(read), keyhold.VerifyOptions{}, keyhold.CodeNotFound, 401, false, false},
 		{"revoked", revoked, keyhold.VerifyOptions{}, keyhold.CodeRevoked, 401, false, true},
+		{"disabled", disabled, keyhold.VerifyOptions{}, keyhold.CodeDisabled, 403, false, true},
 		{"scope denied", read, keyhold.VerifyOptions{Scopes: []string{"write"}}, keyhold.CodeInsufficientScope, 403, false, true},
 		{"rate limited", limited, keyhold.VerifyOptions{Cost: 8}, keyhold.CodeRateLimited, 429, true, true},
 		{"quota exceeded", quota, keyhold.VerifyOptions{Cost: 9}, keyhold.CodeQuotaExceeded, 429, true, true},
+		{"empty key", "", keyhold.VerifyOptions{}, keyhold.CodeBadRequest, 400, false, false},
 		{"bad cost", read, keyhold.VerifyOptions{Cost: 1001}, keyhold.CodeBadRequest, 400, false, false},
 		{"key too long", "kh_live_" + strings.Repeat("a", 5000), keyhold.VerifyOptions{}, keyhold.CodeBadRequest, 413, false, false},
 	}
