@@ -117,7 +117,7 @@ func startKeyhold(dir string) (stop func(), err error) {
 
 // portal is a browser session on the test Keyhold.
 type portal struct {
-	t     *testing.T
+	t     testing.TB
 	http  *http.Client
 	email string
 }
@@ -125,7 +125,7 @@ type portal struct {
 var accounts atomic.Int64
 
 // newPortal signs up a new account through the sign-up form.
-func newPortal(t *testing.T) *portal {
+func newPortal(t testing.TB) *portal {
 	t.Helper()
 	jar, err := cookiejar.New(nil)
 	if err != nil {
