@@ -47,7 +47,10 @@ type Error struct {
 
 // Error implements error.
 func (e *Error) Error() string {
-	s := e.Kind.Error()
+	s := "keyhold: no answer"
+	if e.Kind != nil {
+		s = e.Kind.Error()
+	}
 	if e.StatusCode != 0 {
 		s += ": HTTP " + strconv.Itoa(e.StatusCode)
 	}

@@ -2,6 +2,7 @@ package keyhold
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -31,7 +32,9 @@ func WithScopes(scopes ...string) MiddlewareOption {
 
 // WithErrorHandler calls f when Keyhold gave no answer (before the 503 is
 // written), instead of logging the error with slog's default logger. The
-// error never contains the key.
+// error never contains the key. f gets ErrCanceled too (the API's client
+// hung up while Keyhold was asked), which the default does not log: it is
+// no fault of Keyhold's or yours.
 func WithErrorHandler(f func(r *http.Request, err error)) MiddlewareOption {
 	return func(m *middleware) { m.onError = f }
 }
@@ -95,13 +98,15 @@ func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // unavailable answers a request whose key Keyhold could not verify.
 func (m *middleware) unavailable(w http.ResponseWriter, r *http.Request, err error) {
-	if m.onError != nil {
+	switch {
+	case m.onError != nil:
 		m.onError(r, err)
-	} else {
+	case !errors.Is(err, ErrCanceled):
 		slog.ErrorContext(r.Context(), "keyhold: the key could not be verified", "err", err)
 	}
 	retry := unavailableRetry
-	if e, ok := err.(*Error); ok && e.RetryAfter > 0 {
+	var e *Error
+	if errors.As(err, &e) && e.RetryAfter > 0 {
 		retry = e.RetryAfter
 	}
 	w.Header().Set("Retry-After", strconv.FormatInt(int64(retry/time.Second), 10))

@@ -1,10 +1,12 @@
 package keyhold_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -147,5 +149,41 @@ func TestMiddlewarePassesKeyholdsRetryAfter(t *testing.T) {
 				t.Fatalf("%d Retry-After %q %s, want 503 with Retry-After %s and code UNAVAILABLE", rec.Code, rec.Header().Get("Retry-After"), rec.Body, tc.retry)
 			}
 		})
+	}
+}
+
+// TestMiddlewareLogs checks the default logging of the middleware: one
+// line, without the key, when Keyhold cannot be reached, and none when the
+// API's client hung up (the request's context canceled).
+func TestMiddlewareLogs(t *testing.T) {
+	const key = "kh_live_o5s5Cs1tsXQvRBDF2DYwqBlnq5XzHVPE2gqtfb"
+	var buf bytes.Buffer
+	prev := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(&buf, nil)))
+	t.Cleanup(func() { slog.SetDefault(prev) })
+	h := keyhold.New(closedURL(t)).Middleware(http.NotFoundHandler())
+
+	serve := func(ctx context.Context) int {
+		req := httptest.NewRequest(http.MethodGet, "/", nil).WithContext(ctx)
+		req.Header.Set("Authorization", "Bearer "+key)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec.Code
+	}
+	if code := serve(context.Background()); code != http.StatusServiceUnavailable {
+		t.Fatalf("Keyhold down: %d, want 503", code)
+	}
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != 1 || !strings.Contains(lines[0], "unreachable") || strings.Contains(buf.String(), key[8:20]) {
+		t.Fatalf("log %q, want one line naming the unreachable Keyhold and not the key", buf.String())
+	}
+	buf.Reset()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if code := serve(ctx); code != http.StatusServiceUnavailable {
+		t.Fatalf("client gone: %d, want 503", code)
+	}
+	if buf.Len() != 0 {
+		t.Fatalf("a canceled request logged %q, want nothing", buf.String())
 	}
 }
