@@ -25,9 +25,18 @@ run:
 build:
 	$(GO) build -o bin/keyhold ./cmd/keyhold
 
+# The Go modules of the repository besides the root one: each has its own
+# go.mod, so ./... of the root does not reach them, and test and lint run
+# in each. sdk/go's tests build and start ./cmd/keyhold themselves.
+MODULES ?= sdk/go
+
 # test: all tests, with the race detector, never cached
 test:
 	$(GO) test -race -count=1 $(TESTFLAGS) ./...
+	@for m in $(MODULES); do \
+		echo "cd $$m && $(GO) test -race -count=1 $(TESTFLAGS) ./..."; \
+		(cd $$m && $(GO) test -race -count=1 $(TESTFLAGS) ./...) || exit 1; \
+	done
 
 # fuzz: a short run of every fuzz target (seed corpora also run in `test`)
 FUZZTIME ?= 10s
@@ -43,7 +52,8 @@ generate:
 
 # lint: gofmt on the Go files git sees (generated *_templ.go excepted), go
 # vet, staticcheck and golangci-lint (.golangci.yml says which linters and
-# why), and go.mod/go.sum exactly as `go mod tidy` would leave them.
+# why), and go.mod/go.sum exactly as `go mod tidy` would leave them; the
+# same for each of MODULES.
 lint:
 	@unformatted=$$(git ls-files --cached --others --exclude-standard -- '*.go' ':!:*_templ.go' | xargs -r gofmt -l); \
 	if [ -n "$$unformatted" ]; then \
@@ -56,6 +66,11 @@ lint:
 	done
 	$(GOBIN)/staticcheck ./...
 	$(GOBIN)/golangci-lint run ./...
+	@for m in $(MODULES); do \
+		echo "lint $$m: go mod tidy -diff, go vet, staticcheck, golangci-lint"; \
+		(cd $$m && { $(GO) mod tidy -diff || { echo "$$m: go.mod/go.sum are not tidy: run go mod tidy there and commit the result"; exit 1; }; } && \
+			$(GO) vet ./... && $(GOBIN)/staticcheck ./... && $(GOBIN)/golangci-lint run ./...) || exit 1; \
+	done
 
 # tools: install the pinned linters into GOBIN
 tools:

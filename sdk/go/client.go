@@ -1,0 +1,80 @@
+package keyhold
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// DefaultTimeout bounds each call when no WithTimeout option is given. A
+// verification normally takes well under a millisecond of Keyhold's time;
+// two seconds is ample, and short enough that a stalled Keyhold does not
+// hold every request of your API for as long as the HTTP client would.
+const DefaultTimeout = 2 * time.Second
+
+// defaultUserAgent names this package in Keyhold's access log.
+const defaultUserAgent = "keyhold-go"
+
+// Client calls one Keyhold. It is safe for concurrent use; make one and
+// share it.
+type Client struct {
+	verifyURL string
+	urlErr    error // why the base URL given to New is unusable, or nil
+	http      *http.Client
+	timeout   time.Duration
+	userAgent string
+}
+
+// Option changes a Client made by New.
+type Option func(*Client)
+
+// WithHTTPClient makes the Client send its requests through h (for a proxy,
+// custom TLS or instrumentation). The default is a client of its own, not
+// http.DefaultClient, so that settings elsewhere in the program do not
+// change it.
+func WithHTTPClient(h *http.Client) Option {
+	return func(c *Client) {
+		if h != nil {
+			c.http = h
+		}
+	}
+}
+
+// WithTimeout bounds each call to d, on top of the context's own deadline
+// (whichever ends first). d <= 0 leaves only the context and the HTTP
+// client to bound it.
+func WithTimeout(d time.Duration) Option {
+	return func(c *Client) { c.timeout = d }
+}
+
+// WithUserAgent sets the User-Agent header of the Client's requests.
+func WithUserAgent(ua string) Option {
+	return func(c *Client) { c.userAgent = ua }
+}
+
+// New returns a Client of the Keyhold at baseURL (for example
+// "https://keys.example.com", with or without a trailing slash). A base
+// URL that is not an absolute http or https URL makes every call return an
+// *Error wrapping ErrInvalidBaseURL, so that New fits in a variable
+// declaration.
+func New(baseURL string, opts ...Option) *Client {
+	c := &Client{
+		http:      &http.Client{},
+		timeout:   DefaultTimeout,
+		userAgent: defaultUserAgent,
+	}
+	u, err := url.Parse(strings.TrimRight(baseURL, "/"))
+	switch {
+	case err != nil, u.Scheme != "http" && u.Scheme != "https", u.Host == "":
+		// The URL is left out of the error: a pasted base URL may carry
+		// credentials (user:password@host).
+		c.urlErr = ErrInvalidBaseURL
+	default:
+		c.verifyURL = u.JoinPath("v1", "verify").String()
+	}
+	for _, o := range opts {
+		o(c)
+	}
+	return c
+}

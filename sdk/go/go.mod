@@ -1,0 +1,3 @@
+module github.com/keyhold/keyhold/sdk/go
+
+go 1.24
