@@ -144,8 +144,8 @@ func TestSnippetsAsPasted(t *testing.T) {
 				}{
 					{"valid key in X-API-Key", pasted, http.Header{"X-Api-Key": {key}}, http.StatusOK, ""},
 					{"valid key as Bearer", pasted, http.Header{"Authorization": {"Bearer " + key}}, http.StatusOK, ""},
-					{"no key", pasted, nil, http.StatusUnauthorized, "MISSING_KEY"},
-					{"empty Bearer", pasted, http.Header{"Authorization": {"Bearer "}}, http.StatusUnauthorized, "MISSING_KEY"},
+					{"no key", pasted, nil, http.StatusUnauthorized, "BAD_REQUEST"},
+					{"empty Bearer", pasted, http.Header{"Authorization": {"Bearer "}}, http.StatusUnauthorized, "BAD_REQUEST"},
 					{"unknown key", pasted, http.Header{"X-Api-Key": {"kh_live_nosuchkey"}}, http.StatusUnauthorized, "MALFORMED"},
 					{"used-up key", pasted, http.Header{"Authorization": {"Bearer " + limited}}, http.StatusTooManyRequests, "QUOTA_EXCEEDED"},
 					{"Keyhold answers HTML", stubbed, http.Header{"X-Api-Key": {"html"}}, http.StatusServiceUnavailable, "UNAVAILABLE"},
