@@ -119,10 +119,10 @@ type Actor struct {
 	UserID    string // the user who acts; empty for the system
 	AccountID string // the account they act in (the session's current one)
 	Role      string // their role in AccountID (team.Role); empty for the system and operators' console actions
-	// RootKeyID is the root key a management API call came with, when it
-	// did: the API acts with the key's permissions and no user, and its
-	// audit entries say which key acted. Empty for the portal, the console
-	// and the command line.
+	// RootKeyID is the root key a management API call comes with, for the
+	// API of issue 14, which acts with the key's permissions and no user.
+	// Nothing reads it yet: Entry has no column for it until that API
+	// lands. Empty for the portal, the console and the command line.
 	RootKeyID string
 	IP        string
 }

@@ -208,11 +208,10 @@ func (s *Service) Authenticate(ctx context.Context, presented string) (*RootKey,
 	now := s.now().UTC()
 	before := now.Add(-LastUseEvery)
 	if k.LastUsedAt == nil || k.LastUsedAt.Before(before) {
-		touched, err := s.store.TouchRootKey(ctx, k.ID, now, before)
-		if err != nil {
-			return nil, unavailable(err)
-		}
-		if touched {
+		// Last use is bookkeeping: a write that fails (SQLite busy under
+		// load) must not refuse a key that checked out, so its error is
+		// dropped; the next call a minute on writes it again.
+		if touched, err := s.store.TouchRootKey(ctx, k.ID, now, before); err == nil && touched {
 			k.LastUsedAt = &now
 		}
 	}

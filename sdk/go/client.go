@@ -32,14 +32,23 @@ type Option func(*Client)
 // WithHTTPClient makes the Client send its requests through h (for a proxy,
 // custom TLS or instrumentation). The default is a client of its own, not
 // http.DefaultClient, so that settings elsewhere in the program do not
-// change it.
+// change it. A copy of h is used; when h says nothing about redirects
+// (CheckRedirect nil), the copy follows none.
 func WithHTTPClient(h *http.Client) Option {
 	return func(c *Client) {
 		if h != nil {
-			c.http = h
+			cp := *h // the caller's client is left as it is
+			if cp.CheckRedirect == nil {
+				cp.CheckRedirect = noRedirects
+			}
+			c.http = &cp
 		}
 	}
 }
+
+// noRedirects stops a client at a redirect: following a 307 or 308 would
+// send the key, in the body, to wherever it points.
+func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
 // WithTimeout bounds each call to d, on top of the context's own deadline
 // (whichever ends first). d <= 0 leaves only the context and the HTTP
@@ -60,7 +69,9 @@ func WithUserAgent(ua string) Option {
 // declaration.
 func New(baseURL string, opts ...Option) *Client {
 	c := &Client{
-		http:      &http.Client{},
+		// Redirects are never followed (noRedirects): a redirect answer is
+		// a bad answer (ErrBadAnswer).
+		http:      &http.Client{CheckRedirect: noRedirects},
 		timeout:   DefaultTimeout,
 		userAgent: defaultUserAgent,
 	}

@@ -244,3 +244,40 @@ func checksum(s string) string {
 	}
 	return string(out)
 }
+
+// TestVerifyNeverFollowsRedirects: a 307 or 308 from what should be
+// Keyhold would send the key, in the body, to wherever it points. The
+// client stops at the redirect (a bad answer), with its own HTTP client
+// and with one the caller gave that says nothing about redirects; the
+// other server never hears the key.
+func TestVerifyNeverFollowsRedirects(t *testing.T) {
+	const key = "kh_live_redirectedredirectedredirected1"
+	heard := make(chan string, 4)
+	elsewhere := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		heard <- string(b)
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"valid":true,"code":"VALID"}`)
+	}))
+	defer elsewhere.Close()
+	for _, status := range []int{http.StatusTemporaryRedirect, http.StatusPermanentRedirect} {
+		redirector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, elsewhere.URL+"/v1/verify", status)
+		}))
+		for name, c := range map[string]*keyhold.Client{
+			"default client":  keyhold.New(redirector.URL),
+			"caller's client": keyhold.New(redirector.URL, keyhold.WithHTTPClient(&http.Client{})),
+		} {
+			v, err := c.Verify(context.Background(), key, keyhold.VerifyOptions{})
+			if v != nil || !errors.Is(err, keyhold.ErrBadAnswer) {
+				t.Errorf("%d, %s: Verify = %+v, %v; want ErrBadAnswer", status, name, v, err)
+			}
+		}
+		redirector.Close()
+	}
+	select {
+	case body := <-heard:
+		t.Errorf("the redirect's target heard %q", body)
+	default:
+	}
+}

@@ -1,7 +1,9 @@
 // Command middleware is an API whose every request needs a Keyhold API key
-// with the scope "read": the Go snippet of the README and the dashboard.
+// with the scope "read": the README's Go snippet. (The dashboard's Go tab
+// shows a standard-library file until this module is published.)
 //
-//	go mod init example.com/api && go get github.com/keyhold/keyhold/sdk/go
+//	go mod init example.com/api
+//	go mod edit -replace github.com/keyhold/keyhold/sdk/go=/path/to/keyhold/sdk/go && go mod tidy
 //	KEYHOLD_BASE_URL=http://localhost:8080 go run .
 //	curl -H "Authorization: Bearer $KEY" http://localhost:3000/hello
 package main
