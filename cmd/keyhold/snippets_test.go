@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -150,6 +151,8 @@ func TestSnippetsAsPasted(t *testing.T) {
 					{"used-up key", pasted, http.Header{"Authorization": {"Bearer " + limited}}, http.StatusTooManyRequests, "QUOTA_EXCEEDED"},
 					{"Keyhold answers HTML", stubbed, http.Header{"X-Api-Key": {"html"}}, http.StatusServiceUnavailable, "UNAVAILABLE"},
 					{"Keyhold stalls", stubbed, http.Header{"X-Api-Key": {"stall"}}, http.StatusServiceUnavailable, "UNAVAILABLE"},
+					{"Keyhold redirects", stubbed, http.Header{"X-Api-Key": {"redirect"}}, http.StatusServiceUnavailable, "UNAVAILABLE"},
+					{"a proxy says valid without VALID", stubbed, http.Header{"X-Api-Key": {"proxy-ok"}}, http.StatusServiceUnavailable, "UNAVAILABLE"},
 				} {
 					t.Run(tc.name, func(t *testing.T) {
 						r := getHello(t, tc.url, tc.header)
@@ -176,6 +179,9 @@ func TestSnippetsAsPasted(t *testing.T) {
 			})
 		}
 	})
+	if n := redirectedTo.Load(); n != 0 {
+		t.Errorf("a snippet followed Keyhold's redirect %d times, sending the key elsewhere", n)
+	}
 	if t.Failed() {
 		return
 	}
@@ -261,15 +267,33 @@ func verifyRaw(t *testing.T, verifyURL, key string, cost int) rawAnswer {
 	return readAnswer(t, resp, err)
 }
 
+// redirectedTo counts requests that reached the stub's /elsewhere, where
+// its "redirect" answer points: a snippet that followed the redirect would
+// have sent the key there.
+var redirectedTo atomic.Int64
+
 // stubKeyhold is a Keyhold that cannot answer: for the key "html" it
 // answers a proxy's HTML error page, for "stall" nothing until the caller
-// gives up (or 10 s pass, so the test never hangs on it).
+// gives up (or 10 s pass, so the test never hangs on it), for "redirect" a
+// 307 to a place that would say VALID, and for "proxy-ok" a 200 that says
+// valid without Keyhold's VALID code.
 func stubKeyhold(t *testing.T) string {
 	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/elsewhere" {
+			redirectedTo.Add(1)
+			w.Header().Set("Content-Type", "application/json")
+			io.WriteString(w, `{"valid":true,"code":"VALID"}`)
+			return
+		}
 		var req struct{ Key string }
 		_ = json.NewDecoder(io.LimitReader(r.Body, 4<<10)).Decode(&req)
 		switch req.Key {
+		case "redirect":
+			http.Redirect(w, r, "/elsewhere", http.StatusTemporaryRedirect)
+		case "proxy-ok":
+			w.Header().Set("Content-Type", "application/json")
+			io.WriteString(w, `{"valid":true}`)
 		case "stall":
 			select {
 			case <-r.Context().Done():
