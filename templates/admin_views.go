@@ -143,7 +143,8 @@ type AdminAuditRow struct {
 	ActorID, ActorEmail     string // who acted; "" for Stripe or nobody signed in
 	TargetType, TargetID    string
 	TargetURL               string // the admin page of the target, when there is one
-	ActorIsSystem           bool   // Stripe acted; no actor and not this: nobody was signed in (a failed log-in)
+	ActorIsSystem           bool   // Stripe acted
+	ActorIsCLI              bool   // an operator on the command line acted; no actor and neither: nobody was signed in (a failed log-in)
 }
 
 // AdminAccountPage is /admin/accounts/{id}: the account, its plan and

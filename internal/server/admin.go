@@ -110,9 +110,18 @@ func adminAuditRow(e auth.AuditRecord) templates.AdminAuditRow {
 	r := templates.AdminAuditRow{ID: e.ID, Action: e.Action, Detail: e.Detail, IP: e.IP, At: e.CreatedAt,
 		AccountID: e.AccountID, AccountEmail: e.AccountName, ActorID: e.ActorID, ActorEmail: e.ActorEmail,
 		TargetType: e.TargetType, TargetID: e.TargetID}
-	// No actor: Stripe changed a plan, or nobody was signed in (a failed
-	// log-in).
-	r.ActorIsSystem = e.ActorID == "" && e.Action == audit.PlanChanged
+	// No actor: Stripe changed a plan, nobody was signed in (a failed
+	// log-in, a reset link asked for by email), or an operator used the
+	// command line (everything else).
+	if e.ActorID == "" {
+		switch e.Action {
+		case audit.PlanChanged:
+			r.ActorIsSystem = true
+		case audit.LoginFailed, audit.PasswordResetRequested:
+		default:
+			r.ActorIsCLI = true
+		}
+	}
 	switch e.TargetType {
 	case audit.TargetKey:
 		if e.TargetID != "" {

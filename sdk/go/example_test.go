@@ -55,3 +55,35 @@ func ExampleFromContext() {
 	})
 	_ = keyhold.New("http://localhost:8080").Middleware(handler)
 }
+
+func ExampleKeyFromRequest() {
+	r, _ := http.NewRequest(http.MethodGet, "http://localhost:3000/hello", nil)
+	r.Header.Set("Authorization", "Bearer kh_live_example")
+	fmt.Println(keyhold.KeyFromRequest(r) != "")
+	// Output: true
+}
+
+func ExampleNewContext() {
+	// A handler's test can put a Verification in the context, as the
+	// middleware does, without a Keyhold.
+	ctx := keyhold.NewContext(context.Background(), &keyhold.Verification{Valid: true, Code: keyhold.CodeValid, Plan: "pro"})
+	fmt.Println(keyhold.FromContext(ctx).Plan)
+	// Output: pro
+}
+
+func ExampleWithHTTPClient() {
+	// A client of your own (a proxy, custom TLS); redirects are still not
+	// followed unless it says otherwise.
+	kh := keyhold.New("https://keys.example.com", keyhold.WithHTTPClient(&http.Client{Transport: http.DefaultTransport}))
+	_ = kh
+}
+
+func ExampleWithErrorHandler() {
+	kh := keyhold.New("http://localhost:8080")
+	api := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})
+	// Count the calls Keyhold could not answer (they get 503) in your own
+	// metrics instead of the default log line.
+	_ = kh.Middleware(api, keyhold.WithErrorHandler(func(r *http.Request, err error) {
+		log.Printf("keyhold: %s %s: %v", r.Method, r.URL.Path, err)
+	}))
+}
