@@ -91,9 +91,7 @@ type Secret string
 // Generate returns a new random API key (Live.Generate). The error is for
 // completeness: since Go 1.24 crypto/rand crashes the program rather than
 // return an error, so in practice it is always nil.
-func Generate() (Secret, error) {
-	return generate(rand.Reader, Prefix)
-}
+func Generate() (Secret, error) { return Live.Generate() }
 
 // Generate returns a new random key of the format; see the function
 // Generate.
@@ -138,9 +136,7 @@ func generate(r io.Reader, prefix string) (Secret, error) {
 // Parse does no I/O and does not allocate; its cost is bounded by Len, since
 // any input of another length is refused before its bytes are read. It is
 // meant to run before any lookup, on untrusted input.
-func Parse(s string) (Secret, error) {
-	return parse(s, Prefix)
-}
+func Parse(s string) (Secret, error) { return Live.Parse(s) }
 
 // Parse is the function Parse for keys of the format: a key of another
 // format is ErrMalformed.

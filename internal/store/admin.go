@@ -51,8 +51,7 @@ func (db *DB) Accounts(ctx context.Context, q auth.AccountQuery) ([]auth.Account
 	g := db.ctx(ctx).Table("accounts AS a").
 		Select("a.id, a.name, a.suspended, a.plan_id, a.created_at, a.updated_at, a.stripe_customer_id, " +
 			"s.status AS sub_status, s.period_start, s.period_end, " +
-			"(SELECT u.email FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.account_id = a.id AND m.role = 'owner' " +
-			"ORDER BY m.created_at, u.id LIMIT 1) AS owner_email, " +
+			firstOwnerEmail + " AS owner_email, " +
 			"(SELECT COUNT(*) FROM memberships m WHERE m.account_id = a.id) AS members").
 		Joins("LEFT JOIN subscriptions s ON s.account_id = a.id")
 	if q.Email != "" {

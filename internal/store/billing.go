@@ -63,8 +63,7 @@ func (db *DB) Customer(ctx context.Context, accountID string) (*billing.Customer
 	// Stripe's customer is the account; its email is the first owner's,
 	// where Stripe sends receipts.
 	err := db.ctx(ctx).Table("accounts a").Select("a.id, a.stripe_customer_id, a.plan_id, "+
-		"COALESCE((SELECT u.email FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.account_id = a.id AND m.role = 'owner' "+
-		"ORDER BY m.created_at, u.id LIMIT 1), '') AS email").Where("a.id = ?", accountID).Take(&row).Error
+		"COALESCE("+firstOwnerEmail+", '') AS email").Where("a.id = ?", accountID).Take(&row).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return nil, billing.ErrNotFound
 	}

@@ -54,6 +54,11 @@ func (r *invitationRecord) domain() team.Invitation {
 	return inv
 }
 
+// firstOwnerEmail selects the email of the oldest owner of the account a:
+// whom the console shows for an account, and Stripe's customer email.
+const firstOwnerEmail = "(SELECT u.email FROM memberships m JOIN users u ON u.id = m.user_id " +
+	"WHERE m.account_id = a.id AND m.role = 'owner' ORDER BY m.created_at, u.id LIMIT 1)"
+
 // queueInvitation queues m in the gorm transaction tx.
 func (db *DB) queueInvitation(ctx context.Context, tx *gorm.DB, m *team.InvitationMail) error {
 	stx, err := db.outboxTx(tx)
