@@ -143,6 +143,7 @@ type AdminAuditRow struct {
 	ActorID, ActorEmail     string // who acted; "" for Stripe or nobody signed in
 	TargetType, TargetID    string
 	TargetURL               string // the admin page of the target, when there is one
+	RootKeyID               string // the root key the management API call came with; "" otherwise
 	ActorIsSystem           bool   // Stripe acted
 	ActorIsCLI              bool   // an operator on the command line acted; no actor and neither: nobody was signed in (a failed log-in)
 }

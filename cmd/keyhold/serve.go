@@ -190,6 +190,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		Plans:          catalog,
 		Verifier:       verifier,
 		Reads:          db,
+		APIStore:       db,
 		Billing:        billingSvc,
 		Logger:         log,
 		BaseURL:        cfg.BaseURL,

@@ -102,9 +102,10 @@ const (
 
 // Entry is one line of the audit log.
 type Entry struct {
-	ID         string
+	ID         string // made by the store when empty
 	AccountID  string // the account that owns the target; empty for a user's own events (log-in, password)
 	ActorID    string // the user who acted; empty for the system
+	RootKeyID  string // the root key a management API call came with; empty otherwise
 	Action     string
 	TargetType string // "key", "account", …
 	TargetID   string
@@ -119,10 +120,18 @@ type Actor struct {
 	UserID    string // the user who acts; empty for the system
 	AccountID string // the account they act in (the session's current one)
 	Role      string // their role in AccountID (team.Role); empty for the system and operators' console actions
-	// RootKeyID is the root key a management API call comes with, for the
-	// API of issue 14, which acts with the key's permissions and no user.
-	// Nothing reads it yet: Entry has no column for it until that API
-	// lands. Empty for the portal, the console and the command line.
+	// RootKeyID is the root key a management API call comes with: the
+	// API acts with the key's permissions (checked per operation before
+	// any service is called) and no user. Empty for the portal, the
+	// console and the command line.
 	RootKeyID string
 	IP        string
+}
+
+// Entry is the audit entry of actor doing action to a target of accountID
+// at at: every service builds its entries here, so each carries who acted
+// (user or root key) and from where. The store gives it its id.
+func (a Actor) Entry(accountID, action, targetType, targetID, detail string, at time.Time) Entry {
+	return Entry{AccountID: accountID, ActorID: a.UserID, RootKeyID: a.RootKeyID, Action: action,
+		TargetType: targetType, TargetID: targetID, IP: a.IP, Detail: detail, CreatedAt: at.UTC()}
 }

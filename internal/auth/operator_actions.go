@@ -133,6 +133,5 @@ func (s *Service) SetSuspended(ctx context.Context, actor audit.Actor, accountID
 
 // entry is an audit entry about account accountID by actor.
 func (s *Service) entry(actor audit.Actor, accountID, action, detail string) audit.Entry {
-	return audit.Entry{ID: keyhold.NewID(), AccountID: accountID, ActorID: actor.UserID, Action: action,
-		TargetType: audit.TargetAccount, TargetID: accountID, IP: actor.IP, Detail: detail, CreatedAt: s.now().UTC()}
+	return actor.Entry(accountID, action, audit.TargetAccount, accountID, detail, s.now())
 }

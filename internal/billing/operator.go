@@ -75,9 +75,8 @@ func (s *Service) Reapply(ctx context.Context, actor audit.Actor, eventID string
 		// Applied, the record names the account the event was about.
 		outcome, account = after.Outcome, cmp.Or(after.AccountID, account)
 	}
-	e := audit.Entry{ID: keyhold.NewID(), AccountID: account, ActorID: actor.UserID, Action: audit.EventReapplied,
-		TargetType: audit.TargetStripeEvent, TargetID: rec.ID, IP: actor.IP, CreatedAt: s.now().UTC(),
-		Detail: fmt.Sprintf("%s %s applied again: %s", rec.Type, rec.ID, outcome)}
+	e := actor.Entry(account, audit.EventReapplied, audit.TargetStripeEvent, rec.ID,
+		fmt.Sprintf("%s %s applied again: %s", rec.Type, rec.ID, outcome), s.now())
 	if err := s.store.AppendAudit(context.WithoutCancel(ctx), e); err != nil {
 		return "", fmt.Errorf("billing: reapply: %w", err)
 	}
@@ -115,9 +114,8 @@ func (s *Service) SetPlanManually(ctx context.Context, actor audit.Actor, accoun
 		return nil
 	}
 	from := s.plans.Get(c.PlanID)
-	e := audit.Entry{ID: keyhold.NewID(), AccountID: accountID, ActorID: actor.UserID, Action: audit.PlanAssigned,
-		TargetType: audit.TargetAccount, TargetID: accountID, IP: actor.IP, CreatedAt: s.now().UTC(),
-		Detail: fmt.Sprintf("%s → %s, without Stripe", from.Name, plan.Name)}
+	e := actor.Entry(accountID, audit.PlanAssigned, audit.TargetAccount, accountID,
+		fmt.Sprintf("%s → %s, without Stripe", from.Name, plan.Name), s.now())
 	if err := s.store.AssignPlan(ctx, accountID, plan.ID, e); err != nil {
 		if errors.Is(err, ErrNotFound) {
 			return keyhold.Errorf(keyhold.ENOTFOUND, "No such account.")

@@ -132,7 +132,7 @@ func (s *Service) Overview(ctx context.Context, accountID string) (*Overview, er
 // subscribed), EFORBIDDEN (the actor's role may not), EUNAVAILABLE (Stripe
 // unreachable). The account is the one the actor acts in.
 func (s *Service) Checkout(ctx context.Context, actor audit.Actor, planID string) (string, error) {
-	if err := team.Require(team.Role(actor.Role), team.ManageBilling); err != nil {
+	if err := team.Authorize(actor, team.ManageBilling); err != nil {
 		return "", err
 	}
 	accountID := actor.AccountID
@@ -205,7 +205,7 @@ func (s *Service) customer(ctx context.Context, accountID string) (string, error
 // Errors: EINVALID (billing off, no customer yet), EFORBIDDEN,
 // EUNAVAILABLE. The account is the one the actor acts in.
 func (s *Service) Portal(ctx context.Context, actor audit.Actor) (string, error) {
-	if err := team.Require(team.Role(actor.Role), team.ManageBilling); err != nil {
+	if err := team.Authorize(actor, team.ManageBilling); err != nil {
 		return "", err
 	}
 	accountID := actor.AccountID

@@ -36,6 +36,7 @@ func TestDependenciesPointInward(t *testing.T) {
 		"internal/verify":   {"github.com/labstack/echo", "gorm.io/", mod + "internal/store", mod + "internal/server", mod + "internal/config"},
 		"internal/billing":  {"github.com/labstack/echo", "gorm.io/", mod + "internal/store", mod + "internal/server", mod + "internal/verify", mod + "internal/config"},
 		"internal/overview": {"github.com/labstack/echo", "gorm.io/", mod + "internal/store", mod + "internal/server", mod + "internal/verify", mod + "internal/config"},
+		"internal/api":      {"gorm.io/", mod + "internal/store", mod + "internal/server", mod + "internal/config"},
 		"internal/store":    {"github.com/labstack/echo", mod + "internal/server", mod + "internal/config"},
 		"internal/server":   {"gorm.io/", mod + "internal/store", mod + "internal/config"},
 		"templates":         {"github.com/labstack/echo", "gorm.io/", mod + "internal/"},

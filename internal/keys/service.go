@@ -168,8 +168,7 @@ func truncate(s string, n int) string {
 }
 
 func (s *Service) entry(actor audit.Actor, accountID, action, keyID, detail string) audit.Entry {
-	return audit.Entry{ID: keyhold.NewID(), AccountID: accountID, ActorID: actor.UserID, Action: action,
-		TargetType: "key", TargetID: keyID, IP: actor.IP, Detail: detail, CreatedAt: s.now().UTC()}
+	return actor.Entry(accountID, action, audit.TargetKey, keyID, detail, s.now())
 }
 
 // Create makes a key for accountID and returns it with its secret, which
@@ -223,7 +222,7 @@ func mayManage(actor audit.Actor, accountID string) error {
 	if actor.AccountID != accountID {
 		return errNoKey
 	}
-	return team.Require(team.Role(actor.Role), team.ManageKeys)
+	return team.Authorize(actor, team.ManageKeys)
 }
 
 func plural(n int) string {

@@ -227,6 +227,5 @@ func unavailable(err error) error {
 // entry is the audit entry of a change to k. Root keys belong to no
 // account, so the entry has none.
 func (s *Service) entry(actor audit.Actor, action string, k *RootKey, detail string) audit.Entry {
-	return audit.Entry{ID: keyhold.NewID(), ActorID: actor.UserID, Action: action, TargetType: audit.TargetRootKey,
-		TargetID: k.ID, IP: actor.IP, Detail: detail, CreatedAt: s.now().UTC()}
+	return actor.Entry("", action, audit.TargetRootKey, k.ID, detail, s.now())
 }

@@ -109,11 +109,11 @@ func accountWindow(now time.Time, status string, start, end *time.Time) quota.Wi
 func adminAuditRow(e auth.AuditRecord) templates.AdminAuditRow {
 	r := templates.AdminAuditRow{ID: e.ID, Action: e.Action, Detail: e.Detail, IP: e.IP, At: e.CreatedAt,
 		AccountID: e.AccountID, AccountEmail: e.AccountName, ActorID: e.ActorID, ActorEmail: e.ActorEmail,
-		TargetType: e.TargetType, TargetID: e.TargetID}
-	// No actor: Stripe changed a plan, nobody was signed in (a failed
+		TargetType: e.TargetType, TargetID: e.TargetID, RootKeyID: e.RootKeyID}
+	// No actor: a root key (the management API), Stripe changed a plan, nobody was signed in (a failed
 	// log-in, a reset link asked for by email), or an operator used the
 	// command line (everything else).
-	if e.ActorID == "" {
+	if e.ActorID == "" && e.RootKeyID == "" {
 		switch e.Action {
 		case audit.PlanChanged:
 			r.ActorIsSystem = true

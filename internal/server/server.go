@@ -19,6 +19,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/keyhold/keyhold/internal/api"
 	"github.com/keyhold/keyhold/internal/auth"
 	"github.com/keyhold/keyhold/internal/billing"
 	"github.com/keyhold/keyhold/internal/keys"
@@ -45,10 +46,16 @@ type Config struct {
 	Verifier *verify.Verifier
 	// Reads are the read side's queries (the store), behind the pages
 	// that show keys and usage.
-	Reads   overview.Store
-	Logger  *slog.Logger
-	BaseURL *url.URL // public URL; https turns on Secure cookies and HSTS
-	Secret  []byte   // instance secret; cookie keys are derived from it
+	Reads overview.Store
+	// APIStore is what the management API keeps and reads itself (the
+	// store): idempotency records, lists.
+	APIStore api.Store
+	// APIRate and APIBurst are each root key's rate limit on one
+	// instance; zero: api.DefaultRate and api.DefaultBurst.
+	APIRate, APIBurst int
+	Logger            *slog.Logger
+	BaseURL           *url.URL // public URL; https turns on Secure cookies and HSTS
+	Secret            []byte   // instance secret; cookie keys are derived from it
 	// TrustedProxies are the networks whose X-Forwarded-For is believed;
 	// empty means the client address is the TCP peer's.
 	TrustedProxies []netip.Prefix
@@ -93,8 +100,8 @@ type Server struct {
 
 // New builds a Server and its routes.
 func New(c Config) (*Server, error) {
-	if c.Auth == nil || c.Keys == nil || c.Team == nil || c.RootKeys == nil || c.Plans == nil || c.Verifier == nil || c.Reads == nil || c.Billing == nil || c.Logger == nil || c.BaseURL == nil || len(c.Secret) < 32 {
-		return nil, errors.New("server: Auth, Keys, Team, RootKeys, Plans, Verifier, Reads, Billing, Logger, BaseURL and a 32-byte Secret are required")
+	if c.Auth == nil || c.Keys == nil || c.Team == nil || c.RootKeys == nil || c.Plans == nil || c.Verifier == nil || c.Reads == nil || c.APIStore == nil || c.Billing == nil || c.Logger == nil || c.BaseURL == nil || len(c.Secret) < 32 {
+		return nil, errors.New("server: Auth, Keys, Team, RootKeys, Plans, Verifier, Reads, APIStore, Billing, Logger, BaseURL and a 32-byte Secret are required")
 	}
 	reads, err := overview.New(overview.Config{Store: c.Reads, Plans: c.Plans, Live: c.Verifier})
 	if err != nil {
@@ -135,6 +142,11 @@ func New(c Config) (*Server, error) {
 	s.echo.HTTPErrorHandler = s.handleError
 	s.echo.IPExtractor = ipExtractor(c.TrustedProxies)
 	s.routes()
+	if _, err := api.Mount(s.echo, api.Config{RootKeys: c.RootKeys, Auth: c.Auth, Keys: c.Keys, Team: c.Team, Billing: c.Billing,
+		Reads: reads, Plans: c.Plans, Verifier: c.Verifier, Store: c.APIStore, Logger: c.Logger, BaseURL: c.BaseURL,
+		Rate: c.APIRate, Burst: c.APIBurst}); err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
 	s.metrics.setRoutes(s.echo.Routes())
 	return s, nil
 }

@@ -160,7 +160,7 @@ func serverOn(tb testing.TB, db *store.DB, opts ...option) *harness {
 	}
 	logs := &testenv.LogBuffer{}
 	cfg := server.Config{
-		Auth: svc, Keys: keySvc, Team: teamSvc, RootKeys: rootKeySvc, Plans: catalog, Verifier: verifier, Reads: db, Billing: billingSvc, Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Auth: svc, Keys: keySvc, Team: teamSvc, RootKeys: rootKeySvc, Plans: catalog, Verifier: verifier, Reads: db, APIStore: db, Billing: billingSvc, Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		BaseURL: base, Secret: secret, Ready: db.Ping, Registry: prometheus.NewRegistry(),
 	}
 	for _, o := range opts {

@@ -156,16 +156,16 @@ func (db *DB) AuditLog(ctx context.Context, q auth.AuditQuery) ([]auth.AuditReco
 		g = g.Where("l.created_at < ?", q.To.UTC())
 	}
 	var rows []struct {
-		ID, AccountID, ActorID, Action, TargetType, TargetID, IP, Detail string
-		CreatedAt                                                        time.Time
-		AccountName, ActorEmail                                          *string
+		ID, AccountID, ActorID, RootKeyID, Action, TargetType, TargetID, IP, Detail string
+		CreatedAt                                                                   time.Time
+		AccountName, ActorEmail                                                     *string
 	}
 	if err := g.Order("l.created_at DESC, l.id DESC").Limit(q.Limit).Offset(q.Offset).Scan(&rows).Error; err != nil {
 		return nil, fmt.Errorf("store: audit log: %w", err)
 	}
 	out := make([]auth.AuditRecord, len(rows))
 	for i, r := range rows {
-		out[i] = auth.AuditRecord{Entry: audit.Entry{ID: r.ID, AccountID: r.AccountID, ActorID: r.ActorID, Action: r.Action,
+		out[i] = auth.AuditRecord{Entry: audit.Entry{ID: r.ID, AccountID: r.AccountID, ActorID: r.ActorID, RootKeyID: r.RootKeyID, Action: r.Action,
 			TargetType: r.TargetType, TargetID: r.TargetID, IP: r.IP, Detail: r.Detail, CreatedAt: r.CreatedAt.UTC()}}
 		if r.AccountName != nil {
 			out[i].AccountName = *r.AccountName

@@ -18,6 +18,7 @@ type auditRecord struct {
 	ID         string `gorm:"primaryKey"`
 	AccountID  string
 	ActorID    string
+	RootKeyID  string
 	Action     string
 	TargetType string
 	TargetID   string
@@ -30,7 +31,10 @@ func (auditRecord) TableName() string { return "audit_log" }
 
 // writeAudit appends an entry inside the caller's transaction.
 func writeAudit(tx *gorm.DB, e audit.Entry) error {
-	rec := auditRecord{ID: e.ID, AccountID: e.AccountID, ActorID: e.ActorID, Action: e.Action, TargetType: e.TargetType,
+	if e.ID == "" {
+		e.ID = keyhold.NewID()
+	}
+	rec := auditRecord{ID: e.ID, AccountID: e.AccountID, ActorID: e.ActorID, RootKeyID: e.RootKeyID, Action: e.Action, TargetType: e.TargetType,
 		TargetID: e.TargetID, IP: e.IP, Detail: e.Detail, CreatedAt: e.CreatedAt.UTC()}
 	if err := tx.Create(&rec).Error; err != nil {
 		return fmt.Errorf("store: audit: %w", err)
@@ -64,7 +68,7 @@ func (db *DB) KeyAudit(ctx context.Context, accountID, keyID string, limit int) 
 }
 
 func (r *auditRecord) domain() audit.Entry {
-	return audit.Entry{ID: r.ID, AccountID: r.AccountID, ActorID: r.ActorID, Action: r.Action, TargetType: r.TargetType,
+	return audit.Entry{ID: r.ID, AccountID: r.AccountID, ActorID: r.ActorID, RootKeyID: r.RootKeyID, Action: r.Action, TargetType: r.TargetType,
 		TargetID: r.TargetID, IP: r.IP, Detail: r.Detail, CreatedAt: r.CreatedAt.UTC()}
 }
 

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/keyhold/keyhold/internal/audit"
 	"github.com/keyhold/keyhold/internal/keyhold"
 )
 
@@ -93,4 +94,15 @@ func Require(role Role, action Action) error {
 	}
 	return &keyhold.Error{Code: keyhold.EFORBIDDEN, Err: ErrForbidden,
 		Message: "This needs the " + need + " role in this account; you are " + you + ". Ask an owner or admin to change your role."}
+}
+
+// Authorize is Require for whoever acts: a member by their role in the
+// account, a root key (the management API) always, since the API checks
+// the key's permission for each operation before it calls a service and
+// is the only place a root-key actor is made.
+func Authorize(actor audit.Actor, action Action) error {
+	if actor.RootKeyID != "" {
+		return nil
+	}
+	return Require(Role(actor.Role), action)
 }

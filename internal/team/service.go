@@ -120,8 +120,7 @@ var (
 
 // entry is the audit entry of a change to account by actor.
 func (s *Service) entry(actor audit.Actor, accountID, action, targetType, targetID, detail string) audit.Entry {
-	return audit.Entry{ID: keyhold.NewID(), AccountID: accountID, ActorID: actor.UserID, Action: action,
-		TargetType: targetType, TargetID: targetID, IP: actor.IP, Detail: detail, CreatedAt: s.now().UTC()}
+	return actor.Entry(accountID, action, targetType, targetID, detail, s.now())
 }
 
 // account returns the actor's current account.
@@ -139,7 +138,7 @@ func (s *Service) account(ctx context.Context, actor audit.Actor) (*Account, err
 // Members returns the actor's account's members and its pending
 // invitations. Needs ViewAccount.
 func (s *Service) Members(ctx context.Context, actor audit.Actor) ([]Member, []Invitation, error) {
-	if err := Require(Role(actor.Role), ViewAccount); err != nil {
+	if err := Authorize(actor, ViewAccount); err != nil {
 		return nil, nil, err
 	}
 	ms, invs, err := s.store.Members(ctx, actor.AccountID, s.now().UTC())
@@ -172,7 +171,7 @@ func seatsFull(p *plans.Plan) error {
 // EINVALID (email, role), ECONFLICT (a member already), ELIMIT (the
 // plan's max_members).
 func (s *Service) Invite(ctx context.Context, actor audit.Actor, email, role string) (string, *Invitation, bool, error) {
-	if err := Require(Role(actor.Role), ManageMembers); err != nil {
+	if err := Authorize(actor, ManageMembers); err != nil {
 		return "", nil, false, err
 	}
 	var fe keyhold.FieldErrors
@@ -190,7 +189,7 @@ func (s *Service) Invite(ctx context.Context, actor audit.Actor, email, role str
 		return "", nil, false, err
 	}
 	if r == Owner {
-		if err := Require(Role(actor.Role), ManageOwners); err != nil {
+		if err := Authorize(actor, ManageOwners); err != nil {
 			return "", nil, false, err
 		}
 	}
@@ -223,7 +222,7 @@ func (s *Service) Invite(ctx context.Context, actor audit.Actor, email, role str
 // Needs ManageMembers. Errors: ENOTFOUND (another account's, accepted or
 // revoked already).
 func (s *Service) RevokeInvitation(ctx context.Context, actor audit.Actor, id string) error {
-	if err := Require(Role(actor.Role), ManageMembers); err != nil {
+	if err := Authorize(actor, ManageMembers); err != nil {
 		return err
 	}
 	e := s.entry(actor, actor.AccountID, audit.MemberInvitationRevoked, audit.TargetInvitation, id, "Revoked an invitation")
@@ -266,7 +265,7 @@ func (s *Service) member(ctx context.Context, actor audit.Actor, userID string) 
 // one. Errors: EINVALID (role), ENOTFOUND (not a member), ECONFLICT (the
 // last owner, or the member changed in the meantime).
 func (s *Service) SetRole(ctx context.Context, actor audit.Actor, userID, role string) error {
-	if err := Require(Role(actor.Role), ManageMembers); err != nil {
+	if err := Authorize(actor, ManageMembers); err != nil {
 		return err
 	}
 	to, err := ParseRole(role)
@@ -278,7 +277,7 @@ func (s *Service) SetRole(ctx context.Context, actor audit.Actor, userID, role s
 		return err
 	}
 	if m.Role == Owner || to == Owner {
-		if err := Require(Role(actor.Role), ManageOwners); err != nil {
+		if err := Authorize(actor, ManageOwners); err != nil {
 			return err
 		}
 	}
@@ -302,7 +301,7 @@ func (s *Service) SetRole(ctx context.Context, actor audit.Actor, userID, role s
 // Leave. Needs ManageMembers, and ManageOwners for an owner. Errors:
 // ENOTFOUND, ECONFLICT (the last owner, or changed in the meantime).
 func (s *Service) Remove(ctx context.Context, actor audit.Actor, userID string) error {
-	if err := Require(Role(actor.Role), ManageMembers); err != nil {
+	if err := Authorize(actor, ManageMembers); err != nil {
 		return err
 	}
 	if userID == actor.UserID {
@@ -313,7 +312,7 @@ func (s *Service) Remove(ctx context.Context, actor audit.Actor, userID string) 
 		return err
 	}
 	if m.Role == Owner {
-		if err := Require(Role(actor.Role), ManageOwners); err != nil {
+		if err := Authorize(actor, ManageOwners); err != nil {
 			return err
 		}
 	}
@@ -332,7 +331,7 @@ func (s *Service) Remove(ctx context.Context, actor audit.Actor, userID string) 
 // Leave takes the actor out of their account. Any member may. Errors:
 // ENOTFOUND (not a member), ECONFLICT (the last owner).
 func (s *Service) Leave(ctx context.Context, actor audit.Actor) error {
-	if err := Require(Role(actor.Role), ViewAccount); err != nil {
+	if err := Authorize(actor, ViewAccount); err != nil {
 		return err
 	}
 	m, err := s.member(ctx, actor, actor.UserID)

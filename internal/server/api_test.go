@@ -1,0 +1,211 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/keyhold/keyhold/internal/audit"
+	"github.com/keyhold/keyhold/internal/server"
+	"github.com/keyhold/keyhold/internal/store"
+)
+
+// The management API's tests drive it through the mounted server, as a
+// client would: the harness is the server's.
+
+// mustRootKey makes a root key with perms on the command line's behalf.
+func (h *harness) mustRootKey(perms ...string) string {
+	h.t.Helper()
+	_, secret, err := h.RootKeys.Create(context.Background(), audit.Actor{}, "test", perms)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return secret.Reveal()
+}
+
+// apiCall is one answer of the management API.
+type apiCall struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// problem is an RFC 9457 answer.
+type problem struct {
+	Type, Title, Detail string
+	Status              int
+	Errors              []struct{ Location, Message string }
+}
+
+func (c apiCall) problem(t testing.TB) problem {
+	t.Helper()
+	if ct := c.Header.Get("Content-Type"); ct != "application/problem+json" {
+		t.Fatalf("status %d, Content-Type %q, body %s", c.Status, ct, c.Body)
+	}
+	var p problem
+	if err := json.Unmarshal(c.Body, &p); err != nil {
+		t.Fatalf("problem %s: %v", c.Body, err)
+	}
+	if p.Status != c.Status || p.Title == "" || p.Type == "" {
+		t.Errorf("problem %+v for status %d", p, c.Status)
+	}
+	return p
+}
+
+// call sends method path with rootKey (none when empty), body (JSON when
+// not a string or []byte) and extra headers "Name: value".
+func (h *harness) call(method, path, rootKey string, body any, headers ...string) apiCall {
+	h.t.Helper()
+	var r io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		r = strings.NewReader(b)
+	case []byte:
+		r = bytes.NewReader(b)
+	default:
+		j, err := json.Marshal(b)
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		r = bytes.NewReader(j)
+	}
+	req, err := http.NewRequest(method, h.URL+path, r)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if r != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if rootKey != "" {
+		req.Header.Set("Authorization", "Bearer "+rootKey)
+	}
+	for _, hd := range headers {
+		name, value, _ := strings.Cut(hd, ": ")
+		req.Header.Set(name, value)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return apiCall{Status: res.StatusCode, Header: res.Header, Body: b}
+}
+
+func withAPIRate(rate, burst int) option {
+	return func(c *server.Config, _ *store.DB) { c.APIRate, c.APIBurst = rate, burst }
+}
+
+// TestAPIAuthentication: no key, a mangled or revoked root key and an API
+// key are 401 with WWW-Authenticate; a key in the query string is refused
+// before it is looked at and kept out of the log; a key that lacks the
+// permission is 403 naming it.
+func TestAPIAuthentication(t *testing.T) {
+	h := MustServer(t)
+	root := h.mustRootKey("audit.read")
+	other := h.mustRootKey("keys.read")
+	_, live := mustKeyFor(t, h, "dev@example.com", nil)
+
+	if c := h.call("GET", "/v1/audit", root, nil); c.Status != 200 {
+		t.Fatalf("a good key: %d %s", c.Status, c.Body)
+	}
+	revoked := h.mustRootKey("audit.read")
+	ks, _ := h.RootKeys.List(context.Background())
+	for _, k := range ks {
+		if strings.HasSuffix(revoked, k.Display[len(k.Display)-4:]) {
+			if _, err := h.RootKeys.Revoke(context.Background(), audit.Actor{}, k.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for _, tc := range []struct {
+		name, key, want string
+	}{
+		{"none", "", "Send a root key"},
+		{"mangled", root[:len(root)-1] + "x", "not valid"},
+		{"revoked", revoked, "not valid"},
+		{"an API key", live, "This is an API key"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := h.call("GET", "/v1/audit", tc.key, nil)
+			if c.Status != 401 {
+				t.Fatalf("%d %s", c.Status, c.Body)
+			}
+			if p := c.problem(t); !strings.Contains(p.Detail, tc.want) {
+				t.Errorf("detail %q, want %q", p.Detail, tc.want)
+			}
+			if !strings.HasPrefix(c.Header.Get("WWW-Authenticate"), "Bearer") {
+				t.Errorf("WWW-Authenticate %q", c.Header.Get("WWW-Authenticate"))
+			}
+		})
+	}
+	t.Run("key in the query", func(t *testing.T) {
+		c := h.call("GET", "/v1/audit?limit=5&token="+root, root, nil)
+		if c.Status != 401 || !strings.Contains(c.problem(t).Detail, "never in the URL") {
+			t.Fatalf("%d %s", c.Status, c.Body)
+		}
+		if strings.Contains(h.log.String(), root) {
+			t.Error("the root key is in the log")
+		}
+	})
+	t.Run("missing permission", func(t *testing.T) {
+		c := h.call("GET", "/v1/audit", other, nil)
+		if c.Status != 403 || !strings.Contains(c.problem(t).Detail, "audit.read") {
+			t.Fatalf("%d %s", c.Status, c.Body)
+		}
+	})
+	if strings.Contains(h.log.String(), live) {
+		t.Error("the API key is in the log")
+	}
+}
+
+// TestAPIRateLimit: each root key has its own limit; every answer says
+// where it stands, and the call past the burst is 429 with Retry-After.
+func TestAPIRateLimit(t *testing.T) {
+	h := MustServer(t, withAPIRate(1, 3))
+	a, b := h.mustRootKey("audit.read"), h.mustRootKey("audit.read")
+	for i := range 3 {
+		c := h.call("GET", "/v1/audit", a, nil)
+		if c.Status != 200 || c.Header.Get("RateLimit-Limit") != "3" || c.Header.Get("RateLimit-Remaining") != string(rune('2'-i)) {
+			t.Fatalf("call %d: %d limit %q remaining %q", i, c.Status, c.Header.Get("RateLimit-Limit"), c.Header.Get("RateLimit-Remaining"))
+		}
+	}
+	c := h.call("GET", "/v1/audit", a, nil)
+	if c.Status != 429 || c.Header.Get("Retry-After") != "1" || c.Header.Get("RateLimit-Remaining") != "0" {
+		t.Fatalf("past the burst: %d Retry-After %q", c.Status, c.Header.Get("Retry-After"))
+	}
+	c.problem(t)
+	if c := h.call("GET", "/v1/audit", b, nil); c.Status != 200 {
+		t.Fatalf("another root key: %d", c.Status)
+	}
+}
+
+// TestOpenAPIDocument: the document is served, in 3.1 and 3.0, and
+// describes the operations with the root key scheme.
+func TestOpenAPIDocument(t *testing.T) {
+	h := MustServer(t)
+	for _, path := range []string{"/v1/openapi.json", "/v1/openapi-3.0.json"} {
+		c := h.call("GET", path, "", nil)
+		if c.Status != 200 {
+			t.Fatalf("%s: %d", path, c.Status)
+		}
+		var doc struct {
+			OpenAPI string                    `json:"openapi"`
+			Paths   map[string]map[string]any `json:"paths"`
+		}
+		if err := json.Unmarshal(c.Body, &doc); err != nil {
+			t.Fatal(err)
+		}
+		if doc.Paths["/v1/audit"]["get"] == nil {
+			t.Errorf("%s has no GET /v1/audit", path)
+		}
+	}
+}
