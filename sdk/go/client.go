@@ -19,8 +19,10 @@ const defaultUserAgent = "keyhold-go"
 // Client calls one Keyhold. It is safe for concurrent use; make one and
 // share it.
 type Client struct {
+	baseURL   string // without a trailing slash
 	verifyURL string
-	urlErr    error // why the base URL given to New is unusable, or nil
+	rootKey   string // for the management calls; see WithRootKey
+	urlErr    error  // why the base URL given to New is unusable, or nil
 	http      *http.Client
 	timeout   time.Duration
 	userAgent string
@@ -82,6 +84,7 @@ func New(baseURL string, opts ...Option) *Client {
 		// credentials (user:password@host).
 		c.urlErr = ErrInvalidBaseURL
 	default:
+		c.baseURL = u.String()
 		c.verifyURL = u.JoinPath("v1", "verify").String()
 	}
 	for _, o := range opts {
