@@ -209,3 +209,23 @@ func TestOpenAPIDocument(t *testing.T) {
 		}
 	}
 }
+
+// TestAPIUnknownRoutes: a path or method the API does not have answers a
+// problem too, not the portal's page or verify's shape.
+func TestAPIUnknownRoutes(t *testing.T) {
+	h := MustServer(t)
+	for _, tc := range []struct {
+		method, path string
+		status       int
+	}{
+		{"GET", "/v1/nope", 404},
+		{"DELETE", "/v1/audit", 405},
+	} {
+		c := h.call(tc.method, tc.path, "", nil)
+		if c.Status != tc.status {
+			t.Errorf("%s %s: %d", tc.method, tc.path, c.Status)
+			continue
+		}
+		c.problem(t)
+	}
+}

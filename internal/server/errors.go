@@ -1,6 +1,7 @@
 package server
 
 import (
+	"encoding/json"
 	"errors"
 	"net/http"
 	"strings"
@@ -59,6 +60,13 @@ func (s *Server) handleError(err error, c echo.Context) {
 	}
 	if status == http.StatusServiceUnavailable {
 		c.Response().Header().Set("Retry-After", "5")
+	}
+	if p := c.Request().URL.Path; strings.HasPrefix(p, "/v1/") && p != "/v1/verify" {
+		// The management API answers problems (RFC 9457) for routes and
+		// methods it does not have, as for everything else.
+		c.Response().Header().Set(echo.HeaderContentType, "application/problem+json")
+		_ = c.JSONBlob(status, problemJSON(status, message))
+		return
 	}
 	if wantsJSON(c) {
 		_ = c.JSON(status, map[string]any{"error": map[string]string{"code": jsonCode(status), "message": message}})
@@ -119,4 +127,10 @@ func jsonCode(status int) string {
 		return "INTERNAL"
 	}
 	return "BAD_REQUEST"
+}
+
+// problemJSON is an RFC 9457 problem as the management API writes them.
+func problemJSON(status int, detail string) []byte {
+	b, _ := json.Marshal(map[string]any{"type": "about:blank", "title": http.StatusText(status), "status": status, "detail": detail})
+	return b
 }
