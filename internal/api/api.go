@@ -28,6 +28,7 @@ import (
 	"github.com/keyhold/keyhold/internal/audit"
 	"github.com/keyhold/keyhold/internal/auth"
 	"github.com/keyhold/keyhold/internal/billing"
+	"github.com/keyhold/keyhold/internal/idempotency"
 	"github.com/keyhold/keyhold/internal/keys"
 	"github.com/keyhold/keyhold/internal/overview"
 	"github.com/keyhold/keyhold/internal/plans"
@@ -72,7 +73,7 @@ type Config struct {
 
 // Store is what the API keeps itself.
 type Store interface {
-	IdempotencyStore
+	idempotency.Store
 	AuditStore
 }
 
@@ -91,7 +92,7 @@ type API struct {
 	log      *slog.Logger
 	now      func() time.Time
 	limiter  *verify.KeyedLimiter
-	idem     *idempotency
+	idem     *idempotencyState
 }
 
 // permissionKey is the Operation.Metadata entry naming the permission an
@@ -116,7 +117,7 @@ func Mount(e *echo.Echo, c Config) (*API, error) {
 	a := &API{rootKeys: c.RootKeys, auth: c.Auth, keys: c.Keys, team: c.Team, billing: c.Billing, reads: c.Reads,
 		plans: c.Plans, verifier: c.Verifier, store: c.Store, log: c.Logger, now: c.Now,
 		limiter: verify.NewKeyedLimiter(int64(c.Rate), int64(c.Burst))}
-	a.idem = &idempotency{store: c.Store, now: c.Now, log: c.Logger}
+	a.idem = &idempotencyState{store: c.Store, now: c.Now, log: c.Logger}
 	a.huma = humaecho.New(e, config(c.BaseURL))
 	a.huma.UseMiddleware(a.refuseKeyInQuery, a.authenticate, a.rateLimit, a.authorize, a.idempotent)
 	// One file per resource registers its operations.
@@ -184,7 +185,7 @@ func register[I, O any](a *API, tag string, op huma.Operation, h func(context.Co
 		// document sends it; the idempotency middleware reads it.
 		op.Parameters = append(op.Parameters, &huma.Param{Name: "Idempotency-Key", In: "header",
 			Description: "Makes a retry safe: the first answer is kept 24 hours for this root key and given again, with `Idempotent-Replayed: true`, to a retry with the same body.",
-			Schema:      &huma.Schema{Type: "string", MaxLength: ptr(MaxIdempotencyKey)}})
+			Schema:      &huma.Schema{Type: "string", MaxLength: ptr(idempotency.MaxKey)}})
 	}
 	huma.Register(a.huma, op, func(ctx context.Context, in *I) (*O, error) {
 		out, err := h(ctx, in)

@@ -10,18 +10,10 @@ import (
 	"github.com/keyhold/keyhold/internal/rootkey"
 )
 
-// AuditFilter selects a page of the audit log: entries of AccountID (all
-// accounts when empty) with Action (a prefix when it ends in "."), older
-// than the entry StartingAfter, at most Limit.
-type AuditFilter struct {
-	AccountID, Action, StartingAfter string
-	Limit                            int
-}
-
 // AuditStore reads the audit log for the API.
 type AuditStore interface {
 	// AuditPage returns the entries f selects, newest first.
-	AuditPage(ctx context.Context, f AuditFilter) ([]audit.Entry, error)
+	AuditPage(ctx context.Context, f audit.Filter) ([]audit.Entry, error)
 }
 
 // AuditEntry is one line of the audit log.
@@ -67,7 +59,7 @@ func (a *API) registerAudit() {
 		"Every change made in the portal, the console, on the command line, by Stripe or through this API, newest first. "+
 			"Changes made through the API name the root key as actor."),
 		func(ctx context.Context, in *auditListInput) (*ListOutput[AuditEntry], error) {
-			es, err := a.store.AuditPage(ctx, AuditFilter{AccountID: in.AccountID, Action: in.Action,
+			es, err := a.store.AuditPage(ctx, audit.Filter{AccountID: in.AccountID, Action: in.Action,
 				StartingAfter: in.StartingAfter, Limit: in.Limit + 1})
 			if err != nil {
 				return nil, fmt.Errorf("api: audit: %w", err)

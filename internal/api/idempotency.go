@@ -15,52 +15,16 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humaecho"
 
+	"github.com/keyhold/keyhold/internal/idempotency"
 	"github.com/keyhold/keyhold/internal/keyhold"
 	"github.com/keyhold/keyhold/internal/rootkey"
 )
 
-// Idempotency-Key (DESIGN "Management API").
-const (
-	MaxIdempotencyKey = 255
-	// IdempotencyTTL is how long a first answer is kept and replayed.
-	IdempotencyTTL = 24 * time.Hour
-)
-
-// Idempotent is a kept first answer. Status 0: the first request is still
-// running (or died running; it is then taken over after IdempotencyTTL).
-type Idempotent struct {
-	RequestHash string
-	Status      int
-	Headers     map[string]string
-	Body        []byte
-	CreatedAt   time.Time
-}
-
-// ErrIdempotencyTaken is ClaimIdempotency's answer when another request
-// holds the key: the kept record comes with it.
-var ErrIdempotencyTaken = errors.New("api: idempotency key taken")
-
-// IdempotencyStore keeps the first answer per root key and
-// Idempotency-Key, in the database, so that every instance replays it.
-type IdempotencyStore interface {
-	// ClaimIdempotency records that the request of hash runs under key,
-	// unless a record younger than since exists: then it returns that
-	// record and ErrIdempotencyTaken. An older record is replaced.
-	ClaimIdempotency(ctx context.Context, rootKeyID, key, hash string, now, since time.Time) (*Idempotent, error)
-	// FinishIdempotency keeps the answer of a claimed request.
-	FinishIdempotency(ctx context.Context, rootKeyID, key string, status int, headers map[string]string, body []byte) error
-	// ReleaseIdempotency forgets a claim whose request failed on our side,
-	// so that a retry runs again.
-	ReleaseIdempotency(ctx context.Context, rootKeyID, key string) error
-	// SweepIdempotency deletes records older than before.
-	SweepIdempotency(ctx context.Context, before time.Time) error
-}
-
 // replayedHeaders are the answer headers a replay repeats.
 var replayedHeaders = []string{"Content-Type", "Location"}
 
-type idempotency struct {
-	store IdempotencyStore
+type idempotencyState struct {
+	store idempotency.Store
 	now   func() time.Time
 	log   *slog.Logger
 
@@ -69,7 +33,7 @@ type idempotency struct {
 }
 
 // middleware makes a POST with Idempotency-Key run once per root key: the
-// first answer below 500 is kept IdempotencyTTL and given again, with
+// first answer below 500 is kept idempotency.TTL and given again, with
 // Idempotent-Replayed: true, to a retry with the same method, path and
 // body; the same key with another request answers 422, and while the
 // first still runs, 409. A 5xx is not kept: the retry runs again.
@@ -82,7 +46,7 @@ func (a *API) idempotent(ctx huma.Context, next func(huma.Context)) {
 	}
 	api := humaecho.Unwrap(ctx)
 	write := func(status int, msg string) { a.write(ctx, status, msg) }
-	if len(key) > MaxIdempotencyKey || keyhold.CheckText("Idempotency-Key", key) != nil {
+	if len(key) > idempotency.MaxKey || keyhold.CheckText("Idempotency-Key", key) != nil {
 		write(http.StatusUnprocessableEntity, "Idempotency-Key must be at most 255 characters of visible text; a UUID is a good choice.")
 		return
 	}
@@ -107,9 +71,9 @@ func (a *API) idempotent(ctx huma.Context, next func(huma.Context)) {
 	c := ctx.Context()
 	now := m.now().UTC()
 	m.sweep(c, now)
-	kept, err := m.store.ClaimIdempotency(c, k.ID, key, hash, now, now.Add(-IdempotencyTTL))
+	kept, err := m.store.ClaimIdempotency(c, k.ID, key, hash, now, now.Add(-idempotency.TTL))
 	switch {
-	case errors.Is(err, ErrIdempotencyTaken):
+	case errors.Is(err, idempotency.ErrTaken):
 		switch {
 		case kept.RequestHash != hash:
 			write(http.StatusUnprocessableEntity, "This Idempotency-Key was used for a different request in the last 24 hours. Use a new key for a new request.")
@@ -161,7 +125,7 @@ func (a *API) idempotent(ctx huma.Context, next func(huma.Context)) {
 }
 
 // sweep deletes expired records, at most once an hour per instance.
-func (m *idempotency) sweep(ctx context.Context, now time.Time) {
+func (m *idempotencyState) sweep(ctx context.Context, now time.Time) {
 	m.mu.Lock()
 	due := now.Sub(m.swept) >= time.Hour
 	if due {
@@ -171,7 +135,7 @@ func (m *idempotency) sweep(ctx context.Context, now time.Time) {
 	if !due {
 		return
 	}
-	if err := m.store.SweepIdempotency(context.WithoutCancel(ctx), now.Add(-IdempotencyTTL)); err != nil {
+	if err := m.store.SweepIdempotency(context.WithoutCancel(ctx), now.Add(-idempotency.TTL)); err != nil {
 		m.log.ErrorContext(ctx, "api idempotency sweep failed", "err", err)
 	}
 }

@@ -135,3 +135,11 @@ func (a Actor) Entry(accountID, action, targetType, targetID, detail string, at 
 	return Entry{AccountID: accountID, ActorID: a.UserID, RootKeyID: a.RootKeyID, Action: action,
 		TargetType: targetType, TargetID: targetID, IP: a.IP, Detail: detail, CreatedAt: at.UTC()}
 }
+
+// Filter selects a page of the log: entries of AccountID (every account
+// when empty) with Action (every action of a resource when it ends in
+// "."), older than the entry StartingAfter, at most Limit.
+type Filter struct {
+	AccountID, Action, StartingAfter string
+	Limit                            int
+}

@@ -65,7 +65,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 		// The management API answers problems (RFC 9457) for routes and
 		// methods it does not have, as for everything else.
 		c.Response().Header().Set(echo.HeaderContentType, "application/problem+json")
-		_ = c.JSONBlob(status, problemJSON(status, message))
+		_ = c.JSONBlob(status, problemJSON(status, jsonCode(status), message))
 		return
 	}
 	if wantsJSON(c) {
@@ -129,8 +129,9 @@ func jsonCode(status int) string {
 	return "BAD_REQUEST"
 }
 
-// problemJSON is an RFC 9457 problem as the management API writes them.
-func problemJSON(status int, detail string) []byte {
-	b, _ := json.Marshal(map[string]any{"type": "about:blank", "title": http.StatusText(status), "status": status, "detail": detail})
+// problemJSON is an RFC 9457 problem as the management API writes them,
+// with the extension member code that round 1's JSON errors carried.
+func problemJSON(status int, code, detail string) []byte {
+	b, _ := json.Marshal(map[string]any{"type": "about:blank", "title": http.StatusText(status), "status": status, "detail": detail, "code": code})
 	return b
 }

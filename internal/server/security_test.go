@@ -121,8 +121,9 @@ func TestErrorPages(t *testing.T) {
 	if !strings.Contains(p.Body, "/static/css/app.css") {
 		t.Error("404 page is not in the product's look")
 	}
-	if p := h.Browser().Get("/v1/nothing"); p.StatusCode != http.StatusNotFound || !strings.Contains(p.Body, `"code":"NOT_FOUND"`) {
-		t.Errorf("API 404 is not JSON: %d %s", p.StatusCode, p.Body)
+	if p := h.Browser().Get("/v1/nothing"); p.StatusCode != http.StatusNotFound || !strings.Contains(p.Body, `"code":"NOT_FOUND"`) ||
+		p.Header.Get("Content-Type") != "application/problem+json" {
+		t.Errorf("API 404 is not a problem: %d %s %s", p.StatusCode, p.Header.Get("Content-Type"), p.Body)
 	}
 }
 

@@ -10,8 +10,8 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
-	"github.com/keyhold/keyhold/internal/api"
 	"github.com/keyhold/keyhold/internal/audit"
+	"github.com/keyhold/keyhold/internal/idempotency"
 )
 
 type idempotencyRecord struct {
@@ -26,11 +26,11 @@ type idempotencyRecord struct {
 
 func (idempotencyRecord) TableName() string { return "api_idempotency" }
 
-// ClaimIdempotency implements api.IdempotencyStore. The claim is an
+// ClaimIdempotency implements idempotency.Store. The claim is an
 // INSERT that does nothing on a conflict, so of two instances that race,
 // one inserts and the other reads what it inserted.
-func (db *DB) ClaimIdempotency(ctx context.Context, rootKeyID, key, hash string, now, since time.Time) (*api.Idempotent, error) {
-	var kept *api.Idempotent
+func (db *DB) ClaimIdempotency(ctx context.Context, rootKeyID, key, hash string, now, since time.Time) (*idempotency.Record, error) {
+	var kept *idempotency.Record
 	err := db.ctx(ctx).Transaction(func(tx *gorm.DB) error {
 		// A record older than since is over: the key may be used again.
 		if err := tx.Where("root_key_id = ? AND idem_key = ? AND created_at < ?", rootKeyID, key, since.UTC()).
@@ -49,7 +49,7 @@ func (db *DB) ClaimIdempotency(ctx context.Context, rootKeyID, key, hash string,
 		if err := tx.Where("root_key_id = ? AND idem_key = ?", rootKeyID, key).Take(&got).Error; err != nil {
 			return err
 		}
-		kept = &api.Idempotent{RequestHash: got.RequestHash, Status: got.Status, Body: []byte(got.Body), CreatedAt: got.CreatedAt.UTC()}
+		kept = &idempotency.Record{RequestHash: got.RequestHash, Status: got.Status, Body: []byte(got.Body), CreatedAt: got.CreatedAt.UTC()}
 		if err := json.Unmarshal([]byte(got.Headers), &kept.Headers); err != nil {
 			return fmt.Errorf("headers: %w", err)
 		}
@@ -59,12 +59,12 @@ func (db *DB) ClaimIdempotency(ctx context.Context, rootKeyID, key, hash string,
 		return nil, fmt.Errorf("store: claim idempotency key: %w", err)
 	}
 	if kept != nil {
-		return kept, api.ErrIdempotencyTaken
+		return kept, idempotency.ErrTaken
 	}
 	return nil, nil
 }
 
-// FinishIdempotency implements api.IdempotencyStore.
+// FinishIdempotency implements idempotency.Store.
 func (db *DB) FinishIdempotency(ctx context.Context, rootKeyID, key string, status int, headers map[string]string, body []byte) error {
 	h, err := json.Marshal(headers)
 	if err != nil {
@@ -78,7 +78,7 @@ func (db *DB) FinishIdempotency(ctx context.Context, rootKeyID, key string, stat
 	return nil
 }
 
-// ReleaseIdempotency implements api.IdempotencyStore: only a claim still
+// ReleaseIdempotency implements idempotency.Store: only a claim still
 // running is forgotten.
 func (db *DB) ReleaseIdempotency(ctx context.Context, rootKeyID, key string) error {
 	err := db.ctx(ctx).Where("root_key_id = ? AND idem_key = ? AND status = 0", rootKeyID, key).Delete(&idempotencyRecord{}).Error
@@ -88,7 +88,7 @@ func (db *DB) ReleaseIdempotency(ctx context.Context, rootKeyID, key string) err
 	return nil
 }
 
-// SweepIdempotency implements api.IdempotencyStore.
+// SweepIdempotency implements idempotency.Store.
 func (db *DB) SweepIdempotency(ctx context.Context, before time.Time) error {
 	if err := db.ctx(ctx).Where("created_at < ?", before.UTC()).Delete(&idempotencyRecord{}).Error; err != nil {
 		return fmt.Errorf("store: sweep idempotency keys: %w", err)
@@ -96,9 +96,9 @@ func (db *DB) SweepIdempotency(ctx context.Context, before time.Time) error {
 	return nil
 }
 
-// AuditPage implements api.AuditStore. Ids are ULIDs made when the entry
+// AuditPage implements api.AuditStore (declared in internal/api). Ids are ULIDs made when the entry
 // is, so the id orders entries by time and is the cursor.
-func (db *DB) AuditPage(ctx context.Context, f api.AuditFilter) ([]audit.Entry, error) {
+func (db *DB) AuditPage(ctx context.Context, f audit.Filter) ([]audit.Entry, error) {
 	g := db.ctx(ctx).Model(&auditRecord{})
 	if f.AccountID != "" {
 		g = g.Where("account_id = ?", f.AccountID)

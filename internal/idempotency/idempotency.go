@@ -1,0 +1,46 @@
+// Package idempotency is the vocabulary of Idempotency-Key (DESIGN
+// "Management API"): a first answer kept per root key and key for a day,
+// and the store that keeps it in the database so that every instance
+// replays it. The management API's middleware applies it.
+package idempotency
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Limits of Idempotency-Key.
+const (
+	MaxKey = 255            // characters
+	TTL    = 24 * time.Hour // how long a first answer is kept and replayed
+)
+
+// Record is a kept first answer. Status 0: the first request is still
+// running (or died running; it is taken over after TTL).
+type Record struct {
+	RequestHash string
+	Status      int
+	Headers     map[string]string
+	Body        []byte
+	CreatedAt   time.Time
+}
+
+// ErrTaken is Claim's answer when another request holds the key: the
+// kept record comes with it.
+var ErrTaken = errors.New("idempotency: key taken")
+
+// Store keeps records per root key and Idempotency-Key.
+type Store interface {
+	// ClaimIdempotency records that the request of hash runs under key,
+	// unless a record younger than since exists: then it returns that
+	// record and ErrTaken. An older record is replaced.
+	ClaimIdempotency(ctx context.Context, rootKeyID, key, hash string, now, since time.Time) (*Record, error)
+	// FinishIdempotency keeps the answer of a claimed request.
+	FinishIdempotency(ctx context.Context, rootKeyID, key string, status int, headers map[string]string, body []byte) error
+	// ReleaseIdempotency forgets a claim whose request failed on our
+	// side, so that a retry runs again.
+	ReleaseIdempotency(ctx context.Context, rootKeyID, key string) error
+	// SweepIdempotency deletes records older than before.
+	SweepIdempotency(ctx context.Context, before time.Time) error
+}
