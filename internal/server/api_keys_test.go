@@ -21,20 +21,20 @@ import (
 // apiKey is the management API's Key, with the secret of create and
 // rotate.
 type apiKey struct {
-	ID                 string         `json:"id"`
-	Object             string         `json:"object"`
-	AccountID          string         `json:"account_id"`
-	Name               string         `json:"name"`
-	Display            string         `json:"display"`
-	Status             string         `json:"status"`
-	Scopes             []string       `json:"scopes"`
-	Meta               map[string]any `json:"meta"`
-	ExpiresAt          *time.Time     `json:"expires_at"`
-	RevokedAt          *time.Time     `json:"revoked_at"`
-	OldSecretExpiresAt *time.Time     `json:"old_secret_expires_at"`
+	ID                 string                     `json:"id"`
+	Object             string                     `json:"object"`
+	AccountID          string                     `json:"account_id"`
+	Name               string                     `json:"name"`
+	Display            string                     `json:"display"`
+	Status             string                     `json:"status"`
+	Scopes             []string                   `json:"scopes"`
+	Meta               map[string]any             `json:"meta"`
+	ExpiresAt          *time.Time                 `json:"expires_at"`
+	RevokedAt          *time.Time                 `json:"revoked_at"`
+	OldSecretExpiresAt *time.Time                 `json:"old_secret_expires_at"`
 	RateLimit          *struct{ Rate, Burst int } `json:"ratelimit"`
 	Quota              *struct{ Limit int64 }     `json:"quota"`
-	Secret             string         `json:"secret"`
+	Secret             string                     `json:"secret"`
 }
 
 type apiKeyList struct {
