@@ -328,6 +328,12 @@ func (s *Service) Update(ctx context.Context, actor audit.Actor, accountID, id s
 	if k.RevokedAt != nil {
 		return nil, keyhold.Errorf(keyhold.EINVALID, "This key is revoked and can no longer be edited.")
 	}
+	// An expiry kept as it was is no new choice: an expired key can still
+	// be renamed, and stays expired. Only a changed one is checked.
+	var kept *time.Time
+	if st.ExpiresAt != nil && sameTime(k.ExpiresAt, st.ExpiresAt) {
+		kept, st.ExpiresAt = k.ExpiresAt, nil
+	}
 	var meta json.RawMessage
 	if st.Limits != nil {
 		plan, err := s.plan(ctx, accountID)
@@ -340,6 +346,9 @@ func (s *Service) Update(ctx context.Context, actor audit.Actor, accountID, id s
 		}
 	} else if meta, err = s.normalize(&st); err != nil {
 		return nil, err
+	}
+	if kept != nil {
+		st.ExpiresAt = kept
 	}
 	action, detail := audit.KeyEdited, describeEdit(k, st, meta)
 	if detail == "" {

@@ -291,6 +291,15 @@ func TestAPIKeyRefusals(t *testing.T) {
 		t.Errorf("over the limit: %d %s", c.Status, c.Body)
 	}
 
+	// An expired key can be renamed; it stays expired, and lists as such.
+	h.exec("UPDATE api_keys SET expires_at = ? WHERE id = ?", time.Now().Add(-time.Hour).UTC(), k.ID)
+	if up := decode[apiKey](t, h.call("PATCH", "/v1/keys/"+k.ID, write, map[string]any{"name": "old"}), 200); up.Name != "old" || up.Status != "expired" {
+		t.Errorf("renamed expired key: %+v", up)
+	}
+	if l := decode[apiKeyList](t, h.call("GET", "/v1/keys?status=expired", write, nil), 200); len(l.Data) != 1 || l.Data[0].ID != k.ID {
+		t.Errorf("expired: %+v", l.Data)
+	}
+
 	// A suspended account gets no new key.
 	other := apiAccount(t, h, "bob@example.com")
 	h.exec("UPDATE accounts SET suspended = ? WHERE id = ?", true, other)
