@@ -86,8 +86,17 @@ func withMaxKeys(tb testing.TB, n int) option {
 	}
 }
 
-func TestAPIKeyLifecycle(t *testing.T) {
-	h := MustServer(t)
+// onBoth runs test on a server over SQLite and over PostgreSQL.
+func onBoth(t *testing.T, test func(t *testing.T, h *harness), opts ...option) {
+	t.Run("SQLite", func(t *testing.T) { test(t, MustServer(t, opts...)) })
+	t.Run("PostgreSQL", func(t *testing.T) { test(t, MustServerOnPostgres(t, opts...)) })
+}
+
+// TestAPIKeyLifecycle: create with every setting, verify, get, patch,
+// rotate with and without grace, revoke twice, and the audit trail.
+func TestAPIKeyLifecycle(t *testing.T) { onBoth(t, testAPIKeyLifecycle) }
+
+func testAPIKeyLifecycle(t *testing.T, h *harness) {
 	root := h.mustRootKey("keys.write", "keys.read", "audit.read")
 	acct := apiAccount(t, h, "ada@example.com")
 
@@ -340,7 +349,10 @@ func TestAPIKeyCreateIdempotent(t *testing.T) {
 // key that existed when paging began is seen exactly once, newest first,
 // and the filters hold.
 func TestAPIKeyListPages(t *testing.T) {
-	h := MustServer(t, withMaxKeys(t, 1000), withAPIRate(100000, 100000))
+	onBoth(t, testAPIKeyListPages, withMaxKeys(t, 1000), withAPIRate(100000, 100000))
+}
+
+func testAPIKeyListPages(t *testing.T, h *harness) {
 	root := h.mustRootKey("keys.write", "keys.read")
 	acct := apiAccount(t, h, "ada@example.com")
 	other := apiAccount(t, h, "bob@example.com")

@@ -27,8 +27,9 @@ type apiUsage struct {
 // TestAPIUsage: verifications of a key made through the API show in its
 // series and its account's, in the bucket of now, zeros elsewhere; the
 // range's defaults, bounds and errors.
-func TestAPIUsage(t *testing.T) {
-	h := MustServer(t)
+func TestAPIUsage(t *testing.T) { onBoth(t, testAPIUsage) }
+
+func testAPIUsage(t *testing.T, h *harness) {
 	root := h.mustRootKey("keys.write", "usage.read")
 	acct := apiAccount(t, h, "ada@example.com")
 	k := decode[apiKey](t, h.call("POST", "/v1/accounts/"+acct+"/keys", root, map[string]any{"name": "u", "scopes": []string{"read"}}), 201)
