@@ -65,13 +65,17 @@ var (
 	ErrNotFound = errors.New("keys: not found")
 	// ErrLimit: the account already holds as many live keys as its plan allows.
 	ErrLimit = errors.New("keys: key limit reached")
+	// ErrSuspended: the account is suspended and may have no new keys.
+	ErrSuspended = errors.New("keys: account suspended")
 )
 
 // Store is what the key service needs from the database. Every method that
 // changes a key writes its audit entry in the same transaction.
 type Store interface {
-	// CreateKey inserts k with the hash of its first secret, unless the
-	// account already holds maxKeys keys that are not revoked (ErrLimit).
+	// CreateKey inserts k, overrides included, with the hash of its first
+	// secret, unless the account is unknown (ErrNotFound), suspended
+	// (ErrSuspended) or already holds maxKeys keys that are not revoked
+	// (ErrLimit), all read in the same transaction.
 	CreateKey(ctx context.Context, k *Key, hash [32]byte, maxKeys int, e audit.Entry) error
 	// FindKeys returns the keys f selects, newest first, with their
 	// owners' emails. With f.ID set it fills OldSecretUntil: the latest
@@ -95,6 +99,9 @@ type Store interface {
 	// KeyUsageHourly returns a key's hourly usage from since on, oldest
 	// first.
 	KeyUsageHourly(ctx context.Context, keyID string, since time.Time) ([]HourlyUsage, error)
+	// AccountUsageHourly returns the usage of all of an account's keys
+	// summed per hour from since on, oldest first.
+	AccountUsageHourly(ctx context.Context, accountID string, since time.Time) ([]HourlyUsage, error)
 
 	// The operator's views of every account's keys (operator.go).
 

@@ -83,6 +83,18 @@ type Settings struct {
 	Scopes    []string
 	Meta      map[string]any // checked by CheckMeta; nil: none
 	ExpiresAt *time.Time     // nil: never
+	// Limits, when set, are the key's overrides of its plan's limits,
+	// checked as the operator's are (checkOverrideValues) and stored with
+	// the key: in Create's transaction, so that a key never exists
+	// without them. Nil: none on Create, unchanged on Update.
+	Limits *Limits
+}
+
+// Limits are a key's overrides of its plan's limits; a nil field is the
+// plan's.
+type Limits struct {
+	Rate, Burst *int   // requests per second, and at once
+	Quota       *int64 // verifications per quota window
 }
 
 // ParseScopes splits a comma-, space- or newline-separated list.
@@ -177,7 +189,9 @@ func (s *Service) Create(ctx context.Context, actor audit.Actor, accountID strin
 	if err := mayManage(actor, accountID); err != nil {
 		return nil, "", err
 	}
-	if s.verified != nil {
+	// A root key acts for the platform, with no user to have verified an
+	// address.
+	if s.verified != nil && actor.RootKeyID == "" {
 		ok, err := s.verified(ctx, actor.UserID)
 		if err != nil {
 			return nil, "", fmt.Errorf("keys: create: %w", err)
@@ -186,15 +200,18 @@ func (s *Service) Create(ctx context.Context, actor audit.Actor, accountID strin
 			return nil, "", ErrUnverified
 		}
 	}
-	meta, err := s.normalize(&st)
-	if err != nil {
-		return nil, "", err
-	}
 	planID, err := s.store.AccountPlan(ctx, accountID)
+	if errors.Is(err, ErrNotFound) {
+		return nil, "", errNoAccount
+	}
 	if err != nil {
 		return nil, "", fmt.Errorf("keys: create: %w", err)
 	}
 	plan := s.plans.Get(planID)
+	meta, err := s.checkAll(&st, plan)
+	if err != nil {
+		return nil, "", err
+	}
 	secret, err := Generate()
 	if err != nil {
 		return nil, "", fmt.Errorf("keys: create: %w", err)
@@ -202,8 +219,17 @@ func (s *Service) Create(ctx context.Context, actor audit.Actor, accountID strin
 	now := s.now().UTC()
 	k := &Key{ID: keyhold.NewID(), AccountID: accountID, Name: st.Name, Display: secret.Display(),
 		Scopes: st.Scopes, Meta: meta, ExpiresAt: st.ExpiresAt, CreatedAt: now, UpdatedAt: now, CreatedBy: actor.UserID}
+	if l := st.Limits; l != nil {
+		k.RateOverride, k.BurstOverride, k.QuotaOverride = l.Rate, l.Burst, l.Quota
+	}
 	hash := secret.Hash()
 	err = s.store.CreateKey(ctx, k, hash, plan.MaxKeys, s.entry(actor, accountID, audit.KeyCreated, k.ID, fmt.Sprintf("Created %q (%s)", k.Name, k.Display)))
+	switch {
+	case errors.Is(err, ErrSuspended):
+		return nil, "", errSuspended
+	case errors.Is(err, ErrNotFound):
+		return nil, "", errNoAccount
+	}
 	if errors.Is(err, ErrLimit) {
 		return nil, "", &keyhold.Error{Code: keyhold.ELIMIT, Err: err, Message: fmt.Sprintf(
 			"Your %s plan allows %d active key%s. Revoke a key you no longer use, or upgrade your plan.", plan.Name, plan.MaxKeys, plural(plan.MaxKeys))}
@@ -214,6 +240,26 @@ func (s *Service) Create(ctx context.Context, actor audit.Actor, accountID strin
 	s.events.Publish(Event{Kind: KeyCreated, KeyID: k.ID, AccountID: accountID, SecretHash: hash})
 	return k, secret, nil
 }
+
+// checkAll checks st (normalize) and its limits against plan, reporting
+// every field's problem at once (the limits' as "rate", "burst",
+// "quota"), and returns the metadata to store.
+func (s *Service) checkAll(st *Settings, plan *plans.Plan) (json.RawMessage, error) {
+	var fe keyhold.FieldErrors
+	meta := s.check(st, &fe)
+	if l := st.Limits; l != nil {
+		checkOverrideValues(&fe, plan, l.Rate, l.Burst, l.Quota)
+	}
+	if err := fe.Err(); err != nil {
+		return nil, err
+	}
+	return meta, nil
+}
+
+var (
+	errNoAccount = keyhold.Errorf(keyhold.ENOTFOUND, "We could not find that account.")
+	errSuspended = keyhold.Errorf(keyhold.ECONFLICT, "This account is suspended: it cannot have new keys until an operator lifts the suspension.")
+)
 
 // mayManage checks that actor may change the keys of accountID: that it
 // acts in that account (a key of another is not found, as everywhere) with
@@ -282,13 +328,31 @@ func (s *Service) Update(ctx context.Context, actor audit.Actor, accountID, id s
 	if k.RevokedAt != nil {
 		return nil, keyhold.Errorf(keyhold.EINVALID, "This key is revoked and can no longer be edited.")
 	}
-	meta, err := s.normalize(&st)
-	if err != nil {
+	// An expiry kept as it was is no new choice: an expired key can still
+	// be renamed, and stays expired. Only a changed one is checked.
+	var kept *time.Time
+	if st.ExpiresAt != nil && sameTime(k.ExpiresAt, st.ExpiresAt) {
+		kept, st.ExpiresAt = k.ExpiresAt, nil
+	}
+	var meta json.RawMessage
+	if st.Limits != nil {
+		plan, err := s.plan(ctx, accountID)
+		if err != nil {
+			return nil, err
+		}
+		meta, err = s.checkAll(&st, plan)
+		if err != nil {
+			return nil, err
+		}
+	} else if meta, err = s.normalize(&st); err != nil {
 		return nil, err
+	}
+	if kept != nil {
+		st.ExpiresAt = kept
 	}
 	action, detail := audit.KeyEdited, describeEdit(k, st, meta)
 	if detail == "" {
-		return k, nil // nothing changed
+		return s.updateLimits(ctx, actor, k, st.Limits) // nothing else changed
 	}
 	if k.Name != st.Name && detail == fmt.Sprintf("Renamed %q to %q", k.Name, st.Name) {
 		action = audit.KeyRenamed
@@ -301,7 +365,28 @@ func (s *Service) Update(ctx context.Context, actor audit.Actor, accountID, id s
 		return nil, fmt.Errorf("keys: update: %w", err)
 	}
 	s.events.Publish(Event{Kind: KeyChanged, KeyID: k.ID, AccountID: accountID})
+	return s.updateLimits(ctx, actor, k, st.Limits)
+}
+
+// updateLimits sets k's overrides to l, already checked, as the
+// operator's setter does (its own audit entry, key.overridden); nil
+// leaves them. It returns k as it then is.
+func (s *Service) updateLimits(ctx context.Context, actor audit.Actor, k *Key, l *Limits) (*Key, error) {
+	if l == nil {
+		return k, nil
+	}
+	if err := s.setOverrides(ctx, actor, k.ID, l.Rate, l.Burst, l.Quota); err != nil {
+		return nil, err
+	}
+	k.RateOverride, k.BurstOverride, k.QuotaOverride = l.Rate, l.Burst, l.Quota
 	return k, nil
+}
+
+// Lookup returns any account's key, with OldSecretUntil set while a
+// rotation's grace period runs, for callers that may see every account's
+// keys (root keys, operators). Errors: ENOTFOUND.
+func (s *Service) Lookup(ctx context.Context, id string) (*Key, error) {
+	return s.lookup(ctx, id)
 }
 
 // describeEdit summarises what an edit changes, or "" for nothing.

@@ -2,6 +2,7 @@ package keys
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -112,4 +113,110 @@ func Total(hours []HourlyUsage, since time.Time) UsageCounts {
 		}
 	}
 	return u
+}
+
+// Granularities of a usage series.
+const (
+	ByDay  = "day"
+	ByHour = "hour"
+)
+
+// MaxUsageHours is the longest span an hourly series answers for.
+const MaxUsageHours = 31 * 24
+
+// UsageBucket is one bucket of a usage series: a UTC day or hour from
+// Start.
+type UsageBucket struct {
+	Start time.Time
+	UsageCounts
+}
+
+// UsageRange is the span of a usage series: buckets of Granularity from
+// the one holding From to the one holding the instant before To.
+type UsageRange struct {
+	Granularity string // ByDay or ByHour
+	From, To    time.Time
+}
+
+// buckets checks r (From before To, at most MaxUsageDays days or
+// MaxUsageHours hours apart) and returns the start of its first bucket
+// and how many it has. Errors: EINVALID with field "from", "to" or
+// "granularity".
+func (r UsageRange) buckets() (first time.Time, n int, err error) {
+	unit, most, words := day, MaxUsageDays*day, fmt.Sprintf("%d days", MaxUsageDays)
+	switch r.Granularity {
+	case ByDay:
+	case ByHour:
+		unit, most, words = time.Hour, MaxUsageHours*time.Hour, fmt.Sprintf("%d hours (31 days)", MaxUsageHours)
+	default:
+		return time.Time{}, 0, fieldErr("granularity", "The granularity is day or hour.")
+	}
+	from, to := r.From.UTC(), r.To.UTC()
+	switch {
+	case !from.Before(to):
+		return time.Time{}, 0, fieldErr("from", "from must be before to.")
+	case to.Sub(from) > most:
+		return time.Time{}, 0, fieldErr("from", "A "+r.Granularity+" series covers at most "+words+": move from or to.")
+	}
+	first = from.Truncate(unit)
+	return first, int((to.Sub(first) + unit - 1) / unit), nil
+}
+
+// fieldErr is an EINVALID error of one field.
+func fieldErr(field, msg string) error {
+	fe := keyhold.FieldErrors{{Field: field, Message: msg}}
+	return fe.Err()
+}
+
+// series lays hourly rows out as r's buckets, oldest first, zeros
+// included, with Daily or Hourly: the one bucketing of usage.
+func (r UsageRange) series(rows []HourlyUsage, first time.Time, n int) []UsageBucket {
+	out := make([]UsageBucket, 0, n)
+	if r.Granularity == ByHour {
+		for _, h := range Hourly(rows, first, n) {
+			out = append(out, UsageBucket{Start: h.Hour, UsageCounts: h.UsageCounts})
+		}
+		return out
+	}
+	for _, d := range Daily(rows, first, n) {
+		out = append(out, UsageBucket{Start: d.Day, UsageCounts: d.UsageCounts})
+	}
+	return out
+}
+
+// KeyUsageSeries returns any account's key's usage over r (the caller
+// has the right to see it: a root key, an operator). Errors: EINVALID for
+// a bad range, ENOTFOUND.
+func (s *Service) KeyUsageSeries(ctx context.Context, id string, r UsageRange) ([]UsageBucket, error) {
+	first, n, err := r.buckets()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.lookup(ctx, id); err != nil {
+		return nil, err
+	}
+	rows, err := s.store.KeyUsageHourly(ctx, id, first)
+	if err != nil {
+		return nil, fmt.Errorf("keys: key usage: %w", err)
+	}
+	return r.series(rows, first, n), nil
+}
+
+// AccountUsageSeries returns the usage of all of an account's keys over
+// r. Errors: EINVALID for a bad range, ENOTFOUND for an unknown account.
+func (s *Service) AccountUsageSeries(ctx context.Context, accountID string, r UsageRange) ([]UsageBucket, error) {
+	first, n, err := r.buckets()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.store.AccountPlan(ctx, accountID); errors.Is(err, ErrNotFound) {
+		return nil, errNoAccount
+	} else if err != nil {
+		return nil, fmt.Errorf("keys: account usage: %w", err)
+	}
+	rows, err := s.store.AccountUsageHourly(ctx, accountID, first)
+	if err != nil {
+		return nil, fmt.Errorf("keys: account usage: %w", err)
+	}
+	return r.series(rows, first, n), nil
 }

@@ -113,7 +113,8 @@ func (db *DB) lockAccount(tx *gorm.DB, accountID string) error {
 	return tx.Exec("SELECT 1 FROM accounts WHERE id = ? FOR UPDATE", accountID).Error
 }
 
-// CreateKey inserts a key and its first secret unless the account already
+// CreateKey inserts a key and its first secret unless the account is
+// unknown (keys.ErrNotFound), suspended (keys.ErrSuspended) or already
 // holds maxKeys live keys (keys.ErrLimit).
 func (db *DB) CreateKey(ctx context.Context, k *keys.Key, hash [32]byte, maxKeys int, e audit.Entry) error {
 	rec, err := keyRecordOf(k)
@@ -123,6 +124,19 @@ func (db *DB) CreateKey(ctx context.Context, k *keys.Key, hash [32]byte, maxKeys
 	return db.ctx(ctx).Transaction(func(tx *gorm.DB) error {
 		if err := db.lockAccount(tx, k.AccountID); err != nil {
 			return fmt.Errorf("store: lock account: %w", err)
+		}
+		// Read under the lock: a suspension committed before this
+		// transaction refuses the key, one after it finds the key and
+		// disables it with the rest.
+		var acc accountRecord
+		err := tx.Select("id", "suspended").Where("id = ?", k.AccountID).Take(&acc).Error
+		switch {
+		case errors.Is(err, gorm.ErrRecordNotFound):
+			return keys.ErrNotFound
+		case err != nil:
+			return fmt.Errorf("store: read account: %w", err)
+		case acc.Suspended:
+			return keys.ErrSuspended
 		}
 		var live int64
 		if err := tx.Model(&keyRecord{}).Where("account_id = ? AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)",
