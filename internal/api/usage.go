@@ -80,10 +80,7 @@ func (a *API) usage(ctx context.Context, r keys.UsageRange, bs []keys.UsageBucke
 	}
 	for i, b := range bs {
 		out.Data[i] = UsageBucket{Start: b.Start.UTC(), Valid: b.Valid, RateLimited: b.RateLimited, QuotaExceeded: b.QuotaExceeded,
-			ScopeDenied: b.ScopeDenied, Invalid: b.Invalid,
-			// Not UsageCounts.Total, which leaves scope_denied out
-			// (internal/keys/operator.go): here total is every outcome's sum.
-			Total: b.Valid + b.RateLimited + b.QuotaExceeded + b.ScopeDenied + b.Invalid}
+			ScopeDenied: b.ScopeDenied, Invalid: b.Invalid, Total: b.Total()}
 	}
 	return &usageOutput{Body: out}, nil
 }

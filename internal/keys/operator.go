@@ -49,7 +49,9 @@ type KeyVolume struct {
 }
 
 // Total is every verification counted, whatever its outcome.
-func (u UsageCounts) Total() int64 { return u.Valid + u.RateLimited + u.QuotaExceeded + u.Invalid }
+func (u UsageCounts) Total() int64 {
+	return u.Valid + u.RateLimited + u.QuotaExceeded + u.ScopeDenied + u.Invalid
+}
 
 // Search returns the keys f selects across accounts, newest first, at
 // most MaxPageSize of them.
