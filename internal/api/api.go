@@ -75,6 +75,7 @@ type Config struct {
 type Store interface {
 	idempotency.Store
 	AuditStore
+	AccountStore
 }
 
 // API is the management API mounted on an Echo instance.
@@ -122,6 +123,7 @@ func Mount(e *echo.Echo, c Config) (*API, error) {
 	a.huma.UseMiddleware(a.refuseKeyInQuery, a.authenticate, a.rateLimit, a.authorize, a.idempotent)
 	// One file per resource registers its operations.
 	a.registerAudit()
+	a.registerAccounts()
 	return a, nil
 }
 
