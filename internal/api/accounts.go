@@ -83,7 +83,7 @@ type accountPatchInput struct {
 		ExternalID *string `json:"external_id,omitempty" doc:"A new external id, unique among accounts; the empty string clears it." example:"cus_4711"`
 		Plan       *string `json:"plan,omitempty" doc:"A plan of the catalog, given without Stripe (comped). Refused (409) while the account pays through a Stripe subscription." example:"pro"`
 		Suspended  *bool   `json:"suspended,omitempty" doc:"true suspends the account (its keys answer DISABLED from the next verification), false lifts the suspension."`
-	} `required:"false"`
+	} `required:"false" doc:"The fields to change. A field that is absent or null stays as it is."`
 }
 
 func (a *API) registerAccounts() {

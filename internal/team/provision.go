@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/keyhold/keyhold/internal/audit"
@@ -137,7 +138,9 @@ func (s *Service) Provision(ctx context.Context, actor audit.Actor, n NewAccount
 	if err != nil {
 		return nil, err
 	}
-	now := s.now().UTC()
+	// PostgreSQL keeps microseconds: the answer must say what a read
+	// will.
+	now := s.now().UTC().Truncate(time.Microsecond)
 	a := &Account{ID: keyhold.NewID(), Name: n.Name, ExternalID: n.ExternalID, PlanID: plan.ID, CreatedAt: now, UpdatedAt: now}
 	detail := "Created the account " + n.Name
 	if n.ExternalID != "" {
