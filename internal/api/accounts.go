@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -15,20 +14,6 @@ import (
 	"github.com/keyhold/keyhold/internal/rootkey"
 	"github.com/keyhold/keyhold/internal/team"
 )
-
-// AccountFilter selects a page of accounts: those with ExternalID, whose
-// member has Email (normalized), on PlanID (each when not empty), older
-// than the account StartingAfter, at most Limit.
-type AccountFilter struct {
-	ExternalID, Email, PlanID, StartingAfter string
-	Limit                                    int
-}
-
-// AccountStore lists accounts for the API.
-type AccountStore interface {
-	// AccountPage returns the accounts f selects, newest first.
-	AccountPage(ctx context.Context, f AccountFilter) ([]team.Account, error)
-}
 
 // Account is an account: one customer of the API provider, owning keys,
 // a plan and usage.
@@ -103,7 +88,7 @@ func (a *API) registerAccounts() {
 	register(a, "Accounts", operation(http.MethodGet, "/v1/accounts", "list-accounts", "List accounts", rootkey.AccountsRead,
 		"Accounts, newest first, optionally only those with an external id, a member's email or a plan."),
 		func(ctx context.Context, in *accountListInput) (*ListOutput[Account], error) {
-			f := AccountFilter{ExternalID: in.ExternalID, PlanID: in.Plan, StartingAfter: in.StartingAfter, Limit: in.Limit + 1}
+			f := team.AccountFilter{ExternalID: in.ExternalID, PlanID: in.Plan, StartingAfter: in.StartingAfter, Limit: in.Limit + 1}
 			if strings.TrimSpace(in.Email) != "" {
 				email, err := auth.NormalizeEmail(in.Email)
 				if err != nil {
@@ -112,9 +97,9 @@ func (a *API) registerAccounts() {
 				}
 				f.Email = email
 			}
-			as, err := a.store.AccountPage(ctx, f)
+			as, err := a.team.Accounts(ctx, f)
 			if err != nil {
-				return nil, fmt.Errorf("api: accounts: %w", err)
+				return nil, err
 			}
 			out := make([]Account, len(as))
 			for i := range as {

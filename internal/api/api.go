@@ -75,7 +75,6 @@ type Config struct {
 type Store interface {
 	idempotency.Store
 	AuditStore
-	AccountStore
 }
 
 // API is the management API mounted on an Echo instance.

@@ -14,7 +14,11 @@ import (
 	"time"
 
 	"github.com/keyhold/keyhold/internal/audit"
+	"github.com/keyhold/keyhold/internal/auth"
+	"github.com/keyhold/keyhold/internal/server"
+	"github.com/keyhold/keyhold/internal/store"
 	"github.com/keyhold/keyhold/internal/team"
+	"github.com/keyhold/keyhold/internal/testenv"
 )
 
 // accountAnswer is an Account of the management API.
@@ -651,4 +655,52 @@ func TestAPIAccountsPatch(t *testing.T) {
 			}
 		})
 	})
+}
+
+// withTeamEmail mails invitations (with withEmail, which turns mail on
+// for the auth service only).
+func withTeamEmail(tb testing.TB) option {
+	return func(c *server.Config, db *store.DB) {
+		svc, err := team.NewService(team.Config{Store: db, Plans: c.Plans, NormalizeEmail: auth.NormalizeEmail, EmailOn: true})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		c.Team = svc
+	}
+}
+
+// TestAPIAccountsOwnerInvitationMailed: with email on, the owner
+// invitation of a new email is mailed, and signing up through its link
+// makes that person the account's owner.
+func TestAPIAccountsOwnerInvitationMailed(t *testing.T) {
+	var mp *testenv.Mailpit
+	h := MustServer(t, withEmail(t, &mp, false), withTeamEmail(t))
+	root := h.mustRootKey("accounts.write", "accounts.read")
+	c := h.call("POST", "/v1/accounts", root, map[string]any{"name": "Hopper Labs", "owner_email": "hopper@example.com"})
+	a := mustAccount(t, c, 201)
+	token := linkIn(t, mp, "hopper@example.com", "/invitations/", 1)
+	if strings.Contains(string(c.Body), token) {
+		t.Error("the answer holds the invitation's token")
+	}
+	b := h.Browser()
+	if p := b.Submit("/invitations/"+token, "/invitations/"+token, url.Values{"password": {password}}); p.StatusCode != 303 {
+		t.Fatalf("sign-up through the link: %d\n%s", p.StatusCode, p.Body)
+	}
+	u, err := h.DB.UserByEmail(context.Background(), "hopper@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms, err := h.Team.AccountMembers(context.Background(), a.ID)
+	if err != nil || len(ms) != 1 || ms[0].UserID != u.ID || ms[0].Role != team.Owner {
+		t.Fatalf("members %+v %v", ms, err)
+	}
+	l := decodeAs[accountList](t, h.call("GET", "/v1/accounts?email=hopper@example.com", root, nil), 200)
+	if ids := func() (ids []string) {
+		for _, x := range l.Data {
+			ids = append(ids, x.ID)
+		}
+		return ids
+	}(); !slices.Contains(ids, a.ID) {
+		t.Errorf("the owner's accounts %v lack %s", ids, a.ID)
+	}
 }

@@ -7,7 +7,6 @@ import (
 
 	"gorm.io/gorm"
 
-	"github.com/keyhold/keyhold/internal/api"
 	"github.com/keyhold/keyhold/internal/audit"
 	"github.com/keyhold/keyhold/internal/team"
 )
@@ -109,10 +108,10 @@ func (db *DB) UpdateAccount(ctx context.Context, accountID string, c team.Accoun
 	})
 }
 
-// AccountPage implements api.AccountStore. Ids are ULIDs made when the
+// AccountPage implements team.ProvisionStore. Ids are ULIDs made when the
 // account is, so the id orders accounts by time and is the cursor; an
 // account made during a walk sorts before every page already read.
-func (db *DB) AccountPage(ctx context.Context, f api.AccountFilter) ([]team.Account, error) {
+func (db *DB) AccountPage(ctx context.Context, f team.AccountFilter) ([]team.Account, error) {
 	g := db.ctx(ctx).Model(&accountRecord{})
 	if f.ExternalID != "" {
 		g = g.Where("external_id = ?", f.ExternalID)

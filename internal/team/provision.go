@@ -79,6 +79,16 @@ type ProvisionStore interface {
 	// UpdateAccount applies c to the account and appends entries, in one
 	// transaction. ErrNotFound, ErrExternalIDTaken.
 	UpdateAccount(ctx context.Context, accountID string, c AccountChanges, entries []audit.Entry) error
+	// AccountPage returns the accounts f selects, newest first.
+	AccountPage(ctx context.Context, f AccountFilter) ([]Account, error)
+}
+
+// AccountFilter selects a page of accounts: those with ExternalID, of
+// which the user with Email (normalized) is a member, on PlanID (each
+// when not empty), older than the account StartingAfter, at most Limit.
+type AccountFilter struct {
+	ExternalID, Email, PlanID, StartingAfter string
+	Limit                                    int
 }
 
 var errAPIOnly = keyhold.Errorf(keyhold.EFORBIDDEN, "Accounts are provisioned and edited for customers through the management API, with a root key.")
@@ -127,7 +137,9 @@ func (s *Service) planChoices() string {
 // has no Stripe subscription to refuse it), and, with an owner email,
 // owned by the user who has it or else with a single-use owner invitation
 // to it, mailed when email is on (its token is never returned: the person
-// signs up through the mailed link). Only a root key may. Errors:
+// signs up through the mailed link). MaxOwnedAccounts does not apply: it
+// bounds what one person makes for themselves, and here the API provider
+// makes accounts for its customers. Only a root key may. Errors:
 // EINVALID (every field at once), ECONFLICT (external id taken),
 // EFORBIDDEN.
 func (s *Service) Provision(ctx context.Context, actor audit.Actor, n NewAccount) (*Account, error) {
@@ -186,6 +198,16 @@ func (s *Service) Account(ctx context.Context, id string) (*Account, error) {
 		return nil, fmt.Errorf("team: account: %w", err)
 	}
 	return a, nil
+}
+
+// Accounts returns the accounts f selects, newest first (by id, a ULID
+// made when the account is), for the management API.
+func (s *Service) Accounts(ctx context.Context, f AccountFilter) ([]Account, error) {
+	as, err := s.store.AccountPage(ctx, f)
+	if err != nil {
+		return nil, fmt.Errorf("team: accounts: %w", err)
+	}
+	return as, nil
 }
 
 // CheckChanges checks every field of c at once and returns it cleaned
