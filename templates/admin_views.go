@@ -334,6 +334,7 @@ func adminOutcomeLabel(outcome string) string {
 // adminAuditLabels name the actions of the whole audit log.
 var adminAuditLabels = map[string]string{
 	"account.created":          "Created account",
+	"account.edited":           "Edited account",
 	"account.login":            "Logged in",
 	"account.login_failed":     "Failed log-in",
 	"account.logout":           "Logged out",

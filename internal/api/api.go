@@ -123,6 +123,7 @@ func Mount(e *echo.Echo, c Config) (*API, error) {
 	a.huma.UseMiddleware(a.refuseKeyInQuery, a.authenticate, a.rateLimit, a.authorize, a.idempotent)
 	// One file per resource registers its operations.
 	a.registerAudit()
+	a.registerAccounts()
 	a.registerKeys()
 	a.registerUsage()
 	return a, nil

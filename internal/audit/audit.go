@@ -21,6 +21,9 @@ const (
 	AccountCreated = "account.created"
 	// LoggedIn is a successful log-in.
 	LoggedIn = "account.login"
+	// AccountEdited is a change to an account's name or external id
+	// (through the management API); the detail says which.
+	AccountEdited = "account.edited"
 	// LoginFailed is a wrong password or an unknown email. The entry's
 	// account is the one the email names, if any; its actor is empty.
 	LoginFailed = "account.login_failed"
@@ -80,7 +83,7 @@ const (
 
 // Actions lists every action, grouped as the operator's filter shows them.
 var Actions = []string{
-	AccountCreated, LoggedIn, LoginFailed, LoggedOut, PasswordChanged,
+	AccountCreated, AccountEdited, LoggedIn, LoginFailed, LoggedOut, PasswordChanged,
 	Promoted, Demoted, Suspended, Unsuspended,
 	PasswordResetRequested, PasswordResetLinkMade, EmailVerified, EmailChangeRequested, EmailChanged,
 	KeyCreated, KeyRenamed, KeyEdited, KeyRotated, KeyOldSecretExpired, KeyRevoked, KeyOverridden,

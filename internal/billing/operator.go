@@ -90,25 +90,16 @@ func (s *Service) Reapply(ctx context.Context, actor audit.Actor, eventID string
 // by the operator (comped), or a return to the free plan. An account with
 // a live Stripe subscription is refused: Stripe would set its plan back
 // on the next event. The plan-changed listeners run, so the verifier uses
-// the new limits at once. Errors: EINVALID, ENOTFOUND.
+// the new limits at once. Errors: EINVALID, ENOTFOUND, ECONFLICT (paying
+// through Stripe).
 func (s *Service) SetPlanManually(ctx context.Context, actor audit.Actor, accountID, planID string) error {
 	plan, ok := s.plans.Lookup(planID)
 	if !ok {
 		return keyhold.Errorf(keyhold.EINVALID, "Choose one of the plans of the catalog.")
 	}
-	c, err := s.store.Customer(ctx, accountID)
-	if errors.Is(err, ErrNotFound) {
-		return keyhold.Errorf(keyhold.ENOTFOUND, "No such account.")
-	}
+	c, err := s.manualPlanCustomer(ctx, accountID)
 	if err != nil {
-		return fmt.Errorf("billing: set plan: %w", err)
-	}
-	sub, err := s.store.Subscription(ctx, accountID)
-	switch {
-	case err == nil && Live(sub):
-		return keyhold.Errorf(keyhold.EINVALID, "This account pays through Stripe (subscription %s is %s). Change its plan in Stripe instead.", sub.ID, sub.Status)
-	case err != nil && !errors.Is(err, ErrNotFound):
-		return fmt.Errorf("billing: set plan: %w", err)
+		return err
 	}
 	if c.PlanID == plan.ID {
 		return nil
@@ -124,6 +115,36 @@ func (s *Service) SetPlanManually(ctx context.Context, actor audit.Actor, accoun
 	}
 	s.planChanged(accountID)
 	return nil
+}
+
+// CanSetPlanManually returns SetPlanManually's refusal, if any, without
+// changing anything: a caller that makes several changes at once asks
+// first, so that a refused plan leaves the others unmade. Errors:
+// ENOTFOUND, ECONFLICT.
+func (s *Service) CanSetPlanManually(ctx context.Context, accountID string) error {
+	_, err := s.manualPlanCustomer(ctx, accountID)
+	return err
+}
+
+// manualPlanCustomer returns the customer of an account whose plan may be
+// set without Stripe: refused (ECONFLICT) while a live subscription sets
+// it.
+func (s *Service) manualPlanCustomer(ctx context.Context, accountID string) (*Customer, error) {
+	c, err := s.store.Customer(ctx, accountID)
+	if errors.Is(err, ErrNotFound) {
+		return nil, keyhold.Errorf(keyhold.ENOTFOUND, "No such account.")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("billing: set plan: %w", err)
+	}
+	sub, err := s.store.Subscription(ctx, accountID)
+	switch {
+	case err == nil && Live(sub):
+		return nil, keyhold.Errorf(keyhold.ECONFLICT, "This account pays through Stripe (subscription %s is %s). Change its plan in Stripe instead.", sub.ID, sub.Status)
+	case err != nil && !errors.Is(err, ErrNotFound):
+		return nil, fmt.Errorf("billing: set plan: %w", err)
+	}
+	return c, nil
 }
 
 // CustomerURL is the Stripe dashboard page of a customer (the test-mode

@@ -111,7 +111,7 @@ func TestSetPlanManually(t *testing.T) {
 	// A paying account is Stripe's to change.
 	f.link("cus_1")
 	f.mustDeliver(event{ID: "evt_sub", Type: "customer.subscription.updated", Customer: "cus_1", Subscription: "sub_1", Status: "active", Price: "price_pro", Created: 100})
-	if err := f.svc.SetPlanManually(ctx, ops, f.account, "free"); keyhold.ErrorCode(err) != keyhold.EINVALID || !strings.Contains(keyhold.ErrorMessage(err), "Stripe") {
+	if err := f.svc.SetPlanManually(ctx, ops, f.account, "free"); keyhold.ErrorCode(err) != keyhold.ECONFLICT || !strings.Contains(keyhold.ErrorMessage(err), "Stripe") {
 		t.Errorf("live subscription: %v", err)
 	}
 	if rs := f.audit(audit.PlanChanged); len(rs) != 1 || !strings.Contains(rs[0].Detail, "business → pro") || !strings.Contains(rs[0].Detail, "evt_sub") {

@@ -112,7 +112,7 @@ func (s *Server) handleAdminAccountPlan(c echo.Context) error {
 	case "":
 		s.log.Info("plan assigned", "account_id", id, "plan", c.FormValue("plan"), "by", userFrom(c).ID)
 		s.addFlash(c, templates.FlashSuccess, "Plan set to "+s.plans.Get(c.FormValue("plan")).Name+". Its keys get the new limits on their next verification.")
-	case keyhold.EINVALID:
+	case keyhold.EINVALID, keyhold.ECONFLICT:
 		s.addFlash(c, templates.FlashError, keyhold.ErrorMessage(err))
 	default:
 		return err

@@ -35,18 +35,23 @@ func (r *userRecord) domain() *auth.User {
 // accountRecord is a row of accounts: a team, owning keys, plan and
 // billing.
 type accountRecord struct {
-	ID        string `gorm:"primaryKey"`
-	Name      string
-	Suspended bool
-	PlanID    string `gorm:"default:free"` // empty on insert: the column default
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	ID         string `gorm:"primaryKey"`
+	Name       string
+	ExternalID *string // NULL: none (NULLs are distinct in its unique index)
+	Suspended  bool
+	PlanID     string `gorm:"default:free"` // empty on insert: the column default
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
 }
 
 func (accountRecord) TableName() string { return "accounts" }
 
 func (r *accountRecord) domain() *team.Account {
-	return &team.Account{ID: r.ID, Name: r.Name, PlanID: r.PlanID, Suspended: r.Suspended, CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC()}
+	a := &team.Account{ID: r.ID, Name: r.Name, PlanID: r.PlanID, Suspended: r.Suspended, CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC()}
+	if r.ExternalID != nil {
+		a.ExternalID = *r.ExternalID
+	}
+	return a
 }
 
 type sessionRecord struct {

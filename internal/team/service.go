@@ -17,6 +17,7 @@ import (
 // implements it). Every change takes the audit entry that describes it and
 // writes it in the change's transaction.
 type Store interface {
+	ProvisionStore
 	// TeamAccount returns an account; ErrNotFound.
 	TeamAccount(ctx context.Context, id string) (*Account, error)
 	// Membership returns the user's membership of the account;

@@ -8,12 +8,15 @@ import (
 // Account is a team: it owns the keys, the plan, the Stripe customer and
 // the usage. Users reach it through memberships.
 type Account struct {
-	ID        string
-	Name      string
-	PlanID    string
-	Suspended bool
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	ID   string
+	Name string
+	// ExternalID is the API provider's own id for its customer, set
+	// through the management API; "" for none. Unique among accounts.
+	ExternalID string
+	PlanID     string
+	Suspended  bool
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
 }
 
 // MaxNameLen bounds an account's name.
@@ -76,6 +79,9 @@ var (
 	ErrTooManyAccounts = errors.New("team: too many accounts")
 	// ErrSeatsFull is returned when the plan's max_members is reached.
 	ErrSeatsFull = errors.New("team: no seat left")
+	// ErrExternalIDTaken is returned when another account has the
+	// external id.
+	ErrExternalIDTaken = errors.New("team: external id taken")
 )
 
 // Invitation states, as Service.Invitation reports them (the same strings
