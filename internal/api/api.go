@@ -121,6 +121,7 @@ func Mount(e *echo.Echo, c Config) (*API, error) {
 	a.huma.UseMiddleware(a.refuseKeyInQuery, a.authenticate, a.rateLimit, a.authorize, a.idempotent)
 	// One file per resource registers its operations.
 	a.registerAudit()
+	a.describeVerify() // served by the server's own handler; only described here
 	return a, nil
 }
 
