@@ -91,7 +91,9 @@ func (a *API) describeVerify() {
 	limited.Code, limited.Message = verify.RateLimited.String(), verify.RateLimited.Message()
 	limited.RateLimit = &VerifyRateLimit{Limit: 200, Remaining: 0, Reset: reset}
 
-	intHeader := func(doc string) *huma.Param { return &huma.Param{Description: doc, Schema: &huma.Schema{Type: "integer"}} }
+	intHeader := func(doc string) *huma.Param {
+		return &huma.Param{Description: doc, Schema: &huma.Schema{Type: "integer"}}
+	}
 	rateHeaders := map[string]*huma.Param{
 		"RateLimit-Limit":     intHeader("The key's rate limit (burst); sent whenever a key was found."),
 		"RateLimit-Remaining": intHeader("Calls left before the limit; sent whenever a key was found."),
@@ -128,7 +130,7 @@ func (a *API) describeVerify() {
 		RequestBody: &huma.RequestBody{
 			Description: "What to verify. May be empty when the key comes in a header.",
 			Content: map[string]*huma.MediaType{"application/json": {Schema: request, Examples: map[string]*huma.Example{
-				"key":    {Summary: "A key that must hold the scope read", Value: VerifyRequest{Key: "kh_live_4eC39HqLyjWDarjtT1zdp7dc3fRt7T", Cost: 1, Scopes: []string{"read"}}},
+				"body":   {Summary: "A key that must hold the scope read", Value: VerifyRequest{Key: "kh_live_4eC39HqLyjWDarjtT1zdp7dc3fRt7T", Cost: 1, Scopes: []string{"read"}}},
 				"header": {Summary: "The key in a header: only the cost in the body", Value: VerifyRequest{Cost: 5}},
 			}}},
 		},
