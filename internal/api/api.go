@@ -126,6 +126,7 @@ func Mount(e *echo.Echo, c Config) (*API, error) {
 	a.registerAccounts()
 	a.registerKeys()
 	a.registerUsage()
+	a.describeVerify() // served by the server's own handler; only described here
 	return a, nil
 }
 

@@ -46,6 +46,7 @@ func (s *Server) routes() {
 	// The API: no session, no cookies, no CSRF; the handler limits bodies
 	// to 4 KiB itself so its refusal has the verify answer's shape.
 	e.POST("/v1/verify", s.handleVerify)
+	e.GET("/docs", s.handleDocs, ops...) // the API's reference: public, no session
 
 	// Public pages: CSRF on forms, a session is optional (logged-in users
 	// are sent from sign-up and log-in to the dashboard; an invitation's
