@@ -14,27 +14,11 @@ import (
 	"github.com/keyhold/keyhold/internal/rootkey"
 )
 
-// KeyFilter selects a page of keys: of AccountID (every account's when
-// empty) with Status (as keys.Key.Status at Now; "": any), with ids below
-// StartingAfter, at most Limit; ID selects one key.
-type KeyFilter struct {
-	ID, AccountID, Status, StartingAfter string
-	Now                                  time.Time
-	Limit                                int
-}
-
-// KeyRow is a key with its account's plan, which fills the half of a rate
-// limit override an operator left to the plan.
-type KeyRow struct {
-	Key    *keys.Key // OldSecretUntil filled, grace not yet ended
-	PlanID string
-}
-
 // KeyStore reads keys for the API: keys.Service lists one account's keys,
 // the API pages through every account's by id.
 type KeyStore interface {
 	// KeyPage returns the keys f selects, newest (highest id) first.
-	KeyPage(ctx context.Context, f KeyFilter) ([]KeyRow, error)
+	KeyPage(ctx context.Context, f keys.PageFilter) ([]keys.PagedKey, error)
 }
 
 // keyFields are the API's names of the key service's fields.
@@ -94,7 +78,7 @@ func meta(raw []byte) map[string]any {
 	return m
 }
 
-func (a *API) keyOf(r KeyRow) Key {
+func (a *API) keyOf(r keys.PagedKey) Key {
 	k, now := r.Key, a.now()
 	k.EndGrace(now)
 	out := Key{ID: k.ID, Object: "key", AccountID: k.AccountID, Name: k.Name, Display: k.Display, Status: k.Status(now),
@@ -124,13 +108,13 @@ var errNoKey = errf(http.StatusNotFound, "We could not find that key.")
 
 // key reads one key of any account: a root key is the platform's and
 // sees them all.
-func (a *API) key(ctx context.Context, id string) (KeyRow, error) {
-	rows, err := a.store.KeyPage(ctx, KeyFilter{ID: id, Limit: 1})
+func (a *API) key(ctx context.Context, id string) (keys.PagedKey, error) {
+	rows, err := a.store.KeyPage(ctx, keys.PageFilter{ID: id, Limit: 1})
 	if err != nil {
-		return KeyRow{}, fmt.Errorf("api: key: %w", err)
+		return keys.PagedKey{}, fmt.Errorf("api: key: %w", err)
 	}
 	if len(rows) == 0 {
-		return KeyRow{}, errNoKey
+		return keys.PagedKey{}, errNoKey
 	}
 	return rows[0], nil
 }
@@ -225,7 +209,7 @@ func (a *API) registerKeys() {
 	register(a, "Keys", operation(http.MethodGet, "/v1/keys", "list-keys", "List keys", rootkey.KeysRead,
 		"Every account's keys, or one account's, newest first."),
 		func(ctx context.Context, in *keyListInput) (*ListOutput[Key], error) {
-			rows, err := a.store.KeyPage(ctx, KeyFilter{AccountID: in.AccountID, Status: in.Status, StartingAfter: in.StartingAfter,
+			rows, err := a.store.KeyPage(ctx, keys.PageFilter{AccountID: in.AccountID, Status: in.Status, StartingAfter: in.StartingAfter,
 				Now: a.now(), Limit: in.Limit + 1})
 			if err != nil {
 				return nil, fmt.Errorf("api: keys: %w", err)

@@ -288,3 +288,20 @@ func (s *Service) QuotaUsedByAccount(ctx context.Context, windows map[string]tim
 	}
 	return m, nil
 }
+
+// PageFilter selects a page of keys across accounts (the management
+// API's lists): of AccountID (every account's when empty) with Status (as
+// Key.Status at Now; "": any), with ids below StartingAfter, at most
+// Limit; ID selects one key.
+type PageFilter struct {
+	ID, AccountID, Status, StartingAfter string
+	Now                                  time.Time
+	Limit                                int
+}
+
+// PagedKey is a key of a page with its account's plan, which fills the
+// half of a rate limit override an operator left to the plan.
+type PagedKey struct {
+	Key    *Key // OldSecretUntil filled, grace not yet ended
+	PlanID string
+}

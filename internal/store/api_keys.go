@@ -4,13 +4,12 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/keyhold/keyhold/internal/api"
 	"github.com/keyhold/keyhold/internal/keys"
 )
 
 // KeyPage implements api.KeyStore. Key ids are ULIDs made when the key
 // is, so the id orders keys by time and is the cursor.
-func (db *DB) KeyPage(ctx context.Context, f api.KeyFilter) ([]api.KeyRow, error) {
+func (db *DB) KeyPage(ctx context.Context, f keys.PageFilter) ([]keys.PagedKey, error) {
 	g := db.ctx(ctx).Table("api_keys AS k").
 		Select("k.*, COALESCE(a.plan_id, '') AS plan_id").
 		Joins("LEFT JOIN accounts a ON a.id = k.account_id")
@@ -34,7 +33,7 @@ func (db *DB) KeyPage(ctx context.Context, f api.KeyFilter) ([]api.KeyRow, error
 	if err := g.Order("k.id DESC").Find(&rows).Error; err != nil {
 		return nil, fmt.Errorf("store: key page: %w", err)
 	}
-	out := make([]api.KeyRow, len(rows))
+	out := make([]keys.PagedKey, len(rows))
 	ids := make([]string, len(rows))
 	byID := make(map[string]*keys.Key, len(rows))
 	for i := range rows {
@@ -42,7 +41,7 @@ func (db *DB) KeyPage(ctx context.Context, f api.KeyFilter) ([]api.KeyRow, error
 		if err != nil {
 			return nil, err
 		}
-		out[i] = api.KeyRow{Key: k, PlanID: rows[i].PlanID}
+		out[i] = keys.PagedKey{Key: k, PlanID: rows[i].PlanID}
 		ids[i], byID[k.ID] = k.ID, k
 	}
 	if len(ids) == 0 {
