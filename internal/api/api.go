@@ -65,6 +65,10 @@ type Config struct {
 	Logger *slog.Logger
 	// BaseURL is the public URL; the document names it as its server.
 	BaseURL *url.URL
+	// Secret is the instance secret (at least 32 bytes); the kept
+	// answers of Idempotency-Key are encrypted under a key derived
+	// from it.
+	Secret []byte
 	// Rate and Burst are each root key's limit on one instance; zero:
 	// DefaultRate and DefaultBurst.
 	Rate, Burst int
@@ -103,8 +107,8 @@ const permissionKey = "permission"
 // Mount builds the API's operations on e and returns it.
 func Mount(e *echo.Echo, c Config) (*API, error) {
 	if c.RootKeys == nil || c.Auth == nil || c.Keys == nil || c.Team == nil || c.Billing == nil || c.Reads == nil || c.Plans == nil ||
-		c.Verifier == nil || c.Store == nil || c.Logger == nil || c.BaseURL == nil {
-		return nil, errors.New("api: RootKeys, Auth, Keys, Team, Billing, Reads, Plans, Verifier, Store, Logger and BaseURL are required")
+		c.Verifier == nil || c.Store == nil || c.Logger == nil || c.BaseURL == nil || len(c.Secret) < 32 {
+		return nil, errors.New("api: RootKeys, Auth, Keys, Team, Billing, Reads, Plans, Verifier, Store, Logger, BaseURL and a 32-byte Secret are required")
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -118,7 +122,11 @@ func Mount(e *echo.Echo, c Config) (*API, error) {
 	a := &API{rootKeys: c.RootKeys, auth: c.Auth, keys: c.Keys, team: c.Team, billing: c.Billing, reads: c.Reads,
 		plans: c.Plans, verifier: c.Verifier, store: c.Store, log: c.Logger, now: c.Now,
 		limiter: verify.NewKeyedLimiter(int64(c.Rate), int64(c.Burst))}
-	a.idem = &idempotencyState{store: c.Store, now: c.Now, log: c.Logger}
+	aead, err := newAEAD(c.Secret)
+	if err != nil {
+		return nil, fmt.Errorf("api: %w", err)
+	}
+	a.idem = &idempotencyState{store: c.Store, aead: aead, now: c.Now, log: c.Logger}
 	a.huma = humaecho.New(e, config(c.BaseURL))
 	a.huma.UseMiddleware(a.refuseKeyInQuery, a.authenticate, a.rateLimit, a.authorize, a.idempotent)
 	// One file per resource registers its operations.
@@ -177,6 +185,9 @@ func operation(method, path, id, summary, permission, description string) huma.O
 	}
 	if method == http.MethodPost {
 		op.Errors = append(op.Errors, http.StatusConflict)
+	}
+	if method == http.MethodPost || method == http.MethodPatch {
+		op.Errors = append(op.Errors, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType)
 	}
 	return op
 }

@@ -3,9 +3,15 @@ package api
 import (
 	"bytes"
 	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hkdf"
+	"crypto/rand"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -25,8 +31,11 @@ var replayedHeaders = []string{"Content-Type", "Location"}
 
 type idempotencyState struct {
 	store idempotency.Store
-	now   func() time.Time
-	log   *slog.Logger
+	// aead seals the kept answers: a new key's secret is in one, and the
+	// database keeps secrets only as hashes.
+	aead cipher.AEAD
+	now  func() time.Time
+	log  *slog.Logger
 
 	mu    sync.Mutex
 	swept time.Time
@@ -84,9 +93,17 @@ func (a *API) idempotent(ctx huma.Context, next func(huma.Context)) {
 			for name, v := range kept.Headers {
 				ctx.SetHeader(name, v)
 			}
+			body, err := m.open(kept.Body, k.ID, key)
+			if err != nil {
+				// Kept under another instance secret: the answer is
+				// lost, and running the request again could repeat it.
+				m.log.ErrorContext(c, "api idempotency replay failed", "err", err)
+				write(http.StatusConflict, "The first answer to this Idempotency-Key cannot be given again. Look the resource up instead of retrying.")
+				return
+			}
 			ctx.SetHeader("Idempotent-Replayed", "true")
 			ctx.SetStatus(kept.Status)
-			_, _ = ctx.BodyWriter().Write(kept.Body)
+			_, _ = ctx.BodyWriter().Write(body)
 		}
 		return
 	case err != nil:
@@ -95,15 +112,27 @@ func (a *API) idempotent(ctx huma.Context, next func(huma.Context)) {
 		return
 	}
 
+	// From here the request runs to its end even if the client goes
+	// away (a timeout on its side): a retry must find its outcome, not
+	// a change made and then abandoned with a 5xx that frees the key.
+	c = context.WithoutCancel(c)
+	ctx = huma.WithContext(ctx, c)
 	res := api.Response()
 	rec := &recorder{ResponseWriter: res.Writer}
 	res.Writer = rec
 	defer func() { res.Writer = rec.ResponseWriter }()
+	defer func() {
+		// A panic (recovered by the server's middleware) must not hold
+		// the key as running for a day.
+		if p := recover(); p != nil {
+			if err := m.store.ReleaseIdempotency(c, k.ID, key); err != nil {
+				m.log.ErrorContext(c, "api idempotency release failed", "err", err)
+			}
+			panic(p)
+		}
+	}()
 	next(ctx)
 
-	// The outcome is kept even if the client went away: a retry must
-	// find it.
-	c = context.WithoutCancel(c)
 	status := res.Status
 	if status >= 500 || status == 0 {
 		if err := m.store.ReleaseIdempotency(c, k.ID, key); err != nil {
@@ -117,7 +146,11 @@ func (a *API) idempotent(ctx huma.Context, next func(huma.Context)) {
 			headers[name] = v
 		}
 	}
-	if err := m.store.FinishIdempotency(c, k.ID, key, status, headers, rec.body.Bytes()); err != nil {
+	sealed, err := m.seal(rec.body.Bytes(), k.ID, key)
+	if err == nil {
+		err = m.store.FinishIdempotency(c, k.ID, key, status, headers, sealed)
+	}
+	if err != nil {
 		// The change is made; a retry would now answer 409 until the
 		// claim ages out, which is the safe side of the two.
 		m.log.ErrorContext(c, "api idempotency finish failed", "err", err)
@@ -149,4 +182,42 @@ type recorder struct {
 func (r *recorder) Write(b []byte) (int, error) {
 	r.body.Write(b)
 	return r.ResponseWriter.Write(b)
+}
+
+// seal encrypts a kept answer, bound to its root key and Idempotency-Key
+// so that a record cannot be replayed under another.
+func (m *idempotencyState) seal(body []byte, rootKeyID, key string) ([]byte, error) {
+	nonce := make([]byte, m.aead.NonceSize())
+	if _, err := rand.Read(nonce); err != nil {
+		return nil, fmt.Errorf("api: idempotency nonce: %w", err)
+	}
+	sealed := m.aead.Seal(nonce, nonce, body, []byte(rootKeyID+"\x00"+key))
+	return []byte(base64.StdEncoding.EncodeToString(sealed)), nil
+}
+
+// open decrypts what seal made.
+func (m *idempotencyState) open(kept []byte, rootKeyID, key string) ([]byte, error) {
+	raw, err := base64.StdEncoding.DecodeString(string(kept))
+	if err != nil || len(raw) < m.aead.NonceSize() {
+		return nil, errors.New("api: idempotency record is not sealed")
+	}
+	n := m.aead.NonceSize()
+	body, err := m.aead.Open(nil, raw[:n], raw[n:], []byte(rootKeyID+"\x00"+key))
+	if err != nil {
+		return nil, fmt.Errorf("api: idempotency record: %w", err)
+	}
+	return body, nil
+}
+
+// newAEAD is AES-256-GCM under a key derived from the instance secret.
+func newAEAD(secret []byte) (cipher.AEAD, error) {
+	k, err := hkdf.Key(sha256.New, secret, nil, "keyhold api idempotency v1", 32)
+	if err != nil {
+		return nil, err
+	}
+	block, err := aes.NewCipher(k)
+	if err != nil {
+		return nil, err
+	}
+	return cipher.NewGCM(block)
 }

@@ -168,15 +168,18 @@ type keyIDInput struct {
 }
 
 type keyUpdateInput struct {
-	ID   string `path:"id" maxLength:"64" doc:"The key's id."`
-	Body struct {
-		Name      *string        `json:"name,omitempty" maxLength:"64" example:"production"`
-		Scopes    []string       `json:"scopes,omitempty" maxItems:"32" doc:"Replaces the scopes; [] removes them all." example:"[\"read\"]"`
-		Meta      map[string]any `json:"meta,omitempty" doc:"Replaces the metadata; {} removes it." example:"{\"customer\":\"acme\"}"`
-		ExpiresAt *time.Time     `json:"expires_at,omitempty" doc:"A new expiry, within five years." example:"2027-01-31T00:00:00Z"`
-		RateLimit *RateLimit     `json:"ratelimit,omitempty" doc:"A new override of the plan's rate limit."`
-		Quota     *Quota         `json:"quota,omitempty" doc:"A new override of the plan's quota."`
-	}
+	ID   string    `path:"id" maxLength:"64" doc:"The key's id."`
+	Body *KeyPatch `required:"false"`
+}
+
+// KeyPatch is a key's change: absent fields stay as they are.
+type KeyPatch struct {
+	Name      *string        `json:"name,omitempty" maxLength:"64" example:"production"`
+	Scopes    []string       `json:"scopes,omitempty" maxItems:"32" doc:"Replaces the scopes; [] removes them all." example:"[\"read\"]"`
+	Meta      map[string]any `json:"meta,omitempty" doc:"Replaces the metadata; {} removes it." example:"{\"customer\":\"acme\"}"`
+	ExpiresAt *time.Time     `json:"expires_at,omitempty" doc:"A new expiry, within five years." example:"2027-01-31T00:00:00Z"`
+	RateLimit *RateLimit     `json:"ratelimit,omitempty" doc:"A new override of the plan's rate limit."`
+	Quota     *Quota         `json:"quota,omitempty" doc:"A new override of the plan's quota."`
 }
 
 type keyRotateInput struct {
@@ -240,6 +243,9 @@ func (a *API) registerKeys() {
 			return nil, err
 		}
 		k, b := r.Key, in.Body
+		if b == nil {
+			b = &KeyPatch{}
+		}
 		st := keys.Settings{Name: k.Name, Scopes: k.Scopes, Meta: meta(k.Meta), ExpiresAt: k.ExpiresAt,
 			Limits: limitsOf(b.RateLimit, b.Quota, &keys.Limits{Rate: k.RateOverride, Burst: k.BurstOverride, Quota: k.QuotaOverride})}
 		if b.Name != nil {

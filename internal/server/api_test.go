@@ -229,3 +229,62 @@ func TestAPIUnknownRoutes(t *testing.T) {
 		c.problem(t)
 	}
 }
+
+// TestAPIIdempotencyKeepsNoSecret: the kept answer of a key's creation
+// holds the new secret, so it is stored sealed: the row shows neither the
+// secret nor its JSON, and the replay gives the same secret back.
+func TestAPIIdempotencyKeepsNoSecret(t *testing.T) {
+	h := MustServer(t)
+	root := h.mustRootKey("accounts.write", "keys.write")
+	acct := h.call("POST", "/v1/accounts", root, map[string]any{"name": "Sealed"})
+	var a struct{ ID string }
+	if err := json.Unmarshal(acct.Body, &a); err != nil || acct.Status != 201 {
+		t.Fatalf("account: %d %s", acct.Status, acct.Body)
+	}
+	first := h.call("POST", "/v1/accounts/"+a.ID+"/keys", root, map[string]any{"name": "k"}, "Idempotency-Key: seal-1")
+	again := h.call("POST", "/v1/accounts/"+a.ID+"/keys", root, map[string]any{"name": "k"}, "Idempotency-Key: seal-1")
+	var k1, k2 struct{ Secret string }
+	_ = json.Unmarshal(first.Body, &k1)
+	_ = json.Unmarshal(again.Body, &k2)
+	if first.Status != 201 || again.Status != 201 || k1.Secret == "" || k2.Secret != k1.Secret || again.Header.Get("Idempotent-Replayed") != "true" {
+		t.Fatalf("first %d %s, replay %d %s", first.Status, first.Body, again.Status, again.Body)
+	}
+	var body string
+	if err := h.queryRow("SELECT body FROM api_idempotency WHERE idem_key = ?", "seal-1").Scan(&body); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(body, k1.Secret[8:]) || strings.Contains(body, "secret") || strings.Contains(body, "kh_live_") {
+		t.Fatalf("the kept answer is readable: %.80s…", body)
+	}
+}
+
+// TestAPIBodies: a body over 64 KiB is 413, with or without
+// Idempotency-Key, and changes nothing; a PATCH without a body changes
+// nothing and answers the resource.
+func TestAPIBodies(t *testing.T) {
+	h := MustServer(t)
+	root := h.mustRootKey("accounts.write", "accounts.read", "keys.write")
+	big := `{"name":"` + strings.Repeat("a", 70<<10) + `"}`
+	for _, hd := range [][]string{nil, {"Idempotency-Key: big-1"}} {
+		c := h.call("POST", "/v1/accounts", root, big, hd...)
+		if c.Status != 413 {
+			t.Fatalf("70 KiB body %v: %d %s", hd, c.Status, c.Body)
+		}
+		c.problem(t)
+	}
+	if c := h.call("GET", "/v1/accounts", h.mustRootKey("accounts.read"), nil); !strings.Contains(string(c.Body), `"data":[]`) {
+		t.Errorf("a refused body made an account: %s", c.Body)
+	}
+	acct := h.call("POST", "/v1/accounts", root, map[string]any{"name": "Bodies"})
+	var a struct{ ID string }
+	_ = json.Unmarshal(acct.Body, &a)
+	key := h.call("POST", "/v1/accounts/"+a.ID+"/keys", root, map[string]any{"name": "k"})
+	var k struct{ ID, Name string }
+	_ = json.Unmarshal(key.Body, &k)
+	for _, path := range []string{"/v1/keys/" + k.ID, "/v1/accounts/" + a.ID} {
+		c := h.call("PATCH", path, root, nil)
+		if c.Status != 200 {
+			t.Errorf("PATCH %s without a body: %d %s", path, c.Status, c.Body)
+		}
+	}
+}

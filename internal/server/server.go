@@ -143,7 +143,7 @@ func New(c Config) (*Server, error) {
 	s.echo.IPExtractor = ipExtractor(c.TrustedProxies)
 	s.routes()
 	if _, err := api.Mount(s.echo, api.Config{RootKeys: c.RootKeys, Auth: c.Auth, Keys: c.Keys, Team: c.Team, Billing: c.Billing,
-		Reads: reads, Plans: c.Plans, Verifier: c.Verifier, Store: c.APIStore, Logger: c.Logger, BaseURL: c.BaseURL,
+		Reads: reads, Plans: c.Plans, Verifier: c.Verifier, Store: c.APIStore, Logger: c.Logger, BaseURL: c.BaseURL, Secret: c.Secret,
 		Rate: c.APIRate, Burst: c.APIBurst}); err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}
