@@ -80,7 +80,7 @@ func (a *API) idempotent(ctx huma.Context, next func(huma.Context)) {
 	c := ctx.Context()
 	now := m.now().UTC()
 	m.sweep(c, now)
-	kept, err := m.store.ClaimIdempotency(c, k.ID, key, hash, now, now.Add(-idempotency.TTL))
+	kept, err := m.store.ClaimIdempotency(c, k.ID, key, hash, now, now.Add(-idempotency.TTL), now.Add(-idempotency.Abandoned))
 	switch {
 	case errors.Is(err, idempotency.ErrTaken):
 		switch {

@@ -14,10 +14,14 @@ import (
 const (
 	MaxKey = 255            // characters
 	TTL    = 24 * time.Hour // how long a first answer is kept and replayed
+	// Abandoned is how long a claim may stay running before it is taken
+	// to be lost (its instance died mid-request) and may be claimed
+	// again: far longer than any request runs.
+	Abandoned = 5 * time.Minute
 )
 
 // Record is a kept first answer. Status 0: the first request is still
-// running (or died running; it is taken over after TTL).
+// running (or died running; it is taken over after Abandoned).
 type Record struct {
 	RequestHash string
 	Status      int
@@ -33,9 +37,10 @@ var ErrTaken = errors.New("idempotency: key taken")
 // Store keeps records per root key and Idempotency-Key.
 type Store interface {
 	// ClaimIdempotency records that the request of hash runs under key,
-	// unless a record younger than since exists: then it returns that
-	// record and ErrTaken. An older record is replaced.
-	ClaimIdempotency(ctx context.Context, rootKeyID, key, hash string, now, since time.Time) (*Record, error)
+	// unless a record younger than since exists (or, still running, one
+	// younger than running): then it returns that record and ErrTaken.
+	// An older record is replaced.
+	ClaimIdempotency(ctx context.Context, rootKeyID, key, hash string, now, since, running time.Time) (*Record, error)
 	// FinishIdempotency keeps the answer of a claimed request.
 	FinishIdempotency(ctx context.Context, rootKeyID, key string, status int, headers map[string]string, body []byte) error
 	// ReleaseIdempotency forgets a claim whose request failed on our

@@ -29,11 +29,13 @@ func (idempotencyRecord) TableName() string { return "api_idempotency" }
 // ClaimIdempotency implements idempotency.Store. The claim is an
 // INSERT that does nothing on a conflict, so of two instances that race,
 // one inserts and the other reads what it inserted.
-func (db *DB) ClaimIdempotency(ctx context.Context, rootKeyID, key, hash string, now, since time.Time) (*idempotency.Record, error) {
+func (db *DB) ClaimIdempotency(ctx context.Context, rootKeyID, key, hash string, now, since, running time.Time) (*idempotency.Record, error) {
 	var kept *idempotency.Record
 	err := db.ctx(ctx).Transaction(func(tx *gorm.DB) error {
-		// A record older than since is over: the key may be used again.
-		if err := tx.Where("root_key_id = ? AND idem_key = ? AND created_at < ?", rootKeyID, key, since.UTC()).
+		// A record older than since is over, and a claim still running
+		// since before running was lost: the key may be used again.
+		if err := tx.Where("root_key_id = ? AND idem_key = ? AND (created_at < ? OR (status = 0 AND created_at < ?))",
+			rootKeyID, key, since.UTC(), running.UTC()).
 			Delete(&idempotencyRecord{}).Error; err != nil {
 			return err
 		}

@@ -21,14 +21,14 @@ func TestIdempotencyRecords(t *testing.T) {
 		ctx := context.Background()
 		now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
 		day := now.Add(-idempotency.TTL)
-		if rec, err := db.ClaimIdempotency(ctx, "rk1", "k", "h1", now, day); err != nil || rec != nil {
+		if rec, err := db.ClaimIdempotency(ctx, "rk1", "k", "h1", now, day, day); err != nil || rec != nil {
 			t.Fatalf("first claim: %v %v", rec, err)
 		}
-		rec, err := db.ClaimIdempotency(ctx, "rk1", "k", "h2", now, day)
+		rec, err := db.ClaimIdempotency(ctx, "rk1", "k", "h2", now, day, day)
 		if !errors.Is(err, idempotency.ErrTaken) || rec.Status != 0 || rec.RequestHash != "h1" {
 			t.Fatalf("claim while running: %+v %v", rec, err)
 		}
-		if rec, err := db.ClaimIdempotency(ctx, "rk2", "k", "h1", now, day); err != nil || rec != nil {
+		if rec, err := db.ClaimIdempotency(ctx, "rk2", "k", "h1", now, day, day); err != nil || rec != nil {
 			t.Fatalf("another root key: %v %v", rec, err)
 		}
 		if err := db.FinishIdempotency(ctx, "rk1", "k", 201, map[string]string{"Content-Type": "application/json"}, []byte(`{"id":"x"}`)); err != nil {
@@ -38,30 +38,41 @@ func TestIdempotencyRecords(t *testing.T) {
 		if err := db.ReleaseIdempotency(ctx, "rk1", "k"); err != nil {
 			t.Fatal(err)
 		}
-		rec, err = db.ClaimIdempotency(ctx, "rk1", "k", "h1", now.Add(time.Hour), day.Add(time.Hour))
+		rec, err = db.ClaimIdempotency(ctx, "rk1", "k", "h1", now.Add(time.Hour), day.Add(time.Hour), day.Add(time.Hour))
 		if !errors.Is(err, idempotency.ErrTaken) || rec.Status != 201 || string(rec.Body) != `{"id":"x"}` || rec.Headers["Content-Type"] != "application/json" {
 			t.Fatalf("replay: %+v %v", rec, err)
 		}
 		// A day later the key is free again.
 		later := now.Add(idempotency.TTL + time.Second)
-		if rec, err := db.ClaimIdempotency(ctx, "rk1", "k", "h3", later, later.Add(-idempotency.TTL)); err != nil || rec != nil {
+		if rec, err := db.ClaimIdempotency(ctx, "rk1", "k", "h3", later, later.Add(-idempotency.TTL), later.Add(-idempotency.TTL)); err != nil || rec != nil {
 			t.Fatalf("claim after the TTL: %v %v", rec, err)
+		}
+		// A claim left running past Abandoned (its instance died) is
+		// taken over.
+		if _, err := db.ClaimIdempotency(ctx, "rk3", "k", "h1", now, day, day); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.ClaimIdempotency(ctx, "rk3", "k", "h1", now.Add(time.Minute), day, now); !errors.Is(err, idempotency.ErrTaken) {
+			t.Fatalf("a claim running a minute was taken over: %v", err)
+		}
+		if rec, err := db.ClaimIdempotency(ctx, "rk3", "k", "h1", now.Add(idempotency.Abandoned+time.Second), day, now.Add(time.Second)); err != nil || rec != nil {
+			t.Fatalf("an abandoned claim: %v %v", rec, err)
 		}
 		// A running claim that is released can be claimed again.
 		if err := db.ReleaseIdempotency(ctx, "rk2", "k"); err != nil {
 			t.Fatal(err)
 		}
-		if rec, err := db.ClaimIdempotency(ctx, "rk2", "k", "h9", now, day); err != nil || rec != nil {
+		if rec, err := db.ClaimIdempotency(ctx, "rk2", "k", "h9", now, day, day); err != nil || rec != nil {
 			t.Fatalf("claim after release: %v %v", rec, err)
 		}
 		if err := db.SweepIdempotency(ctx, now.Add(time.Minute)); err != nil {
 			t.Fatal(err)
 		}
 		// rk2's record (made at now) is gone; rk1's (made later) stays.
-		if rec, err := db.ClaimIdempotency(ctx, "rk2", "k", "h9", now, day); err != nil || rec != nil {
+		if rec, err := db.ClaimIdempotency(ctx, "rk2", "k", "h9", now, day, day); err != nil || rec != nil {
 			t.Fatalf("swept record: %v %v", rec, err)
 		}
-		if _, err := db.ClaimIdempotency(ctx, "rk1", "k", "h3", later, later.Add(-idempotency.TTL)); !errors.Is(err, idempotency.ErrTaken) {
+		if _, err := db.ClaimIdempotency(ctx, "rk1", "k", "h3", later, later.Add(-idempotency.TTL), later.Add(-idempotency.TTL)); !errors.Is(err, idempotency.ErrTaken) {
 			t.Fatalf("the sweep took a live record: %v", err)
 		}
 	})
@@ -78,7 +89,7 @@ func TestIdempotencyClaimRace(t *testing.T) {
 		won, taken := 0, 0
 		for range 16 {
 			wg.Go(func() {
-				_, err := db.ClaimIdempotency(ctx, "rk", "race", "h", now, now.Add(-idempotency.TTL))
+				_, err := db.ClaimIdempotency(ctx, "rk", "race", "h", now, now.Add(-idempotency.TTL), now.Add(-idempotency.TTL))
 				mu.Lock()
 				defer mu.Unlock()
 				switch {
