@@ -130,10 +130,10 @@ func Mount(e *echo.Echo, c Config) (*API, error) {
 	a.huma = humaecho.New(e, config(c.BaseURL))
 	a.huma.UseMiddleware(a.refuseKeyInQuery, a.authenticate, a.rateLimit, a.authorize, a.idempotent)
 	// One file per resource registers its operations.
-	a.registerAudit()
 	a.registerAccounts()
 	a.registerKeys()
 	a.registerUsage()
+	a.registerAudit()
 	a.describeVerify() // served by the server's own handler; only described here
 	return a, nil
 }
@@ -153,6 +153,14 @@ func config(base *url.URL) huma.Config {
 	c.Info.Description = "Create accounts and API keys for your customers, read their usage and audit trail. " +
 		"Authenticate every call with a root key: `Authorization: Bearer kh_root_…`. Errors are RFC 9457 problem details."
 	c.Servers = []*huma.Server{{URL: strings.TrimSuffix(base.String(), "/")}}
+	// The reference's sections, in the order an integration meets them.
+	c.Tags = []*huma.Tag{
+		{Name: "Accounts", Description: "Your customers' accounts: made when they sign up in your app, with your own id for them, a plan and an owner."},
+		{Name: "Keys", Description: "API keys of an account: the secret is shown once, when a key is made or rotated."},
+		{Name: "Usage", Description: "Verifications counted by outcome, by day or hour."},
+		{Name: "Audit", Description: "Every change, by whom: a user, a root key or the system."},
+		{Name: "Verify", Description: "What your API calls for each request it receives; authenticated by the API key itself, not a root key."},
+	}
 	c.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
 		"rootKey": {Type: "http", Scheme: "bearer", Description: "A root key, kh_root_…, made by an operator at /admin/root-keys."},
 	}

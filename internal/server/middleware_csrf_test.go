@@ -139,10 +139,14 @@ func keysOf(m map[string]*http.Cookie) []string {
 // other route, present or future, must answer 403 to a POST without a
 // token (TestCSRFOnEveryStateChangingRoute).
 var notCookieAuthenticated = map[string]string{
-	"POST /v1/verify":        "the API: the key in the body or header is the credential, cookies are ignored",
-	"POST /webhooks/stripe":  "Stripe's signature is the credential; Stripe cannot hold a CSRF token",
-	"POST /v1/accounts":      "the management API: the root key in Authorization is the credential, cookies are ignored",
-	"PATCH /v1/accounts/:id": "the management API: the root key in Authorization is the credential, cookies are ignored",
+	"POST /v1/verify":            "the API: the key in the body or header is the credential, cookies are ignored",
+	"POST /webhooks/stripe":      "Stripe's signature is the credential; Stripe cannot hold a CSRF token",
+	"POST /v1/accounts":          "the management API: the root key in Authorization is the credential, cookies are ignored",
+	"PATCH /v1/accounts/:id":     "the management API: the root key in Authorization is the credential, cookies are ignored",
+	"POST /v1/accounts/:id/keys": "the management API: the root key in Authorization is the credential, cookies are ignored",
+	"PATCH /v1/keys/:id":         "the management API: the root key in Authorization is the credential, cookies are ignored",
+	"POST /v1/keys/:id/revoke":   "the management API: the root key in Authorization is the credential, cookies are ignored",
+	"POST /v1/keys/:id/rotate":   "the management API: the root key in Authorization is the credential, cookies are ignored",
 }
 
 // TestCSRFOnEveryStateChangingRoute takes the route table from the server

@@ -40,6 +40,10 @@ var notAccountScoped = map[string]string{
 	"POST /v1/verify":             "the API; the key is the credential",
 	"POST /v1/accounts":           "the management API: a root key's permission decides (api_accounts_test.go)",
 	"PATCH /v1/accounts/:id":      "the management API: a root key's permission decides (api_accounts_test.go)",
+	"POST /v1/accounts/:id/keys":  "the management API: a root key's permission decides (api_keys_test.go)",
+	"PATCH /v1/keys/:id":          "the management API: a root key's permission decides (api_keys_test.go)",
+	"POST /v1/keys/:id/revoke":    "the management API: a root key's permission decides (api_keys_test.go)",
+	"POST /v1/keys/:id/rotate":    "the management API: a root key's permission decides (api_keys_test.go)",
 }
 
 // operatorOnly reports whether a route is the operator console's, which
