@@ -127,6 +127,7 @@ func Mount(e *echo.Echo, c Config) (*API, error) {
 	a.registerKeys()
 	a.registerUsage()
 	a.describeVerify() // served by the server's own handler; only described here
+	a.describeTokens() // likewise
 	return a, nil
 }
 
