@@ -154,6 +154,21 @@ func TestTokenExchange(t *testing.T) {
 	}
 }
 
+func TestTokenKeyPage(t *testing.T) {
+	h := MustServer(t)
+	b := h.Browser()
+	b.MustSignup("ada@example.com")
+	id, _ := b.MustCreateKey("api", nil)
+	p := b.Get("/keys/" + id)
+	curl := p.Doc.Find(`[data-testid="token-curl"]`).Text()
+	if !strings.Contains(curl, "curl -X POST http://localhost:8080/v1/tokens") || !strings.Contains(curl, `Authorization: Bearer kh_live_`) || !strings.Contains(curl, `{"ttl":300}`) {
+		t.Errorf("curl %q", curl)
+	}
+	if note := p.Doc.Find(`[data-testid="token-revoke-note"]`).Text(); !strings.Contains(note, "at most 15 minutes") {
+		t.Errorf("note %q", note)
+	}
+}
+
 func TestTokenRefusalsMatchVerify(t *testing.T) {
 	h := MustServer(t)
 	ada := h.Browser()
