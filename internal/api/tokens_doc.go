@@ -55,7 +55,8 @@ func (a *API) describeTokens() {
 		Description: "Runs every check of POST /v1/verify on the key (and takes `cost` from its rate limit and quota), then answers a JWT " +
 			"signed with ES256 that any service can check offline against `/.well-known/jwks.json` (its issuer metadata is at " +
 			"`/.well-known/openid-configuration`). A refused key gets exactly verify's answer, status and headers.\n\n" +
-			"Revoking a key stops new tokens at once; tokens already issued live until their `exp`, at most 15 minutes.",
+			"Revoking a key stops new tokens at once; tokens already issued live until their `exp`, at most 15 minutes.\n\n" +
+			"Needs no root key: the API key being exchanged is the only credential.",
 		Security: []map[string][]string{{"apiKeyBearer": {}}, {"apiKey": {}}, {}},
 		RequestBody: &huma.RequestBody{
 			Description: "What to issue. May be empty when the key comes in a header.",

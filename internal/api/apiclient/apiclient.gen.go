@@ -854,9 +854,14 @@ type UsageBucket struct {
 	// Start The bucket's start, a UTC midnight or hour.
 	Start time.Time `json:"start"`
 
-	// Total Every verification counted, whatever its outcome.
+	// TokenIssued Exchanges of the key for a token (POST /v1/tokens); they take cost like valid verifications.
 	//
-	// Example: 126
+	// Example: 4
+	TokenIssued int64 `json:"token_issued"`
+
+	// Total Every verification and exchange counted, whatever its outcome.
+	//
+	// Example: 130
 	Total int64 `json:"total"`
 
 	// Valid Example: 120
@@ -1355,6 +1360,8 @@ type ClientInterface interface {
 	//
 	// Revoking a key stops new tokens at once; tokens already issued live until their `exp`, at most 15 minutes.
 	//
+	// Needs no root key: the API key being exchanged is the only credential.
+	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /v1/tokens (the `IssueToken` operationId).
@@ -1365,6 +1372,8 @@ type ClientInterface interface {
 	// Runs every check of POST /v1/verify on the key (and takes `cost` from its rate limit and quota), then answers a JWT signed with ES256 that any service can check offline against `/.well-known/jwks.json` (its issuer metadata is at `/.well-known/openid-configuration`). A refused key gets exactly verify's answer, status and headers.
 	//
 	// Revoking a key stops new tokens at once; tokens already issued live until their `exp`, at most 15 minutes.
+	//
+	// Needs no root key: the API key being exchanged is the only credential.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -1764,6 +1773,8 @@ func (c *Client) GetKeyUsage(ctx context.Context, id string, params *GetKeyUsage
 //
 // Revoking a key stops new tokens at once; tokens already issued live until their `exp`, at most 15 minutes.
 //
+// Needs no root key: the API key being exchanged is the only credential.
+//
 // Takes any type of body and a specified content type.
 //
 // Corresponds with POST /v1/tokens (the `IssueToken` operationId).
@@ -1784,6 +1795,8 @@ func (c *Client) IssueTokenWithBody(ctx context.Context, contentType string, bod
 // Runs every check of POST /v1/verify on the key (and takes `cost` from its rate limit and quota), then answers a JWT signed with ES256 that any service can check offline against `/.well-known/jwks.json` (its issuer metadata is at `/.well-known/openid-configuration`). A refused key gets exactly verify's answer, status and headers.
 //
 // Revoking a key stops new tokens at once; tokens already issued live until their `exp`, at most 15 minutes.
+//
+// Needs no root key: the API key being exchanged is the only credential.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -3014,6 +3027,8 @@ type ClientWithResponsesInterface interface {
 	//
 	// Revoking a key stops new tokens at once; tokens already issued live until their `exp`, at most 15 minutes.
 	//
+	// Needs no root key: the API key being exchanged is the only credential.
+	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/tokens (the `IssueToken` operationId).
@@ -3024,6 +3039,8 @@ type ClientWithResponsesInterface interface {
 	// Runs every check of POST /v1/verify on the key (and takes `cost` from its rate limit and quota), then answers a JWT signed with ES256 that any service can check offline against `/.well-known/jwks.json` (its issuer metadata is at `/.well-known/openid-configuration`). A refused key gets exactly verify's answer, status and headers.
 	//
 	// Revoking a key stops new tokens at once; tokens already issued live until their `exp`, at most 15 minutes.
+	//
+	// Needs no root key: the API key being exchanged is the only credential.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -4698,6 +4715,8 @@ func (c *ClientWithResponses) GetKeyUsageWithResponse(ctx context.Context, id st
 //
 // Revoking a key stops new tokens at once; tokens already issued live until their `exp`, at most 15 minutes.
 //
+// Needs no root key: the API key being exchanged is the only credential.
+//
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/tokens (the `IssueToken` operationId).
@@ -4714,6 +4733,8 @@ func (c *ClientWithResponses) IssueTokenWithBodyWithResponse(ctx context.Context
 // Runs every check of POST /v1/verify on the key (and takes `cost` from its rate limit and quota), then answers a JWT signed with ES256 that any service can check offline against `/.well-known/jwks.json` (its issuer metadata is at `/.well-known/openid-configuration`). A refused key gets exactly verify's answer, status and headers.
 //
 // Revoking a key stops new tokens at once; tokens already issued live until their `exp`, at most 15 minutes.
+//
+// Needs no root key: the API key being exchanged is the only credential.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
