@@ -318,3 +318,11 @@ func revokedByText(by string) string {
 	}
 	return " by " + by
 }
+
+// tokenCurl is the ready curl call that exchanges a key for a token.
+func tokenCurl(base string) string {
+	return "curl -X POST " + strings.TrimRight(base, "/") + "/v1/tokens \\\n" +
+		"  -H \"Authorization: Bearer kh_live_…\" \\\n" +
+		"  -H \"Content-Type: application/json\" \\\n" +
+		"  -d '{\"ttl\":300}'"
+}

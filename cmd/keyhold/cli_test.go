@@ -40,6 +40,8 @@ func TestUsageAndFlags(t *testing.T) {
 		{[]string{"admin", "revoke-root-key"}, "admin revoke-root-key --id ID", true},
 		{[]string{"stripe"}, "stripe reconcile", false},
 		{[]string{"stripe", "reconcile"}, "stripe reconcile", true},
+		{[]string{"tokens"}, "tokens rotate", false},
+		{[]string{"tokens", "rotate"}, "tokens rotate", true},
 		{[]string{"version"}, "version", false},
 		{[]string{"help"}, "help [COMMAND]", false},
 	}

@@ -10,13 +10,16 @@ import (
 	"github.com/keyhold/keyhold/internal/jobs"
 	"github.com/keyhold/keyhold/internal/mail"
 	"github.com/keyhold/keyhold/internal/store"
+	"github.com/keyhold/keyhold/internal/tokens"
 )
 
 // newQueue builds the job queue on the database and the store's outbox on
-// it. With KEYHOLD_SMTP_URL it works mail jobs; without, it works nothing
-// and nothing queues mail (auth's email is off).
-func newQueue(ctx context.Context, cfg *config.Config, db *store.DB, secret []byte, log *slog.Logger) (*jobs.Queue, error) {
-	jc := jobs.Config{DB: db.SQL(), Logger: log.With("component", "jobs")}
+// it. It always works the periodic rotation of the token signing keys;
+// with KEYHOLD_SMTP_URL it works mail jobs too, and without, nothing
+// queues mail (auth's email is off).
+func newQueue(ctx context.Context, cfg *config.Config, db *store.DB, secret []byte, tokenSvc *tokens.Service, log *slog.Logger) (*jobs.Queue, error) {
+	jc := jobs.Config{DB: db.SQL(), Logger: log.With("component", "jobs"), Workers: river.NewWorkers()}
+	jc.PeriodicJobs = append(jc.PeriodicJobs, tokens.Register(jc.Workers, tokenSvc))
 	if db.Postgres() {
 		jc.PostgresURL = cfg.DatabaseURL
 	}
@@ -25,7 +28,6 @@ func newQueue(ctx context.Context, cfg *config.Config, db *store.DB, secret []by
 		if err != nil {
 			return nil, err
 		}
-		jc.Workers = river.NewWorkers()
 		mail.Register(jc.Workers, w)
 		log.Info("email on", "smtp", cfg.SMTP.String(), "from", cfg.EmailFrom.String())
 	}

@@ -52,6 +52,7 @@ Usage:
   keyhold admin promote --email E make an account an operator (sees /admin)
   keyhold admin demote --email E  take an account's operator role away
   keyhold stripe reconcile        re-read every subscription from Stripe and repair local state
+  keyhold tokens rotate           make a new signing key for POST /v1/tokens now
   keyhold version                 print the version
   keyhold help [COMMAND]          print this help, or a command's
 
@@ -108,6 +109,8 @@ func dispatch(ctx context.Context, args []string, getenv func(string) string, st
 		return admin(ctx, rest, getenv, stdin, stdout, stderr)
 	case "stripe":
 		return stripeCmd(ctx, rest, getenv, stdout, stderr)
+	case "tokens":
+		return tokensCmd(ctx, rest, getenv, stdout, stderr)
 	case "version", "--version", "-v":
 		if cmd == "version" {
 			if err := parseFlags(newFlags("version"), rest, versionUsage, stdout, stderr); err != nil {

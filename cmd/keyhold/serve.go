@@ -16,6 +16,7 @@ import (
 	"github.com/keyhold/keyhold/internal/rootkey"
 	"github.com/keyhold/keyhold/internal/server"
 	"github.com/keyhold/keyhold/internal/team"
+	"github.com/keyhold/keyhold/internal/tokens"
 	"github.com/keyhold/keyhold/internal/verify"
 )
 
@@ -60,6 +61,8 @@ Environment:
   KEYHOLD_TRUSTED_PROXIES       CIDRs whose X-Forwarded-For is believed (default: none)
   KEYHOLD_METRICS_TOKEN         when set, /metrics needs "Authorization: Bearer <token>"
                                 (default: none, /metrics is open)
+  KEYHOLD_TOKEN_AUDIENCES       comma-separated aud values POST /v1/tokens may issue
+                                for, the first the default (default: the base URL)
   KEYHOLD_USAGE_FLUSH_INTERVAL  how often usage is written to the database (default 1s)
   KEYHOLD_SMTP_URL              smtp://user:pass@host:port (STARTTLS when offered),
                                 smtps://… (TLS) or smtp+insecure://host:port (plain);
@@ -113,7 +116,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if cfg.BaseURLDerived {
 		cfg.BaseURL = config.DefaultBaseURL(ln.Addr().String())
 	}
-	queue, err := newQueue(ctx, cfg, db, sec, log)
+	// Signing keys are made on first need; the queue rotates them.
+	tokenSvc, err := tokens.New(tokens.Config{Store: db, Secret: sec, Issuer: cfg.BaseURL.String(), Audiences: cfg.TokenAudiences, Logger: log})
+	if err != nil {
+		return err
+	}
+	queue, err := newQueue(ctx, cfg, db, sec, tokenSvc, log)
 	if err != nil {
 		return err
 	}
@@ -189,6 +197,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		RootKeys:       rootKeySvc,
 		Plans:          catalog,
 		Verifier:       verifier,
+		Tokens:         tokenSvc,
 		Reads:          db,
 		APIStore:       db,
 		Billing:        billingSvc,
@@ -222,7 +231,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	log.Info("listening", "addr", ln.Addr().String(), "base_url", cfg.BaseURL.String(), "version", version())
 
 	go sweep(ctx, db, log)
-	if err := queue.Start(ctx); err != nil {
+	if err := queue.Start(ctx); err != nil && ctx.Err() == nil {
+		// (A stop that comes while the queue starts is a stop, not a
+		// failure: the queue now always starts, for the key rotation.)
 		return err
 	}
 

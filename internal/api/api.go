@@ -135,6 +135,7 @@ func Mount(e *echo.Echo, c Config) (*API, error) {
 	a.registerUsage()
 	a.registerAudit()
 	a.describeVerify() // served by the server's own handler; only described here
+	a.describeTokens() // likewise
 	return a, nil
 }
 

@@ -30,7 +30,8 @@ type UsageBucket struct {
 	QuotaExceeded int64     `json:"quota_exceeded" example:"0"`
 	ScopeDenied   int64     `json:"scope_denied" doc:"Verifications refused for a missing scope." example:"1"`
 	Invalid       int64     `json:"invalid" doc:"Verifications of a revoked or expired key." example:"2"`
-	Total         int64     `json:"total" doc:"Every verification counted, whatever its outcome." example:"126"`
+	TokenIssued   int64     `json:"token_issued" doc:"Exchanges of the key for a token (POST /v1/tokens); they take cost like valid verifications." example:"4"`
+	Total         int64     `json:"total" doc:"Every verification and exchange counted, whatever its outcome." example:"130"`
 }
 
 type usageOutput struct{ Body Usage }
@@ -80,7 +81,7 @@ func (a *API) usage(ctx context.Context, r keys.UsageRange, bs []keys.UsageBucke
 	}
 	for i, b := range bs {
 		out.Data[i] = UsageBucket{Start: b.Start.UTC(), Valid: b.Valid, RateLimited: b.RateLimited, QuotaExceeded: b.QuotaExceeded,
-			ScopeDenied: b.ScopeDenied, Invalid: b.Invalid, Total: b.Total()}
+			ScopeDenied: b.ScopeDenied, Invalid: b.Invalid, TokenIssued: b.TokenIssued, Total: b.Total()}
 	}
 	return &usageOutput{Body: out}, nil
 }

@@ -37,6 +37,10 @@ type Config struct {
 	// (A–Z a–z 0–9 - . _ ~ + / and trailing =), so that hex or base64
 	// output fits; empty leaves /metrics open.
 	MetricsToken string
+	// TokenAudiences is KEYHOLD_TOKEN_AUDIENCES, comma-separated: the aud
+	// values /v1/tokens may issue for, the first the default. Empty: only
+	// the base URL without its trailing slash (see tokens.Config).
+	TokenAudiences []string
 	// SMTP is KEYHOLD_SMTP_URL parsed; nil: email is off.
 	SMTP *SMTP
 	// EmailFrom is KEYHOLD_EMAIL_FROM, the From of every mail.
@@ -227,6 +231,19 @@ func Load(getenv func(string) string) (*Config, error) {
 			return nil, &Error{"KEYHOLD_METRICS_TOKEN", "may contain only A-Z a-z 0-9 - . _ ~ + / and trailing = (e.g. openssl rand -hex 32)"}
 		}
 		c.MetricsToken = t
+	}
+
+	if v := get("KEYHOLD_TOKEN_AUDIENCES", ""); v != "" {
+		for _, part := range strings.Split(v, ",") {
+			part = strings.TrimSpace(part)
+			if part == "" {
+				continue
+			}
+			if len(part) > 255 || strings.ContainsAny(part, " \t\"") {
+				return nil, &Error{"KEYHOLD_TOKEN_AUDIENCES", fmt.Sprintf("must be a comma-separated list of audiences (URLs or names, no spaces or quotes, at most 255 characters each), %q is not one", part)}
+			}
+			c.TokenAudiences = append(c.TokenAudiences, part)
+		}
 	}
 
 	flush := get("KEYHOLD_USAGE_FLUSH_INTERVAL", "1s")

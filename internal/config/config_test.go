@@ -261,3 +261,17 @@ func TestLoadRejectsSMTP(t *testing.T) {
 		})
 	}
 }
+
+func TestLoadTokenAudiences(t *testing.T) {
+	c, err := Load(env(map[string]string{"KEYHOLD_TOKEN_AUDIENCES": " https://api.example.com , billing,"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.TokenAudiences) != 2 || c.TokenAudiences[0] != "https://api.example.com" || c.TokenAudiences[1] != "billing" {
+		t.Errorf("audiences %q", c.TokenAudiences)
+	}
+	_, err = Load(env(map[string]string{"KEYHOLD_TOKEN_AUDIENCES": `a b`}))
+	if err == nil || !strings.Contains(err.Error(), "KEYHOLD_TOKEN_AUDIENCES") {
+		t.Errorf("an audience with a space: %v", err)
+	}
+}

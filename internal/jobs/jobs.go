@@ -43,6 +43,9 @@ type Config struct {
 	Logger *slog.Logger
 	// RetryPolicy decides when a failed job is tried again; nil: Backoff.
 	RetryPolicy river.ClientRetryPolicy
+	// PeriodicJobs are inserted on a schedule by the elected leader among
+	// the instances (only with Workers).
+	PeriodicJobs []*river.PeriodicJob
 	// PollInterval is how often the queue looks for jobs that are due
 	// (retries, and new jobs on SQLite, which has no LISTEN); default 1s.
 	PollInterval time.Duration
@@ -96,6 +99,7 @@ func New(ctx context.Context, c Config) (*Queue, error) {
 	}
 	if c.Workers != nil {
 		rc.Workers = c.Workers
+		rc.PeriodicJobs = c.PeriodicJobs
 		n := c.Concurrency
 		if n <= 0 {
 			n = 4

@@ -127,6 +127,7 @@ type Store interface {
 type UsageCounts struct {
 	Valid, RateLimited, QuotaExceeded int64
 	ScopeDenied                       int64 // INSUFFICIENT_SCOPE
+	TokenIssued                       int64 // VALID exchanges of the key for a token (POST /v1/tokens)
 	Invalid                           int64 // REVOKED, EXPIRED; before 0012 also INSUFFICIENT_SCOPE
 	Cost                              int64
 }

@@ -50,7 +50,7 @@ type KeyVolume struct {
 
 // Total is every verification counted, whatever its outcome.
 func (u UsageCounts) Total() int64 {
-	return u.Valid + u.RateLimited + u.QuotaExceeded + u.ScopeDenied + u.Invalid
+	return u.Valid + u.RateLimited + u.QuotaExceeded + u.ScopeDenied + u.Invalid + u.TokenIssued
 }
 
 // Search returns the keys f selects across accounts, newest first, at

@@ -20,6 +20,7 @@ func (u *UsageCounts) Add(o UsageCounts) {
 	u.RateLimited += o.RateLimited
 	u.QuotaExceeded += o.QuotaExceeded
 	u.ScopeDenied += o.ScopeDenied
+	u.TokenIssued += o.TokenIssued
 	u.Invalid += o.Invalid
 	u.Cost += o.Cost
 }

@@ -46,6 +46,9 @@ func (s *Server) routes() {
 	// The API: no session, no cookies, no CSRF; the handler limits bodies
 	// to 4 KiB itself so its refusal has the verify answer's shape.
 	e.POST("/v1/verify", s.handleVerify)
+	e.POST("/v1/tokens", s.handleTokenIssue)
+	e.GET("/.well-known/jwks.json", s.handleJWKS, ops...)
+	e.GET("/.well-known/openid-configuration", s.handleOpenIDConfiguration, ops...)
 	e.GET("/docs", s.handleDocs, ops...) // the API's reference: public, no session
 
 	// Public pages: CSRF on forms, a session is optional (logged-in users

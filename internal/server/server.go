@@ -27,6 +27,7 @@ import (
 	"github.com/keyhold/keyhold/internal/plans"
 	"github.com/keyhold/keyhold/internal/rootkey"
 	"github.com/keyhold/keyhold/internal/team"
+	"github.com/keyhold/keyhold/internal/tokens"
 	"github.com/keyhold/keyhold/internal/verify"
 )
 
@@ -44,6 +45,8 @@ type Config struct {
 	Billing *billing.Service
 	// Verifier answers /v1/verify; the pages take its live quota counts.
 	Verifier *verify.Verifier
+	// Tokens issues the JWTs of /v1/tokens and serves the JWKS.
+	Tokens *tokens.Service
 	// Reads are the read side's queries (the store), behind the pages
 	// that show keys and usage.
 	Reads overview.Store
@@ -83,6 +86,7 @@ type Server struct {
 	plans       *plans.Catalog
 	billing     *billing.Service
 	verifier    *verify.Verifier
+	tokens      *tokens.Service
 	overview    *overview.Service
 	verifyCount [verify.Unavailable + 1]prometheus.Counter
 	log         *slog.Logger
@@ -100,8 +104,8 @@ type Server struct {
 
 // New builds a Server and its routes.
 func New(c Config) (*Server, error) {
-	if c.Auth == nil || c.Keys == nil || c.Team == nil || c.RootKeys == nil || c.Plans == nil || c.Verifier == nil || c.Reads == nil || c.APIStore == nil || c.Billing == nil || c.Logger == nil || c.BaseURL == nil || len(c.Secret) < 32 {
-		return nil, errors.New("server: Auth, Keys, Team, RootKeys, Plans, Verifier, Reads, APIStore, Billing, Logger, BaseURL and a 32-byte Secret are required")
+	if c.Auth == nil || c.Keys == nil || c.Team == nil || c.RootKeys == nil || c.Plans == nil || c.Verifier == nil || c.Tokens == nil || c.Reads == nil || c.APIStore == nil || c.Billing == nil || c.Logger == nil || c.BaseURL == nil || len(c.Secret) < 32 {
+		return nil, errors.New("server: Auth, Keys, Team, RootKeys, Plans, Verifier, Tokens, Reads, APIStore, Billing, Logger, BaseURL and a 32-byte Secret are required")
 	}
 	reads, err := overview.New(overview.Config{Store: c.Reads, Plans: c.Plans, Live: c.Verifier})
 	if err != nil {
@@ -121,6 +125,7 @@ func New(c Config) (*Server, error) {
 		rootKeys: c.RootKeys,
 		plans:    c.Plans,
 		verifier: c.Verifier,
+		tokens:   c.Tokens,
 		overview: reads,
 		billing:  c.Billing,
 		log:      c.Logger,

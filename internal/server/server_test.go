@@ -29,6 +29,7 @@ import (
 	"github.com/keyhold/keyhold/internal/store/storetest"
 	"github.com/keyhold/keyhold/internal/team"
 	"github.com/keyhold/keyhold/internal/testenv"
+	"github.com/keyhold/keyhold/internal/tokens"
 	"github.com/keyhold/keyhold/internal/verify"
 )
 
@@ -46,6 +47,7 @@ type harness struct {
 	RootKeys *rootkey.Service
 	Verifier *verify.Verifier
 	Billing  *billing.Service
+	Tokens   *tokens.Service
 	// Registry is the server's metrics registry, for tests that count
 	// series; Handler serves requests in process, for tests that send
 	// thousands.
@@ -158,8 +160,12 @@ func serverOn(tb testing.TB, db *store.DB, opts ...option) *harness {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	tokenSvc, err := tokens.New(tokens.Config{Store: db, Secret: secret, Issuer: base.String()})
+	if err != nil {
+		tb.Fatal(err)
+	}
 	logs := &testenv.LogBuffer{}
-	cfg := server.Config{
+	cfg := server.Config{Tokens: tokenSvc,
 		Auth: svc, Keys: keySvc, Team: teamSvc, RootKeys: rootKeySvc, Plans: catalog, Verifier: verifier, Reads: db, APIStore: db, Billing: billingSvc, Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		BaseURL: base, Secret: secret, Ready: db.Ping, Registry: prometheus.NewRegistry(),
 	}
@@ -172,7 +178,7 @@ func serverOn(tb testing.TB, db *store.DB, opts ...option) *harness {
 	}
 	ts := httptest.NewServer(srv)
 	tb.Cleanup(ts.Close)
-	return &harness{t: tb, URL: ts.URL, DB: db, log: logs, Auth: cfg.Auth, Keys: cfg.Keys, Team: cfg.Team, RootKeys: cfg.RootKeys, Verifier: cfg.Verifier, Billing: cfg.Billing,
+	return &harness{t: tb, URL: ts.URL, DB: db, log: logs, Auth: cfg.Auth, Keys: cfg.Keys, Team: cfg.Team, RootKeys: cfg.RootKeys, Verifier: cfg.Verifier, Billing: cfg.Billing, Tokens: cfg.Tokens,
 		Registry: cfg.Registry, Handler: srv}
 }
 

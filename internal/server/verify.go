@@ -29,7 +29,13 @@ func (s *Server) handleVerify(c echo.Context) error {
 	var res verify.Result
 	s.verifier.Verify(r.Context(), &vreq, &res)
 	s.verifyCount[res.Code].Inc()
+	return writeVerifyResult(c, bufp, &res)
+}
 
+// writeVerifyResult writes res as /v1/verify answers it: status, headers
+// (RateLimit-* when a key was found, Retry-After when refused for a while)
+// and body, rendered in *bufp. /v1/tokens answers its refusals with it.
+func writeVerifyResult(c echo.Context, bufp *[]byte, res *verify.Result) error {
 	h := c.Response().Header()
 	h["Content-Type"] = jsonContentType
 	h["Cache-Control"] = noStore
@@ -41,7 +47,7 @@ func (s *Server) handleVerify(c echo.Context) error {
 	if ra := res.RetryAfter(); ra > 0 {
 		h["Retry-After"] = []string{strconv.FormatInt(ra, 10)}
 	}
-	out := verify.AppendJSON((*bufp)[:0], &res)
+	out := verify.AppendJSON((*bufp)[:0], res)
 	*bufp = out
 	c.Response().WriteHeader(res.Code.HTTPStatus())
 	_, err := c.Response().Write(out)

@@ -258,7 +258,7 @@ func (db *DB) OverrideKey(ctx context.Context, keyID string, rate, burst *int, q
 // usageSums is the SELECT list of summed usage counts.
 const usageSums = "COALESCE(SUM(valid),0) AS valid, COALESCE(SUM(rate_limited),0) AS rate_limited, " +
 	"COALESCE(SUM(quota_exceeded),0) AS quota_exceeded, COALESCE(SUM(scope_denied),0) AS scope_denied, " +
-	"COALESCE(SUM(invalid),0) AS invalid, COALESCE(SUM(cost),0) AS cost"
+	"COALESCE(SUM(invalid),0) AS invalid, COALESCE(SUM(token_issued),0) AS token_issued, COALESCE(SUM(cost),0) AS cost"
 
 // UsageByHour returns every key's usage summed per hour from since on,
 // oldest first.
@@ -287,7 +287,7 @@ func (db *DB) TopKeys(ctx context.Context, since time.Time, limit int) ([]keys.K
 		keys.UsageCounts
 	}
 	err := db.ctx(ctx).Model(&usageRecord{}).Select("key_id, "+usageSums).Where("hour >= ?", since.UTC()).
-		Group("key_id").Order("SUM(valid + rate_limited + quota_exceeded + scope_denied + invalid) DESC, key_id").Limit(limit).Scan(&sums).Error
+		Group("key_id").Order("SUM(valid + rate_limited + quota_exceeded + scope_denied + invalid + token_issued) DESC, key_id").Limit(limit).Scan(&sums).Error
 	if err != nil {
 		return nil, fmt.Errorf("store: top keys: %w", err)
 	}

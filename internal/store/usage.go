@@ -23,6 +23,7 @@ type usageRecord struct {
 	RateLimited   int64
 	QuotaExceeded int64
 	ScopeDenied   int64
+	TokenIssued   int64
 	Invalid       int64
 	Cost          int64
 }
@@ -134,6 +135,7 @@ func (db *DB) AddUsage(ctx context.Context, usage []verify.Usage) error {
 		r.RateLimited += u.RateLimited
 		r.QuotaExceeded += u.QuotaExceeded
 		r.ScopeDenied += u.ScopeDenied
+		r.TokenIssued += u.TokenIssued
 		r.Invalid += u.Invalid
 		r.Cost += u.Cost
 		if u.Cost != 0 {
@@ -202,7 +204,7 @@ func (db *DB) AddUsage(ctx context.Context, usage []verify.Usage) error {
 		if len(hourRows) > 0 {
 			err := tx.Clauses(clause.OnConflict{
 				Columns:   []clause.Column{{Name: "key_id"}, {Name: "hour"}},
-				DoUpdates: add("usage_hourly", "valid", "rate_limited", "quota_exceeded", "scope_denied", "invalid", "cost"),
+				DoUpdates: add("usage_hourly", "valid", "rate_limited", "quota_exceeded", "scope_denied", "invalid", "token_issued", "cost"),
 			}).CreateInBatches(hourRows, 500).Error
 			if err != nil {
 				return fmt.Errorf("store: add usage: %w", err)
@@ -276,7 +278,7 @@ func hourlyOf(recs []usageRecord) []keys.HourlyUsage {
 	out := make([]keys.HourlyUsage, len(recs))
 	for i, r := range recs {
 		out[i] = keys.HourlyUsage{Hour: r.Hour.UTC(), UsageCounts: keys.UsageCounts{
-			Valid: r.Valid, RateLimited: r.RateLimited, QuotaExceeded: r.QuotaExceeded, ScopeDenied: r.ScopeDenied, Invalid: r.Invalid, Cost: r.Cost}}
+			Valid: r.Valid, RateLimited: r.RateLimited, QuotaExceeded: r.QuotaExceeded, ScopeDenied: r.ScopeDenied, Invalid: r.Invalid, TokenIssued: r.TokenIssued, Cost: r.Cost}}
 	}
 	return out
 }

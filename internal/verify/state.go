@@ -22,13 +22,15 @@ type Entry struct {
 	suspended        bool  // the account is suspended
 	expiresAt        int64 // unix ns; 0: never
 	secretExpiresAt  int64 // unix ns; 0: never (set when rotated away)
-	json             []byte
-	loadedAt         atomic.Int64 // unix ns; moved on by the cache when a re-read fails
-	used             atomic.Int64 // unix ns of the last lookup, at most a second old (cache eviction)
-	refreshing       atomic.Bool  // a background re-read of this entry is claimed or running
-	gen              int64        // the key's change counter when it was read (shared limits)
-	periodKey        int64        // Period.Start in unix ns; 0 for calendar months
-	state            *keyState
+	// Meta is the key's metadata as answered (a JSON object), for tokens.
+	Meta       []byte
+	json       []byte
+	loadedAt   atomic.Int64 // unix ns; moved on by the cache when a re-read fails
+	used       atomic.Int64 // unix ns of the last lookup, at most a second old (cache eviction)
+	refreshing atomic.Bool  // a background re-read of this entry is claimed or running
+	gen        int64        // the key's change counter when it was read (shared limits)
+	periodKey  int64        // Period.Start in unix ns; 0 for calendar months
+	state      *keyState
 }
 
 // keyState is what the process counts for one key. It outlives cache
@@ -48,12 +50,12 @@ type keyState struct {
 	hour        atomic.Int64 // unix seconds of the current usage bucket
 
 	// Outcomes counted since the last snapshot.
-	valid, rateLimited, quotaExceeded, scopeDenied, invalid, cost atomic.Int64
-	lastUsed                                                      atomic.Int64 // unix ns
-	pending                                                       []Usage      // snapshots taken at rollovers
-	dirty                                                         atomic.Bool  // counted since the last drain
-	lastWritten                                                   int64        // last use last written (unix ns); guarded by mu
-	synced                                                        atomic.Int64 // the shared limits' recovery epoch this key last synced in
+	valid, rateLimited, quotaExceeded, scopeDenied, invalid, tokenIssued, cost atomic.Int64
+	lastUsed                                                                   atomic.Int64 // unix ns
+	pending                                                                    []Usage      // snapshots taken at rollovers
+	dirty                                                                      atomic.Bool  // counted since the last drain
+	lastWritten                                                                int64        // last use last written (unix ns); guarded by mu
+	synced                                                                     atomic.Int64 // the shared limits' recovery epoch this key last synced in
 
 	// What shared limits (RedisLimits) need to put this instance's share
 	// of the window back into Redis after an outage, exactly once. All are
@@ -82,6 +84,7 @@ type Usage struct {
 	QuotaExceeded    int64
 	ScopeDenied      int64 // INSUFFICIENT_SCOPE: a good key asked for a scope it lacks
 	Invalid          int64 // any other refusal of a known key: REVOKED, EXPIRED
+	TokenIssued      int64 // VALID exchanges for a token (Request.Exchange); their cost is in Cost
 	Cost             int64
 	LastUsed         time.Time // zero: no valid call
 	// Batch names the flush the row belongs to; every row of one AddUsage
@@ -91,7 +94,7 @@ type Usage struct {
 }
 
 func (u *Usage) empty() bool {
-	return u.Valid == 0 && u.RateLimited == 0 && u.QuotaExceeded == 0 && u.ScopeDenied == 0 && u.Invalid == 0 && u.Cost == 0 && u.LastUsed.IsZero()
+	return u.Valid == 0 && u.RateLimited == 0 && u.QuotaExceeded == 0 && u.ScopeDenied == 0 && u.Invalid == 0 && u.TokenIssued == 0 && u.Cost == 0 && u.LastUsed.IsZero()
 }
 
 // windowFor returns the quota window holding now, rolling the state over
@@ -131,8 +134,9 @@ func (st *keyState) window() Window {
 	return Window{Start: time.Unix(0, st.windowStart.Load()).UTC(), End: time.Unix(0, st.windowEnd.Load()).UTC()}
 }
 
-// count records one outcome at now.
-func (st *keyState) count(code Code, cost int64, now time.Time) {
+// count records one outcome at now; exchange: a VALID one issued a token
+// (counted as TokenIssued instead of Valid).
+func (st *keyState) count(code Code, exchange bool, cost int64, now time.Time) {
 	if h := now.Unix() / 3600 * 3600; h != st.hour.Load() {
 		st.mu.Lock()
 		if h != st.hour.Load() {
@@ -143,7 +147,11 @@ func (st *keyState) count(code Code, cost int64, now time.Time) {
 	}
 	switch code {
 	case Valid:
-		st.valid.Add(1)
+		if exchange {
+			st.tokenIssued.Add(1)
+		} else {
+			st.valid.Add(1)
+		}
 		st.cost.Add(cost)
 		st.lastUsed.Store(now.UnixNano())
 	case RateLimited:
@@ -174,6 +182,7 @@ func (st *keyState) snapshotLocked() {
 		QuotaExceeded: st.quotaExceeded.Swap(0),
 		ScopeDenied:   st.scopeDenied.Swap(0),
 		Invalid:       st.invalid.Swap(0),
+		TokenIssued:   st.tokenIssued.Swap(0),
 		Cost:          st.cost.Swap(0),
 	}
 	// Last use is written at most once a minute per key: pages show it

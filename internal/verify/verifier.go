@@ -174,6 +174,10 @@ type Request struct {
 	Key    string
 	Cost   int64 // 0..MaxCost; the caller applies the default of 1
 	Scopes []string
+	// Exchange marks a token exchange (POST /v1/tokens): checked and
+	// charged like a verification, but a VALID one is counted in usage
+	// as TokenIssued.
+	Exchange bool
 }
 
 // Result is the answer to a verification.
@@ -243,7 +247,7 @@ func (v *Verifier) check(ctx context.Context, h *[32]byte, req *Request, res *Re
 			return false
 		}
 		res.Decision = d
-		e.state.count(res.Code, 0, now)
+		e.state.count(res.Code, false, 0, now)
 		return true
 	}
 	d, err := v.limits.Take(ctx, e, req.Cost, now)
@@ -267,7 +271,7 @@ func (v *Verifier) check(ctx context.Context, h *[32]byte, req *Request, res *Re
 	case d.QuotaExceeded:
 		res.Code = QuotaExceeded
 	}
-	e.state.count(res.Code, req.Cost, now)
+	e.state.count(res.Code, req.Exchange, req.Cost, now)
 	return true
 }
 
@@ -409,11 +413,11 @@ func (v *Verifier) newEntry(ctx context.Context, rec *Record, now time.Time) (*E
 	if rec.SecretExpiresAt != nil {
 		e.secretExpiresAt = rec.SecretExpiresAt.UnixNano()
 	}
-	js, err := v.entryJSON(k, plan.ID)
+	js, meta, err := v.entryJSON(k, plan.ID)
 	if err != nil {
 		return nil, err
 	}
-	e.json = js
+	e.json, e.Meta = js, meta
 	st, err := v.state(ctx, e, now)
 	if err != nil {
 		return nil, err
@@ -456,7 +460,7 @@ func (v *Verifier) state(ctx context.Context, e *Entry, now time.Time) (*keyStat
 // must neither fail the verification nor make the answer undecodable, so
 // such a number is answered as a string of its literal (logged, by key id,
 // so the operator can tell the owner).
-func (v *Verifier) entryJSON(k *keys.Key, planID string) ([]byte, error) {
+func (v *Verifier) entryJSON(k *keys.Key, planID string) (js, meta []byte, err error) {
 	meta, changed := keys.ReadableMeta(k.Meta)
 	if changed {
 		v.log.Warn("key metadata is not readable as stored; answered in a readable form", "key_id", k.ID)
@@ -480,9 +484,9 @@ func (v *Verifier) entryJSON(k *keys.Key, planID string) ([]byte, error) {
 		ExpiresAt *string         `json:"expires_at"`
 	}{k.ID, k.AccountID, k.Name, planID, scopes, meta, exp})
 	if err != nil {
-		return nil, fmt.Errorf("verify: render key: %w", err)
+		return nil, nil, fmt.Errorf("verify: render key: %w", err)
 	}
-	return b[1 : len(b)-1], nil // without the braces, to splice into the answer
+	return b[1 : len(b)-1], meta, nil // without the braces, to splice into the answer
 }
 
 // InvalidateKey drops every cached secret of a key, so the next

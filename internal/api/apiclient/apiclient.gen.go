@@ -208,6 +208,21 @@ func (e ListKeyObject) Valid() bool {
 	}
 }
 
+// Defines values for TokenAnswerTokenType.
+const (
+	Bearer TokenAnswerTokenType = "Bearer"
+)
+
+// Valid indicates whether the value is a known member of the TokenAnswerTokenType enum.
+func (e TokenAnswerTokenType) Valid() bool {
+	switch e {
+	case Bearer:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for UsageGranularity.
 const (
 	UsageGranularityDay  UsageGranularity = "day"
@@ -739,6 +754,65 @@ type RateLimit struct {
 	Rate int64 `json:"rate"`
 }
 
+// TokenAnswer defines model for TokenAnswer.
+type TokenAnswer struct {
+	// ExpiresAt When the token expires (its exp).
+	ExpiresAt time.Time `json:"expires_at"`
+
+	// ExpiresIn Seconds until the token expires.
+	//
+	// Example: 300
+	ExpiresIn int64 `json:"expires_in"`
+
+	// KeyId The id of the key exchanged (the token's sub).
+	//
+	// Example: key_01J9Z8Q4W6X2
+	KeyId string `json:"key_id"`
+
+	// Token The JWT (ES256): iss, sub (the key id), aud, iat, nbf, exp, jti, acct, plan, scope (space-separated), meta. Check it against /.well-known/jwks.json.
+	//
+	// Example: eyJhbGciOiJFUzI1NiIsImtpZCI6Ii4uLiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIuLi4ifQ.c2ln
+	Token string `json:"token"`
+
+	// TokenType Always Bearer.
+	//
+	// Example: Bearer
+	TokenType TokenAnswerTokenType `json:"token_type"`
+}
+
+// TokenAnswerTokenType Always Bearer.
+//
+// Example: Bearer
+type TokenAnswerTokenType string
+
+// TokenRequest defines model for TokenRequest.
+type TokenRequest struct {
+	// Audience The token's aud: one of the server's KEYHOLD_TOKEN_AUDIENCES (default the first; when unset, the base URL).
+	//
+	// Example: https://api.example.com
+	Audience *string `json:"audience,omitempty"`
+
+	// Cost What the exchange takes from the key's rate limit and quota, as for verify.
+	//
+	// Example: 1
+	Cost *int64 `json:"cost,omitempty"`
+
+	// Key The API key to exchange. It may come instead as Authorization: Bearer … or X-API-Key.
+	//
+	// Example: kh_live_4eC39HqLyjWDarjtT1zdp7dc3fRt7T
+	Key *string `json:"key,omitempty"`
+
+	// Scopes The token's scopes: a subset of the key's, else INSUFFICIENT_SCOPE. Default: all of the key's.
+	//
+	// Example: ["read"]
+	Scopes *[]string `json:"scopes,omitempty"`
+
+	// Ttl The token's lifetime in seconds.
+	//
+	// Example: 300
+	Ttl *int64 `json:"ttl,omitempty"`
+}
+
 // Usage defines model for Usage.
 type Usage struct {
 	// Data One bucket per UTC day or hour, oldest first, quiet ones included with zeros.
@@ -780,9 +854,14 @@ type UsageBucket struct {
 	// Start The bucket's start, a UTC midnight or hour.
 	Start time.Time `json:"start"`
 
-	// Total Every verification counted, whatever its outcome.
+	// TokenIssued Exchanges of the key for a token (POST /v1/tokens); they take cost like valid verifications.
 	//
-	// Example: 126
+	// Example: 4
+	TokenIssued int64 `json:"token_issued"`
+
+	// Total Every verification and exchange counted, whatever its outcome.
+	//
+	// Example: 130
 	Total int64 `json:"total"`
 
 	// Valid Example: 120
@@ -1014,6 +1093,9 @@ type UpdateKeyJSONRequestBody = KeyPatch
 
 // RotateKeyJSONRequestBody defines body for RotateKey for application/json ContentType.
 type RotateKeyJSONRequestBody = KeyRotateInputBody
+
+// IssueTokenJSONRequestBody defines body for IssueToken for application/json ContentType.
+type IssueTokenJSONRequestBody = TokenRequest
 
 // VerifyKeyJSONRequestBody defines body for VerifyKey for application/json ContentType.
 type VerifyKeyJSONRequestBody = VerifyRequest
@@ -1271,6 +1353,32 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /v1/keys/{id}/usage (the `GetKeyUsage` operationId).
 	GetKeyUsage(ctx context.Context, id string, params *GetKeyUsageParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// IssueTokenWithBody Exchange an API key for a short-lived JWT
+	//
+	// Runs every check of POST /v1/verify on the key (and takes `cost` from its rate limit and quota), then answers a JWT signed with ES256 that any service can check offline against `/.well-known/jwks.json` (its issuer metadata is at `/.well-known/openid-configuration`). A refused key gets exactly verify's answer, status and headers.
+	//
+	// Revoking a key stops new tokens at once; tokens already issued live until their `exp`, at most 15 minutes.
+	//
+	// Needs no root key: the API key being exchanged is the only credential.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/tokens (the `IssueToken` operationId).
+	IssueTokenWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// IssueToken Exchange an API key for a short-lived JWT
+	//
+	// Runs every check of POST /v1/verify on the key (and takes `cost` from its rate limit and quota), then answers a JWT signed with ES256 that any service can check offline against `/.well-known/jwks.json` (its issuer metadata is at `/.well-known/openid-configuration`). A refused key gets exactly verify's answer, status and headers.
+	//
+	// Revoking a key stops new tokens at once; tokens already issued live until their `exp`, at most 15 minutes.
+	//
+	// Needs no root key: the API key being exchanged is the only credential.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/tokens (the `IssueToken` operationId).
+	IssueToken(ctx context.Context, body IssueTokenJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// VerifyKeyWithBody Verify an API key
 	//
@@ -1649,6 +1757,52 @@ func (c *Client) RotateKey(ctx context.Context, id string, params *RotateKeyPara
 // Corresponds with GET /v1/keys/{id}/usage (the `GetKeyUsage` operationId).
 func (c *Client) GetKeyUsage(ctx context.Context, id string, params *GetKeyUsageParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetKeyUsageRequest(c.Server, id, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// IssueTokenWithBody Exchange an API key for a short-lived JWT
+//
+// Runs every check of POST /v1/verify on the key (and takes `cost` from its rate limit and quota), then answers a JWT signed with ES256 that any service can check offline against `/.well-known/jwks.json` (its issuer metadata is at `/.well-known/openid-configuration`). A refused key gets exactly verify's answer, status and headers.
+//
+// Revoking a key stops new tokens at once; tokens already issued live until their `exp`, at most 15 minutes.
+//
+// Needs no root key: the API key being exchanged is the only credential.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/tokens (the `IssueToken` operationId).
+func (c *Client) IssueTokenWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewIssueTokenRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// IssueToken Exchange an API key for a short-lived JWT
+//
+// Runs every check of POST /v1/verify on the key (and takes `cost` from its rate limit and quota), then answers a JWT signed with ES256 that any service can check offline against `/.well-known/jwks.json` (its issuer metadata is at `/.well-known/openid-configuration`). A refused key gets exactly verify's answer, status and headers.
+//
+// Revoking a key stops new tokens at once; tokens already issued live until their `exp`, at most 15 minutes.
+//
+// Needs no root key: the API key being exchanged is the only credential.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/tokens (the `IssueToken` operationId).
+func (c *Client) IssueToken(ctx context.Context, body IssueTokenJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewIssueTokenRequest(c.Server, body)
 	if err != nil {
 		return nil, err
 	}
@@ -2547,6 +2701,46 @@ func NewGetKeyUsageRequest(server string, id string, params *GetKeyUsageParams) 
 	return req, nil
 }
 
+// NewIssueTokenRequest calls the generic IssueToken builder with application/json body
+func NewIssueTokenRequest(server string, body IssueTokenJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewIssueTokenRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewIssueTokenRequestWithBody constructs an http.Request for the IssueToken method, with any body, and a specified content type
+func NewIssueTokenRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/tokens")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewVerifyKeyRequest calls the generic VerifyKey builder with application/json body
 func NewVerifyKeyRequest(server string, body VerifyKeyJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -2826,6 +3020,32 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /v1/keys/{id}/usage (the `GetKeyUsage` operationId).
 	GetKeyUsageWithResponse(ctx context.Context, id string, params *GetKeyUsageParams, reqEditors ...RequestEditorFn) (*GetKeyUsageResponse, error)
+
+	// IssueTokenWithBodyWithResponse Exchange an API key for a short-lived JWT
+	//
+	// Runs every check of POST /v1/verify on the key (and takes `cost` from its rate limit and quota), then answers a JWT signed with ES256 that any service can check offline against `/.well-known/jwks.json` (its issuer metadata is at `/.well-known/openid-configuration`). A refused key gets exactly verify's answer, status and headers.
+	//
+	// Revoking a key stops new tokens at once; tokens already issued live until their `exp`, at most 15 minutes.
+	//
+	// Needs no root key: the API key being exchanged is the only credential.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/tokens (the `IssueToken` operationId).
+	IssueTokenWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*IssueTokenResponse, error)
+
+	// IssueTokenWithResponse Exchange an API key for a short-lived JWT
+	//
+	// Runs every check of POST /v1/verify on the key (and takes `cost` from its rate limit and quota), then answers a JWT signed with ES256 that any service can check offline against `/.well-known/jwks.json` (its issuer metadata is at `/.well-known/openid-configuration`). A refused key gets exactly verify's answer, status and headers.
+	//
+	// Revoking a key stops new tokens at once; tokens already issued live until their `exp`, at most 15 minutes.
+	//
+	// Needs no root key: the API key being exchanged is the only credential.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/tokens (the `IssueToken` operationId).
+	IssueTokenWithResponse(ctx context.Context, body IssueTokenJSONRequestBody, reqEditors ...RequestEditorFn) (*IssueTokenResponse, error)
 
 	// VerifyKeyWithBodyWithResponse Verify an API key
 	//
@@ -4045,6 +4265,96 @@ func (r GetKeyUsageResponse) ContentType() string {
 	return ""
 }
 
+type IssueTokenResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *TokenAnswer
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *VerifyAnswer
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *VerifyAnswer
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *VerifyAnswer
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *VerifyAnswer
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *VerifyAnswer
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *VerifyAnswer
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *VerifyAnswer
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r IssueTokenResponse) GetJSON200() *TokenAnswer {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r IssueTokenResponse) GetJSON400() *VerifyAnswer {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r IssueTokenResponse) GetJSON401() *VerifyAnswer {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r IssueTokenResponse) GetJSON403() *VerifyAnswer {
+	return r.JSON403
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r IssueTokenResponse) GetJSON413() *VerifyAnswer {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r IssueTokenResponse) GetJSON415() *VerifyAnswer {
+	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r IssueTokenResponse) GetJSON429() *VerifyAnswer {
+	return r.JSON429
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r IssueTokenResponse) GetJSON503() *VerifyAnswer {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r IssueTokenResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r IssueTokenResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r IssueTokenResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r IssueTokenResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // VerifyKeyResponse200Headers the declared response headers of an HTTP 200 response for VerifyKey
 type VerifyKeyResponse200Headers struct {
 	RateLimitLimit     *int
@@ -4481,6 +4791,44 @@ func (c *ClientWithResponses) GetKeyUsageWithResponse(ctx context.Context, id st
 		return nil, err
 	}
 	return ParseGetKeyUsageResponse(rsp)
+}
+
+// IssueTokenWithBodyWithResponse Exchange an API key for a short-lived JWT
+//
+// Runs every check of POST /v1/verify on the key (and takes `cost` from its rate limit and quota), then answers a JWT signed with ES256 that any service can check offline against `/.well-known/jwks.json` (its issuer metadata is at `/.well-known/openid-configuration`). A refused key gets exactly verify's answer, status and headers.
+//
+// Revoking a key stops new tokens at once; tokens already issued live until their `exp`, at most 15 minutes.
+//
+// Needs no root key: the API key being exchanged is the only credential.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/tokens (the `IssueToken` operationId).
+func (c *ClientWithResponses) IssueTokenWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*IssueTokenResponse, error) {
+	rsp, err := c.IssueTokenWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseIssueTokenResponse(rsp)
+}
+
+// IssueTokenWithResponse Exchange an API key for a short-lived JWT
+//
+// Runs every check of POST /v1/verify on the key (and takes `cost` from its rate limit and quota), then answers a JWT signed with ES256 that any service can check offline against `/.well-known/jwks.json` (its issuer metadata is at `/.well-known/openid-configuration`). A refused key gets exactly verify's answer, status and headers.
+//
+// Revoking a key stops new tokens at once; tokens already issued live until their `exp`, at most 15 minutes.
+//
+// Needs no root key: the API key being exchanged is the only credential.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/tokens (the `IssueToken` operationId).
+func (c *ClientWithResponses) IssueTokenWithResponse(ctx context.Context, body IssueTokenJSONRequestBody, reqEditors ...RequestEditorFn) (*IssueTokenResponse, error) {
+	rsp, err := c.IssueToken(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseIssueTokenResponse(rsp)
 }
 
 // VerifyKeyWithBodyWithResponse Verify an API key
@@ -5529,6 +5877,81 @@ func ParseGetKeyUsageResponse(rsp *http.Response) (*GetKeyUsageResponse, error) 
 			return nil, err
 		}
 		response.ApplicationproblemJSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseIssueTokenResponse parses an HTTP response from a IssueTokenWithResponse call
+func ParseIssueTokenResponse(rsp *http.Response) (*IssueTokenResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &IssueTokenResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest TokenAnswer
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest VerifyAnswer
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest VerifyAnswer
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest VerifyAnswer
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest VerifyAnswer
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest VerifyAnswer
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest VerifyAnswer
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest VerifyAnswer
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
 
 	}
 

@@ -1,0 +1,142 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/keyhold/keyhold/internal/tokens"
+	"github.com/keyhold/keyhold/internal/verify"
+)
+
+// tokenBody is what /v1/tokens reads beyond verify's fields (key, cost,
+// scopes, which verify.ReadRequest reads from the same body).
+type tokenBody struct {
+	TTL      json.RawMessage `json:"ttl"`
+	Audience json.RawMessage `json:"audience"`
+}
+
+var ttlRange = "ttl must be a whole number of seconds from " + strconv.Itoa(int(tokens.MinTTL/time.Second)) +
+	" to " + strconv.Itoa(int(tokens.MaxTTL/time.Second)) + "."
+
+// handleTokenIssue answers POST /v1/tokens: the key is read and verified
+// exactly as /v1/verify does it (same sources, body limit, checks and
+// cost, through the verifier), and a VALID key gets a signed JWT instead
+// of the verify answer. Any refusal is verify's answer, status and
+// headers. The requested scopes are the verifier's required scopes, so a
+// scope the key lacks is INSUFFICIENT_SCOPE; none requested gives the
+// token all of the key's.
+func (s *Server) handleTokenIssue(c echo.Context) error {
+	r := c.Request()
+	bufp := verifyBufs.Get().(*[]byte)
+	defer verifyBufs.Put(bufp)
+
+	var vreq verify.Request
+	vreq.Cost = 1
+	if status, msg := verify.ReadRequest(r, bufp, &vreq); status != 0 {
+		return writeVerifyError(c, status, msg)
+	}
+	ttl, aud, msg := s.tokenOptions(*bufp)
+	if msg != "" {
+		return writeVerifyError(c, http.StatusBadRequest, msg)
+	}
+	vreq.Exchange = true
+	var res verify.Result
+	s.verifier.Verify(r.Context(), &vreq, &res)
+	if res.Code != verify.Valid {
+		return writeVerifyResult(c, bufp, &res)
+	}
+	e := res.Entry
+	scopes := vreq.Scopes
+	if len(scopes) == 0 {
+		scopes = e.Scopes
+	}
+	tok, err := s.tokens.Issue(r.Context(), tokens.Grant{KeyID: e.KeyID, AccountID: e.AccountID, Plan: e.PlanID,
+		Scopes: scopes, Meta: e.Meta, Audience: aud, TTL: ttl})
+	if err != nil {
+		// The signing keys could not be read (a first start with the
+		// database down): fail closed, as verify does.
+		s.log.Error("tokens: issue", "err", err, "key_id", e.KeyID)
+		return writeVerifyResult(c, bufp, &verify.Result{Code: verify.Unavailable, Now: res.Now})
+	}
+	h := c.Response().Header()
+	h["Content-Type"] = jsonContentType
+	h["Cache-Control"] = noStore
+	h["Ratelimit-Limit"] = []string{strconv.FormatInt(res.Decision.RateLimit, 10)}
+	h["Ratelimit-Remaining"] = []string{strconv.FormatInt(res.Decision.RateRemaining, 10)}
+	h["Ratelimit-Reset"] = []string{strconv.FormatInt(res.ResetSeconds(), 10)}
+	// Every value below is ASCII without quotes or backslashes (a compact
+	// JWT, a key id, a number, a time), so it is written as is.
+	b := append((*bufp)[:0], `{"token":"`...)
+	b = append(b, tok.Token...)
+	b = append(b, `","token_type":"Bearer","expires_in":`...)
+	b = strconv.AppendInt(b, int64(ttl/time.Second), 10)
+	b = append(b, `,"expires_at":"`...)
+	b = tok.ExpiresAt.UTC().AppendFormat(b, time.RFC3339)
+	b = append(b, `","key_id":"`...)
+	b = append(b, e.KeyID...)
+	b = append(b, `"}`...)
+	*bufp = b
+	c.Response().WriteHeader(http.StatusOK)
+	_, err = c.Response().Write(b)
+	return err
+}
+
+// tokenOptions reads ttl and audience from a body verify.ReadRequest
+// accepted (so a JSON object, or empty), with their defaults; msg is a
+// BAD_REQUEST message when one is out of bounds.
+func (s *Server) tokenOptions(body []byte) (ttl time.Duration, aud, msg string) {
+	ttl = tokens.DefaultTTL
+	var b tokenBody
+	if len(bytes.TrimSpace(body)) > 0 {
+		if err := json.Unmarshal(body, &b); err != nil {
+			return 0, "", `The body must be a JSON object like {"ttl": 300}.`
+		}
+	}
+	if len(b.TTL) > 0 && string(b.TTL) != "null" {
+		n, err := strconv.ParseInt(string(b.TTL), 10, 64)
+		if err != nil || n < int64(tokens.MinTTL/time.Second) || n > int64(tokens.MaxTTL/time.Second) {
+			return 0, "", ttlRange
+		}
+		ttl = time.Duration(n) * time.Second
+	}
+	if len(b.Audience) > 0 && string(b.Audience) != "null" {
+		if err := json.Unmarshal(b.Audience, &aud); err != nil {
+			aud = "\x00" // not a string: refused below
+		}
+	}
+	got, ok := s.tokens.Audience(aud)
+	if !ok {
+		return 0, "", "audience must be one of " + strings.Join(s.tokens.Audiences(), ", ") + "."
+	}
+	return ttl, got, ""
+}
+
+// handleJWKS answers GET /.well-known/jwks.json: the public keys that
+// check Keyhold's tokens, the current one and those retired recently.
+func (s *Server) handleJWKS(c echo.Context) error {
+	b, err := s.tokens.JWKS(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set("Cache-Control", "public, max-age=300")
+	return c.Blob(http.StatusOK, "application/json", b)
+}
+
+// handleOpenIDConfiguration answers GET /.well-known/openid-configuration
+// with the issuer's metadata, so standard middlewares find the keys.
+func (s *Server) handleOpenIDConfiguration(c echo.Context) error {
+	iss := s.tokens.Issuer()
+	c.Response().Header().Set("Cache-Control", "public, max-age=300")
+	return c.JSON(http.StatusOK, map[string]any{
+		"issuer":                                iss,
+		"jwks_uri":                              iss + "/.well-known/jwks.json",
+		"id_token_signing_alg_values_supported": []string{"ES256"},
+		"token_endpoint":                        iss + "/v1/tokens",
+	})
+}
