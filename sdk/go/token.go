@@ -128,7 +128,7 @@ func readTokenAnswer(resp *http.Response, raw []byte) (*Token, *Verification, er
 		switch {
 		case err != nil:
 			return nil, nil, err
-		case v.Valid: // cannot happen off a 200; never let it pass as a token
+		case v.Valid, v.Code == CodeValid: // a refusal that says VALID is no answer
 			return nil, nil, &Error{Kind: ErrBadAnswer, StatusCode: resp.StatusCode}
 		}
 		return nil, v, nil
