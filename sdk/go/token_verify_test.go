@@ -5,7 +5,10 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
+	"io"
 	"maps"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -298,5 +301,74 @@ func TestTokenKeysUnavailable(t *testing.T) {
 	_, err = keyhold.New("not a url").TokenVerifier().VerifyToken(context.Background(), token, keyhold.TokenCheck{})
 	if !errors.Is(err, keyhold.ErrTokenKeysUnavailable) || !errors.Is(err, keyhold.ErrInvalidBaseURL) {
 		t.Errorf("bad base URL: %v, want ErrTokenKeysUnavailable and ErrInvalidBaseURL", err)
+	}
+}
+
+// TestJWKSKeysOfOtherKinds serves a JWKS with, beside the one ES256 key,
+// keys of other kinds under other kids (RSA, P-384, a symmetric key, a
+// point off the curve, an encryption key): tokens naming them are refused
+// as of an unknown key, and the ES256 key still verifies.
+func TestJWKSKeysOfOtherKinds(t *testing.T) {
+	k := newKey(t)
+	x, y := xy(t, &k.PublicKey)
+	offCurve := append([]byte(nil), y...)
+	offCurve[31] ^= 1
+	body := `{"keys":[
+	 {"kty":"RSA","kid":"rsa","n":"AQAB","e":"AQAB"},
+	 {"kty":"EC","crv":"P-384","kid":"p384","x":"` + b64(x) + `","y":"` + b64(y) + `"},
+	 {"kty":"oct","kid":"hmac","k":"c2VjcmV0"},
+	 {"kty":"EC","crv":"P-256","kid":"off","x":"` + b64(x) + `","y":"` + b64(offCurve) + `"},
+	 {"kty":"EC","crv":"P-256","kid":"enc","use":"enc","x":"` + b64(x) + `","y":"` + b64(y) + `"},
+	 {"kty":"EC","crv":"P-256","kid":"es384","alg":"ES384","x":"` + b64(x) + `","y":"` + b64(y) + `"},
+	 {"kty":"EC","crv":"P-256","kid":"good","x":"` + b64(x) + `","y":"` + b64(y) + `"}]}`
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, body)
+	}))
+	t.Cleanup(srv.Close)
+	v := keyhold.New(srv.URL).TokenVerifier()
+	is := &testIssuer{URL: srv.URL}
+	now := time.Now()
+	for _, kid := range []string{"rsa", "p384", "hmac", "off", "enc", "es384"} {
+		if _, err := v.VerifyToken(context.Background(), sign(t, k, kid, is.claims(now)), keyhold.TokenCheck{}); !errors.Is(err, keyhold.ErrTokenUnknownKey) {
+			t.Errorf("kid %s: %v, want ErrTokenUnknownKey", kid, err)
+		}
+	}
+	if _, err := v.VerifyToken(context.Background(), sign(t, k, "good", is.claims(now)), keyhold.TokenCheck{}); err != nil {
+		t.Errorf("the ES256 key: %v", err)
+	}
+	if _, err := v.VerifyToken(context.Background(), signHS256(t, []byte("secret"), "hmac", is.claims(now)), keyhold.TokenCheck{}); !errors.Is(err, keyhold.ErrTokenAlgorithm) {
+		t.Errorf("HS256 with the published symmetric key: %v, want ErrTokenAlgorithm", err)
+	}
+}
+
+// TestJWKSBadAnswers checks that a JWKS URL answering something else
+// leaves the verifier without keys, as an *Error of the right kind.
+func TestJWKSBadAnswers(t *testing.T) {
+	for name, tc := range map[string]struct {
+		status int
+		body   string
+		kind   error
+	}{
+		"not JSON":    {200, "<html>", keyhold.ErrBadAnswer},
+		"no keys":     {200, `{"issuer":"x"}`, keyhold.ErrBadAnswer},
+		"404":         {404, `{"keys":[]}`, keyhold.ErrBadAnswer},
+		"500":         {500, `oops`, keyhold.ErrServer},
+		"over 64 KiB": {200, `{"keys":[` + strings.Repeat(" ", 70<<10) + `]}`, keyhold.ErrBadAnswer},
+	} {
+		t.Run(name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.WriteHeader(tc.status)
+				_, _ = io.WriteString(w, tc.body)
+			}))
+			t.Cleanup(srv.Close)
+			v := keyhold.New(srv.URL).TokenVerifier()
+			if err := v.Refresh(context.Background()); !errors.Is(err, tc.kind) {
+				t.Errorf("Refresh = %v, want %v", err, tc.kind)
+			}
+			_, err := v.VerifyToken(context.Background(), sign(t, newKey(t), "k1", (&testIssuer{URL: srv.URL}).claims(time.Now())), keyhold.TokenCheck{})
+			if !errors.Is(err, keyhold.ErrTokenKeysUnavailable) {
+				t.Errorf("VerifyToken = %v, want ErrTokenKeysUnavailable", err)
+			}
+		})
 	}
 }
