@@ -93,3 +93,10 @@ func ExampleTokenFromContext() {
 	fmt.Println(c.KeyID, c.HasScope("read"), c.HasScope("write"))
 	// Output: key_01 true false
 }
+
+func ExampleWithIssuer() {
+	// The service reaches Keyhold inside the cluster, while Keyhold's
+	// KEYHOLD_BASE_URL, the tokens' iss, is its public URL.
+	tv := keyhold.New("http://keyhold.internal:8080").TokenVerifier(keyhold.WithIssuer("https://keys.example.com"))
+	_ = tv
+}

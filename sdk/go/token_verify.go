@@ -35,11 +35,19 @@ type TokenVerifier struct {
 }
 
 // TokenVerifierOption changes a TokenVerifier made by Client.TokenVerifier.
-// There are none yet; the parameter keeps room for them.
 type TokenVerifierOption func(*TokenVerifier)
 
+// WithIssuer makes the verifier require iss to be issuer (Keyhold's
+// KEYHOLD_BASE_URL, without a trailing slash) instead of the Client's base
+// URL: for a service that reaches Keyhold by another address (an internal
+// one) than its public URL. It is then also TokenCheck's default audience.
+func WithIssuer(issuer string) TokenVerifierOption {
+	return func(v *TokenVerifier) { v.issuer = strings.TrimRight(issuer, "/") }
+}
+
 // TokenVerifier returns a new verifier of the tokens of c's Keyhold, whose
-// issuer (iss) is c's base URL without a trailing slash.
+// issuer (iss) is c's base URL without a trailing slash unless WithIssuer
+// says otherwise.
 func (c *Client) TokenVerifier(opts ...TokenVerifierOption) *TokenVerifier {
 	v := &TokenVerifier{c: c, issuer: c.baseURL}
 	v.jwks = jwksCache{c: c, now: time.Now}
@@ -65,9 +73,10 @@ func (v *TokenVerifier) Refresh(ctx context.Context) error {
 
 // TokenCheck says what a token must hold beyond a valid signature.
 type TokenCheck struct {
-	// Audience the token must be for (its aud); empty: the Client's base
-	// URL, Keyhold's default audience when KEYHOLD_TOKEN_AUDIENCES is
-	// unset. Set it to the name of your service when Keyhold lists it.
+	// Audience the token must be for (its aud); empty: the issuer (the
+	// Client's base URL), Keyhold's default audience when
+	// KEYHOLD_TOKEN_AUDIENCES is unset. Set it to the name of your service
+	// when Keyhold lists it.
 	Audience string
 	// Scopes the token must all carry.
 	Scopes []string

@@ -372,3 +372,20 @@ func TestJWKSBadAnswers(t *testing.T) {
 		})
 	}
 }
+
+// TestWithIssuer checks a verifier that reaches Keyhold by another URL
+// than the issuer its tokens name.
+func TestWithIssuer(t *testing.T) {
+	is := newTestIssuer(t)
+	k := is.publish("k1")
+	c := is.claims(time.Now())
+	c["iss"], c["aud"] = "https://keys.example.com", "https://keys.example.com"
+	token := sign(t, k, "k1", c)
+	if _, err := keyhold.New(is.URL).TokenVerifier().VerifyToken(context.Background(), token, keyhold.TokenCheck{}); !errors.Is(err, keyhold.ErrTokenIssuer) {
+		t.Errorf("without WithIssuer: %v, want ErrTokenIssuer", err)
+	}
+	v := keyhold.New(is.URL).TokenVerifier(keyhold.WithIssuer("https://keys.example.com/"))
+	if got, err := v.VerifyToken(context.Background(), token, keyhold.TokenCheck{}); err != nil || got.Issuer != "https://keys.example.com" {
+		t.Errorf("WithIssuer: %+v, %v; want valid", got, err)
+	}
+}
