@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -21,11 +22,16 @@ const defaultUserAgent = "keyhold-go"
 type Client struct {
 	baseURL   string // without a trailing slash
 	verifyURL string
+	tokensURL string // POST /v1/tokens
+	jwksURL   string // GET /.well-known/jwks.json
 	rootKey   string // for the management calls; see WithRootKey
 	urlErr    error  // why the base URL given to New is unusable, or nil
 	http      *http.Client
 	timeout   time.Duration
 	userAgent string
+
+	verifierOnce sync.Once      // makes verifier on first need
+	verifier     *TokenVerifier // the Client's own, for TokenMiddleware
 }
 
 // Option changes a Client made by New.
@@ -86,6 +92,8 @@ func New(baseURL string, opts ...Option) *Client {
 	default:
 		c.baseURL = u.String()
 		c.verifyURL = u.JoinPath("v1", "verify").String()
+		c.tokensURL = u.JoinPath("v1", "tokens").String()
+		c.jwksURL = u.JoinPath(".well-known", "jwks.json").String()
 	}
 	for _, o := range opts {
 		o(c)

@@ -10,5 +10,13 @@
 // 503), so they never mix: a refused key is not an error.
 //
 // The key is never part of an error, a log line or a URL this package
-// makes; it travels only in the body of POST /v1/verify.
+// makes; it travels only in the body of POST /v1/verify (and of POST
+// /v1/tokens).
+//
+// Client.Token exchanges a key for a short-lived JWT that your other
+// services check offline with a TokenVerifier (VerifyToken, or its
+// Middleware): ES256 only, against Keyhold's published keys, cached. A
+// refused token is a *TokenError whose reason (ErrTokenExpired,
+// ErrTokenSignature, …) errors.Is tells; its text never contains the
+// token.
 package keyhold
