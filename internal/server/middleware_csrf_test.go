@@ -140,6 +140,7 @@ func keysOf(m map[string]*http.Cookie) []string {
 // token (TestCSRFOnEveryStateChangingRoute).
 var notCookieAuthenticated = map[string]string{
 	"POST /v1/verify":            "the API: the key in the body or header is the credential, cookies are ignored",
+	"POST /v1/tokens":            "the API: the key in the body or header is the credential, cookies are ignored",
 	"POST /webhooks/stripe":      "Stripe's signature is the credential; Stripe cannot hold a CSRF token",
 	"POST /v1/accounts":          "the management API: the root key in Authorization is the credential, cookies are ignored",
 	"PATCH /v1/accounts/:id":     "the management API: the root key in Authorization is the credential, cookies are ignored",

@@ -38,6 +38,7 @@ var notAccountScoped = map[string]string{
 	"POST /invitations/:token":    "joins the account of the link; the token and the invited email decide",
 	"POST /webhooks/stripe":       "Stripe's signature is the credential",
 	"POST /v1/verify":             "the API; the key is the credential",
+	"POST /v1/tokens":             "the API; the key is the credential",
 	"POST /v1/accounts":           "the management API: a root key's permission decides (api_accounts_test.go)",
 	"PATCH /v1/accounts/:id":      "the management API: a root key's permission decides (api_accounts_test.go)",
 	"POST /v1/accounts/:id/keys":  "the management API: a root key's permission decides (api_keys_test.go)",

@@ -45,6 +45,17 @@ func (s *Server) handleTokenIssue(c echo.Context) error {
 	if msg != "" {
 		return writeVerifyError(c, http.StatusBadRequest, msg)
 	}
+	if vreq.Cost < 1 {
+		// Cost 0 checks a key without taking anything, and would hand a
+		// token, good offline for up to 15 minutes, to a key whose quota
+		// or rate limit is spent.
+		return writeVerifyError(c, http.StatusBadRequest, "An exchange costs 1 to 1000 (cost); cost 0 is for checking a key with /v1/verify.")
+	}
+	// A token that could not be signed must cost nothing.
+	if err := s.tokens.Ready(r.Context()); err != nil {
+		s.log.Error("tokens: signing keys", "err", err)
+		return writeVerifyResult(c, bufp, &verify.Result{Code: verify.Unavailable, Now: time.Now()})
+	}
 	vreq.Exchange = true
 	var res verify.Result
 	s.verifier.Verify(r.Context(), &vreq, &res)
@@ -137,6 +148,5 @@ func (s *Server) handleOpenIDConfiguration(c echo.Context) error {
 		"issuer":                                iss,
 		"jwks_uri":                              iss + "/.well-known/jwks.json",
 		"id_token_signing_alg_values_supported": []string{"ES256"},
-		"token_endpoint":                        iss + "/v1/tokens",
 	})
 }

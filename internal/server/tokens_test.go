@@ -204,6 +204,7 @@ func TestTokenRefusalsMatchVerify(t *testing.T) {
 		{"ttl fractional", scoped, `{"ttl":300.5}`, 400, "BAD_REQUEST"},
 		{"ttl a string", scoped, `{"ttl":"300"}`, 400, "BAD_REQUEST"},
 		{"unknown audience", scoped, `{"audience":"https://evil.example"}`, 400, "BAD_REQUEST"},
+		{"cost 0 (a check, not an exchange)", scoped, `{"cost":0}`, 400, "BAD_REQUEST"},
 		{"audience not a string", scoped, `{"audience":1}`, 400, "BAD_REQUEST"},
 	}
 	for _, tt := range tests {

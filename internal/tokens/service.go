@@ -128,6 +128,13 @@ func New(c Config) (*Service, error) {
 // Issuer returns the iss of the tokens.
 func (s *Service) Issuer() string { return s.cfg.Issuer }
 
+// Ready loads the signing keys if they are not in memory, so that an
+// exchange that could not be signed is refused before its cost is taken.
+func (s *Service) Ready(ctx context.Context) error {
+	_, err := s.keys(ctx)
+	return err
+}
+
 // Audience returns the audience a request for aud gets: the default for
 // "", aud itself when it is one of the configured, else false.
 func (s *Service) Audience(aud string) (string, bool) {
@@ -164,13 +171,26 @@ func (s *Service) PublishedKIDs(ctx context.Context) ([]string, error) {
 	return append([]string(nil), ks.kids...), nil
 }
 
-// keys returns the key set, loading it when there is none, and re-reading
-// it in the background when it is older than Refresh.
+// keys returns the key set, loading it when there is none, re-reading it
+// in the background when it is older than Refresh, and before answering
+// when it is older than twice that.
 func (s *Service) keys(ctx context.Context) (*keySet, error) {
 	now := s.cfg.Now()
 	ks := s.set.Load()
 	if ks == nil {
 		return s.load(ctx, nil)
+	}
+	if now.Sub(ks.loadedAt) >= 2*s.cfg.Refresh {
+		// Idle since before the last background refresh: a rotation
+		// elsewhere may have retired (even removed) the key in memory,
+		// so read again before signing with it; only a failed read
+		// falls back to the keys in memory.
+		fresh, err := s.load(ctx, ks)
+		if err == nil {
+			return fresh, nil
+		}
+		s.cfg.Logger.Warn("tokens: re-reading signing keys failed; using the ones in memory", "err", err)
+		return ks, nil
 	}
 	if now.Sub(ks.loadedAt) >= s.cfg.Refresh && s.refreshing.CompareAndSwap(false, true) {
 		go func() {

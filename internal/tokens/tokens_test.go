@@ -285,3 +285,34 @@ func BenchmarkIssue(b *testing.B) {
 		}
 	}
 }
+
+// TestTokenIdleInstanceRereads: an instance that issued nothing while
+// another rotated (twice, past the retirement window) reads the keys
+// again before it signs, so it never signs with a key no longer
+// published.
+func TestTokenIdleInstanceRereads(t *testing.T) {
+	ctx := context.Background()
+	c := newClock()
+	db := storetest.New(t, storetest.SQLite)
+	a, b := mustService(t, db, c, secret), mustService(t, db, c, secret)
+	if _, err := b.Issue(ctx, grant()); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		c.Add(time.Minute)
+		if _, err := a.Rotate(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.Add(time.Hour) // B idle: its keys in memory are an hour old
+	if _, err := a.RotateIfDue(ctx); err != nil { // removes the retired keys
+		t.Fatal(err)
+	}
+	tok, err := b.Issue(ctx, grant())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := parse(t, a, tok.Token, c.Now()); err != nil {
+		t.Fatalf("B's token after an idle hour does not verify against A's JWKS: %v", err)
+	}
+}

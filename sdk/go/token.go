@@ -24,8 +24,9 @@ type TokenOptions struct {
 	// KEYHOLD_TOKEN_AUDIENCES; empty: Keyhold's default (the first, or
 	// Keyhold's base URL when it names none).
 	Audience string
-	// Cost is taken from the key's rate limit and quota, as
-	// VerifyOptions.Cost: 0 means 1, and NoCost takes nothing.
+	// Cost is taken from the key's rate limit and quota, 1–1000; 0
+	// means 1. An exchange always costs something (NoCost is for
+	// Verify): a token must not go to a key whose limits are spent.
 	Cost int
 }
 
@@ -84,11 +85,7 @@ func (c *Client) Token(ctx context.Context, key string, opts TokenOptions) (*Tok
 	if opts.TTL > 0 {
 		req.TTL = int64((opts.TTL + time.Second - 1) / time.Second)
 	}
-	switch {
-	case opts.Cost == NoCost:
-		zero := 0
-		req.Cost = &zero
-	case opts.Cost != 0:
+	if opts.Cost != 0 {
 		req.Cost = &opts.Cost
 	}
 	body, err := json.Marshal(req)

@@ -37,7 +37,7 @@ func TestTokenLive(t *testing.T) {
 	ctx := context.Background()
 	key := p.createKey("exchanger", "read,write")
 
-	tok, refusal, err := kh.Token(ctx, key, keyhold.TokenOptions{Scopes: []string{"read"}, TTL: 2 * time.Minute, Cost: keyhold.NoCost})
+	tok, refusal, err := kh.Token(ctx, key, keyhold.TokenOptions{Scopes: []string{"read"}, TTL: 2 * time.Minute})
 	if err != nil || refusal != nil {
 		t.Fatalf("Token = %+v, %v; want a token", refusal, err)
 	}
@@ -67,7 +67,7 @@ func TestTokenLive(t *testing.T) {
 	}
 
 	// The default scopes are the key's; the middleware lets the token in.
-	all, _, err := kh.Token(ctx, key, keyhold.TokenOptions{Cost: keyhold.NoCost})
+	all, _, err := kh.Token(ctx, key, keyhold.TokenOptions{})
 	if err != nil || all == nil {
 		t.Fatalf("Token with defaults = %v", err)
 	}
@@ -91,10 +91,10 @@ func TestTokenLive(t *testing.T) {
 	}{
 		{"revoked", revoked, keyhold.TokenOptions{}, keyhold.CodeRevoked, 401},
 		{"malformed", "kh_live_nope", keyhold.TokenOptions{}, keyhold.CodeMalformed, 401},
-		{"scope beyond the key's", key, keyhold.TokenOptions{Scopes: []string{"admin"}, Cost: keyhold.NoCost}, keyhold.CodeInsufficientScope, 403},
-		{"ttl too long", key, keyhold.TokenOptions{TTL: time.Hour, Cost: keyhold.NoCost}, keyhold.CodeBadRequest, 400},
-		{"ttl too short", key, keyhold.TokenOptions{TTL: time.Second, Cost: keyhold.NoCost}, keyhold.CodeBadRequest, 400},
-		{"unknown audience", key, keyhold.TokenOptions{Audience: "https://elsewhere.example", Cost: keyhold.NoCost}, keyhold.CodeBadRequest, 400},
+		{"scope beyond the key's", key, keyhold.TokenOptions{Scopes: []string{"admin"}}, keyhold.CodeInsufficientScope, 403},
+		{"ttl too long", key, keyhold.TokenOptions{TTL: time.Hour}, keyhold.CodeBadRequest, 400},
+		{"ttl too short", key, keyhold.TokenOptions{TTL: time.Second}, keyhold.CodeBadRequest, 400},
+		{"unknown audience", key, keyhold.TokenOptions{Audience: "https://elsewhere.example"}, keyhold.CodeBadRequest, 400},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tok, v, err := kh.Token(ctx, tc.key, tc.opts)

@@ -42,7 +42,7 @@ func fakeTokens(t *testing.T, status int, body string, headers map[string]string
 func TestTokenRequestAndAnswer(t *testing.T) {
 	u, sent := fakeTokens(t, 200, `{"token":"eyJ.a.b","token_type":"Bearer","expires_in":120,"expires_at":"2030-01-02T03:04:05Z","key_id":"key_01"}`, nil)
 	tok, refusal, err := keyhold.New(u).Token(context.Background(), "kh_live_x", keyhold.TokenOptions{
-		Scopes: []string{"read"}, TTL: 119500 * time.Millisecond, Audience: "billing", Cost: keyhold.NoCost,
+		Scopes: []string{"read"}, TTL: 119500 * time.Millisecond, Audience: "billing", Cost: 3,
 	})
 	if err != nil || refusal != nil {
 		t.Fatalf("Token = %v, %v; want a token", refusal, err)
@@ -52,7 +52,7 @@ func TestTokenRequestAndAnswer(t *testing.T) {
 		t.Errorf("token = %+v, want %+v", tok, want)
 	}
 	b, _ := json.Marshal(*sent)
-	if string(b) != `{"audience":"billing","cost":0,"key":"kh_live_x","scopes":["read"],"ttl":120}` {
+	if string(b) != `{"audience":"billing","cost":3,"key":"kh_live_x","scopes":["read"],"ttl":120}` {
 		t.Errorf("sent %s", b)
 	}
 
