@@ -17,7 +17,7 @@ const (
 	chartMinSegment = 1.5   // a segment with any count is at least this tall
 )
 
-// outcome is one verification outcome as the charts draw it.
+// outcome is one verification (or token exchange) outcome as the charts draw it.
 type outcome struct {
 	Key    string // "valid", "rate-limited", …: data-outcome and test ids
 	Label  string // "Rate limited"
@@ -30,6 +30,7 @@ type outcome struct {
 // Tailwind, which scans this file, builds them.
 var outcomes = []outcome{
 	{"valid", "Valid", "fill-indigo-500", "bg-indigo-500", func(t UsageTotals) int64 { return t.Valid }},
+	{"token-issued", "Token issued", "fill-emerald-500", "bg-emerald-500", func(t UsageTotals) int64 { return t.TokenIssued }},
 	{"rate-limited", "Rate limited", "fill-amber-400", "bg-amber-400", func(t UsageTotals) int64 { return t.RateLimited }},
 	{"quota-exceeded", "Quota exceeded", "fill-red-500", "bg-red-500", func(t UsageTotals) int64 { return t.QuotaExceeded }},
 	{"scope-denied", "Scope denied", "fill-sky-400", "bg-sky-400", func(t UsageTotals) int64 { return t.ScopeDenied }},
@@ -135,6 +136,7 @@ func newChart(s UsageSeries) chart {
 		c.Total.QuotaExceeded += b.QuotaExceeded
 		c.Total.ScopeDenied += b.ScopeDenied
 		c.Total.Invalid += b.Invalid
+		c.Total.TokenIssued += b.TokenIssued
 	}
 	c.Max = niceMax(top)
 	for i, b := range s.Buckets {

@@ -158,7 +158,7 @@ func TestChartBarsAndTitles(t *testing.T) {
 			t.Errorf("bar %d height %v", i, h)
 		}
 	}
-	if got, want := c.Bars[29].Title, "Mar 4: 1,204 valid, 12 rate limited, 0 quota exceeded, 0 scope denied, 29 invalid key"; got != want {
+	if got, want := c.Bars[29].Title, "Mar 4: 1,204 valid, 0 token issued, 12 rate limited, 0 quota exceeded, 0 scope denied, 29 invalid key"; got != want {
 		t.Errorf("title = %q, want %q", got, want)
 	}
 	hours := UsageSeries{Unit: UsageByHour, Buckets: []UsageBucket{
@@ -166,7 +166,7 @@ func TestChartBarsAndTitles(t *testing.T) {
 		{Start: time.Date(2026, 3, 4, 15, 0, 0, 0, time.UTC)},
 	}}
 	h := newChart(hours)
-	if got, want := h.Bars[0].Title, "Mar 4, 14:00 UTC: 3 valid, 0 rate limited, 0 quota exceeded, 0 scope denied, 0 invalid key"; got != want {
+	if got, want := h.Bars[0].Title, "Mar 4, 14:00 UTC: 3 valid, 0 token issued, 0 rate limited, 0 quota exceeded, 0 scope denied, 0 invalid key"; got != want {
 		t.Errorf("hour title = %q, want %q", got, want)
 	}
 	if ticksOf(h) != "" || h.Max != 3 {

@@ -204,7 +204,7 @@ func TestKeyDetailKeyID(t *testing.T) {
 func TestKeyDetailRevokedSummary(t *testing.T) {
 	p := revokedDetail()
 	p.RevokedBy = "you"
-	p.UsageToDate = UsageTotals{Valid: 1200, Invalid: 34, RateLimited: 5}
+	p.UsageToDate = UsageTotals{Valid: 1200, Invalid: 34, RateLimited: 5, TokenIssued: 10}
 	doc, _ := render(t, KeyDetail(p))
 	sum := doc.Find(`[data-testid="revoked-summary"]`)
 	text := strings.Join(strings.Fields(sum.Text()), " ")
@@ -215,7 +215,7 @@ func TestKeyDetailRevokedSummary(t *testing.T) {
 	sum.Find("dt").Each(func(_ int, dt *goquery.Selection) {
 		facts[dt.Text()] = strings.TrimSpace(dt.Next().Text())
 	})
-	for term, want := range map[string]string{"Last used": "Feb 2, 2026", "Verifications": "1,239", "Valid": "1,200", "Refused": "39"} {
+	for term, want := range map[string]string{"Last used": "Feb 2, 2026", "Verifications": "1,249", "Valid": "1,210", "Refused": "39"} {
 		if facts[term] != want {
 			t.Errorf("%s = %q, want %q", term, facts[term], want)
 		}

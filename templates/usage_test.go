@@ -22,14 +22,14 @@ func hours24(fn func(i int) UsageTotals) UsageSeries {
 
 var testPeriod = UsagePeriod{
 	Start: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), End: time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC),
-	UsageTotals: UsageTotals{Valid: 1204, RateLimited: 12, QuotaExceeded: 3, ScopeDenied: 5, Invalid: 7},
+	UsageTotals: UsageTotals{Valid: 1204, RateLimited: 12, QuotaExceeded: 3, ScopeDenied: 5, Invalid: 7, TokenIssued: 40},
 }
 
 func testUsage() UsageView {
 	return UsageView{
 		Period: testPeriod,
 		Days: days30(func(i int) UsageTotals {
-			return UsageTotals{Valid: int64(i * 40), RateLimited: int64(i % 3), ScopeDenied: int64(i % 5 / 4), Invalid: int64(i % 2)}
+			return UsageTotals{Valid: int64(i * 40), TokenIssued: int64(i % 4), RateLimited: int64(i % 3), ScopeDenied: int64(i % 5 / 4), Invalid: int64(i % 2)}
 		}),
 		Hours: hours24(func(i int) UsageTotals {
 			if i%4 == 0 {
@@ -231,13 +231,13 @@ func TestDashboardUsage(t *testing.T) {
 	doc, _ := render(t, Dashboard(p))
 	checkNoInlineStyle(t, doc)
 	tiles := doc.Find(`[data-testid="usage-totals"] [data-testid="usage-tile"]`)
-	if tiles.Length() != 5 {
-		t.Fatalf("%d tiles, want 5", tiles.Length())
+	if tiles.Length() != 6 {
+		t.Fatalf("%d tiles, want 6", tiles.Length())
 	}
 	for _, tt := range []struct{ outcome, label, value, share string }{
-		{"valid", "Valid", "1,204", "98%"}, {"rate-limited", "Rate limited", "12", "1%"},
+		{"valid", "Valid", "1,204", "95%"}, {"token-issued", "Token issued", "40", "3%"}, {"rate-limited", "Rate limited", "12", "<1%"},
 		{"quota-exceeded", "Quota exceeded", "3", "<1%"}, {"scope-denied", "Scope denied", "5", "<1%"},
-		{"invalid", "Invalid key", "7", "1%"},
+		{"invalid", "Invalid key", "7", "<1%"},
 	} {
 		tile := tiles.Filter(`[data-outcome="` + tt.outcome + `"]`)
 		if got := strings.TrimSpace(tile.Find("dt").Text()); got != tt.label {

@@ -2,19 +2,23 @@ package templates
 
 import "time"
 
-// UsageTotals are verifications by outcome.
+// UsageTotals are verifications and token exchanges by outcome.
 type UsageTotals struct {
 	Valid         int64 // answered VALID
 	RateLimited   int64 // answered RATE_LIMITED
 	QuotaExceeded int64 // answered QUOTA_EXCEEDED
 	ScopeDenied   int64 // answered INSUFFICIENT_SCOPE
 	Invalid       int64 // a known key refused: REVOKED, EXPIRED (and, before scope denials were counted apart, INSUFFICIENT_SCOPE)
+	TokenIssued   int64 // exchanged for a token (POST /v1/tokens answered 200)
 }
 
-// Total is every verification counted.
+// Total is every verification and exchange counted.
 func (t UsageTotals) Total() int64 {
-	return t.Valid + t.RateLimited + t.QuotaExceeded + t.ScopeDenied + t.Invalid
+	return t.Valid + t.TokenIssued + t.RateLimited + t.QuotaExceeded + t.ScopeDenied + t.Invalid
 }
+
+// Refused is every verification or exchange that was turned down.
+func (t UsageTotals) Refused() int64 { return t.Total() - t.Valid - t.TokenIssued }
 
 // UsageBucket is one bar of a usage chart: a UTC day or hour.
 type UsageBucket struct {

@@ -253,13 +253,15 @@ func (b *benchRun) warmCaches() error {
 	return nil
 }
 
-// runPhases runs the measured phases. Closed loop: each instance gets its
+// runPhases runs the measured phases (closed loop: healthz, verify,
+// healthz, tokens; open loop: verify, healthz). Closed loop: each instance gets its
 // share of the connections, with targets of its own; the open loop
 // alternates between the instances.
 func (b *benchRun) runPhases() {
-	healthEach, verifyEach := make([]target, len(b.bases)), make([]target, len(b.bases))
+	healthEach, verifyEach, tokensEach := make([]target, len(b.bases)), make([]target, len(b.bases)), make([]target, len(b.bases))
 	for i, base := range b.bases {
 		healthEach[i], verifyEach[i] = healthTarget(base), verifyTarget([]string{base}, b.bodies)
+		tokensEach[i] = tokensTarget([]string{base}, b.bodies)
 	}
 	if b.o.warmup > 0 {
 		closedSplit(b.ctx, b.client, verifyEach, b.o.conns, b.o.warmup, nil, nil)
@@ -271,6 +273,9 @@ func (b *benchRun) runPhases() {
 	if best := max(h1.ReqPerSec, h2.ReqPerSec); best > 0 {
 		b.rep.Ratio = v.ReqPerSec / best
 	}
+	// The exchange, on the same keys and connections, after the healthz
+	// runs that bracket verify so they measure what they always did.
+	b.closedPhase("tokens", tokensEach)
 	if b.o.rate > 0 && b.ctx.Err() == nil {
 		b.openPhase("verify", verifyTarget(b.bases, b.bodies))
 		b.openPhase("healthz", healthTarget(b.bases...))

@@ -63,17 +63,29 @@ func healthTarget(bases ...string) target {
 	}}
 }
 
-// verifyTarget posts {"key": …} with the keys taken round-robin. With
-// several bases (instances) the requests alternate between them, and each
-// key goes to every instance in turn: request i goes to bases[i mod n] with
-// key i/n.
+// verifyTarget posts {"key": …} to /v1/verify with the keys taken
+// round-robin. With several bases (instances) the requests alternate
+// between them, and each key goes to every instance in turn: request i goes
+// to bases[i mod n] with key i/n.
 func verifyTarget(bases []string, bodies [][]byte) target {
+	return keyTarget("/v1/verify", bases, bodies)
+}
+
+// tokensTarget posts the same bodies to /v1/tokens, as verifyTarget does:
+// each answer 200 is a key verified and a JWT signed (default scopes, ttl
+// and audience).
+func tokensTarget(bases []string, bodies [][]byte) target {
+	return keyTarget("/v1/tokens", bases, bodies)
+}
+
+// keyTarget posts bodies to path, as verifyTarget says.
+func keyTarget(path string, bases []string, bodies [][]byte) target {
 	us := make([]string, len(bases))
 	for j, b := range bases {
-		us[j] = b + "/v1/verify"
+		us[j] = b + path
 	}
 	n := uint64(len(us))
-	return target{name: "POST /v1/verify", make: func(ctx context.Context, i uint64) *http.Request {
+	return target{name: "POST " + path, make: func(ctx context.Context, i uint64) *http.Request {
 		b := bodies[(i/n)%uint64(len(bodies))]
 		r, _ := http.NewRequestWithContext(ctx, http.MethodPost, us[i%n], bytes.NewReader(b))
 		r.Header["Content-Type"] = []string{"application/json"}

@@ -7,7 +7,8 @@
 //
 //   - closed loop, -c connections for -d each: GET /healthz, POST
 //     /v1/verify, GET /healthz again, and the ratio of verify to healthz
-//     throughput;
+//     throughput; then POST /v1/tokens (the same keys and connections,
+//     each answer a verification plus a signed JWT) beside verify;
 //   - open loop at -rate requests per second for -d each, against
 //     /v1/verify and /healthz, with latency measured from each request's
 //     intended send time (no coordinated omission);

@@ -96,6 +96,7 @@ func printHeader(p printf, r *report) {
 // printClosed prints the closed-loop table and its notes, and returns the
 // verify phase and the healthz phases for the targets.
 func printClosed(out io.Writer, p printf, r *report, o options) (verify *phase, healthz []*phase) {
+	var tokens *phase
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
 	if len(r.Instances) > 1 {
 		p("closed loop: %d connections shared out over %d instances (one loop per instance, run together), each sends its next request when the answer arrives", o.conns, len(r.Instances))
@@ -107,9 +108,12 @@ func printClosed(out io.Writer, p printf, r *report, o options) (verify *phase, 
 		if ph.Mode != "closed" {
 			continue
 		}
-		if strings.Contains(ph.Endpoint, "verify") {
+		switch {
+		case strings.Contains(ph.Endpoint, "verify"):
 			verify = ph
-		} else {
+		case strings.Contains(ph.Endpoint, "tokens"):
+			tokens = ph
+		default:
 			healthz = append(healthz, ph)
 		}
 		fmt.Fprintf(tw, "%s %s\t%d\t%.0f\t%s\t%s\t%s\t%s\t%d\t%d\t%.1fs\t%.1fs\t%.1fs\t%.1f\t%.1f\t%d\t%d\t\n",
@@ -129,6 +133,7 @@ func printClosed(out io.Writer, p printf, r *report, o options) (verify *phase, 
 		}
 	}
 	idleNote(p, r, "closed")
+	printTokens(p, verify, tokens)
 	if r.Mode == "scale" {
 		p("  CPU columns: seconds used during the phase by both instances (\"server\"; per instance below each row), this generator, and every process of the machine but these, Redis and PostgreSQL (\"other\"; Redis and PostgreSQL: see below) (%s CPUs × %s = %.0fs available)",
 			r.Machine["cpus (runtime.NumCPU)"], o.duration, float64(runtime.NumCPU())*o.duration.Seconds())
@@ -137,6 +142,18 @@ func printClosed(out io.Writer, p printf, r *report, o options) (verify *phase, 
 			r.Machine["cpus (runtime.NumCPU)"], o.duration, float64(runtime.NumCPU())*o.duration.Seconds())
 	}
 	return verify, healthz
+}
+
+// printTokens compares the exchange with verify: what an ECDSA signature
+// and the token's JSON add per request.
+func printTokens(p printf, verify, tokens *phase) {
+	if verify == nil || tokens == nil || verify.ReqPerSec == 0 {
+		return
+	}
+	p("  /v1/tokens beside /v1/verify: %.0f vs %.0f req/s (%.3f of verify), server %.1f vs %.1f µs/req (+%.1f µs for the signature and token)",
+		tokens.ReqPerSec, verify.ReqPerSec, tokens.ReqPerSec/verify.ReqPerSec,
+		perReq(tokens.ServerCPU, tokens.Answered), perReq(verify.ServerCPU, verify.Answered),
+		perReq(tokens.ServerCPU, tokens.Answered)-perReq(verify.ServerCPU, verify.Answered))
 }
 
 // printClosedTargets prints the closed loop's throughput targets.
@@ -397,6 +414,7 @@ func printComparison(out io.Writer, single, scale *report, o options) {
 	c.phaseRows("closed", "healthz #1", "closed GET /healthz #1")
 	c.phaseRows("closed", "verify", "closed POST /v1/verify")
 	c.phaseRows("closed", "healthz #2", "closed GET /healthz #2")
+	c.phaseRows("closed", "tokens", "closed POST /v1/tokens")
 	c.row("verify/healthz ratio (best healthz)", func(r *report) string { return fmt.Sprintf("%.3f", r.Ratio) })
 	if o.rate > 0 {
 		c.phaseRows("open", "verify", "open POST /v1/verify")

@@ -179,6 +179,7 @@ func (s *Server) handleAdminOverview(c echo.Context) error {
 		p.Totals.QuotaExceeded += d.QuotaExceeded
 		p.Totals.ScopeDenied += d.ScopeDenied
 		p.Totals.Invalid += d.Invalid
+		p.Totals.TokenIssued += d.TokenIssued
 	}
 	for _, n := range byPlan {
 		p.Accounts += n

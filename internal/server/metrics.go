@@ -225,18 +225,31 @@ func (s *Server) metricsAuthorized(header string) bool {
 	return subtle.ConstantTimeCompare(sum[:], s.metricsToken) == 1
 }
 
-// registerVerifyMetrics counts verifications by outcome code and exposes
-// the verifier's cache and usage backlog. Counters are resolved once so the
-// hot path does no label lookup.
-func (s *Server) registerVerifyMetrics(reg *prometheus.Registry) {
-	vec := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "keyhold_verify_total", Help: "Verifications by outcome code.",
-	}, []string{"code"})
-	for c := range s.verifyCount {
-		s.verifyCount[c] = vec.WithLabelValues(verify.Code(c).String())
+// codeCounters is one counter per verify outcome code, indexed by the code
+// and resolved once so the hot path does no label lookup.
+type codeCounters [verify.Unavailable + 1]prometheus.Counter
+
+// newCodeCounters makes the counter vector name, labelled by code, with a
+// child for every code.
+func newCodeCounters(name, help string) (*prometheus.CounterVec, codeCounters) {
+	vec := prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, []string{"code"})
+	var cs codeCounters
+	for c := range cs {
+		cs[c] = vec.WithLabelValues(verify.Code(c).String())
 	}
+	return vec, cs
+}
+
+// registerVerifyMetrics counts verifications and token exchanges by outcome
+// code (an exchange that got a token is VALID) and exposes the verifier's
+// cache and usage backlog.
+func (s *Server) registerVerifyMetrics(reg *prometheus.Registry) {
+	verifyVec, verifyCount := newCodeCounters("keyhold_verify_total", "Verifications by outcome code.")
+	tokenVec, tokenCount := newCodeCounters("keyhold_token_exchanges_total",
+		"Exchanges of a key for a token (POST /v1/tokens) by outcome code; VALID is a token issued.")
+	s.verifyCount, s.tokenCount = verifyCount, tokenCount
 	v := s.verifier
-	reg.MustRegister(vec,
+	reg.MustRegister(verifyVec, tokenVec,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "keyhold_verify_cached_keys", Help: "Secrets in the verify cache."},
 			func() float64 { return float64(v.CachedKeys()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "keyhold_verify_key_loads_total", Help: "Keys read from the database by the verifier."},

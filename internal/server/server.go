@@ -88,7 +88,8 @@ type Server struct {
 	verifier    *verify.Verifier
 	tokens      *tokens.Service
 	overview    *overview.Service
-	verifyCount [verify.Unavailable + 1]prometheus.Counter
+	verifyCount codeCounters // verifications by outcome code
+	tokenCount  codeCounters // token exchanges by outcome code
 	log         *slog.Logger
 	baseURL     *url.URL
 	origin      string // baseURL's origin, which state-changing requests must come from

@@ -39,10 +39,12 @@ func (s *Server) handleTokenIssue(c echo.Context) error {
 	var vreq verify.Request
 	vreq.Cost = 1
 	if status, msg := verify.ReadRequest(r, bufp, &vreq); status != 0 {
+		s.tokenCount[verify.BadRequest].Inc()
 		return writeVerifyError(c, status, msg)
 	}
 	ttl, aud, msg := s.tokenOptions(*bufp)
 	if msg != "" {
+		s.tokenCount[verify.BadRequest].Inc()
 		return writeVerifyError(c, http.StatusBadRequest, msg)
 	}
 	if vreq.Cost < 1 {
@@ -60,6 +62,7 @@ func (s *Server) handleTokenIssue(c echo.Context) error {
 	var res verify.Result
 	s.verifier.Verify(r.Context(), &vreq, &res)
 	if res.Code != verify.Valid {
+		s.tokenCount[res.Code].Inc()
 		return writeVerifyResult(c, bufp, &res)
 	}
 	e := res.Entry
@@ -73,8 +76,10 @@ func (s *Server) handleTokenIssue(c echo.Context) error {
 		// The signing keys could not be read (a first start with the
 		// database down): fail closed, as verify does.
 		s.log.Error("tokens: issue", "err", err, "key_id", e.KeyID)
+		s.tokenCount[verify.Unavailable].Inc()
 		return writeVerifyResult(c, bufp, &verify.Result{Code: verify.Unavailable, Now: res.Now})
 	}
+	s.tokenCount[verify.Valid].Inc()
 	h := c.Response().Header()
 	h["Content-Type"] = jsonContentType
 	h["Cache-Control"] = noStore

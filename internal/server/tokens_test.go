@@ -249,3 +249,25 @@ func TestTokenRateLimited(t *testing.T) {
 	}
 	t.Fatal("never rate limited past the burst")
 }
+
+// TestTokenMetrics counts exchanges by outcome code apart from
+// verifications: a token issued is VALID, a bad ttl BAD_REQUEST.
+func TestTokenMetrics(t *testing.T) {
+	h := MustServer(t)
+	_, key := mustKeyFor(t, h, "ada@example.com", nil)
+	if resp, _, raw := h.postToken(t, key, `{}`); resp.StatusCode != http.StatusOK {
+		t.Fatalf("exchange: %d %s", resp.StatusCode, raw)
+	}
+	h.postToken(t, key, `{"ttl":5}`)
+	h.postToken(t, "kh_live_x", `{}`)
+	p := h.Browser().Get("/metrics")
+	for _, want := range []string{`keyhold_token_exchanges_total{code="VALID"} 1`, `keyhold_token_exchanges_total{code="BAD_REQUEST"} 1`,
+		`keyhold_token_exchanges_total{code="MALFORMED"} 1`, `keyhold_verify_total{code="VALID"} 0`} {
+		if !strings.Contains(p.Body, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+	if strings.Contains(p.Body, key[8:40]) {
+		t.Error("a key is in the metrics")
+	}
+}

@@ -20,7 +20,7 @@ const (
 )
 
 func usageTotals(u keys.UsageCounts) templates.UsageTotals {
-	return templates.UsageTotals{Valid: u.Valid, RateLimited: u.RateLimited, QuotaExceeded: u.QuotaExceeded, ScopeDenied: u.ScopeDenied, Invalid: u.Invalid}
+	return templates.UsageTotals{Valid: u.Valid, RateLimited: u.RateLimited, QuotaExceeded: u.QuotaExceeded, ScopeDenied: u.ScopeDenied, Invalid: u.Invalid, TokenIssued: u.TokenIssued}
 }
 
 func usagePeriod(w quota.Window, u keys.UsageCounts) templates.UsagePeriod {
@@ -44,7 +44,7 @@ func hourlySeries(hours []keys.HourlyUsage) templates.UsageSeries {
 }
 
 // usageCSVHeader is the first line of the CSV export.
-var usageCSVHeader = []string{"date", "valid", "rate_limited", "quota_exceeded", "scope_denied", "invalid", "cost"}
+var usageCSVHeader = []string{"date", "valid", "rate_limited", "quota_exceeded", "scope_denied", "invalid", "token_issued", "cost"}
 
 // usageCSV writes days as CSV, oldest first, dates as YYYY-MM-DD (UTC).
 func usageCSV(days []keys.DailyUsage) []byte {
@@ -55,7 +55,7 @@ func usageCSV(days []keys.DailyUsage) []byte {
 		_ = w.Write([]string{d.Day.UTC().Format(time.DateOnly),
 			strconv.FormatInt(d.Valid, 10), strconv.FormatInt(d.RateLimited, 10),
 			strconv.FormatInt(d.QuotaExceeded, 10), strconv.FormatInt(d.ScopeDenied, 10), strconv.FormatInt(d.Invalid, 10),
-			strconv.FormatInt(d.Cost, 10)})
+			strconv.FormatInt(d.TokenIssued, 10), strconv.FormatInt(d.Cost, 10)})
 	}
 	w.Flush()
 	return buf.Bytes()

@@ -13,8 +13,9 @@ import (
 	"github.com/PuerkitoBio/goquery"
 )
 
-// outcomes counts verify answers by the usage outcome they are counted as.
-type outcomes struct{ valid, rateLimited, quotaExceeded, scopeDenied, invalid int64 }
+// outcomes counts verify answers (and token exchanges) by the usage outcome
+// they are counted as.
+type outcomes struct{ valid, rateLimited, quotaExceeded, scopeDenied, invalid, tokenIssued int64 }
 
 func (o *outcomes) count(t *testing.T, code string) {
 	t.Helper()
@@ -35,7 +36,8 @@ func (o *outcomes) count(t *testing.T, code string) {
 }
 
 func (o outcomes) plus(p outcomes) outcomes {
-	return outcomes{o.valid + p.valid, o.rateLimited + p.rateLimited, o.quotaExceeded + p.quotaExceeded, o.scopeDenied + p.scopeDenied, o.invalid + p.invalid}
+	return outcomes{o.valid + p.valid, o.rateLimited + p.rateLimited, o.quotaExceeded + p.quotaExceeded, o.scopeDenied + p.scopeDenied,
+		o.invalid + p.invalid, o.tokenIssued + p.tokenIssued}
 }
 
 // byTestID reads the counts shown in elements data-testid="total-…" under sel.
@@ -52,11 +54,13 @@ func byTestID(t *testing.T, sel *goquery.Selection) outcomes {
 		}
 		return v
 	}
-	return outcomes{n("total-valid"), n("total-rate-limited"), n("total-quota-exceeded"), n("total-scope-denied"), n("total-invalid")}
+	return outcomes{n("total-valid"), n("total-rate-limited"), n("total-quota-exceeded"), n("total-scope-denied"), n("total-invalid"),
+		n("total-token-issued")}
 }
 
 // TestUsageAfterVerifications makes real verifications of two keys, flushes
-// them, and reads them back from the dashboard, the key page and the CSV.
+// them, and reads them back from the dashboard, the key page and the CSV;
+// a token exchange is counted beside them as token_issued.
 func TestUsageAfterVerifications(t *testing.T) {
 	h := MustServer(t)
 	ctx := context.Background()
@@ -64,7 +68,7 @@ func TestUsageAfterVerifications(t *testing.T) {
 	ada.MustSignup("ada@example.com")
 	idA, keyA := ada.MustCreateKey("Prod API / EU", url.Values{"scopes": {"read"}})
 	idB, keyB := ada.MustCreateKey("batch", nil)
-	quota := int64(3)
+	quota := int64(4)
 	if err := h.DB.SetKeyOverrides(ctx, idB, nil, nil, &quota); err != nil {
 		t.Fatal(err)
 	}
@@ -81,12 +85,16 @@ func TestUsageAfterVerifications(t *testing.T) {
 		_, ans := h.postVerify(t, verifyJSON(keyA, `,"scopes":["read"]`), nil)
 		a.count(t, ans.Code)
 	}
-	// Key B: a quota of 3.
+	// Key B: a quota of 4, one taken by a token exchange, then 3 verifications.
+	if resp, ans, raw := h.postToken(t, keyB, `{}`); resp.StatusCode != http.StatusOK || ans.Token == "" {
+		t.Fatalf("exchange: %d %s", resp.StatusCode, raw)
+	}
+	b.tokenIssued++
 	for range 5 {
 		_, ans := h.postVerify(t, verifyJSON(keyB, ""), nil)
 		b.count(t, ans.Code)
 	}
-	if a.scopeDenied != 4 || a.invalid != 0 || a.valid < 20 || a.rateLimited == 0 || b != (outcomes{valid: 3, quotaExceeded: 2}) {
+	if a.scopeDenied != 4 || a.invalid != 0 || a.valid < 20 || a.rateLimited == 0 || b != (outcomes{valid: 3, quotaExceeded: 2, tokenIssued: 1}) {
 		t.Fatalf("the verifications did not go as planned: a %+v, b %+v", a, b)
 	}
 	if err := h.Verifier.Flush(ctx); err != nil {
@@ -107,7 +115,7 @@ func TestUsageAfterVerifications(t *testing.T) {
 			t.Errorf("%d bars in the account chart, want 30", n)
 		}
 		last, _ := chart.Find(`[data-testid="chart-bar"]`).Last().Attr("aria-label")
-		if !strings.HasSuffix(last, ": "+strconv.FormatInt(a.valid+b.valid, 10)+" valid, "+strconv.FormatInt(a.rateLimited, 10)+
+		if !strings.HasSuffix(last, ": "+strconv.FormatInt(a.valid+b.valid, 10)+" valid, 1 token issued, "+strconv.FormatInt(a.rateLimited, 10)+
 			" rate limited, 2 quota exceeded, 4 scope denied, 0 invalid key") {
 			t.Errorf("today's bar title = %q", last)
 		}
@@ -148,8 +156,16 @@ func TestUsageAfterVerifications(t *testing.T) {
 		if href, _ := p.Doc.Find(`a[data-testid="usage-csv"]`).Attr("href"); href != "/keys/"+idA+"/usage.csv" {
 			t.Errorf("CSV link %q", href)
 		}
-		if got := byTestID(t, ada.Get("/keys/"+idB).Doc.Find(`[data-testid="period-totals"]`)); got != b {
+		pb := ada.Get("/keys/" + idB)
+		if got := byTestID(t, pb.Doc.Find(`[data-testid="period-totals"]`)); got != b {
 			t.Errorf("key B totals %+v, want %+v", got, b)
+		}
+		rowB := pb.Doc.Find(`[data-testid="usage-days"] [data-testid="usage-table"] tbody tr`).First()
+		if got, total := rowB.Find(`td[data-outcome="token-issued"]`).Text(), rowB.Find(`td[data-outcome="total"]`).Text(); got != "1" || total != "6" {
+			t.Errorf("key B today: token issued %q, total %q, want 1 and 6", got, total)
+		}
+		if now, _ := pb.Doc.Find(`[data-testid="key-usage"] [role="progressbar"]`).Attr("aria-valuenow"); now != "4" {
+			t.Errorf("key B quota used = %q, want 4 (the exchange costs 1)", now)
 		}
 	})
 
@@ -171,16 +187,24 @@ func TestUsageAfterVerifications(t *testing.T) {
 		if len(rows) != 91 {
 			t.Fatalf("%d lines, want a header and 90 days", len(rows))
 		}
-		if got := strings.Join(rows[0], ","); got != "date,valid,rate_limited,quota_exceeded,scope_denied,invalid,cost" {
+		if got := strings.Join(rows[0], ","); got != "date,valid,rate_limited,quota_exceeded,scope_denied,invalid,token_issued,cost" {
 			t.Errorf("header %q", got)
 		}
 		last := rows[90]
-		want := []string{today, strconv.FormatInt(a.valid, 10), strconv.FormatInt(a.rateLimited, 10), "0", "4", "0", strconv.FormatInt(a.valid, 10)}
+		want := []string{today, strconv.FormatInt(a.valid, 10), strconv.FormatInt(a.rateLimited, 10), "0", "4", "0", "0", strconv.FormatInt(a.valid, 10)}
 		if strings.Join(last, ",") != strings.Join(want, ",") {
 			t.Errorf("today's row %v, want %v", last, want)
 		}
-		if first := rows[1][0]; first != time.Now().UTC().AddDate(0, 0, -89).Format(time.DateOnly) || strings.Join(rows[1][1:], ",") != "0,0,0,0,0,0" {
+		if first := rows[1][0]; first != time.Now().UTC().AddDate(0, 0, -89).Format(time.DateOnly) || strings.Join(rows[1][1:], ",") != "0,0,0,0,0,0,0" {
 			t.Errorf("first row %v, want a quiet day 89 days ago", rows[1])
+		}
+		// Key B's exchange has its own column, and its cost.
+		rowsB, err := csv.NewReader(strings.NewReader(ada.Get("/keys/" + idB + "/usage.csv").Body)).ReadAll()
+		if err != nil || len(rowsB) != 91 {
+			t.Fatalf("key B CSV: %d rows, %v", len(rowsB), err)
+		}
+		if got, want := strings.Join(rowsB[90], ","), today+",3,0,2,0,0,1,4"; got != want {
+			t.Errorf("key B today's row %q, want %q", got, want)
 		}
 	})
 
