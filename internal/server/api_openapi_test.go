@@ -137,7 +137,7 @@ func TestOpenAPIValid(t *testing.T) {
 					t.Errorf("%s: summary %q, description %q", route, op.Summary, op.Description)
 				}
 				rootKey := slices.ContainsFunc(op.Security, func(s map[string][]string) bool { _, ok := s["rootKey"]; return ok })
-				if m := permission.FindStringSubmatch(op.Description); rootKey && (m == nil || !slices.Contains(rootkey.Permissions, m[1])) {
+				if m := permission.FindStringSubmatch(op.Description); rootKey && (len(m) < 2 || !slices.Contains(rootkey.Permissions, m[1])) {
 					t.Errorf("%s: needs a root key but its description names no permission: %q", route, op.Description)
 				} else if !rootKey && !strings.Contains(op.Description, "Needs no root key") {
 					t.Errorf("%s: needs no root key but does not say so: %q", route, op.Description)

@@ -88,7 +88,8 @@ func (s *Server) handleTokenIssue(c echo.Context) error {
 	h["Ratelimit-Reset"] = []string{strconv.FormatInt(res.ResetSeconds(), 10)}
 	// Every value below is ASCII without quotes or backslashes (a compact
 	// JWT, a key id, a number, a time), so it is written as is.
-	b := append((*bufp)[:0], `{"token":"`...)
+	b := (*bufp)[:0]
+	b = append(b, `{"token":"`...)
 	b = append(b, tok.Token...)
 	b = append(b, `","token_type":"Bearer","expires_in":`...)
 	b = strconv.AppendInt(b, int64(ttl/time.Second), 10)

@@ -25,11 +25,12 @@ const MaxExternalIDLen = 128
 // kept as given: it is the provider's id, compared exactly.
 func CheckExternalID(id string) error {
 	var fe keyhold.FieldErrors
-	if utf8.RuneCountInString(id) > MaxExternalIDLen {
+	switch {
+	case utf8.RuneCountInString(id) > MaxExternalIDLen:
 		fe.Add("external_id", fmt.Sprintf("An external id has at most %d characters.", MaxExternalIDLen))
-	} else if strings.TrimSpace(id) != id {
+	case strings.TrimSpace(id) != id:
 		fe.Add("external_id", "An external id cannot start or end with a space.")
-	} else {
+	default:
 		fe.AddErr("external_id", keyhold.CheckText("The external id", id))
 	}
 	return fe.Err()

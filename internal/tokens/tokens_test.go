@@ -304,7 +304,7 @@ func TestTokenIdleInstanceRereads(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	c.Add(time.Hour) // B idle: its keys in memory are an hour old
+	c.Add(time.Hour)                              // B idle: its keys in memory are an hour old
 	if _, err := a.RotateIfDue(ctx); err != nil { // removes the retired keys
 		t.Fatal(err)
 	}
