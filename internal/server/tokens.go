@@ -80,12 +80,7 @@ func (s *Server) handleTokenIssue(c echo.Context) error {
 		return writeVerifyResult(c, bufp, &verify.Result{Code: verify.Unavailable, Now: res.Now})
 	}
 	s.tokenCount[verify.Valid].Inc()
-	h := c.Response().Header()
-	h["Content-Type"] = jsonContentType
-	h["Cache-Control"] = noStore
-	h["Ratelimit-Limit"] = []string{strconv.FormatInt(res.Decision.RateLimit, 10)}
-	h["Ratelimit-Remaining"] = []string{strconv.FormatInt(res.Decision.RateRemaining, 10)}
-	h["Ratelimit-Reset"] = []string{strconv.FormatInt(res.ResetSeconds(), 10)}
+	setVerifyHeaders(c, &res)
 	// Every value below is ASCII without quotes or backslashes (a compact
 	// JWT, a key id, a number, a time), so it is written as is.
 	b := (*bufp)[:0]

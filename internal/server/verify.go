@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/json"
+	"net/http"
 	"strconv"
 	"sync"
 
@@ -36,14 +37,7 @@ func (s *Server) handleVerify(c echo.Context) error {
 // (RateLimit-* when a key was found, Retry-After when refused for a while)
 // and body, rendered in *bufp. /v1/tokens answers its refusals with it.
 func writeVerifyResult(c echo.Context, bufp *[]byte, res *verify.Result) error {
-	h := c.Response().Header()
-	h["Content-Type"] = jsonContentType
-	h["Cache-Control"] = noStore
-	if res.Entry != nil {
-		h["Ratelimit-Limit"] = []string{strconv.FormatInt(res.Decision.RateLimit, 10)}
-		h["Ratelimit-Remaining"] = []string{strconv.FormatInt(res.Decision.RateRemaining, 10)}
-		h["Ratelimit-Reset"] = []string{strconv.FormatInt(res.ResetSeconds(), 10)}
-	}
+	h := setVerifyHeaders(c, res)
 	if ra := res.RetryAfter(); ra > 0 {
 		h["Retry-After"] = []string{strconv.FormatInt(ra, 10)}
 	}
@@ -52,6 +46,20 @@ func writeVerifyResult(c echo.Context, bufp *[]byte, res *verify.Result) error {
 	c.Response().WriteHeader(res.Code.HTTPStatus())
 	_, err := c.Response().Write(out)
 	return err
+}
+
+// setVerifyHeaders sets what every answer of /v1/verify and /v1/tokens
+// carries: the JSON type, no caching, and RateLimit-* when a key was found.
+func setVerifyHeaders(c echo.Context, res *verify.Result) http.Header {
+	h := c.Response().Header()
+	h["Content-Type"] = jsonContentType
+	h["Cache-Control"] = noStore
+	if res.Entry != nil {
+		h["Ratelimit-Limit"] = []string{strconv.FormatInt(res.Decision.RateLimit, 10)}
+		h["Ratelimit-Remaining"] = []string{strconv.FormatInt(res.Decision.RateRemaining, 10)}
+		h["Ratelimit-Reset"] = []string{strconv.FormatInt(res.ResetSeconds(), 10)}
+	}
+	return h
 }
 
 var (
