@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -32,7 +33,9 @@ func (a *API) write(ctx huma.Context, status int, msg string) {
 // log shows only the path.
 func (a *API) refuseKeyInQuery(ctx huma.Context, next func(huma.Context)) {
 	if q := ctx.URL().RawQuery; q != "" {
-		if u := ctx.URL(); keys.RedactText(u.Query().Encode()) != u.Query().Encode() || keys.RedactText(q) != q {
+		// Raw and decoded: a key may come percent-encoded.
+		dq, _ := url.QueryUnescape(q)
+		if keys.RedactText(q) != q || keys.RedactText(dq) != dq {
 			ctx.SetHeader("WWW-Authenticate", `Bearer realm="keyhold"`)
 			a.write(ctx, http.StatusUnauthorized, "Send the root key in the Authorization header (Authorization: Bearer kh_root_…), never in the URL: "+
 				"a URL ends up in logs and browser histories. Treat a key you sent this way as leaked: revoke it and make another.")
