@@ -126,14 +126,7 @@ func (s *Service) entry(actor audit.Actor, accountID, action, targetType, target
 
 // account returns the actor's current account.
 func (s *Service) account(ctx context.Context, actor audit.Actor) (*Account, error) {
-	a, err := s.store.TeamAccount(ctx, actor.AccountID)
-	if errors.Is(err, ErrNotFound) {
-		return nil, keyhold.Errorf(keyhold.ENOTFOUND, "This account does not exist.")
-	}
-	if err != nil {
-		return nil, fmt.Errorf("team: account: %w", err)
-	}
-	return a, nil
+	return s.Account(ctx, actor.AccountID)
 }
 
 // Members returns the actor's account's members and its pending
