@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/keyhold/keyhold/internal/tokens"
 )
@@ -14,7 +15,7 @@ The signing keys of POST /v1/tokens.
 
 Commands:
   keyhold tokens rotate
-      make a new signing key now
+      publish the next signing key now (it signs 6 minutes later)
 
 Flags:
   -h, --help   print this help
@@ -24,12 +25,15 @@ Run "keyhold tokens rotate --help" for its environment.
 
 const rotateUsage = `Usage: keyhold tokens rotate
 
-Makes a new current signing key for the tokens of POST /v1/tokens (a key is
-also made on first need, and rotated every 30 days by the server). The
-previous key stays in /.well-known/jwks.json for 30 minutes, twice the
-longest token lifetime, so tokens it signed keep verifying until they
-expire. Running instances sign with the new key within 30 seconds. It
-prints the new key's id (kid).
+Makes the next signing key for the tokens of POST /v1/tokens (a key is also
+made on first need, and rotated every 30 days by the server). The new key
+is published in /.well-known/jwks.json at once and signs from 6 minutes
+later, when every JWKS cached under its max-age (5 minutes) and every
+running instance (re-reading every 30 seconds) has it, so no verifier meets
+a token of a key it does not know. The key it replaces signs until then and
+stays published for 30 minutes more, twice the longest token lifetime, so
+tokens it signed keep verifying until they expire. It prints the new key's
+id (kid) on stdout, and when it starts signing on stderr.
 
 Flags:
   -h, --help   print this help
@@ -57,10 +61,11 @@ func tokensCmd(ctx context.Context, args []string, getenv func(string) string, s
 	if err != nil {
 		return err
 	}
-	kid, err := svc.Rotate(ctx)
+	r, err := svc.Rotate(ctx)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(stdout, kid)
+	fmt.Fprintln(stdout, r.KID)
+	fmt.Fprintf(stderr, "published now; signs from %s\n", r.ActiveAt.UTC().Format(time.RFC3339))
 	return nil
 }

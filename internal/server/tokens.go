@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -129,14 +130,19 @@ func (s *Server) tokenOptions(body []byte) (ttl time.Duration, aud, msg string) 
 	return ttl, got, ""
 }
 
+// jwksCacheControl lets verifiers keep the keys for tokens.JWKSMaxAge:
+// a rotation publishes the next key longer than that before it signs.
+var jwksCacheControl = fmt.Sprintf("public, max-age=%d", int(tokens.JWKSMaxAge.Seconds()))
+
 // handleJWKS answers GET /.well-known/jwks.json: the public keys that
-// check Keyhold's tokens, the current one and those retired recently.
+// check Keyhold's tokens: the current one, the next one (published before
+// it signs) and those retired recently.
 func (s *Server) handleJWKS(c echo.Context) error {
 	b, err := s.tokens.JWKS(c.Request().Context())
 	if err != nil {
 		return err
 	}
-	c.Response().Header().Set("Cache-Control", "public, max-age=300")
+	c.Response().Header().Set("Cache-Control", jwksCacheControl)
 	return c.Blob(http.StatusOK, "application/json", b)
 }
 
@@ -144,7 +150,7 @@ func (s *Server) handleJWKS(c echo.Context) error {
 // with the issuer's metadata, so standard middlewares find the keys.
 func (s *Server) handleOpenIDConfiguration(c echo.Context) error {
 	iss := s.tokens.Issuer()
-	c.Response().Header().Set("Cache-Control", "public, max-age=300")
+	c.Response().Header().Set("Cache-Control", jwksCacheControl)
 	return c.JSON(http.StatusOK, map[string]any{
 		"issuer":                                iss,
 		"jwks_uri":                              iss + "/.well-known/jwks.json",

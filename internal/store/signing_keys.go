@@ -18,6 +18,7 @@ type signingKeyRecord struct {
 	PublicKey  string // base64 PKIX DER
 	PrivateKey string // base64 of the sealed private key
 	CreatedAt  time.Time
+	ActiveAt   *time.Time // nil: since CreatedAt (keys made before migration 0017)
 	RetiredAt  *time.Time
 }
 
@@ -39,16 +40,26 @@ func (db *DB) SigningKeys(ctx context.Context) ([]tokens.SigningKey, error) {
 		if err != nil {
 			return nil, fmt.Errorf("store: signing key %s: %w", r.KID, err)
 		}
-		out[i] = tokens.SigningKey{KID: r.KID, Generation: r.Generation, PublicKey: pub, Sealed: sealed, CreatedAt: r.CreatedAt.UTC(), RetiredAt: utcPtr(r.RetiredAt)}
+		active := r.CreatedAt
+		if r.ActiveAt != nil {
+			active = *r.ActiveAt
+		}
+		out[i] = tokens.SigningKey{KID: r.KID, Generation: r.Generation, PublicKey: pub, Sealed: sealed, CreatedAt: r.CreatedAt.UTC(),
+			ActiveAt: active.UTC(), RetiredAt: utcPtr(r.RetiredAt)}
 	}
 	return out, nil
 }
 
 // InsertSigningKey stores k unless its generation is taken, retiring the
-// older keys in the same transaction; it reports whether k was stored.
+// older keys at k.ActiveAt in the same transaction; it reports whether k
+// was stored.
 func (db *DB) InsertSigningKey(ctx context.Context, k tokens.SigningKey) (bool, error) {
+	active := k.ActiveAt.UTC()
+	if k.ActiveAt.IsZero() {
+		active = k.CreatedAt.UTC()
+	}
 	rec := signingKeyRecord{KID: k.KID, Generation: k.Generation, PublicKey: base64.StdEncoding.EncodeToString(k.PublicKey),
-		PrivateKey: base64.StdEncoding.EncodeToString(k.Sealed), CreatedAt: k.CreatedAt.UTC()}
+		PrivateKey: base64.StdEncoding.EncodeToString(k.Sealed), CreatedAt: k.CreatedAt.UTC(), ActiveAt: &active}
 	stored := false
 	err := db.ctx(ctx).Transaction(func(tx *gorm.DB) error {
 		res := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&rec)
@@ -60,7 +71,7 @@ func (db *DB) InsertSigningKey(ctx context.Context, k tokens.SigningKey) (bool, 
 		}
 		stored = true
 		return tx.Model(&signingKeyRecord{}).Where("generation < ? AND retired_at IS NULL", k.Generation).
-			UpdateColumn("retired_at", k.CreatedAt.UTC()).Error
+			UpdateColumn("retired_at", active).Error
 	})
 	if err != nil {
 		return false, fmt.Errorf("store: insert signing key: %w", err)

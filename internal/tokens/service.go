@@ -31,6 +31,9 @@ const (
 	// RetireWindow is how long a retired key stays published: twice the
 	// longest lifetime, so every token it signed expires while it is.
 	RetireWindow = 2 * MaxTTL
+	// JWKSMaxAge is how long a verifier may cache the JWKS
+	// (Cache-Control max-age of /.well-known/jwks.json).
+	JWKSMaxAge = 5 * time.Minute
 )
 
 // SigningKey is a signing key as stored.
@@ -43,7 +46,11 @@ type SigningKey struct {
 	PublicKey  []byte // PKIX DER
 	Sealed     []byte // the private key, sealed (see seal)
 	CreatedAt  time.Time
-	RetiredAt  *time.Time // when a newer key became current
+	// ActiveAt is when the key starts signing. A rotation publishes the
+	// next key PublishAhead before it signs, so that every cached JWKS
+	// holds it by then; the first key signs at once.
+	ActiveAt  time.Time
+	RetiredAt *time.Time // when a newer key became current
 }
 
 // Store is what the service needs from the database.
@@ -51,7 +58,7 @@ type Store interface {
 	// SigningKeys returns every stored signing key.
 	SigningKeys(ctx context.Context) ([]SigningKey, error)
 	// InsertSigningKey stores k unless a key of its generation exists, and
-	// then retires every older key not yet retired, at k.CreatedAt, in the
+	// then retires every older key not yet retired, at k.ActiveAt, in the
 	// same transaction. It reports whether k was stored.
 	InsertSigningKey(ctx context.Context, k SigningKey) (bool, error)
 	// DeleteSigningKeys deletes the keys retired before t.
@@ -74,6 +81,10 @@ type Config struct {
 	// Refresh is how often the keys are re-read from the database, so a
 	// rotation on another instance is seen; default 30s.
 	Refresh time.Duration
+	// PublishAhead is how long a rotation publishes the next key before
+	// it signs; default JWKSMaxAge + 2×Refresh: by then every instance
+	// serves it and every JWKS cached by the rules has been fetched again.
+	PublishAhead time.Duration
 	// Now is the clock; nil: time.Now. For tests.
 	Now    func() time.Time
 	Logger *slog.Logger // nil: discard
@@ -97,6 +108,7 @@ type keySet struct {
 	jwks     []byte            // the published keys, as JSON
 	kids     []string          // the published key ids, current first
 	loadedAt time.Time
+	next     time.Time // when a published key starts signing; zero: none waits
 }
 
 // New returns a Service. It reads nothing yet: the keys are loaded, and
@@ -111,6 +123,9 @@ func New(c Config) (*Service, error) {
 	}
 	if c.Refresh == 0 {
 		c.Refresh = 30 * time.Second
+	}
+	if c.PublishAhead == 0 {
+		c.PublishAhead = JWKSMaxAge + 2*c.Refresh
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -180,11 +195,12 @@ func (s *Service) keys(ctx context.Context) (*keySet, error) {
 	if ks == nil {
 		return s.load(ctx, nil)
 	}
-	if now.Sub(ks.loadedAt) >= 2*s.cfg.Refresh {
+	if now.Sub(ks.loadedAt) >= 2*s.cfg.Refresh || !ks.next.IsZero() && !now.Before(ks.next) {
 		// Idle since before the last background refresh: a rotation
 		// elsewhere may have retired (even removed) the key in memory,
-		// so read again before signing with it; only a failed read
-		// falls back to the keys in memory.
+		// so read again before signing with it; or the next key's time
+		// to sign has come. Only a failed read falls back to the keys in
+		// memory.
 		fresh, err := s.load(ctx, ks)
 		if err == nil {
 			return fresh, nil
@@ -221,7 +237,7 @@ func (s *Service) load(ctx context.Context, seen *keySet) (*keySet, error) {
 	if len(stored) == 0 {
 		// First need: make generation 1. Another instance doing the same
 		// at once stores it first, and both read back the one stored.
-		if _, err := s.insert(ctx, 1); err != nil {
+		if _, err := s.insert(ctx, 1, s.cfg.Now()); err != nil {
 			return nil, err
 		}
 		if stored, err = s.cfg.Store.SigningKeys(ctx); err != nil {
@@ -239,14 +255,25 @@ func (s *Service) load(ctx context.Context, seen *keySet) (*keySet, error) {
 	return ks, nil
 }
 
-// build makes the key set of the stored keys: the newest generation signs;
-// it and the keys retired less than RetireWindow ago are published.
+// build makes the key set of the stored keys: the newest generation
+// already active signs (none yet, as a clock behind the one that made the
+// first key may see: the first to become active); it, the keys waiting to
+// sign and the keys retired less than RetireWindow ago are published.
 func (s *Service) build(stored []SigningKey) (*keySet, error) {
 	now := s.cfg.Now()
-	cur := &stored[0]
+	var cur *SigningKey
 	for i := range stored {
-		if stored[i].Generation > cur.Generation {
-			cur = &stored[i]
+		k := &stored[i]
+		if !k.ActiveAt.After(now) && (cur == nil || k.Generation > cur.Generation) {
+			cur = k
+		}
+	}
+	if cur == nil {
+		cur = &stored[0]
+		for i := range stored {
+			if stored[i].ActiveAt.Before(cur.ActiveAt) {
+				cur = &stored[i]
+			}
 		}
 	}
 	priv, err := unseal(s.aead, cur.KID, cur.Sealed)
@@ -259,6 +286,9 @@ func (s *Service) build(stored []SigningKey) (*keySet, error) {
 		k := &stored[i]
 		if k == cur || (k.RetiredAt != nil && !now.Before(k.RetiredAt.Add(RetireWindow))) {
 			continue
+		}
+		if k.Generation > cur.Generation && (ks.next.IsZero() || k.ActiveAt.Before(ks.next)) {
+			ks.next = k.ActiveAt
 		}
 		pub, err := parsePublic(k.PublicKey)
 		if err != nil {
@@ -285,9 +315,10 @@ func parsePublic(der []byte) (*ecdsa.PublicKey, error) {
 	return pub, nil
 }
 
-// insert makes a key of generation gen and stores it, unless another
-// instance stored that generation first. It reports whether it stored it.
-func (s *Service) insert(ctx context.Context, gen int64) (bool, error) {
+// insert makes a key of generation gen that signs from active and stores
+// it, unless another instance stored that generation first. It reports
+// whether it stored it.
+func (s *Service) insert(ctx context.Context, gen int64, active time.Time) (bool, error) {
 	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return false, fmt.Errorf("tokens: generate key: %w", err)
@@ -307,36 +338,44 @@ func (s *Service) insert(ctx context.Context, gen int64) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	ok, err := s.cfg.Store.InsertSigningKey(ctx, SigningKey{KID: kid, Generation: gen, PublicKey: pub, Sealed: sealed, CreatedAt: s.cfg.Now().UTC()})
+	ok, err := s.cfg.Store.InsertSigningKey(ctx, SigningKey{KID: kid, Generation: gen, PublicKey: pub, Sealed: sealed,
+		CreatedAt: s.cfg.Now().UTC(), ActiveAt: active.UTC()})
 	if err != nil {
 		return false, fmt.Errorf("tokens: store signing key: %w", err)
 	}
 	return ok, nil
 }
 
-// Rotate makes a new current key now; the previous one is retired and
-// stays published for RetireWindow. Keys past that window are deleted.
-// Of two rotations at once (two instances) one makes the key. It returns
-// the current key's id.
-func (s *Service) Rotate(ctx context.Context) (string, error) {
+// Rotation is what a rotation made: the next key, published at once,
+// signing from ActiveAt.
+type Rotation struct {
+	KID      string
+	ActiveAt time.Time
+}
+
+// Rotate publishes a new key now, which signs from PublishAhead later; the
+// key signing until then is retired at that time and stays published for
+// RetireWindow more. Keys past that window are deleted. Of two rotations
+// at once (two instances) one makes the key.
+func (s *Service) Rotate(ctx context.Context) (Rotation, error) {
 	return s.rotate(ctx, true)
 }
 
-// RotateIfDue rotates when the current key is RotateEvery old (or there is
-// none), and deletes the keys past their retirement window either way. It
-// returns the current key's id. The periodic job calls it.
-func (s *Service) RotateIfDue(ctx context.Context) (string, error) {
+// RotateIfDue rotates when the newest key is RotateEvery old, and deletes
+// the keys past their retirement window either way. It returns the newest
+// key. The periodic job calls it.
+func (s *Service) RotateIfDue(ctx context.Context) (Rotation, error) {
 	return s.rotate(ctx, false)
 }
 
-func (s *Service) rotate(ctx context.Context, force bool) (string, error) {
+func (s *Service) rotate(ctx context.Context, force bool) (Rotation, error) {
 	now := s.cfg.Now()
 	if _, err := s.cfg.Store.DeleteSigningKeys(ctx, now.Add(-RetireWindow).UTC()); err != nil {
-		return "", fmt.Errorf("tokens: delete retired keys: %w", err)
+		return Rotation{}, fmt.Errorf("tokens: delete retired keys: %w", err)
 	}
 	stored, err := s.cfg.Store.SigningKeys(ctx)
 	if err != nil {
-		return "", fmt.Errorf("tokens: signing keys: %w", err)
+		return Rotation{}, fmt.Errorf("tokens: signing keys: %w", err)
 	}
 	var gen int64
 	var created time.Time
@@ -346,13 +385,26 @@ func (s *Service) rotate(ctx context.Context, force bool) (string, error) {
 		}
 	}
 	if force || gen == 0 || now.Sub(created) >= RotateEvery {
-		if _, err := s.insert(ctx, gen+1); err != nil {
-			return "", err
+		active := now.Add(s.cfg.PublishAhead)
+		if gen == 0 {
+			active = now // nothing to sign with meanwhile
+		}
+		if _, err := s.insert(ctx, gen+1, active); err != nil {
+			return Rotation{}, err
 		}
 	}
-	ks, err := s.load(ctx, s.set.Load())
-	if err != nil {
-		return "", err
+	if _, err := s.load(ctx, s.set.Load()); err != nil {
+		return Rotation{}, err
 	}
-	return ks.kid, nil
+	if stored, err = s.cfg.Store.SigningKeys(ctx); err != nil {
+		return Rotation{}, fmt.Errorf("tokens: signing keys: %w", err)
+	}
+	var newest Rotation
+	gen = 0
+	for _, k := range stored {
+		if k.Generation > gen {
+			gen, newest = k.Generation, Rotation{KID: k.KID, ActiveAt: k.ActiveAt}
+		}
+	}
+	return newest, nil
 }

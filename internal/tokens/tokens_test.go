@@ -34,6 +34,7 @@ func newClock() *clock {
 }
 func (c *clock) Now() time.Time      { return time.Unix(0, c.ns.Load()).UTC() }
 func (c *clock) Add(d time.Duration) { c.ns.Add(int64(d)) }
+func (c *clock) Set(t time.Time)      { c.ns.Store(t.UnixNano()) }
 
 func mustService(tb testing.TB, db *store.DB, c *clock, sec []byte) *tokens.Service {
 	tb.Helper()
@@ -166,6 +167,11 @@ func TestTokenTwoInstancesMakeOneKey(t *testing.T) {
 	}
 }
 
+// TestTokenRotation: a rotation publishes the next key at once and signs
+// with it PublishAhead later, on this instance and on another; tokens
+// signed before keep verifying; the replaced key leaves the JWKS, then the
+// database, RetireWindow after it stopped signing; the job rotates after
+// 30 days.
 func TestTokenRotation(t *testing.T) {
 	ctx := context.Background()
 	c := newClock()
@@ -176,58 +182,74 @@ func TestTokenRotation(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Not due: the periodic job changes nothing.
-	if kid, err := s.RotateIfDue(ctx); err != nil || kid != before.KID {
-		t.Fatalf("RotateIfDue before due: %s %v", kid, err)
+	if r, err := s.RotateIfDue(ctx); err != nil || r.KID != before.KID || !r.ActiveAt.Equal(c.Now()) {
+		t.Fatalf("RotateIfDue before due: %+v %v", r, err)
 	}
 	c.Add(time.Minute)
-	newKID, err := s.Rotate(ctx)
-	if err != nil || newKID == before.KID {
-		t.Fatalf("rotate: %s %v", newKID, err)
+	next, err := s.Rotate(ctx)
+	if err != nil || next.KID == before.KID {
+		t.Fatalf("rotate: %+v %v", next, err)
 	}
-	after, err := s.Issue(ctx, grant())
-	if err != nil || after.KID != newKID {
-		t.Fatalf("after rotation signed by %s, want %s (%v)", after.KID, newKID, err)
+	ahead := tokens.JWKSMaxAge + 2*30*time.Second
+	if want := c.Now().Add(ahead); !next.ActiveAt.Equal(want) {
+		t.Fatalf("the next key signs from %s, want %s (published %s ahead)", next.ActiveAt, want, ahead)
 	}
-	// The token signed before still verifies against the JWKS.
-	if _, err := parse(t, s, before.Token, c.Now()); err != nil {
-		t.Errorf("token from before the rotation: %v", err)
+	// Published at once, not signing yet: here and on another instance.
+	other := mustService(t, db, c, secret)
+	for name, svc := range map[string]*tokens.Service{"this instance": s, "another": other} {
+		if kids, _ := svc.PublishedKIDs(ctx); !slices.Equal(kids, []string{before.KID, next.KID}) {
+			t.Errorf("%s publishes %v right after the rotation, want the signing %s then the next %s", name, kids, before.KID, next.KID)
+		}
+		if tok, err := svc.Issue(ctx, grant()); err != nil || tok.KID != before.KID {
+			t.Errorf("%s signs with %s before the next key's time (%v), want %s", name, tok.KID, err, before.KID)
+		}
 	}
-	if kids, _ := s.PublishedKIDs(ctx); !slices.Equal(kids, []string{newKID, before.KID}) {
-		t.Errorf("published %v", kids)
+	c.Set(next.ActiveAt.Add(-time.Second))
+	long := grant()
+	long.TTL = tokens.MaxTTL
+	last, err := s.Issue(ctx, long)
+	if err != nil || last.KID != before.KID {
+		t.Errorf("a second before its time the next key signs (%v)", err)
 	}
-	// Another instance sees the rotation within its refresh.
-	c2 := newClock()
-	other := mustService(t, db, c2, secret)
-	if k, _ := other.PublishedKIDs(ctx); k[0] != newKID {
-		t.Errorf("other instance current %v", k)
+	c.Set(next.ActiveAt)
+	// Its time: both instances sign with it on their next token, without
+	// waiting for a refresh.
+	for name, svc := range map[string]*tokens.Service{"this instance": s, "another": other} {
+		if tok, err := svc.Issue(ctx, grant()); err != nil || tok.KID != next.KID {
+			t.Errorf("%s signs with %s at the next key's time (%v), want %s", name, tok.KID, err, next.KID)
+		}
+		if kids, _ := svc.PublishedKIDs(ctx); !slices.Equal(kids, []string{next.KID, before.KID}) {
+			t.Errorf("%s publishes %v, want %s then the retired %s", name, kids, next.KID, before.KID)
+		}
 	}
-	if _, err := s.Rotate(ctx); err != nil {
+	// The longest token the replaced key signed verifies until it
+	// expires.
+	c.Set(next.ActiveAt.Add(tokens.MaxTTL - 2*time.Second))
+	if _, err := parse(t, s, last.Token, c.Now()); err != nil {
+		t.Errorf("the replaced key's last token, a second before it expires: %v", err)
+	}
+	// A second rotation at once: three keys published.
+	third, err := s.Rotate(ctx)
+	if err != nil {
 		t.Fatal(err)
 	}
-	c2.Add(31 * time.Second)
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		k, _ := other.PublishedKIDs(ctx)
-		if len(k) == 3 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the other instance never saw the rotation: %v", k)
-		}
-		time.Sleep(10 * time.Millisecond)
+	if kids, _ := s.PublishedKIDs(ctx); !slices.Equal(kids, []string{next.KID, third.KID, before.KID}) {
+		t.Errorf("after a second rotation published %v", kids)
 	}
-	// After the retirement window the first key is gone: first from what
-	// a fresh instance publishes, then from the database (the job).
-	c.Add(tokens.RetireWindow + time.Second)
-	late := mustService(t, db, c, secret)
-	if k, _ := late.PublishedKIDs(ctx); slices.Contains(k, before.KID) || len(k) != 1 { // both earlier keys were retired at once
-		t.Errorf("past the window published %v", k)
+	// The first key stopped signing at next.ActiveAt: RetireWindow after
+	// that it is gone, first from what an instance publishes, then from
+	// the database (the job).
+	c.Set(next.ActiveAt.Add(tokens.RetireWindow - time.Second))
+	if kids, _ := mustService(t, db, c, secret).PublishedKIDs(ctx); !slices.Contains(kids, before.KID) {
+		t.Errorf("inside its retirement window the first key is not published: %v", kids)
 	}
+	c.Add(time.Second)
+	if kids, _ := mustService(t, db, c, secret).PublishedKIDs(ctx); slices.Contains(kids, before.KID) || !slices.Equal(kids, []string{third.KID, next.KID}) {
+		t.Errorf("past the window published %v, want %s then %s", kids, third.KID, next.KID)
+	}
+	c.Add(time.Second)
 	if _, err := s.RotateIfDue(ctx); err != nil {
 		t.Fatal(err)
-	}
-	if k, _ := s.PublishedKIDs(ctx); slices.Contains(k, before.KID) {
-		t.Errorf("past the window published %v", k)
 	}
 	stored, _ := db.SigningKeys(ctx)
 	for _, k := range stored {
@@ -235,14 +257,64 @@ func TestTokenRotation(t *testing.T) {
 			t.Error("the retired key is still stored past the window")
 		}
 	}
-	if _, err := parse(t, s, before.Token, c.Now()); err == nil {
+	if _, err := parse(t, s, last.Token, last.ExpiresAt.Add(-time.Second)); err == nil {
 		t.Error("token of a dropped key verified")
 	}
 	// Due after 30 days.
 	c.Add(tokens.RotateEvery)
-	cur, _ := s.PublishedKIDs(ctx)
-	if kid, err := s.RotateIfDue(ctx); err != nil || kid == cur[0] {
-		t.Errorf("RotateIfDue after 30 days kept %s (%v)", kid, err)
+	if r, err := s.RotateIfDue(ctx); err != nil || r.KID == third.KID || !r.ActiveAt.Equal(c.Now().Add(ahead)) {
+		t.Errorf("RotateIfDue after 30 days: %+v (%v), want a new key signing %s ahead", r, err, ahead)
+	}
+}
+
+// TestTokenNoUnknownKID walks through a rotation in 5-second steps with a
+// verifier that caches the JWKS of the other instance (the one that did
+// not rotate) for its max-age, fetched last a second before the rotation:
+// every token either instance signs has a kid the verifier already holds,
+// so no verifier following the cache rules ever refuses a token, or asks
+// again, because of a rotation.
+func TestTokenNoUnknownKID(t *testing.T) {
+	ctx := context.Background()
+	c := newClock()
+	db := storetest.New(t, storetest.SQLite)
+	a, b := mustService(t, db, c, secret), mustService(t, db, c, secret)
+	if _, err := a.Issue(ctx, grant()); err != nil {
+		t.Fatal(err)
+	}
+	fetch := func() []string {
+		kids, err := b.PublishedKIDs(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return kids
+	}
+	cached, fetched := fetch(), c.Now()
+	c.Add(time.Second)
+	rotated := c.Now()
+	r, err := a.Rotate(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signedByNext := false
+	for step := 0; step*5 < int((tokens.JWKSMaxAge + 10*time.Minute).Seconds()); step++ {
+		if c.Now().Sub(fetched) >= tokens.JWKSMaxAge {
+			cached, fetched = fetch(), c.Now()
+		}
+		for name, svc := range map[string]*tokens.Service{"rotating": a, "other": b} {
+			tok, err := svc.Issue(ctx, grant())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Contains(cached, tok.KID) {
+				t.Fatalf("%s after the rotation the %s instance signed with %s, which a verifier caching %v (fetched %s ago) does not know",
+					c.Now().Sub(rotated), name, tok.KID, cached, c.Now().Sub(fetched))
+			}
+			signedByNext = signedByNext || tok.KID == r.KID
+		}
+		c.Add(5 * time.Second)
+	}
+	if !signedByNext {
+		t.Error("the rotated key never signed")
 	}
 }
 
