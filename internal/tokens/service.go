@@ -98,6 +98,19 @@ type Service struct {
 	set        atomic.Pointer[keySet]
 	loadMu     sync.Mutex // one load at a time
 	refreshing atomic.Bool
+	// failed is the last failed first load, so that while the database
+	// is down exchanges are refused at once for FailedLoadRetry instead
+	// of each queueing on loadMu for its own read.
+	failed atomic.Pointer[failedLoad]
+}
+
+// FailedLoadRetry is how long a failed first load of the keys is answered
+// from memory before the database is asked again.
+const FailedLoadRetry = time.Second
+
+type failedLoad struct {
+	at  time.Time
+	err error
 }
 
 // keySet is what the service answers from between loads.
@@ -223,13 +236,32 @@ func (s *Service) keys(ctx context.Context) (*keySet, error) {
 
 // load reads the keys, making the first when there is none, and keeps
 // them. seen is the set the caller saw (nil: none); when another load has
-// replaced it meanwhile, that one is returned.
+// replaced it meanwhile, that one is returned. A failed first load is
+// answered again for FailedLoadRetry without asking the database.
 func (s *Service) load(ctx context.Context, seen *keySet) (*keySet, error) {
 	s.loadMu.Lock()
 	defer s.loadMu.Unlock()
 	if cur := s.set.Load(); cur != seen {
 		return cur, nil
 	}
+	if seen == nil {
+		if f := s.failed.Load(); f != nil && s.cfg.Now().Sub(f.at) < FailedLoadRetry {
+			return nil, f.err
+		}
+	}
+	ks, err := s.read(ctx)
+	if err != nil {
+		if seen == nil && ctx.Err() == nil { // a caller that left is no news about the database
+			s.failed.Store(&failedLoad{at: s.cfg.Now(), err: err})
+		}
+		return nil, err
+	}
+	s.set.Store(ks)
+	return ks, nil
+}
+
+// read reads the keys, making the first when there is none.
+func (s *Service) read(ctx context.Context) (*keySet, error) {
 	stored, err := s.cfg.Store.SigningKeys(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("tokens: signing keys: %w", err)
@@ -247,12 +279,7 @@ func (s *Service) load(ctx context.Context, seen *keySet) (*keySet, error) {
 			return nil, errors.New("tokens: no signing key after making one")
 		}
 	}
-	ks, err := s.build(stored)
-	if err != nil {
-		return nil, err
-	}
-	s.set.Store(ks)
-	return ks, nil
+	return s.build(stored)
 }
 
 // build makes the key set of the stored keys: the newest generation

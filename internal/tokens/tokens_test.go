@@ -34,7 +34,7 @@ func newClock() *clock {
 }
 func (c *clock) Now() time.Time      { return time.Unix(0, c.ns.Load()).UTC() }
 func (c *clock) Add(d time.Duration) { c.ns.Add(int64(d)) }
-func (c *clock) Set(t time.Time)      { c.ns.Store(t.UnixNano()) }
+func (c *clock) Set(t time.Time)     { c.ns.Store(t.UnixNano()) }
 
 func mustService(tb testing.TB, db *store.DB, c *clock, sec []byte) *tokens.Service {
 	tb.Helper()
@@ -386,5 +386,52 @@ func TestTokenIdleInstanceRereads(t *testing.T) {
 	}
 	if _, err := parse(t, a, tok.Token, c.Now()); err != nil {
 		t.Fatalf("B's token after an idle hour does not verify against A's JWKS: %v", err)
+	}
+}
+
+// downStore is a store whose database is down: every read fails, counted.
+type downStore struct {
+	tokens.Store
+	reads atomic.Int32
+}
+
+func (d *downStore) SigningKeys(context.Context) ([]tokens.SigningKey, error) {
+	d.reads.Add(1)
+	return nil, errors.New("connection refused")
+}
+
+// TestTokenFailedLoadRemembered: while the database is down and no key is
+// in memory, 50 exchanges at once make one read, not 50 queued ones; the
+// database is asked again after FailedLoadRetry, and a caller that gave up
+// does not make the others fail.
+func TestTokenFailedLoadRemembered(t *testing.T) {
+	ctx := context.Background()
+	c := newClock()
+	down := &downStore{Store: storetest.New(t, storetest.SQLite)}
+	s, err := tokens.New(tokens.Config{Store: down, Secret: secret, Issuer: "https://keys.example", Now: c.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := s.Ready(gone); err == nil {
+		t.Fatal("Ready with the database down succeeded")
+	}
+	var wg sync.WaitGroup
+	for range 50 {
+		wg.Go(func() {
+			if err := s.Ready(ctx); err == nil {
+				t.Error("Ready with the database down succeeded")
+			}
+		})
+	}
+	wg.Wait()
+	if n := down.reads.Load(); n != 2 { // the cancelled caller's, then one for the 50
+		t.Errorf("%d reads of the keys, want 2", n)
+	}
+	c.Add(tokens.FailedLoadRetry)
+	_ = s.Ready(ctx)
+	if n := down.reads.Load(); n != 3 {
+		t.Errorf("after FailedLoadRetry %d reads, want 3", n)
 	}
 }
