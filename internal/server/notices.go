@@ -132,4 +132,3 @@ func extendedExpiry(exp *time.Time, now time.Time) string {
 	}
 	return from.AddDate(0, 0, extendDays).UTC().Format("2006-01-02")
 }
-
