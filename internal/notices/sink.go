@@ -50,16 +50,22 @@ func (s *Sink) Run(ctx context.Context) {
 		case c := <-s.ch:
 			s.record(ctx, c)
 		case <-ctx.Done():
-			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-			defer cancel()
-			for {
-				select {
-				case c := <-s.ch:
-					s.record(dctx, c)
-				default:
-					return
-				}
-			}
+			s.drain(ctx)
+			return
+		}
+	}
+}
+
+// drain records what is queued still, for up to five seconds.
+func (s *Sink) drain(ctx context.Context) {
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	for {
+		select {
+		case c := <-s.ch:
+			s.record(dctx, c)
+		default:
+			return
 		}
 	}
 }
