@@ -48,7 +48,9 @@ func (s *Sink) Run(ctx context.Context) {
 	for {
 		select {
 		case c := <-s.ch:
-			s.record(ctx, c)
+			// Not cut short by a stop that comes meanwhile: each
+			// attempt has its own bound.
+			s.record(context.WithoutCancel(ctx), c)
 		case <-ctx.Done():
 			s.drain(ctx)
 			return
@@ -71,17 +73,15 @@ func (s *Sink) drain(ctx context.Context) {
 }
 
 // record records one crossing, trying three times a few seconds apart
-// while the database is away; the row makes a retry harmless.
+// while the database is away (until ctx ends); the row makes a retry
+// harmless.
 func (s *Sink) record(ctx context.Context, c Crossing) {
 	var err error
 	for i := range 3 {
-		if i > 0 {
-			select {
-			case <-time.After(time.Duration(i) * 2 * time.Second):
-			case <-ctx.Done():
-			}
+		if i > 0 && !wait(ctx, time.Duration(i)*2*time.Second) {
+			break
 		}
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		var created bool
 		created, err = s.svc.RecordThreshold(rctx, c)
 		cancel()
@@ -94,4 +94,16 @@ func (s *Sink) record(ctx context.Context, c Crossing) {
 	}
 	s.failed.Add(1)
 	s.svc.log.Error("quota notice not recorded", "key_id", c.KeyID, "percent", c.Percent, "err", err)
+}
+
+// wait waits d, or less when ctx ends first (false).
+func wait(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
