@@ -58,7 +58,7 @@ func pages() []struct {
 		{"signup", "Sign up · Keyhold", 1, Signup(AuthPage{Layout: testLayout("Sign up", "", nil)})},
 		{"login", "Log in · Keyhold", 1, Login(AuthPage{Layout: testLayout("Log in", "", nil)})},
 		{"dashboard", "Dashboard · Keyhold", 1, Dashboard(DashboardPage{Layout: testLayout("Dashboard", "dashboard", testAccount(false)), BaseURL: "https://keys.example.com"})},
-		{"account", "Account · Keyhold", 2, AccountSettings(AccountPage{Layout: testLayout("Account", "account", testAccount(false)), Email: "ada@example.com", CreatedAt: at})},
+		{"account", "Account · Keyhold", 3, AccountSettings(AccountPage{Layout: testLayout("Account", "account", testAccount(false)), Email: "ada@example.com", CreatedAt: at})},
 		{"error anonymous", "Page not found · Keyhold", 0, Error(ErrorPage{Layout: testLayout("", "", nil), Status: 404})},
 		{"error signed in", "Oops · Keyhold", 1, Error(ErrorPage{Layout: testLayout("Oops", "", testAccount(true)), Status: 500})},
 	}, append(append(keyPages(), billingPages()...), teamPages()...)...)

@@ -80,6 +80,7 @@ type DashboardPage struct {
 	Keys    []KeyRow // the account's keys, newest first; empty: show the empty state
 	Plan    Plan
 	Usage   UsageView // all keys together: this period's totals and the last 30 days
+	Notices []NoticeBanner
 }
 
 // Plan is the account's plan as the key pages show it.
@@ -218,6 +219,10 @@ type KeyDetailPage struct {
 	// for unknown) and its usage over its whole life.
 	RevokedBy   string
 	UsageToDate UsageTotals
+	Notices     []NoticeBanner // this key's notices
+	// Extended: the settings form's expiry was pre-filled later by a
+	// notice's Rotate fix, and says so.
+	Extended bool
 }
 
 // AccountPage is the view model of /account.
@@ -234,6 +239,9 @@ type AccountPage struct {
 	// NewEmail and EmailError are the email-change form's input and error.
 	NewEmail   string
 	EmailError string
+	// NoticePrefs are which notice emails the user gets (POST
+	// /account/notices, boxes quota_mail and expiry_mail).
+	QuotaMail, ExpiryMail bool
 }
 
 // ErrorPage is the view model of the 404/500/… pages.

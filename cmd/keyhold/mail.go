@@ -9,17 +9,19 @@ import (
 	"github.com/keyhold/keyhold/internal/config"
 	"github.com/keyhold/keyhold/internal/jobs"
 	"github.com/keyhold/keyhold/internal/mail"
+	"github.com/keyhold/keyhold/internal/notices"
 	"github.com/keyhold/keyhold/internal/store"
 	"github.com/keyhold/keyhold/internal/tokens"
 )
 
 // newQueue builds the job queue on the database and the store's outbox on
-// it. It always works the periodic rotation of the token signing keys;
+// it. It always works the periodic rotation of the token signing keys and
+// the hourly check of expiring keys (notices);
 // with KEYHOLD_SMTP_URL it works mail jobs too, and without, nothing
 // queues mail (auth's email is off).
-func newQueue(ctx context.Context, cfg *config.Config, db *store.DB, secret []byte, tokenSvc *tokens.Service, log *slog.Logger) (*jobs.Queue, error) {
+func newQueue(ctx context.Context, cfg *config.Config, db *store.DB, secret []byte, tokenSvc *tokens.Service, noticeSvc *notices.Service, log *slog.Logger) (*jobs.Queue, error) {
 	jc := jobs.Config{DB: db.SQL(), Logger: log.With("component", "jobs"), Workers: river.NewWorkers()}
-	jc.PeriodicJobs = append(jc.PeriodicJobs, tokens.Register(jc.Workers, tokenSvc))
+	jc.PeriodicJobs = append(jc.PeriodicJobs, tokens.Register(jc.Workers, tokenSvc), notices.Register(jc.Workers, noticeSvc))
 	if db.Postgres() {
 		jc.PostgresURL = cfg.DatabaseURL
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/keyhold/keyhold/internal/auth"
 	"github.com/keyhold/keyhold/internal/config"
 	"github.com/keyhold/keyhold/internal/keys"
+	"github.com/keyhold/keyhold/internal/notices"
 	"github.com/keyhold/keyhold/internal/rootkey"
 	"github.com/keyhold/keyhold/internal/server"
 	"github.com/keyhold/keyhold/internal/team"
@@ -121,7 +122,13 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
-	queue, err := newQueue(ctx, cfg, db, sec, tokenSvc, log)
+	// Notices: the verifier reports quota thresholds to the sink, which
+	// records them in the background; the queue checks expiries hourly.
+	noticeSvc, err := notices.New(notices.Config{Store: db, EmailOn: cfg.SMTP != nil, Logger: log.With("component", "notices")})
+	if err != nil {
+		return err
+	}
+	queue, err := newQueue(ctx, cfg, db, sec, tokenSvc, noticeSvc, log)
 	if err != nil {
 		return err
 	}
@@ -151,7 +158,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
-	vcfg := verify.Config{Loader: db, Plans: catalog, Logger: log}
+	noticeSink := notices.NewSink(noticeSvc)
+	vcfg := verify.Config{Loader: db, Plans: catalog, Logger: log, Thresholds: noticeSink}
 	var (
 		conn *verify.Redis
 		rl   *verify.RedisLimits
@@ -199,6 +207,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		Verifier:       verifier,
 		Tokens:         tokenSvc,
 		Reads:          db,
+		Notices:        noticeSvc,
 		APIStore:       db,
 		Billing:        billingSvc,
 		Logger:         log,
@@ -244,6 +253,18 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	go func() {
 		defer close(flushed)
 		verifier.Run(flushCtx, cfg.UsageFlushInterval)
+	}()
+	// Crossings are recorded likewise until the server has stopped, then
+	// what is queued still (deferred: before the queue stops).
+	sinkCtx, stopSink := context.WithCancel(context.Background())
+	sunk := make(chan struct{})
+	go func() {
+		defer close(sunk)
+		noticeSink.Run(sinkCtx)
+	}()
+	defer func() {
+		stopSink()
+		<-sunk
 	}()
 	defer func() {
 		stopFlush()

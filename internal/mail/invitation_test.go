@@ -2,6 +2,7 @@ package mail_test
 
 import (
 	"context"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -98,5 +99,30 @@ func TestInvitationMailWording(t *testing.T) {
 	}
 	if _, err := mail.Render(base, mail.Args{Mail: mail.KindInvitation, To: "bob@example.com"}, ""); err == nil {
 		t.Error("an invitation mail without its token rendered")
+	}
+}
+
+// A notice mail names the key and links to its page; it carries no token
+// and no secret.
+func TestRenderNoticeMails(t *testing.T) {
+	base, _ := url.Parse("https://keys.example.com")
+	end := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, a := range []mail.Args{
+		{Mail: mail.KindNoticeQuota, To: "o@example.com", Account: "Acme", KeyID: "k1", KeyName: "prod", Percent: 80, Used: 800, Limit: 1000, WindowEnd: end},
+		{Mail: mail.KindNoticeQuota, To: "o@example.com", Account: "Acme", KeyID: "k1", KeyName: "prod", Percent: 100, Used: 1000, Limit: 1000, WindowEnd: end},
+		{Mail: mail.KindNoticeExpiry, To: "o@example.com", Account: "Acme", KeyID: "k1", KeyName: "prod", KeyExpiresAt: end, Days: 7},
+	} {
+		m, err := mail.Render(base, a, "")
+		if err != nil {
+			t.Fatalf("%+v: %v", a, err)
+		}
+		for _, body := range []string{m.Text, m.HTML} {
+			if !strings.Contains(body, "https://keys.example.com/keys/k1") || !strings.Contains(body, "prod") || !strings.Contains(body, "/account") {
+				t.Errorf("%s %d: body lacks the key's link, name or the preferences link:\n%s", a.Mail, a.Percent, body)
+			}
+		}
+		if !strings.Contains(m.Subject, "prod") || m.To != "o@example.com" {
+			t.Errorf("subject %q to %q", m.Subject, m.To)
+		}
 	}
 }

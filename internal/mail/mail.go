@@ -32,6 +32,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/keyhold/keyhold/internal/auth"
+	"github.com/keyhold/keyhold/internal/notices"
 	"github.com/keyhold/keyhold/internal/team"
 	"github.com/keyhold/keyhold/templates"
 )
@@ -49,10 +50,26 @@ type Args struct {
 	Account string `json:"account,omitempty"`
 	Inviter string `json:"inviter,omitempty"`
 	Role    string `json:"role,omitempty"`
+	// KindNoticeQuota and KindNoticeExpiry: the key (by id and name,
+	// never its secret) and the threshold or expiry.
+	KeyID        string    `json:"key_id,omitempty"`
+	KeyName      string    `json:"key_name,omitempty"`
+	Percent      int       `json:"percent,omitempty"`
+	Used         int64     `json:"used,omitempty"`
+	Limit        int64     `json:"limit,omitempty"`
+	WindowEnd    time.Time `json:"window_end,omitzero"`
+	KeyExpiresAt time.Time `json:"key_expires_at,omitzero"`
+	Days         int       `json:"days,omitempty"`
 }
 
 // KindInvitation is the mail of a team invitation (team.InvitationMail).
 const KindInvitation = "invitation"
+
+// Kinds of the notice mails (notices.Mail): a quota threshold, an expiry.
+const (
+	KindNoticeQuota  = "notice_quota"
+	KindNoticeExpiry = "notice_expiry"
+)
 
 // Kind implements river.JobArgs.
 func (Args) Kind() string { return "mail" }
@@ -136,6 +153,19 @@ func (o *Outbox) QueueInvitationTx(ctx context.Context, tx *sql.Tx, m team.Invit
 	return err
 }
 
+// QueueNoticeTx queues a notice mail in tx (store.Outbox). It has no
+// link token: its link is the key's page.
+func (o *Outbox) QueueNoticeTx(ctx context.Context, tx *sql.Tx, m notices.Mail) error {
+	a := Args{Mail: KindNoticeQuota, To: m.To, Account: m.AccountName, KeyID: m.KeyID, KeyName: m.KeyName,
+		Percent: m.Percent, Used: m.Used, Limit: m.Limit, WindowEnd: m.WindowEnd}
+	if m.Kind == notices.KindExpiry {
+		a = Args{Mail: KindNoticeExpiry, To: m.To, Account: m.AccountName, KeyID: m.KeyID, KeyName: m.KeyName,
+			KeyExpiresAt: m.ExpiresAt, Days: m.Days}
+	}
+	_, err := o.jobs.InsertTx(ctx, tx, a)
+	return err
+}
+
 // Message is a rendered mail.
 type Message struct {
 	To, Subject, Text, HTML string
@@ -157,8 +187,11 @@ func Link(base *url.URL, kind, token string) string {
 
 // Render renders the mail a describes, with the token of its link.
 func Render(base *url.URL, a Args, token string) (Message, error) {
-	if a.Mail == KindInvitation {
+	switch a.Mail {
+	case KindInvitation:
 		return renderInvitation(base, a, token)
+	case KindNoticeQuota, KindNoticeExpiry:
+		return renderNotice(base, a)
 	}
 	v := templates.MailView{Kind: a.Mail, To: a.To, Expires: a.ExpiresAt, NewEmail: a.NewEmail, BaseURL: base.String()}
 	if _, ok := linkPaths[a.Mail]; ok {
@@ -189,6 +222,22 @@ func renderInvitation(base *url.URL, a Args, token string) (Message, error) {
 	subject, text := templates.InvitationMail(v)
 	var html bytes.Buffer
 	if err := templates.InvitationMailHTML(v).Render(context.Background(), &html); err != nil {
+		return Message{}, fmt.Errorf("mail: render %s: %w", a.Mail, err)
+	}
+	return Message{To: a.To, Subject: subject, Text: text, HTML: html.String()}, nil
+}
+
+// renderNotice renders a notice mail.
+func renderNotice(base *url.URL, a Args) (Message, error) {
+	v := templates.NoticeMailView{Kind: notices.KindQuota, To: a.To, AccountName: a.Account, KeyName: a.KeyName,
+		Link: base.String() + "/keys/" + url.PathEscape(a.KeyID), AccountLink: base.String() + "/account", BaseURL: base.String(),
+		Percent: a.Percent, Used: a.Used, Limit: a.Limit, WindowEnd: a.WindowEnd, ExpiresAt: a.KeyExpiresAt, Days: a.Days}
+	if a.Mail == KindNoticeExpiry {
+		v.Kind = notices.KindExpiry
+	}
+	subject, text := templates.NoticeMail(v)
+	var html bytes.Buffer
+	if err := templates.NoticeMailHTML(v).Render(context.Background(), &html); err != nil {
 		return Message{}, fmt.Errorf("mail: render %s: %w", a.Mail, err)
 	}
 	return Message{To: a.To, Subject: subject, Text: text, HTML: html.String()}, nil

@@ -1,6 +1,8 @@
 package server
 
 import (
+	"github.com/keyhold/keyhold/internal/notices"
+
 	"net/http"
 
 	"github.com/labstack/echo/v4"
@@ -16,6 +18,13 @@ func (s *Server) accountPage(c echo.Context, formErr error) templates.AccountPag
 	p := templates.AccountPage{Layout: s.layout(c, "Account", "account"), Email: a.Email, CreatedAt: a.CreatedAt,
 		Verified: a.EmailVerifiedAt != nil, EmailOn: s.auth.EmailEnabled()}
 	p.Error, p.Fields = formErrors(formErr)
+	prefs, err := s.notices.Prefs(c.Request().Context(), a.ID)
+	if err != nil {
+		// The page still works; the boxes show the default.
+		s.log.Warn("notice preferences", "user_id", a.ID, "err", err)
+		prefs = notices.DefaultPrefs
+	}
+	p.QuotaMail, p.ExpiryMail = prefs.QuotaMail, prefs.ExpiryMail
 	return p
 }
 

@@ -198,6 +198,12 @@ func (s *Server) renderKeyDetail(c echo.Context, status int, form *templates.Key
 	p := templates.KeyDetailPage{Layout: l, Key: keyRowOf(d.Key, l.Now), Form: formOfKey(k), Plan: s.planOf(d.Plan, d.Account),
 		GraceOptions: graceOptions(), OldSecretUntil: k.OldSecretUntil, BaseURL: s.baseURL.String(), Usage: keyUsageView(d.Usage)}
 	p.Error, p.Fields = formErrors(formErr)
+	if p.Notices, err = s.banners(c, []overview.Key{d.Key}, d.Usage.Window, d.Plan, d.Account, "/keys/"+k.ID); err != nil {
+		return err
+	}
+	if c.QueryParam("extend") != "" && k.ExpiresAt != nil && form == nil {
+		p.Form.Expires, p.Extended = extendedExpiry(k.ExpiresAt, l.Now), true
+	}
 	if form != nil {
 		p.Form = *form
 	}

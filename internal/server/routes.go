@@ -83,6 +83,8 @@ func (s *Server) routes() {
 	e.POST("/account/password", s.handlePasswordChange, app...)
 	e.POST("/account/email", s.handleEmailChange, app...)
 	e.POST("/email/verify", s.handleSendVerification, app...)
+	e.POST("/account/notices", s.handleNoticePrefs, app...)
+	e.POST("/notices/:id/dismiss", s.handleNoticeDismiss, acct...)
 
 	// Accounts and teams. Switching and making an account work from a
 	// suspended account's page too (its user may have others); the pages

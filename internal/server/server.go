@@ -23,6 +23,7 @@ import (
 	"github.com/keyhold/keyhold/internal/auth"
 	"github.com/keyhold/keyhold/internal/billing"
 	"github.com/keyhold/keyhold/internal/keys"
+	"github.com/keyhold/keyhold/internal/notices"
 	"github.com/keyhold/keyhold/internal/overview"
 	"github.com/keyhold/keyhold/internal/plans"
 	"github.com/keyhold/keyhold/internal/rootkey"
@@ -50,6 +51,8 @@ type Config struct {
 	// Reads are the read side's queries (the store), behind the pages
 	// that show keys and usage.
 	Reads overview.Store
+	// Notices are the notice banners, dismissals and mail preferences.
+	Notices *notices.Service
 	// APIStore is what the management API keeps and reads itself (the
 	// store): idempotency records, lists.
 	APIStore api.Store
@@ -88,6 +91,7 @@ type Server struct {
 	verifier    *verify.Verifier
 	tokens      *tokens.Service
 	overview    *overview.Service
+	notices     *notices.Service
 	verifyCount codeCounters // verifications by outcome code
 	tokenCount  codeCounters // token exchanges by outcome code
 	log         *slog.Logger
@@ -105,8 +109,8 @@ type Server struct {
 
 // New builds a Server and its routes.
 func New(c Config) (*Server, error) {
-	if c.Auth == nil || c.Keys == nil || c.Team == nil || c.RootKeys == nil || c.Plans == nil || c.Verifier == nil || c.Tokens == nil || c.Reads == nil || c.APIStore == nil || c.Billing == nil || c.Logger == nil || c.BaseURL == nil || len(c.Secret) < 32 {
-		return nil, errors.New("server: Auth, Keys, Team, RootKeys, Plans, Verifier, Tokens, Reads, APIStore, Billing, Logger, BaseURL and a 32-byte Secret are required")
+	if c.Auth == nil || c.Keys == nil || c.Team == nil || c.RootKeys == nil || c.Plans == nil || c.Verifier == nil || c.Tokens == nil || c.Reads == nil || c.Notices == nil || c.APIStore == nil || c.Billing == nil || c.Logger == nil || c.BaseURL == nil || len(c.Secret) < 32 {
+		return nil, errors.New("server: Auth, Keys, Team, RootKeys, Plans, Verifier, Tokens, Reads, Notices, APIStore, Billing, Logger, BaseURL and a 32-byte Secret are required")
 	}
 	reads, err := overview.New(overview.Config{Store: c.Reads, Plans: c.Plans, Live: c.Verifier})
 	if err != nil {
@@ -128,6 +132,7 @@ func New(c Config) (*Server, error) {
 		verifier: c.Verifier,
 		tokens:   c.Tokens,
 		overview: reads,
+		notices:  c.Notices,
 		billing:  c.Billing,
 		log:      c.Logger,
 		baseURL:  c.BaseURL,

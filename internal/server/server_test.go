@@ -22,6 +22,7 @@ import (
 	"github.com/keyhold/keyhold/internal/auth"
 	"github.com/keyhold/keyhold/internal/billing"
 	"github.com/keyhold/keyhold/internal/keys"
+	"github.com/keyhold/keyhold/internal/notices"
 	"github.com/keyhold/keyhold/internal/plans"
 	"github.com/keyhold/keyhold/internal/rootkey"
 	"github.com/keyhold/keyhold/internal/server"
@@ -164,8 +165,12 @@ func serverOn(tb testing.TB, db *store.DB, opts ...option) *harness {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	noticeSvc, err := notices.New(notices.Config{Store: db})
+	if err != nil {
+		tb.Fatal(err)
+	}
 	logs := &testenv.LogBuffer{}
-	cfg := server.Config{Tokens: tokenSvc,
+	cfg := server.Config{Tokens: tokenSvc, Notices: noticeSvc,
 		Auth: svc, Keys: keySvc, Team: teamSvc, RootKeys: rootKeySvc, Plans: catalog, Verifier: verifier, Reads: db, APIStore: db, Billing: billingSvc, Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		BaseURL: base, Secret: secret, Ready: db.Ping, Registry: prometheus.NewRegistry(),
 	}

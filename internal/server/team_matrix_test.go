@@ -31,6 +31,8 @@ var notAccountScoped = map[string]string{
 	"POST /account/password":      "the user's own password",
 	"POST /account/email":         "the user's own address",
 	"POST /email/verify":          "mails the user's own verification link",
+	"POST /account/notices":       "the user's own notice mail preferences",
+	"POST /notices/:id/dismiss":   "hides a banner for the user alone, changing nothing of the account; another account's notice is 404 (notices_test.go)",
 	"POST /email/verify/:token":   "a mailed link; the token is the credential",
 	"POST /email/change/:token":   "a mailed link; the token is the credential",
 	"POST /password/forgot":       "public; answers the same whoever asks",

@@ -10,6 +10,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/keyhold/keyhold/internal/auth"
+	"github.com/keyhold/keyhold/internal/notices"
 	"github.com/keyhold/keyhold/internal/team"
 )
 
@@ -19,6 +20,7 @@ import (
 type Outbox interface {
 	QueueTx(ctx context.Context, tx *sql.Tx, m auth.Mail) error
 	QueueInvitationTx(ctx context.Context, tx *sql.Tx, m team.InvitationMail) error
+	QueueNoticeTx(ctx context.Context, tx *sql.Tx, m notices.Mail) error
 }
 
 // SetOutbox sets where the store queues the mail of the email journeys.

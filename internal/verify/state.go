@@ -17,6 +17,7 @@ type Entry struct {
 	Scopes           []string
 	Rate, Burst      int64 // per second; calls at once
 	Quota            int64 // per window
+	quota80          int64 // the count at which 80 % of Quota is reached (at80)
 	Period           Window
 	revoked          bool
 	suspended        bool  // the account is suspended
@@ -71,6 +72,10 @@ type keyState struct {
 	// written in between.
 	hold  atomic.Bool
 	recMu sync.Mutex // one reconciliation with Redis at a time
+
+	// exceeded is the start (unix ns) of the last window in which this
+	// process reported a refusal by the quota as its 100 % threshold.
+	exceeded atomic.Int64
 }
 
 // Usage is what one key did in one hour and one quota window, to be added

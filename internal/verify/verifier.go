@@ -84,6 +84,9 @@ type Config struct {
 	// key is read as before.
 	// SyncSecrets loads it; until then unknown keys are read.
 	Secrets SecretLister
+	// Thresholds hears of each quota threshold (80 and 100 %) a key's
+	// count crosses; nil: nobody listens. See ThresholdSink.
+	Thresholds ThresholdSink
 	// SecretsResync is how often SyncSecrets rebuilds the filter from the
 	// database, dropping deleted secrets and repairing what a lost
 	// announcement left out; default 10m.
@@ -271,6 +274,9 @@ func (v *Verifier) check(ctx context.Context, h *[32]byte, req *Request, res *Re
 	case d.QuotaExceeded:
 		res.Code = QuotaExceeded
 	}
+	if v.cfg.Thresholds != nil && !d.RateLimited {
+		v.thresholds(e, &d, req.Cost)
+	}
 	e.state.count(res.Code, req.Exchange, req.Cost, now)
 	return true
 }
@@ -404,6 +410,7 @@ func (v *Verifier) newEntry(ctx context.Context, rec *Record, now time.Time) (*E
 	if k.QuotaOverride != nil {
 		e.Quota = *k.QuotaOverride
 	}
+	e.quota80 = at80(e.Quota)
 	if k.ExpiresAt != nil {
 		e.expiresAt = k.ExpiresAt.UnixNano()
 	}
