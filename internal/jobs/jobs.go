@@ -37,6 +37,10 @@ type Config struct {
 	Workers *river.Workers
 	// Concurrency is how many jobs this instance works at once; default 4.
 	Concurrency int
+	// Queues are more queues than River's default one, each with how
+	// many of its jobs this instance works at once (only with Workers):
+	// work that must not wait behind the rest, nor hold it up (webhooks).
+	Queues map[string]int
 	// Logger receives River's warnings and errors. River logs a failed
 	// job's error, never its arguments; no job of Keyhold's carries a
 	// secret in the clear in its arguments anyway (see internal/mail).
@@ -105,6 +109,9 @@ func New(ctx context.Context, c Config) (*Queue, error) {
 			n = 4
 		}
 		rc.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: n}}
+		for name, workers := range c.Queues {
+			rc.Queues[name] = river.QueueConfig{MaxWorkers: max(workers, 1)}
+		}
 	}
 	client, err := river.NewClient(driver, rc)
 	if err != nil {
