@@ -241,7 +241,9 @@ type deliverWorker struct {
 }
 
 // Timeout bounds a job: the send's own timeout and time to record it.
-func (w *deliverWorker) Timeout(*river.Job[DeliverArgs]) time.Duration { return w.d.timeout + 30*time.Second }
+func (w *deliverWorker) Timeout(*river.Job[DeliverArgs]) time.Duration {
+	return w.d.timeout + 30*time.Second
+}
 
 func (w *deliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) error {
 	return w.d.attempt(ctx, job.Args)

@@ -28,7 +28,7 @@ type DB struct {
 	gorm    *gorm.DB
 	sql     *sql.DB
 	dialect goose.Dialect
-	url     string // for connections of their own (LISTEN)
+	url     string     // for connections of their own (LISTEN)
 	outbox  Outbox     // where mail is queued; see SetOutbox
 	events  EventQueue // where webhook jobs are queued; see SetEventQueue
 }
