@@ -7,6 +7,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/keyhold/keyhold/internal/config"
+	"github.com/keyhold/keyhold/internal/events"
 	"github.com/keyhold/keyhold/internal/jobs"
 	"github.com/keyhold/keyhold/internal/mail"
 	"github.com/keyhold/keyhold/internal/store"
@@ -14,14 +15,18 @@ import (
 )
 
 // newQueue builds the job queue on the database and the store's outbox on
-// it. It always works the periodic rotation of the token signing keys;
-// with KEYHOLD_SMTP_URL it works mail jobs too, and without, nothing
-// queues mail (auth's email is off).
+// it. It always works the periodic rotation of the token signing keys and
+// the outbound webhooks (the store queues their jobs on it); with
+// KEYHOLD_SMTP_URL it works mail jobs too, and without, nothing queues
+// mail (auth's email is off).
 func newQueue(ctx context.Context, cfg *config.Config, db *store.DB, secret []byte, tokenSvc *tokens.Service, log *slog.Logger) (*jobs.Queue, error) {
 	jc := jobs.Config{DB: db.SQL(), Logger: log.With("component", "jobs"), Workers: river.NewWorkers()}
 	jc.PeriodicJobs = append(jc.PeriodicJobs, tokens.Register(jc.Workers, tokenSvc))
 	if db.Postgres() {
 		jc.PostgresURL = cfg.DatabaseURL
+	}
+	if err := addWebhooks(&jc, cfg, db, secret, log); err != nil {
+		return nil, err
 	}
 	if cfg.SMTP != nil {
 		w, err := mail.NewWorker(mail.NewSMTP(mail.Server(*cfg.SMTP), cfg.EmailFrom), secret, cfg.BaseURL, log.With("component", "mail"))
@@ -40,5 +45,6 @@ func newQueue(ctx context.Context, cfg *config.Config, db *store.DB, secret []by
 		return nil, err
 	}
 	db.SetOutbox(o)
+	db.SetEventQueue(events.NewJobs(q))
 	return q, nil
 }
