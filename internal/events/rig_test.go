@@ -56,6 +56,13 @@ func newService(t testing.TB, db *store.DB) *events.Service {
 // Secret and Logger are filled in; a zero Schedule is fast.
 func instance(t testing.TB, db *store.DB, c events.DeliveryConfig) *jobs.Queue {
 	t.Helper()
+	return instanceRescuing(t, db, c, 0)
+}
+
+// instanceRescuing is instance with the queue's RescueAfter (0: the
+// default).
+func instanceRescuing(t testing.TB, db *store.DB, c events.DeliveryConfig, rescueAfter time.Duration) *jobs.Queue {
+	t.Helper()
 	c.Store, c.Secret, c.Logger = db, secret, quiet
 	c.Sender.AllowInsecure = true
 	if c.Schedule == nil {
@@ -75,7 +82,8 @@ func instance(t testing.TB, db *store.DB, c events.DeliveryConfig) *jobs.Queue {
 		pg = db.URL()
 	}
 	q, err := jobs.New(context.Background(), jobs.Config{DB: db.SQL(), PostgresURL: pg, Workers: workers, Logger: quiet,
-		PollInterval: 100 * time.Millisecond, Queues: map[string]int{events.Queue: n}, PeriodicJobs: []*river.PeriodicJob{sweep}})
+		PollInterval: 100 * time.Millisecond, Queues: map[string]int{events.Queue: n}, PeriodicJobs: []*river.PeriodicJob{sweep},
+		RescueAfter: rescueAfter})
 	if err != nil {
 		t.Fatal(err)
 	}
