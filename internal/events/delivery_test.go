@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -24,7 +27,14 @@ func TestSignedDelivery(t *testing.T) {
 			svc := newService(t, db)
 			rc := newReceiver(t, nil)
 			other := newReceiver(t, nil)
-			ep, key := endpoint(t, svc, rc.URL+"/hooks?tenant=1")
+			ep, sec, err := svc.CreateEndpoint(context.Background(), operator, events.EndpointInput{URL: rc.URL + "/hooks?tenant=1", Enabled: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			key, err := events.ParseSecret(sec)
+			if err != nil {
+				t.Fatal(err)
+			}
 			endpoint(t, svc, other.URL, events.KeyRevoked)
 			acct := user(t, db, "ada@example.com")
 			k := createKey(t, db, acct, "production")
@@ -34,6 +44,10 @@ func TestSignedDelivery(t *testing.T) {
 			r := rc.requests()[0]
 			if err := events.Verify(key, r.Header, r.Body, time.Now(), 0); err != nil {
 				t.Fatalf("the signature does not verify: %v (headers %v)", err, r.Header)
+			}
+			// And with the reference implementation, as a receiver would.
+			if out := referenceVerify(t, sec, r); out != ev.ID {
+				t.Errorf("standardwebhooks verified the message as %q, want its id %q", out, ev.ID)
 			}
 			if got := r.Header.Get("webhook-id"); got != ev.ID {
 				t.Errorf("webhook-id %q, want the event's id %q", got, ev.ID)
@@ -311,4 +325,37 @@ func TestUnqueuedEventsAreSwept(t *testing.T) {
 	if n := count(t, db, "SELECT count(*) FROM events WHERE queued = FALSE"); n != 0 {
 		t.Errorf("%d events still unqueued", n)
 	}
+}
+
+// referenceVerify checks a delivered request with the npm package
+// standardwebhooks (the reference implementation, in the repository's
+// node_modules), checking each header is there, and returns the id it
+// verified; the test fails if it does not verify.
+func referenceVerify(t *testing.T, secret string, r request) string {
+	t.Helper()
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Fatalf("node is needed for the reference check: %v", err)
+	}
+	script := `
+const { Webhook } = require("standardwebhooks");
+const h = JSON.parse(process.env.HEADERS);
+for (const k of ["webhook-id", "webhook-timestamp", "webhook-signature"]) if (!h[k]) throw new Error("no " + k);
+new Webhook(process.env.SECRET).verify(process.env.BODY, h);
+process.stdout.write(h["webhook-id"]);
+`
+	h, _ := json.Marshal(map[string]string{"webhook-id": r.Header.Get("webhook-id"),
+		"webhook-timestamp": r.Header.Get("webhook-timestamp"), "webhook-signature": r.Header.Get("webhook-signature")})
+	cmd := exec.Command(node, "-e", script)
+	cmd.Dir = filepath.Join("..", "..") // the repository root, with node_modules
+	cmd.Env = append(os.Environ(), "SECRET="+secret, "BODY="+string(r.Body), "HEADERS="+string(h))
+	out, err := cmd.Output()
+	if err != nil {
+		stderr := ""
+		if ee, ok := err.(*exec.ExitError); ok {
+			stderr = string(ee.Stderr)
+		}
+		t.Fatalf("standardwebhooks refused the message: %v\n%s", err, stderr)
+	}
+	return string(out)
 }
