@@ -359,3 +359,42 @@ process.stdout.write(h["webhook-id"]);
 	}
 	return string(out)
 }
+
+// TestScheduleIsDESIGNs: attempts at 0 s, then 5 s, 5 min, 30 min, 2 h,
+// 5 h, 10 h and 10 h after the one before: eight in all.
+func TestScheduleIsDESIGNs(t *testing.T) {
+	want := []time.Duration{5 * time.Second, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour, 5 * time.Hour, 10 * time.Hour, 10 * time.Hour}
+	if len(events.Schedule) != len(want) {
+		t.Fatalf("%d waits, want %d (8 attempts)", len(events.Schedule), len(want))
+	}
+	for i, d := range want {
+		if events.Schedule[i] != d {
+			t.Errorf("wait before attempt %d: %v, want %v", i+2, events.Schedule[i], d)
+		}
+	}
+	if events.FailingLimit != 5*24*time.Hour {
+		t.Errorf("FailingLimit %v, want five days", events.FailingLimit)
+	}
+}
+
+// TestSecretThatDoesNotOpen: an instance whose KEYHOLD_SECRET is not the
+// one an endpoint's secret was sealed under sends nothing (it cannot
+// sign) and gives up on the job rather than retrying for days.
+func TestSecretThatDoesNotOpen(t *testing.T) {
+	db := storetest.New(t, storetest.SQLite)
+	instance(t, db, events.DeliveryConfig{Secret: []byte("another-instance-secret-0123456789abcdef")})
+	svc := newService(t, db)
+	rc := newReceiver(t, nil)
+	ep, _ := endpoint(t, svc, rc.URL)
+	createKey(t, db, user(t, db, "ada@example.com"), "k")
+	waitFor(t, 10*time.Second, "the delivery job cancelled", func() bool {
+		return count(t, db, "SELECT count(*) FROM river_job WHERE kind = 'webhook.deliver' AND state = 'cancelled'") == 1
+	})
+	if n := len(rc.requests()); n != 0 {
+		t.Errorf("%d requests without the endpoint's secret", n)
+	}
+	ev := eventRows(t, db)[0]
+	if s := deliveryStatus(t, db, ev.ID, ep.ID); s != events.StatusPending {
+		t.Errorf("delivery %s; want it left pending for a Resend after the secret is rolled", s)
+	}
+}

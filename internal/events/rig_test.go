@@ -52,8 +52,8 @@ func newService(t testing.TB, db *store.DB) *events.Service {
 }
 
 // instance is one Keyhold's job queue with the webhook workers, working
-// jobs until the test ends, and db's event queue set to it. c's Store,
-// Secret and Logger are filled in; a zero Schedule is fast.
+// jobs until the test ends, and db's event queue set to it. c's Store and
+// Logger are filled in, and Secret when nil; a nil Schedule is fast.
 func instance(t testing.TB, db *store.DB, c events.DeliveryConfig) *jobs.Queue {
 	t.Helper()
 	return instanceRescuing(t, db, c, 0)
@@ -63,7 +63,10 @@ func instance(t testing.TB, db *store.DB, c events.DeliveryConfig) *jobs.Queue {
 // default).
 func instanceRescuing(t testing.TB, db *store.DB, c events.DeliveryConfig, rescueAfter time.Duration) *jobs.Queue {
 	t.Helper()
-	c.Store, c.Secret, c.Logger = db, secret, quiet
+	c.Store, c.Logger = db, quiet
+	if c.Secret == nil {
+		c.Secret = secret
+	}
 	c.Sender.AllowInsecure = true
 	if c.Schedule == nil {
 		c.Schedule = fast
