@@ -71,6 +71,8 @@ Environment:
   KEYHOLD_EMAIL_FROM            From of every mail (default Keyhold <keyhold@localhost>)
   KEYHOLD_REQUIRE_VERIFIED_EMAIL  true: unverified users cannot create keys
                                 (needs KEYHOLD_SMTP_URL; default false)
+  KEYHOLD_WEBHOOKS_ALLOW_INSECURE  true: webhook endpoints may be http:// to
+                                loopback, for a local receiver (default false)
   STRIPE_SECRET_KEY             sk_… or rk_…; billing is off when empty
   STRIPE_WEBHOOK_SECRET         whsec_…; webhooks are refused when empty
   STRIPE_API_BASE               Stripe API base URL, e.g. stripe-mock's (default: Stripe's)

@@ -79,6 +79,14 @@ const (
 	// line (no actor). Their entries belong to no account.
 	RootKeyCreated = "root_key.created"
 	RootKeyRevoked = "root_key.revoked"
+
+	// Webhook endpoint changes (package events), by an operator in the
+	// console or a root key with webhooks.write. Their entries belong to
+	// no account, and name the endpoint's host, never its path or secret.
+	WebhookEndpointCreated      = "webhook_endpoint.created"
+	WebhookEndpointUpdated      = "webhook_endpoint.updated"
+	WebhookEndpointDeleted      = "webhook_endpoint.deleted"
+	WebhookEndpointSecretRolled = "webhook_endpoint.secret_rolled"
 )
 
 // Actions lists every action, grouped as the operator's filter shows them.
@@ -90,6 +98,7 @@ var Actions = []string{
 	PlanChanged, PlanAssigned, EventReapplied,
 	MemberInvited, MemberInvitationRevoked, MemberAdded, MemberRoleChanged, MemberRemoved, MemberLeft,
 	RootKeyCreated, RootKeyRevoked,
+	WebhookEndpointCreated, WebhookEndpointUpdated, WebhookEndpointDeleted, WebhookEndpointSecretRolled,
 }
 
 // Target types of entries.
@@ -101,6 +110,8 @@ const (
 	TargetMember      = "member"     // target id: the user id
 	TargetInvitation  = "invitation" // target id: the invitation id
 	TargetRootKey     = "root_key"   // target id: the root key's id
+	// TargetWebhookEndpoint: the target id is the endpoint's id.
+	TargetWebhookEndpoint = "webhook_endpoint"
 )
 
 // Entry is one line of the audit log.

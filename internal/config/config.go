@@ -48,6 +48,11 @@ type Config struct {
 	// RequireVerifiedEmail is KEYHOLD_REQUIRE_VERIFIED_EMAIL: unverified
 	// users may sign in but not create keys.
 	RequireVerifiedEmail bool
+	// WebhooksAllowInsecure is KEYHOLD_WEBHOOKS_ALLOW_INSECURE: webhook
+	// endpoints may be plain http:// to a loopback host, and deliveries
+	// may dial loopback addresses (never private ones), for a receiver on
+	// the same machine in development and tests.
+	WebhooksAllowInsecure bool
 	// BaseURLDerived is true when KEYHOLD_BASE_URL is unset and BaseURL
 	// was derived from Addr, so that serve can derive it again from the
 	// address actually bound (KEYHOLD_ADDR's port may be 0).
@@ -275,6 +280,13 @@ func Load(getenv func(string) string) (*Config, error) {
 	case "false":
 	default:
 		return nil, &Error{"KEYHOLD_REQUIRE_VERIFIED_EMAIL", fmt.Sprintf("must be true or false, got %q", v)}
+	}
+	switch v := get("KEYHOLD_WEBHOOKS_ALLOW_INSECURE", "false"); v {
+	case "true":
+		c.WebhooksAllowInsecure = true
+	case "false":
+	default:
+		return nil, &Error{"KEYHOLD_WEBHOOKS_ALLOW_INSECURE", fmt.Sprintf("must be true or false, got %q", v)}
 	}
 	return c, nil
 }

@@ -275,3 +275,20 @@ func TestLoadTokenAudiences(t *testing.T) {
 		t.Errorf("an audience with a space: %v", err)
 	}
 }
+
+// TestLoadWebhooksAllowInsecure: off by default, true or false, anything
+// else refused naming the variable.
+func TestLoadWebhooksAllowInsecure(t *testing.T) {
+	c, err := Load(env(nil))
+	if err != nil || c.WebhooksAllowInsecure {
+		t.Fatalf("default: %v, %v", c.WebhooksAllowInsecure, err)
+	}
+	c, err = Load(env(map[string]string{"KEYHOLD_WEBHOOKS_ALLOW_INSECURE": "true"}))
+	if err != nil || !c.WebhooksAllowInsecure {
+		t.Fatalf("true: %v, %v", c.WebhooksAllowInsecure, err)
+	}
+	_, err = Load(env(map[string]string{"KEYHOLD_WEBHOOKS_ALLOW_INSECURE": "yes"}))
+	if err == nil || !strings.Contains(err.Error(), "KEYHOLD_WEBHOOKS_ALLOW_INSECURE") {
+		t.Errorf("yes: %v", err)
+	}
+}

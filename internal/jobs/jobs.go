@@ -37,6 +37,10 @@ type Config struct {
 	Workers *river.Workers
 	// Concurrency is how many jobs this instance works at once; default 4.
 	Concurrency int
+	// Queues are more queues than River's default one, each with how
+	// many of its jobs this instance works at once (only with Workers):
+	// work that must not wait behind the rest, nor hold it up (webhooks).
+	Queues map[string]int
 	// Logger receives River's warnings and errors. River logs a failed
 	// job's error, never its arguments; no job of Keyhold's carries a
 	// secret in the clear in its arguments anyway (see internal/mail).
@@ -49,7 +53,19 @@ type Config struct {
 	// PollInterval is how often the queue looks for jobs that are due
 	// (retries, and new jobs on SQLite, which has no LISTEN); default 1s.
 	PollInterval time.Duration
+	// RescueAfter is how long a job may be running before it is taken
+	// for the job of an instance that died (kill -9, a lost machine) and
+	// is retried; default RescueAfter. Under a minute (tests) it also
+	// shortens the default job timeout to itself.
+	RescueAfter time.Duration
 }
+
+// RescueAfter is how long a job may be running before the elected leader
+// retries it: every job's context ends after JobTimeout (a minute) or
+// its worker's own shorter Timeout, so one still running five minutes
+// later belongs to an instance that is gone. River's own default, an
+// hour, would hold a webhook that was in flight at a crash for an hour.
+const RescueAfter = 5 * time.Minute
 
 // Queue inserts and works jobs.
 type Queue struct {
@@ -93,7 +109,14 @@ func New(ctx context.Context, c Config) (*Queue, error) {
 		// Completed jobs are kept a day, for the operator to look at.
 		CompletedJobRetentionPeriod: 24 * time.Hour,
 		JobTimeout:                  time.Minute,
+		RescueStuckJobsAfter:        c.RescueAfter,
 	}
+	if rc.RescueStuckJobsAfter <= 0 {
+		rc.RescueStuckJobsAfter = RescueAfter
+	}
+	// River wants JobTimeout within RescueAfter; only tests set a
+	// RescueAfter under a minute.
+	rc.JobTimeout = min(rc.JobTimeout, rc.RescueStuckJobsAfter)
 	if rc.RetryPolicy == nil {
 		rc.RetryPolicy = Backoff{}
 	}
@@ -105,6 +128,9 @@ func New(ctx context.Context, c Config) (*Queue, error) {
 			n = 4
 		}
 		rc.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: n}}
+		for name, workers := range c.Queues {
+			rc.Queues[name] = river.QueueConfig{MaxWorkers: max(workers, 1)}
+		}
 	}
 	client, err := river.NewClient(driver, rc)
 	if err != nil {

@@ -38,6 +38,7 @@ func TestDependenciesPointInward(t *testing.T) {
 		"internal/billing":     {"github.com/labstack/echo", "gorm.io/", mod + "internal/store", mod + "internal/server", mod + "internal/verify", mod + "internal/config"},
 		"internal/overview":    {"github.com/labstack/echo", "gorm.io/", mod + "internal/store", mod + "internal/server", mod + "internal/verify", mod + "internal/config"},
 		"internal/notices":     {"github.com/labstack/echo", "gorm.io/", mod + "internal/store", mod + "internal/server", mod + "internal/verify", mod + "internal/config"},
+		"internal/events":      {"github.com/labstack/echo", "gorm.io/", mod + "internal/store", mod + "internal/server", mod + "internal/config"},
 		"internal/tokens":      {"github.com/labstack/echo", "gorm.io/", mod + "internal/store", mod + "internal/server", mod + "internal/verify", mod + "internal/config"},
 		"internal/api":         {"gorm.io/", mod + "internal/store", mod + "internal/server", mod + "internal/config"},
 		"internal/store":       {"github.com/labstack/echo", mod + "internal/server", mod + "internal/config"},

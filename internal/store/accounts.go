@@ -173,7 +173,7 @@ func (db *DB) SetOperator(ctx context.Context, userID string, operator, keepOne 
 			}
 			return auth.ErrLastOperator
 		}
-		return writeAudit(tx, e)
+		return db.writeAudit(tx, e)
 	})
 }
 
@@ -189,7 +189,7 @@ func (db *DB) SetSuspended(ctx context.Context, accountID string, suspended bool
 		if res.RowsAffected == 0 {
 			return auth.ErrNotFound
 		}
-		return writeAudit(tx, e)
+		return db.writeAudit(tx, e)
 	})
 }
 

@@ -251,7 +251,7 @@ func (db *DB) OverrideKey(ctx context.Context, keyID string, rate, burst *int, q
 		if res.RowsAffected == 0 {
 			return keys.ErrNotFound
 		}
-		return writeAudit(tx, e)
+		return db.writeAudit(tx, e)
 	})
 }
 
@@ -430,7 +430,7 @@ func (db *DB) AssignPlan(ctx context.Context, accountID, planID string, e audit.
 		if res.RowsAffected == 0 {
 			return billing.ErrNotFound
 		}
-		return writeAudit(tx, e)
+		return db.writeAudit(tx, e)
 	})
 }
 

@@ -39,7 +39,7 @@ func (db *DB) ProvisionAccount(ctx context.Context, p *team.Provision) (string, 
 			return fmt.Errorf("store: provision account: %w", err)
 		}
 		for _, e := range p.Entries {
-			if err := writeAudit(tx, e); err != nil {
+			if err := db.writeAudit(tx, e); err != nil {
 				return err
 			}
 		}
@@ -58,7 +58,7 @@ func (db *DB) ProvisionAccount(ctx context.Context, p *team.Provision) (string, 
 			}
 			e := p.OwnerEntry
 			e.TargetID = owner
-			return writeAudit(tx, e)
+			return db.writeAudit(tx, e)
 		}
 		inv := p.Invitation
 		ir := invitationRecord{ID: inv.ID, AccountID: a.ID, Email: inv.Email, Role: string(inv.Role), TokenHash: inv.TokenHash,
@@ -71,7 +71,7 @@ func (db *DB) ProvisionAccount(ctx context.Context, p *team.Provision) (string, 
 				return err
 			}
 		}
-		return writeAudit(tx, p.InvitationEntry)
+		return db.writeAudit(tx, p.InvitationEntry)
 	})
 	if err != nil {
 		return "", err
@@ -100,7 +100,7 @@ func (db *DB) UpdateAccount(ctx context.Context, accountID string, c team.Accoun
 			return team.ErrNotFound
 		}
 		for _, e := range entries {
-			if err := writeAudit(tx, e); err != nil {
+			if err := db.writeAudit(tx, e); err != nil {
 				return err
 			}
 		}

@@ -29,8 +29,11 @@ type auditRecord struct {
 
 func (auditRecord) TableName() string { return "audit_log" }
 
-// writeAudit appends an entry inside the caller's transaction.
-func writeAudit(tx *gorm.DB, e audit.Entry) error {
+// writeAudit appends an entry inside the caller's transaction, and the
+// event it causes when its action is one (eventOfAction): every audited
+// change that webhooks tell of is written with its event, so neither
+// exists without the other.
+func (db *DB) writeAudit(tx *gorm.DB, e audit.Entry) error {
 	if e.ID == "" {
 		e.ID = keyhold.NewID()
 	}
@@ -39,7 +42,7 @@ func writeAudit(tx *gorm.DB, e audit.Entry) error {
 	if err := tx.Create(&rec).Error; err != nil {
 		return fmt.Errorf("store: audit: %w", err)
 	}
-	return nil
+	return db.auditEvent(tx, e)
 }
 
 // KeyAudit returns the newest audit entries about one of the account's
@@ -73,9 +76,14 @@ func (r *auditRecord) domain() audit.Entry {
 }
 
 // AppendAudit adds an entry to the audit log on its own. Changes that
-// have an entry write it in their own transaction instead.
+// have an entry write it in their own transaction instead. An entry that
+// causes an event (a sign-up's account.created) is written in a
+// transaction with it.
 func (db *DB) AppendAudit(ctx context.Context, e audit.Entry) error {
-	return writeAudit(db.ctx(ctx), e)
+	if _, ok := eventOfAction[e.Action]; !ok {
+		return db.writeAudit(db.ctx(ctx), e)
+	}
+	return db.ctx(ctx).Transaction(func(tx *gorm.DB) error { return db.writeAudit(tx, e) })
 }
 
 // planChangedEntry is the audit entry of a plan change that a Stripe event

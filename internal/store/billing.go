@@ -119,7 +119,7 @@ func (db *DB) ApplyEvent(ctx context.Context, ev billing.EventRecord, fn func(tx
 		if err != nil {
 			return err
 		}
-		btx := &billingTx{tx: tx, event: ev.ID}
+		btx := &billingTx{db: db, tx: tx, event: ev.ID}
 		outcome, detail, err := fn(btx, prior)
 		if err != nil {
 			return err
@@ -180,6 +180,7 @@ func truncate(s string, n int) string {
 
 // billingTx implements billing.Tx inside one transaction.
 type billingTx struct {
+	db      *DB
 	tx      *gorm.DB
 	event   string // the id of the event being applied, for the audit log
 	account string // the account whose subscription was saved, for the event record
@@ -242,7 +243,7 @@ func (t *billingTx) SaveSubscription(s *billing.Subscription, planID string) err
 		return fmt.Errorf("store: set plan: %w", err)
 	}
 	if len(was) == 1 && was[0] != planID {
-		if err := writeAudit(t.tx, planChangedEntry(s, was[0], planID, t.event)); err != nil {
+		if err := t.db.writeAudit(t.tx, planChangedEntry(s, was[0], planID, t.event)); err != nil {
 			return err
 		}
 	}

@@ -152,7 +152,7 @@ func (db *DB) CreateKey(ctx context.Context, k *keys.Key, hash [32]byte, maxKeys
 		if err := tx.Create(&secretRecord{Hash: hashHex(hash), KeyID: k.ID, CreatedAt: k.CreatedAt.UTC()}).Error; err != nil {
 			return fmt.Errorf("store: create key secret: %w", err)
 		}
-		return writeAudit(tx, e)
+		return db.writeAudit(tx, e)
 	})
 }
 
@@ -175,7 +175,7 @@ func (db *DB) ExpireOldSecrets(ctx context.Context, accountID, id string, at tim
 		if res.RowsAffected == 0 {
 			return keys.ErrNotFound
 		}
-		return writeAudit(tx, e)
+		return db.writeAudit(tx, e)
 	})
 }
 
@@ -194,7 +194,7 @@ func (db *DB) UpdateKey(ctx context.Context, k *keys.Key, e audit.Entry) error {
 		if res.RowsAffected == 0 {
 			return keys.ErrNotFound
 		}
-		return writeAudit(tx, e)
+		return db.writeAudit(tx, e)
 	})
 }
 
@@ -209,7 +209,7 @@ func (db *DB) RevokeKey(ctx context.Context, accountID, id string, at time.Time,
 		if res.RowsAffected == 0 {
 			return keys.ErrNotFound
 		}
-		return writeAudit(tx, e)
+		return db.writeAudit(tx, e)
 	})
 }
 
@@ -238,7 +238,7 @@ func (db *DB) RotateKey(ctx context.Context, accountID, id string, hash [32]byte
 		if err := tx.Create(&secretRecord{Hash: hashHex(hash), KeyID: id, CreatedAt: now.UTC()}).Error; err != nil {
 			return fmt.Errorf("store: create key secret: %w", err)
 		}
-		return writeAudit(tx, e)
+		return db.writeAudit(tx, e)
 	})
 }
 

@@ -8,6 +8,7 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
+	"github.com/keyhold/keyhold/internal/events"
 	"github.com/keyhold/keyhold/internal/notices"
 	"github.com/keyhold/keyhold/internal/team"
 )
@@ -114,7 +115,12 @@ func (db *DB) RecordThreshold(ctx context.Context, c notices.Crossing, mail bool
 			return nil // recorded before, here or on another instance
 		}
 		created = true
-		// events: db.writeEvent(ctx, tx, events.QuotaThreshold, c.AccountID, map[string]any{"key_id": c.KeyID, "account_id": c.AccountID, "percent": c.Percent, "used": c.Used, "limit": c.Limit, "window_start": c.Window.Start.UTC(), "window_end": c.Window.End.UTC()}) — wired by the lead at merge
+		// The event goes with the record: once per threshold per window,
+		// whichever instance crossed it.
+		if err := db.writeEvent(ctx, tx, events.QuotaThreshold, c.AccountID, map[string]any{"key_id": c.KeyID, "account_id": c.AccountID,
+			"percent": c.Percent, "used": c.Used, "limit": c.Limit, "window_start": c.Window.Start.UTC(), "window_end": c.Window.End.UTC()}); err != nil {
+			return err
+		}
 		if !mail {
 			return nil
 		}
@@ -154,7 +160,10 @@ func (db *DB) RecordExpiry(ctx context.Context, e notices.Expiring, mail bool, n
 			return nil
 		}
 		created = true
-		// events: db.writeEvent(ctx, tx, events.KeyExpiring, e.AccountID, map[string]any{"key_id": e.KeyID, "account_id": e.AccountID, "name": e.Name, "expires_at": e.ExpiresAt.UTC(), "days": e.Days}) — wired by the lead at merge
+		if err := db.writeEvent(ctx, tx, events.KeyExpiring, e.AccountID, map[string]any{"key_id": e.KeyID, "account_id": e.AccountID,
+			"name": e.Name, "expires_at": e.ExpiresAt.UTC(), "days": e.Days}); err != nil {
+			return err
+		}
 		if !mail {
 			return nil
 		}

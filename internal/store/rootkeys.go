@@ -51,7 +51,7 @@ func (db *DB) CreateRootKey(ctx context.Context, k *rootkey.RootKey, hash [32]by
 		if err := tx.Omit("CreatedByEmail").Create(&rec).Error; err != nil {
 			return fmt.Errorf("store: create root key: %w", err)
 		}
-		return writeAudit(tx, e)
+		return db.writeAudit(tx, e)
 	})
 }
 
@@ -109,7 +109,7 @@ func (db *DB) RevokeRootKey(ctx context.Context, id string, at time.Time, e audi
 		if res.RowsAffected == 0 {
 			return rootkey.ErrNotFound
 		}
-		return writeAudit(tx, e)
+		return db.writeAudit(tx, e)
 	})
 }
 

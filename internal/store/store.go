@@ -28,8 +28,9 @@ type DB struct {
 	gorm    *gorm.DB
 	sql     *sql.DB
 	dialect goose.Dialect
-	url     string // for connections of their own (LISTEN)
-	outbox  Outbox // where mail is queued; see SetOutbox
+	url     string     // for connections of their own (LISTEN)
+	outbox  Outbox     // where mail is queued; see SetOutbox
+	events  EventQueue // where webhook jobs are queued; see SetEventQueue
 }
 
 // Open connects to databaseURL: sqlite://PATH (WAL, busy timeout, foreign

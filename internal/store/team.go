@@ -190,7 +190,7 @@ func (db *DB) CreateTeamAccount(ctx context.Context, a *team.Account, ownerID st
 		if err := createAccount(tx, a, ownerID); err != nil {
 			return err
 		}
-		return writeAudit(tx, e)
+		return db.writeAudit(tx, e)
 	})
 }
 
@@ -260,7 +260,7 @@ WHERE m.account_id = ? AND u.email = ?`, inv.AccountID, inv.Email).Scan(&member)
 				return err
 			}
 		}
-		return writeAudit(tx, e)
+		return db.writeAudit(tx, e)
 	})
 }
 
@@ -290,7 +290,7 @@ func (db *DB) RevokeInvitation(ctx context.Context, accountID, id string, now ti
 		if res.RowsAffected == 0 {
 			return team.ErrNotFound
 		}
-		return writeAudit(tx, e)
+		return db.writeAudit(tx, e)
 	})
 }
 
@@ -347,7 +347,7 @@ func (db *DB) AcceptInvitation(ctx context.Context, hash, userID string, now tim
 		rec.AcceptedAt, rec.AcceptedBy = &now, &userID
 		inv := rec.domain()
 		out = &inv
-		return writeAudit(tx, e)
+		return db.writeAudit(tx, e)
 	})
 	return out, err
 }
@@ -405,7 +405,7 @@ func (db *DB) SetRole(ctx context.Context, accountID, userID string, from, to te
 			[]any{string(to), accountID, userID, string(from)}, accountID, userID, from, to); err != nil {
 			return err
 		}
-		return writeAudit(tx, e)
+		return db.writeAudit(tx, e)
 	})
 }
 
@@ -416,7 +416,7 @@ func (db *DB) RemoveMember(ctx context.Context, accountID, userID string, from t
 			[]any{accountID, userID, string(from)}, accountID, userID, from, ""); err != nil {
 			return err
 		}
-		return writeAudit(tx, e)
+		return db.writeAudit(tx, e)
 	})
 }
 
