@@ -3,6 +3,7 @@ package notices_test
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -140,6 +141,24 @@ func TestRecordThresholdOnceWithMailToOwnersAndAdmins(t *testing.T) {
 	if created != 1 {
 		t.Errorf("%d records created, want 1", created)
 	}
+	// One quota.threshold event, written with the record.
+	var n int
+	var data string
+	if err := f.db.SQL().QueryRow(`SELECT COUNT(*), MAX(data) FROM events WHERE type = 'quota.threshold'`).Scan(&n, &data); err != nil {
+		t.Fatal(err)
+	}
+	var ev struct {
+		KeyID     string    `json:"key_id"`
+		AccountID string    `json:"account_id"`
+		Percent   int       `json:"percent"`
+		Used      int64     `json:"used"`
+		Limit     int64     `json:"limit"`
+		End       time.Time `json:"window_end"`
+	}
+	if err := json.Unmarshal([]byte(data), &ev); n != 1 || err != nil || ev.KeyID != k.ID || ev.AccountID != f.account || ev.Percent != 80 ||
+		ev.Used != 800 || ev.Limit != 1000 || !ev.End.Equal(w.End) {
+		t.Errorf("%d quota.threshold events, data %s (%v), want one for the crossing", n, data, err)
+	}
 	got := f.out.to()
 	if len(got) != 2 || got["owner@example.com"] != 1 || got["admin@example.com"] != 1 {
 		t.Errorf("mails %v, want one each to the owner and the admin, none to the developer", got)
@@ -203,6 +222,11 @@ func TestExpiryNoticesOnceAndPreferences(t *testing.T) {
 	f.now = f.now.Add(time.Hour)
 	if n, err := f.svc.CheckExpiries(ctx); err != nil || n != 0 {
 		t.Errorf("second check: %d new, %v; want 0", n, err)
+	}
+	// One key.expiring event per notice, mail or not.
+	var events int
+	if err := f.db.SQL().QueryRow(`SELECT COUNT(*) FROM events WHERE type = 'key.expiring' AND data LIKE ?`, `%"days":7%`).Scan(&events); err != nil || events != 1 {
+		t.Errorf("%d key.expiring events with days 7 (%v), want 1", events, err)
 	}
 	// Two days on, "week" is within a day of its expiry: its 1-day notice.
 	f.now = in3.Add(-20 * time.Hour)
