@@ -74,6 +74,11 @@ type RedisLimits struct {
 
 	owingMu sync.Mutex
 	owing   map[*keyState]*Entry // keys that counted alone, reconciled when Redis is back
+
+	// reconciled is the last recovery (Redis.recovery) whose putting back
+	// of what keys counted alone has finished: until then this instance's
+	// outage calls are missing from Redis's counts, and it is not back.
+	reconciled atomic.Int64
 }
 
 // NewRedisLimits counts over conn. seed returns the quota a key used in a
@@ -84,12 +89,18 @@ func NewRedisLimits(conn *Redis, seed func(ctx context.Context, keyID string, wi
 		return nil, errors.New("verify: redis limits need a connection and a seed")
 	}
 	r := &RedisLimits{conn: conn, seed: seed, id: any(randomName()), owing: map[*keyState]*Entry{}}
+	r.reconciled.Store(conn.recovery.Load()) // nothing counted alone before now
 	conn.whenBack(r.reconcileOwing)
 	return r, nil
 }
 
-// Degraded reports whether Redis is unreachable and counting is local.
-func (r *RedisLimits) Degraded() bool { return r.conn.Degraded() }
+// Degraded reports whether Redis is unreachable and counting is local, or
+// Redis is back but what this instance granted alone is not in Redis's
+// counts yet (reconcileOwing has not finished): another instance reading
+// those counts would grant past the quota.
+func (r *RedisLimits) Degraded() bool {
+	return r.conn.Degraded() || r.reconciled.Load() != r.conn.recovery.Load()
+}
 
 // Outages returns how many times Redis became unreachable.
 func (r *RedisLimits) Outages() int64 { return r.conn.Outages() }
@@ -310,6 +321,14 @@ func (r *RedisLimits) reconcileOwing() {
 			r.owingMu.Lock()
 			r.owing[st] = e // the next call, or the next recovery, tries again
 			r.owingMu.Unlock()
+		}
+	}
+	// Only forward: a sweep of an earlier recovery that finishes late
+	// (Redis went away and came back during it) must not undo a later one.
+	for {
+		done := r.reconciled.Load()
+		if done >= epoch || r.reconciled.CompareAndSwap(done, epoch) {
+			return
 		}
 	}
 }

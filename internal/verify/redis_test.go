@@ -37,8 +37,15 @@ func mustRedis(tb testing.TB, url string) *verify.Redis {
 
 func (f *fixture) instance(redisURL string) *instance {
 	f.t.Helper()
+	return f.instanceSeeded(redisURL, f.db.QuotaUsed)
+}
+
+// instanceSeeded is instance with seed in place of the database's count of
+// a window, so a test can stall an instance's return from an outage.
+func (f *fixture) instanceSeeded(redisURL string, seed func(context.Context, string, time.Time) (int64, error)) *instance {
+	f.t.Helper()
 	conn := mustRedis(f.t, redisURL)
-	rl, err := verify.NewRedisLimits(conn, f.db.QuotaUsed)
+	rl, err := verify.NewRedisLimits(conn, seed)
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -423,5 +430,70 @@ func TestIdleKeyIsReconciledWhenRedisReturns(t *testing.T) {
 				t.Errorf("the next call: %s, %d used, want 5", res.Code, res.Decision.QuotaUsed)
 			}
 		})
+	}
+}
+
+// TestRedisBackMeansOutageCallsAreIn: an instance reports shared counting
+// back (Degraded false) only once the calls it granted alone during the
+// outage are in Redis again. Until then another instance, seeing Redis's
+// count without them, would grant past the quota; a caller waiting for
+// "back on both" before trusting the shared count (the test above, the
+// fallback metric) must not be told too early. B's return is stalled in
+// its read of the database's count, deterministically.
+func TestRedisBackMeansOutageCallsAreIn(t *testing.T) {
+	r := testenv.PrivateRedis(t)
+	f := MustFixture(t)
+	_, key := f.MustKey(keys.Settings{}) // before the instances load their filters
+	var gated atomic.Bool
+	entered, release := make(chan struct{}, 1), make(chan struct{})
+	a := f.instance(r.URL())
+	b := f.instanceSeeded(r.URL(), func(ctx context.Context, keyID string, start time.Time) (int64, error) {
+		if gated.Load() {
+			select {
+			case entered <- struct{}{}:
+			default:
+			}
+			<-release
+		}
+		return f.db.QuotaUsed(ctx, keyID, start)
+	})
+	released := false
+	defer func() {
+		if !released {
+			close(release)
+		}
+	}()
+	for range 10 {
+		a.verify(key, 1)
+		b.verify(key, 1)
+	}
+	r.Stop()
+	// 40 more on each, counted alone: with the 20 before, the quota of
+	// 100 is spent exactly.
+	for range 40 {
+		for _, in := range []*instance{a, b} {
+			if res := in.verify(key, 1); res.Code != verify.Valid {
+				t.Fatalf("during the outage: %s used %d", res.Code, res.Decision.QuotaUsed)
+			}
+		}
+	}
+	if !a.redis.Degraded() || !b.redis.Degraded() {
+		t.Fatalf("not in fallback: %v %v", a.redis.Degraded(), b.redis.Degraded())
+	}
+	gated.Store(true)
+	r.Start()
+	// B has found Redis back and is putting its 40 calls there, stalled.
+	<-entered
+	waitFor(t, "A back", func() bool { return !a.redis.Degraded() })
+	if !b.redis.Degraded() {
+		t.Error("B reports shared counting back while its 40 calls of the outage are not in Redis")
+	}
+	close(release)
+	released = true
+	waitFor(t, "B back", func() bool { return !b.redis.Degraded() })
+	for _, in := range []*instance{a, b} {
+		if res := in.verify(key, 1); res.Code != verify.QuotaExceeded || res.Decision.QuotaUsed != 100 {
+			t.Errorf("after the outage: %s used %d, want QUOTA_EXCEEDED with 100 used", res.Code, res.Decision.QuotaUsed)
+		}
 	}
 }
