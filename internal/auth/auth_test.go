@@ -37,10 +37,11 @@ func MustService(tb testing.TB, clk *clock, opts ...func(*auth.Config)) (*auth.S
 }
 
 // MustServiceOn returns a Service over db, as a restarted process would
-// build it.
+// build it. It hashes with cheap parameters (CheapHashing): TestSignup and
+// TestProductionHashing check OWASP's.
 func MustServiceOn(tb testing.TB, db *store.DB, clk *clock, opts ...func(*auth.Config)) *auth.Service {
 	tb.Helper()
-	c := auth.Config{Store: db, Attempts: db, Secret: secret}
+	c := auth.Config{Store: db, Attempts: db, Secret: secret, CheapHashing: true}
 	if clk != nil {
 		c.Now = clk.Now
 	}
@@ -56,8 +57,11 @@ func MustServiceOn(tb testing.TB, db *store.DB, clk *clock, opts ...func(*auth.C
 
 func code(err error) string { return keyhold.ErrorCode(err) }
 
+// productionHashing undoes MustService's cheap hashing.
+func productionHashing(c *auth.Config) { c.CheapHashing = false }
+
 func TestSignup(t *testing.T) {
-	svc, _ := MustService(t, nil)
+	svc, _ := MustService(t, nil, productionHashing)
 	ctx := context.Background()
 	a, err := svc.Signup(ctx, "  Ada@Example.COM ", "correct horse battery", false)
 	if err != nil {

@@ -13,7 +13,7 @@ import (
 // piled up.
 func TestHasherSignupShare(t *testing.T) {
 	ctx := context.Background()
-	h := newHasherN(4)
+	h := newHasherN(4, params)
 	if cap(h.slots) != 4 || cap(h.signups) != 2 {
 		t.Fatalf("slots %d, sign-up share %d; want 4 and 2", cap(h.slots), cap(h.signups))
 	}
@@ -58,7 +58,7 @@ func TestHasherSignupShare(t *testing.T) {
 // TestHasherTwoCores: on the smallest machine there are two slots and one
 // is for sign-ups, so log-ins always keep one.
 func TestHasherTwoCores(t *testing.T) {
-	h := newHasherN(2)
+	h := newHasherN(2, params)
 	if cap(h.slots) != 2 || cap(h.signups) != 1 {
 		t.Errorf("slots %d, sign-up share %d; want 2 and 1", cap(h.slots), cap(h.signups))
 	}

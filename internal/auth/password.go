@@ -22,6 +22,18 @@ var params = &argon2id.Params{
 	KeyLength:   32,
 }
 
+// cheapParams are the cheapest argon2id takes (8 KiB, one pass), for
+// tests that sign up or log in many times (Config.CheapHashing): under the
+// race detector one hash with params costs about 120 ms of CPU. The hashes
+// are real argon2id hashes, so everything around them is tested as it is.
+var cheapParams = &argon2id.Params{
+	Memory:      8,
+	Iterations:  1,
+	Parallelism: 1,
+	SaltLength:  16,
+	KeyLength:   32,
+}
+
 // hasher bounds how many argon2id hashes run at once (19 MiB and one core
 // each), and how many of them sign-ups may hold.
 //
@@ -38,16 +50,17 @@ type hasher struct {
 	signups     chan struct{}
 	waiting     atomic.Int32 // sign-ups waiting for a token
 	signupQueue int32
-	dummy       string // hash compared against for unknown emails, for even timing
+	params      *argon2id.Params // params, or cheapParams in tests
+	dummy       string           // hash compared against for unknown emails, for even timing
 }
 
-func newHasher() *hasher { return newHasherN(max(2, runtime.GOMAXPROCS(0))) }
+func newHasher(p *argon2id.Params) *hasher { return newHasherN(max(2, runtime.GOMAXPROCS(0)), p) }
 
-// newHasherN returns a hasher with n slots.
-func newHasherN(n int) *hasher {
+// newHasherN returns a hasher with n slots that hashes with p.
+func newHasherN(n int, p *argon2id.Params) *hasher {
 	share := max(1, n/2)
-	h := &hasher{slots: make(chan struct{}, n), signups: make(chan struct{}, share), signupQueue: int32(4 * share)}
-	d, err := argon2id.CreateHash("keyhold-dummy-password", params)
+	h := &hasher{slots: make(chan struct{}, n), signups: make(chan struct{}, share), signupQueue: int32(4 * share), params: p}
+	d, err := argon2id.CreateHash("keyhold-dummy-password", p)
 	if err != nil {
 		panic(fmt.Sprintf("auth: argon2id: %v", err)) // only fails if crypto/rand does
 	}
@@ -105,7 +118,7 @@ func (h *hasher) hash(ctx context.Context, password string) (string, error) {
 		return "", err
 	}
 	defer h.release()
-	return createHash(password)
+	return h.createHash(password)
 }
 
 // hashSignup hashes the password of a new account, within the sign-ups'
@@ -115,11 +128,11 @@ func (h *hasher) hashSignup(ctx context.Context, password string) (string, error
 		return "", err
 	}
 	defer h.releaseSignup()
-	return createHash(password)
+	return h.createHash(password)
 }
 
-func createHash(password string) (string, error) {
-	s, err := argon2id.CreateHash(password, params)
+func (h *hasher) createHash(password string) (string, error) {
+	s, err := argon2id.CreateHash(password, h.params)
 	if err != nil {
 		return "", fmt.Errorf("auth: hash password: %w", err)
 	}

@@ -12,6 +12,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/alexedwards/argon2id"
+
 	"github.com/keyhold/keyhold/internal/audit"
 	"github.com/keyhold/keyhold/internal/keyhold"
 	"github.com/keyhold/keyhold/internal/team"
@@ -56,6 +58,12 @@ type Config struct {
 	ResetWindow                                               time.Duration
 	// Now is the clock; nil means time.Now. For tests.
 	Now func() time.Time
+	// CheapHashing hashes new passwords with the cheapest argon2id
+	// parameters instead of OWASP's. For tests only, that sign up and log
+	// in hundreds of times: nothing outside tests sets it, and no setting
+	// or environment variable reaches it (TestCheapHashingOnlyInTests).
+	// Hashes already stored verify either way, by their own parameters.
+	CheapHashing bool
 }
 
 // Service signs people up and in, and issues and checks their sessions.
@@ -126,7 +134,7 @@ func NewService(c Config) (*Service, error) {
 		attempts:        c.Attempts,
 		keyKey:          DeriveKey(c.Secret, "throttle-key"),
 		tokens:          tokens{key: DeriveKey(c.Secret, "session-jwt"), now: c.Now},
-		hasher:          newHasher(),
+		hasher:          newHasher(hashParams(c.CheapHashing)),
 		ttl:             c.SessionTTL,
 		now:             c.Now,
 		pairFailures:    c.AccountAddressFailures,
@@ -143,6 +151,14 @@ func NewService(c Config) (*Service, error) {
 		verificationsPerAccount: c.VerificationsPerAccount,
 		resetWindow:             c.ResetWindow,
 	}, nil
+}
+
+// hashParams returns the argon2id parameters of new hashes.
+func hashParams(cheap bool) *argon2id.Params {
+	if cheap {
+		return cheapParams
+	}
+	return params
 }
 
 // NormalizeEmail trims and lower-cases an email and checks it is a plain

@@ -53,7 +53,7 @@ func withEmail(tb testing.TB, mp **testenv.Mailpit, requireVerified bool) option
 			tb.Fatal(err)
 		}
 		db.SetOutbox(o)
-		svc, err := auth.NewService(auth.Config{Store: db, Attempts: db, Secret: c.Secret, Email: db, EmailEnabled: true})
+		svc, err := auth.NewService(auth.Config{Store: db, Attempts: db, Secret: c.Secret, Email: db, EmailEnabled: true, CheapHashing: true})
 		if err != nil {
 			tb.Fatal(err)
 		}
