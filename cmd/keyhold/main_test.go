@@ -21,6 +21,7 @@ import (
 
 	"github.com/PuerkitoBio/goquery"
 
+	"github.com/keyhold/keyhold/internal/store/storetest"
 	"github.com/keyhold/keyhold/internal/testenv"
 )
 
@@ -75,8 +76,23 @@ func getenvOf(env map[string]string) func(string) string {
 // MustRun starts `keyhold serve` through run with the environment of
 // testEnv, waits for its start-up line, and stops it when the test
 // ends, failing the test unless run returns nil within stopTimeout.
+//
+// Unless env names a database, the SQLite file is written already
+// migrated (storetest.WriteMigrated), so serve's Migrate finds nothing to
+// do: migrating from nothing costs seconds under the race detector. Serve
+// on an empty database is tested by TestNoCommandServes (mustStart) and
+// the tests that name their own database.
 func MustRun(tb testing.TB, env map[string]string) *app {
 	tb.Helper()
+	if _, own := env["KEYHOLD_DATABASE_URL"]; !own {
+		path := filepath.Join(tb.TempDir(), "k.db")
+		storetest.WriteMigrated(tb, path)
+		with := map[string]string{"KEYHOLD_DATABASE_URL": "sqlite://" + path}
+		for k, v := range env {
+			with[k] = v
+		}
+		env = with
+	}
 	return mustStart(tb, []string{"serve"}, env)
 }
 

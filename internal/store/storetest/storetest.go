@@ -77,6 +77,17 @@ func Open(tb testing.TB, url string) *store.DB {
 	return db
 }
 
+// WriteMigrated writes a freshly migrated SQLite database at path, for a
+// test that starts a program on it (cmd/keyhold's serve) rather than
+// opening it itself: the program's own Migrate then finds nothing to apply.
+// It does nothing when path exists already.
+func WriteMigrated(tb testing.TB, path string) {
+	tb.Helper()
+	if err := copyTemplate(path); err != nil {
+		tb.Fatalf("storetest: %v", err)
+	}
+}
+
 // template is the file of a freshly migrated SQLite database, made once
 // per process.
 var template struct {
