@@ -19,6 +19,7 @@ type NoticeBanner struct {
 	// quota
 	Used, Limit int64
 	RunsOut     time.Time // at this pace; zero: not this period
+	TooEarly    bool      // the period is too young to forecast from its pace
 	WindowEnd   time.Time
 	Upgrade     *NoticeUpgrade // the Checkout fix; nil: none
 	Billing     bool           // no Checkout fix, but the user may bill: link to /billing
@@ -80,6 +81,8 @@ func noticeForecast(n NoticeBanner) string {
 		return "The quota is used up until " + n.WindowEnd.UTC().Format("Jan 2") + ": verifications answer QUOTA_EXCEEDED until then."
 	case !n.RunsOut.IsZero():
 		return "At this pace the quota runs out around " + n.RunsOut.UTC().Format("Jan 2") + "."
+	case n.TooEarly:
+		return "The period has only just begun: too early to forecast when it runs out. It renews on " + n.WindowEnd.UTC().Format("Jan 2") + "."
 	default:
 		return "At this pace it will not run out this period."
 	}

@@ -18,6 +18,8 @@ func TestNoticeSentences(t *testing.T) {
 			"“prod” has used 85 % of its quota", "At this pace the quota runs out around Dec 20.", kindWarning},
 		{NoticeBanner{Kind: "quota", Level: 80, KeyName: "prod", Used: 800, Limit: 1000, WindowEnd: jan1},
 			"“prod” has used 80 % of its quota", "At this pace it will not run out this period.", kindWarning},
+		{NoticeBanner{Kind: "quota", Level: 80, KeyName: "prod", Used: 800, Limit: 1000, TooEarly: true, WindowEnd: jan1},
+			"“prod” has used 80 % of its quota", "The period has only just begun: too early to forecast when it runs out. It renews on Jan 1.", kindWarning},
 		{NoticeBanner{Kind: "quota", Level: 100, KeyName: "prod", Used: 1000, Limit: 1000, WindowEnd: jan1},
 			"“prod” has used all of its quota", "The quota is used up until Jan 1: verifications answer QUOTA_EXCEEDED until then.", FlashError},
 		{NoticeBanner{Kind: "expiry", Level: 7, KeyName: "prod", ExpiresAt: now.Add(70 * time.Hour)},

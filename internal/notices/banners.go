@@ -30,6 +30,9 @@ type Notice struct {
 	Used, Limit int64
 	Window      quota.Window
 	RunsOut     time.Time // when the quota runs out at this pace; zero: not this window
+	// TooEarly: the window is too young (MinPace) to have a pace, so
+	// RunsOut says nothing either way.
+	TooEarly bool
 	// KindExpiry.
 	ExpiresAt time.Time
 }
@@ -56,6 +59,7 @@ func notices(ks []Key, w quota.Window, now time.Time) []Notice {
 			if t, ok := Forecast(k.Used, k.Quota, w, now); ok {
 				n.RunsOut = t
 			}
+			n.TooEarly = n.Level < 100 && now.Sub(w.Start) < MinPace
 			n.ID = quotaID(n.Level, k.ID, w)
 			quotas = append(quotas, n)
 		}

@@ -6,10 +6,10 @@ import (
 	"github.com/keyhold/keyhold/internal/quota"
 )
 
-// minPace is how much of a window must have passed before its pace says
+// MinPace is how much of a window must have passed before its pace says
 // anything: in the first minutes one burst would forecast the quota gone
 // by lunchtime.
-const minPace = time.Hour
+const MinPace = time.Hour
 
 // Forecast says when a quota runs out at this window's pace so far (used
 // units over the time elapsed since the window started): runsOut is that
@@ -25,7 +25,7 @@ func Forecast(used, limit int64, w quota.Window, now time.Time) (runsOut time.Ti
 		return now, true
 	}
 	elapsed := now.Sub(w.Start)
-	if used <= 0 || elapsed < minPace {
+	if used <= 0 || elapsed < MinPace {
 		return time.Time{}, false
 	}
 	// left / (used / elapsed), in float: used × elapsed overflows int64

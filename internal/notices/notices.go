@@ -22,6 +22,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/keyhold/keyhold/internal/keyhold"
@@ -127,6 +128,19 @@ type Service struct {
 	emailOn bool
 	log     *slog.Logger
 	now     func() time.Time
+
+	// What the Sink lost: crossings dropped on a full queue, and those
+	// that could not be recorded; for /metrics (CrossingsLost).
+	dropped, failed atomic.Int64
+	lastDropLog     atomic.Int64 // unix seconds of the last "dropped" log line
+}
+
+// CrossingsLost returns how many threshold crossings were dropped because
+// the Sink's queue was full, and how many could not be recorded (the
+// database away for all of a crossing's attempts): each is a notice, a
+// mail and a quota.threshold event that will not come this window.
+func (s *Service) CrossingsLost() (dropped, failed int64) {
+	return s.dropped.Load(), s.failed.Load()
 }
 
 // New returns a Service.

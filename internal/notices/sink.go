@@ -2,7 +2,6 @@ package notices
 
 import (
 	"context"
-	"sync/atomic"
 	"time"
 
 	"github.com/keyhold/keyhold/internal/quota"
@@ -16,10 +15,8 @@ const SinkSize = 4096
 // and records them in the background: QuotaCrossed never blocks a
 // verification, and a full queue drops the crossing rather than wait.
 type Sink struct {
-	svc     *Service
-	ch      chan Crossing
-	dropped atomic.Int64
-	failed  atomic.Int64
+	svc *Service
+	ch  chan Crossing
 }
 
 // NewSink returns a Sink recording through svc; Run drains it.
@@ -32,15 +29,21 @@ func (s *Sink) QuotaCrossed(keyID, accountID string, percent int, used, limit in
 	select {
 	case s.ch <- Crossing{KeyID: keyID, AccountID: accountID, Percent: percent, Used: used, Limit: limit, Window: w}:
 	default:
-		s.dropped.Add(1)
+		s.svc.dropped.Add(1)
+		// Logged at most once a minute: a flood of drops must not become
+		// a flood of lines on the hot path.
+		now, last := time.Now().Unix(), s.svc.lastDropLog.Load()
+		if now-last >= 60 && s.svc.lastDropLog.CompareAndSwap(last, now) {
+			s.svc.log.Warn("quota notices: queue full, threshold crossings dropped", "dropped_total", s.svc.dropped.Load())
+		}
 	}
 }
 
 // Dropped returns how many crossings were dropped on a full queue.
-func (s *Sink) Dropped() int64 { return s.dropped.Load() }
+func (s *Sink) Dropped() int64 { return s.svc.dropped.Load() }
 
 // Failed returns how many crossings could not be recorded.
-func (s *Sink) Failed() int64 { return s.failed.Load() }
+func (s *Sink) Failed() int64 { return s.svc.failed.Load() }
 
 // Run records crossings until ctx ends, then records what is queued
 // still, for up to five seconds.
@@ -92,7 +95,7 @@ func (s *Sink) record(ctx context.Context, c Crossing) {
 			return
 		}
 	}
-	s.failed.Add(1)
+	s.svc.failed.Add(1)
 	s.svc.log.Error("quota notice not recorded", "key_id", c.KeyID, "percent", c.Percent, "err", err)
 }
 

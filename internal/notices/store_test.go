@@ -300,3 +300,36 @@ func TestBannersAndDismissals(t *testing.T) {
 		}
 	}
 }
+
+// TestBannerTooEarlyToForecast: a key at 85 % ten minutes into its window
+// is not told that it "will not run out": the pace of ten minutes says
+// nothing. Nine days in, the same use has a pace and a forecast.
+func TestBannerTooEarlyToForecast(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	ks := []notices.Key{{ID: "k1", Name: "prod", Used: 850, Quota: 1000, Live: true}}
+	young := quota.Window{Start: f.now.Add(-10 * time.Minute), End: f.now.Add(30 * 24 * time.Hour)}
+	ns, err := f.svc.Banners(ctx, f.owner, ks, young)
+	if err != nil || len(ns) != 1 || !ns[0].TooEarly || !ns[0].RunsOut.IsZero() {
+		t.Fatalf("ten minutes in: %+v, %v; want one notice, too early to forecast", ns, err)
+	}
+	old := quota.Window{Start: f.now.Add(-9 * 24 * time.Hour), End: f.now.Add(21 * 24 * time.Hour)}
+	ns, err = f.svc.Banners(ctx, f.owner, ks, old)
+	if err != nil || len(ns) != 1 || ns[0].TooEarly || ns[0].RunsOut.IsZero() {
+		t.Fatalf("nine days in: %+v, %v; want a forecast", ns, err)
+	}
+}
+
+// TestSinkCountsWhatItDrops: a full queue drops crossings without
+// blocking, and says how many (for /metrics).
+func TestSinkCountsWhatItDrops(t *testing.T) {
+	f := newFixture(t)
+	sink := notices.NewSink(f.svc) // not running: nothing drains it
+	w := quota.WindowAt(f.now, quota.Window{})
+	for range notices.SinkSize + 5 {
+		sink.QuotaCrossed("k1", f.account, 80, 800, 1000, w)
+	}
+	if d, failed := f.svc.CrossingsLost(); d != 5 || failed != 0 || sink.Dropped() != 5 {
+		t.Errorf("lost %d dropped, %d failed; want 5 and 0", d, failed)
+	}
+}

@@ -258,6 +258,12 @@ func (s *Server) registerVerifyMetrics(reg *prometheus.Registry) {
 			func() float64 { return float64(v.PendingRows()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "keyhold_usage_dropped_rows_total", Help: "Usage rows dropped while the database was down too long."},
 			func() float64 { return float64(v.DroppedRows()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "keyhold_quota_notices_dropped_total",
+			Help: "Quota threshold crossings dropped on a full queue: their notice, mail and quota.threshold event will not come."},
+			func() float64 { d, _ := s.notices.CrossingsLost(); return float64(d) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "keyhold_quota_notices_failed_total",
+			Help: "Quota threshold crossings that could not be recorded (the database away for every attempt)."},
+			func() float64 { _, f := s.notices.CrossingsLost(); return float64(f) }),
 	)
 	if r := s.redis; r != nil {
 		reg.MustRegister(

@@ -67,7 +67,7 @@ func (s *Server) banners(c echo.Context, ks []overview.Key, w quota.Window, plan
 	for _, n := range ns {
 		b := templates.NoticeBanner{ID: n.ID, Kind: n.Kind, Level: n.Level, KeyID: n.KeyID, KeyName: n.KeyName, Back: back}
 		if n.Kind == notices.KindQuota {
-			b.Used, b.Limit, b.RunsOut, b.WindowEnd = n.Used, n.Limit, n.RunsOut, n.Window.End
+			b.Used, b.Limit, b.RunsOut, b.TooEarly, b.WindowEnd = n.Used, n.Limit, n.RunsOut, n.TooEarly, n.Window.End
 			b.Upgrade = upgrade
 			b.Billing = upgrade == nil && mayBill
 		} else {

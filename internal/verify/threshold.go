@@ -17,7 +17,7 @@ const (
 // threshold to at or above it, on one instance or on many sharing Redis,
 // so each threshold is reported once per window in normal operation. 100
 // is reported by the take that reaches the limit or by the first refusal
-// by the quota, whichever comes first on each instance (a call's cost can
+// by the quota past 80 %, whichever comes first on each instance (a call's cost can
 // jump over the exact limit), so with several instances each may report
 // it once. A count
 // that jumps in other ways (usage counted alone while Redis was away, put
@@ -39,9 +39,9 @@ func at80(limit int64) int64 {
 
 // thresholds reports what the take that led to d crossed: used went from
 // d.QuotaUsed-cost to d.QuotaUsed. A refusal by the quota took nothing,
-// but says the quota is used up for such a call: 100 is reported once per
-// window by this process, by the take that reached the limit or by the
-// first refusal, whichever comes first.
+// but once past 80 % says the quota is used up for such a call: 100 is
+// reported once per window by this process, by the take that reached the
+// limit or by the first such refusal, whichever comes first.
 func (v *Verifier) thresholds(e *Entry, d *Decision, cost int64) {
 	limit := d.QuotaLimit
 	if limit <= 0 {
@@ -52,7 +52,10 @@ func (v *Verifier) thresholds(e *Entry, d *Decision, cost int64) {
 	if !d.QuotaExceeded && before < e.quota80 && after >= e.quota80 {
 		v.cfg.Thresholds.QuotaCrossed(e.KeyID, e.AccountID, Threshold80, after, limit, e.state.window())
 	}
-	if d.QuotaExceeded || (before < limit && after >= limit) {
+	// A refusal reports 100 only past 80 %: one call too big for a quota
+	// barely begun (cost 500 of 100 at 1 used) says nothing of its use,
+	// and would spend the window's one 100 % notice.
+	if (d.QuotaExceeded && after >= e.quota80) || (!d.QuotaExceeded && before < limit && after >= limit) {
 		st := e.state
 		ws := st.windowStart.Load()
 		if st.exceeded.Load() != ws && st.exceeded.Swap(ws) != ws {

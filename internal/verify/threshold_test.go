@@ -125,6 +125,28 @@ func TestThresholdRefusalReportsFull(t *testing.T) {
 	}
 }
 
+// One call far too big for a quota barely begun is refused, and reports
+// nothing: the quota's 100 % notice is kept for when it is near.
+func TestThresholdBigRefusalEarlyReportsNothing(t *testing.T) {
+	f := MustFixture(t)
+	sink := &crossings{}
+	vf := verifierFunc(f.thresholdVerifier(sink, ""))
+	_, key := f.MustKey(keys.Settings{})
+	vf(key, 1)
+	if r := vf(key, 500); r.Code != verify.QuotaExceeded {
+		t.Fatalf("cost 500 of 100: %s", r.Code)
+	}
+	if sink.count(80)+sink.count(100) != 0 {
+		t.Errorf("reports %v after one refused big call at 1 used; want none", sink.got)
+	}
+	for range 99 {
+		vf(key, 1)
+	}
+	if sink.count(100) != 1 || sink.got[100][0] != 100 {
+		t.Errorf("100 %% reports %v; want one, at 100, when it is used up", sink.got[100])
+	}
+}
+
 // Two instances on one Redis: 80 % is reported by exactly one take of
 // either; 100 % by the take that reached it or a refusal, at most once on
 // each instance (the notices sink keeps one).
