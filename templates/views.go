@@ -149,15 +149,15 @@ type KeyListOption struct {
 
 // KeyForm holds the raw inputs of the key form, re-shown after an error.
 type KeyForm struct {
-	Name    string // field "name"
-	Scopes  string // field "scopes": comma- or space-separated
-	Meta    string // field "meta": a JSON object, may be empty
+	Name   string // field "name"
+	Scopes string // field "scopes": comma- or space-separated
+	Meta   string // field "meta": a JSON object, may be empty
 	// IPAllowlist is field "ip_allowlist": CIDRs one a line or
 	// comma-separated; empty for any address. A stored key's list is
 	// shown normalised, one a line.
 	IPAllowlist string
-	Expiry   string // field "expiry" (new-key form): days of a preset, "custom" or "never"
-	Expires string // field "expires": YYYY-MM-DD, empty for never
+	Expiry      string // field "expiry" (new-key form): days of a preset, "custom" or "never"
+	Expires     string // field "expires": YYYY-MM-DD, empty for never
 }
 
 // KeyNewPage is the view model of /keys/new (form "POST /keys").
