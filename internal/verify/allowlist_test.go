@@ -171,6 +171,16 @@ func TestAllowlistEditReachesEveryInstance(t *testing.T) {
 			} else {
 				k, key = f.MustKey(keys.Settings{IPAllowlist: []string{"203.0.113.0/24", "198.51.100.0/24"}})
 			}
+			// B listens in the background: an announcement before it does
+			// is lost (NOTIFY). Wait until one reaches it.
+			waitFor(t, "B to cache the key", func() bool {
+				verifyFrom(p.b, key, a)
+				return p.b.HoldsKey(k.ID)
+			})
+			waitFor(t, "B to hear A's announcements", func() bool {
+				p.ba.KeyChanged(ctx, k.ID)
+				return !p.b.HoldsKey(k.ID)
+			})
 			for _, v := range []*verify.Verifier{p.a, p.b} {
 				if c := verifyFrom(v, key, b).Code; c != verify.Valid {
 					t.Fatalf("before the edit: %s", c)
