@@ -279,8 +279,11 @@ func expiryDescribedBy(errs map[string]string) string {
 
 // newKeyFocus is the new-key form's field with autofocus: the first
 // invalid one, else the name (unless the plan allows no more keys).
+// keyFormFields are the key form's fields in the order they are shown.
+var keyFormFields = []string{"name", "scopes", "meta", "ip_allowlist", "expires"}
+
 func newKeyFocus(p KeyNewPage) string {
-	if f := firstInvalid(p.Fields, "name", "scopes", "meta", "expires"); f != "" {
+	if f := firstInvalid(p.Fields, keyFormFields...); f != "" {
 		return f
 	}
 	if p.Plan.AtLimit() {

@@ -150,11 +150,15 @@ type KeyListOption struct {
 
 // KeyForm holds the raw inputs of the key form, re-shown after an error.
 type KeyForm struct {
-	Name    string // field "name"
-	Scopes  string // field "scopes": comma- or space-separated
-	Meta    string // field "meta": a JSON object, may be empty
-	Expiry  string // field "expiry" (new-key form): days of a preset, "custom" or "never"
-	Expires string // field "expires": YYYY-MM-DD, empty for never
+	Name   string // field "name"
+	Scopes string // field "scopes": comma- or space-separated
+	Meta   string // field "meta": a JSON object, may be empty
+	// IPAllowlist is field "ip_allowlist": CIDRs one a line or
+	// comma-separated; empty for any address. A stored key's list is
+	// shown normalised, one a line.
+	IPAllowlist string
+	Expiry      string // field "expiry" (new-key form): days of a preset, "custom" or "never"
+	Expires     string // field "expires": YYYY-MM-DD, empty for never
 }
 
 // KeyNewPage is the view model of /keys/new (form "POST /keys").
@@ -207,6 +211,7 @@ type KeyDetailPage struct {
 	Error        string            // settings error of the whole form, role="alert"
 	Fields       map[string]string // settings field name → its error, shown under it
 	Meta         string            // pretty-printed metadata JSON
+	IPAllowlist  []string          // the key's stored IP allow-list; empty: any address
 	Plan         Plan
 	GraceOptions []GraceOption
 	Audit        []AuditRow

@@ -51,6 +51,7 @@ type Key struct {
 	OldSecretExpiresAt *time.Time     `json:"old_secret_expires_at" nullable:"true" doc:"While a rotation's grace period runs, when the previous secret stops working."`
 	RateLimit          *RateLimit     `json:"ratelimit" doc:"The key's override of its plan's rate limit; null: the plan's."`
 	Quota              *Quota         `json:"quota" doc:"The key's override of its plan's quota; null: the plan's."`
+	IPAllowlist        []string       `json:"ip_allowlist" nullable:"false" doc:"The CIDRs the key verifies from (the ip of /v1/verify), normalised; []: any address." example:"[\"203.0.113.0/24\",\"2001:db8::/32\"]"`
 	CreatedAt          time.Time      `json:"created_at"`
 	UpdatedAt          time.Time      `json:"updated_at"`
 }
@@ -83,7 +84,7 @@ func (a *API) keyOf(r keys.PagedKey) Key {
 	k.EndGrace(now)
 	out := Key{ID: k.ID, Object: "key", AccountID: k.AccountID, Name: k.Name, Display: k.Display, Status: k.Status(now),
 		Scopes: k.Scopes, Meta: meta(k.Meta), ExpiresAt: k.ExpiresAt, RevokedAt: k.RevokedAt, LastUsedAt: k.LastUsed,
-		OldSecretExpiresAt: k.OldSecretUntil, CreatedAt: k.CreatedAt, UpdatedAt: k.UpdatedAt}
+		OldSecretExpiresAt: k.OldSecretUntil, IPAllowlist: keys.AllowlistStrings(k.IPAllowlist), CreatedAt: k.CreatedAt, UpdatedAt: k.UpdatedAt}
 	if out.Scopes == nil {
 		out.Scopes = []string{}
 	}
@@ -148,12 +149,13 @@ func limitsOf(rl *RateLimit, q *Quota, base *keys.Limits) *keys.Limits {
 type keyCreateInput struct {
 	AccountID string `path:"id" maxLength:"64" doc:"The account's id."`
 	Body      struct {
-		Name      string         `json:"name" maxLength:"64" doc:"What the key is for, for people." example:"production"`
-		Scopes    []string       `json:"scopes,omitempty" maxItems:"32" doc:"What the key may do; /v1/verify checks the scopes it is asked for. Letters, digits and : . _ / * -." example:"[\"read\",\"write\"]"`
-		Meta      map[string]any `json:"meta,omitempty" doc:"An object of your own, at most 1 KiB of JSON, given back on every verification." example:"{\"customer\":\"acme\"}"`
-		ExpiresAt *time.Time     `json:"expires_at,omitempty" doc:"When the key stops working, within five years; absent: never." example:"2027-01-31T00:00:00Z"`
-		RateLimit *RateLimit     `json:"ratelimit,omitempty" doc:"Overrides the plan's rate limit for this key."`
-		Quota     *Quota         `json:"quota,omitempty" doc:"Overrides the plan's quota for this key."`
+		Name        string         `json:"name" maxLength:"64" doc:"What the key is for, for people." example:"production"`
+		Scopes      []string       `json:"scopes,omitempty" maxItems:"32" doc:"What the key may do; /v1/verify checks the scopes it is asked for. Letters, digits and : . _ / * -." example:"[\"read\",\"write\"]"`
+		Meta        map[string]any `json:"meta,omitempty" doc:"An object of your own, at most 1 KiB of JSON, given back on every verification." example:"{\"customer\":\"acme\"}"`
+		ExpiresAt   *time.Time     `json:"expires_at,omitempty" doc:"When the key stops working, within five years; absent: never." example:"2027-01-31T00:00:00Z"`
+		RateLimit   *RateLimit     `json:"ratelimit,omitempty" doc:"Overrides the plan's rate limit for this key."`
+		Quota       *Quota         `json:"quota,omitempty" doc:"Overrides the plan's quota for this key."`
+		IPAllowlist []string       `json:"ip_allowlist,omitempty" maxItems:"32" doc:"CIDRs (IPv4 or IPv6; a bare address is a /32 or /128), at most 32: /v1/verify then answers FORBIDDEN unless its ip is in one. An entry with bits set past its prefix length (10.1.2.3/8) is refused; IPv4-mapped IPv6 is stored as IPv4." example:"[\"203.0.113.0/24\",\"2001:db8::1\"]"`
 	}
 }
 
@@ -180,6 +182,8 @@ type KeyPatch struct {
 	ExpiresAt *time.Time     `json:"expires_at,omitempty" doc:"A new expiry, within five years." example:"2027-01-31T00:00:00Z"`
 	RateLimit *RateLimit     `json:"ratelimit,omitempty" doc:"A new override of the plan's rate limit."`
 	Quota     *Quota         `json:"quota,omitempty" doc:"A new override of the plan's quota."`
+	// IPAllowlist replaces the list when given; [] clears it.
+	IPAllowlist []string `json:"ip_allowlist,omitempty" maxItems:"32" doc:"Replaces the IP allow-list; [] removes it (any address); absent or null: unchanged. CIDRs (IPv4 or IPv6; a bare address is a /32 or /128), at most 32: /v1/verify then answers FORBIDDEN unless its ip is in one. An entry with bits set past its prefix length (10.1.2.3/8) is refused; IPv4-mapped IPv6 is stored as IPv4." example:"[\"203.0.113.0/24\"]"`
 }
 
 type keyRotateInput struct {
@@ -197,7 +201,8 @@ func (a *API) registerKeys() {
 	create.Errors = append(create.Errors, http.StatusNotFound, http.StatusUnprocessableEntity)
 	register(a, "Keys", create, func(ctx context.Context, in *keyCreateInput) (*keyWithSecretOutput, error) {
 		b := in.Body
-		st := keys.Settings{Name: b.Name, Scopes: b.Scopes, Meta: b.Meta, ExpiresAt: b.ExpiresAt, Limits: limitsOf(b.RateLimit, b.Quota, nil)}
+		st := keys.Settings{Name: b.Name, Scopes: b.Scopes, Meta: b.Meta, ExpiresAt: b.ExpiresAt, IPAllowlist: b.IPAllowlist,
+			Limits: limitsOf(b.RateLimit, b.Quota, nil)}
 		k, secret, err := a.keys.Create(ctx, keyActor(ctx, in.AccountID), in.AccountID, st)
 		if err != nil {
 			return nil, a.problemIn(ctx, err, keyFields)
@@ -260,6 +265,8 @@ func (a *API) registerKeys() {
 		if b.ExpiresAt != nil {
 			st.ExpiresAt = b.ExpiresAt
 		}
+		// Nil (absent or null) leaves the list as it is; [] clears it.
+		st.IPAllowlist = b.IPAllowlist
 		if _, err := a.keys.Update(ctx, keyActor(ctx, k.AccountID), k.AccountID, k.ID, st); err != nil {
 			return nil, a.problemIn(ctx, err, keyFields)
 		}

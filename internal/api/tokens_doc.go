@@ -23,6 +23,7 @@ type TokenRequest struct {
 	TTL      int64    `json:"ttl,omitempty" minimum:"60" maximum:"900" default:"300" doc:"The token's lifetime in seconds." example:"300"`
 	Audience string   `json:"audience,omitempty" doc:"The token's aud: one of the server's KEYHOLD_TOKEN_AUDIENCES (default the first; when unset, the base URL)." example:"https://api.example.com"`
 	Cost     int64    `json:"cost,omitempty" minimum:"0" maximum:"1000" default:"1" doc:"What the exchange takes from the key's rate limit and quota, as for verify." example:"1"`
+	IP       string   `json:"ip,omitempty" doc:"The client's IP address, as for verify: a key with an IP allow-list is exchanged only for a listed one, else FORBIDDEN." example:"203.0.113.7"`
 }
 
 // TokenAnswer is the answer of a successful exchange.
@@ -70,7 +71,7 @@ func (a *API) describeTokens() {
 					TokenType: "Bearer", ExpiresIn: 300, ExpiresAt: time.Date(2026, 12, 1, 12, 5, 0, 0, time.UTC), KeyID: "key_01J9Z8Q4W6X2"}}}}}},
 			strconv.Itoa(http.StatusBadRequest):            refused("BAD_REQUEST: no key, ttl outside 60–900, an audience not configured, or verify's bad input.", verify.BadRequest),
 			strconv.Itoa(http.StatusUnauthorized):          refused("MALFORMED, NOT_FOUND, REVOKED or EXPIRED, as verify answers.", verify.Revoked),
-			strconv.Itoa(http.StatusForbidden):             refused("INSUFFICIENT_SCOPE (a scope the key lacks) or DISABLED.", verify.InsufficientScope),
+			strconv.Itoa(http.StatusForbidden):             refused("INSUFFICIENT_SCOPE (a scope the key lacks), FORBIDDEN (ip not on the key's IP allow-list) or DISABLED.", verify.InsufficientScope),
 			strconv.Itoa(http.StatusRequestEntityTooLarge): refused("BAD_REQUEST: the body is over 4 KiB.", verify.BadRequest),
 			strconv.Itoa(http.StatusUnsupportedMediaType):  refused("BAD_REQUEST: a body that is not application/json.", verify.BadRequest),
 			strconv.Itoa(http.StatusTooManyRequests):       refused("RATE_LIMITED or QUOTA_EXCEEDED, with Retry-After.", verify.RateLimited),

@@ -29,6 +29,7 @@ type VerifyRequest struct {
 	Key    string   `json:"key,omitempty" doc:"The API key to verify. It may come instead as Authorization: Bearer … or X-API-Key; the body wins when both are sent." example:"kh_live_4eC39HqLyjWDarjtT1zdp7dc3fRt7T"`
 	Cost   int64    `json:"cost,omitempty" minimum:"0" maximum:"1000" default:"1" doc:"What the call takes from the key's rate limit and quota; 0 checks the key without consuming anything." example:"1"`
 	Scopes []string `json:"scopes,omitempty" maxItems:"32" doc:"The scopes this call needs; the key must hold every one of them, else INSUFFICIENT_SCOPE." example:"[\"read\"]"`
+	IP     string   `json:"ip,omitempty" doc:"The client address your gateway saw, IPv4 or IPv6, without a port. A key with an IP allow-list answers FORBIDDEN when it is absent or not listed; other keys ignore it. One that is no IP address is BAD_REQUEST, whatever the key." example:"203.0.113.7"`
 }
 
 // VerifyAnswer is every answer of POST /v1/verify, valid or not. The key's
@@ -36,7 +37,7 @@ type VerifyRequest struct {
 // the code.
 type VerifyAnswer struct {
 	Valid     bool             `json:"valid" doc:"Whether the key may make this call: true only with code VALID."`
-	Code      string           `json:"code" enum:"VALID,BAD_REQUEST,MALFORMED,NOT_FOUND,REVOKED,EXPIRED,DISABLED,INSUFFICIENT_SCOPE,RATE_LIMITED,QUOTA_EXCEEDED,UNAVAILABLE" doc:"The outcome; each code has one HTTP status." example:"VALID"`
+	Code      string           `json:"code" enum:"VALID,BAD_REQUEST,MALFORMED,NOT_FOUND,REVOKED,EXPIRED,DISABLED,FORBIDDEN,INSUFFICIENT_SCOPE,RATE_LIMITED,QUOTA_EXCEEDED,UNAVAILABLE" doc:"The outcome; each code has one HTTP status." example:"VALID"`
 	Message   string           `json:"message,omitempty" doc:"A sentence about the outcome, for people; absent when valid." example:"The key has been revoked."`
 	KeyID     string           `json:"key_id,omitempty" doc:"The key's id." example:"key_01J9Z8Q4W6X2"`
 	OwnerID   string           `json:"owner_id,omitempty" doc:"The id of the account that holds the key." example:"acct_01J9Z8M3T5R7"`
@@ -129,18 +130,19 @@ func (a *API) describeVerify() {
 			Description: "What to verify. May be empty when the key comes in a header.",
 			Content: map[string]*huma.MediaType{"application/json": {Schema: request, Examples: map[string]*huma.Example{
 				"body":   {Summary: "A key that must hold the scope read", Value: VerifyRequest{Key: "kh_live_4eC39HqLyjWDarjtT1zdp7dc3fRt7T", Cost: 1, Scopes: []string{"read"}}},
+				"ip":     {Summary: "With the client's address, for keys with an IP allow-list", Value: VerifyRequest{Key: "kh_live_4eC39HqLyjWDarjtT1zdp7dc3fRt7T", Cost: 1, IP: "203.0.113.7"}},
 				"header": {Summary: "The key in a header: only the cost in the body", Value: VerifyRequest{Cost: 5}},
 			}}},
 		},
 		Responses: map[string]*huma.Response{
 			strconv.Itoa(http.StatusOK): respond("VALID: the key may make the call.", rateHeaders,
 				map[string]*huma.Example{"valid": {Summary: "VALID", Value: valid}}),
-			strconv.Itoa(http.StatusBadRequest): respond("BAD_REQUEST: no key, a body that is not a JSON object, a cost outside 0–1000, or more than 32 scopes.", nil,
+			strconv.Itoa(http.StatusBadRequest): respond("BAD_REQUEST: no key, a body that is not a JSON object, a cost outside 0–1000, more than 32 scopes, or an ip that is no IP address.", nil,
 				map[string]*huma.Example{"no-key": bad("No key", `Send the key as {"key": "…"} in the body, as Authorization: Bearer …, or as X-API-Key.`)}),
 			strconv.Itoa(http.StatusUnauthorized): respond("MALFORMED, NOT_FOUND, REVOKED or EXPIRED: the key cannot be used.", rateHeaders,
 				map[string]*huma.Example{"revoked": {Summary: "REVOKED", Value: revoked}, "not-found": invalid(verify.NotFound)}),
-			strconv.Itoa(http.StatusForbidden): respond("INSUFFICIENT_SCOPE (the key lacks a scope of scopes) or DISABLED (its account is suspended).", rateHeaders,
-				map[string]*huma.Example{"scope": invalid(verify.InsufficientScope), "disabled": invalid(verify.Disabled)}),
+			strconv.Itoa(http.StatusForbidden): respond("INSUFFICIENT_SCOPE (the key lacks a scope of scopes), FORBIDDEN (ip is absent or not on the key's IP allow-list) or DISABLED (its account is suspended).", rateHeaders,
+				map[string]*huma.Example{"scope": invalid(verify.InsufficientScope), "forbidden": invalid(verify.Forbidden), "disabled": invalid(verify.Disabled)}),
 			strconv.Itoa(http.StatusRequestEntityTooLarge): respond("BAD_REQUEST: the body is over 4 KiB.", nil,
 				map[string]*huma.Example{"too-large": bad("Too large", "The body is larger than 4 KiB.")}),
 			strconv.Itoa(http.StatusUnsupportedMediaType): respond("BAD_REQUEST: a body that is not application/json.", nil,

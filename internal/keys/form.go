@@ -19,6 +19,10 @@ type Form struct {
 	Name   string // field "name"
 	Scopes string // field "scopes": separated by commas, spaces or newlines
 	Meta   string // field "meta": a JSON object; empty for none
+	// IPAllowlist is field "ip_allowlist": CIDRs or addresses separated
+	// by commas, spaces or newlines; empty for none. Nil: the form had no
+	// such field, and the list stays as it is.
+	IPAllowlist *string
 	// Expiry is field "expiry", the new-key form's preset: a number of
 	// days from now (one of ExpiryPresets), "custom" for the Expires date,
 	// or "never". Empty (the settings form, API clients) means the Expires
@@ -47,17 +51,20 @@ const DefaultExpiryDays = 30
 // ParseForm turns the key form into Settings and checks them as Create
 // and Update do, reporting every field's problem at once: the error is
 // EINVALID with keyhold.FieldErrors for the fields "name", "scopes",
-// "meta" and "expires" (the preset's problems are reported under
-// "expires" too).
+// "meta", "ip_allowlist" and "expires" (the preset's problems are
+// reported under "expires" too).
 func (s *Service) ParseForm(f Form) (Settings, error) {
 	var fe keyhold.FieldErrors
 	meta, err := ParseMeta(f.Meta)
 	fe.AddErr("meta", err)
 	st := Settings{Name: f.Name, Scopes: ParseScopes(f.Scopes), Meta: meta}
+	if f.IPAllowlist != nil {
+		st.IPAllowlist = SplitAllowlist(*f.IPAllowlist)
+	}
 	st.ExpiresAt, err = s.expiryOf(f)
 	fe.AddErr("expires", err)
 	s.check(&st, &fe)
-	fe.InOrder("name", "scopes", "meta", "expires")
+	fe.InOrder("name", "scopes", "meta", "ip_allowlist", "expires")
 	if err := fe.Err(); err != nil {
 		return Settings{}, err
 	}

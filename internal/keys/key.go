@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/netip"
 	"time"
 
 	"github.com/keyhold/keyhold/internal/audit"
@@ -24,6 +25,9 @@ type Key struct {
 	Meta      json.RawMessage
 	ExpiresAt *time.Time
 	RevokedAt *time.Time
+	// IPAllowlist are the only client addresses the key verifies from
+	// (ParseAllowlist's form: masked, IPv4 unmapped); empty: any address.
+	IPAllowlist []netip.Prefix
 	// OldSecretUntil is when the previous secret stops working, while a
 	// rotation's grace period runs (Service.Get); nil: only the current
 	// secret works. Only FindKeys by ID fills it.
@@ -81,7 +85,7 @@ type Store interface {
 	// owners' emails. With f.ID set it fills OldSecretUntil: the latest
 	// end of a secret rotated away (in the past too: the service decides).
 	FindKeys(ctx context.Context, f KeyFilter) ([]OwnedKey, error)
-	// UpdateKey stores name, scopes, meta and expiry.
+	// UpdateKey stores name, scopes, meta, expiry and IP allow-list.
 	UpdateKey(ctx context.Context, k *Key, e audit.Entry) error
 	// RevokeKey marks the key revoked at at; ErrNotFound if it is not the
 	// account's or is revoked already.
@@ -128,7 +132,7 @@ type UsageCounts struct {
 	Valid, RateLimited, QuotaExceeded int64
 	ScopeDenied                       int64 // INSUFFICIENT_SCOPE
 	TokenIssued                       int64 // VALID exchanges of the key for a token (POST /v1/tokens)
-	Invalid                           int64 // REVOKED, EXPIRED; before 0012 also INSUFFICIENT_SCOPE
+	Invalid                           int64 // REVOKED, EXPIRED, DISABLED, FORBIDDEN; before 0012 also INSUFFICIENT_SCOPE
 	Cost                              int64
 }
 

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
 	"regexp"
 	"slices"
 	"strings"
@@ -83,11 +84,19 @@ type Settings struct {
 	Scopes    []string
 	Meta      map[string]any // checked by CheckMeta; nil: none
 	ExpiresAt *time.Time     // nil: never
+	// IPAllowlist are the CIDRs (or bare addresses) the key may be
+	// verified from, as given: ParseAllowlist checks them. Nil: none on
+	// Create, unchanged on Update; empty: none (Update clears the list).
+	IPAllowlist []string
 	// Limits, when set, are the key's overrides of its plan's limits,
 	// checked as the operator's are (checkOverrideValues) and stored with
 	// the key: in Create's transaction, so that a key never exists
 	// without them. Nil: none on Create, unchanged on Update.
 	Limits *Limits
+
+	// allow is IPAllowlist parsed, set by check when IPAllowlist is not
+	// nil.
+	allow []netip.Prefix
 }
 
 // Limits are a key's overrides of its plan's limits; a nil field is the
@@ -105,7 +114,7 @@ func ParseScopes(s string) []string {
 // normalize trims and checks settings in place and returns the metadata
 // as it is to be stored. Every field's problem is reported at once, as an
 // EINVALID error with keyhold.FieldErrors (fields "name", "scopes",
-// "meta", "expires").
+// "meta", "expires", "ip_allowlist").
 func (s *Service) normalize(st *Settings) (json.RawMessage, error) {
 	var fe keyhold.FieldErrors
 	meta := s.check(st, &fe)
@@ -132,6 +141,12 @@ func (s *Service) check(st *Settings, fe *keyhold.FieldErrors) json.RawMessage {
 	st.Scopes = scopes
 	meta, err := encodeMeta(st.Meta)
 	fe.AddErr("meta", err)
+	if st.IPAllowlist != nil {
+		allow, err := ParseAllowlist(st.IPAllowlist)
+		if fe.AddErr("ip_allowlist", err) {
+			st.allow, st.IPAllowlist = allow, AllowlistStrings(allow)
+		}
+	}
 	if st.ExpiresAt != nil {
 		now := s.now()
 		t := st.ExpiresAt.UTC()
@@ -218,7 +233,7 @@ func (s *Service) Create(ctx context.Context, actor audit.Actor, accountID strin
 	}
 	now := s.now().UTC()
 	k := &Key{ID: keyhold.NewID(), AccountID: accountID, Name: st.Name, Display: secret.Display(),
-		Scopes: st.Scopes, Meta: meta, ExpiresAt: st.ExpiresAt, CreatedAt: now, UpdatedAt: now, CreatedBy: actor.UserID}
+		Scopes: st.Scopes, Meta: meta, ExpiresAt: st.ExpiresAt, IPAllowlist: st.allow, CreatedAt: now, UpdatedAt: now, CreatedBy: actor.UserID}
 	if l := st.Limits; l != nil {
 		k.RateOverride, k.BurstOverride, k.QuotaOverride = l.Rate, l.Burst, l.Quota
 	}
@@ -315,8 +330,9 @@ func (s *Service) one(ctx context.Context, f KeyFilter, op string) (*Key, error)
 	return k, nil
 }
 
-// Update changes a key's name, scopes, metadata and expiry. A revoked key
-// cannot be edited.
+// Update changes a key's name, scopes, metadata, expiry and, when
+// st.IPAllowlist is not nil, its IP allow-list. A revoked key cannot be
+// edited.
 func (s *Service) Update(ctx context.Context, actor audit.Actor, accountID, id string, st Settings) (*Key, error) {
 	k, err := s.Get(ctx, accountID, id)
 	if err != nil {
@@ -350,6 +366,9 @@ func (s *Service) Update(ctx context.Context, actor audit.Actor, accountID, id s
 	if kept != nil {
 		st.ExpiresAt = kept
 	}
+	if st.IPAllowlist == nil {
+		st.allow = k.IPAllowlist
+	}
 	action, detail := audit.KeyEdited, describeEdit(k, st, meta)
 	if detail == "" {
 		return s.updateLimits(ctx, actor, k, st.Limits) // nothing else changed
@@ -357,7 +376,7 @@ func (s *Service) Update(ctx context.Context, actor audit.Actor, accountID, id s
 	if k.Name != st.Name && detail == fmt.Sprintf("Renamed %q to %q", k.Name, st.Name) {
 		action = audit.KeyRenamed
 	}
-	k.Name, k.Scopes, k.Meta, k.ExpiresAt, k.UpdatedAt = st.Name, st.Scopes, meta, st.ExpiresAt, s.now().UTC()
+	k.Name, k.Scopes, k.Meta, k.ExpiresAt, k.IPAllowlist, k.UpdatedAt = st.Name, st.Scopes, meta, st.ExpiresAt, st.allow, s.now().UTC()
 	if err := s.store.UpdateKey(ctx, k, s.entry(actor, accountID, action, k.ID, detail)); err != nil {
 		if errors.Is(err, ErrNotFound) {
 			return nil, errNoKey
@@ -407,6 +426,9 @@ func describeEdit(k *Key, st Settings, meta json.RawMessage) string {
 			exp = st.ExpiresAt.Format("2006-01-02")
 		}
 		parts = append(parts, "expiry → "+exp)
+	}
+	if d := describeAllowlist(k.IPAllowlist, st.allow); d != "" {
+		parts = append(parts, d)
 	}
 	return strings.Join(parts, "; ")
 }

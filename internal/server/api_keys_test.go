@@ -34,6 +34,7 @@ type apiKey struct {
 	OldSecretExpiresAt *time.Time                 `json:"old_secret_expires_at"`
 	RateLimit          *struct{ Rate, Burst int } `json:"ratelimit"`
 	Quota              *struct{ Limit int64 }     `json:"quota"`
+	IPAllowlist        []string                   `json:"ip_allowlist"`
 	Secret             string                     `json:"secret"`
 }
 
@@ -257,7 +258,10 @@ func TestAPIKeyRefusals(t *testing.T) {
 		{"meta not an object", "POST", "/v1/accounts/" + acct + "/keys", `{"name":"b","meta":[1,2]}`, "body.meta", ""},
 		{"expires_at in the past", "POST", "/v1/accounts/" + acct + "/keys", map[string]any{"name": "b", "expires_at": "2001-01-01T00:00:00Z"}, "body.expires_at", "future"},
 		{"unknown field", "POST", "/v1/accounts/" + acct + "/keys", map[string]any{"name": "b", "colour": "red"}, "body.colour", ""},
-		{"ip_allowlist is not yet", "POST", "/v1/accounts/" + acct + "/keys", map[string]any{"name": "b", "ip_allowlist": []string{"10.0.0.0/8"}}, "body.ip_allowlist", ""},
+		{"ip_allowlist not a CIDR", "POST", "/v1/accounts/" + acct + "/keys", map[string]any{"name": "b", "ip_allowlist": []string{"10.0.0.0/8", "10.0.0.0/33"}}, "body.ip_allowlist", `"10.0.0.0/33" is not a CIDR`},
+		{"ip_allowlist host bits", "PATCH", "/v1/keys/" + k.ID, map[string]any{"ip_allowlist": []string{"10.1.2.3/8"}}, "body.ip_allowlist", "did you mean 10.0.0.0/8"},
+		{"ip_allowlist 33 entries", "POST", "/v1/accounts/" + acct + "/keys", map[string]any{"name": "b", "ip_allowlist": cidrs(33)}, "body.ip_allowlist", ""},
+		{"ip_allowlist 33 entries, PATCH", "PATCH", "/v1/keys/" + k.ID, map[string]any{"ip_allowlist": cidrs(33)}, "body.ip_allowlist", ""},
 		{"rate 0", "POST", "/v1/accounts/" + acct + "/keys", map[string]any{"name": "b", "ratelimit": map[string]int{"rate": 0, "burst": 5}}, "body.ratelimit.rate", "from 1"},
 		{"burst under rate", "PATCH", "/v1/keys/" + k.ID, map[string]any{"ratelimit": map[string]int{"rate": 9, "burst": 5}}, "body.ratelimit.burst", "at least"},
 		{"quota 0", "PATCH", "/v1/keys/" + k.ID, map[string]any{"quota": map[string]int{"limit": 0}}, "body.quota.limit", ""},

@@ -22,23 +22,31 @@ import (
 // keyFormOf reads the key form, trimmed.
 func keyFormOf(c echo.Context) templates.KeyForm {
 	return templates.KeyForm{
-		Name:    strings.TrimSpace(c.FormValue("name")),
-		Scopes:  strings.TrimSpace(c.FormValue("scopes")),
-		Meta:    strings.TrimSpace(c.FormValue("meta")),
-		Expiry:  strings.TrimSpace(c.FormValue("expiry")),
-		Expires: strings.TrimSpace(c.FormValue("expires")),
+		Name:   strings.TrimSpace(c.FormValue("name")),
+		Scopes: strings.TrimSpace(c.FormValue("scopes")),
+		Meta:   strings.TrimSpace(c.FormValue("meta")),
+		// Trimmed, and each entry again by the key service.
+		IPAllowlist: strings.TrimSpace(c.FormValue("ip_allowlist")),
+		Expiry:      strings.TrimSpace(c.FormValue("expiry")),
+		Expires:     strings.TrimSpace(c.FormValue("expires")),
 	}
 }
 
-// parseKeyForm checks the form in the key service: every field's problem
-// at once (keyhold.Fields).
-func (s *Server) parseKeyForm(f templates.KeyForm) (keys.Settings, error) {
-	return s.keys.ParseForm(keys.Form{Name: f.Name, Scopes: f.Scopes, Meta: f.Meta, Expiry: f.Expiry, Expires: f.Expires})
+// parseKeyForm checks the form f read from c in the key service: every
+// field's problem at once (keyhold.Fields). A post without the field
+// ip_allowlist (a page from before it existed, a script) leaves the list
+// as it is, rather than opening the key to every address.
+func (s *Server) parseKeyForm(c echo.Context, f templates.KeyForm) (keys.Settings, error) {
+	kf := keys.Form{Name: f.Name, Scopes: f.Scopes, Meta: f.Meta, Expiry: f.Expiry, Expires: f.Expires}
+	if _, sent := c.Request().PostForm["ip_allowlist"]; sent {
+		kf.IPAllowlist = &f.IPAllowlist
+	}
+	return s.keys.ParseForm(kf)
 }
 
 // formOfKey fills the settings form from a stored key.
 func formOfKey(k *keys.Key) templates.KeyForm {
-	f := templates.KeyForm{Name: k.Name, Scopes: strings.Join(k.Scopes, ", "), Meta: metaText(k.Meta)}
+	f := templates.KeyForm{Name: k.Name, Scopes: strings.Join(k.Scopes, ", "), Meta: metaText(k.Meta), IPAllowlist: keys.FormatAllowlist(k.IPAllowlist)}
 	if k.ExpiresAt != nil {
 		f.Expires = k.ExpiresAt.Add(-time.Nanosecond).UTC().Format("2006-01-02")
 	}
@@ -159,7 +167,7 @@ func formErrors(err error) (string, map[string]string) {
 // with the key's, so a reload does not post the form again.
 func (s *Server) handleKeyCreate(c echo.Context) error {
 	f := keyFormOf(c)
-	st, err := s.parseKeyForm(f)
+	st, err := s.parseKeyForm(c, f)
 	if err != nil {
 		return s.renderKeyNew(c, http.StatusUnprocessableEntity, f, err)
 	}
@@ -196,7 +204,8 @@ func (s *Server) renderKeyDetail(c echo.Context, status int, form *templates.Key
 	k := d.Key.Key
 	l := s.layout(c, k.Name, "keys")
 	p := templates.KeyDetailPage{Layout: l, Key: keyRowOf(d.Key, l.Now), Form: formOfKey(k), Plan: s.planOf(d.Plan, d.Account),
-		GraceOptions: graceOptions(), OldSecretUntil: k.OldSecretUntil, BaseURL: s.baseURL.String(), Usage: keyUsageView(d.Usage)}
+		GraceOptions: graceOptions(), OldSecretUntil: k.OldSecretUntil, BaseURL: s.baseURL.String(), Usage: keyUsageView(d.Usage),
+		IPAllowlist: keys.AllowlistStrings(k.IPAllowlist)}
 	p.Error, p.Fields = formErrors(formErr)
 	if p.Notices, err = s.banners(c, []overview.Key{d.Key}, d.Usage.Window, d.Plan, d.Account, "/keys/"+k.ID); err != nil {
 		return err
@@ -234,7 +243,7 @@ func (s *Server) renderKeyDetail(c echo.Context, status int, form *templates.Key
 
 func (s *Server) handleKeyUpdate(c echo.Context) error {
 	f := keyFormOf(c)
-	st, err := s.parseKeyForm(f)
+	st, err := s.parseKeyForm(c, f)
 	if err == nil {
 		_, err = s.keys.Update(c.Request().Context(), actorOf(c), accountID(c), c.Param("id"), st)
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
 	"time"
 
 	"github.com/pressly/goose/v3"
@@ -28,6 +29,7 @@ type keyRecord struct {
 	RateOverride  *int
 	BurstOverride *int
 	QuotaOverride *int64
+	IPAllowlist   string // JSON array of CIDRs; '[]': any address
 	CreatedAt     time.Time
 	UpdatedAt     time.Time
 	CreatedBy     string
@@ -82,7 +84,34 @@ func (r *keyRecord) domain() (*keys.Key, error) {
 	if k.Scopes == nil {
 		k.Scopes = []string{}
 	}
+	allow, err := allowlistOf(r.IPAllowlist)
+	if err != nil {
+		// Fails the read, and so the verification (closed): a list that
+		// cannot be read must not let every address through.
+		return nil, fmt.Errorf("store: key %s ip_allowlist: %w", r.ID, err)
+	}
+	k.IPAllowlist = allow
 	return k, nil
+}
+
+// allowlistOf reads the stored allow-list; nil for none.
+func allowlistOf(s string) ([]netip.Prefix, error) {
+	if s == "" || s == "[]" {
+		return nil, nil
+	}
+	var texts []string
+	if err := json.Unmarshal([]byte(s), &texts); err != nil {
+		return nil, err
+	}
+	out := make([]netip.Prefix, len(texts))
+	for i, t := range texts {
+		p, err := netip.ParsePrefix(t)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = p
+	}
+	return out, nil
 }
 
 func keyRecordOf(k *keys.Key) (*keyRecord, error) {
@@ -98,7 +127,11 @@ func keyRecordOf(k *keys.Key) (*keyRecord, error) {
 	if meta == "" {
 		meta = "{}"
 	}
-	return &keyRecord{ID: k.ID, AccountID: k.AccountID, Name: k.Name, Display: k.Display, Scopes: string(sc), Meta: meta,
+	allow, err := json.Marshal(keys.AllowlistStrings(k.IPAllowlist)) // checked by the key service
+	if err != nil {
+		return nil, fmt.Errorf("store: key ip_allowlist: %w", err)
+	}
+	return &keyRecord{ID: k.ID, AccountID: k.AccountID, Name: k.Name, Display: k.Display, Scopes: string(sc), Meta: meta, IPAllowlist: string(allow),
 		ExpiresAt: utcPtr(k.ExpiresAt), RevokedAt: utcPtr(k.RevokedAt), LastUsedAt: utcPtr(k.LastUsed),
 		RateOverride: k.RateOverride, BurstOverride: k.BurstOverride, QuotaOverride: k.QuotaOverride,
 		CreatedAt: k.CreatedAt.UTC(), UpdatedAt: k.UpdatedAt.UTC(), CreatedBy: k.CreatedBy}, nil
@@ -179,7 +212,8 @@ func (db *DB) ExpireOldSecrets(ctx context.Context, accountID, id string, at tim
 	})
 }
 
-// UpdateKey stores a key's name, scopes, metadata and expiry.
+// UpdateKey stores a key's name, scopes, metadata, expiry and IP
+// allow-list.
 func (db *DB) UpdateKey(ctx context.Context, k *keys.Key, e audit.Entry) error {
 	rec, err := keyRecordOf(k)
 	if err != nil {
@@ -187,7 +221,8 @@ func (db *DB) UpdateKey(ctx context.Context, k *keys.Key, e audit.Entry) error {
 	}
 	return db.ctx(ctx).Transaction(func(tx *gorm.DB) error {
 		res := tx.Model(&keyRecord{}).Where("id = ? AND account_id = ? AND revoked_at IS NULL", k.ID, k.AccountID).
-			Updates(map[string]any{"name": rec.Name, "scopes": rec.Scopes, "meta": rec.Meta, "expires_at": rec.ExpiresAt, "updated_at": rec.UpdatedAt})
+			Updates(map[string]any{"name": rec.Name, "scopes": rec.Scopes, "meta": rec.Meta, "expires_at": rec.ExpiresAt,
+				"ip_allowlist": rec.IPAllowlist, "updated_at": rec.UpdatedAt})
 		if res.Error != nil {
 			return fmt.Errorf("store: update key: %w", res.Error)
 		}

@@ -130,6 +130,16 @@ func (db *DB) Migrate(ctx context.Context, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("store: migrate: %w", err)
 	}
+	if len(results) > 0 {
+		// Drop the pooled connections opened before the migrations: a
+		// SQLite connection that prepares "SELECT k.*" against the schema
+		// it read before a new column (0020 ip_allowlist) gets the column
+		// names of the old one and the values of the new, re-prepared at
+		// the first step, so every column after k.* is shifted (seen as
+		// KeyByHash failing to scan secret_expires_at).
+		db.sql.SetMaxIdleConns(0)
+		db.sql.SetMaxIdleConns(8)
+	}
 	for _, r := range results {
 		if log != nil {
 			file := r.Source.Path

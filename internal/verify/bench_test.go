@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"net/netip"
 	"runtime"
 	"testing"
 	"time"
@@ -90,6 +91,39 @@ func BenchmarkVerifyCached(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkVerifyCachedAllowlist is the hot path for a key with a full IP
+// allow-list (32 CIDRs of one family), called from an IPv4-mapped address
+// that only the last entry holds: the most matching can cost. It must
+// allocate nothing, like the path without a list.
+func BenchmarkVerifyCachedAllowlist(b *testing.B) {
+	v, secrets, loader := benchVerifierLoader(b, 1)
+	var allow []netip.Prefix
+	for i := range keys.MaxAllowlist - 1 {
+		allow = append(allow, netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(i), 0, 0}), 16))
+	}
+	allow = append(allow, netip.MustParsePrefix("203.0.113.0/24"))
+	for _, r := range loader {
+		r.Key.IPAllowlist = allow
+		v.InvalidateKey(r.Key.ID)
+	}
+	ctx := context.Background()
+	ip := netip.MustParseAddr("::ffff:203.0.113.7")
+	var res verify.Result
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		v.Verify(ctx, &verify.Request{Key: secrets[0], Cost: 1, IP: ip}, &res)
+		if res.Code != verify.Valid {
+			b.Fatal(res.Code)
+		}
+	}
+	b.StopTimer()
+	v.Verify(ctx, &verify.Request{Key: secrets[0], Cost: 1, IP: netip.MustParseAddr("192.0.2.1")}, &res)
+	if res.Code != verify.Forbidden {
+		b.Fatalf("an unlisted address: %s, the list is not in force", res.Code)
 	}
 }
 

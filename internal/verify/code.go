@@ -14,6 +14,7 @@ const (
 	Revoked                       // the key was revoked
 	Expired                       // the key, or this rotated-away secret, expired
 	Disabled                      // the key's account is suspended
+	Forbidden                     // the client address (Request.IP) is not on the key's IP allow-list
 	InsufficientScope             // the key lacks a required scope
 	RateLimited                   // over the per-second rate limit
 	QuotaExceeded                 // over the quota of this window
@@ -22,7 +23,7 @@ const (
 
 var codeNames = [...]string{
 	Valid: "VALID", BadRequest: "BAD_REQUEST", Malformed: "MALFORMED", NotFound: "NOT_FOUND",
-	Revoked: "REVOKED", Expired: "EXPIRED", Disabled: "DISABLED", InsufficientScope: "INSUFFICIENT_SCOPE",
+	Revoked: "REVOKED", Expired: "EXPIRED", Disabled: "DISABLED", Forbidden: "FORBIDDEN", InsufficientScope: "INSUFFICIENT_SCOPE",
 	RateLimited: "RATE_LIMITED", QuotaExceeded: "QUOTA_EXCEEDED", Unavailable: "UNAVAILABLE",
 }
 
@@ -34,6 +35,7 @@ var codeMessages = [...]string{
 	Revoked:           "The key has been revoked.",
 	Expired:           "The key has expired.",
 	Disabled:          "The key's account is suspended.",
+	Forbidden:         "The client address is not on the key's IP allow-list (ip is missing or not in any of its CIDRs).",
 	InsufficientScope: "The key lacks a scope this call requires.",
 	RateLimited:       "The key is over its rate limit. Retry after the time in Retry-After.",
 	QuotaExceeded:     "The key has used its quota for this period.",
@@ -55,7 +57,7 @@ func (c Code) HTTPStatus() int {
 		return http.StatusBadRequest
 	case Malformed, NotFound, Revoked, Expired:
 		return http.StatusUnauthorized
-	case InsufficientScope, Disabled:
+	case InsufficientScope, Disabled, Forbidden:
 		return http.StatusForbidden
 	case RateLimited, QuotaExceeded:
 		return http.StatusTooManyRequests

@@ -6,6 +6,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/netip"
 	"strings"
 )
 
@@ -17,6 +18,7 @@ type requestBody struct {
 	Key    *string  `json:"key"`
 	Cost   *int64   `json:"cost"`
 	Scopes []string `json:"scopes"`
+	IP     string   `json:"ip"`
 }
 
 // ReadRequest fills req from a /v1/verify request: the key from the JSON
@@ -26,7 +28,7 @@ type requestBody struct {
 // refused past MaxBody without reading the rest: the one place the limit
 // is checked. It returns 0 for a usable request, else the HTTP status and
 // message of a BAD_REQUEST answer (413 past the limit, 415 for a body that
-// is not JSON).
+// is not JSON, 400 for an ip that is not an IP address, whatever the key).
 func ReadRequest(r *http.Request, buf *[]byte, req *Request) (int, string) {
 	body, status, msg := readBody(r.Body, r.ContentLength, buf)
 	if status != 0 {
@@ -89,6 +91,16 @@ func parseRequest(body []byte, contentType, authorization, apiKey string, req *R
 			return http.StatusBadRequest, "Ask for at most 32 scopes."
 		}
 		req.Scopes = b.Scopes
+		if b.IP != "" {
+			// Refused whatever the key: a gateway that sends what is no
+			// address (r.RemoteAddr's "203.0.113.7:51234") learns so on its
+			// first call, not when a customer first sets an allow-list.
+			ip, err := netip.ParseAddr(b.IP)
+			if err != nil {
+				return http.StatusBadRequest, `ip must be the client's IP address, like 203.0.113.7 or 2001:db8::1, without a port.`
+			}
+			req.IP = ip.Unmap().WithZone("")
+		}
 	}
 	if req.Key == "" {
 		if len(authorization) > 7 && strings.EqualFold(authorization[:7], "bearer ") {

@@ -32,6 +32,7 @@ func FuzzParseRequest(f *testing.F) {
 		`{"key":"k","key":"j"}`, `{"key":123}`, `{"key":["a"]}`, `{"key":{"$ne":""}}`,
 		`{`, `[]`, `null`, `"x"`, `{"key":"a"}{"key":"b"}`, `{"cost":1e400}`, `{"cost":-1,"key":"k"}`,
 		"{\"key\":\"\xff\"}", `{"key":"\u0000"}`, ``, `   `,
+		`{"key":"k","ip":"::ffff:1.2.3.4"}`, `{"key":"k","ip":"fe80::1%eth0"}`, `{"key":"k","ip":"1.2.3.4:80"}`,
 	} {
 		f.Add([]byte(s), "application/json", true)
 	}
@@ -55,6 +56,9 @@ func FuzzParseRequest(f *testing.F) {
 		}
 		if req.Key == "" || req.Cost < 0 || req.Cost > MaxCost || len(req.Scopes) > MaxReqScopes {
 			t.Fatalf("accepted an invalid request: %+v", req)
+		}
+		if req.IP.IsValid() && (req.IP.Is4In6() || req.IP.Zone() != "") {
+			t.Fatalf("accepted ip %v not in the form allow-lists compare", req.IP)
 		}
 		// Whatever was accepted re-encodes as a request with the same key.
 		b, _ := json.Marshal(map[string]any{"key": req.Key, "cost": req.Cost, "scopes": req.Scopes})

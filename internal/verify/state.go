@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -23,6 +24,10 @@ type Entry struct {
 	suspended        bool  // the account is suspended
 	expiresAt        int64 // unix ns; 0: never
 	secretExpiresAt  int64 // unix ns; 0: never (set when rotated away)
+	// allow is the key's IP allow-list (keys.ParseAllowlist's form),
+	// its allow4 IPv4 prefixes first; nil: any address (Entry.allows).
+	allow  []netip.Prefix
+	allow4 uint8
 	// Meta is the key's metadata as answered (a JSON object), for tokens.
 	Meta       []byte
 	json       []byte
@@ -88,7 +93,7 @@ type Usage struct {
 	RateLimited      int64
 	QuotaExceeded    int64
 	ScopeDenied      int64 // INSUFFICIENT_SCOPE: a good key asked for a scope it lacks
-	Invalid          int64 // any other refusal of a known key: REVOKED, EXPIRED
+	Invalid          int64 // any other refusal of a known key: REVOKED, EXPIRED, DISABLED, FORBIDDEN
 	TokenIssued      int64 // VALID exchanges for a token (Request.Exchange); their cost is in Cost
 	Cost             int64
 	LastUsed         time.Time // zero: no valid call

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -177,6 +179,11 @@ type Request struct {
 	Key    string
 	Cost   int64 // 0..MaxCost; the caller applies the default of 1
 	Scopes []string
+	// IP is the client address the gateway saw (the body's "ip"),
+	// unmapped from IPv4-mapped IPv6 and without a zone (ReadRequest
+	// does both); the zero Addr: none given. A key with an IP allow-list
+	// answers Forbidden unless IP is on it; other keys ignore it.
+	IP netip.Addr
 	// Exchange marks a token exchange (POST /v1/tokens): checked and
 	// charged like a verification, but a VALID one is counted in usage
 	// as TokenIssued.
@@ -241,6 +248,10 @@ func (v *Verifier) check(ctx context.Context, h *[32]byte, req *Request, res *Re
 		// (scopes, limits): a suspended account's key answers the same
 		// whatever the call, and takes nothing.
 		res.Code = Disabled
+	case e.allow != nil && !e.allows(req.IP):
+		// Like a suspension, before anything the call asks for: an
+		// address that may not use the key learns nothing of its scopes.
+		res.Code = Forbidden
 	case !hasScopes(e.Scopes, req.Scopes):
 		res.Code = InsufficientScope
 	}
@@ -279,6 +290,29 @@ func (v *Verifier) check(ctx context.Context, h *[32]byte, req *Request, res *Re
 	}
 	e.state.count(res.Code, req.Exchange, req.Cost, now)
 	return true
+}
+
+// allows reports whether ip is in one of the prefixes of the entry's
+// allow-list; the zero Addr never is. The caller unmapped ip
+// (ReadRequest), as the prefixes were (keys.ParseAllowlist), so an IPv4
+// client matches IPv4 prefixes however its gateway wrote it. Only the
+// prefixes of ip's family are tried (IPv4 first in allow, allow4 of
+// them), with netip.Prefix.Contains, which does not allocate.
+func (e *Entry) allows(ip netip.Addr) bool {
+	ip = ip.Unmap()
+	var ps []netip.Prefix
+	switch {
+	case ip.Is4():
+		ps = e.allow[:e.allow4]
+	case ip.Is6():
+		ps = e.allow[e.allow4:]
+	}
+	for _, p := range ps {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
 }
 
 func hasScopes(have, need []string) bool {
@@ -398,6 +432,17 @@ func (v *Verifier) newEntry(ctx context.Context, rec *Record, now time.Time) (*E
 		KeyID: k.ID, AccountID: k.AccountID, PlanID: plan.ID, Scopes: k.Scopes,
 		Rate: int64(plan.RatePerSecond), Burst: int64(plan.Burst), Quota: plan.MonthlyQuota,
 		Period: rec.Period, revoked: k.RevokedAt != nil, suspended: rec.Suspended,
+	}
+	if len(k.IPAllowlist) > 0 {
+		// A copy (the entry is immutable), IPv4 first: allows tries only
+		// the prefixes of the address's family.
+		e.allow = slices.Clone(k.IPAllowlist)
+		slices.SortStableFunc(e.allow, func(a, b netip.Prefix) int { return a.Addr().BitLen() - b.Addr().BitLen() })
+		for _, p := range e.allow {
+			if p.Addr().Is4() {
+				e.allow4++
+			}
+		}
 	}
 	e.loadedAt.Store(now.UnixNano())
 	if k.RateOverride != nil {

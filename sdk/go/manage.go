@@ -161,8 +161,12 @@ type Key struct {
 	OldSecretExpiresAt *time.Time     `json:"old_secret_expires_at"`
 	RateLimit          *RateLimit     `json:"ratelimit"` // nil: the plan's
 	Quota              *Quota         `json:"quota"`     // nil: the plan's
-	CreatedAt          time.Time      `json:"created_at"`
-	UpdatedAt          time.Time      `json:"updated_at"`
+	// IPAllowlist are the CIDRs the key verifies from, as Keyhold stored
+	// them (a bare address as a /32 or /128, IPv4-mapped IPv6 as IPv4);
+	// empty: any address.
+	IPAllowlist []string  `json:"ip_allowlist"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
 }
 
 // KeyWithSecret is a key just made or rotated, with its secret: the only
@@ -180,6 +184,10 @@ type NewKey struct {
 	ExpiresAt *time.Time     `json:"expires_at,omitempty"`
 	RateLimit *RateLimit     `json:"ratelimit,omitempty"`
 	Quota     *Quota         `json:"quota,omitempty"`
+	// IPAllowlist, when set, limits the key to these client addresses
+	// (VerifyOptions.IP): CIDRs or bare addresses, IPv4 or IPv6, at most
+	// 32. Keyhold refuses an entry with bits set past its prefix length.
+	IPAllowlist []string `json:"ip_allowlist,omitempty"`
 }
 
 // KeyUpdate changes the fields that are not nil.
@@ -190,6 +198,9 @@ type KeyUpdate struct {
 	ExpiresAt *time.Time      `json:"expires_at,omitempty"`
 	RateLimit *RateLimit      `json:"ratelimit,omitempty"`
 	Quota     *Quota          `json:"quota,omitempty"`
+	// IPAllowlist replaces the key's IP allow-list; a pointer to an
+	// empty list removes it (any address).
+	IPAllowlist *[]string `json:"ip_allowlist,omitempty"`
 }
 
 // KeyFilter selects keys; empty fields select all.

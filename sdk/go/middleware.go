@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -30,6 +31,26 @@ func WithScopes(scopes ...string) MiddlewareOption {
 	return func(m *middleware) { m.opts.Scopes = append([]string(nil), scopes...) }
 }
 
+// WithClientIP sends, with each verification, the address f returns for
+// the request (VerifyOptions.IP), so that keys with an IP allow-list are
+// checked against it. Use RemoteIP when clients connect to your server
+// directly; behind a proxy, a function that reads the address your proxy
+// vouches for (e.g. the last X-Forwarded-For entry it appends). Without
+// this option no address is sent, and keys with an allow-list answer
+// FORBIDDEN.
+func WithClientIP(f func(*http.Request) string) MiddlewareOption {
+	return func(m *middleware) { m.clientIP = f }
+}
+
+// RemoteIP returns the address of r's peer, r.RemoteAddr without its
+// port, for WithClientIP.
+func RemoteIP(r *http.Request) string {
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		return host
+	}
+	return r.RemoteAddr
+}
+
 // WithErrorHandler calls f when Keyhold gave no answer (before the 503 is
 // written), instead of logging the error with slog's default logger. The
 // error never contains the key. f gets ErrCanceled too (the API's client
@@ -41,10 +62,11 @@ func WithErrorHandler(f func(r *http.Request, err error)) MiddlewareOption {
 
 // middleware is the handler of Client.Middleware.
 type middleware struct {
-	c       *Client
-	next    http.Handler
-	opts    VerifyOptions
-	onError func(*http.Request, error)
+	c        *Client
+	next     http.Handler
+	opts     VerifyOptions
+	onError  func(*http.Request, error)
+	clientIP func(*http.Request) string // nil: no IP sent
 }
 
 // unavailableRetry is the Retry-After of a 503 when Keyhold sent none: the
@@ -79,7 +101,11 @@ func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusUnauthorized, missingKeyBody)
 		return
 	}
-	v, err := m.c.Verify(r.Context(), key, m.opts)
+	opts := m.opts
+	if m.clientIP != nil {
+		opts.IP = m.clientIP(r)
+	}
+	v, err := m.c.Verify(r.Context(), key, opts)
 	if err != nil {
 		m.unavailable(w, r, err)
 		return

@@ -28,6 +28,9 @@ type TokenOptions struct {
 	// means 1. An exchange always costs something (NoCost is for
 	// Verify): a token must not go to a key whose limits are spent.
 	Cost int
+	// IP is the client's address, as VerifyOptions.IP: a key with an IP
+	// allow-list gets a token only for a listed one (else FORBIDDEN).
+	IP string
 }
 
 // Token is a short-lived JWT Keyhold issued for a key. Any service can
@@ -54,6 +57,7 @@ type tokenRequest struct {
 	TTL      int64    `json:"ttl,omitempty"`
 	Audience string   `json:"audience,omitempty"`
 	Cost     *int     `json:"cost,omitempty"`
+	IP       string   `json:"ip,omitempty"`
 }
 
 // tokenAnswer is the body of a 200 from POST /v1/tokens.
@@ -81,7 +85,7 @@ func (c *Client) Token(ctx context.Context, key string, opts TokenOptions) (*Tok
 	if c.urlErr != nil {
 		return nil, nil, &Error{Kind: c.urlErr}
 	}
-	req := tokenRequest{Key: key, Scopes: opts.Scopes, Audience: opts.Audience}
+	req := tokenRequest{Key: key, Scopes: opts.Scopes, Audience: opts.Audience, IP: opts.IP}
 	if opts.TTL > 0 {
 		req.TTL = int64((opts.TTL + time.Second - 1) / time.Second)
 	}

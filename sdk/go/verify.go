@@ -18,13 +18,13 @@ type Code string
 // The codes of POST /v1/verify.
 const (
 	CodeValid             Code = "VALID"
-	CodeBadRequest        Code = "BAD_REQUEST"        // no key, bad cost or scopes, a body over 4 KiB
+	CodeBadRequest        Code = "BAD_REQUEST"        // no key, bad cost, scopes or ip, a body over 4 KiB
 	CodeMalformed         Code = "MALFORMED"          // not a well-formed Keyhold key
 	CodeNotFound          Code = "NOT_FOUND"          // no such key
 	CodeRevoked           Code = "REVOKED"            // the key was revoked
 	CodeExpired           Code = "EXPIRED"            // the key, or this rotated-away secret, expired
 	CodeDisabled          Code = "DISABLED"           // the key's account is suspended
-	CodeForbidden         Code = "FORBIDDEN"          // the client address is not on the key's allow-list
+	CodeForbidden         Code = "FORBIDDEN"          // the client address (IP) is missing or not on the key's IP allow-list
 	CodeInsufficientScope Code = "INSUFFICIENT_SCOPE" // the key lacks a required scope
 	CodeRateLimited       Code = "RATE_LIMITED"       // over the per-second rate limit; see RetryAfter
 	CodeQuotaExceeded     Code = "QUOTA_EXCEEDED"     // over the quota of this period; see RetryAfter
@@ -44,6 +44,11 @@ type VerifyOptions struct {
 	// Scopes are the scopes the call requires; a key lacking one is
 	// refused with INSUFFICIENT_SCOPE.
 	Scopes []string
+	// IP is the client's address as your API saw it (IPv4 or IPv6, no
+	// port). A key with an IP allow-list is refused with FORBIDDEN when
+	// it is empty or not listed; other keys ignore it. One that is no IP
+	// address is BAD_REQUEST, whatever the key.
+	IP string
 	// A hook for issue 17: verify gets an Idempotency-Key there, and then
 	// Verify may retry a call that got no answer (sending the same key on
 	// each try, so the cost is taken once). Until then it never retries,
@@ -98,6 +103,7 @@ type verifyRequest struct {
 	Key    string   `json:"key"`
 	Cost   *int     `json:"cost,omitempty"`
 	Scopes []string `json:"scopes,omitempty"`
+	IP     string   `json:"ip,omitempty"`
 }
 
 // Verify asks Keyhold whether key may make a call needing opts. A refused
@@ -108,7 +114,7 @@ func (c *Client) Verify(ctx context.Context, key string, opts VerifyOptions) (*V
 	if c.urlErr != nil {
 		return nil, &Error{Kind: c.urlErr}
 	}
-	req := verifyRequest{Key: key, Scopes: opts.Scopes}
+	req := verifyRequest{Key: key, Scopes: opts.Scopes, IP: opts.IP}
 	switch {
 	case opts.Cost == NoCost:
 		zero := 0

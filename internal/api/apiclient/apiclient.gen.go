@@ -261,6 +261,7 @@ const (
 	BADREQUEST        VerifyAnswerCode = "BAD_REQUEST"
 	DISABLED          VerifyAnswerCode = "DISABLED"
 	EXPIRED           VerifyAnswerCode = "EXPIRED"
+	FORBIDDEN         VerifyAnswerCode = "FORBIDDEN"
 	INSUFFICIENTSCOPE VerifyAnswerCode = "INSUFFICIENT_SCOPE"
 	MALFORMED         VerifyAnswerCode = "MALFORMED"
 	NOTFOUND          VerifyAnswerCode = "NOT_FOUND"
@@ -279,6 +280,8 @@ func (e VerifyAnswerCode) Valid() bool {
 	case DISABLED:
 		return true
 	case EXPIRED:
+		return true
+	case FORBIDDEN:
 		return true
 	case INSUFFICIENTSCOPE:
 		return true
@@ -545,6 +548,11 @@ type Key struct {
 	// Id Example: 01jdq4v7b3k0c8x2m5n6p7q8r9
 	Id string `json:"id"`
 
+	// IpAllowlist The CIDRs the key verifies from (the ip of /v1/verify), normalised; []: any address.
+	//
+	// Example: ["203.0.113.0/24","2001:db8::/32"]
+	IpAllowlist []string `json:"ip_allowlist"`
+
 	// LastUsedAt The last verification, to within a minute.
 	LastUsedAt *time.Time `json:"last_used_at"`
 
@@ -582,6 +590,11 @@ type KeyCreateInputBody struct {
 	// Example: 2027-01-31T00:00:00Z
 	ExpiresAt *time.Time `json:"expires_at,omitempty"`
 
+	// IpAllowlist CIDRs (IPv4 or IPv6; a bare address is a /32 or /128), at most 32: /v1/verify then answers FORBIDDEN unless its ip is in one. An entry with bits set past its prefix length (10.1.2.3/8) is refused; IPv4-mapped IPv6 is stored as IPv4.
+	//
+	// Example: ["203.0.113.0/24","2001:db8::1"]
+	IpAllowlist *[]string `json:"ip_allowlist,omitempty"`
+
 	// Meta An object of your own, at most 1 KiB of JSON, given back on every verification.
 	//
 	// Example: {"customer":"acme"}
@@ -606,6 +619,11 @@ type KeyPatch struct {
 	//
 	// Example: 2027-01-31T00:00:00Z
 	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+
+	// IpAllowlist Replaces the IP allow-list; [] removes it (any address); absent or null: unchanged. CIDRs (IPv4 or IPv6; a bare address is a /32 or /128), at most 32: /v1/verify then answers FORBIDDEN unless its ip is in one. An entry with bits set past its prefix length (10.1.2.3/8) is refused; IPv4-mapped IPv6 is stored as IPv4.
+	//
+	// Example: ["203.0.113.0/24"]
+	IpAllowlist *[]string `json:"ip_allowlist,omitempty"`
 
 	// Meta Replaces the metadata; {} removes it.
 	//
@@ -652,6 +670,11 @@ type KeyWithSecret struct {
 
 	// Id Example: 01jdq4v7b3k0c8x2m5n6p7q8r9
 	Id string `json:"id"`
+
+	// IpAllowlist The CIDRs the key verifies from (the ip of /v1/verify), normalised; []: any address.
+	//
+	// Example: ["203.0.113.0/24","2001:db8::/32"]
+	IpAllowlist []string `json:"ip_allowlist"`
 
 	// LastUsedAt The last verification, to within a minute.
 	LastUsedAt *time.Time `json:"last_used_at"`
@@ -796,6 +819,11 @@ type TokenRequest struct {
 	//
 	// Example: 1
 	Cost *int64 `json:"cost,omitempty"`
+
+	// Ip The client's IP address, as for verify: a key with an IP allow-list is exchanged only for a listed one, else FORBIDDEN.
+	//
+	// Example: 203.0.113.7
+	Ip *string `json:"ip,omitempty"`
 
 	// Key The API key to exchange. It may come instead as Authorization: Bearer … or X-API-Key.
 	//
@@ -962,6 +990,11 @@ type VerifyRequest struct {
 	//
 	// Example: 1
 	Cost *int64 `json:"cost,omitempty"`
+
+	// Ip The client address your gateway saw, IPv4 or IPv6, without a port. A key with an IP allow-list answers FORBIDDEN when it is absent or not listed; other keys ignore it. One that is no IP address is BAD_REQUEST, whatever the key.
+	//
+	// Example: 203.0.113.7
+	Ip *string `json:"ip,omitempty"`
 
 	// Key The API key to verify. It may come instead as Authorization: Bearer … or X-API-Key; the body wins when both are sent.
 	//
