@@ -15,8 +15,11 @@
 --
 -- webhook_deliveries is one event to one endpoint (unique, so a fan-out
 -- that runs twice delivers once); seq numbers its jobs, so that a Resend's
--- job supersedes an older one still waiting. webhook_attempts is the
--- delivery log the console shows.
+-- job supersedes an older one still waiting. attempts counts every attempt
+-- (the log numbers them on across resends); seq_attempts counts those of
+-- the current seq, which a Resend sets back to 0, so that its retries
+-- follow the whole schedule again. webhook_attempts is the delivery log
+-- the console shows.
 
 -- +goose Up
 CREATE TABLE webhook_endpoints (
@@ -43,14 +46,17 @@ CREATE TABLE events (
 );
 CREATE INDEX events_created_at ON events (created_at, id);
 CREATE INDEX events_account ON events (account_id, created_at);
+-- The sweep's look-up of events written without a queue (QueueUnqueued).
+CREATE INDEX events_queued ON events (queued, id);
 
 CREATE TABLE webhook_deliveries (
     id              TEXT PRIMARY KEY,
     event_id        TEXT NOT NULL REFERENCES events (id) ON DELETE CASCADE,
     endpoint_id     TEXT NOT NULL REFERENCES webhook_endpoints (id) ON DELETE CASCADE,
     status          TEXT NOT NULL DEFAULT 'pending', -- pending, delivered, failed, canceled
-    attempts        INTEGER NOT NULL DEFAULT 0,
+    attempts        INTEGER NOT NULL DEFAULT 0, -- made in all
     seq             INTEGER NOT NULL DEFAULT 1,
+    seq_attempts    INTEGER NOT NULL DEFAULT 0, -- made by the job of seq
     next_attempt_at TIMESTAMP NULL,
     delivered_at    TIMESTAMP NULL,
     created_at      TIMESTAMP NOT NULL,
@@ -74,3 +80,6 @@ CREATE TABLE webhook_attempts (
 -- The delivery log: an endpoint's attempts, newest first.
 CREATE INDEX webhook_attempts_endpoint ON webhook_attempts (endpoint_id, started_at, id);
 CREATE INDEX webhook_attempts_delivery ON webhook_attempts (delivery_id);
+-- The retention sweep deletes an old event's attempts by it
+-- (DeleteEventsBefore).
+CREATE INDEX webhook_attempts_event ON webhook_attempts (event_id);

@@ -69,9 +69,10 @@ var (
 
 // Store is what auth needs from the database.
 type Store interface {
-	// CreateUser inserts u, and personal (when not nil) as an account of
-	// which u is the owner, in one transaction; ErrEmailTaken.
-	CreateUser(ctx context.Context, u *User, personal *team.Account) error
+	// CreateUser inserts u, personal (when not nil) as an account of
+	// which u is the owner, and entry (when not nil) with the event it
+	// causes, in one transaction; ErrEmailTaken.
+	CreateUser(ctx context.Context, u *User, personal *team.Account, entry *audit.Entry) error
 	UserByID(ctx context.Context, id string) (*User, error)
 	UserByEmail(ctx context.Context, email string) (*User, error)
 	// AccountByID returns an account; ErrNotFound.

@@ -253,19 +253,19 @@ func (s *Service) signup(ctx context.Context, email, password string, admin bool
 	// personal account's id never changes. Every other account (a team)
 	// has an id of its own.
 	personal := &team.Account{ID: a.ID, Name: email, CreatedAt: now, UpdatedAt: now}
-	if err := s.store.CreateUser(ctx, a, personal); err != nil {
+	if admin {
+		detail += " (operator)"
+	}
+	// The entry (and its account.created event) is written in the user's
+	// transaction: a sign-up that fails leaves no account without its
+	// event, and no address taken by a user it did not make.
+	e := audit.Entry{ID: keyhold.NewID(), AccountID: personal.ID, ActorID: a.ID, Action: audit.AccountCreated, TargetType: audit.TargetAccount,
+		TargetID: personal.ID, IP: address, Detail: detail, CreatedAt: now}
+	if err := s.store.CreateUser(ctx, a, personal, &e); err != nil {
 		if errors.Is(err, ErrEmailTaken) {
 			return nil, &keyhold.Error{Code: keyhold.ECONFLICT, Message: "An account with this email already exists. Log in instead?", Err: err}
 		}
 		return nil, fmt.Errorf("auth: sign up: %w", err)
-	}
-	if admin {
-		detail += " (operator)"
-	}
-	e := audit.Entry{ID: keyhold.NewID(), AccountID: personal.ID, ActorID: a.ID, Action: audit.AccountCreated, TargetType: audit.TargetAccount,
-		TargetID: personal.ID, IP: address, Detail: detail, CreatedAt: now}
-	if err := s.store.AppendAudit(ctx, e); err != nil {
-		return nil, fmt.Errorf("auth: audit %s: %w", e.Action, err)
 	}
 	if fromForm && !verified && s.emailOn {
 		if _, err := s.issue(ctx, a, PurposeVerifyEmail, a.Email, VerifyTTL, true); err != nil {

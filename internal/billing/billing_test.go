@@ -129,7 +129,7 @@ func mustAccount(t testing.TB, db *store.DB, email string) string {
 	t.Helper()
 	now := time.Now()
 	u := &auth.User{ID: keyhold.NewID(), Email: email, PasswordHash: "x", CreatedAt: now, UpdatedAt: now}
-	if err := db.CreateUser(context.Background(), u, &team.Account{ID: u.ID, Name: email, CreatedAt: now, UpdatedAt: now}); err != nil {
+	if err := db.CreateUser(context.Background(), u, &team.Account{ID: u.ID, Name: email, CreatedAt: now, UpdatedAt: now}, nil); err != nil {
 		t.Fatal(err)
 	}
 	return u.ID

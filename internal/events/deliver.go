@@ -309,23 +309,25 @@ func (d *Deliverer) attempt(ctx context.Context, a DeliverArgs) error {
 	start := d.now().UTC()
 	res := d.sender.Send(ctx, w.Endpoint.URL, key, Message{ID: w.Event.ID, Timestamp: start, Body: body})
 
-	n := w.Delivery.Attempts + 1
+	// n numbers the attempt in the log, on across resends; k is its place
+	// in this seq's schedule, which a Resend starts again.
+	n, k := w.Delivery.Attempts+1, w.Delivery.SeqAttempts+1
 	at := Attempt{DeliveryID: a.DeliveryID, EndpointID: w.Endpoint.ID, EventID: w.Event.ID, EventType: w.Event.Type,
 		Attempt: n, StartedAt: start, StatusCode: res.Status, Latency: res.Latency, Response: res.Response}
 	if res.Err != nil {
 		at.Error = res.Err.Error()
 	}
-	o := Outcome{Seq: a.Seq}
+	o := Outcome{Seq: a.Seq, SeqAttempt: k}
 	var wait time.Duration
 	switch {
 	case res.Delivered():
 		o.Status, o.Succeeded = StatusDelivered, true
 	case res.Gone():
 		o.Status, o.Disable = StatusFailed, DisabledGone
-	case n > len(d.schedule):
+	case k > len(d.schedule):
 		o.Status = StatusFailed
 	default:
-		wait = d.schedule[n-1]
+		wait = d.schedule[k-1]
 		next := start.Add(wait)
 		o.Status, o.NextAttemptAt, at.NextRetryAt = StatusPending, &next, &next
 	}
@@ -345,7 +347,8 @@ func (d *Deliverer) attempt(ctx context.Context, a DeliverArgs) error {
 	case disabled == DisabledFailing:
 		d.log.Warn("webhook endpoint disabled: every attempt failed for "+d.failingLimit.String(), "endpoint_id", w.Endpoint.ID)
 	case o.Status == StatusFailed:
-		d.log.Warn("webhook delivery failed after its last attempt", "endpoint_id", w.Endpoint.ID, "delivery_id", a.DeliveryID, "attempts", n)
+		d.log.Warn("webhook delivery failed after its last attempt", "endpoint_id", w.Endpoint.ID, "delivery_id", a.DeliveryID, "attempts", n,
+			"attempts_since_resend", k)
 	}
 	if o.Status == StatusPending {
 		return river.JobSnooze(wait)

@@ -182,6 +182,96 @@ func TestGivesUpAfterEightAttempts(t *testing.T) {
 	}
 }
 
+// TestResendRestartsTheSchedule: a Resend of a delivery that used up
+// its attempts gets the whole retry schedule again, not one try, with the
+// same webhook-id and the log numbering its attempts on; a 2xx during a
+// resend's retries marks the delivery delivered.
+func TestResendRestartsTheSchedule(t *testing.T) {
+	db := storetest.New(t, storetest.SQLite)
+	// Four attempts a seq, each wait longer than the one before, so a
+	// retry that followed the wrong place in the schedule shows.
+	schedule := []time.Duration{40 * time.Millisecond, 80 * time.Millisecond, 120 * time.Millisecond}
+	instance(t, db, events.DeliveryConfig{Schedule: schedule})
+	svc := newService(t, db)
+	ctx := context.Background()
+	// Requests 1–9 fail: the first seq's four, the first resend's four
+	// and the second resend's first; the tenth succeeds.
+	rc := newReceiver(t, func(n int, w http.ResponseWriter, _ *http.Request) {
+		if n < 10 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	})
+	ep, _ := endpoint(t, svc, rc.URL)
+	createKey(t, db, user(t, db, "ada@example.com"), "k")
+	ev := eventRows(t, db)[0]
+	waitFor(t, 10*time.Second, "the first seq to fail", func() bool { return deliveryStatus(t, db, ev.ID, ep.ID) == events.StatusFailed })
+	if n := len(rc.requests()); n != 4 {
+		t.Fatalf("%d requests before the resend, want 4", n)
+	}
+	log, err := svc.Attempts(ctx, ep.ID, 1, "")
+	if err != nil || len(log) != 1 {
+		t.Fatalf("log: %+v, %v", log, err)
+	}
+	id := log[0].DeliveryID
+
+	d, err := svc.Resend(ctx, operator, id)
+	if err != nil || d.Seq != 2 || d.Status != events.StatusPending || d.SeqAttempts != 0 || d.Attempts != 4 {
+		t.Fatalf("resend: %+v, %v; want seq 2 pending, 0 attempts of its own, 4 in all", d, err)
+	}
+	waitFor(t, 10*time.Second, "the resend to fail", func() bool {
+		d, err := db.Delivery(ctx, id)
+		return err == nil && d.Status == events.StatusFailed && d.Seq == 2
+	})
+	got := rc.requests()
+	if len(got) != 8 {
+		t.Fatalf("%d requests after the resend failed, want 8: the resend's four", len(got))
+	}
+	for i := 5; i < 8; i++ { // the resend's retries wait as the schedule says, from its start
+		if gap := got[i].At.Sub(got[i-1].At); gap < schedule[i-5] {
+			t.Errorf("request %d came %v after the one before, before the schedule's %v", i+1, gap, schedule[i-5])
+		}
+	}
+	if d, err := db.Delivery(ctx, id); err != nil || d.Attempts != 8 || d.SeqAttempts != 4 {
+		t.Errorf("after the resend: %+v, %v; want 8 attempts, 4 of seq 2", d, err)
+	}
+
+	if _, err := svc.Resend(ctx, operator, id); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "the second resend to deliver", func() bool {
+		d, err := db.Delivery(ctx, id)
+		return err == nil && d.Status == events.StatusDelivered
+	})
+	d2, err := db.Delivery(ctx, id)
+	if err != nil || d2.Seq != 3 || d2.Attempts != 10 || d2.SeqAttempts != 2 || d2.DeliveredAt == nil || d2.NextAttemptAt != nil {
+		t.Errorf("delivered: %+v, %v; want seq 3, 10 attempts, 2 of its own, a delivered-at and no next attempt", d2, err)
+	}
+	got = rc.requests()
+	if len(got) != 10 {
+		t.Errorf("%d requests, want 10", len(got))
+	}
+	for i, r := range got {
+		if h := r.Header.Get("webhook-id"); h != ev.ID {
+			t.Errorf("request %d: webhook-id %q, want %q", i+1, h, ev.ID)
+		}
+	}
+	log, err = svc.Attempts(ctx, ep.ID, 20, "")
+	if err != nil || len(log) != 10 {
+		t.Fatalf("log: %d attempts, %v; want 10", len(log), err)
+	}
+	for i, a := range log { // newest first: 10 … 1
+		n := 10 - i
+		// No next retry after the last of a seq's schedule (4, 8) nor
+		// after the success (10).
+		last := n == 4 || n == 8 || n == 10
+		if a.Attempt != n || (a.NextRetryAt == nil) != last {
+			t.Errorf("log[%d]: attempt %d, next retry %v; want attempt %d, a next retry %v", i, a.Attempt, a.NextRetryAt, n, !last)
+		}
+	}
+}
+
 // TestGoneDisables: an answer of 410 disables the endpoint (reason gone),
 // cancels its other pending deliveries, and later events make none.
 func TestGoneDisables(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/keyhold/keyhold/internal/audit"
+	"github.com/keyhold/keyhold/internal/auth"
 	"github.com/keyhold/keyhold/internal/events"
 	"github.com/keyhold/keyhold/internal/keyhold"
 	"github.com/keyhold/keyhold/internal/store"
@@ -48,7 +49,8 @@ func TestChangeWritesOneEvent(t *testing.T) {
 			acct := user(t, db, "ada@example.com")
 			owner := audit.Actor{UserID: acct, AccountID: acct, Role: "owner"}
 
-			// account.created, as sign-up writes it (AppendAudit).
+			// account.created, appended on its own (sign-up writes it in
+			// CreateUser: TestSignupWritesItsEventWithTheUser).
 			if err := db.AppendAudit(ctx, owner.Entry(acct, audit.AccountCreated, audit.TargetAccount, acct, "Signed up", time.Now())); err != nil {
 				t.Fatal(err)
 			}
@@ -233,6 +235,58 @@ func TestAccountAndMemberEvents(t *testing.T) {
 			}
 			if !strings.Contains(rows[1].Data, `"user_id":"`+owner+`"`) || !strings.Contains(rows[1].Data, "owner@example.com") {
 				t.Errorf("member.added data %s", rows[1].Data)
+			}
+		})
+	}
+}
+
+// TestSignupWritesItsEventWithTheUser: a sign-up writes the user, their
+// personal account, its account.created audit entry and the event in one
+// transaction. When the entry cannot be written (its event's fan-out
+// fails to queue), the sign-up fails and leaves none of them: the address
+// is free for the next try.
+func TestSignupWritesItsEventWithTheUser(t *testing.T) {
+	for _, kind := range kinds {
+		t.Run(kind, func(t *testing.T) {
+			db := storetest.New(t, kind)
+			rq := &recordingQueue{}
+			db.SetEventQueue(rq)
+			svc, err := auth.NewService(auth.Config{Store: db, Attempts: db, Secret: secret, CheapHashing: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := context.Background()
+
+			boom := errors.New("queue down")
+			rq.fail = boom
+			if _, err := svc.SignupFrom(ctx, "ada@example.com", "correct horse battery", "192.0.2.7"); !errors.Is(err, boom) {
+				t.Fatalf("sign-up with the audit write failing: %v, want %v", err, boom)
+			}
+			for _, table := range []string{"users", "accounts", "memberships", "audit_log", "events"} {
+				if n := count(t, db, "SELECT count(*) FROM "+table); n != 0 {
+					t.Errorf("%d rows in %s after a failed sign-up", n, table)
+				}
+			}
+
+			rq.fail = nil
+			u, err := svc.SignupFrom(ctx, "ada@example.com", "correct horse battery", "192.0.2.7")
+			if err != nil {
+				t.Fatalf("sign-up again after the failure: %v", err)
+			}
+			if n := count(t, db, q(db, "SELECT count(*) FROM users WHERE id = ? AND email = 'ada@example.com'"), u.ID); n != 1 {
+				t.Errorf("%d users", n)
+			}
+			if n := count(t, db, q(db, "SELECT count(*) FROM audit_log WHERE action = ? AND account_id = ? AND target_id = ? AND actor_id = ?"),
+				audit.AccountCreated, u.ID, u.ID, u.ID); n != 1 {
+				t.Errorf("%d account.created audit entries", n)
+			}
+			rows := eventRows(t, db)
+			if len(rows) != 1 || rows[0].Type != events.AccountCreated || rows[0].AccountID != u.ID ||
+				!strings.Contains(rows[0].Data, `"name":"ada@example.com"`) {
+				t.Fatalf("events %+v, want one account.created of %s", rows, u.ID)
+			}
+			if len(rq.fanOuts) != 1 || rq.fanOuts[0] != rows[0].ID {
+				t.Errorf("fan-outs queued %v, want [%s]", rq.fanOuts, rows[0].ID)
 			}
 		})
 	}

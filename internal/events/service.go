@@ -54,10 +54,14 @@ type Delivery struct {
 	ID, EventID, EndpointID string
 	EventType               string
 	Status                  string // StatusPending, …
-	Attempts                int    // made so far
+	Attempts                int    // made so far, over every seq
 	// Seq numbers the delivery's jobs: a Resend makes the next one, and
 	// a job of an older seq that is still waiting does nothing.
-	Seq           int
+	Seq int
+	// SeqAttempts is how many attempts the job of Seq has made: the
+	// retry schedule is indexed by it, so a Resend (which sets it to 0)
+	// gets the whole schedule again, while Attempts numbers on.
+	SeqAttempts   int
 	NextAttemptAt *time.Time
 	DeliveredAt   *time.Time
 	CreatedAt     time.Time
@@ -167,8 +171,11 @@ type Work struct {
 
 // Outcome is what an attempt means for its delivery and its endpoint.
 type Outcome struct {
-	Seq    int    // the delivery's seq the attempt was made for
-	Status string // the delivery's status after it
+	Seq int // the delivery's seq the attempt was made for
+	// SeqAttempt is the attempt's number within its seq (1 for the
+	// first after a Resend); Attempt.Attempt numbers it over every seq.
+	SeqAttempt int
+	Status     string // the delivery's status after it
 	// NextAttemptAt is when the next attempt is due (Status pending).
 	NextAttemptAt *time.Time
 	// Succeeded clears the endpoint's FailingSince; otherwise it is set

@@ -85,7 +85,7 @@ func (f *fixture) MustAccount(tb testing.TB, email string) string {
 func mustAccount(tb testing.TB, db *store.DB, email string, now time.Time) string {
 	tb.Helper()
 	u := &auth.User{ID: keyhold.NewID(), Email: email, PasswordHash: "x", CreatedAt: now, UpdatedAt: now}
-	if err := db.CreateUser(context.Background(), u, &team.Account{ID: u.ID, Name: email, CreatedAt: now, UpdatedAt: now}); err != nil {
+	if err := db.CreateUser(context.Background(), u, &team.Account{ID: u.ID, Name: email, CreatedAt: now, UpdatedAt: now}, nil); err != nil {
 		tb.Fatal(err)
 	}
 	return u.ID

@@ -78,7 +78,7 @@ func newFixture(t *testing.T) *fixture {
 		if f.account == "" {
 			acct = &team.Account{ID: u.ID, Name: "Acme", CreatedAt: f.now, UpdatedAt: f.now}
 		}
-		if err := f.db.CreateUser(ctx, u, acct); err != nil {
+		if err := f.db.CreateUser(ctx, u, acct, nil); err != nil {
 			t.Fatal(err)
 		}
 		f.emailsOf[u.ID] = email

@@ -137,7 +137,7 @@ func (m *matrixUsers) user(t *testing.T, label string) (id, email string) {
 	m.n++
 	now := time.Now().UTC()
 	u := &auth.User{ID: keyhold.NewID(), Email: fmt.Sprintf("%s-%d@example.com", label, m.n), PasswordHash: m.hash, CreatedAt: now, UpdatedAt: now}
-	if err := m.h.DB.CreateUser(context.Background(), u, nil); err != nil {
+	if err := m.h.DB.CreateUser(context.Background(), u, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	return u.ID, u.Email

@@ -67,8 +67,9 @@ type sessionRecord struct {
 func (sessionRecord) TableName() string { return "sessions" }
 
 // CreateUser inserts a user and, when personal is not nil, an account
-// they own, in one transaction; auth.ErrEmailTaken on a duplicate email.
-func (db *DB) CreateUser(ctx context.Context, u *auth.User, personal *team.Account) error {
+// they own, and, when entry is not nil, that audit entry (with the event
+// it causes), in one transaction; auth.ErrEmailTaken on a duplicate email.
+func (db *DB) CreateUser(ctx context.Context, u *auth.User, personal *team.Account, entry *audit.Entry) error {
 	return db.ctx(ctx).Transaction(func(tx *gorm.DB) error {
 		rec := userRecord{ID: u.ID, Email: u.Email, PasswordHash: u.PasswordHash, IsAdmin: u.IsAdmin, EmailVerifiedAt: u.EmailVerifiedAt,
 			CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt}
@@ -78,10 +79,18 @@ func (db *DB) CreateUser(ctx context.Context, u *auth.User, personal *team.Accou
 			}
 			return fmt.Errorf("store: create user: %w", err)
 		}
-		if personal == nil {
+		if personal != nil {
+			if err := createAccount(tx, personal, u.ID); err != nil {
+				return err
+			}
+		}
+		if entry == nil {
 			return nil
 		}
-		return createAccount(tx, personal, u.ID)
+		// In the same transaction, after the account it tells of: a
+		// sign-up either leaves the user, the account, the entry and its
+		// account.created event, or none of them.
+		return db.writeAudit(tx, *entry)
 	})
 }
 

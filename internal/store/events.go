@@ -345,6 +345,7 @@ type deliveryRecord struct {
 	Status        string
 	Attempts      int
 	Seq           int
+	SeqAttempts   int
 	NextAttemptAt *time.Time
 	DeliveredAt   *time.Time
 	CreatedAt     time.Time
@@ -355,7 +356,7 @@ func (deliveryRecord) TableName() string { return "webhook_deliveries" }
 
 func (r *deliveryRecord) domain() events.Delivery {
 	return events.Delivery{ID: r.ID, EventID: r.EventID, EndpointID: r.EndpointID, EventType: r.EventType, Status: r.Status,
-		Attempts: r.Attempts, Seq: r.Seq, NextAttemptAt: utcPtr(r.NextAttemptAt), DeliveredAt: utcPtr(r.DeliveredAt), CreatedAt: r.CreatedAt.UTC()}
+		Attempts: r.Attempts, Seq: r.Seq, SeqAttempts: r.SeqAttempts, NextAttemptAt: utcPtr(r.NextAttemptAt), DeliveredAt: utcPtr(r.DeliveredAt), CreatedAt: r.CreatedAt.UTC()}
 }
 
 type attemptRecord struct {
@@ -439,12 +440,15 @@ func (db *DB) queueDelivery(ctx context.Context, tx *gorm.DB, id string, seq int
 	return nil
 }
 
-// Redeliver implements events.Store.
+// Redeliver implements events.Store: the next seq, with no attempts of
+// its own yet (seq_attempts), so its job follows the whole schedule;
+// attempts, the log's numbering, goes on.
 func (db *DB) Redeliver(ctx context.Context, id string, now time.Time) (*events.Delivery, error) {
 	var d *events.Delivery
 	err := db.ctx(ctx).Transaction(func(tx *gorm.DB) error {
 		res := tx.Model(&deliveryRecord{}).Where("id = ?", id).
-			Updates(map[string]any{"status": events.StatusPending, "seq": gorm.Expr("seq + 1"), "next_attempt_at": now.UTC(), "delivered_at": nil})
+			Updates(map[string]any{"status": events.StatusPending, "seq": gorm.Expr("seq + 1"), "seq_attempts": 0,
+				"next_attempt_at": now.UTC(), "delivered_at": nil})
 		if res.Error != nil {
 			return fmt.Errorf("store: redeliver: %w", res.Error)
 		}
@@ -572,7 +576,7 @@ func (db *DB) RecordAttempt(ctx context.Context, a events.Attempt, o events.Outc
 		if err := tx.Omit("EventType").Create(&ar).Error; err != nil {
 			return fmt.Errorf("store: record attempt: %w", err)
 		}
-		set := map[string]any{"status": o.Status, "attempts": a.Attempt, "next_attempt_at": utcPtr(o.NextAttemptAt)}
+		set := map[string]any{"status": o.Status, "attempts": a.Attempt, "seq_attempts": o.SeqAttempt, "next_attempt_at": utcPtr(o.NextAttemptAt)}
 		if o.Status == events.StatusDelivered {
 			set["delivered_at"] = a.StartedAt.UTC()
 		}

@@ -51,7 +51,7 @@ func mustAccount(tb testing.TB, db *store.DB, email string) *auth.User {
 func mustAccountAt(tb testing.TB, db *store.DB, email string, now time.Time) *auth.User {
 	tb.Helper()
 	u := &auth.User{ID: keyhold.NewID(), Email: email, PasswordHash: "h", CreatedAt: now, UpdatedAt: now}
-	if err := db.CreateUser(context.Background(), u, &team.Account{ID: u.ID, Name: email, CreatedAt: now, UpdatedAt: now}); err != nil {
+	if err := db.CreateUser(context.Background(), u, &team.Account{ID: u.ID, Name: email, CreatedAt: now, UpdatedAt: now}, nil); err != nil {
 		tb.Fatal(err)
 	}
 	return u
@@ -224,7 +224,7 @@ func TestAccounts(t *testing.T) {
 		}
 		dup := *a
 		dup.ID = keyhold.NewID()
-		if err := db.CreateUser(ctx, &dup, &team.Account{ID: dup.ID, Name: dup.Email, CreatedAt: dup.CreatedAt, UpdatedAt: dup.UpdatedAt}); !errors.Is(err, auth.ErrEmailTaken) {
+		if err := db.CreateUser(ctx, &dup, &team.Account{ID: dup.ID, Name: dup.Email, CreatedAt: dup.CreatedAt, UpdatedAt: dup.UpdatedAt}, nil); !errors.Is(err, auth.ErrEmailTaken) {
 			t.Errorf("duplicate email: got %v, want ErrEmailTaken", err)
 		}
 		// The refused user's personal account must not be left behind.

@@ -73,7 +73,7 @@ func TestVisit(t *testing.T) {
 
 		// A user with no membership at all still has a visit.
 		lone := &auth.User{ID: keyhold.NewID(), Email: "lone@example.com", PasswordHash: "h", CreatedAt: now, UpdatedAt: now}
-		if err := db.CreateUser(ctx, lone, nil); err != nil {
+		if err := db.CreateUser(ctx, lone, nil, nil); err != nil {
 			t.Fatal(err)
 		}
 		if err := db.CreateSession(ctx, &auth.Session{ID: "s2", UserID: lone.ID, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {

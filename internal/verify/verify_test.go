@@ -114,7 +114,7 @@ func mustFixtureOn(tb testing.TB, url string) *fixture {
 	}
 	f.open()
 	u := &auth.User{ID: keyhold.NewID(), Email: "ada@example.com", PasswordHash: "x", CreatedAt: f.now, UpdatedAt: f.now}
-	if err := f.db.CreateUser(context.Background(), u, &team.Account{ID: u.ID, Name: u.Email, CreatedAt: f.now, UpdatedAt: f.now}); err != nil {
+	if err := f.db.CreateUser(context.Background(), u, &team.Account{ID: u.ID, Name: u.Email, CreatedAt: f.now, UpdatedAt: f.now}, nil); err != nil {
 		tb.Fatal(err)
 	}
 	f.account = u.ID
