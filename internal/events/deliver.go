@@ -335,12 +335,15 @@ func (d *Deliverer) attempt(ctx context.Context, a DeliverArgs) error {
 	}
 	// The record must be written even when the job's context ended
 	// during the send: the attempt was made.
-	if err := d.store.RecordAttempt(context.WithoutCancel(ctx), at, o); err != nil {
+	disabled, err := d.store.RecordAttempt(context.WithoutCancel(ctx), at, o)
+	if err != nil {
 		return fmt.Errorf("events: record attempt %d of %s: %w", n, a.DeliveryID, err)
 	}
 	switch {
-	case o.Disable != "":
+	case disabled == DisabledGone:
 		d.log.Warn("webhook endpoint disabled: it answered 410 Gone", "endpoint_id", w.Endpoint.ID)
+	case disabled == DisabledFailing:
+		d.log.Warn("webhook endpoint disabled: every attempt failed for "+d.failingLimit.String(), "endpoint_id", w.Endpoint.ID)
 	case o.Status == StatusFailed:
 		d.log.Warn("webhook delivery failed after its last attempt", "endpoint_id", w.Endpoint.ID, "delivery_id", a.DeliveryID, "attempts", n)
 	}

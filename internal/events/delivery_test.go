@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -24,7 +27,14 @@ func TestSignedDelivery(t *testing.T) {
 			svc := newService(t, db)
 			rc := newReceiver(t, nil)
 			other := newReceiver(t, nil)
-			ep, key := endpoint(t, svc, rc.URL+"/hooks?tenant=1")
+			ep, sec, err := svc.CreateEndpoint(context.Background(), operator, events.EndpointInput{URL: rc.URL + "/hooks?tenant=1", Enabled: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			key, err := events.ParseSecret(sec)
+			if err != nil {
+				t.Fatal(err)
+			}
 			endpoint(t, svc, other.URL, events.KeyRevoked)
 			acct := user(t, db, "ada@example.com")
 			k := createKey(t, db, acct, "production")
@@ -34,6 +44,10 @@ func TestSignedDelivery(t *testing.T) {
 			r := rc.requests()[0]
 			if err := events.Verify(key, r.Header, r.Body, time.Now(), 0); err != nil {
 				t.Fatalf("the signature does not verify: %v (headers %v)", err, r.Header)
+			}
+			// And with the reference implementation, as a receiver would.
+			if out := referenceVerify(t, sec, r); out != ev.ID {
+				t.Errorf("standardwebhooks verified the message as %q, want its id %q", out, ev.ID)
 			}
 			if got := r.Header.Get("webhook-id"); got != ev.ID {
 				t.Errorf("webhook-id %q, want the event's id %q", got, ev.ID)
@@ -310,5 +324,77 @@ func TestUnqueuedEventsAreSwept(t *testing.T) {
 	waitFor(t, 10*time.Second, "the swept delivery", func() bool { return len(rc.requests()) == 1 })
 	if n := count(t, db, "SELECT count(*) FROM events WHERE queued = FALSE"); n != 0 {
 		t.Errorf("%d events still unqueued", n)
+	}
+}
+
+// referenceVerify checks a delivered request with the npm package
+// standardwebhooks (the reference implementation, in the repository's
+// node_modules), checking each header is there, and returns the id it
+// verified; the test fails if it does not verify.
+func referenceVerify(t *testing.T, secret string, r request) string {
+	t.Helper()
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Fatalf("node is needed for the reference check: %v", err)
+	}
+	script := `
+const { Webhook } = require("standardwebhooks");
+const h = JSON.parse(process.env.HEADERS);
+for (const k of ["webhook-id", "webhook-timestamp", "webhook-signature"]) if (!h[k]) throw new Error("no " + k);
+new Webhook(process.env.SECRET).verify(process.env.BODY, h);
+process.stdout.write(h["webhook-id"]);
+`
+	h, _ := json.Marshal(map[string]string{"webhook-id": r.Header.Get("webhook-id"),
+		"webhook-timestamp": r.Header.Get("webhook-timestamp"), "webhook-signature": r.Header.Get("webhook-signature")})
+	cmd := exec.Command(node, "-e", script)
+	cmd.Dir = filepath.Join("..", "..") // the repository root, with node_modules
+	cmd.Env = append(os.Environ(), "SECRET="+secret, "BODY="+string(r.Body), "HEADERS="+string(h))
+	out, err := cmd.Output()
+	if err != nil {
+		stderr := ""
+		if ee, ok := err.(*exec.ExitError); ok {
+			stderr = string(ee.Stderr)
+		}
+		t.Fatalf("standardwebhooks refused the message: %v\n%s", err, stderr)
+	}
+	return string(out)
+}
+
+// TestScheduleIsDESIGNs: attempts at 0 s, then 5 s, 5 min, 30 min, 2 h,
+// 5 h, 10 h and 10 h after the one before: eight in all.
+func TestScheduleIsDESIGNs(t *testing.T) {
+	want := []time.Duration{5 * time.Second, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour, 5 * time.Hour, 10 * time.Hour, 10 * time.Hour}
+	if len(events.Schedule) != len(want) {
+		t.Fatalf("%d waits, want %d (8 attempts)", len(events.Schedule), len(want))
+	}
+	for i, d := range want {
+		if events.Schedule[i] != d {
+			t.Errorf("wait before attempt %d: %v, want %v", i+2, events.Schedule[i], d)
+		}
+	}
+	if events.FailingLimit != 5*24*time.Hour {
+		t.Errorf("FailingLimit %v, want five days", events.FailingLimit)
+	}
+}
+
+// TestSecretThatDoesNotOpen: an instance whose KEYHOLD_SECRET is not the
+// one an endpoint's secret was sealed under sends nothing (it cannot
+// sign) and gives up on the job rather than retrying for days.
+func TestSecretThatDoesNotOpen(t *testing.T) {
+	db := storetest.New(t, storetest.SQLite)
+	instance(t, db, events.DeliveryConfig{Secret: []byte("another-instance-secret-0123456789abcdef")})
+	svc := newService(t, db)
+	rc := newReceiver(t, nil)
+	ep, _ := endpoint(t, svc, rc.URL)
+	createKey(t, db, user(t, db, "ada@example.com"), "k")
+	waitFor(t, 10*time.Second, "the delivery job cancelled", func() bool {
+		return count(t, db, "SELECT count(*) FROM river_job WHERE kind = 'webhook.deliver' AND state = 'cancelled'") == 1
+	})
+	if n := len(rc.requests()); n != 0 {
+		t.Errorf("%d requests without the endpoint's secret", n)
+	}
+	ev := eventRows(t, db)[0]
+	if s := deliveryStatus(t, db, ev.ID, ep.ID); s != events.StatusPending {
+		t.Errorf("delivery %s; want it left pending for a Resend after the secret is rolled", s)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/keyhold/keyhold/internal/keyhold"
 	"github.com/keyhold/keyhold/internal/store"
 	"github.com/keyhold/keyhold/internal/store/storetest"
+	"github.com/keyhold/keyhold/internal/team"
 )
 
 // recordingQueue is an event queue that counts what it is asked to queue
@@ -179,4 +180,60 @@ func instanceQueue(t testing.TB, db *store.DB) {
 	}
 	t.Cleanup(func() { _ = qu.Stop(context.Background()) })
 	db.SetEventQueue(events.NewJobs(qu))
+}
+
+// TestAccountAndMemberEvents: provisioning an account with an existing
+// owner, a plan assigned, a suspension and a member's removal each write
+// their event, with the account's or member's fields as they are after
+// the change.
+func TestAccountAndMemberEvents(t *testing.T) {
+	for _, kind := range kinds {
+		t.Run(kind, func(t *testing.T) {
+			db := storetest.New(t, kind)
+			db.SetEventQueue(&recordingQueue{})
+			ctx := context.Background()
+			owner := user(t, db, "owner@example.com")
+			now := time.Now().UTC()
+			acct := keyhold.NewID()
+			sys := audit.Actor{}
+			p := &team.Provision{Account: &team.Account{ID: acct, Name: "Acme", ExternalID: "crm-42", PlanID: "free", CreatedAt: now, UpdatedAt: now},
+				Entries:    []audit.Entry{sys.Entry(acct, audit.AccountCreated, audit.TargetAccount, acct, "Created Acme", now)},
+				OwnerEmail: "owner@example.com", OwnerEntry: sys.Entry(acct, audit.MemberAdded, audit.TargetMember, "", "Made the owner", now)}
+			if _, err := db.ProvisionAccount(ctx, p); err != nil {
+				t.Fatal(err)
+			}
+			if err := db.AssignPlan(ctx, acct, "pro", sys.Entry(acct, audit.PlanAssigned, audit.TargetAccount, acct, "Comped", now)); err != nil {
+				t.Fatal(err)
+			}
+			if err := db.SetSuspended(ctx, acct, true, sys.Entry(acct, audit.Suspended, audit.TargetAccount, acct, "Suspended", now)); err != nil {
+				t.Fatal(err)
+			}
+			dev := user(t, db, "dev@example.com")
+			if _, err := db.SQL().Exec(q(db, "INSERT INTO memberships (account_id, user_id, role, created_at) VALUES (?, ?, 'developer', ?)"), acct, dev, now); err != nil {
+				t.Fatal(err)
+			}
+			if err := db.RemoveMember(ctx, acct, dev, team.Developer, sys.Entry(acct, audit.MemberRemoved, audit.TargetMember, dev, "Removed", now)); err != nil {
+				t.Fatal(err)
+			}
+			rows := eventRows(t, db)
+			want := []struct{ typ, data string }{
+				{events.AccountCreated, `"external_id":"crm-42"`},
+				{events.MemberAdded, `"role":"owner"`},
+				{events.AccountPlanChanged, `"plan_id":"pro"`},
+				{events.AccountSuspended, `"suspended":true`},
+				{events.MemberRemoved, `"email":"dev@example.com","role":""`},
+			}
+			if len(rows) != len(want) {
+				t.Fatalf("%d events, want %d: %+v", len(rows), len(want), rows)
+			}
+			for i, w := range want {
+				if rows[i].Type != w.typ || rows[i].AccountID != acct || !strings.Contains(rows[i].Data, w.data) {
+					t.Errorf("event %d: %s %s, want %s with %s", i, rows[i].Type, rows[i].Data, w.typ, w.data)
+				}
+			}
+			if !strings.Contains(rows[1].Data, `"user_id":"`+owner+`"`) || !strings.Contains(rows[1].Data, "owner@example.com") {
+				t.Errorf("member.added data %s", rows[1].Data)
+			}
+		})
+	}
 }

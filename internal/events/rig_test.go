@@ -52,11 +52,21 @@ func newService(t testing.TB, db *store.DB) *events.Service {
 }
 
 // instance is one Keyhold's job queue with the webhook workers, working
-// jobs until the test ends, and db's event queue set to it. c's Store,
-// Secret and Logger are filled in; a zero Schedule is fast.
+// jobs until the test ends, and db's event queue set to it. c's Store and
+// Logger are filled in, and Secret when nil; a nil Schedule is fast.
 func instance(t testing.TB, db *store.DB, c events.DeliveryConfig) *jobs.Queue {
 	t.Helper()
-	c.Store, c.Secret, c.Logger = db, secret, quiet
+	return instanceRescuing(t, db, c, 0)
+}
+
+// instanceRescuing is instance with the queue's RescueAfter (0: the
+// default).
+func instanceRescuing(t testing.TB, db *store.DB, c events.DeliveryConfig, rescueAfter time.Duration) *jobs.Queue {
+	t.Helper()
+	c.Store, c.Logger = db, quiet
+	if c.Secret == nil {
+		c.Secret = secret
+	}
 	c.Sender.AllowInsecure = true
 	if c.Schedule == nil {
 		c.Schedule = fast
@@ -75,7 +85,8 @@ func instance(t testing.TB, db *store.DB, c events.DeliveryConfig) *jobs.Queue {
 		pg = db.URL()
 	}
 	q, err := jobs.New(context.Background(), jobs.Config{DB: db.SQL(), PostgresURL: pg, Workers: workers, Logger: quiet,
-		PollInterval: 100 * time.Millisecond, Queues: map[string]int{events.Queue: n}, PeriodicJobs: []*river.PeriodicJob{sweep}})
+		PollInterval: 100 * time.Millisecond, Queues: map[string]int{events.Queue: n}, PeriodicJobs: []*river.PeriodicJob{sweep},
+		RescueAfter: rescueAfter})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -144,8 +144,9 @@ type Store interface {
 	// its endpoint and the endpoint's sealed secret.
 	Work(ctx context.Context, deliveryID string) (*Work, error)
 	// RecordAttempt writes an attempt and its consequences (Outcome) in
-	// one transaction.
-	RecordAttempt(ctx context.Context, a Attempt, o Outcome) error
+	// one transaction; it returns the reason the endpoint was disabled
+	// for, "" when it was not.
+	RecordAttempt(ctx context.Context, a Attempt, o Outcome) (disabled string, err error)
 	// CancelDelivery marks a pending delivery of seq canceled.
 	CancelDelivery(ctx context.Context, id string, seq int) error
 	// QueueUnqueued queues the fan-out of up to limit events written

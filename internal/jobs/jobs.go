@@ -53,7 +53,19 @@ type Config struct {
 	// PollInterval is how often the queue looks for jobs that are due
 	// (retries, and new jobs on SQLite, which has no LISTEN); default 1s.
 	PollInterval time.Duration
+	// RescueAfter is how long a job may be running before it is taken
+	// for the job of an instance that died (kill -9, a lost machine) and
+	// is retried; default RescueAfter. Under a minute (tests) it also
+	// shortens the default job timeout to itself.
+	RescueAfter time.Duration
 }
+
+// RescueAfter is how long a job may be running before the elected leader
+// retries it: every job's context ends after JobTimeout (a minute) or
+// its worker's own shorter Timeout, so one still running five minutes
+// later belongs to an instance that is gone. River's own default, an
+// hour, would hold a webhook that was in flight at a crash for an hour.
+const RescueAfter = 5 * time.Minute
 
 // Queue inserts and works jobs.
 type Queue struct {
@@ -97,7 +109,14 @@ func New(ctx context.Context, c Config) (*Queue, error) {
 		// Completed jobs are kept a day, for the operator to look at.
 		CompletedJobRetentionPeriod: 24 * time.Hour,
 		JobTimeout:                  time.Minute,
+		RescueStuckJobsAfter:        c.RescueAfter,
 	}
+	if rc.RescueStuckJobsAfter <= 0 {
+		rc.RescueStuckJobsAfter = RescueAfter
+	}
+	// River wants JobTimeout within RescueAfter; only tests set a
+	// RescueAfter under a minute.
+	rc.JobTimeout = min(rc.JobTimeout, rc.RescueStuckJobsAfter)
 	if rc.RetryPolicy == nil {
 		rc.RetryPolicy = Backoff{}
 	}
