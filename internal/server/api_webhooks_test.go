@@ -41,13 +41,14 @@ func (c apiCall) endpoint(t testing.TB) apiEndpoint {
 }
 
 // withWebhookWorkers runs the webhook delivery jobs on a job queue over
-// the server's database for the test, retrying fast, so that a test event
-// or a resend reaches its receiver.
+// the server's database for the test, so that a test event or a resend
+// reaches its receiver; a failed attempt is retried an hour later (after
+// the test).
 func withWebhookWorkers(tb testing.TB) option {
 	return func(c *server.Config, db *store.DB) {
 		secret := c.Secret
 		d, err := events.NewDeliverer(events.DeliveryConfig{Store: db, Secret: secret, Sender: events.SenderConfig{AllowInsecure: true},
-			Schedule: []time.Duration{time.Hour}, Busy: 50 * time.Millisecond, Logger: c.Logger})
+			Schedule: []time.Duration{time.Hour, time.Hour, time.Hour}, Busy: 50 * time.Millisecond, Logger: c.Logger})
 		if err != nil {
 			tb.Fatal(err)
 		}
