@@ -1112,7 +1112,7 @@ func AdminOverview(p AdminOverviewPage) templ.Component {
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
 					}
-					templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 82, "</span> Nothing is sent to it until an operator enables it again.</p><ul class=\"mt-1.5 space-y-1\">")
+					templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 82, "</span> A disabled endpoint receives nothing until an operator enables it.</p><ul class=\"mt-1.5 space-y-1\">")
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
 					}
@@ -1289,9 +1289,9 @@ func AdminOverview(p AdminOverviewPage) templ.Component {
 // disabledWebhooksLine says how many endpoints Keyhold disabled.
 func disabledWebhooksLine(n int) string {
 	if n == 1 {
-		return "A webhook endpoint was disabled for failing."
+		return "Keyhold disabled a webhook endpoint."
 	}
-	return strconv.Itoa(n) + " webhook endpoints were disabled for failing."
+	return "Keyhold disabled " + strconv.Itoa(n) + " webhook endpoints."
 }
 
 // failedEventsLine is "3 Stripe events failed." (or "100+").

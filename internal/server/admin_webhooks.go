@@ -116,15 +116,21 @@ func (s *Server) renderAdminWebhook(c echo.Context, status int, p templates.Admi
 	if fillForm {
 		p.Form = templates.AdminWebhookForm{URL: e.URL, Description: e.Description, Events: e.Events, Enabled: e.Enabled}
 	}
-	// Resend is offered once per delivery, on its newest attempt (the log
-	// is newest first). On an older page the newest may be on a page
-	// before: Resend is offered there.
+	// Resend and the next retry are shown once per delivery, on its
+	// newest attempt (the log is newest first): an older attempt's retry
+	// was the attempt after it. On an older page the newest may be on a
+	// page before, which shows them.
 	seen := map[string]bool{}
 	for _, a := range as {
-		p.Attempts = append(p.Attempts, templates.AdminWebhookAttempt{ID: a.ID, DeliveryID: a.DeliveryID, EventID: a.EventID,
-			EventType: a.EventType, Attempt: a.Attempt, StartedAt: a.StartedAt, StatusCode: a.StatusCode, Error: a.Error,
-			Latency: a.Latency, Response: a.Response, NextRetryAt: a.NextRetryAt, Resend: e.Enabled && !seen[a.DeliveryID]})
+		newest := !seen[a.DeliveryID]
 		seen[a.DeliveryID] = true
+		row := templates.AdminWebhookAttempt{ID: a.ID, DeliveryID: a.DeliveryID, EventID: a.EventID,
+			EventType: a.EventType, Attempt: a.Attempt, StartedAt: a.StartedAt, StatusCode: a.StatusCode, Error: a.Error,
+			Latency: a.Latency, Response: a.Response, Resend: e.Enabled && newest}
+		if newest {
+			row.NextRetryAt = a.NextRetryAt
+		}
+		p.Attempts = append(p.Attempts, row)
 	}
 	return render(c, status, templates.AdminWebhook(p))
 }

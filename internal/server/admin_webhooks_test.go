@@ -321,7 +321,7 @@ func TestAdminWarnsOfDisabledWebhooks(t *testing.T) {
 	// As the delivery job does after five days of failures.
 	h.exec(`UPDATE webhook_endpoints SET enabled = ?, disabled_reason = ? WHERE id = ?`, false, events.DisabledFailing, failing.ID)
 	w := ops.mustPage("/admin").Doc.Find(`[data-testid="disabled-webhooks"]`)
-	if w.Length() != 1 || !strings.Contains(w.Text(), "disabled for failing") || !strings.Contains(w.Text(), "five days") {
+	if w.Length() != 1 || !strings.Contains(w.Text(), "Keyhold disabled a webhook endpoint") || !strings.Contains(w.Text(), "five days") {
 		t.Fatalf("warning %q", strings.Join(strings.Fields(w.Text()), " "))
 	}
 	if href, _ := w.Find(`a`).Attr("href"); href != "/admin/webhooks/"+failing.ID || w.Find(`a`).Length() != 1 {
