@@ -362,6 +362,30 @@ func TestAPIWebhookTestAndAttempts(t *testing.T) {
 		t.Errorf("attempt: %s", c.Body)
 	}
 
+	// A second test event: the log pages newest first.
+	if c := h.call("POST", "/v1/webhook_endpoints/"+e.ID+"/test", root, nil); c.Status != 202 {
+		t.Fatalf("second test: %d %s", c.Status, c.Body)
+	}
+	waitFor(t, 10*time.Second, "the second attempt in the log", func() bool {
+		c = h.call("GET", "/v1/webhook_endpoints/"+e.ID+"/attempts", root, nil)
+		return json.Unmarshal(c.Body, &log) == nil && len(log.Data) == 2
+	})
+	var paged struct {
+		Data []struct {
+			ID         string
+			DeliveryID string `json:"delivery_id"`
+		}
+		HasMore bool `json:"has_more"`
+	}
+	c = h.call("GET", "/v1/webhook_endpoints/"+e.ID+"/attempts?limit=1", root, nil)
+	if err := json.Unmarshal(c.Body, &paged); err != nil || len(paged.Data) != 1 || !paged.HasMore || paged.Data[0].DeliveryID == d.ID {
+		t.Fatalf("first page of the log: %s", c.Body)
+	}
+	c = h.call("GET", "/v1/webhook_endpoints/"+e.ID+"/attempts?limit=1&starting_after="+paged.Data[0].ID, root, nil)
+	if err := json.Unmarshal(c.Body, &paged); err != nil || len(paged.Data) != 1 || paged.HasMore || paged.Data[0].DeliveryID != d.ID {
+		t.Errorf("second page of the log: %s", c.Body)
+	}
+
 	h.call("PATCH", "/v1/webhook_endpoints/"+e.ID, root, map[string]any{"enabled": false})
 	if c := h.call("POST", "/v1/webhook_endpoints/"+e.ID+"/test", root, nil); c.Status != 422 || !strings.Contains(c.problem(t).Detail, "disabled") {
 		t.Errorf("test of a disabled endpoint: %d %s", c.Status, c.Body)
