@@ -18,6 +18,7 @@ const (
 	AdminTabEvents   = "events"
 	AdminTabAudit    = "audit"
 	AdminTabRootKeys = "root-keys"
+	AdminTabWebhooks = "webhooks"
 )
 
 // AdminPager is the position in a long list and the links to its neighbours,
@@ -74,6 +75,9 @@ type AdminOverviewPage struct {
 	// overview then says how to turn billing on (customers are only told
 	// that upgrades are not available yet).
 	BillingEnabled bool
+	// DisabledWebhooks are the outbound webhook endpoints Keyhold
+	// disabled itself (five days of failures, or 410 Gone).
+	DisabledWebhooks []AdminWebhookRow
 }
 
 // AdminAccountFilter is the accounts list's filter (query q, plan, status).
@@ -273,6 +277,7 @@ var adminTabs = []navItem{
 	{Key: AdminTabEvents, Label: "Webhook events", Href: "/admin/events"},
 	{Key: AdminTabAudit, Label: "Audit log", Href: "/admin/audit"},
 	{Key: AdminTabRootKeys, Label: "Root keys", Href: "/admin/root-keys"},
+	{Key: AdminTabWebhooks, Label: "Webhooks", Href: "/admin/webhooks"},
 }
 
 // adminAccountURL is the operator's page of an account.

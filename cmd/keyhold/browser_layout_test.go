@@ -54,14 +54,14 @@ func TestBrowserPhoneWidthAndCharts(t *testing.T) {
 		return st
 	}
 
-	br.Do("open the last console tab", chromedp.Navigate(a.URL+"/admin/audit"), chromedp.WaitVisible(chromedp.CSS(`[data-testid="admin-nav"]`)))
+	br.Do("open the last console tab", chromedp.Navigate(a.URL+"/admin/webhooks"), chromedp.WaitVisible(chromedp.CSS(`[data-testid="admin-nav"]`)))
 	for _, css := range []string{`[data-testid="admin-nav"]`, `[data-testid="nav"]`} {
 		st := row(css)
 		if !st.ActiveInView || st.ScrollLeft <= 0 {
-			t.Errorf("%s on /admin/audit: %+v, want the active (last) tab scrolled into view", css, st)
+			t.Errorf("%s on /admin/webhooks: %+v, want the active (last) tab scrolled into view", css, st)
 		}
 		if st.More != "start" {
-			t.Errorf("%s on /admin/audit marks %q, want start (the row is scrolled to its end)", css, st.More)
+			t.Errorf("%s on /admin/webhooks marks %q, want start (the row is scrolled to its end)", css, st.More)
 		}
 	}
 	br.Do("open the first console tab", chromedp.Navigate(a.URL+"/admin"), chromedp.WaitVisible(chromedp.CSS(`[data-testid="admin-nav"]`)))

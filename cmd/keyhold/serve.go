@@ -12,6 +12,7 @@ import (
 
 	"github.com/keyhold/keyhold/internal/auth"
 	"github.com/keyhold/keyhold/internal/config"
+	"github.com/keyhold/keyhold/internal/events"
 	"github.com/keyhold/keyhold/internal/keys"
 	"github.com/keyhold/keyhold/internal/notices"
 	"github.com/keyhold/keyhold/internal/rootkey"
@@ -200,6 +201,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
+	webhookSvc, err := events.NewService(events.Config{Store: db, Secret: sec, AllowInsecure: cfg.WebhooksAllowInsecure})
+	if err != nil {
+		return err
+	}
 	srv, err := server.New(server.Config{
 		Auth:           authSvc,
 		Keys:           keySvc,
@@ -208,6 +213,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		Plans:          catalog,
 		Verifier:       verifier,
 		Tokens:         tokenSvc,
+		Webhooks:       webhookSvc,
 		Reads:          db,
 		Notices:        noticeSvc,
 		APIStore:       db,

@@ -28,6 +28,7 @@ import (
 	"github.com/keyhold/keyhold/internal/audit"
 	"github.com/keyhold/keyhold/internal/auth"
 	"github.com/keyhold/keyhold/internal/billing"
+	"github.com/keyhold/keyhold/internal/events"
 	"github.com/keyhold/keyhold/internal/idempotency"
 	"github.com/keyhold/keyhold/internal/keys"
 	"github.com/keyhold/keyhold/internal/overview"
@@ -59,6 +60,8 @@ type Config struct {
 	Reads    *overview.Service
 	Plans    *plans.Catalog
 	Verifier *verify.Verifier
+	// Webhooks manages the outbound webhook endpoints.
+	Webhooks *events.Service
 	// Store keeps the first answer to each Idempotency-Key, and serves
 	// the lists and lookups the services do not.
 	Store  Store
@@ -93,6 +96,7 @@ type API struct {
 	reads    *overview.Service
 	plans    *plans.Catalog
 	verifier *verify.Verifier
+	webhooks *events.Service
 	store    Store
 	log      *slog.Logger
 	now      func() time.Time
@@ -107,8 +111,8 @@ const permissionKey = "permission"
 // Mount builds the API's operations on e and returns it.
 func Mount(e *echo.Echo, c Config) (*API, error) {
 	if c.RootKeys == nil || c.Auth == nil || c.Keys == nil || c.Team == nil || c.Billing == nil || c.Reads == nil || c.Plans == nil ||
-		c.Verifier == nil || c.Store == nil || c.Logger == nil || c.BaseURL == nil || len(c.Secret) < 32 {
-		return nil, errors.New("api: RootKeys, Auth, Keys, Team, Billing, Reads, Plans, Verifier, Store, Logger, BaseURL and a 32-byte Secret are required")
+		c.Verifier == nil || c.Webhooks == nil || c.Store == nil || c.Logger == nil || c.BaseURL == nil || len(c.Secret) < 32 {
+		return nil, errors.New("api: RootKeys, Auth, Keys, Team, Billing, Reads, Plans, Verifier, Webhooks, Store, Logger, BaseURL and a 32-byte Secret are required")
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -120,7 +124,7 @@ func Mount(e *echo.Echo, c Config) (*API, error) {
 		c.Burst = DefaultBurst
 	}
 	a := &API{rootKeys: c.RootKeys, auth: c.Auth, keys: c.Keys, team: c.Team, billing: c.Billing, reads: c.Reads,
-		plans: c.Plans, verifier: c.Verifier, store: c.Store, log: c.Logger, now: c.Now,
+		plans: c.Plans, verifier: c.Verifier, webhooks: c.Webhooks, store: c.Store, log: c.Logger, now: c.Now,
 		limiter: verify.NewKeyedLimiter(int64(c.Rate), int64(c.Burst))}
 	aead, err := newAEAD(c.Secret)
 	if err != nil {
@@ -134,6 +138,7 @@ func Mount(e *echo.Echo, c Config) (*API, error) {
 	a.registerKeys()
 	a.registerUsage()
 	a.registerAudit()
+	a.registerWebhooks()
 	a.describeVerify() // served by the server's own handler; only described here
 	a.describeTokens() // likewise
 	return a, nil
@@ -160,6 +165,7 @@ func config(base *url.URL) huma.Config {
 		{Name: "Keys", Description: "API keys of an account: the secret is shown once, when a key is made or rotated."},
 		{Name: "Usage", Description: "Verifications counted by outcome, by day or hour."},
 		{Name: "Audit", Description: "Every change, by whom: a user, a root key or the system."},
+		{Name: "Webhook endpoints", Description: "Where Keyhold sends events (a key revoked, a plan changed, a quota nearly used), signed with Standard Webhooks; the secret is shown once, when an endpoint is made or its secret rolled."},
 		{Name: "Verify", Description: "What your API calls for each request it receives; authenticated by the API key itself, not a root key."},
 	}
 	c.Components.SecuritySchemes = map[string]*huma.SecurityScheme{

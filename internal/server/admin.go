@@ -16,6 +16,7 @@ import (
 	"github.com/keyhold/keyhold/internal/audit"
 	"github.com/keyhold/keyhold/internal/auth"
 	"github.com/keyhold/keyhold/internal/billing"
+	"github.com/keyhold/keyhold/internal/events"
 	"github.com/keyhold/keyhold/internal/keys"
 	"github.com/keyhold/keyhold/internal/quota"
 	"github.com/keyhold/keyhold/templates"
@@ -171,6 +172,17 @@ func (s *Server) handleAdminOverview(c echo.Context) error {
 		p.WrongVersionEvents++
 		if !slices.Contains(p.WrongVersions, e.APIVersion) {
 			p.WrongVersions = append(p.WrongVersions, e.APIVersion)
+		}
+	}
+	// Endpoints Keyhold turned off itself need the operator; one an
+	// operator turned off does not.
+	hooks, err := s.webhooks.Endpoints(ctx, events.Page{Limit: adminWebhookLimit})
+	if err != nil {
+		return err
+	}
+	for _, e := range hooks {
+		if !e.Enabled && (e.DisabledReason == events.DisabledFailing || e.DisabledReason == events.DisabledGone) {
+			p.DisabledWebhooks = append(p.DisabledWebhooks, adminWebhookRow(e))
 		}
 	}
 	for _, d := range days {

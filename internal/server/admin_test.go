@@ -13,6 +13,7 @@ import (
 
 	"github.com/keyhold/keyhold/internal/audit"
 	"github.com/keyhold/keyhold/internal/billing"
+	"github.com/keyhold/keyhold/internal/events"
 	"github.com/keyhold/keyhold/internal/keys"
 )
 
@@ -49,6 +50,9 @@ var adminRoutes = []struct{ method, path string }{
 	{"POST", "/admin/accounts/ID/suspend"}, {"POST", "/admin/keys/KEY/revoke"},
 	{"GET", "/admin/users/ID"}, {"POST", "/admin/users/ID/promote"}, {"POST", "/admin/users/ID/demote"}, {"POST", "/admin/users/ID/reset-link"},
 	{"GET", "/admin/root-keys"}, {"POST", "/admin/root-keys"}, {"POST", "/admin/root-keys/ID/revoke"},
+	{"GET", "/admin/webhooks"}, {"POST", "/admin/webhooks"}, {"GET", "/admin/webhooks/WH"}, {"POST", "/admin/webhooks/WH"},
+	{"POST", "/admin/webhooks/WH/enable"}, {"POST", "/admin/webhooks/WH/disable"}, {"POST", "/admin/webhooks/WH/roll-secret"},
+	{"POST", "/admin/webhooks/WH/test"}, {"POST", "/admin/webhooks/WH/delete"}, {"POST", "/admin/webhooks/WH/deliveries/DLV/resend"},
 }
 
 func TestAdminIsNotFoundForOthers(t *testing.T) {
@@ -57,15 +61,20 @@ func TestAdminIsNotFoundForOthers(t *testing.T) {
 	b.MustSignup("ada@example.com")
 	id := accountID(t, h, "ada@example.com")
 	keyID, _ := b.MustCreateKey("prod", nil)
+	wh, _, err := h.Webhooks.CreateEndpoint(context.Background(), audit.Actor{}, events.EndpointInput{URL: "https://example.com/hook", Enabled: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	params := strings.NewReplacer("ID", id, "KEY", keyID, "WH", wh.ID, "DLV", "dlv_1")
 	tok, _ := b.Get("/account").Doc.Find(`form[action="/account/password"] input[name="_csrf"]`).Attr("value")
 	anon := h.Browser()
 	for _, r := range adminRoutes {
-		path := strings.NewReplacer("ID", id, "KEY", keyID).Replace(r.path)
+		path := params.Replace(r.path)
 		var p *page
 		if r.method == "GET" {
 			p = b.Get(path)
 		} else {
-			p = b.Post(path, url.Values{"_csrf": {tok}, "plan": {"business"}, "quota": {"1000000"}})
+			p = b.Post(path, url.Values{"_csrf": {tok}, "plan": {"business"}, "quota": {"1000000"}, "url": {"https://example.com/mine"}, "enabled": {"true"}})
 		}
 		if p.StatusCode != http.StatusNotFound {
 			t.Errorf("%s %s as a developer: %d, want 404", r.method, path, p.StatusCode)
@@ -92,6 +101,9 @@ func TestAdminIsNotFoundForOthers(t *testing.T) {
 	if a, _ := h.Auth.Account(context.Background(), id); a.Suspended {
 		t.Error("a developer suspended themself")
 	}
+	if es, _ := h.Webhooks.Endpoints(context.Background(), events.Page{}); len(es) != 1 || es[0].URL != "https://example.com/hook" || !es[0].Enabled {
+		t.Errorf("a developer changed the webhook endpoints: %+v", es)
+	}
 	if b.Get("/dashboard").Doc.Find(`[data-testid="nav"] a[href="/admin"]`).Length() != 0 {
 		t.Error("a developer's navigation links to /admin")
 	}
@@ -101,7 +113,7 @@ func TestAdminIsNotFoundForOthers(t *testing.T) {
 	ops := h.MustAdmin("ops@example.com")
 	for _, r := range adminRoutes {
 		if r.method == "GET" {
-			ops.mustPage(strings.NewReplacer("ID", id, "KEY", keyID).Replace(r.path))
+			ops.mustPage(params.Replace(r.path))
 		}
 	}
 	if ops.mustPage("/dashboard").Doc.Find(`[data-testid="nav"] a[href="/admin"]`).Length() != 1 {

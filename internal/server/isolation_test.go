@@ -69,8 +69,10 @@ func isolationParams(path string, b *bravo) string {
 		id = b.viewer
 	case strings.HasPrefix(path, "/admin/events/"):
 		id = "evt_bravo"
+	case strings.HasPrefix(path, "/admin/webhooks/"):
+		id = "we_bravo" // endpoints are the instance's: only operators reach them
 	}
-	return strings.NewReplacer(":id", id, ":user_id", b.viewer, ":token", b.invitation, "*", "bravo.css").Replace(path)
+	return strings.NewReplacer(":id", id, ":delivery_id", "dlv_bravo", ":user_id", b.viewer, ":token", b.invitation, "*", "bravo.css").Replace(path)
 }
 
 // isolationAnswer is the status a member of A with role must get for a

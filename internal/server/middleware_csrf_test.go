@@ -1,12 +1,15 @@
 package server_test
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"sort"
 	"strings"
 	"testing"
 
+	"github.com/keyhold/keyhold/internal/audit"
+	"github.com/keyhold/keyhold/internal/events"
 	"github.com/keyhold/keyhold/internal/server"
 )
 
@@ -139,15 +142,20 @@ func keysOf(m map[string]*http.Cookie) []string {
 // other route, present or future, must answer 403 to a POST without a
 // token (TestCSRFOnEveryStateChangingRoute).
 var notCookieAuthenticated = map[string]string{
-	"POST /v1/verify":            "the API: the key in the body or header is the credential, cookies are ignored",
-	"POST /v1/tokens":            "the API: the key in the body or header is the credential, cookies are ignored",
-	"POST /webhooks/stripe":      "Stripe's signature is the credential; Stripe cannot hold a CSRF token",
-	"POST /v1/accounts":          "the management API: the root key in Authorization is the credential, cookies are ignored",
-	"PATCH /v1/accounts/:id":     "the management API: the root key in Authorization is the credential, cookies are ignored",
-	"POST /v1/accounts/:id/keys": "the management API: the root key in Authorization is the credential, cookies are ignored",
-	"PATCH /v1/keys/:id":         "the management API: the root key in Authorization is the credential, cookies are ignored",
-	"POST /v1/keys/:id/revoke":   "the management API: the root key in Authorization is the credential, cookies are ignored",
-	"POST /v1/keys/:id/rotate":   "the management API: the root key in Authorization is the credential, cookies are ignored",
+	"POST /v1/verify":                            "the API: the key in the body or header is the credential, cookies are ignored",
+	"POST /v1/tokens":                            "the API: the key in the body or header is the credential, cookies are ignored",
+	"POST /webhooks/stripe":                      "Stripe's signature is the credential; Stripe cannot hold a CSRF token",
+	"POST /v1/accounts":                          "the management API: the root key in Authorization is the credential, cookies are ignored",
+	"PATCH /v1/accounts/:id":                     "the management API: the root key in Authorization is the credential, cookies are ignored",
+	"POST /v1/accounts/:id/keys":                 "the management API: the root key in Authorization is the credential, cookies are ignored",
+	"PATCH /v1/keys/:id":                         "the management API: the root key in Authorization is the credential, cookies are ignored",
+	"POST /v1/keys/:id/revoke":                   "the management API: the root key in Authorization is the credential, cookies are ignored",
+	"POST /v1/keys/:id/rotate":                   "the management API: the root key in Authorization is the credential, cookies are ignored",
+	"POST /v1/webhook_endpoints":                 "the management API: the root key in Authorization is the credential, cookies are ignored",
+	"PATCH /v1/webhook_endpoints/:id":            "the management API: the root key in Authorization is the credential, cookies are ignored",
+	"DELETE /v1/webhook_endpoints/:id":           "the management API: the root key in Authorization is the credential, cookies are ignored",
+	"POST /v1/webhook_endpoints/:id/roll_secret": "the management API: the root key in Authorization is the credential, cookies are ignored",
+	"POST /v1/webhook_endpoints/:id/test":        "the management API: the root key in Authorization is the credential, cookies are ignored",
 }
 
 // TestCSRFOnEveryStateChangingRoute takes the route table from the server
@@ -165,12 +173,17 @@ func TestCSRFOnEveryStateChangingRoute(t *testing.T) {
 	keyID, _ := dev.MustCreateKey("prod", nil)
 	ops := h.MustAdmin("ops@example.com")
 	adaID := accountID(t, h, "ada@example.com")
+	wh, _, err := h.Webhooks.CreateEndpoint(context.Background(), audit.Actor{}, events.EndpointInput{URL: "https://example.com/hook", Enabled: true})
+	if err != nil {
+		t.Fatal(err)
+	}
 	params := strings.NewReplacer(":id", keyID, ":token", "some-token", ":user_id", adaID)
 	adminParams := map[string]*strings.Replacer{
 		"/admin/accounts/": strings.NewReplacer(":id", adaID),
 		"/admin/users/":    strings.NewReplacer(":id", adaID),
 		"/admin/keys/":     params,
 		"/admin/events/":   strings.NewReplacer(":id", "evt_1"),
+		"/admin/webhooks/": strings.NewReplacer(":id", wh.ID, ":delivery_id", "dlv_1"),
 	}
 
 	seen := map[string]bool{}
@@ -232,6 +245,9 @@ func TestCSRFOnEveryStateChangingRoute(t *testing.T) {
 	// Nothing the refused requests asked for happened.
 	if k, err := lookupKey(h, keyID); err != nil || k.RevokedAt != nil || k.Name != "prod" || k.QuotaOverride != nil {
 		t.Errorf("a refused request changed the key: %+v, %v", k, err)
+	}
+	if e, err := h.Webhooks.Endpoint(context.Background(), wh.ID); err != nil || !e.Enabled || e.URL != "https://example.com/hook" {
+		t.Errorf("a refused request changed the webhook endpoint: %+v, %v", e, err)
 	}
 	if p := dev.Get("/dashboard"); p.StatusCode != http.StatusOK {
 		t.Errorf("a refused request ended the session: %d", p.StatusCode)

@@ -22,6 +22,7 @@ import (
 	"github.com/keyhold/keyhold/internal/api"
 	"github.com/keyhold/keyhold/internal/auth"
 	"github.com/keyhold/keyhold/internal/billing"
+	"github.com/keyhold/keyhold/internal/events"
 	"github.com/keyhold/keyhold/internal/keys"
 	"github.com/keyhold/keyhold/internal/notices"
 	"github.com/keyhold/keyhold/internal/overview"
@@ -46,6 +47,9 @@ type Config struct {
 	Billing *billing.Service
 	// Verifier answers /v1/verify; the pages take its live quota counts.
 	Verifier *verify.Verifier
+	// Webhooks manages the outbound webhook endpoints
+	// (/admin/webhooks and /v1/webhook_endpoints).
+	Webhooks *events.Service
 	// Tokens issues the JWTs of /v1/tokens and serves the JWKS.
 	Tokens *tokens.Service
 	// Reads are the read side's queries (the store), behind the pages
@@ -90,6 +94,7 @@ type Server struct {
 	billing     *billing.Service
 	verifier    *verify.Verifier
 	tokens      *tokens.Service
+	webhooks    *events.Service
 	overview    *overview.Service
 	notices     *notices.Service
 	verifyCount codeCounters // verifications by outcome code
@@ -109,8 +114,8 @@ type Server struct {
 
 // New builds a Server and its routes.
 func New(c Config) (*Server, error) {
-	if c.Auth == nil || c.Keys == nil || c.Team == nil || c.RootKeys == nil || c.Plans == nil || c.Verifier == nil || c.Tokens == nil || c.Reads == nil || c.Notices == nil || c.APIStore == nil || c.Billing == nil || c.Logger == nil || c.BaseURL == nil || len(c.Secret) < 32 {
-		return nil, errors.New("server: Auth, Keys, Team, RootKeys, Plans, Verifier, Tokens, Reads, Notices, APIStore, Billing, Logger, BaseURL and a 32-byte Secret are required")
+	if c.Auth == nil || c.Keys == nil || c.Team == nil || c.RootKeys == nil || c.Plans == nil || c.Verifier == nil || c.Tokens == nil || c.Webhooks == nil || c.Notices == nil || c.Reads == nil || c.APIStore == nil || c.Billing == nil || c.Logger == nil || c.BaseURL == nil || len(c.Secret) < 32 {
+		return nil, errors.New("server: Auth, Keys, Team, RootKeys, Plans, Verifier, Tokens, Webhooks, Notices, Reads, APIStore, Billing, Logger, BaseURL and a 32-byte Secret are required")
 	}
 	reads, err := overview.New(overview.Config{Store: c.Reads, Plans: c.Plans, Live: c.Verifier})
 	if err != nil {
@@ -131,6 +136,7 @@ func New(c Config) (*Server, error) {
 		plans:    c.Plans,
 		verifier: c.Verifier,
 		tokens:   c.Tokens,
+		webhooks: c.Webhooks,
 		overview: reads,
 		notices:  c.Notices,
 		billing:  c.Billing,
@@ -154,7 +160,7 @@ func New(c Config) (*Server, error) {
 	s.echo.IPExtractor = ipExtractor(c.TrustedProxies)
 	s.routes()
 	if _, err := api.Mount(s.echo, api.Config{RootKeys: c.RootKeys, Auth: c.Auth, Keys: c.Keys, Team: c.Team, Billing: c.Billing,
-		Reads: reads, Plans: c.Plans, Verifier: c.Verifier, Store: c.APIStore, Logger: c.Logger, BaseURL: c.BaseURL, Secret: c.Secret,
+		Reads: reads, Plans: c.Plans, Verifier: c.Verifier, Webhooks: c.Webhooks, Store: c.APIStore, Logger: c.Logger, BaseURL: c.BaseURL, Secret: c.Secret,
 		Rate: c.APIRate, Burst: c.APIBurst}); err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}

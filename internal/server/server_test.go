@@ -21,6 +21,7 @@ import (
 
 	"github.com/keyhold/keyhold/internal/auth"
 	"github.com/keyhold/keyhold/internal/billing"
+	"github.com/keyhold/keyhold/internal/events"
 	"github.com/keyhold/keyhold/internal/keys"
 	"github.com/keyhold/keyhold/internal/notices"
 	"github.com/keyhold/keyhold/internal/plans"
@@ -49,6 +50,7 @@ type harness struct {
 	Verifier *verify.Verifier
 	Billing  *billing.Service
 	Tokens   *tokens.Service
+	Webhooks *events.Service
 	// Registry is the server's metrics registry, for tests that count
 	// series; Handler serves requests in process, for tests that send
 	// thousands.
@@ -169,8 +171,14 @@ func serverOn(tb testing.TB, db *store.DB, opts ...option) *harness {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	// Insecure URLs are allowed: the tests' receivers are httptest
+	// servers on loopback.
+	webhookSvc, err := events.NewService(events.Config{Store: db, Secret: secret, AllowInsecure: true})
+	if err != nil {
+		tb.Fatal(err)
+	}
 	logs := &testenv.LogBuffer{}
-	cfg := server.Config{Tokens: tokenSvc, Notices: noticeSvc,
+	cfg := server.Config{Tokens: tokenSvc, Notices: noticeSvc, Webhooks: webhookSvc,
 		Auth: svc, Keys: keySvc, Team: teamSvc, RootKeys: rootKeySvc, Plans: catalog, Verifier: verifier, Reads: db, APIStore: db, Billing: billingSvc, Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		BaseURL: base, Secret: secret, Ready: db.Ping, Registry: prometheus.NewRegistry(),
 	}
@@ -183,7 +191,7 @@ func serverOn(tb testing.TB, db *store.DB, opts ...option) *harness {
 	}
 	ts := httptest.NewServer(srv)
 	tb.Cleanup(ts.Close)
-	return &harness{t: tb, URL: ts.URL, DB: db, log: logs, Auth: cfg.Auth, Keys: cfg.Keys, Team: cfg.Team, RootKeys: cfg.RootKeys, Verifier: cfg.Verifier, Billing: cfg.Billing, Tokens: cfg.Tokens,
+	return &harness{t: tb, URL: ts.URL, DB: db, log: logs, Auth: cfg.Auth, Keys: cfg.Keys, Team: cfg.Team, RootKeys: cfg.RootKeys, Verifier: cfg.Verifier, Billing: cfg.Billing, Tokens: cfg.Tokens, Webhooks: cfg.Webhooks,
 		Registry: cfg.Registry, Handler: srv}
 }
 

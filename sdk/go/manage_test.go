@@ -29,7 +29,7 @@ func rootKey(t *testing.T, perms ...string) string {
 	return strings.TrimSpace(string(out))
 }
 
-var allPermissions = []string{"accounts.read", "accounts.write", "keys.read", "keys.write", "usage.read", "audit.read"}
+var allPermissions = []string{"accounts.read", "accounts.write", "keys.read", "keys.write", "usage.read", "audit.read", "webhooks.write"}
 
 // TestManagement: an integration's whole round through the SDK against a
 // real Keyhold: make an account and a key, verify it, list, change,
