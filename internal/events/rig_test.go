@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -175,22 +174,7 @@ func count(t testing.TB, db *store.DB, query string, args ...any) int {
 }
 
 // q rewrites ? placeholders for PostgreSQL.
-func q(db *store.DB, query string) string {
-	if !db.Postgres() {
-		return query
-	}
-	out, n := []byte{}, 0
-	for i := 0; i < len(query); i++ {
-		if query[i] == '?' {
-			n++
-			out = append(out, '$')
-			out = append(out, strconv.Itoa(n)...)
-			continue
-		}
-		out = append(out, query[i])
-	}
-	return string(out)
-}
+func q(db *store.DB, query string) string { return storetest.Rebind(db, query) }
 
 // request is one request a receiver got.
 type request struct {

@@ -68,8 +68,16 @@ type fixture struct {
 }
 
 func newFixture(t *testing.T) *fixture {
+	return newFixtureOn(t, storetest.Open(t, "sqlite://"+filepath.Join(t.TempDir(), "k.db")))
+}
+
+// q is query with its ? placeholders as the fixture's database wants them.
+func (f *fixture) q(query string) string { return storetest.Rebind(f.db, query) }
+
+// newFixtureOn is newFixture on db.
+func newFixtureOn(t *testing.T, db *store.DB) *fixture {
 	ctx := context.Background()
-	f := &fixture{t: t, db: storetest.Open(t, "sqlite://"+filepath.Join(t.TempDir(), "k.db")), out: &outbox{},
+	f := &fixture{t: t, db: db, out: &outbox{},
 		now: time.Date(2026, 12, 10, 12, 0, 0, 0, time.UTC), emailsOf: map[string]string{}}
 	f.db.SetOutbox(f.out)
 	mk := func(email string) string {
@@ -89,7 +97,7 @@ func newFixture(t *testing.T) *fixture {
 	f.admin = mk("admin@example.com")
 	dev := mk("dev@example.com")
 	for id, role := range map[string]team.Role{f.admin: team.Admin, dev: team.Developer} {
-		if _, err := f.db.SQL().Exec(`INSERT INTO memberships (account_id, user_id, role, created_at) VALUES (?, ?, ?, ?)`, f.account, id, string(role), f.now); err != nil {
+		if _, err := f.db.SQL().Exec(f.q(`INSERT INTO memberships (account_id, user_id, role, created_at) VALUES (?, ?, ?, ?)`), f.account, id, string(role), f.now); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -182,7 +190,11 @@ func TestRecordThresholdOnceWithMailToOwnersAndAdmins(t *testing.T) {
 }
 
 func TestExpiryNoticesOnceAndPreferences(t *testing.T) {
-	f := newFixture(t)
+	t.Run("SQLite", func(t *testing.T) { testExpiryNotices(t, newFixture(t)) })
+	t.Run("PostgreSQL", func(t *testing.T) { testExpiryNotices(t, newFixtureOn(t, storetest.New(t, storetest.Postgres))) })
+}
+
+func testExpiryNotices(t *testing.T, f *fixture) {
 	ctx := context.Background()
 	in3 := f.now.Add(3 * 24 * time.Hour)
 	in12h := f.now.Add(12 * time.Hour)
@@ -225,7 +237,7 @@ func TestExpiryNoticesOnceAndPreferences(t *testing.T) {
 	}
 	// One key.expiring event per notice, mail or not.
 	var events int
-	if err := f.db.SQL().QueryRow(`SELECT COUNT(*) FROM events WHERE type = 'key.expiring' AND data LIKE ?`, `%"days":7%`).Scan(&events); err != nil || events != 1 {
+	if err := f.db.SQL().QueryRow(f.q(`SELECT COUNT(*) FROM events WHERE type = 'key.expiring' AND data LIKE ?`), `%"days":7%`).Scan(&events); err != nil || events != 1 {
 		t.Errorf("%d key.expiring events with days 7 (%v), want 1", events, err)
 	}
 	// Two days on, "week" is within a day of its expiry: its 1-day notice.

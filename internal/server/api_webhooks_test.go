@@ -107,8 +107,9 @@ func newReceiver(t testing.TB) *receiver {
 // TestAPIWebhookEndpoints: the whole life of an endpoint through the API:
 // create (secret once), list, get (no secret), update, roll (a new
 // secret), delete; and the writes audited with the root key as actor.
-func TestAPIWebhookEndpoints(t *testing.T) {
-	h := MustServer(t)
+func TestAPIWebhookEndpoints(t *testing.T) { onBoth(t, testAPIWebhookEndpoints) }
+
+func testAPIWebhookEndpoints(t *testing.T, h *harness) {
 	root := h.mustRootKey("webhooks.write")
 
 	c := h.call("POST", "/v1/webhook_endpoints", root, map[string]any{"url": "https://example.com/hooks",
@@ -316,7 +317,10 @@ func TestAPIWebhookIdempotency(t *testing.T) {
 // receiver on loopback, and its attempt is in the log; a disabled endpoint
 // refuses a test (422).
 func TestAPIWebhookTestAndAttempts(t *testing.T) {
-	h := MustServer(t, withWebhookWorkers(t))
+	onBoth(t, testAPIWebhookTestAndAttempts, withWebhookWorkers(t))
+}
+
+func testAPIWebhookTestAndAttempts(t *testing.T, h *harness) {
 	root := h.mustRootKey("webhooks.write")
 	rcv := newReceiver(t)
 	e := h.call("POST", "/v1/webhook_endpoints", root, map[string]any{"url": rcv.URL + "/hook", "events": []string{"key.revoked"}}).endpoint(t)

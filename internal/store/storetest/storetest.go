@@ -14,6 +14,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -160,4 +161,23 @@ func sqliteTemplate() ([]byte, error) {
 		return nil, fmt.Errorf("template database: %w", err)
 	}
 	return data, nil
+}
+
+// Rebind rewrites the ? placeholders of a test's raw query for db: as they
+// are on SQLite, $1, $2, … on PostgreSQL.
+func Rebind(db *store.DB, query string) string {
+	if !db.Postgres() {
+		return query
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range query {
+		if r == '?' {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
