@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os/exec"
-	"strings"
 
 	keyhold "github.com/keyhold/keyhold/sdk/go"
 )
@@ -60,19 +58,10 @@ func Example_tokenExchange() {
 	// may write: false
 }
 
-// exampleRootKey makes a root key with perms with keyhold admin
-// create-root-key on the test Keyhold, as an operator does once; "" when
-// that fails, which the example then prints as a 401.
+// exampleRootKey makes a root key with perms on the test Keyhold, as an
+// operator does once with keyhold admin create-root-key; "" when that
+// fails, which the example then prints as a 401.
 func exampleRootKey(perms ...string) string {
-	args := []string{"admin", "create-root-key", "--name", "example"}
-	for _, p := range perms {
-		args = append(args, "--permission", p)
-	}
-	cmd := exec.Command(keyholdBin, args...)
-	cmd.Env = keyholdEnv
-	out, err := cmd.Output()
-	if err != nil {
-		return ""
-	}
-	return strings.TrimSpace(string(out))
+	k, _ := makeRootKey("example", perms...)
+	return k
 }

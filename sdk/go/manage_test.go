@@ -3,6 +3,7 @@ package keyhold_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"os/exec"
 	"strings"
@@ -16,7 +17,16 @@ import (
 // which prints only the key.
 func rootKey(t *testing.T, perms ...string) string {
 	t.Helper()
-	args := []string{"admin", "create-root-key", "--name", "sdk test"}
+	k, err := makeRootKey("sdk test", perms...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// makeRootKey runs keyhold admin create-root-key on the test Keyhold.
+func makeRootKey(name string, perms ...string) (string, error) {
+	args := []string{"admin", "create-root-key", "--name", name}
 	for _, p := range perms {
 		args = append(args, "--permission", p)
 	}
@@ -24,9 +34,9 @@ func rootKey(t *testing.T, perms ...string) string {
 	cmd.Env = keyholdEnv
 	out, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("keyhold admin create-root-key: %v", err)
+		return "", fmt.Errorf("keyhold admin create-root-key: %w", err)
 	}
-	return strings.TrimSpace(string(out))
+	return strings.TrimSpace(string(out)), nil
 }
 
 var allPermissions = []string{"accounts.read", "accounts.write", "keys.read", "keys.write", "usage.read", "audit.read", "webhooks.write"}
