@@ -68,11 +68,7 @@ func (db *DB) outboxTx(tx *gorm.DB) (*sql.Tx, error) {
 	if db.outbox == nil {
 		return nil, errors.New("store: mail to queue, but no outbox")
 	}
-	stx, ok := tx.Statement.ConnPool.(*sql.Tx)
-	if !ok {
-		return nil, fmt.Errorf("store: queue mail: not in a database/sql transaction (%T)", tx.Statement.ConnPool)
-	}
-	return stx, nil
+	return sqlTx(tx)
 }
 
 // SaveEmailToken implements auth.EmailStore.
