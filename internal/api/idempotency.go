@@ -3,9 +3,7 @@ package api
 import (
 	"bytes"
 	"context"
-	"crypto/aes"
 	"crypto/cipher"
-	"crypto/hkdf"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -211,13 +209,5 @@ func (m *idempotencyState) open(kept []byte, rootKeyID, key string) ([]byte, err
 
 // newAEAD is AES-256-GCM under a key derived from the instance secret.
 func newAEAD(secret []byte) (cipher.AEAD, error) {
-	k, err := hkdf.Key(sha256.New, secret, nil, "keyhold api idempotency v1", 32)
-	if err != nil {
-		return nil, err
-	}
-	block, err := aes.NewCipher(k)
-	if err != nil {
-		return nil, err
-	}
-	return cipher.NewGCM(block)
+	return keyhold.SecretAEAD(secret, "keyhold api idempotency v1")
 }

@@ -1,14 +1,13 @@
 package events
 
 import (
-	"crypto/aes"
 	"crypto/cipher"
-	"crypto/hkdf"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
+
+	"github.com/keyhold/keyhold/internal/keyhold"
 )
 
 // sealInfo is the HKDF info string of the key that seals endpoint secrets:
@@ -26,15 +25,7 @@ func newSealer(secret []byte) (*sealer, error) {
 	if len(secret) < 32 {
 		return nil, errors.New("events: the instance secret must be at least 32 bytes")
 	}
-	k, err := hkdf.Key(sha256.New, secret, nil, sealInfo, 32)
-	if err != nil {
-		return nil, fmt.Errorf("events: derive key: %w", err)
-	}
-	block, err := aes.NewCipher(k)
-	if err != nil {
-		return nil, fmt.Errorf("events: %w", err)
-	}
-	aead, err := cipher.NewGCM(block)
+	aead, err := keyhold.SecretAEAD(secret, sealInfo)
 	if err != nil {
 		return nil, fmt.Errorf("events: %w", err)
 	}

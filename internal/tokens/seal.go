@@ -1,15 +1,14 @@
 package tokens
 
 import (
-	"crypto/aes"
 	"crypto/cipher"
 	"crypto/ecdsa"
-	"crypto/hkdf"
 	"crypto/rand"
-	"crypto/sha256"
 	"crypto/x509"
 	"errors"
 	"fmt"
+
+	"github.com/keyhold/keyhold/internal/keyhold"
 )
 
 // sealInfo is the HKDF info string of the key that seals signing keys:
@@ -20,15 +19,11 @@ const sealInfo = "keyhold tokens: signing key encryption v1"
 // newSealer returns the AEAD that seals private signing keys, derived from
 // the instance secret.
 func newSealer(secret []byte) (cipher.AEAD, error) {
-	k, err := hkdf.Key(sha256.New, secret, nil, sealInfo, 32)
-	if err != nil {
-		return nil, fmt.Errorf("tokens: derive key: %w", err)
-	}
-	block, err := aes.NewCipher(k)
+	aead, err := keyhold.SecretAEAD(secret, sealInfo)
 	if err != nil {
 		return nil, fmt.Errorf("tokens: %w", err)
 	}
-	return cipher.NewGCM(block)
+	return aead, nil
 }
 
 // seal encrypts priv for storage: a random nonce, then the AES-GCM
