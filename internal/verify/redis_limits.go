@@ -67,6 +67,7 @@ const (
 // and a call Redis applied without answering are accounted).
 type RedisLimits struct {
 	conn     *Redis
+	pipe     redis.Scripter
 	seed     func(ctx context.Context, keyID string, windowStart time.Time) (int64, error)
 	id       any // this instance's field in each window's hash of units by instance (a string, boxed once: one allocation less per call)
 	local    MemoryLimits
@@ -88,7 +89,11 @@ func NewRedisLimits(conn *Redis, seed func(ctx context.Context, keyID string, wi
 	if conn == nil || seed == nil {
 		return nil, errors.New("verify: redis limits need a connection and a seed")
 	}
-	r := &RedisLimits{conn: conn, seed: seed, id: any(randomName()), owing: map[*keyState]*Entry{}}
+	ap, err := conn.rdb.AutoPipeline()
+	if err != nil {
+		return nil, err
+	}
+	r := &RedisLimits{conn: conn, pipe: ap, seed: seed, id: any(randomName()), owing: map[*keyState]*Entry{}}
 	r.reconciled.Store(conn.recovery.Load()) // nothing counted alone before now
 	conn.whenBack(r.reconcileOwing)
 	return r, nil
@@ -252,7 +257,7 @@ func (r *RedisLimits) script(ctx context.Context, e *Entry, w Window, cost int64
 	if mode != modeCall {
 		args = append(args, floor, mine, owed, unflushed)
 	}
-	return takeScript.Run(ctx, r.conn.rdb, keys, args...).Int64Slice()
+	return takeScript.Run(ctx, r.pipe, keys, args...).Int64Slice()
 }
 
 // decide turns the script's answer into a Decision (ErrStale for a
