@@ -39,7 +39,10 @@ func DialRedis(url string, log *slog.Logger) (*Redis, error) {
 	opt.DialTimeout = 250 * time.Millisecond
 	opt.ReadTimeout = 250 * time.Millisecond
 	opt.WriteTimeout = 250 * time.Millisecond
-	opt.MaxRetries = 0 // we fall back instead
+	// No retries (go-redis reads 0 as its default of 3): a script call
+	// retried after a timeout may run twice, and the count be one too many
+	// with no error to put it right; we fall back instead.
+	opt.MaxRetries = -1
 	opt.DialerRetries = 1
 	opt.DialerRetryTimeout = 10 * time.Millisecond
 	opt.PoolSize = 128
