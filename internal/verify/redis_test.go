@@ -140,7 +140,9 @@ func sharedRateLimitIsNotDoubled(t *testing.T, redisURL string) {
 	}
 }
 
-func TestRevokeOnOneInstanceReachesTheOtherAtOnce(t *testing.T) { eachRedis(t, revokeOnOneInstanceReachesTheOtherAtOnce) }
+func TestRevokeOnOneInstanceReachesTheOtherAtOnce(t *testing.T) {
+	eachRedis(t, revokeOnOneInstanceReachesTheOtherAtOnce)
+}
 
 func revokeOnOneInstanceReachesTheOtherAtOnce(t *testing.T, redisURL string) {
 	f, a, b := twoInstances(t, redisURL)
@@ -164,7 +166,9 @@ func revokeOnOneInstanceReachesTheOtherAtOnce(t *testing.T, redisURL string) {
 	}
 }
 
-func TestPlanChangeOnOneInstanceReachesTheOther(t *testing.T) { eachRedis(t, planChangeOnOneInstanceReachesTheOther) }
+func TestPlanChangeOnOneInstanceReachesTheOther(t *testing.T) {
+	eachRedis(t, planChangeOnOneInstanceReachesTheOther)
+}
 
 func planChangeOnOneInstanceReachesTheOther(t *testing.T, redisURL string) {
 	f, a, b := twoInstances(t, redisURL)
