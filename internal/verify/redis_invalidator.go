@@ -114,11 +114,12 @@ func (r *RedisInvalidator) Announce(ctx context.Context, c Change) error {
 }
 
 // publish sends msg on the channel of changes. A cluster passes what one
-// master publishes on to every other, so any master that answers will do:
-// each is tried in turn.
+// node publishes on to every other, so any node that answers will do: the
+// one go-redis picks, then, should that one be away, each master in turn.
 func (r *RedisInvalidator) publish(ctx context.Context, msg string) error {
-	if r.conn.cluster == nil {
-		return r.conn.rdb.Publish(ctx, invalidateChannel, msg).Err()
+	err := r.conn.rdb.Publish(ctx, invalidateChannel, msg).Err()
+	if err == nil || r.conn.cluster == nil {
+		return err
 	}
 	masters, err := r.conn.masters(ctx)
 	if len(masters) == 0 {
