@@ -180,7 +180,8 @@ func startCluster(dir string) (*RedisClusterServer, error) {
 	if out, err := exec.CommandContext(ctx, cli, args...).CombinedOutput(); err != nil {
 		return c, fmt.Errorf("redis cluster: redis-cli --cluster create: %w: %s", err, strings.TrimSpace(string(out)))
 	}
-	return c, c.waitOK()
+	err = c.waitOK()
+	return c, err
 }
 
 // waitOK waits until every running node says cluster_state:ok and knows
