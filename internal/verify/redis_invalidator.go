@@ -221,9 +221,14 @@ func (r *RedisInvalidator) Generation(ctx context.Context, keyID string) int64 {
 // unreachable (the cache does not know which keys' changes it misses).
 func (r *RedisInvalidator) Degraded() bool { return r.conn.Degraded() }
 
+// secretsFields are the fields SecretsAdded reads, made once: the
+// variadic slice of a call through the UniversalClient interface escapes,
+// which would be an allocation per unknown key.
+var secretsFields = []string{"epoch", "n"}
+
 // SecretsAdded implements secretCounter: one HMGET.
 func (r *RedisInvalidator) SecretsAdded(ctx context.Context) (string, int64, error) {
-	vals, err := r.conn.rdb.HMGet(ctx, secretsKey, "epoch", "n").Result()
+	vals, err := r.conn.rdb.HMGet(ctx, secretsKey, secretsFields...).Result()
 	if err != nil {
 		r.fail(err, secretsKey)
 		return "", 0, fmt.Errorf("verify: secrets added: %w", err)
