@@ -310,13 +310,17 @@ func monthBounds(now time.Time) (start, end time.Time) {
 }
 
 // TestScaleOutShared runs two instances that share PostgreSQL and Redis,
-// with a quota of 50 and a rate limit too high to matter.
+// with a quota of 50 and a rate limit too high to matter: on a Redis and
+// on a Redis Cluster.
 func TestScaleOutShared(t *testing.T) {
 	t.Parallel()
+	eachScaleRedis(t, scaleOutShared)
+}
+
+func scaleOutShared(t *testing.T, redisURL string) {
 	const quota = 50
 	plansFile := writePlansFile(t, plans.Plan{ID: "free", Name: "Free", Price: "$0", RatePerSecond: 10_000, Burst: 10_000, MonthlyQuota: quota, MaxKeys: 3})
-	r := testenv.PrivateRedis(t)
-	a, b := startPair(t, scaleEnv(t, r.URL(), plansFile, nil))
+	a, b := startPair(t, scaleEnv(t, redisURL, plansFile, nil))
 
 	t.Run("KeyCreatedOnAVerifiesOnB", func(t *testing.T) {
 		t.Parallel()

@@ -167,11 +167,12 @@ const (
 
 func (r *RedisLimits) run(ctx context.Context, e *Entry, cost int64, now time.Time, take bool) (Decision, error) {
 	st := e.state
-	if r.conn.down.Load() {
+	p := r.conn.partOf(e.KeyID)
+	if p.down.Load() {
 		return r.locally(ctx, e, cost, now, take)
 	}
 	w := st.windowFor(e, now)
-	epoch := r.conn.recovery.Load()
+	epoch := p.recovery.Load()
 	if take && (st.synced.Load() != epoch || st.owed.Load() != 0) {
 		return r.reconcile(ctx, e, w, cost, now, epoch, false)
 	}
@@ -186,7 +187,7 @@ func (r *RedisLimits) run(ctx context.Context, e *Entry, cost int64, now time.Ti
 		if errors.Is(err, context.Canceled) {
 			return Decision{}, err
 		}
-		r.conn.wentDown(err)
+		r.conn.wentDown(err, rateKey(e.KeyID))
 		return r.locally(ctx, e, cost, now, take)
 	}
 	if res[0] == scriptNoWindow {
@@ -242,7 +243,7 @@ func (r *RedisLimits) reconcile(ctx context.Context, e *Entry, w Window, cost in
 		if errors.Is(err, context.Canceled) {
 			return Decision{}, err
 		}
-		r.conn.wentDown(err)
+		r.conn.wentDown(err, rateKey(e.KeyID))
 		if sweep {
 			return Decision{}, err
 		}
@@ -348,10 +349,18 @@ func (r *RedisLimits) reconcileOwing() {
 	owing := r.owing
 	r.owing = map[*keyState]*Entry{}
 	r.owingMu.Unlock()
-	epoch := r.conn.recovery.Load()
+	recoveries := r.conn.recovery.Load()
 	for st, e := range owing {
+		p := r.conn.partOf(e.KeyID)
+		if p.down.Load() {
+			// Its part of a cluster is still away: its own return sweeps it.
+			r.owingMu.Lock()
+			r.owing[st] = e
+			r.owingMu.Unlock()
+			continue
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		_, err := r.reconcile(ctx, e, st.window(), 0, time.Now(), epoch, true)
+		_, err := r.reconcile(ctx, e, st.window(), 0, time.Now(), p.recovery.Load(), true)
 		cancel()
 		if err != nil || st.hold.Load() {
 			r.owingMu.Lock()
@@ -363,7 +372,7 @@ func (r *RedisLimits) reconcileOwing() {
 	// (Redis went away and came back during it) must not undo a later one.
 	for {
 		done := r.reconciled.Load()
-		if done >= epoch || r.reconciled.CompareAndSwap(done, epoch) {
+		if done >= recoveries || r.reconciled.CompareAndSwap(done, recoveries) {
 			return
 		}
 	}
