@@ -76,10 +76,14 @@ func DialRedis(url string, log *slog.Logger) (*Redis, error) {
 		opt.DialTimeout = 250 * time.Millisecond
 		opt.ReadTimeout = 250 * time.Millisecond
 		opt.WriteTimeout = 250 * time.Millisecond
-		// One redirect (MOVED or ASK: a slot that moved) and, on a network
-		// error, one more try, at once: every caller has a fallback, and
-		// each try may take a timeout.
-		opt.MaxRedirects = 1
+		// No second try of any kind (-1: none; go-redis reads 0 as 3). In
+		// a cluster the redirect budget is also the retry budget of a
+		// network error or a timeout, and a script call retried after a
+		// timeout may have run already: the count would be one too many
+		// with no error to put it right (single Redis: MaxRetries below).
+		// A MOVED after a resharding thus falls back for that one call,
+		// and go-redis reloads the slot map for the next.
+		opt.MaxRedirects = -1
 		opt.MinRetryBackoff = -1
 		opt.MaxRetryBackoff = -1
 		opt.DialerRetries = 1

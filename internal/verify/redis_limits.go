@@ -289,6 +289,12 @@ func (r *RedisLimits) script(ctx context.Context, e *Entry, w Window, cost int64
 	if mode != modeCall {
 		args = append(args, floor, mine, owed, unflushed)
 	}
+	// The auto-pipeliner sends a queued call whatever its context does
+	// meanwhile: a call whose caller has gone must take nothing, as it did
+	// when go-redis saw the context before sending.
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	return takeScript.Run(ctx, r.pipe, keys, args...).Int64Slice()
 }
 
