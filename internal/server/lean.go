@@ -216,7 +216,7 @@ func (s *Server) finishHot(w http.ResponseWriter, r *http.Request, hc *hotCall, 
 		panic(v)
 	}
 	s.log.LogAttrs(r.Context(), slog.LevelError, "panic", slog.String("route", hotRouteNames[route]),
-		slog.String("request_id", r.Header.Get("X-Request-Id")),
+		slog.String("request_id", keys.RedactText(r.Header.Get("X-Request-Id"))),
 		slog.String("err", keys.RedactText(fmt.Sprint(v))), slog.String("stack", keys.RedactText(string(debug.Stack()))))
 	if hc.wrote {
 		return

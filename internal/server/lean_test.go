@@ -145,16 +145,6 @@ func keyBody(key, extra string) string {
 func TestHotHeaders(t *testing.T) {
 	h := MustServer(t, withMaxKeys(t, 100))
 	k := makeHotKeys(t, h)
-	// spend uses up the burst key's rate (free plan: burst 20) just
-	// before the case that needs it refused.
-	spend := func() {
-		for range 25 {
-			if a := h.hotPost(t, "/v1/verify", keyBody(k.burst, ""), nil); a.ans.Code == "RATE_LIMITED" {
-				return
-			}
-		}
-		t.Fatal("never rate limited past the burst")
-	}
 	cases := []struct {
 		name, body    string
 		header        map[string]string
@@ -189,10 +179,12 @@ func TestHotHeaders(t *testing.T) {
 					}
 					header["X-Request-Id"] = rid
 				}
-				if c.code == "RATE_LIMITED" {
-					spend()
-				}
 				a := h.hotPost(t, path, c.body, header)
+				// The burst key (free plan: burst 20) is sent until its
+				// rate is spent: the refusal itself is what is checked.
+				for i := 0; c.code == "RATE_LIMITED" && a.ans.Code != c.code && i < 40; i++ {
+					a = h.hotPost(t, path, c.body, header)
+				}
 				wantCode := c.code
 				if path == "/v1/tokens" && c.code == "VALID" {
 					wantCode = "" // the token answer has no code
