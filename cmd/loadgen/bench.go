@@ -269,6 +269,9 @@ func (b *benchRun) runPhases() {
 	}
 	h1 := b.closedPhase("healthz #1", healthEach)
 	v := b.closedPhase("verify", verifyEach)
+	if !b.scale {
+		b.barePhase() // the ceiling, right after verify (bare.go)
+	}
 	h2 := b.closedPhase("healthz #2", healthEach)
 	if best := max(h1.ReqPerSec, h2.ReqPerSec); best > 0 {
 		b.rep.Ratio = v.ReqPerSec / best

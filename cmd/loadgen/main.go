@@ -7,8 +7,13 @@
 //
 //   - closed loop, -c connections for -d each: GET /healthz, POST
 //     /v1/verify, GET /healthz again, and the ratio of verify to healthz
-//     throughput; then POST /v1/tokens (the same keys and connections,
-//     each answer a verification plus a signed JWT) beside verify;
+//     throughput; right after verify (single mode), a bare net/http
+//     server in a process of its own (this program run again, bare.go)
+//     answering a constant body as long as a VALID answer, loaded the same
+//     way, as the ceiling: verify/bare throughput, server CPU per request
+//     (/proc) and p99, as ratios; then POST /v1/tokens (the same keys and
+//     connections, each answer a verification plus a signed JWT) beside
+//     verify;
 //   - open loop at -rate requests per second for -d each, against
 //     /v1/verify and /healthz, with latency measured from each request's
 //     intended send time (no coordinated omission);
@@ -67,6 +72,9 @@ type options struct {
 }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == bareCommand {
+		os.Exit(serveBare(os.Args[2:])) // the bare ceiling server (bare.go)
+	}
 	var o options
 	flag.IntVar(&o.keys, "keys", 1000, "API keys to create and load (100000 for the memory check)")
 	flag.IntVar(&o.perAccount, "per-account", 1000, "keys per account (key creation counts an account's keys, so one huge account makes seeding quadratic); 0: all in one account")
@@ -223,6 +231,8 @@ type report struct {
 	WarmNon2 int64             `json:"warm_non_2xx"`
 	Phases   []*phase          `json:"phases"`
 	Ratio    float64           `json:"verify_over_healthz"`
+	// Bare is /v1/verify beside the bare net/http ceiling (single mode).
+	Bare *bareComparison `json:"bare,omitempty"`
 	// Memory, Shutdown, StopErr and LogLines are the first (in single
 	// mode the only) instance's; Instances has every instance.
 	Memory    memory        `json:"memory"`

@@ -109,6 +109,7 @@ func printClosed(out io.Writer, p printf, r *report, o options) (verify *phase, 
 			continue
 		}
 		switch {
+		case ph.Name == "bare":
 		case strings.Contains(ph.Endpoint, "verify"):
 			verify = ph
 		case strings.Contains(ph.Endpoint, "tokens"):
@@ -133,6 +134,7 @@ func printClosed(out io.Writer, p printf, r *report, o options) (verify *phase, 
 		}
 	}
 	idleNote(p, r, "closed")
+	printBare(p, r.Bare)
 	printTokens(p, verify, tokens)
 	if r.Mode == "scale" {
 		p("  CPU columns: seconds used during the phase by both instances (\"server\"; per instance below each row), this generator, and every process of the machine but these, Redis and PostgreSQL (\"other\"; Redis and PostgreSQL: see below) (%s CPUs × %s = %.0fs available)",

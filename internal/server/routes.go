@@ -45,8 +45,8 @@ func (s *Server) routes() {
 
 	// The API: no session, no cookies, no CSRF; the handler limits bodies
 	// to 4 KiB itself so its refusal has the verify answer's shape.
-	e.POST("/v1/verify", s.handleVerify)
-	e.POST("/v1/tokens", s.handleTokenIssue)
+	e.POST("/v1/verify", echo.WrapHandler(http.HandlerFunc(s.serveVerify)))
+	e.POST("/v1/tokens", echo.WrapHandler(http.HandlerFunc(s.serveTokens)))
 	e.GET("/.well-known/jwks.json", s.handleJWKS, ops...)
 	e.GET("/.well-known/openid-configuration", s.handleOpenIDConfiguration, ops...)
 	e.GET("/docs", s.handleDocs, ops...) // the API's reference: public, no session

@@ -99,6 +99,7 @@ type Server struct {
 	notices     *notices.Service
 	verifyCount codeCounters // verifications by outcome code
 	tokenCount  codeCounters // token exchanges by outcome code
+	refusals    *refusalLog  // the hot routes' refusals, logged once a minute
 	log         *slog.Logger
 	baseURL     *url.URL
 	origin      string // baseURL's origin, which state-changing requests must come from
@@ -146,6 +147,7 @@ func New(c Config) (*Server, error) {
 		ready:    c.Ready,
 		redis:    c.Redis,
 		metrics:  newMetrics(c.Registry),
+		refusals: newRefusalLog(c.Logger),
 	}
 	s.origin = originOf(c.BaseURL)
 	if c.MetricsToken != "" {
@@ -169,7 +171,7 @@ func New(c Config) (*Server, error) {
 }
 
 // ServeHTTP makes Server an http.Handler.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.ServeHTTP(w, r) }
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.serve(w, r) }
 
 // ipExtractor believes X-Forwarded-For only from the configured proxies.
 // Echo trusts loopback and private networks by default; we trust nothing

@@ -25,47 +25,55 @@ type tokenBody struct {
 var ttlRange = "ttl must be a whole number of seconds from " + strconv.Itoa(int(tokens.MinTTL/time.Second)) +
 	" to " + strconv.Itoa(int(tokens.MaxTTL/time.Second)) + "."
 
-// handleTokenIssue answers POST /v1/tokens: the key is read and verified
+// serveTokens answers POST /v1/tokens: the key is read and verified
 // exactly as /v1/verify does it (same sources, body limit, checks and
 // cost, through the verifier), and a VALID key gets a signed JWT instead
 // of the verify answer. Any refusal is verify's answer, status and
 // headers. The requested scopes are the verifier's required scopes, so a
 // scope the key lacks is INSUFFICIENT_SCOPE; none requested gives the
-// token all of the key's.
-func (s *Server) handleTokenIssue(c echo.Context) error {
-	r := c.Request()
-	bufp := verifyBufs.Get().(*[]byte)
-	defer verifyBufs.Put(bufp)
+// token all of the key's. Parse → verify → issue → write, with the
+// Idempotency-Key hooks where serveVerify has them.
+func (s *Server) serveTokens(w http.ResponseWriter, r *http.Request) {
+	hc := getHotCall()
+	defer s.finishHot(w, r, hc, routeTokens)
 
+	// Parse.
 	var vreq verify.Request
 	vreq.Cost = 1
-	if status, msg := verify.ReadRequest(r, bufp, &vreq); status != 0 {
-		s.tokenCount[verify.BadRequest].Inc()
-		return writeVerifyError(c, status, msg)
+	if status, msg := verify.ReadRequest(r, &hc.buf, &vreq); status != 0 {
+		s.answerBadRequest(w, r, hc, routeTokens, status, msg)
+		return
 	}
-	ttl, aud, msg := s.tokenOptions(*bufp)
+	ttl, aud, msg := s.tokenOptions(hc.buf)
 	if msg != "" {
-		s.tokenCount[verify.BadRequest].Inc()
-		return writeVerifyError(c, http.StatusBadRequest, msg)
+		s.answerBadRequest(w, r, hc, routeTokens, http.StatusBadRequest, msg)
+		return
 	}
 	if vreq.Cost < 1 {
 		// Cost 0 checks a key without taking anything, and would hand a
 		// token, good offline for up to 15 minutes, to a key whose quota
 		// or rate limit is spent.
-		return writeVerifyError(c, http.StatusBadRequest, "An exchange costs 1 to 1000 (cost); cost 0 is for checking a key with /v1/verify.")
+		s.answerBadRequest(w, r, hc, routeTokens, http.StatusBadRequest,
+			"An exchange costs 1 to 1000 (cost); cost 0 is for checking a key with /v1/verify.")
+		return
 	}
 	// A token that could not be signed must cost nothing.
 	if err := s.tokens.Ready(r.Context()); err != nil {
 		s.log.Error("tokens: signing keys", "err", err)
-		return writeVerifyResult(c, bufp, &verify.Result{Code: verify.Unavailable, Now: time.Now()})
+		s.countHot(routeTokens, verify.Unavailable)
+		s.writeResult(w, r, hc, &verify.Result{Code: verify.Unavailable, Now: time.Now()})
+		return
 	}
+	// Verify.
 	vreq.Exchange = true
 	var res verify.Result
 	s.verifier.Verify(r.Context(), &vreq, &res)
 	if res.Code != verify.Valid {
-		s.tokenCount[res.Code].Inc()
-		return writeVerifyResult(c, bufp, &res)
+		s.countHot(routeTokens, res.Code)
+		s.writeResult(w, r, hc, &res)
+		return
 	}
+	// Issue.
 	e := res.Entry
 	scopes := vreq.Scopes
 	if len(scopes) == 0 {
@@ -77,14 +85,16 @@ func (s *Server) handleTokenIssue(c echo.Context) error {
 		// The signing keys could not be read (a first start with the
 		// database down): fail closed, as verify does.
 		s.log.Error("tokens: issue", "err", err, "key_id", e.KeyID)
-		s.tokenCount[verify.Unavailable].Inc()
-		return writeVerifyResult(c, bufp, &verify.Result{Code: verify.Unavailable, Now: res.Now})
+		s.countHot(routeTokens, verify.Unavailable)
+		s.writeResult(w, r, hc, &verify.Result{Code: verify.Unavailable, Now: res.Now})
+		return
 	}
-	s.tokenCount[verify.Valid].Inc()
-	setVerifyHeaders(c, &res)
+	// Write.
+	s.countHot(routeTokens, verify.Valid)
+	setHotHeaders(w.Header(), r, &res)
 	// Every value below is ASCII without quotes or backslashes (a compact
 	// JWT, a key id, a number, a time), so it is written as is.
-	b := (*bufp)[:0]
+	b := hc.buf[:0]
 	b = append(b, `{"token":"`...)
 	b = append(b, tok.Token...)
 	b = append(b, `","token_type":"Bearer","expires_in":`...)
@@ -94,10 +104,8 @@ func (s *Server) handleTokenIssue(c echo.Context) error {
 	b = append(b, `","key_id":"`...)
 	b = append(b, e.KeyID...)
 	b = append(b, `"}`...)
-	*bufp = b
-	c.Response().WriteHeader(http.StatusOK)
-	_, err = c.Response().Write(b)
-	return err
+	hc.buf = b
+	hc.write(w, http.StatusOK, b)
 }
 
 // tokenOptions reads ttl and audience from a body verify.ReadRequest

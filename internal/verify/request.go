@@ -34,7 +34,9 @@ func ReadRequest(r *http.Request, buf *[]byte, req *Request) (int, string) {
 	if status != 0 {
 		return status, msg
 	}
-	return parseRequest(body, r.Header.Get("Content-Type"), r.Header.Get("Authorization"), r.Header.Get("X-API-Key"), req)
+	// Header names in their canonical form: Get does not copy them then
+	// ("X-API-Key" would be canonicalized, one allocation a call).
+	return parseRequest(body, r.Header.Get("Content-Type"), r.Header.Get("Authorization"), r.Header.Get("X-Api-Key"), req)
 }
 
 // readBody reads body into *buf up to MaxBody: length is the declared
