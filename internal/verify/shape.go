@@ -38,7 +38,8 @@ type metaJSON struct {
 }
 
 // shapes interns shapes by their rendering (which names every field a
-// shape has), holding each weakly: a shape no entry points
+// shape has), holding each weakly (and nothing else, so that a shape's
+// cleanup, which holds the table, does not keep the shape alive): a shape no entry points
 // to any more is collected, and its slot removed, so the table never
 // outgrows the cache however keys come and go.
 type shapes struct {

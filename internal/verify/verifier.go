@@ -107,7 +107,10 @@ type Verifier struct {
 
 	statesMu sync.Mutex
 	states   map[string]*keyState
-	shapes   shapes // what cached keys share (Entry.shape)
+	// shapes interns what cached keys share (Entry.shape). A table of
+	// its own: the cleanups of shapes hold it, and must not hold the
+	// verifier, whose entries point to them.
+	shapes *shapes
 
 	flushMu sync.Mutex // one flush at a time
 	pending [][]Usage  // batches whose write failed, oldest first, each retried unchanged with its id
@@ -155,7 +158,7 @@ func New(c Config) (*Verifier, error) {
 	if c.SecretsResync == 0 {
 		c.SecretsResync = 10 * time.Minute
 	}
-	v := &Verifier{cfg: c, cache: newCache(c.MaxKeys, c.TTL, c.NegativeTTL), limits: c.Limits, inv: c.Invalidator, log: c.Logger, states: map[string]*keyState{}}
+	v := &Verifier{cfg: c, cache: newCache(c.MaxKeys, c.TTL, c.NegativeTTL), limits: c.Limits, inv: c.Invalidator, log: c.Logger, states: map[string]*keyState{}, shapes: &shapes{}}
 	if c.Secrets != nil {
 		v.filter = newFilter()
 		if sc, ok := c.Invalidator.(secretCounter); ok {
