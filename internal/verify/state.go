@@ -217,6 +217,14 @@ func (st *keyState) count(code Code, exchange bool, cost int64, now time.Time) {
 // snapshotLocked moves the counts so far into pending, attributed to the
 // current hour and window. st.mu must be held.
 func (st *keyState) snapshotLocked() {
+	if u := st.takeLocked(); !u.empty() {
+		st.pending = append(st.pending, u)
+	}
+}
+
+// takeLocked returns the counts so far, attributed to the current hour and
+// window, and resets them. st.mu must be held.
+func (st *keyState) takeLocked() Usage {
 	u := Usage{
 		KeyID: st.keyID, AccountID: st.accountID,
 		Hour:          time.Unix(st.hour.Load(), 0).UTC(),
@@ -237,17 +245,20 @@ func (st *keyState) snapshotLocked() {
 		st.lastWritten = lu
 		u.LastUsed = time.Unix(0, lu).UTC()
 	}
-	if !u.empty() {
-		st.pending = append(st.pending, u)
-	}
+	return u
 }
 
-// drain takes every pending snapshot and the counts so far.
+// drain takes every pending snapshot and the counts so far. The pending
+// list is let go, not kept for reuse: it holds something only after an
+// hour or window rolled over, and a kept one would be a Usage's worth of
+// memory for every key ever counted.
 func (st *keyState) drain(out []Usage) []Usage {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	st.snapshotLocked()
 	out = append(out, st.pending...)
-	st.pending = st.pending[:0]
+	st.pending = nil
+	if u := st.takeLocked(); !u.empty() {
+		out = append(out, u)
+	}
 	return out
 }
