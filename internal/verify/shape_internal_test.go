@@ -12,7 +12,7 @@ func TestShapesInternAndCollect(t *testing.T) {
 	tab := &shapes{}
 	mk := func(account string) *shape {
 		id := `"owner_id":"` + account + `",` + `"plan":"free","scopes":[],`
-		return &shape{accountID: account, planID: "free", scopes: []string{}, id: id, ownerLen: len(`"owner_id":"`+account+`",`)}
+		return &shape{accountID: account, planID: "free", scopes: []string{}, id: id, ownerLen: len(`"owner_id":"` + account + `",`)}
 	}
 	a := tab.intern(mk("a"))
 	if b := tab.intern(mk("a")); b != a {
