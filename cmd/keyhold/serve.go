@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"runtime/debug"
 	"time"
 
 	"github.com/keyhold/keyhold/internal/auth"
@@ -21,18 +20,6 @@ import (
 	"github.com/keyhold/keyhold/internal/tokens"
 	"github.com/keyhold/keyhold/internal/verify"
 )
-
-// tuneGC sets the garbage collector's defaults for a verification server
-// unless GOGC or GOMEMLIMIT are set: collect at 400 % heap growth (the
-// benchmark's GC ran ~20 times a second at the default 100 % with a small
-// heap, which cost ~15 % of the CPU per verification), within a soft limit
-// of 256 MiB so a large key cache cannot grow the heap without bound.
-func tuneGC(getenv func(string) string) {
-	if getenv("GOGC") == "" && getenv("GOMEMLIMIT") == "" {
-		debug.SetGCPercent(400)
-		debug.SetMemoryLimit(256 << 20)
-	}
-}
 
 // shutdownTimeout bounds how long in-flight requests may take to finish
 // after a stop signal.
@@ -79,7 +66,7 @@ Environment:
   STRIPE_SECRET_KEY             sk_… or rk_…; billing is off when empty
   STRIPE_WEBHOOK_SECRET         whsec_…; webhooks are refused when empty
   STRIPE_API_BASE               Stripe API base URL, e.g. stripe-mock's (default: Stripe's)
-` + envLog + `  GOGC, GOMEMLIMIT              Go's collector settings (default here: 400 and 256MiB)
+` + envLog + `  GOGC, GOMEMLIMIT              Go's collector settings (default here: 400 while the heap is small, see README)
 `
 
 // Environment lines every command that opens the database shares.

@@ -215,6 +215,7 @@ func (b *benchRun) startServers(env []string) error {
 		b.rep.Instances[i].Memory.RSSStart, _ = srv.procStatus()
 	}
 	if m, err := b.srvs[0].scrape(b.ctx, b.ctl); err == nil {
+		b.rep.Instances[0].Memory.HeapStart = m.sum("go_memstats_heap_inuse_bytes")
 		if v := m.sum("go_sched_gomaxprocs_threads"); v > 0 {
 			b.rep.Machine["server GOMAXPROCS"] = fmt.Sprint(v)
 		}
@@ -246,6 +247,10 @@ func (b *benchRun) warmCaches() error {
 		if mt, err := srv.scrape(b.ctx, b.ctl); err == nil {
 			m.CachedKeys = int64(mt.sum("keyhold_verify_cached_keys"))
 			m.HeapWarm = mt.sum("go_memstats_heap_inuse_bytes")
+			m.GOGCWarm = mt.sum("go_gc_gogc_percent")
+			if goal, limit := mt.sum("go_memstats_next_gc_bytes"), mt.sum("go_gc_gomemlimit_bytes"); m.GOGCWarm > 0 && goal < 0.9*limit {
+				m.LiveWarm = goal / (1 + m.GOGCWarm/100)
+			}
 		}
 		b.say("warm: instance %d has %d keys cached; RSS %s", i+1, m.CachedKeys, mib(m.RSSWarm))
 	}

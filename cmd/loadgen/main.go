@@ -173,9 +173,15 @@ type phase struct {
 }
 
 type memory struct {
-	RSSStart    int64   `json:"rss_start_bytes"`
-	RSSWarm     int64   `json:"rss_warm_bytes"`
-	HeapWarm    float64 `json:"heap_inuse_warm_bytes"`
+	RSSStart  int64   `json:"rss_start_bytes"`
+	RSSWarm   int64   `json:"rss_warm_bytes"`
+	HeapWarm  float64 `json:"heap_inuse_warm_bytes"`
+	HeapStart float64 `json:"heap_inuse_start_bytes"`
+	// LiveWarm is the live heap the last collection before the warm
+	// reading left: its goal over 1+GOGC/100 (0 when a memory limit set
+	// the goal instead, and the live size cannot be told).
+	LiveWarm    float64 `json:"heap_live_warm_bytes,omitempty"`
+	GOGCWarm    float64 `json:"gogc_warm"`
 	CachedKeys  int64   `json:"cached_keys"`
 	RSSEnd      int64   `json:"rss_end_bytes"`
 	HeapEnd     float64 `json:"heap_inuse_end_bytes"`

@@ -304,6 +304,15 @@ func printMemory(p printf, title string, m memory) {
 		// Below 10 000 keys the connections' buffers and goroutines
 		// outweigh the cache.
 		p("  RSS growth per cached key           %.0f bytes", float64(m.RSSWarm-m.RSSStart)/float64(m.CachedKeys))
+		p("  RSS per cached key (whole process)  %.0f bytes", float64(m.RSSWarm)/float64(m.CachedKeys))
+		if m.HeapStart > 0 {
+			p("  Go heap in use growth per key       %.0f bytes (garbage not yet collected included)", (m.HeapWarm-m.HeapStart)/float64(m.CachedKeys))
+		}
+		if m.LiveWarm > 0 {
+			p("  live heap at the last GC            %s, %.0f bytes per cached key (GOGC %.0f then)", mib(int64(m.LiveWarm)), m.LiveWarm/float64(m.CachedKeys), m.GOGCWarm)
+		} else {
+			p("  live heap at the last GC            unknown: the memory limit set the heap goal (GOGC %.0f)", m.GOGCWarm)
+		}
 	}
 	p("  RSS at the end / peak (VmHWM)       %s / %s  (%d cached keys, heap in use %s)", mib(m.RSSEnd), mib(m.PeakRSS), m.CachedEnd, mib(int64(m.HeapEnd)))
 	if m.CachedKeys >= 100_000 {

@@ -80,7 +80,7 @@ func (s *Server) serveTokens(w http.ResponseWriter, r *http.Request) {
 		scopes = e.Scopes
 	}
 	tok, err := s.tokens.Issue(r.Context(), tokens.Grant{KeyID: e.KeyID, AccountID: e.AccountID, Plan: e.PlanID,
-		Scopes: scopes, Meta: e.Meta, Audience: aud, TTL: ttl})
+		Scopes: scopes, Meta: e.Meta(), Audience: aud, TTL: ttl})
 	if err != nil {
 		// The signing keys could not be read (a first start with the
 		// database down): fail closed, as verify does.

@@ -6,7 +6,8 @@ import (
 )
 
 // AppendJSON appends the JSON answer of res to b, without allocating
-// beyond b's growth: the key's fields were rendered when it was cached.
+// beyond b's growth: the key's fields were rendered when it was cached,
+// in parts that keys share where they can (entryJSON).
 func AppendJSON(b []byte, res *Result) []byte {
 	b = append(b, `{"valid":`...)
 	b = strconv.AppendBool(b, res.Code == Valid)
@@ -20,7 +21,7 @@ func AppendJSON(b []byte, res *Result) []byte {
 	}
 	if e := res.Entry; e != nil {
 		b = append(b, ',')
-		b = append(b, e.json...)
+		b = e.appendJSON(b)
 		d := &res.Decision
 		b = append(b, `,"ratelimit":{"limit":`...)
 		b = strconv.AppendInt(b, d.RateLimit, 10)
@@ -58,4 +59,33 @@ func (res *Result) ResetSeconds() int64 {
 		return 0
 	}
 	return retryAfterSeconds(d)
+}
+
+// appendJSON appends the key's fields of the answer, without the braces:
+// key_id, owner_id, name, plan, scopes, meta, expires_at, in that order.
+func (e *Entry) appendJSON(b []byte) []byte {
+	sh := e.shape
+	if !sh.withID {
+		b = append(b, `"key_id":"`...)
+		b = append(b, e.KeyID...)
+		b = append(b, `",`...)
+	}
+	b = append(b, sh.owner()...)
+	b = append(b, `"name":`...)
+	b = append(b, e.name...)
+	b = append(b, ',')
+	b = append(b, sh.planScopes()...)
+	b = append(b, `"meta":`...)
+	if m := e.meta.Value(); m.answer != "" {
+		b = append(b, m.answer...)
+	} else {
+		b = append(b, m.raw...)
+	}
+	b = append(b, `,"expires_at":`...)
+	if e.expiresAt == 0 {
+		return append(b, "null"...)
+	}
+	b = append(b, '"')
+	b = time.Unix(0, e.expiresAt).UTC().AppendFormat(b, time.RFC3339)
+	return append(b, '"')
 }

@@ -5,6 +5,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unique"
 
 	"github.com/keyhold/keyhold/internal/quota"
 )
@@ -12,32 +13,65 @@ import (
 // Entry is a key as the hot path needs it, cached by the hash of its
 // secret. It is immutable once built, but for the cache's two stamps
 // (loadedAt, used); a change to the key replaces it.
+//
+// It is kept small, since the cache holds one per secret (a million by
+// default): what keys share (the account, the plan, the scopes, the
+// metadata, and their rendering in the answer) lives once in a shape that
+// they point to, and only the key's own fields are here. Its strings and
+// slices are shared: read them, never write to them.
 type Entry struct {
-	KeyID, AccountID string
-	PlanID           string
-	Scopes           []string
-	Rate, Burst      int64 // per second; calls at once
-	Quota            int64 // per window
-	quota80          int64 // the count at which 80 % of Quota is reached (at80)
-	Period           Window
-	revoked          bool
-	suspended        bool  // the account is suspended
-	expiresAt        int64 // unix ns; 0: never
-	secretExpiresAt  int64 // unix ns; 0: never (set when rotated away)
-	// allow is the key's IP allow-list (keys.ParseAllowlist's form),
-	// its allow4 IPv4 prefixes first; nil: any address (Entry.allows).
-	allow  []netip.Prefix
-	allow4 uint8
-	// Meta is the key's metadata as answered (a JSON object), for tokens.
-	Meta       []byte
-	json       []byte
+	KeyID     string
+	AccountID string   // the shape's: one copy per account
+	PlanID    string   // the catalog's
+	Scopes    []string // the shape's: shared by the keys with the same list
+	// Rate and Burst are per second and calls at once; Quota is per
+	// window.
+	Rate, Burst, Quota int64
+	// periodStart and periodEnd are the account's billing period (unix
+	// ns), both 0 for calendar months.
+	periodStart, periodEnd int64
+	expiresAt              int64 // unix ns; 0: never
+	secretExpiresAt        int64 // unix ns; 0: never (set when rotated away)
+	// allow is the key's IP allow-list; nil: any address (Entry.allows).
+	allow *allowlist
+	shape *shape
+	meta  unique.Handle[metaJSON]
+	// name is the key's name as a JSON string, quoted and escaped.
+	name       string
 	loadedAt   atomic.Int64 // unix ns; moved on by the cache when a re-read fails
 	used       atomic.Int64 // unix ns of the last lookup, at most a second old (cache eviction)
-	refreshing atomic.Bool  // a background re-read of this entry is claimed or running
 	gen        int64        // the key's change counter when it was read (shared limits)
-	periodKey  int64        // Period.Start in unix ns; 0 for calendar months
 	state      *keyState
+	refreshing atomic.Bool // a background re-read of this entry is claimed or running
+	revoked    bool
+	suspended  bool // the account is suspended
 }
+
+// allowlist is a key's IP allow-list in keys.ParseAllowlist's form, its n4
+// IPv4 prefixes first.
+type allowlist struct {
+	prefixes []netip.Prefix
+	n4       int
+}
+
+// Meta returns the key's metadata as read (a JSON object), for tokens.
+// (A copy: the interned original is a string.)
+func (e *Entry) Meta() []byte { return []byte(e.meta.Value().raw) }
+
+// quota80 is the count at which 80 % of the quota is reached.
+func (e *Entry) quota80() int64 { return at80(e.Quota) }
+
+// Period returns the account's billing period; zero: calendar months.
+func (e *Entry) Period() Window {
+	if e.periodStart == 0 && e.periodEnd == 0 {
+		return Window{}
+	}
+	return Window{Start: time.Unix(0, e.periodStart).UTC(), End: time.Unix(0, e.periodEnd).UTC()}
+}
+
+// periodKey is the start of the billing period the windows are derived
+// from (unix ns); 0 for calendar months.
+func (e *Entry) periodKey() int64 { return e.periodStart }
 
 // keyState is what the process counts for one key. It outlives cache
 // entries (a revoke or edit replaces the entry, never the counts) and is
@@ -52,7 +86,7 @@ type keyState struct {
 	mu          sync.Mutex
 	windowStart atomic.Int64 // unix ns
 	windowEnd   atomic.Int64 // unix ns
-	period      atomic.Int64 // Entry.periodKey the window was derived from
+	period      atomic.Int64 // Entry.periodKey() the window was derived from
 	hour        atomic.Int64 // unix seconds of the current usage bucket
 
 	// Outcomes counted since the last snapshot.
@@ -119,19 +153,19 @@ func (u *Usage) empty() bool {
 func (st *keyState) windowFor(e *Entry, now time.Time) Window {
 	ns := now.UnixNano()
 	current := func() bool {
-		return ns >= st.windowStart.Load() && ns < st.windowEnd.Load() && st.period.Load() == e.periodKey
+		return ns >= st.windowStart.Load() && ns < st.windowEnd.Load() && st.period.Load() == e.periodKey()
 	}
 	if current() {
 		return st.window()
 	}
-	w := quota.WindowAt(now, e.Period)
+	w := quota.WindowAt(now, e.Period())
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if current() { // another call rolled it
 		return st.window()
 	}
 	st.snapshotLocked()
-	st.period.Store(e.periodKey)
+	st.period.Store(e.periodKey())
 	if w.Start.UnixNano() != st.windowStart.Load() {
 		// A new window. (A new billing period that starts where the
 		// counted window did keeps its count.)
@@ -190,6 +224,14 @@ func (st *keyState) count(code Code, exchange bool, cost int64, now time.Time) {
 // snapshotLocked moves the counts so far into pending, attributed to the
 // current hour and window. st.mu must be held.
 func (st *keyState) snapshotLocked() {
+	if u := st.takeLocked(); !u.empty() {
+		st.pending = append(st.pending, u)
+	}
+}
+
+// takeLocked returns the counts so far, attributed to the current hour and
+// window, and resets them. st.mu must be held.
+func (st *keyState) takeLocked() Usage {
 	u := Usage{
 		KeyID: st.keyID, AccountID: st.accountID,
 		Hour:          time.Unix(st.hour.Load(), 0).UTC(),
@@ -210,17 +252,20 @@ func (st *keyState) snapshotLocked() {
 		st.lastWritten = lu
 		u.LastUsed = time.Unix(0, lu).UTC()
 	}
-	if !u.empty() {
-		st.pending = append(st.pending, u)
-	}
+	return u
 }
 
-// drain takes every pending snapshot and the counts so far.
+// drain takes every pending snapshot and the counts so far. The pending
+// list is let go, not kept for reuse: it holds something only after an
+// hour or window rolled over, and a kept one would be a Usage's worth of
+// memory for every key ever counted.
 func (st *keyState) drain(out []Usage) []Usage {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	st.snapshotLocked()
 	out = append(out, st.pending...)
-	st.pending = st.pending[:0]
+	st.pending = nil
+	if u := st.takeLocked(); !u.empty() {
+		out = append(out, u)
+	}
 	return out
 }

@@ -49,13 +49,13 @@ func (v *Verifier) thresholds(e *Entry, d *Decision, cost int64) {
 	}
 	after := d.QuotaUsed
 	before := after - cost
-	if !d.QuotaExceeded && before < e.quota80 && after >= e.quota80 {
+	if !d.QuotaExceeded && before < e.quota80() && after >= e.quota80() {
 		v.cfg.Thresholds.QuotaCrossed(e.KeyID, e.AccountID, Threshold80, after, limit, e.state.window())
 	}
 	// A refusal reports 100 only past 80 %: one call too big for a quota
 	// barely begun (cost 500 of 100 at 1 used) says nothing of its use,
 	// and would spend the window's one 100 % notice.
-	if (d.QuotaExceeded && after >= e.quota80) || (!d.QuotaExceeded && before < limit && after >= limit) {
+	if (d.QuotaExceeded && after >= e.quota80()) || (!d.QuotaExceeded && before < limit && after >= limit) {
 		st := e.state
 		ws := st.windowStart.Load()
 		if st.exceeded.Load() != ws && st.exceeded.Swap(ws) != ws {

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unique"
 
 	"golang.org/x/sync/singleflight"
 
@@ -106,6 +107,10 @@ type Verifier struct {
 
 	statesMu sync.Mutex
 	states   map[string]*keyState
+	// shapes interns what cached keys share (Entry.shape). A table of
+	// its own: the cleanups of shapes hold it, and must not hold the
+	// verifier, whose entries point to them.
+	shapes *shapes
 
 	flushMu sync.Mutex // one flush at a time
 	pending [][]Usage  // batches whose write failed, oldest first, each retried unchanged with its id
@@ -153,7 +158,7 @@ func New(c Config) (*Verifier, error) {
 	if c.SecretsResync == 0 {
 		c.SecretsResync = 10 * time.Minute
 	}
-	v := &Verifier{cfg: c, cache: newCache(c.MaxKeys, c.TTL, c.NegativeTTL), limits: c.Limits, inv: c.Invalidator, log: c.Logger, states: map[string]*keyState{}}
+	v := &Verifier{cfg: c, cache: newCache(c.MaxKeys, c.TTL, c.NegativeTTL), limits: c.Limits, inv: c.Invalidator, log: c.Logger, states: map[string]*keyState{}, shapes: &shapes{}}
 	if c.Secrets != nil {
 		v.filter = newFilter()
 		if sc, ok := c.Invalidator.(secretCounter); ok {
@@ -248,7 +253,7 @@ func (v *Verifier) check(ctx context.Context, h *[32]byte, req *Request, res *Re
 		// (scopes, limits): a suspended account's key answers the same
 		// whatever the call, and takes nothing.
 		res.Code = Disabled
-	case e.allow != nil && !e.allows(req.IP):
+	case e.allow != nil && !e.allow.allows(req.IP):
 		// Like a suspension, before anything the call asks for: an
 		// address that may not use the key learns nothing of its scopes.
 		res.Code = Forbidden
@@ -292,20 +297,20 @@ func (v *Verifier) check(ctx context.Context, h *[32]byte, req *Request, res *Re
 	return true
 }
 
-// allows reports whether ip is in one of the prefixes of the entry's
-// allow-list; the zero Addr never is. The caller unmapped ip
-// (ReadRequest), as the prefixes were (keys.ParseAllowlist), so an IPv4
-// client matches IPv4 prefixes however its gateway wrote it. Only the
-// prefixes of ip's family are tried (IPv4 first in allow, allow4 of
-// them), with netip.Prefix.Contains, which does not allocate.
-func (e *Entry) allows(ip netip.Addr) bool {
+// allows reports whether ip is in one of the prefixes of the allow-list;
+// the zero Addr never is. The caller unmapped ip (ReadRequest), as the
+// prefixes were (keys.ParseAllowlist), so an IPv4 client matches IPv4
+// prefixes however its gateway wrote it. Only the prefixes of ip's family
+// are tried (IPv4 first, n4 of them), with netip.Prefix.Contains, which
+// does not allocate.
+func (a *allowlist) allows(ip netip.Addr) bool {
 	ip = ip.Unmap()
 	var ps []netip.Prefix
 	switch {
 	case ip.Is4():
-		ps = e.allow[:e.allow4]
+		ps = a.prefixes[:a.n4]
 	case ip.Is6():
-		ps = e.allow[e.allow4:]
+		ps = a.prefixes[a.n4:]
 	}
 	for _, p := range ps {
 		if p.Contains(ip) {
@@ -429,20 +434,20 @@ func (v *Verifier) newEntry(ctx context.Context, rec *Record, now time.Time) (*E
 	k := rec.Key
 	plan := v.cfg.Plans.Get(rec.PlanID)
 	e := &Entry{
-		KeyID: k.ID, AccountID: k.AccountID, PlanID: plan.ID, Scopes: k.Scopes,
-		Rate: int64(plan.RatePerSecond), Burst: int64(plan.Burst), Quota: plan.MonthlyQuota,
-		Period: rec.Period, revoked: k.RevokedAt != nil, suspended: rec.Suspended,
+		KeyID: k.ID, Rate: int64(plan.RatePerSecond), Burst: int64(plan.Burst), Quota: plan.MonthlyQuota,
+		revoked: k.RevokedAt != nil, suspended: rec.Suspended,
 	}
 	if len(k.IPAllowlist) > 0 {
 		// A copy (the entry is immutable), IPv4 first: allows tries only
 		// the prefixes of the address's family.
-		e.allow = slices.Clone(k.IPAllowlist)
-		slices.SortStableFunc(e.allow, func(a, b netip.Prefix) int { return a.Addr().BitLen() - b.Addr().BitLen() })
-		for _, p := range e.allow {
+		a := &allowlist{prefixes: slices.Clone(k.IPAllowlist)}
+		slices.SortStableFunc(a.prefixes, func(a, b netip.Prefix) int { return a.Addr().BitLen() - b.Addr().BitLen() })
+		for _, p := range a.prefixes {
 			if p.Addr().Is4() {
-				e.allow4++
+				a.n4++
 			}
 		}
+		e.allow = a
 	}
 	e.loadedAt.Store(now.UnixNano())
 	if k.RateOverride != nil {
@@ -455,21 +460,21 @@ func (v *Verifier) newEntry(ctx context.Context, rec *Record, now time.Time) (*E
 	if k.QuotaOverride != nil {
 		e.Quota = *k.QuotaOverride
 	}
-	e.quota80 = at80(e.Quota)
 	if k.ExpiresAt != nil {
 		e.expiresAt = k.ExpiresAt.UnixNano()
 	}
-	if !rec.Period.Start.IsZero() {
-		e.periodKey = rec.Period.Start.UnixNano()
+	if p := rec.Period; !p.Start.IsZero() && !p.End.IsZero() {
+		// (A period missing either end is calendar months to
+		// quota.WindowAt, as the zero one is.)
+		e.periodStart, e.periodEnd = p.Start.UnixNano(), p.End.UnixNano()
 	}
 	if rec.SecretExpiresAt != nil {
 		e.secretExpiresAt = rec.SecretExpiresAt.UnixNano()
 	}
-	js, meta, err := v.entryJSON(k, plan.ID)
-	if err != nil {
+	if err := v.entryJSON(e, k, plan.ID); err != nil {
 		return nil, err
 	}
-	e.json, e.Meta = js, meta
+	e.AccountID, e.PlanID, e.Scopes = e.shape.accountID, e.shape.planID, e.shape.scopes
 	st, err := v.state(ctx, e, now)
 	if err != nil {
 		return nil, err
@@ -487,7 +492,7 @@ func (v *Verifier) state(ctx context.Context, e *Entry, now time.Time) (*keyStat
 	if st != nil {
 		return st, nil
 	}
-	w := quota.WindowAt(now, e.Period)
+	w := quota.WindowAt(now, e.Period())
 	used, err := v.cfg.Loader.QuotaUsed(ctx, e.KeyID, w.Start)
 	if err != nil {
 		return nil, fmt.Errorf("verify: quota used: %w", err)
@@ -495,7 +500,7 @@ func (v *Verifier) state(ctx context.Context, e *Entry, now time.Time) (*keyStat
 	st = &keyState{keyID: e.KeyID, accountID: e.AccountID}
 	st.windowStart.Store(w.Start.UnixNano())
 	st.windowEnd.Store(w.End.UnixNano())
-	st.period.Store(e.periodKey)
+	st.period.Store(e.periodKey())
 	st.hour.Store(now.Unix() / 3600 * 3600)
 	st.used.Store(used)
 	v.statesMu.Lock()
@@ -507,12 +512,18 @@ func (v *Verifier) state(ctx context.Context, e *Entry, now time.Time) (*keyStat
 	return st, nil
 }
 
-// entryJSON pre-renders the key's fields of a response. Metadata goes
-// through keys.ReadableMeta: a value stored before today's rules (1e999)
-// must neither fail the verification nor make the answer undecodable, so
-// such a number is answered as a string of its literal (logged, by key id,
-// so the operator can tell the owner).
-func (v *Verifier) entryJSON(k *keys.Key, planID string) (js, meta []byte, err error) {
+// entryJSON renders the key's fields of a response, in parts (see
+// AppendJSON): the name, in the entry; the owner, plan and scopes, in a
+// shape shared by every key that has the same; the metadata, interned.
+// Each part is what encoding/json renders for that field of the key
+// object the answer once marshaled whole, so the answer is the same to
+// the byte.
+//
+// Metadata goes through keys.ReadableMeta: a value stored before today's
+// rules (1e999) must neither fail the verification nor make the answer
+// undecodable, so such a number is answered as a string of its literal
+// (logged, by key id, so the operator can tell the owner).
+func (v *Verifier) entryJSON(e *Entry, k *keys.Key, planID string) error {
 	meta, changed := keys.ReadableMeta(k.Meta)
 	if changed {
 		v.log.Warn("key metadata is not readable as stored; answered in a readable form", "key_id", k.ID)
@@ -521,24 +532,65 @@ func (v *Verifier) entryJSON(k *keys.Key, planID string) (js, meta []byte, err e
 	if scopes == nil {
 		scopes = []string{}
 	}
-	var exp *string
-	if k.ExpiresAt != nil {
-		s := k.ExpiresAt.UTC().Format(time.RFC3339)
-		exp = &s
-	}
-	b, err := json.Marshal(struct {
-		KeyID     string          `json:"key_id"`
-		OwnerID   string          `json:"owner_id"`
-		Name      string          `json:"name"`
-		Plan      string          `json:"plan"`
-		Scopes    []string        `json:"scopes"`
-		Meta      json.RawMessage `json:"meta"`
-		ExpiresAt *string         `json:"expires_at"`
-	}{k.ID, k.AccountID, k.Name, planID, scopes, meta, exp})
+	owner, err := json.Marshal(struct {
+		OwnerID string `json:"owner_id"`
+	}{k.AccountID})
 	if err != nil {
-		return nil, nil, fmt.Errorf("verify: render key: %w", err)
+		return fmt.Errorf("verify: render key: %w", err)
 	}
-	return b[1 : len(b)-1], meta, nil // without the braces, to splice into the answer
+	rest, err := json.Marshal(struct {
+		Plan   string   `json:"plan"`
+		Scopes []string `json:"scopes"`
+	}{planID, scopes})
+	if err != nil {
+		return fmt.Errorf("verify: render key: %w", err)
+	}
+	name, err := json.Marshal(k.Name)
+	if err != nil {
+		return fmt.Errorf("verify: render key: %w", err)
+	}
+	answered, err := json.Marshal(json.RawMessage(meta))
+	if err != nil {
+		return fmt.Errorf("verify: render key: %w", err)
+	}
+	ownerPart := string(owner[1:len(owner)-1]) + ","
+	withID := !plainJSON(k.ID)
+	if withID {
+		// Never for Keyhold's own ids; a key id that JSON must escape
+		// goes, rendered, in front of the owner, in a shape of its own.
+		id, err := json.Marshal(struct {
+			KeyID string `json:"key_id"`
+		}{k.ID})
+		if err != nil {
+			return fmt.Errorf("verify: render key: %w", err)
+		}
+		ownerPart = string(id[1:len(id)-1]) + "," + ownerPart
+	}
+	sh := &shape{
+		accountID: k.AccountID, planID: planID, scopes: slices.Clone(scopes),
+		id: ownerPart + string(rest[1:len(rest)-1]) + ",", ownerLen: len(ownerPart), withID: withID,
+	}
+	e.shape = v.shapes.intern(sh)
+	mj := metaJSON{raw: string(meta)}
+	if string(answered) != mj.raw {
+		mj.answer = string(answered)
+	}
+	e.meta = unique.Make(mj)
+	e.name = string(name)
+	return nil
+}
+
+// plainJSON reports whether s is its own JSON string body: printable
+// ASCII that encoding/json writes as is (no quote, backslash or HTML
+// character).
+func plainJSON(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c < 0x20 || c >= 0x7f, c == '"', c == '\\', c == '<', c == '>', c == '&':
+			return false
+		}
+	}
+	return true
 }
 
 // InvalidateKey drops every cached secret of a key, so the next
