@@ -54,17 +54,26 @@ func (s *Server) handleTokenIssue(c echo.Context) error {
 		// or rate limit is spent.
 		return writeVerifyError(c, http.StatusBadRequest, "An exchange costs 1 to 1000 (cost); cost 0 is for checking a key with /v1/verify.")
 	}
+	// Idempotency-Key: as /v1/verify, with ttl and audience among the
+	// parameters a retry must repeat.
+	claim, ans := s.replays.Begin(r.Context(), r.Header, verify.RouteTokens, &vreq, strconv.FormatInt(int64(ttl), 10)+"\x00"+aud)
+	if ans != nil {
+		if !ans.Replayed {
+			s.tokenCount[ans.Code].Inc()
+		}
+		return ans.Write(c.Response())
+	}
 	// A token that could not be signed must cost nothing.
 	if err := s.tokens.Ready(r.Context()); err != nil {
 		s.log.Error("tokens: signing keys", "err", err)
-		return writeVerifyResult(c, bufp, &verify.Result{Code: verify.Unavailable, Now: time.Now()})
+		return writeVerifyResult(c, bufp, &verify.Result{Code: verify.Unavailable, Now: time.Now()}, claim)
 	}
 	vreq.Exchange = true
 	var res verify.Result
 	s.verifier.Verify(r.Context(), &vreq, &res)
 	if res.Code != verify.Valid {
 		s.tokenCount[res.Code].Inc()
-		return writeVerifyResult(c, bufp, &res)
+		return writeVerifyResult(c, bufp, &res, claim)
 	}
 	e := res.Entry
 	scopes := vreq.Scopes
@@ -78,10 +87,10 @@ func (s *Server) handleTokenIssue(c echo.Context) error {
 		// database down): fail closed, as verify does.
 		s.log.Error("tokens: issue", "err", err, "key_id", e.KeyID)
 		s.tokenCount[verify.Unavailable].Inc()
-		return writeVerifyResult(c, bufp, &verify.Result{Code: verify.Unavailable, Now: res.Now})
+		return writeVerifyResult(c, bufp, &verify.Result{Code: verify.Unavailable, Now: res.Now}, claim)
 	}
 	s.tokenCount[verify.Valid].Inc()
-	setVerifyHeaders(c, &res)
+	h := setVerifyHeaders(c, &res)
 	// Every value below is ASCII without quotes or backslashes (a compact
 	// JWT, a key id, a number, a time), so it is written as is.
 	b := (*bufp)[:0]
@@ -95,6 +104,7 @@ func (s *Server) handleTokenIssue(c echo.Context) error {
 	b = append(b, e.KeyID...)
 	b = append(b, `"}`...)
 	*bufp = b
+	claim.Finish(http.StatusOK, h, b)
 	c.Response().WriteHeader(http.StatusOK)
 	_, err = c.Response().Write(b)
 	return err

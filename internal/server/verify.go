@@ -27,22 +27,34 @@ func (s *Server) handleVerify(c echo.Context) error {
 		s.verifyCount[verify.BadRequest].Inc()
 		return writeVerifyError(c, status, msg)
 	}
+	// Idempotency-Key: a replay, or a refusal of the header, is answered
+	// here; a claim is finished where the answer is written.
+	claim, ans := s.replays.Begin(r.Context(), r.Header, verify.RouteVerify, &vreq, "")
+	if ans != nil {
+		if !ans.Replayed {
+			s.verifyCount[ans.Code].Inc()
+		}
+		return ans.Write(c.Response())
+	}
 	var res verify.Result
 	s.verifier.Verify(r.Context(), &vreq, &res)
 	s.verifyCount[res.Code].Inc()
-	return writeVerifyResult(c, bufp, &res)
+	return writeVerifyResult(c, bufp, &res, claim)
 }
 
 // writeVerifyResult writes res as /v1/verify answers it: status, headers
 // (RateLimit-* when a key was found, Retry-After when refused for a while)
 // and body, rendered in *bufp. /v1/tokens answers its refusals with it.
-func writeVerifyResult(c echo.Context, bufp *[]byte, res *verify.Result) error {
+// The answer goes to claim (nil without Idempotency-Key) before it is
+// written, so that a retry finds it once the caller has it.
+func writeVerifyResult(c echo.Context, bufp *[]byte, res *verify.Result, claim *verify.Claim) error {
 	h := setVerifyHeaders(c, res)
 	if ra := res.RetryAfter(); ra > 0 {
 		h["Retry-After"] = []string{strconv.FormatInt(ra, 10)}
 	}
 	out := verify.AppendJSON((*bufp)[:0], res)
 	*bufp = out
+	claim.Finish(res.Code.HTTPStatus(), h, out)
 	c.Response().WriteHeader(res.Code.HTTPStatus())
 	_, err := c.Response().Write(out)
 	return err
