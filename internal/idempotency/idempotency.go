@@ -23,16 +23,16 @@ const (
 // KeyRule says what CheckKey accepts, for the answer that refuses a key.
 const KeyRule = "Idempotency-Key must be 1 to 255 characters of visible text; a UUID is a good choice."
 
+// ErrKey is CheckKey's answer for a key it refuses.
+var ErrKey = errors.New("idempotency: the key is not 1 to 255 characters of visible text")
+
 // CheckKey reports whether key is a usable Idempotency-Key: not empty, at
 // most MaxKey bytes, valid UTF-8 without control or invisible characters
 // (keyhold.CheckText), so that what is kept under it can be named in a log
 // and typed again.
 func CheckKey(key string) error {
-	if key == "" || len(key) > MaxKey {
-		return errors.New(KeyRule)
-	}
-	if keyhold.CheckText(Header, key) != nil {
-		return errors.New(KeyRule)
+	if key == "" || len(key) > MaxKey || keyhold.CheckText(Header, key) != nil {
+		return ErrKey
 	}
 	return nil
 }
