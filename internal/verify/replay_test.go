@@ -508,3 +508,32 @@ func TestReplayAcrossInstancesAbandoned(t *testing.T) {
 		t.Errorf("quota left %d, want 99", got)
 	}
 }
+
+// BenchmarkReplayNoHeader is what a request without Idempotency-Key pays:
+// nothing (0 allocs).
+func BenchmarkReplayNoHeader(b *testing.B) {
+	p := mustReplays(b, verify.ReplayConfig{})
+	h := http.Header{"Content-Type": {"application/json"}}
+	req := verify.Request{Key: "kh_live_o5s5Cs1tsXQvRBDF2DYwqBlnq5XzHVPE2gqtfb", Cost: 1}
+	b.ReportAllocs()
+	for b.Loop() {
+		if c, a := p.Begin(context.Background(), h, verify.RouteVerify, &req, ""); c != nil || a != nil {
+			b.Fatal("a claim without the header")
+		}
+	}
+}
+
+// BenchmarkReplayHit is a replay from memory.
+func BenchmarkReplayHit(b *testing.B) {
+	p := mustReplays(b, verify.ReplayConfig{})
+	h := idemHeader("bench")
+	req := verify.Request{Key: "kh_live_o5s5Cs1tsXQvRBDF2DYwqBlnq5XzHVPE2gqtfb", Cost: 1, Scopes: []string{"read"}}
+	c, _ := p.Begin(context.Background(), h, verify.RouteVerify, &req, "")
+	c.Finish(200, http.Header{"Ratelimit-Remaining": {"9"}}, bytes.Repeat([]byte("x"), 400))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, a := p.Begin(context.Background(), h, verify.RouteVerify, &req, ""); a == nil || !a.Replayed {
+			b.Fatal("not a replay")
+		}
+	}
+}
