@@ -41,7 +41,7 @@ func AdminEvents(p AdminEventsPage) templ.Component {
 				}()
 			}
 			ctx = templ.InitializeContext(ctx)
-			templ_7745c5c3_Err = pageHeader("Webhook events", "Every Stripe event received, newest first. Each is applied once; a failed one keeps its payload so it can be applied again.").Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = pageHeader("Stripe events", "Every Stripe webhook event received, newest first. Each is applied once; a failed one keeps its payload so it can be applied again.").Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

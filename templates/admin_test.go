@@ -75,7 +75,7 @@ func adminPages() []struct {
 		{"leaky key", "Leaky · Keyhold", AdminTabKeys, AdminKey(AdminKeyPage{Layout: adminLayout("Leaky"), Key: testAdminKeys()[1],
 			PlanName: "Free", Plan: AdminLimits{RatePerSec: 10, Burst: 20, Quota: 1000}, Effective: AdminLimits{RatePerSec: 10, Burst: 20, Quota: 1000},
 			Form: AdminOverrideForm{Rate: "0", Burst: "x"}, Fields: map[string]string{"rate": "The rate limit must be from 1 to 1000000 requests per second.", "burst": "Enter the burst as a whole number."}})},
-		{"events", "Webhook events · Keyhold", AdminTabEvents, AdminEvents(AdminEventsPage{Layout: adminLayout("Webhook events"), Enabled: true,
+		{"events", "Stripe events · Keyhold", AdminTabEvents, AdminEvents(AdminEventsPage{Layout: adminLayout("Stripe events"), Enabled: true,
 			Outcomes: []AdminOption{{"", "Any"}, {"failed", "Failed"}}, Types: []AdminOption{{"", "Any"}}, Back: "/admin/events?outcome=failed",
 			Filter: AdminEventFilter{Outcome: "failed"}, Pager: AdminPager{First: 1, Last: 2},
 			Events: []AdminEventRow{

@@ -274,7 +274,7 @@ var adminTabs = []navItem{
 	{Key: AdminTabOverview, Label: "Overview", Href: "/admin"},
 	{Key: AdminTabAccounts, Label: "Accounts", Href: "/admin/accounts"},
 	{Key: AdminTabKeys, Label: "Keys", Href: "/admin/keys"},
-	{Key: AdminTabEvents, Label: "Webhook events", Href: "/admin/events"},
+	{Key: AdminTabEvents, Label: "Stripe events", Href: "/admin/events"},
 	{Key: AdminTabAudit, Label: "Audit log", Href: "/admin/audit"},
 	{Key: AdminTabRootKeys, Label: "Root keys", Href: "/admin/root-keys"},
 	{Key: AdminTabWebhooks, Label: "Webhooks", Href: "/admin/webhooks"},

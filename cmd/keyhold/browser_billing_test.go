@@ -123,6 +123,7 @@ wait:
 		}
 	}
 	stopWatching()
+	br.LeftApp()
 
 	// Stripe's webhooks: Checkout completed, then the subscription is
 	// active. The customer is the one Checkout created.

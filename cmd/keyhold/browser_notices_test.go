@@ -122,6 +122,7 @@ func TestBrowserNoticeAt85Percent(t *testing.T) {
 		t.Fatalf("no request to https://checkout.stripe.com/ within 15s of the click (tab at %s)", br.location())
 	}
 	stopWatching()
+	br.LeftApp()
 
 	// Another account cannot dismiss it with its id.
 	br.Do("the key's page", chromedp.Navigate(a.URL+"/keys/"+keyID), chromedp.WaitVisible(chromedp.CSS(`[data-testid="notice"]`)))

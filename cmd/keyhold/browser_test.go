@@ -6,7 +6,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
@@ -53,6 +55,31 @@ func (br *tab) Do(what string, steps ...chromedp.Action[chromedp.Void]) {
 	br.t.Helper()
 	if err := chromedp.Do(br.ctx, steps...); err != nil {
 		br.t.Fatalf("%s: %v (page %s)", what, err, br.location())
+	}
+}
+
+// LeftApp waits until a navigation away from the app (to Stripe, which
+// fails here for want of a network) has committed its page, before the
+// test navigates again: a navigation started while the failing one is
+// still committing its error page is aborted (net::ERR_ABORTED). Should
+// the tab still be on the app after 20 s, the pending navigation is
+// stopped instead.
+func (br *tab) LeftApp() {
+	br.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		state, err := chromedp.Run(br.ctx, chromedp.Evaluate[string](`location.href + " " + document.readyState`))
+		if err != nil {
+			br.t.Fatalf("waiting to leave the app: %v", err)
+		}
+		href, ready, _ := strings.Cut(state, " ")
+		if !strings.HasPrefix(href, br.app.URL+"/") && ready == "complete" {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if _, err := chromedp.Call(br.ctx, page.StopLoading, cdp.Empty{}); err != nil {
+		br.t.Fatalf("stopping the navigation away from the app: %v", err)
 	}
 }
 

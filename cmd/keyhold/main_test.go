@@ -398,6 +398,8 @@ func TestBadConfiguration(t *testing.T) {
 		// sslmode, as people write it: pgx then tries twice, TLS and plain.
 		{"unreachable database", "KEYHOLD_DATABASE_URL", "postgres://keyhold@127.0.0.1:1/keyhold?connect_timeout=5"},
 		{"redis URL", "KEYHOLD_REDIS_URL", "localhost:6379"},
+		{"redis cluster node", "KEYHOLD_REDIS_URL", "redis://:smtp-password-x@127.0.0.1:1?addr=nonsense"},
+		{"redis cluster option", "KEYHOLD_REDIS_URL", "redis://:smtp-password-x@127.0.0.1:1?addr=127.0.0.1:2&bogus=1"},
 		{"trusted proxies", "KEYHOLD_TRUSTED_PROXIES", "10.0.0.0/8, nonsense"},
 		{"flush interval", "KEYHOLD_USAGE_FLUSH_INTERVAL", "forever"},
 		{"short metrics token", "KEYHOLD_METRICS_TOKEN", "short"},

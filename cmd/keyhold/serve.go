@@ -56,7 +56,9 @@ Environment:
                                 redirects (default: http:// and the address bound,
                                 localhost when on all interfaces)
 ` + envDatabase + `  KEYHOLD_REDIS_URL             redis://… to share limits, quotas and cache
-                                invalidation between instances (default: none)
+                                invalidation between instances (default: none);
+                                a Redis Cluster: redis://h1:p1?addr=h2:p2&addr=h3:p3,
+                                or redis://h1:p1?cluster=true for one seed
   KEYHOLD_SECRET                signs sessions and cookies, at least 32 bytes
                                 (default: generated once, kept in the database)
   KEYHOLD_PLANS_FILE            JSON plan catalog (default: the built-in one)

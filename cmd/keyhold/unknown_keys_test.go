@@ -13,7 +13,6 @@ import (
 
 	"github.com/keyhold/keyhold/internal/keys"
 	"github.com/keyhold/keyhold/internal/plans"
-	"github.com/keyhold/keyhold/internal/testenv"
 )
 
 // randomKeys returns n well-formed keys (valid checksums) that name no key.
@@ -71,9 +70,12 @@ func wantNoReads(tb testing.TB, a *app, n int) {
 
 func TestScaleOutUnknownKeysCostNoRead(t *testing.T) {
 	t.Parallel()
+	eachPrivateRedis(t, scaleOutUnknownKeysCostNoRead)
+}
+
+func scaleOutUnknownKeysCostNoRead(t *testing.T, redisURL string) {
 	plansFile := writePlansFile(t, plans.Plan{ID: "free", Name: "Free", Price: "$0", RatePerSecond: 10_000, Burst: 10_000, MonthlyQuota: 1000, MaxKeys: 5})
-	r := testenv.PrivateRedis(t)
-	a, b := startPair(t, scaleEnv(t, r.URL(), plansFile, nil))
+	a, b := startPair(t, scaleEnv(t, redisURL, plansFile, nil))
 
 	// A key made on A verifies on B at once, whether or not B has heard of
 	// it yet: B may not answer NOT_FOUND for a key that exists.

@@ -207,6 +207,7 @@ type instancePhase struct {
 // INFO command itself is left out).
 type redisPhase struct {
 	Commands  int64            `json:"commands_processed"`
+	Reads     int64            `json:"reads_processed"` // read events: round trips, pipelined ones counting once
 	ByCommand map[string]int64 `json:"commands_by_name"`
 	CPU       time.Duration    `json:"redis_cpu_ns"`
 }

@@ -81,6 +81,8 @@ func redisDelta(before, after redisInfo, cpu time.Duration) *redisPhase {
 		}
 	}
 	rp.Commands = after.commands - before.commands - (after.calls["info"] - before.calls["info"])
+	// Each INFO is one read event too.
+	rp.Reads = max(0, after.reads-before.reads-(after.calls["info"]-before.calls["info"]))
 	return rp
 }
 

@@ -147,6 +147,7 @@ func benchBase(scale bool) string {
 type redisInfo struct {
 	version   string
 	commands  int64            // total_commands_processed
+	reads     int64            // total_reads_processed: read events, one per round trip however many commands it carries
 	calls     map[string]int64 // commandstats: command → calls
 	rss       int64            // used_memory_rss
 	connected int64            // connected_clients
@@ -172,6 +173,7 @@ func parseInfo(sections map[string]map[string]string) redisInfo {
 	ri := redisInfo{
 		version:   sections["Server"]["redis_version"],
 		commands:  num("Stats", "total_commands_processed"),
+		reads:     num("Stats", "total_reads_processed"),
 		rss:       num("Memory", "used_memory_rss"),
 		connected: num("Clients", "connected_clients"),
 		calls:     map[string]int64{},

@@ -111,6 +111,26 @@ func TestRedisInfo(t *testing.T) {
 	if d.ByCommand["incr"] < 3 || d.Commands < 3 || d.ByCommand["info"] != 0 {
 		t.Errorf("between the INFOs: %d commands, by name %v; want at least 3 incr and no info", d.Commands, d.ByCommand)
 	}
+	// Three INCRs one after the other are three round trips; a pipeline
+	// of three is one.
+	if d.Reads < 3 {
+		t.Errorf("between the INFOs: %d read events for 3 INCRs in turn", d.Reads)
+	}
+	before = after
+	if _, err := rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for range 3 {
+			p.Incr(ctx, key)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if after, err = b.info(); err != nil {
+		t.Fatal(err)
+	}
+	if d := redisDelta(before, after, 0); d.Reads < 1 || d.Reads >= d.Commands {
+		t.Errorf("a pipeline of 3 INCRs: %d read events for %d commands; want fewer reads than commands", d.Reads, d.Commands)
+	}
 }
 
 // TestRedisInfoDown checks that a Redis that does not answer is an error.

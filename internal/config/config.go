@@ -177,6 +177,23 @@ func Load(getenv func(string) string) (*Config, error) {
 		if err != nil || (ru.Scheme != "redis" && ru.Scheme != "rediss") || ru.Host == "" {
 			return nil, &Error{"KEYHOLD_REDIS_URL", "must be a redis:// or rediss:// URL"}
 		}
+		// A Redis Cluster: redis://host1:port1?addr=host2:port2&addr=…, or
+		// cluster=true with one address (verify.DialRedis).
+		q := ru.Query()
+		for _, a := range q["addr"] {
+			if _, _, err := net.SplitHostPort(a); err != nil {
+				return nil, &Error{"KEYHOLD_REDIS_URL", fmt.Sprintf("addr=%q must be host:port, a further node of a Redis Cluster", a)}
+			}
+		}
+		if v := q["cluster"]; len(v) > 0 {
+			on, err := strconv.ParseBool(v[len(v)-1])
+			switch {
+			case err != nil:
+				return nil, &Error{"KEYHOLD_REDIS_URL", fmt.Sprintf("cluster=%q must be true or false", v[len(v)-1])}
+			case !on && q.Has("addr"):
+				return nil, &Error{"KEYHOLD_REDIS_URL", "cluster=false with addr=: addr names the further nodes of a Redis Cluster"}
+			}
+		}
 	}
 
 	if s := getenv("KEYHOLD_SECRET"); s != "" {

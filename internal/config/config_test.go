@@ -133,6 +133,9 @@ func TestLoadRejects(t *testing.T) {
 		{"KEYHOLD_DATABASE_URL", "mysql://x"},
 		{"KEYHOLD_DATABASE_URL", "sqlite://"},
 		{"KEYHOLD_REDIS_URL", "localhost:6379"},
+		{"KEYHOLD_REDIS_URL", "redis://10.0.0.1:6379?addr=10.0.0.2"},
+		{"KEYHOLD_REDIS_URL", "redis://10.0.0.1:6379?cluster=maybe"},
+		{"KEYHOLD_REDIS_URL", "redis://10.0.0.1:6379?cluster=false&addr=10.0.0.2:6379"},
 		{"KEYHOLD_SECRET", "short"},
 		{"STRIPE_WEBHOOK_SECRET", "secret"},
 		{"STRIPE_SECRET_KEY", "pk_test_123"},
@@ -290,5 +293,24 @@ func TestLoadWebhooksAllowInsecure(t *testing.T) {
 	_, err = Load(env(map[string]string{"KEYHOLD_WEBHOOKS_ALLOW_INSECURE": "yes"}))
 	if err == nil || !strings.Contains(err.Error(), "KEYHOLD_WEBHOOKS_ALLOW_INSECURE") {
 		t.Errorf("yes: %v", err)
+	}
+}
+
+// TestLoadRedisCluster: the cluster forms of KEYHOLD_REDIS_URL are taken
+// as given (verify.DialRedis reads them).
+func TestLoadRedisCluster(t *testing.T) {
+	for _, u := range []string{
+		"redis://10.0.0.1:6379?addr=10.0.0.2:6379&addr=10.0.0.3:6379",
+		"redis://10.0.0.1:6379?cluster=true",
+		"rediss://user:pw@[::1]:6379?addr=[::2]:6379&cluster=true",
+	} {
+		c, err := Load(env(map[string]string{"KEYHOLD_REDIS_URL": u}))
+		if err != nil {
+			t.Errorf("%s: %v", u, err)
+			continue
+		}
+		if c.RedisURL != u {
+			t.Errorf("RedisURL = %q, want %q", c.RedisURL, u)
+		}
 	}
 }

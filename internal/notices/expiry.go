@@ -41,6 +41,31 @@ func (s *Service) CheckExpiries(ctx context.Context) (int, error) {
 	return n, nil
 }
 
+// Kept is how long notice rows outlive what they are about. A quota
+// notice's row stops its threshold firing twice in a window, an expiry
+// notice's its notice twice for an expiry, and a dismissal hides a banner
+// while it could show: none of them matters once the window has ended or
+// the key has expired, so they go a month after (a margin for clocks and
+// for the history an operator might look up). A dismissal names its
+// window in its id but not when that ends, so it is kept for the longest
+// window there is, a yearly billing period, and a month more.
+const (
+	KeptAfterWindow    = 31 * 24 * time.Hour
+	KeptAfterExpiry    = 31 * 24 * time.Hour
+	KeptAfterDismissal = (366 + 31) * 24 * time.Hour
+)
+
+// Prune deletes the notice rows that can no longer matter (see Kept…) and
+// returns how many went. The expiry job runs it each hour.
+func (s *Service) Prune(ctx context.Context) (int64, error) {
+	now := s.now()
+	n, err := s.store.PruneNotices(ctx, now.Add(-KeptAfterWindow), now.Add(-KeptAfterExpiry), now.Add(-KeptAfterDismissal))
+	if err != nil {
+		return n, fmt.Errorf("notices: prune: %w", err)
+	}
+	return n, nil
+}
+
 // ExpiryArgs is the expiry job's (empty) arguments.
 type ExpiryArgs struct{}
 
@@ -53,9 +78,14 @@ type ExpiryWorker struct {
 	Service *Service
 }
 
-// Work implements river.Worker.
+// Work implements river.Worker: the expiry notices due, then the rows
+// past keeping. A failed prune fails the job (River retries it) after the
+// notices are recorded.
 func (w *ExpiryWorker) Work(ctx context.Context, _ *river.Job[ExpiryArgs]) error {
-	_, err := w.Service.CheckExpiries(ctx)
+	if _, err := w.Service.CheckExpiries(ctx); err != nil {
+		return err
+	}
+	_, err := w.Service.Prune(ctx)
 	return err
 }
 

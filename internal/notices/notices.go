@@ -108,6 +108,11 @@ type Store interface {
 	NoticePrefs(ctx context.Context, userID string) (Prefs, error)
 	// SetNoticePrefs saves a user's preferences.
 	SetNoticePrefs(ctx context.Context, userID string, p Prefs, now time.Time) error
+	// PruneNotices deletes the quota notices of windows that ended before
+	// windowsEnded, the expiry notices of expiries before expiredBefore
+	// and the dismissals made before dismissedBefore, and returns how many
+	// rows went.
+	PruneNotices(ctx context.Context, windowsEnded, expiredBefore, dismissedBefore time.Time) (int64, error)
 }
 
 // Config configures a Service.

@@ -345,3 +345,88 @@ func TestSinkCountsWhatItDrops(t *testing.T) {
 		t.Errorf("lost %d dropped, %d failed; want 5 and 0", d, failed)
 	}
 }
+
+// TestPruneKeepsWhatCanStillMatter: notice rows go a month after their
+// window ended or their key expired, dismissals after a year and a month;
+// the rest stays, and a threshold of a current window still fires once.
+func TestPruneKeepsWhatCanStillMatter(t *testing.T) {
+	t.Run("SQLite", func(t *testing.T) { testPrune(t, newFixture(t)) })
+	t.Run("PostgreSQL", func(t *testing.T) { testPrune(t, newFixtureOn(t, storetest.New(t, storetest.Postgres))) })
+}
+
+func testPrune(t *testing.T, f *fixture) {
+	ctx := context.Background()
+	k := f.key("prod", nil)
+	start := f.now
+	record := func(at time.Time) quota.Window {
+		t.Helper()
+		w := quota.WindowAt(at, quota.Window{})
+		if ok, err := f.svc.RecordThreshold(ctx, notices.Crossing{KeyID: k.ID, AccountID: f.account, Percent: 80, Used: 800, Limit: 1000, Window: w}); err != nil || !ok {
+			t.Fatalf("recording the window of %s: %v %v", at, ok, err)
+		}
+		return w
+	}
+	old := record(start)                      // December 2026
+	recent := record(start.AddDate(0, 2, 0))  // February 2027
+	current := record(start.AddDate(0, 3, 0)) // March 2027
+	expiresOld, expiresRecent := start.Add(2*24*time.Hour), start.AddDate(0, 2, 20)
+	for _, at := range []time.Time{expiresOld, expiresRecent} {
+		f.now = at.Add(-12 * time.Hour)
+		exp := at
+		f.key("expiring "+at.Format(time.DateOnly), &exp)
+		if n, err := f.svc.CheckExpiries(ctx); err != nil || n != 1 {
+			t.Fatalf("expiry notice of %s: %d, %v", at, n, err)
+		}
+	}
+	for _, d := range []struct {
+		id string
+		at time.Time
+	}{{"q80.a.1", start.AddDate(-1, -1, -2)}, {"q80.b.2", start.AddDate(0, -6, 0)}} {
+		if err := f.db.Dismiss(ctx, f.owner, d.id, d.at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Now: mid-March 2027. December's window ended over a month ago,
+	// February's did not; the early expiry is over a month past.
+	f.now = current.Start.Add(14 * 24 * time.Hour)
+	n, err := f.svc.Prune(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := func(q string, args ...any) int {
+		t.Helper()
+		var c int
+		if err := f.db.SQL().QueryRow(f.q(q), args...).Scan(&c); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	if c := count(`SELECT COUNT(*) FROM quota_notices WHERE window_start = ?`, old.Start); c != 0 {
+		t.Errorf("December's quota notice is still there")
+	}
+	if c := count(`SELECT COUNT(*) FROM quota_notices WHERE window_start IN (?, ?)`, recent.Start, current.Start); c != 2 {
+		t.Errorf("%d of February's and March's quota notices are left, want 2", c)
+	}
+	if c := count(`SELECT COUNT(*) FROM expiry_notices WHERE expires_at = ?`, expiresOld.UTC()); c != 0 {
+		t.Errorf("the expiry notice of %s is still there", expiresOld)
+	}
+	if c := count(`SELECT COUNT(*) FROM expiry_notices WHERE expires_at = ?`, expiresRecent.UTC()); c != 1 {
+		t.Errorf("the expiry notice of %s went (%d left)", expiresRecent, c)
+	}
+	if c := count(`SELECT COUNT(*) FROM notice_dismissals WHERE notice_id = 'q80.a.1'`); c != 0 {
+		t.Error("the dismissal of over a year and a month ago is still there")
+	}
+	if c := count(`SELECT COUNT(*) FROM notice_dismissals WHERE notice_id = 'q80.b.2'`); c != 1 {
+		t.Error("the dismissal of nine months ago went")
+	}
+	if n != 3 {
+		t.Errorf("Prune reports %d rows, want 3", n)
+	}
+	// What is kept still stops a second notice in the current window.
+	if ok, err := f.svc.RecordThreshold(ctx, notices.Crossing{KeyID: k.ID, AccountID: f.account, Percent: 80, Used: 900, Limit: 1000, Window: current}); err != nil || ok {
+		t.Errorf("the current window's 80 %% again after a prune: %v %v, want not recorded", ok, err)
+	}
+	if n, err := f.svc.Prune(ctx); err != nil || n != 0 {
+		t.Errorf("a second prune: %d, %v; want 0", n, err)
+	}
+}

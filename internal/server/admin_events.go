@@ -32,7 +32,7 @@ var adminEventTypes = []string{
 // filtered by outcome and type, 50 to a page.
 func (s *Server) handleAdminEvents(c echo.Context) error {
 	ctx := c.Request().Context()
-	l := s.layout(c, "Webhook events", "admin")
+	l := s.layout(c, "Stripe events", "admin")
 	f := templates.AdminEventFilter{Outcome: c.QueryParam("outcome"), Type: strings.TrimSpace(c.QueryParam("type"))}
 	page := adminPage(c)
 	evs, err := s.billing.Events(ctx, billing.EventQuery{Outcome: f.Outcome, Type: f.Type, Offset: offset(page), Limit: adminPageSize + 1})

@@ -225,3 +225,31 @@ func (db *DB) SetNoticePrefs(ctx context.Context, userID string, p notices.Prefs
 }
 
 var _ notices.Store = (*DB)(nil)
+
+// PruneNotices implements notices.Store, in one transaction.
+func (db *DB) PruneNotices(ctx context.Context, windowsEnded, expiredBefore, dismissedBefore time.Time) (int64, error) {
+	var n int64
+	err := db.ctx(ctx).Transaction(func(tx *gorm.DB) error {
+		for _, d := range []struct {
+			what  string
+			model any
+			where string
+			t     time.Time
+		}{
+			{"quota notices", &quotaNoticeRecord{}, "window_end < ?", windowsEnded},
+			{"expiry notices", &expiryNoticeRecord{}, "expires_at < ?", expiredBefore},
+			{"notice dismissals", &noticeDismissalRecord{}, "created_at < ?", dismissedBefore},
+		} {
+			res := tx.Where(d.where, d.t.UTC()).Delete(d.model)
+			if res.Error != nil {
+				return fmt.Errorf("store: prune %s: %w", d.what, res.Error)
+			}
+			n += res.RowsAffected
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return n, nil
+}

@@ -23,6 +23,11 @@
 //     port. All tests of a binary share that server and its databases, so
 //     each test must use key prefixes of its own (for example one made from
 //     t.Name()), and must never FLUSHDB or FLUSHALL.
+//   - [RedisCluster] returns the URL (in KEYHOLD_REDIS_URL's cluster form,
+//     redis://N1?addr=N2&addr=N3) of a Redis Cluster of three masters
+//     without replicas, joined by redis-cli --cluster create and shared by
+//     the binary's tests like [Redis]'s server. [PrivateRedisCluster] starts
+//     one for a single test, whose masters it may kill and start again.
 //   - [StripeMock] returns the base URL (http://127.0.0.1:PORT) of a
 //     stripe-mock process. stripe-mock keeps no state, so tests can share it.
 //     Use any test secret key, such as sk_test_123.
@@ -64,7 +69,8 @@
 //     /usr/lib/postgresql/*/bin (newest version first). Debian: apt-get
 //     install postgresql.
 //   - Redis: redis-server on PATH, /usr/bin, /usr/local/bin, /usr/sbin.
-//     Debian: apt-get install redis-server.
+//     Debian: apt-get install redis-server. redis-cli (for clusters): on
+//     PATH, /usr/bin, /usr/local/bin; Debian: apt-get install redis-tools.
 //   - stripe-mock: on PATH, in $GOBIN, then in $(go env GOPATH)/bin. Install
 //     with go install github.com/stripe/stripe-mock@v0.203.0.
 //   - Chromium: /usr/bin/chromium, then chromium, chromium-browser,

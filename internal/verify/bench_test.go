@@ -8,8 +8,12 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"runtime"
+	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/keyhold/keyhold/internal/keyhold"
 	"github.com/keyhold/keyhold/internal/keys"
@@ -316,4 +320,77 @@ func BenchmarkVerifyCachedRedis(b *testing.B) {
 			b.Fatal(res.Code)
 		}
 	}
+}
+
+// BenchmarkVerifyCachedRedisParallel is the scale-out hot path: many
+// concurrent verifications of 1 000 keys on shared limits, as two
+// instances' worth of connections make (64 goroutines). It reports the
+// Redis round trips (read events) and Redis CPU per verification beside
+// the process's own time, which is what concurrent calls to Redis save.
+func BenchmarkVerifyCachedRedisParallel(b *testing.B) {
+	_, secrets, loader := benchVerifierLoader(b, 1000)
+	url := testenv.Redis(b)
+	conn := mustRedis(b, url)
+	rl, err := verify.NewRedisLimits(conn, loader.QuotaUsed)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cat, err := plans.New([]plans.Plan{{ID: "free", Name: "Free", Price: "$0", RatePerSecond: plans.MaxRate, Burst: plans.MaxBurst, MonthlyQuota: 1 << 50, MaxKeys: 1000}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	v, err := verify.New(verify.Config{Loader: loader, Plans: cat, Limits: rl, Invalidator: verify.NewRedisInvalidator(conn), TTL: time.Hour})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	var res verify.Result
+	for _, s := range secrets {
+		v.Verify(ctx, &verify.Request{Key: s, Cost: 1}, &res)
+	}
+	before := redisStats(b, url)
+	b.ReportAllocs()
+	b.SetParallelism(32)
+	b.ResetTimer()
+	var next atomic.Int64
+	b.RunParallel(func(pb *testing.PB) {
+		var res verify.Result
+		i := int(next.Add(1)) * 31
+		for pb.Next() {
+			v.Verify(ctx, &verify.Request{Key: secrets[i%len(secrets)], Cost: 1}, &res)
+			if res.Code != verify.Valid {
+				b.Error(res.Code)
+				return
+			}
+			i += 7
+		}
+	})
+	b.StopTimer()
+	after := redisStats(b, url)
+	n := float64(b.N)
+	b.ReportMetric(float64(after.reads-before.reads)/n, "redis-reads/op")
+	b.ReportMetric(float64(after.cpu-before.cpu)/n/1e3, "redis-µs/op")
+}
+
+// redisCounters are the INFO counters BenchmarkVerifyCachedRedisParallel
+// reports: read events (one per round trip a client makes, however many
+// commands it carries) and CPU (user + system, ns).
+type redisCounters struct{ reads, cpu int64 }
+
+func redisStats(tb testing.TB, url string) redisCounters {
+	tb.Helper()
+	opt, err := redis.ParseURL(url)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	c := redis.NewClient(opt)
+	defer c.Close()
+	m, err := c.InfoMap(context.Background(), "stats", "cpu").Result()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	reads, _ := strconv.ParseInt(m["Stats"]["total_reads_processed"], 10, 64)
+	u, _ := strconv.ParseFloat(m["CPU"]["used_cpu_user"], 64)
+	s, _ := strconv.ParseFloat(m["CPU"]["used_cpu_sys"], 64)
+	return redisCounters{reads: reads, cpu: int64((u + s) * 1e9)}
 }

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -57,10 +59,11 @@ func randomName() string {
 	return hex.EncodeToString(b[:])
 }
 
-// fail marks Redis down for any error but the caller's going away.
-func (r *RedisInvalidator) fail(err error) {
+// fail marks the part of Redis holding key down for any error but the
+// caller's going away.
+func (r *RedisInvalidator) fail(err error, key string) {
 	if !errors.Is(err, context.Canceled) {
-		r.conn.wentDown(err)
+		r.conn.wentDown(err, key)
 	}
 }
 
@@ -73,7 +76,7 @@ func (r *RedisInvalidator) Announce(ctx context.Context, c Change) error {
 	case SecretAdded:
 		err := announceSecretScript.Run(ctx, rdb, []string{secretsKey}, randomName(), invalidateChannel, hex.EncodeToString(c.Hash[:])).Err()
 		if err != nil {
-			r.fail(err)
+			r.fail(err, secretsKey)
 			return fmt.Errorf("verify: announce secret: %w", err)
 		}
 		return nil
@@ -88,26 +91,95 @@ func (r *RedisInvalidator) Announce(ctx context.Context, c Change) error {
 	if len(ids) > 0 {
 		// Before publishing: an instance that hears the change and reads
 		// the key again must read the new counter.
+		// (In a cluster the pipeline is split by master; each failed
+		// command takes its own master down.)
 		pipe := rdb.Pipeline()
-		for _, id := range ids {
-			pipe.Incr(ctx, genKey(id))
+		cmds := make([]*redis.IntCmd, len(ids))
+		for i, id := range ids {
+			cmds[i] = pipe.Incr(ctx, genKey(id))
 		}
 		if _, err := pipe.Exec(ctx); err != nil {
-			r.fail(err)
+			for i, cmd := range cmds {
+				if cmd.Err() != nil {
+					r.fail(cmd.Err(), genKey(ids[i]))
+				}
+			}
 			return fmt.Errorf("verify: mark keys changed: %w", err)
 		}
 	}
-	if err := rdb.Publish(ctx, invalidateChannel, c.message()).Err(); err != nil {
+	if err := r.publish(ctx, c.message()); err != nil {
 		return fmt.Errorf("verify: publish change: %w", err)
 	}
 	return nil
 }
 
+// publish sends msg on the channel of changes. A cluster passes what one
+// node publishes on to every other, so any node that answers will do: the
+// one go-redis picks, then, should that one be away, each master in turn.
+func (r *RedisInvalidator) publish(ctx context.Context, msg string) error {
+	err := r.conn.rdb.Publish(ctx, invalidateChannel, msg).Err()
+	if err == nil || r.conn.cluster == nil {
+		return err
+	}
+	masters, err := r.conn.masters(ctx)
+	if len(masters) == 0 {
+		return fmt.Errorf("no master known: %w", err)
+	}
+	var errs []error
+	for _, m := range masters {
+		err := m.Publish(ctx, invalidateChannel, msg).Err()
+		if err == nil {
+			return nil
+		}
+		errs = append(errs, fmt.Errorf("%s: %w", m.Options().Addr, err))
+	}
+	return errors.Join(errs...)
+}
+
 // Listen implements Invalidator. The subscription reconnects by itself
 // after an outage; each time it is (re)established apply gets a
 // Resubscribed change.
+//
+// In a cluster it subscribes on every master (a message published on one
+// reaches the subscribers of all), so that changes keep coming while any
+// master is away; each change is then heard once per master, which
+// applying again does not alter, and apply is called by one at a time.
+// Masters added to the cluster later are not subscribed to.
 func (r *RedisInvalidator) Listen(ctx context.Context, apply func(Change)) {
-	sub := r.conn.rdb.Subscribe(ctx, invalidateChannel)
+	if r.conn.cluster == nil {
+		r.listen(ctx, r.conn.rdb, apply)
+		return
+	}
+	var masters []*redis.Client
+	for {
+		masters, _ = r.conn.masters(ctx)
+		if len(masters) > 0 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+	var (
+		mu sync.Mutex
+		wg sync.WaitGroup
+	)
+	one := func(c Change) {
+		mu.Lock()
+		defer mu.Unlock()
+		apply(c)
+	}
+	for _, m := range masters {
+		wg.Go(func() { r.listen(ctx, m, one) })
+	}
+	wg.Wait()
+}
+
+// listen is Listen on one client's subscription.
+func (r *RedisInvalidator) listen(ctx context.Context, rdb redis.UniversalClient, apply func(Change)) {
+	sub := rdb.Subscribe(ctx, invalidateChannel)
 	defer sub.Close()
 	ch := sub.ChannelWithSubscriptions()
 	for {
@@ -134,25 +206,31 @@ func (r *RedisInvalidator) Listen(ctx context.Context, apply func(Change)) {
 
 // Generation implements Invalidator: the key's change counter in Redis.
 func (r *RedisInvalidator) Generation(ctx context.Context, keyID string) int64 {
-	if r.conn.down.Load() {
+	if r.conn.partOf(keyID).down.Load() {
 		return 0
 	}
 	g, err := r.conn.rdb.Get(ctx, genKey(keyID)).Int64()
 	if err != nil && !errors.Is(err, redis.Nil) {
-		r.fail(err)
+		r.fail(err, genKey(keyID))
 		return 0
 	}
 	return g
 }
 
-// Degraded implements Invalidator: Redis is unreachable.
+// Degraded implements Invalidator: Redis, or a part of a cluster, is
+// unreachable (the cache does not know which keys' changes it misses).
 func (r *RedisInvalidator) Degraded() bool { return r.conn.Degraded() }
+
+// secretsFields are the fields SecretsAdded reads, made once: the
+// variadic slice of a call through the UniversalClient interface escapes,
+// which would be an allocation per unknown key.
+var secretsFields = []string{"epoch", "n"}
 
 // SecretsAdded implements secretCounter: one HMGET.
 func (r *RedisInvalidator) SecretsAdded(ctx context.Context) (string, int64, error) {
-	vals, err := r.conn.rdb.HMGet(ctx, secretsKey, "epoch", "n").Result()
+	vals, err := r.conn.rdb.HMGet(ctx, secretsKey, secretsFields...).Result()
 	if err != nil {
-		r.fail(err)
+		r.fail(err, secretsKey)
 		return "", 0, fmt.Errorf("verify: secrets added: %w", err)
 	}
 	epoch, _ := vals[0].(string)
@@ -169,7 +247,7 @@ func (r *RedisInvalidator) SecretsAdded(ctx context.Context) (string, int64, err
 // has none, so a filter loaded now has an epoch to compare.
 func (r *RedisInvalidator) secretsMark(ctx context.Context) (string, int64, error) {
 	if err := r.conn.rdb.HSetNX(ctx, secretsKey, "epoch", randomName()).Err(); err != nil {
-		r.fail(err)
+		r.fail(err, secretsKey)
 		return "", 0, fmt.Errorf("verify: secrets mark: %w", err)
 	}
 	return r.SecretsAdded(ctx)

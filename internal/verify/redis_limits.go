@@ -4,6 +4,7 @@ import (
 	"context"
 	_ "embed"
 	"errors"
+	"fmt"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -13,8 +14,9 @@ import (
 )
 
 // takeScript checks the key's generation, then takes cost from its GCRA
-// rate limit and its quota window, atomically: one round trip per
-// verification (take.lua, which says why it uses this instance's clock).
+// rate limit and its quota window, atomically: one script call per
+// verification (take.lua, which says why it uses this instance's clock),
+// and concurrent calls share round trips (RedisLimits.pipe).
 // All keys of a key share the hash tag {keyID}, so the script runs on one
 // Redis Cluster slot. Times are microseconds (Lua numbers are doubles:
 // exact to 2^53).
@@ -59,7 +61,15 @@ const (
 )
 
 // RedisLimits counts rate limits and quotas in Redis, shared by every
-// instance, with one script call per verification. When Redis cannot be
+// instance, with one script call per verification. Concurrent calls are
+// auto-pipelined (go-redis's blocking AutoPipeliner): those that arrive
+// while a batch is with Redis go together in the next one, one write and
+// one read for all of them, which is what saves CPU on both sides (the
+// syscalls of a round trip cost more than the script). Each script still
+// runs atomically and alone in Redis, so pipelining changes no decision:
+// quotas stay exact, rate limits shared, the change counter checked on
+// every call. A batch that fails (Redis unreachable, a timeout) fails each
+// of its calls, and each falls back as a lone call does. When Redis cannot be
 // reached it falls back to counting in this process (MemoryLimits, from the
 // last counts Redis gave), logs the outage once, and returns to shared
 // counting when Redis answers again, adding to each window what this
@@ -67,6 +77,7 @@ const (
 // and a call Redis applied without answering are accounted).
 type RedisLimits struct {
 	conn     *Redis
+	pipe     redis.Scripter // conn's AutoPipeliner: what takeScript runs on
 	seed     func(ctx context.Context, keyID string, windowStart time.Time) (int64, error)
 	id       any // this instance's field in each window's hash of units by instance (a string, boxed once: one allocation less per call)
 	local    MemoryLimits
@@ -88,7 +99,16 @@ func NewRedisLimits(conn *Redis, seed func(ctx context.Context, keyID string, wi
 	if conn == nil || seed == nil {
 		return nil, errors.New("verify: redis limits need a connection and a seed")
 	}
-	r := &RedisLimits{conn: conn, seed: seed, id: any(randomName()), owing: map[*keyState]*Entry{}}
+	// The blocking face: a call returns when its script has run. One
+	// ordered batch at a time keeps batches deep under load, and a lone
+	// call goes at once, without waiting for company.
+	opts := redis.DefaultBlockingAutoPipelineOptions()
+	opts.MaxBatchSize = maxBatch
+	ap, err := conn.rdb.AutoPipelineWithOptions(opts)
+	if err != nil {
+		return nil, fmt.Errorf("verify: redis auto-pipelining: %w", err)
+	}
+	r := &RedisLimits{conn: conn, pipe: ap, seed: seed, id: any(randomName()), owing: map[*keyState]*Entry{}}
 	r.reconciled.Store(conn.recovery.Load()) // nothing counted alone before now
 	conn.whenBack(r.reconcileOwing)
 	return r, nil
@@ -129,6 +149,15 @@ func (r *RedisLimits) Peek(ctx context.Context, e *Entry, now time.Time) (Decisi
 	return r.run(ctx, e, 0, now, false)
 }
 
+// maxBatch is the most script calls that go to Redis in one round trip.
+// The client's read timeout (250 ms, DialRedis) bounds a whole batch, not
+// each call in it, and a batch that times out fails every call in it over
+// to local counting: batches stay small enough that a slow machine
+// answers all of them in time (go-redis's default is 300). Past 64, a
+// batch saves little more: a round trip's cost is already a sixty-fourth
+// per call.
+const maxBatch = 64
+
 // Script modes (takeScript).
 const (
 	modeCall      = "0"
@@ -138,20 +167,27 @@ const (
 
 func (r *RedisLimits) run(ctx context.Context, e *Entry, cost int64, now time.Time, take bool) (Decision, error) {
 	st := e.state
-	if r.conn.down.Load() {
+	p := r.conn.partOf(e.KeyID)
+	if p.down.Load() {
 		return r.locally(ctx, e, cost, now, take)
 	}
 	w := st.windowFor(e, now)
-	epoch := r.conn.recovery.Load()
+	epoch := p.recovery.Load()
 	if take && (st.synced.Load() != epoch || st.owed.Load() != 0) {
 		return r.reconcile(ctx, e, w, cost, now, epoch, false)
 	}
+	st.calls.RLock()
 	res, err := r.script(ctx, e, w, cost, now, take, modeCall, 0, 0, 0, 0)
+	if err == nil && take && res[0] == scriptOK && cost > 0 {
+		st.granted.Add(cost)
+		st.mine.Add(cost)
+	}
+	st.calls.RUnlock()
 	if err != nil {
 		if errors.Is(err, context.Canceled) {
 			return Decision{}, err
 		}
-		r.conn.wentDown(err)
+		r.conn.wentDown(err, rateKey(e.KeyID))
 		return r.locally(ctx, e, cost, now, take)
 	}
 	if res[0] == scriptNoWindow {
@@ -160,10 +196,6 @@ func (r *RedisLimits) run(ctx context.Context, e *Entry, cost int64, now time.Ti
 		}
 		// The window is new, or Redis lost it: seed it from the database.
 		return r.reconcile(ctx, e, w, cost, now, epoch, false)
-	}
-	if take && res[0] == scriptOK && cost > 0 {
-		st.granted.Add(cost)
-		st.mine.Add(cost)
 	}
 	return r.decide(e, w, cost, now, res)
 }
@@ -180,6 +212,11 @@ func (r *RedisLimits) reconcile(ctx context.Context, e *Entry, w Window, cost in
 	mode := modeOwed
 	if st.synced.Load() != epoch {
 		mode = modeRecovered
+		// Wait for this instance's calls still between Redis and their
+		// replies (sent before the outage): mine must have them, or the
+		// script would take what Redis applied of them back out.
+		st.calls.Lock()
+		defer st.calls.Unlock()
 	}
 	floor, err := r.seed(ctx, e.KeyID, w.Start)
 	if err != nil {
@@ -206,7 +243,7 @@ func (r *RedisLimits) reconcile(ctx context.Context, e *Entry, w Window, cost in
 		if errors.Is(err, context.Canceled) {
 			return Decision{}, err
 		}
-		r.conn.wentDown(err)
+		r.conn.wentDown(err, rateKey(e.KeyID))
 		if sweep {
 			return Decision{}, err
 		}
@@ -252,7 +289,7 @@ func (r *RedisLimits) script(ctx context.Context, e *Entry, w Window, cost int64
 	if mode != modeCall {
 		args = append(args, floor, mine, owed, unflushed)
 	}
-	return takeScript.Run(ctx, r.conn.rdb, keys, args...).Int64Slice()
+	return takeScript.Run(ctx, r.pipe, keys, args...).Int64Slice()
 }
 
 // decide turns the script's answer into a Decision (ErrStale for a
@@ -312,10 +349,18 @@ func (r *RedisLimits) reconcileOwing() {
 	owing := r.owing
 	r.owing = map[*keyState]*Entry{}
 	r.owingMu.Unlock()
-	epoch := r.conn.recovery.Load()
+	recoveries := r.conn.recovery.Load()
 	for st, e := range owing {
+		p := r.conn.partOf(e.KeyID)
+		if p.down.Load() {
+			// Its part of a cluster is still away: its own return sweeps it.
+			r.owingMu.Lock()
+			r.owing[st] = e
+			r.owingMu.Unlock()
+			continue
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		_, err := r.reconcile(ctx, e, st.window(), 0, time.Now(), epoch, true)
+		_, err := r.reconcile(ctx, e, st.window(), 0, time.Now(), p.recovery.Load(), true)
 		cancel()
 		if err != nil || st.hold.Load() {
 			r.owingMu.Lock()
@@ -327,7 +372,7 @@ func (r *RedisLimits) reconcileOwing() {
 	// (Redis went away and came back during it) must not undo a later one.
 	for {
 		done := r.reconciled.Load()
-		if done >= epoch || r.reconciled.CompareAndSwap(done, epoch) {
+		if done >= recoveries || r.reconciled.CompareAndSwap(done, recoveries) {
 			return
 		}
 	}

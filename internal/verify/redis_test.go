@@ -72,8 +72,10 @@ func twoInstances(t *testing.T, redisURL string) (*fixture, *instance, *instance
 	return f, a, b
 }
 
-func TestSharedQuotaIsExact(t *testing.T) {
-	f, a, b := twoInstances(t, testenv.Redis(t))
+func TestSharedQuotaIsExact(t *testing.T) { eachRedis(t, sharedQuotaIsExact) }
+
+func sharedQuotaIsExact(t *testing.T, redisURL string) {
+	f, a, b := twoInstances(t, redisURL)
 	_, key := f.MustKey(keys.Settings{})
 	var valid, exceeded atomic.Int64
 	var wg sync.WaitGroup
@@ -102,8 +104,10 @@ func TestSharedQuotaIsExact(t *testing.T) {
 	}
 }
 
-func TestSharedRateLimitIsNotDoubled(t *testing.T) {
-	f, a, b := twoInstances(t, testenv.Redis(t))
+func TestSharedRateLimitIsNotDoubled(t *testing.T) { eachRedis(t, sharedRateLimitIsNotDoubled) }
+
+func sharedRateLimitIsNotDoubled(t *testing.T, redisURL string) {
+	f, a, b := twoInstances(t, redisURL)
 	f.setPlan("slow") // 10/s, burst 10
 	_, key := f.MustKey(keys.Settings{})
 	allowed := 0
@@ -137,7 +141,11 @@ func TestSharedRateLimitIsNotDoubled(t *testing.T) {
 }
 
 func TestRevokeOnOneInstanceReachesTheOtherAtOnce(t *testing.T) {
-	f, a, b := twoInstances(t, testenv.Redis(t))
+	eachRedis(t, revokeOnOneInstanceReachesTheOtherAtOnce)
+}
+
+func revokeOnOneInstanceReachesTheOtherAtOnce(t *testing.T, redisURL string) {
+	f, a, b := twoInstances(t, redisURL)
 	k, key := f.MustKey(keys.Settings{})
 	if res := b.verify(key, 1); res.Code != verify.Valid {
 		t.Fatal(res.Code)
@@ -159,7 +167,11 @@ func TestRevokeOnOneInstanceReachesTheOtherAtOnce(t *testing.T) {
 }
 
 func TestPlanChangeOnOneInstanceReachesTheOther(t *testing.T) {
-	f, a, b := twoInstances(t, testenv.Redis(t))
+	eachRedis(t, planChangeOnOneInstanceReachesTheOther)
+}
+
+func planChangeOnOneInstanceReachesTheOther(t *testing.T, redisURL string) {
+	f, a, b := twoInstances(t, redisURL)
 	k, key := f.MustKey(keys.Settings{})
 	if res := b.verify(key, 1); res.Decision.QuotaLimit != 100 {
 		t.Fatalf("quota %d", res.Decision.QuotaLimit)
@@ -174,8 +186,10 @@ func TestPlanChangeOnOneInstanceReachesTheOther(t *testing.T) {
 	}
 }
 
-func TestBroadcastDropsCachesEverywhere(t *testing.T) {
-	f, a, b := twoInstances(t, testenv.Redis(t))
+func TestBroadcastDropsCachesEverywhere(t *testing.T) { eachRedis(t, broadcastDropsCachesEverywhere) }
+
+func broadcastDropsCachesEverywhere(t *testing.T, redisURL string) {
+	f, a, b := twoInstances(t, redisURL)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go b.bc.Listen(ctx)

@@ -77,6 +77,13 @@ type keyState struct {
 	// written in between.
 	hold  atomic.Bool
 	recMu sync.Mutex // one reconciliation with Redis at a time
+	// calls is held shared by each shared-limits call from its send to its
+	// reply counted in mine, and exclusively by a reconciliation that reads
+	// mine against Redis's count (RedisLimits.reconcile): a call sent before
+	// an outage can still be between Redis and its reply after Redis is back
+	// (queued behind a batch, or retried by the client), and reading mine
+	// then would leave it out of Redis's count for good.
+	calls sync.RWMutex
 
 	// exceeded is the start (unix ns) of the last window in which this
 	// process reported a refusal by the quota as its 100 % threshold.

@@ -16,11 +16,17 @@
 -- refuses for d longer). NTP keeps d to milliseconds, a few calls at most.
 local OK, RATE_LIMITED, QUOTA_EXCEEDED, STALE, NO_WINDOW = 0, 1, 2, 3, 4
 
-local gen = tonumber(redis.call('GET', KEYS[3]) or '0')
+-- One MGET reads the generation, the window's count and the rate state:
+-- each command a script runs costs Redis a dispatch, and Redis's CPU is
+-- what bounds the verifications of every instance together. (The mode
+-- branch below writes only KEYS[2] and KEYS[4], so tat read here is
+-- still current where it is used.)
+local got = redis.call('MGET', KEYS[3], KEYS[2], KEYS[1])
+local gen = tonumber(got[1] or '0')
 if gen ~= tonumber(ARGV[8]) then return {STALE, 0, 0, gen} end
 local now, interval, tol = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local cost, quota = tonumber(ARGV[4]), tonumber(ARGV[5])
-local used = tonumber(redis.call('GET', KEYS[2]) or '-1')
+local used = tonumber(got[2] or '-1')
 local mode = ARGV[10]
 if mode == '0' then
   if used < 0 then return {NO_WINDOW, 0, 0, gen} end
@@ -44,7 +50,7 @@ else
   end
   redis.call('EXPIRE', KEYS[4], ARGV[6])
 end
-local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+local tat = tonumber(got[3] or '0')
 if tat < now then tat = now end
 if ARGV[7] == '0' then return {OK, tat, used, gen} end
 local nexttat = tat + interval * cost
