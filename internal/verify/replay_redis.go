@@ -54,11 +54,14 @@ func replayRedisKey(key [32]byte) string { return "kh:idem:" + hex.EncodeToStrin
 // timeout ends the wait for another instance's answer.
 func (p *Replays) claimShared(ctx context.Context, r *replayRecord, route Route, timeout <-chan time.Time) (*Claim, *Answer) {
 	conn := p.cfg.Redis
-	if conn == nil || conn.Degraded() {
+	if conn == nil {
+		return &Claim{p: p, r: r}, nil
+	}
+	rkey := replayRedisKey(r.key)
+	if conn.partOfKey(rkey).down.Load() {
 		return &Claim{p: p, r: r}, nil
 	}
 	ctx = context.WithoutCancel(ctx) // a caller gone must not look like Redis gone
-	rkey := replayRedisKey(r.key)
 	var tok [16]byte
 	_, _ = rand.Read(tok[:])
 	wait := 5 * time.Millisecond
@@ -70,7 +73,7 @@ func (p *Replays) claimShared(ctx context.Context, r *replayRecord, route Route,
 		case errors.Is(err, redis.Nil):
 			return &Claim{p: p, r: r, rkey: rkey, mark: mark}, nil
 		case err != nil:
-			p.sharedFailed(err)
+			p.sharedFailed(err, rkey)
 			return &Claim{p: p, r: r}, nil
 		}
 		// Another request holds the record: poll it until it answers.
@@ -100,7 +103,7 @@ func (p *Replays) claimShared(ctx context.Context, r *replayRecord, route Route,
 			if err != nil {
 				// The other instance's answer cannot be awaited: say so
 				// rather than run a second time.
-				p.sharedFailed(err)
+				p.sharedFailed(err, rkey)
 				p.settle(r, Answer{}, false, 0)
 				return nil, runningAnswer
 			}
@@ -141,21 +144,22 @@ func (p *Replays) putShared(c *Claim, a *Answer, expires int64) {
 		// The marker lives on until Abandon: the other instances' retries
 		// wait for it and then run again, which is what a lost answer
 		// leaves; this instance replays from memory.
-		p.sharedFailed(err)
+		p.sharedFailed(err, c.rkey)
 	}
 }
 
 // releaseShared drops the claim's marker, so that a retry runs again.
 func (p *Replays) releaseShared(c *Claim) {
 	if err := releaseScript.Run(context.Background(), p.cfg.Redis.rdb, []string{c.rkey}, c.mark).Err(); err != nil {
-		p.sharedFailed(err)
+		p.sharedFailed(err, c.rkey)
 	}
 }
 
-// sharedFailed reports a Redis error: the connection's outage (shared with
-// the limiter) starts, and records are kept in this process until it ends.
-func (p *Replays) sharedFailed(err error) {
-	p.cfg.Redis.wentDown(fmt.Errorf("idempotency: %w", err))
+// sharedFailed reports a Redis error about key: the outage of its part of
+// Redis (shared with the limiter) starts, and its records are kept in
+// this process until it ends.
+func (p *Replays) sharedFailed(err error, key string) {
+	p.cfg.Redis.wentDown(fmt.Errorf("idempotency: %w", err), key)
 }
 
 // parseShared splits a record's value into its kind, its time (ms) and
