@@ -194,6 +194,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
+	// Idempotency-Key on /v1/verify and /v1/tokens: in memory, and in
+	// Redis (when there is one) for every instance.
+	replays, err := verify.NewReplays(verify.ReplayConfig{Redis: conn, Secret: sec, Logger: log})
+	if err != nil {
+		return err
+	}
 	srv, err := server.New(server.Config{
 		Auth:           authSvc,
 		Keys:           keySvc,
@@ -213,6 +219,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		TrustedProxies: cfg.TrustedProxies,
 		Ready:          db.Ping,
 		Redis:          rl,
+		Replays:        replays,
 		MetricsToken:   cfg.MetricsToken,
 	})
 	if err != nil {

@@ -46,15 +46,15 @@ type idempotencyState struct {
 // first still runs, 409. A 5xx is not kept: the retry runs again.
 func (a *API) idempotent(ctx huma.Context, next func(huma.Context)) {
 	m := a.idem
-	key := ctx.Header("Idempotency-Key")
+	key := ctx.Header(idempotency.Header)
 	if ctx.Method() != http.MethodPost || key == "" {
 		next(ctx)
 		return
 	}
 	api := humaecho.Unwrap(ctx)
 	write := func(status int, msg string) { a.write(ctx, status, msg) }
-	if len(key) > idempotency.MaxKey || keyhold.CheckText("Idempotency-Key", key) != nil {
-		write(http.StatusUnprocessableEntity, "Idempotency-Key must be at most 255 characters of visible text; a UUID is a good choice.")
+	if idempotency.CheckKey(key) != nil {
+		write(http.StatusUnprocessableEntity, idempotency.KeyRule)
 		return
 	}
 	body, err := io.ReadAll(io.LimitReader(api.Request().Body, MaxBody+1))
@@ -99,7 +99,7 @@ func (a *API) idempotent(ctx huma.Context, next func(huma.Context)) {
 				write(http.StatusConflict, "The first answer to this Idempotency-Key cannot be given again. Look the resource up instead of retrying.")
 				return
 			}
-			ctx.SetHeader("Idempotent-Replayed", "true")
+			ctx.SetHeader(idempotency.ReplayedHeader, "true")
 			ctx.SetStatus(kept.Status)
 			_, _ = ctx.BodyWriter().Write(body)
 		}

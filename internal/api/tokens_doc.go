@@ -8,6 +8,7 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
+	"github.com/keyhold/keyhold/internal/idempotency"
 	"github.com/keyhold/keyhold/internal/verify"
 )
 
@@ -57,8 +58,10 @@ func (a *API) describeTokens() {
 			"signed with ES256 that any service can check offline against `/.well-known/jwks.json` (its issuer metadata is at " +
 			"`/.well-known/openid-configuration`). A refused key gets exactly verify's answer, status and headers.\n\n" +
 			"Revoking a key stops new tokens at once; tokens already issued live until their `exp`, at most 15 minutes.\n\n" +
-			"Needs no root key: the API key being exchanged is the only credential.",
-		Security: []map[string][]string{{"apiKeyBearer": {}}, {"apiKey": {}}, {}},
+			"Needs no root key: the API key being exchanged is the only credential.\n\n" + idempotencyDoc("scopes, ttl, audience, cost or ip") +
+			" The kept token is sealed under the instance secret in Redis.",
+		Security:   []map[string][]string{{"apiKeyBearer": {}}, {"apiKey": {}}, {}},
+		Parameters: []*huma.Param{idempotencyParam()},
 		RequestBody: &huma.RequestBody{
 			Description: "What to issue. May be empty when the key comes in a header.",
 			Content: map[string]*huma.MediaType{"application/json": {Schema: request, Examples: map[string]*huma.Example{
@@ -66,10 +69,10 @@ func (a *API) describeTokens() {
 			}}},
 		},
 		Responses: map[string]*huma.Response{
-			strconv.Itoa(http.StatusOK): {Description: "The token.", Content: map[string]*huma.MediaType{"application/json": {Schema: answer,
+			strconv.Itoa(http.StatusOK): {Description: "The token.", Headers: map[string]*huma.Param{idempotency.ReplayedHeader: replayedHeader}, Content: map[string]*huma.MediaType{"application/json": {Schema: answer,
 				Examples: map[string]*huma.Example{"token": {Summary: "A token", Value: TokenAnswer{Token: "eyJhbGciOiJFUzI1NiIsImtpZCI6Ii4uLiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIuLi4ifQ.c2ln",
 					TokenType: "Bearer", ExpiresIn: 300, ExpiresAt: time.Date(2026, 12, 1, 12, 5, 0, 0, time.UTC), KeyID: "key_01J9Z8Q4W6X2"}}}}}},
-			strconv.Itoa(http.StatusBadRequest):            refused("BAD_REQUEST: no key, ttl outside 60–900, an audience not configured, or verify's bad input.", verify.BadRequest),
+			strconv.Itoa(http.StatusBadRequest):            refused("BAD_REQUEST: no key, ttl outside 60–900, an audience not configured, verify's bad input, an unusable Idempotency-Key, or one used with other parameters.", verify.BadRequest),
 			strconv.Itoa(http.StatusUnauthorized):          refused("MALFORMED, NOT_FOUND, REVOKED or EXPIRED, as verify answers.", verify.Revoked),
 			strconv.Itoa(http.StatusForbidden):             refused("INSUFFICIENT_SCOPE (a scope the key lacks), FORBIDDEN (ip not on the key's IP allow-list) or DISABLED.", verify.InsufficientScope),
 			strconv.Itoa(http.StatusRequestEntityTooLarge): refused("BAD_REQUEST: the body is over 4 KiB.", verify.BadRequest),

@@ -8,6 +8,7 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
+	"github.com/keyhold/keyhold/internal/idempotency"
 	"github.com/keyhold/keyhold/internal/verify"
 )
 
@@ -98,9 +99,12 @@ func (a *API) describeVerify() {
 		"RateLimit-Remaining": intHeader("Calls left before the limit; sent whenever a key was found."),
 		"RateLimit-Reset":     intHeader("Seconds until the limit is full again; sent whenever a key was found."),
 	}
+	rateHeaders[idempotency.ReplayedHeader] = replayedHeader
 	withRetry := map[string]*huma.Param{"Retry-After": intHeader("Seconds to wait before trying again.")}
 	for k, v := range rateHeaders {
-		withRetry[k] = v
+		if k != idempotency.ReplayedHeader { // a 429 is not kept
+			withRetry[k] = v
+		}
 	}
 	respond := func(desc string, headers map[string]*huma.Param, examples map[string]*huma.Example) *huma.Response {
 		return &huma.Response{Description: desc, Headers: headers,
@@ -124,8 +128,9 @@ func (a *API) describeVerify() {
 			"a refused call takes nothing. Revocations, rotations, plan changes and suspensions take effect on the next call.\n\n" +
 			"The key goes in the body (`key`), as `Authorization: Bearer kh_live_…`, or as `X-API-Key`; never in the URL. " +
 			"Bodies over 4 KiB are refused. The answer is JSON whatever the outcome, with the same fields: read `valid` and `code`.\n\n" +
-			"Needs no root key: the API key being verified is the only credential.",
-		Security: []map[string][]string{{"apiKeyBearer": {}}, {"apiKey": {}}, {}},
+			"Needs no root key: the API key being verified is the only credential.\n\n" + idempotencyDoc("cost, scopes or ip"),
+		Security:   []map[string][]string{{"apiKeyBearer": {}}, {"apiKey": {}}, {}},
+		Parameters: []*huma.Param{idempotencyParam()},
 		RequestBody: &huma.RequestBody{
 			Description: "What to verify. May be empty when the key comes in a header.",
 			Content: map[string]*huma.MediaType{"application/json": {Schema: request, Examples: map[string]*huma.Example{
@@ -137,7 +142,7 @@ func (a *API) describeVerify() {
 		Responses: map[string]*huma.Response{
 			strconv.Itoa(http.StatusOK): respond("VALID: the key may make the call.", rateHeaders,
 				map[string]*huma.Example{"valid": {Summary: "VALID", Value: valid}}),
-			strconv.Itoa(http.StatusBadRequest): respond("BAD_REQUEST: no key, a body that is not a JSON object, a cost outside 0–1000, more than 32 scopes, or an ip that is no IP address.", nil,
+			strconv.Itoa(http.StatusBadRequest): respond("BAD_REQUEST: no key, a body that is not a JSON object, a cost outside 0–1000, more than 32 scopes, an ip that is no IP address, an unusable Idempotency-Key, or one used with other parameters.", nil,
 				map[string]*huma.Example{"no-key": bad("No key", `Send the key as {"key": "…"} in the body, as Authorization: Bearer …, or as X-API-Key.`)}),
 			strconv.Itoa(http.StatusUnauthorized): respond("MALFORMED, NOT_FOUND, REVOKED or EXPIRED: the key cannot be used.", rateHeaders,
 				map[string]*huma.Example{"revoked": {Summary: "REVOKED", Value: revoked}, "not-found": invalid(verify.NotFound)}),
@@ -149,9 +154,30 @@ func (a *API) describeVerify() {
 				map[string]*huma.Example{"not-json": bad("Not JSON", "Send the body as application/json.")}),
 			strconv.Itoa(http.StatusTooManyRequests): respond("RATE_LIMITED or QUOTA_EXCEEDED, with Retry-After; nothing was consumed.", withRetry,
 				map[string]*huma.Example{"rate-limited": {Summary: "RATE_LIMITED", Value: limited}}),
-			strconv.Itoa(http.StatusServiceUnavailable): respond("UNAVAILABLE, with Retry-After: the key is not cached and the database cannot be reached (fail closed).",
+			strconv.Itoa(http.StatusServiceUnavailable): respond("UNAVAILABLE, with Retry-After: the key is not cached and the database cannot be reached (fail closed), or the first request with this Idempotency-Key is still being answered.",
 				map[string]*huma.Param{"Retry-After": withRetry["Retry-After"]},
 				map[string]*huma.Example{"unavailable": invalid(verify.Unavailable)}),
 		},
 	})
+}
+
+// replayedHeader is Idempotent-Replayed on the answers that are kept.
+var replayedHeader = &huma.Param{Description: "true when this is the first answer to the Idempotency-Key given again; nothing was consumed.",
+	Schema: &huma.Schema{Type: "string", Enum: []any{"true"}}}
+
+// idempotencyParam is the Idempotency-Key header of /v1/verify and
+// /v1/tokens.
+func idempotencyParam() *huma.Param {
+	return &huma.Param{Name: idempotency.Header, In: "header",
+		Description: "Makes a retry safe: within 10 minutes, the same API key and Idempotency-Key get the first answer again, consuming nothing. 1 to 255 characters of visible text; a UUID is a good choice.",
+		Schema:      &huma.Schema{Type: "string", MinLength: ptr(1), MaxLength: ptr(idempotency.MaxKey)}}
+}
+
+// idempotencyDoc is what an operation's description says about it; params
+// names what a retry must repeat.
+func idempotencyDoc(params string) string {
+	return "With an `Idempotency-Key` header, a retry within 10 minutes with the same API key gets the first answer again (status, body, " +
+		"RateLimit-* headers) with `Idempotent-Replayed: true`, and takes nothing, on any instance. The same Idempotency-Key with another " + params +
+		" is BAD_REQUEST. Answers 200, 401 and 403 are kept; 429 and 503 are not, so that a retry after Retry-After can succeed. " +
+		"Concurrent identical requests wait for the first one's answer (up to 5 seconds, else UNAVAILABLE with Retry-After: 1)."
 }

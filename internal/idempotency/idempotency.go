@@ -1,14 +1,41 @@
 // Package idempotency is the vocabulary of Idempotency-Key (DESIGN
 // "Management API"): a first answer kept per root key and key for a day,
 // and the store that keeps it in the database so that every instance
-// replays it. The management API's middleware applies it.
+// replays it. The management API's middleware applies it. The headers and
+// the rule for a key are shared with /v1/verify and /v1/tokens, whose
+// answers are kept ten minutes in memory and Redis (verify.Replays).
 package idempotency
 
 import (
 	"context"
 	"errors"
 	"time"
+
+	"github.com/keyhold/keyhold/internal/keyhold"
 )
+
+// Headers of an idempotent request and of its replayed answer.
+const (
+	Header         = "Idempotency-Key"
+	ReplayedHeader = "Idempotent-Replayed"
+)
+
+// KeyRule says what CheckKey accepts, for the answer that refuses a key.
+const KeyRule = "Idempotency-Key must be 1 to 255 characters of visible text; a UUID is a good choice."
+
+// ErrKey is CheckKey's answer for a key it refuses.
+var ErrKey = errors.New("idempotency: the key is not 1 to 255 characters of visible text")
+
+// CheckKey reports whether key is a usable Idempotency-Key: not empty, at
+// most MaxKey bytes, valid UTF-8 without control or invisible characters
+// (keyhold.CheckText), so that what is kept under it can be named in a log
+// and typed again.
+func CheckKey(key string) error {
+	if key == "" || len(key) > MaxKey || keyhold.CheckText(Header, key) != nil {
+		return ErrKey
+	}
+	return nil
+}
 
 // Limits of Idempotency-Key.
 const (

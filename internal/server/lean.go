@@ -98,15 +98,30 @@ func (s *Server) countHot(route int, code verify.Code) {
 
 // writeResult writes res as /v1/verify answers it: status, headers
 // (RateLimit-* when a key was found, Retry-After when refused for a while)
-// and body. /v1/tokens answers its refusals with it. An Idempotency-Key
-// record of the answer goes here, once the body is rendered.
-func (s *Server) writeResult(w http.ResponseWriter, r *http.Request, hc *hotCall, res *verify.Result) {
+// and body. /v1/tokens answers its refusals with it. The answer goes to
+// claim (nil without Idempotency-Key) before it is written, so that a
+// retry finds it once the caller has it.
+func (s *Server) writeResult(w http.ResponseWriter, r *http.Request, hc *hotCall, res *verify.Result, claim *verify.Claim) {
 	h := setHotHeaders(w.Header(), r, res)
 	if ra := res.RetryAfter(); ra > 0 {
 		h["Retry-After"] = intHeader(ra)
 	}
 	hc.buf = verify.AppendJSON(hc.buf[:0], res)
+	claim.Finish(res.Code.HTTPStatus(), h, hc.buf)
 	hc.write(w, res.Code.HTTPStatus(), hc.buf)
+}
+
+// writeReplay writes what Replays.Begin answered instead of verifying: a
+// first answer again (Idempotent-Replayed: true; counted by Replays, not
+// as a verification), or its own refusal of the header or of a request
+// still running elsewhere (counted as an outcome of route).
+func (s *Server) writeReplay(w http.ResponseWriter, r *http.Request, hc *hotCall, route int, ans *verify.Answer) {
+	if !ans.Replayed {
+		s.countHot(route, ans.Code)
+	}
+	setHotHeaders(w.Header(), r, nil)
+	hc.wrote = true
+	_ = ans.Write(w) // a client gone away is no error of ours
 }
 
 // write sends the status and the body. The status is marked written

@@ -265,6 +265,15 @@ func (s *Server) registerVerifyMetrics(reg *prometheus.Registry) {
 			Help: "Quota threshold crossings that could not be recorded (the database away for every attempt)."},
 			func() float64 { _, f := s.notices.CrossingsLost(); return float64(f) }),
 	)
+	for _, route := range []verify.Route{verify.RouteVerify, verify.RouteTokens} {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "keyhold_idempotent_replays_total",
+			Help:        "Answers given again for an Idempotency-Key (they consumed nothing and are not in keyhold_verify_total or usage).",
+			ConstLabels: prometheus.Labels{"route": route.String()}},
+			func() float64 { return float64(s.replays.Replayed(route)) }))
+	}
+	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "keyhold_idempotent_evicted_total",
+		Help: "Idempotency records dropped from memory before their 10 minutes, past the count or byte bound."},
+		func() float64 { return float64(s.replays.Evicted()) }))
 	if r := s.redis; r != nil {
 		reg.MustRegister(
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "keyhold_redis_fallback", Help: "1 while Redis is unreachable and limits are counted in this instance."},

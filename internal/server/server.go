@@ -78,6 +78,9 @@ type Config struct {
 	// MetricsToken, when not empty, is the bearer token /metrics asks for;
 	// empty leaves /metrics open (KEYHOLD_METRICS_TOKEN).
 	MetricsToken string
+	// Replays keeps the answers of /v1/verify and /v1/tokens given under
+	// an Idempotency-Key; nil: in this process only.
+	Replays *verify.Replays
 	// Registry receives the HTTP metrics and serves /metrics; nil makes a
 	// new one (tests build several servers in one process).
 	Registry *prometheus.Registry
@@ -107,6 +110,7 @@ type Server struct {
 	flash       *sessions.CookieStore
 	ready       func(ctx context.Context) error
 	redis       *verify.RedisLimits
+	replays     *verify.Replays
 	metrics     *metrics
 	// metricsToken is the SHA-256 of Config.MetricsToken, nil when
 	// /metrics is open.
@@ -128,6 +132,11 @@ func New(c Config) (*Server, error) {
 	if c.Registry == nil {
 		c.Registry = prometheus.NewRegistry()
 	}
+	if c.Replays == nil {
+		if c.Replays, err = verify.NewReplays(verify.ReplayConfig{Logger: c.Logger}); err != nil {
+			return nil, fmt.Errorf("server: %w", err)
+		}
+	}
 	s := &Server{
 		echo:     echo.New(),
 		auth:     c.Auth,
@@ -146,6 +155,7 @@ func New(c Config) (*Server, error) {
 		secure:   c.BaseURL.Scheme == "https",
 		ready:    c.Ready,
 		redis:    c.Redis,
+		replays:  c.Replays,
 		metrics:  newMetrics(c.Registry),
 		refusals: newRefusalLog(c.Logger),
 	}

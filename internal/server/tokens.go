@@ -57,11 +57,18 @@ func (s *Server) serveTokens(w http.ResponseWriter, r *http.Request) {
 			"An exchange costs 1 to 1000 (cost); cost 0 is for checking a key with /v1/verify.")
 		return
 	}
+	// Idempotency-Key: as /v1/verify, with ttl and audience among the
+	// parameters a retry must repeat.
+	claim, ans := s.replays.Begin(r.Context(), r.Header, verify.RouteTokens, &vreq, strconv.FormatInt(int64(ttl), 10)+"\x00"+aud)
+	if ans != nil {
+		s.writeReplay(w, r, hc, routeTokens, ans)
+		return
+	}
 	// A token that could not be signed must cost nothing.
 	if err := s.tokens.Ready(r.Context()); err != nil {
 		s.log.Error("tokens: signing keys", "err", err)
 		s.countHot(routeTokens, verify.Unavailable)
-		s.writeResult(w, r, hc, &verify.Result{Code: verify.Unavailable, Now: time.Now()})
+		s.writeResult(w, r, hc, &verify.Result{Code: verify.Unavailable, Now: time.Now()}, claim)
 		return
 	}
 	// Verify.
@@ -70,7 +77,7 @@ func (s *Server) serveTokens(w http.ResponseWriter, r *http.Request) {
 	s.verifier.Verify(r.Context(), &vreq, &res)
 	if res.Code != verify.Valid {
 		s.countHot(routeTokens, res.Code)
-		s.writeResult(w, r, hc, &res)
+		s.writeResult(w, r, hc, &res, claim)
 		return
 	}
 	// Issue.
@@ -86,12 +93,12 @@ func (s *Server) serveTokens(w http.ResponseWriter, r *http.Request) {
 		// database down): fail closed, as verify does.
 		s.log.Error("tokens: issue", "err", err, "key_id", e.KeyID)
 		s.countHot(routeTokens, verify.Unavailable)
-		s.writeResult(w, r, hc, &verify.Result{Code: verify.Unavailable, Now: res.Now})
+		s.writeResult(w, r, hc, &verify.Result{Code: verify.Unavailable, Now: res.Now}, claim)
 		return
 	}
 	// Write.
 	s.countHot(routeTokens, verify.Valid)
-	setHotHeaders(w.Header(), r, &res)
+	h := setHotHeaders(w.Header(), r, &res)
 	// Every value below is ASCII without quotes or backslashes (a compact
 	// JWT, a key id, a number, a time), so it is written as is.
 	b := hc.buf[:0]
@@ -105,6 +112,7 @@ func (s *Server) serveTokens(w http.ResponseWriter, r *http.Request) {
 	b = append(b, e.KeyID...)
 	b = append(b, `"}`...)
 	hc.buf = b
+	claim.Finish(http.StatusOK, h, b)
 	hc.write(w, http.StatusOK, b)
 }
 

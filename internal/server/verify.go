@@ -23,10 +23,17 @@ func (s *Server) serveVerify(w http.ResponseWriter, r *http.Request) {
 		s.answerBadRequest(w, r, hc, routeVerify, status, msg)
 		return
 	}
+	// Idempotency-Key: a replay, or a refusal of the header, is answered
+	// here; a claim is finished where the answer is written.
+	claim, ans := s.replays.Begin(r.Context(), r.Header, verify.RouteVerify, &vreq, "")
+	if ans != nil {
+		s.writeReplay(w, r, hc, routeVerify, ans)
+		return
+	}
 	// Verify.
 	var res verify.Result
 	s.verifier.Verify(r.Context(), &vreq, &res)
 	// Write.
 	s.countHot(routeVerify, res.Code)
-	s.writeResult(w, r, hc, &res)
+	s.writeResult(w, r, hc, &res, claim)
 }

@@ -31,4 +31,8 @@
 // number up to Redis's count, read after the verification began. Whenever
 // it cannot be sure (not loaded yet, behind, Redis away) the key is read
 // as before: a key that exists is never NotFound because of the filter.
+//
+// Replays keeps the answers given under an Idempotency-Key for ten
+// minutes, in memory and Redis (replay.go says what is kept and why): the
+// handlers call Begin before verifying and Claim.Finish where they write.
 package verify

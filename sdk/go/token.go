@@ -31,6 +31,11 @@ type TokenOptions struct {
 	// IP is the client's address, as VerifyOptions.IP: a key with an IP
 	// allow-list gets a token only for a listed one (else FORBIDDEN).
 	IP string
+	// IdempotencyKey, as VerifyOptions.IdempotencyKey: within 10 minutes
+	// the same key and IdempotencyKey get the first token again (Replayed)
+	// and are charged once, so Token retries a call that got no answer;
+	// another Scopes, TTL, Audience, Cost or IP with it is BAD_REQUEST.
+	IdempotencyKey string
 }
 
 // Token is a short-lived JWT Keyhold issued for a key. Any service can
@@ -48,6 +53,9 @@ type Token struct {
 	ExpiresAt time.Time
 	// KeyID is the id of the key it was issued for (its sub claim).
 	KeyID string
+	// Replayed is true when this is the token first issued for the
+	// IdempotencyKey, given again.
+	Replayed bool
 }
 
 // tokenRequest is the body of POST /v1/tokens.
@@ -96,12 +104,22 @@ func (c *Client) Token(ctx context.Context, key string, opts TokenOptions) (*Tok
 	if err != nil { // cannot happen for these types; the cause could quote the key
 		return nil, nil, &Error{Kind: ErrBadAnswer}
 	}
-	if c.timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, c.timeout)
-		defer cancel()
-	}
-	// One attempt, as Verify: a retried exchange could take its cost twice.
+	// One try without IdempotencyKey, as Verify: a retried exchange
+	// could take its cost twice.
+	var (
+		tok *Token
+		v   *Verification
+	)
+	err = c.tries(ctx, opts.IdempotencyKey, func(ctx context.Context) error {
+		var err error
+		tok, v, err = c.tokenOnce(ctx, body, opts.IdempotencyKey)
+		return err
+	})
+	return tok, v, err
+}
+
+// tokenOnce sends one exchange and reads its answer.
+func (c *Client) tokenOnce(ctx context.Context, body []byte, idem string) (*Token, *Verification, error) {
 	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, c.tokensURL, bytes.NewReader(body))
 	if err != nil {
 		return nil, nil, &Error{Kind: ErrInvalidBaseURL}
@@ -109,6 +127,9 @@ func (c *Client) Token(ctx context.Context, key string, opts TokenOptions) (*Tok
 	hreq.Header.Set("Content-Type", "application/json")
 	hreq.Header.Set("Accept", "application/json")
 	hreq.Header.Set("User-Agent", c.userAgent)
+	if idem != "" {
+		hreq.Header.Set("Idempotency-Key", idem)
+	}
 	resp, err := c.http.Do(hreq)
 	if err != nil {
 		return nil, nil, transportError(ctx, err)
@@ -150,6 +171,7 @@ func readTokenAnswer(resp *http.Response, raw []byte) (*Token, *Verification, er
 		ExpiresIn: time.Duration(a.ExpiresIn) * time.Second,
 		ExpiresAt: time.Time(a.ExpiresAt),
 		KeyID:     a.KeyID,
+		Replayed:  resp.Header.Get("Idempotent-Replayed") == "true",
 	}, nil, nil
 }
 

@@ -49,10 +49,15 @@ type VerifyOptions struct {
 	// it is empty or not listed; other keys ignore it. One that is no IP
 	// address is BAD_REQUEST, whatever the key.
 	IP string
-	// A hook for issue 17: verify gets an Idempotency-Key there, and then
-	// Verify may retry a call that got no answer (sending the same key on
-	// each try, so the cost is taken once). Until then it never retries,
-	// since a retried verify could take the cost twice.
+	// IdempotencyKey, when set (at most 255 characters of visible text;
+	// a UUID, or your own request's id), is sent as Idempotency-Key:
+	// within 10 minutes Keyhold gives the first answer again for the same
+	// key and IdempotencyKey, consuming nothing (Verification.Replayed).
+	// With it Verify retries, up to 3 tries, a call that got no answer or
+	// a 502/503/504, since the cost is taken once; without it Verify
+	// makes one try, as a retried call could take the cost twice. The same
+	// IdempotencyKey with another Cost, Scopes or IP is BAD_REQUEST.
+	IdempotencyKey string
 }
 
 // Limit is a rate limit or quota as Keyhold counted it for this call.
@@ -88,6 +93,10 @@ type Verification struct {
 	RetryAfter time.Duration `json:"-"`
 	// StatusCode is the HTTP status Keyhold answered with.
 	StatusCode int `json:"-"`
+	// Replayed is true when the answer is the first one Keyhold gave to
+	// this IdempotencyKey (Idempotent-Replayed: true): nothing was taken
+	// this time.
+	Replayed bool `json:"-"`
 
 	body   []byte      // the answer as Keyhold sent it, for the middleware
 	header http.Header // its Retry-After and RateLimit-* headers
@@ -126,17 +135,59 @@ func (c *Client) Verify(ctx context.Context, key string, opts VerifyOptions) (*V
 	if err != nil { // cannot happen for these types; the cause could quote the key
 		return nil, &Error{Kind: ErrBadAnswer}
 	}
+	var v *Verification
+	err = c.tries(ctx, opts.IdempotencyKey, func(ctx context.Context) error {
+		var err error
+		v, err = c.verifyOnce(ctx, body, opts.IdempotencyKey)
+		return err
+	})
+	return v, err
+}
+
+// tries runs try once, or, with an Idempotency-Key, up to maxAttempts
+// times while Keyhold gives no answer (timeout, no connection) or a
+// 502/503/504: the key makes the retries take the cost once. Each try has
+// the Client's timeout.
+func (c *Client) tries(ctx context.Context, idem string, try func(context.Context) error) error {
+	for attempt := 1; ; attempt++ {
+		err := c.try(ctx, try)
+		var e *Error
+		if err == nil || idem == "" || attempt == maxAttempts || ctx.Err() != nil || !errors.As(err, &e) || !e.retryable() {
+			return err
+		}
+		t := time.NewTimer(backoff(e.RetryAfter))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+	}
+}
+
+// try is one try within the Client's timeout.
+func (c *Client) try(ctx context.Context, try func(context.Context) error) error {
 	if c.timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, c.timeout)
 		defer cancel()
 	}
-	// One attempt: see the hook in VerifyOptions.
-	return c.verifyOnce(ctx, body)
+	return try(ctx)
+}
+
+// retryable reports whether another try may get an answer.
+func (e *Error) retryable() bool {
+	switch {
+	case errors.Is(e, ErrTimeout), errors.Is(e, ErrUnreachable):
+		return true
+	case errors.Is(e, ErrServer):
+		return e.StatusCode == http.StatusBadGateway || e.StatusCode == http.StatusServiceUnavailable || e.StatusCode == http.StatusGatewayTimeout
+	}
+	return false
 }
 
 // verifyOnce sends one verify request and reads its answer.
-func (c *Client) verifyOnce(ctx context.Context, body []byte) (*Verification, error) {
+func (c *Client) verifyOnce(ctx context.Context, body []byte, idem string) (*Verification, error) {
 	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, c.verifyURL, bytes.NewReader(body))
 	if err != nil {
 		return nil, &Error{Kind: ErrInvalidBaseURL}
@@ -144,6 +195,9 @@ func (c *Client) verifyOnce(ctx context.Context, body []byte) (*Verification, er
 	hreq.Header.Set("Content-Type", "application/json")
 	hreq.Header.Set("Accept", "application/json")
 	hreq.Header.Set("User-Agent", c.userAgent)
+	if idem != "" {
+		hreq.Header.Set("Idempotency-Key", idem)
+	}
 	resp, err := c.http.Do(hreq)
 	if err != nil {
 		return nil, transportError(ctx, err)
@@ -210,6 +264,7 @@ func readAnswer(resp *http.Response, raw []byte) (*Verification, error) {
 	v.Valid = v.Valid && v.Code == CodeValid && resp.StatusCode == http.StatusOK
 	v.StatusCode = resp.StatusCode
 	v.RetryAfter = retry
+	v.Replayed = resp.Header.Get("Idempotent-Replayed") == "true"
 	v.body = raw
 	v.header = http.Header{}
 	for _, h := range passedHeaders {

@@ -1520,6 +1520,18 @@ type GetKeyUsageParams struct {
 // GetKeyUsageParamsGranularity defines parameters for GetKeyUsage.
 type GetKeyUsageParamsGranularity string
 
+// IssueTokenParams defines parameters for IssueToken.
+type IssueTokenParams struct {
+	// IdempotencyKey Makes a retry safe: within 10 minutes, the same API key and Idempotency-Key get the first answer again, consuming nothing. 1 to 255 characters of visible text; a UUID is a good choice.
+	IdempotencyKey *string `json:"Idempotency-Key,omitempty"`
+}
+
+// VerifyKeyParams defines parameters for VerifyKey.
+type VerifyKeyParams struct {
+	// IdempotencyKey Makes a retry safe: within 10 minutes, the same API key and Idempotency-Key get the first answer again, consuming nothing. 1 to 255 characters of visible text; a UUID is a good choice.
+	IdempotencyKey *string `json:"Idempotency-Key,omitempty"`
+}
+
 // ListWebhookEndpointsParams defines parameters for ListWebhookEndpoints.
 type ListWebhookEndpointsParams struct {
 	// Limit How many items to return, 1 to 100.
@@ -1845,10 +1857,12 @@ type ClientInterface interface {
 	//
 	// Needs no root key: the API key being exchanged is the only credential.
 	//
+	// With an `Idempotency-Key` header, a retry within 10 minutes with the same API key gets the first answer again (status, body, RateLimit-* headers) with `Idempotent-Replayed: true`, and takes nothing, on any instance. The same Idempotency-Key with another scopes, ttl, audience, cost or ip is BAD_REQUEST. Answers 200, 401 and 403 are kept; 429 and 503 are not, so that a retry after Retry-After can succeed. Concurrent identical requests wait for the first one's answer (up to 5 seconds, else UNAVAILABLE with Retry-After: 1). The kept token is sealed under the instance secret in Redis.
+	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /v1/tokens (the `IssueToken` operationId).
-	IssueTokenWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+	IssueTokenWithBody(ctx context.Context, params *IssueTokenParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// IssueToken Exchange an API key for a short-lived JWT
 	//
@@ -1858,10 +1872,12 @@ type ClientInterface interface {
 	//
 	// Needs no root key: the API key being exchanged is the only credential.
 	//
+	// With an `Idempotency-Key` header, a retry within 10 minutes with the same API key gets the first answer again (status, body, RateLimit-* headers) with `Idempotent-Replayed: true`, and takes nothing, on any instance. The same Idempotency-Key with another scopes, ttl, audience, cost or ip is BAD_REQUEST. Answers 200, 401 and 403 are kept; 429 and 503 are not, so that a retry after Retry-After can succeed. Concurrent identical requests wait for the first one's answer (up to 5 seconds, else UNAVAILABLE with Retry-After: 1). The kept token is sealed under the instance secret in Redis.
+	//
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /v1/tokens (the `IssueToken` operationId).
-	IssueToken(ctx context.Context, body IssueTokenJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	IssueToken(ctx context.Context, params *IssueTokenParams, body IssueTokenJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// VerifyKeyWithBody Verify an API key
 	//
@@ -1871,10 +1887,12 @@ type ClientInterface interface {
 	//
 	// Needs no root key: the API key being verified is the only credential.
 	//
+	// With an `Idempotency-Key` header, a retry within 10 minutes with the same API key gets the first answer again (status, body, RateLimit-* headers) with `Idempotent-Replayed: true`, and takes nothing, on any instance. The same Idempotency-Key with another cost, scopes or ip is BAD_REQUEST. Answers 200, 401 and 403 are kept; 429 and 503 are not, so that a retry after Retry-After can succeed. Concurrent identical requests wait for the first one's answer (up to 5 seconds, else UNAVAILABLE with Retry-After: 1).
+	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /v1/verify (the `VerifyKey` operationId).
-	VerifyKeyWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+	VerifyKeyWithBody(ctx context.Context, params *VerifyKeyParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// VerifyKey Verify an API key
 	//
@@ -1884,10 +1902,12 @@ type ClientInterface interface {
 	//
 	// Needs no root key: the API key being verified is the only credential.
 	//
+	// With an `Idempotency-Key` header, a retry within 10 minutes with the same API key gets the first answer again (status, body, RateLimit-* headers) with `Idempotent-Replayed: true`, and takes nothing, on any instance. The same Idempotency-Key with another cost, scopes or ip is BAD_REQUEST. Answers 200, 401 and 403 are kept; 429 and 503 are not, so that a retry after Retry-After can succeed. Concurrent identical requests wait for the first one's answer (up to 5 seconds, else UNAVAILABLE with Retry-After: 1).
+	//
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /v1/verify (the `VerifyKey` operationId).
-	VerifyKey(ctx context.Context, body VerifyKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	VerifyKey(ctx context.Context, params *VerifyKeyParams, body VerifyKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListWebhookEndpoints List webhook endpoints
 	//
@@ -2354,11 +2374,13 @@ func (c *Client) GetKeyUsage(ctx context.Context, id string, params *GetKeyUsage
 //
 // Needs no root key: the API key being exchanged is the only credential.
 //
+// With an `Idempotency-Key` header, a retry within 10 minutes with the same API key gets the first answer again (status, body, RateLimit-* headers) with `Idempotent-Replayed: true`, and takes nothing, on any instance. The same Idempotency-Key with another scopes, ttl, audience, cost or ip is BAD_REQUEST. Answers 200, 401 and 403 are kept; 429 and 503 are not, so that a retry after Retry-After can succeed. Concurrent identical requests wait for the first one's answer (up to 5 seconds, else UNAVAILABLE with Retry-After: 1). The kept token is sealed under the instance secret in Redis.
+//
 // Takes any type of body and a specified content type.
 //
 // Corresponds with POST /v1/tokens (the `IssueToken` operationId).
-func (c *Client) IssueTokenWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewIssueTokenRequestWithBody(c.Server, contentType, body)
+func (c *Client) IssueTokenWithBody(ctx context.Context, params *IssueTokenParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewIssueTokenRequestWithBody(c.Server, params, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -2377,11 +2399,13 @@ func (c *Client) IssueTokenWithBody(ctx context.Context, contentType string, bod
 //
 // Needs no root key: the API key being exchanged is the only credential.
 //
+// With an `Idempotency-Key` header, a retry within 10 minutes with the same API key gets the first answer again (status, body, RateLimit-* headers) with `Idempotent-Replayed: true`, and takes nothing, on any instance. The same Idempotency-Key with another scopes, ttl, audience, cost or ip is BAD_REQUEST. Answers 200, 401 and 403 are kept; 429 and 503 are not, so that a retry after Retry-After can succeed. Concurrent identical requests wait for the first one's answer (up to 5 seconds, else UNAVAILABLE with Retry-After: 1). The kept token is sealed under the instance secret in Redis.
+//
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /v1/tokens (the `IssueToken` operationId).
-func (c *Client) IssueToken(ctx context.Context, body IssueTokenJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewIssueTokenRequest(c.Server, body)
+func (c *Client) IssueToken(ctx context.Context, params *IssueTokenParams, body IssueTokenJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewIssueTokenRequest(c.Server, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -2400,11 +2424,13 @@ func (c *Client) IssueToken(ctx context.Context, body IssueTokenJSONRequestBody,
 //
 // Needs no root key: the API key being verified is the only credential.
 //
+// With an `Idempotency-Key` header, a retry within 10 minutes with the same API key gets the first answer again (status, body, RateLimit-* headers) with `Idempotent-Replayed: true`, and takes nothing, on any instance. The same Idempotency-Key with another cost, scopes or ip is BAD_REQUEST. Answers 200, 401 and 403 are kept; 429 and 503 are not, so that a retry after Retry-After can succeed. Concurrent identical requests wait for the first one's answer (up to 5 seconds, else UNAVAILABLE with Retry-After: 1).
+//
 // Takes any type of body and a specified content type.
 //
 // Corresponds with POST /v1/verify (the `VerifyKey` operationId).
-func (c *Client) VerifyKeyWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewVerifyKeyRequestWithBody(c.Server, contentType, body)
+func (c *Client) VerifyKeyWithBody(ctx context.Context, params *VerifyKeyParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewVerifyKeyRequestWithBody(c.Server, params, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -2423,11 +2449,13 @@ func (c *Client) VerifyKeyWithBody(ctx context.Context, contentType string, body
 //
 // Needs no root key: the API key being verified is the only credential.
 //
+// With an `Idempotency-Key` header, a retry within 10 minutes with the same API key gets the first answer again (status, body, RateLimit-* headers) with `Idempotent-Replayed: true`, and takes nothing, on any instance. The same Idempotency-Key with another cost, scopes or ip is BAD_REQUEST. Answers 200, 401 and 403 are kept; 429 and 503 are not, so that a retry after Retry-After can succeed. Concurrent identical requests wait for the first one's answer (up to 5 seconds, else UNAVAILABLE with Retry-After: 1).
+//
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /v1/verify (the `VerifyKey` operationId).
-func (c *Client) VerifyKey(ctx context.Context, body VerifyKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewVerifyKeyRequest(c.Server, body)
+func (c *Client) VerifyKey(ctx context.Context, params *VerifyKeyParams, body VerifyKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewVerifyKeyRequest(c.Server, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -3477,18 +3505,18 @@ func NewGetKeyUsageRequest(server string, id string, params *GetKeyUsageParams) 
 }
 
 // NewIssueTokenRequest calls the generic IssueToken builder with application/json body
-func NewIssueTokenRequest(server string, body IssueTokenJSONRequestBody) (*http.Request, error) {
+func NewIssueTokenRequest(server string, params *IssueTokenParams, body IssueTokenJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewIssueTokenRequestWithBody(server, "application/json", bodyReader)
+	return NewIssueTokenRequestWithBody(server, params, "application/json", bodyReader)
 }
 
 // NewIssueTokenRequestWithBody constructs an http.Request for the IssueToken method, with any body, and a specified content type
-func NewIssueTokenRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+func NewIssueTokenRequestWithBody(server string, params *IssueTokenParams, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -3513,22 +3541,37 @@ func NewIssueTokenRequestWithBody(server string, contentType string, body io.Rea
 
 	req.Header.Add("Content-Type", contentType)
 
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
+
 	return req, nil
 }
 
 // NewVerifyKeyRequest calls the generic VerifyKey builder with application/json body
-func NewVerifyKeyRequest(server string, body VerifyKeyJSONRequestBody) (*http.Request, error) {
+func NewVerifyKeyRequest(server string, params *VerifyKeyParams, body VerifyKeyJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewVerifyKeyRequestWithBody(server, "application/json", bodyReader)
+	return NewVerifyKeyRequestWithBody(server, params, "application/json", bodyReader)
 }
 
 // NewVerifyKeyRequestWithBody constructs an http.Request for the VerifyKey method, with any body, and a specified content type
-func NewVerifyKeyRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+func NewVerifyKeyRequestWithBody(server string, params *VerifyKeyParams, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -3552,6 +3595,21 @@ func NewVerifyKeyRequestWithBody(server string, contentType string, body io.Read
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
 
 	return req, nil
 }
@@ -4211,10 +4269,12 @@ type ClientWithResponsesInterface interface {
 	//
 	// Needs no root key: the API key being exchanged is the only credential.
 	//
+	// With an `Idempotency-Key` header, a retry within 10 minutes with the same API key gets the first answer again (status, body, RateLimit-* headers) with `Idempotent-Replayed: true`, and takes nothing, on any instance. The same Idempotency-Key with another scopes, ttl, audience, cost or ip is BAD_REQUEST. Answers 200, 401 and 403 are kept; 429 and 503 are not, so that a retry after Retry-After can succeed. Concurrent identical requests wait for the first one's answer (up to 5 seconds, else UNAVAILABLE with Retry-After: 1). The kept token is sealed under the instance secret in Redis.
+	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/tokens (the `IssueToken` operationId).
-	IssueTokenWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*IssueTokenResponse, error)
+	IssueTokenWithBodyWithResponse(ctx context.Context, params *IssueTokenParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*IssueTokenResponse, error)
 
 	// IssueTokenWithResponse Exchange an API key for a short-lived JWT
 	//
@@ -4224,10 +4284,12 @@ type ClientWithResponsesInterface interface {
 	//
 	// Needs no root key: the API key being exchanged is the only credential.
 	//
+	// With an `Idempotency-Key` header, a retry within 10 minutes with the same API key gets the first answer again (status, body, RateLimit-* headers) with `Idempotent-Replayed: true`, and takes nothing, on any instance. The same Idempotency-Key with another scopes, ttl, audience, cost or ip is BAD_REQUEST. Answers 200, 401 and 403 are kept; 429 and 503 are not, so that a retry after Retry-After can succeed. Concurrent identical requests wait for the first one's answer (up to 5 seconds, else UNAVAILABLE with Retry-After: 1). The kept token is sealed under the instance secret in Redis.
+	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/tokens (the `IssueToken` operationId).
-	IssueTokenWithResponse(ctx context.Context, body IssueTokenJSONRequestBody, reqEditors ...RequestEditorFn) (*IssueTokenResponse, error)
+	IssueTokenWithResponse(ctx context.Context, params *IssueTokenParams, body IssueTokenJSONRequestBody, reqEditors ...RequestEditorFn) (*IssueTokenResponse, error)
 
 	// VerifyKeyWithBodyWithResponse Verify an API key
 	//
@@ -4237,10 +4299,12 @@ type ClientWithResponsesInterface interface {
 	//
 	// Needs no root key: the API key being verified is the only credential.
 	//
+	// With an `Idempotency-Key` header, a retry within 10 minutes with the same API key gets the first answer again (status, body, RateLimit-* headers) with `Idempotent-Replayed: true`, and takes nothing, on any instance. The same Idempotency-Key with another cost, scopes or ip is BAD_REQUEST. Answers 200, 401 and 403 are kept; 429 and 503 are not, so that a retry after Retry-After can succeed. Concurrent identical requests wait for the first one's answer (up to 5 seconds, else UNAVAILABLE with Retry-After: 1).
+	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/verify (the `VerifyKey` operationId).
-	VerifyKeyWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*VerifyKeyResponse, error)
+	VerifyKeyWithBodyWithResponse(ctx context.Context, params *VerifyKeyParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*VerifyKeyResponse, error)
 
 	// VerifyKeyWithResponse Verify an API key
 	//
@@ -4250,10 +4314,12 @@ type ClientWithResponsesInterface interface {
 	//
 	// Needs no root key: the API key being verified is the only credential.
 	//
+	// With an `Idempotency-Key` header, a retry within 10 minutes with the same API key gets the first answer again (status, body, RateLimit-* headers) with `Idempotent-Replayed: true`, and takes nothing, on any instance. The same Idempotency-Key with another cost, scopes or ip is BAD_REQUEST. Answers 200, 401 and 403 are kept; 429 and 503 are not, so that a retry after Retry-After can succeed. Concurrent identical requests wait for the first one's answer (up to 5 seconds, else UNAVAILABLE with Retry-After: 1).
+	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/verify (the `VerifyKey` operationId).
-	VerifyKeyWithResponse(ctx context.Context, body VerifyKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*VerifyKeyResponse, error)
+	VerifyKeyWithResponse(ctx context.Context, params *VerifyKeyParams, body VerifyKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*VerifyKeyResponse, error)
 
 	// ListWebhookEndpointsWithResponse List webhook endpoints
 	//
@@ -5555,6 +5621,11 @@ func (r GetKeyUsageResponse) ContentType() string {
 	return ""
 }
 
+// IssueTokenResponse200Headers the declared response headers of an HTTP 200 response for IssueToken
+type IssueTokenResponse200Headers struct {
+	IdempotentReplayed *string
+}
+
 type IssueTokenResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -5574,6 +5645,8 @@ type IssueTokenResponse struct {
 	JSON429 *VerifyAnswer
 	// JSON503 the response for an HTTP 503 `application/json` response
 	JSON503 *VerifyAnswer
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *IssueTokenResponse200Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -5647,6 +5720,7 @@ func (r IssueTokenResponse) ContentType() string {
 
 // VerifyKeyResponse200Headers the declared response headers of an HTTP 200 response for VerifyKey
 type VerifyKeyResponse200Headers struct {
+	IdempotentReplayed *string
 	RateLimitLimit     *int
 	RateLimitRemaining *int
 	RateLimitReset     *int
@@ -5654,6 +5728,7 @@ type VerifyKeyResponse200Headers struct {
 
 // VerifyKeyResponse401Headers the declared response headers of an HTTP 401 response for VerifyKey
 type VerifyKeyResponse401Headers struct {
+	IdempotentReplayed *string
 	RateLimitLimit     *int
 	RateLimitRemaining *int
 	RateLimitReset     *int
@@ -5661,6 +5736,7 @@ type VerifyKeyResponse401Headers struct {
 
 // VerifyKeyResponse403Headers the declared response headers of an HTTP 403 response for VerifyKey
 type VerifyKeyResponse403Headers struct {
+	IdempotentReplayed *string
 	RateLimitLimit     *int
 	RateLimitRemaining *int
 	RateLimitReset     *int
@@ -6818,11 +6894,13 @@ func (c *ClientWithResponses) GetKeyUsageWithResponse(ctx context.Context, id st
 //
 // Needs no root key: the API key being exchanged is the only credential.
 //
+// With an `Idempotency-Key` header, a retry within 10 minutes with the same API key gets the first answer again (status, body, RateLimit-* headers) with `Idempotent-Replayed: true`, and takes nothing, on any instance. The same Idempotency-Key with another scopes, ttl, audience, cost or ip is BAD_REQUEST. Answers 200, 401 and 403 are kept; 429 and 503 are not, so that a retry after Retry-After can succeed. Concurrent identical requests wait for the first one's answer (up to 5 seconds, else UNAVAILABLE with Retry-After: 1). The kept token is sealed under the instance secret in Redis.
+//
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/tokens (the `IssueToken` operationId).
-func (c *ClientWithResponses) IssueTokenWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*IssueTokenResponse, error) {
-	rsp, err := c.IssueTokenWithBody(ctx, contentType, body, reqEditors...)
+func (c *ClientWithResponses) IssueTokenWithBodyWithResponse(ctx context.Context, params *IssueTokenParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*IssueTokenResponse, error) {
+	rsp, err := c.IssueTokenWithBody(ctx, params, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -6837,11 +6915,13 @@ func (c *ClientWithResponses) IssueTokenWithBodyWithResponse(ctx context.Context
 //
 // Needs no root key: the API key being exchanged is the only credential.
 //
+// With an `Idempotency-Key` header, a retry within 10 minutes with the same API key gets the first answer again (status, body, RateLimit-* headers) with `Idempotent-Replayed: true`, and takes nothing, on any instance. The same Idempotency-Key with another scopes, ttl, audience, cost or ip is BAD_REQUEST. Answers 200, 401 and 403 are kept; 429 and 503 are not, so that a retry after Retry-After can succeed. Concurrent identical requests wait for the first one's answer (up to 5 seconds, else UNAVAILABLE with Retry-After: 1). The kept token is sealed under the instance secret in Redis.
+//
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/tokens (the `IssueToken` operationId).
-func (c *ClientWithResponses) IssueTokenWithResponse(ctx context.Context, body IssueTokenJSONRequestBody, reqEditors ...RequestEditorFn) (*IssueTokenResponse, error) {
-	rsp, err := c.IssueToken(ctx, body, reqEditors...)
+func (c *ClientWithResponses) IssueTokenWithResponse(ctx context.Context, params *IssueTokenParams, body IssueTokenJSONRequestBody, reqEditors ...RequestEditorFn) (*IssueTokenResponse, error) {
+	rsp, err := c.IssueToken(ctx, params, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -6856,11 +6936,13 @@ func (c *ClientWithResponses) IssueTokenWithResponse(ctx context.Context, body I
 //
 // Needs no root key: the API key being verified is the only credential.
 //
+// With an `Idempotency-Key` header, a retry within 10 minutes with the same API key gets the first answer again (status, body, RateLimit-* headers) with `Idempotent-Replayed: true`, and takes nothing, on any instance. The same Idempotency-Key with another cost, scopes or ip is BAD_REQUEST. Answers 200, 401 and 403 are kept; 429 and 503 are not, so that a retry after Retry-After can succeed. Concurrent identical requests wait for the first one's answer (up to 5 seconds, else UNAVAILABLE with Retry-After: 1).
+//
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/verify (the `VerifyKey` operationId).
-func (c *ClientWithResponses) VerifyKeyWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*VerifyKeyResponse, error) {
-	rsp, err := c.VerifyKeyWithBody(ctx, contentType, body, reqEditors...)
+func (c *ClientWithResponses) VerifyKeyWithBodyWithResponse(ctx context.Context, params *VerifyKeyParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*VerifyKeyResponse, error) {
+	rsp, err := c.VerifyKeyWithBody(ctx, params, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -6875,11 +6957,13 @@ func (c *ClientWithResponses) VerifyKeyWithBodyWithResponse(ctx context.Context,
 //
 // Needs no root key: the API key being verified is the only credential.
 //
+// With an `Idempotency-Key` header, a retry within 10 minutes with the same API key gets the first answer again (status, body, RateLimit-* headers) with `Idempotent-Replayed: true`, and takes nothing, on any instance. The same Idempotency-Key with another cost, scopes or ip is BAD_REQUEST. Answers 200, 401 and 403 are kept; 429 and 503 are not, so that a retry after Retry-After can succeed. Concurrent identical requests wait for the first one's answer (up to 5 seconds, else UNAVAILABLE with Retry-After: 1).
+//
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/verify (the `VerifyKey` operationId).
-func (c *ClientWithResponses) VerifyKeyWithResponse(ctx context.Context, body VerifyKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*VerifyKeyResponse, error) {
-	rsp, err := c.VerifyKey(ctx, body, reqEditors...)
+func (c *ClientWithResponses) VerifyKeyWithResponse(ctx context.Context, params *VerifyKeyParams, body VerifyKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*VerifyKeyResponse, error) {
+	rsp, err := c.VerifyKey(ctx, params, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -8140,6 +8224,19 @@ func ParseIssueTokenResponse(rsp *http.Response) (*IssueTokenResponse, error) {
 
 	}
 
+	switch {
+	case rsp.StatusCode == 200:
+		var headers IssueTokenResponse200Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		response.Headers200 = &headers
+	}
+
 	return response, nil
 }
 
@@ -8218,6 +8315,13 @@ func ParseVerifyKeyResponse(rsp *http.Response) (*VerifyKeyResponse, error) {
 	switch {
 	case rsp.StatusCode == 200:
 		var headers VerifyKeyResponse200Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
 		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
@@ -8242,6 +8346,13 @@ func ParseVerifyKeyResponse(rsp *http.Response) (*VerifyKeyResponse, error) {
 		response.Headers200 = &headers
 	case rsp.StatusCode == 401:
 		var headers VerifyKeyResponse401Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
 		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
@@ -8266,6 +8377,13 @@ func ParseVerifyKeyResponse(rsp *http.Response) (*VerifyKeyResponse, error) {
 		response.Headers401 = &headers
 	case rsp.StatusCode == 403:
 		var headers VerifyKeyResponse403Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
 		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
