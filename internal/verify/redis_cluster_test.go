@@ -246,7 +246,8 @@ func (f *fixture) instanceHooked(redisURL string, h redis.Hook) *instance {
 func masterOf(tb testing.TB, r *testenv.RedisClusterServer, cc *redis.ClusterClient, keyID string) int {
 	tb.Helper()
 	slot := verify.KeyIDSlot(keyID)
-	ranges, err := cc.ClusterSlots(context.Background()).Result() //nolint:staticcheck // what keyhold asks (redis_conn.go)
+	//lint:ignore SA1019 what keyhold asks (redis_conn.go)
+	ranges, err := cc.ClusterSlots(context.Background()).Result() //nolint:staticcheck // see lint:ignore above
 	if err != nil {
 		tb.Fatal(err)
 	}

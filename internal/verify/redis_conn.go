@@ -281,7 +281,8 @@ func (r *Redis) slotsWith(slot int) ([]int, string) {
 		ranges []redis.ClusterSlot
 	)
 	_ = r.cluster.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error {
-		rs, err := c.ClusterSlots(ctx).Result() //nolint:staticcheck // CLUSTER SHARDS is Redis 7; keyhold supports 6.2
+		//lint:ignore SA1019 CLUSTER SHARDS is Redis 7; keyhold supports 6.2
+		rs, err := c.ClusterSlots(ctx).Result() //nolint:staticcheck // see lint:ignore above
 		if err == nil {
 			once.Do(func() { ranges = rs })
 		}
