@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -94,6 +96,13 @@ func (db *DB) QuotaUsed(ctx context.Context, keyID string, windowStart time.Time
 	}
 	return q.Used, nil
 }
+
+// usageRowsPerInsert is how many usage rows one INSERT carries. Few
+// enough that the SQLite driver, which looks each of a statement's
+// parameters up among all of them (quadratic in their number), spends
+// little on binding: 500 rows of ten columns made binding most of a
+// flush's time.
+const usageRowsPerInsert = 50
 
 // usageBatchRetention is how long a written batch's id is remembered. A
 // retry of a batch whose answer was lost is the verifier's first write once
@@ -205,7 +214,7 @@ func (db *DB) AddUsage(ctx context.Context, usage []verify.Usage) error {
 			err := tx.Clauses(clause.OnConflict{
 				Columns:   []clause.Column{{Name: "key_id"}, {Name: "hour"}},
 				DoUpdates: add("usage_hourly", "valid", "rate_limited", "quota_exceeded", "scope_denied", "invalid", "token_issued", "cost"),
-			}).CreateInBatches(hourRows, 500).Error
+			}).CreateInBatches(hourRows, usageRowsPerInsert).Error
 			if err != nil {
 				return fmt.Errorf("store: add usage: %w", err)
 			}
@@ -214,10 +223,13 @@ func (db *DB) AddUsage(ctx context.Context, usage []verify.Usage) error {
 			err := tx.Clauses(clause.OnConflict{
 				Columns:   []clause.Column{{Name: "key_id"}, {Name: "window_start"}},
 				DoUpdates: add("key_quota", "used"),
-			}).CreateInBatches(quotaRows, 500).Error
+			}).CreateInBatches(quotaRows, usageRowsPerInsert).Error
 			if err != nil {
 				return fmt.Errorf("store: add quota usage: %w", err)
 			}
+		}
+		if !db.Postgres() {
+			return addLastUsedSQLite(tx, keyIDs, lastUsed)
 		}
 		for _, id := range keyIDs {
 			t := lastUsed[id].UTC()
@@ -281,4 +293,34 @@ func hourlyOf(recs []usageRecord) []keys.HourlyUsage {
 			Valid: r.Valid, RateLimited: r.RateLimited, QuotaExceeded: r.QuotaExceeded, ScopeDenied: r.ScopeDenied, Invalid: r.Invalid, TokenIssued: r.TokenIssued, Cost: r.Cost}}
 	}
 	return out
+}
+
+
+// lastUsedPerUpdate is how many keys' last use one SQLite UPDATE sets.
+const lastUsedPerUpdate = 100
+
+// addLastUsedSQLite moves each key's last_used_at on to lastUsed[id] (never
+// back), lastUsedPerUpdate keys a statement. SQLite's driver prepares
+// every statement anew, so a statement per key made the update most of a
+// flush's time. PostgreSQL keeps one statement per key, in id order: its
+// driver caches the statement, and a join update would lock rows in an
+// order of the plan's choosing, so two instances' flushes could deadlock.
+func addLastUsedSQLite(tx *gorm.DB, keyIDs []string, lastUsed map[string]time.Time) error {
+	for chunk := range slices.Chunk(keyIDs, lastUsedPerUpdate) {
+		var q strings.Builder
+		q.WriteString("UPDATE api_keys SET last_used_at = v.column2 FROM (VALUES ")
+		args := make([]any, 0, 2*len(chunk))
+		for i, id := range chunk {
+			if i > 0 {
+				q.WriteString(", ")
+			}
+			q.WriteString("(?, ?)")
+			args = append(args, id, lastUsed[id].UTC())
+		}
+		q.WriteString(") AS v WHERE api_keys.id = v.column1 AND (api_keys.last_used_at IS NULL OR api_keys.last_used_at < v.column2)")
+		if err := tx.Exec(q.String(), args...).Error; err != nil {
+			return fmt.Errorf("store: last used: %w", err)
+		}
+	}
+	return nil
 }

@@ -2,12 +2,14 @@ package store_test
 
 import (
 	"context"
+	"database/sql"
 	"testing"
 	"time"
 
 	"github.com/keyhold/keyhold/internal/audit"
 	"github.com/keyhold/keyhold/internal/keys"
 	"github.com/keyhold/keyhold/internal/store"
+	"github.com/keyhold/keyhold/internal/store/storetest"
 	"github.com/keyhold/keyhold/internal/verify"
 )
 
@@ -117,6 +119,64 @@ func TestAddUsageBatchOnce(t *testing.T) {
 			used, _ := db.QuotaUsed(ctx, k, h)
 			if u.Valid != step.want || used != step.want {
 				t.Errorf("after batch %q: %d valid, %d quota used, want %d", step.batch, u.Valid, used, step.want)
+			}
+		}
+	})
+}
+
+// TestAddUsageLastUsed: a flush moves each key's last use on to its
+// latest valid call, across more keys than one statement carries, never
+// back to an older one, and leaves keys without a valid call alone.
+func TestAddUsageLastUsed(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		ada := mustAccount(t, db, "ada@example.com")
+		const n = 150
+		ids := make([]string, n)
+		for i := range ids {
+			k, s := newKey(ada.ID, time.Now().UTC().Truncate(time.Microsecond))
+			if err := db.CreateKey(ctx, k, s.Hash(), n, entry(ada.ID, audit.KeyCreated)); err != nil {
+				t.Fatal(err)
+			}
+			ids[i] = k.ID
+		}
+		hour := time.Date(2026, 11, 3, 22, 0, 0, 0, time.UTC)
+		at := func(i int) time.Time { return hour.Add(time.Duration(i) * time.Second) }
+		flush := func(rows []verify.Usage) {
+			t.Helper()
+			if err := db.AddUsage(ctx, rows); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var rows []verify.Usage
+		for i, id := range ids[:n-1] { // the last key has no valid call
+			rows = append(rows, verify.Usage{KeyID: id, AccountID: ada.ID, Hour: hour, WindowStart: hour, Valid: 1, Cost: 1, LastUsed: at(i)})
+		}
+		rows = append(rows, verify.Usage{KeyID: ids[n-1], AccountID: ada.ID, Hour: hour, WindowStart: hour, Invalid: 1})
+		flush(rows)
+		// An older use (a late flush of another instance) moves nothing
+		// back; a newer one moves the key on.
+		flush([]verify.Usage{
+			{KeyID: ids[0], AccountID: ada.ID, Hour: hour, WindowStart: hour, Valid: 1, Cost: 1, LastUsed: hour.Add(-time.Hour)},
+			{KeyID: ids[120], AccountID: ada.ID, Hour: hour, WindowStart: hour, Valid: 1, Cost: 1, LastUsed: at(1000)},
+		})
+		for i, id := range ids {
+			var got sql.NullTime
+			if err := db.SQL().QueryRow(storetest.Rebind(db, `SELECT last_used_at FROM api_keys WHERE id = ?`), id).Scan(&got); err != nil {
+				t.Fatal(err)
+			}
+			want := at(i)
+			switch i {
+			case 120:
+				want = at(1000)
+			case n - 1:
+				if got.Valid {
+					t.Errorf("key %d without a valid call: last used %v, want none", i, got.Time)
+				}
+				continue
+			}
+			if !got.Valid || !got.Time.Equal(want) {
+				t.Errorf("key %d: last used %v (set %v), want %v", i, got.Time, got.Valid, want)
 			}
 		}
 	})
