@@ -295,7 +295,6 @@ func hourlyOf(recs []usageRecord) []keys.HourlyUsage {
 	return out
 }
 
-
 // lastUsedPerUpdate is how many keys' last use one SQLite UPDATE sets.
 const lastUsedPerUpdate = 100
 
