@@ -73,13 +73,16 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 type hotCall struct {
 	buf   []byte
 	wrote bool
+	// claim is the request's Idempotency-Key claim (nil without one),
+	// released by finishHot should the handler panic.
+	claim *verify.Claim
 }
 
 var hotCalls = sync.Pool{New: func() any { return &hotCall{buf: make([]byte, 0, 1024)} }}
 
 func getHotCall() *hotCall {
 	hc := hotCalls.Get().(*hotCall)
-	hc.wrote = false
+	hc.wrote, hc.claim = false, nil
 	return hc
 }
 
@@ -109,6 +112,18 @@ func (s *Server) writeResult(w http.ResponseWriter, r *http.Request, hc *hotCall
 	hc.buf = verify.AppendJSON(hc.buf[:0], res)
 	claim.Finish(res.Code.HTTPStatus(), h, hc.buf)
 	hc.write(w, res.Code.HTTPStatus(), hc.buf)
+}
+
+// replayable reports whether ans, what Replays.Begin answered, is to be
+// written: its own refusals always, a kept VALID only while the key still
+// passes the checks that take nothing. A key revoked, expired, suspended
+// or narrowed since its first answer gets today's answer instead: the
+// request then runs afresh, without a claim (nothing is recorded).
+func (s *Server) replayable(r *http.Request, req *verify.Request, ans *verify.Answer) bool {
+	if !ans.Replayed || ans.Status != http.StatusOK {
+		return true
+	}
+	return s.verifier.StillValid(r.Context(), req)
 }
 
 // writeReplay writes what Replays.Begin answered instead of verifying: a
@@ -227,6 +242,9 @@ func (s *Server) finishHot(w http.ResponseWriter, r *http.Request, hc *hotCall, 
 		hotCalls.Put(hc)
 		return
 	}
+	// Those waiting on the claim get the failure at once, and a retry
+	// runs (a 500 is not kept); Finish does nothing if it ran already.
+	hc.claim.Finish(http.StatusInternalServerError, nil, internalError)
 	if v == http.ErrAbortHandler {
 		panic(v)
 	}

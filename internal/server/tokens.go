@@ -60,10 +60,11 @@ func (s *Server) serveTokens(w http.ResponseWriter, r *http.Request) {
 	// Idempotency-Key: as /v1/verify, with ttl and audience among the
 	// parameters a retry must repeat.
 	claim, ans := s.replays.Begin(r.Context(), r.Header, verify.RouteTokens, &vreq, strconv.FormatInt(int64(ttl), 10)+"\x00"+aud)
-	if ans != nil {
+	if ans != nil && s.replayable(r, &vreq, ans) && !replayedTokenExpired(ans, time.Now()) {
 		s.writeReplay(w, r, hc, routeTokens, ans)
 		return
 	}
+	hc.claim = claim
 	// A token that could not be signed must cost nothing.
 	if err := s.tokens.Ready(r.Context()); err != nil {
 		s.log.Error("tokens: signing keys", "err", err)
@@ -172,4 +173,20 @@ func (s *Server) handleOpenIDConfiguration(c echo.Context) error {
 		"jwks_uri":                              iss + "/.well-known/jwks.json",
 		"id_token_signing_alg_values_supported": []string{"ES256"},
 	})
+}
+
+// replayedTokenExpired reports whether a replayed token answer carries a
+// token that has expired (or will within a few seconds): its retry is a
+// new exchange instead, since a replay must hand out a token that works.
+func replayedTokenExpired(ans *verify.Answer, now time.Time) bool {
+	if !ans.Replayed || ans.Status != http.StatusOK {
+		return false
+	}
+	var t struct {
+		ExpiresAt time.Time `json:"expires_at"`
+	}
+	if err := json.Unmarshal(ans.Body, &t); err != nil {
+		return true
+	}
+	return !now.Add(5 * time.Second).Before(t.ExpiresAt)
 }

@@ -26,10 +26,11 @@ func (s *Server) serveVerify(w http.ResponseWriter, r *http.Request) {
 	// Idempotency-Key: a replay, or a refusal of the header, is answered
 	// here; a claim is finished where the answer is written.
 	claim, ans := s.replays.Begin(r.Context(), r.Header, verify.RouteVerify, &vreq, "")
-	if ans != nil {
+	if ans != nil && s.replayable(r, &vreq, ans) {
 		s.writeReplay(w, r, hc, routeVerify, ans)
 		return
 	}
+	hc.claim = claim
 	// Verify.
 	var res verify.Result
 	s.verifier.Verify(r.Context(), &vreq, &res)

@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -8,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/keyhold/keyhold/internal/audit"
 )
 
 // idemAnswer is one answer of a request made with Idempotency-Key.
@@ -107,10 +110,10 @@ func TestVerifyIdempotencyKey(t *testing.T) {
 			t.Errorf("Idempotency-Key %q: %d %s", idem, a.status, a.body)
 		}
 	}
-	// A refusal is replayed too.
+	// A refusal consumed nothing and is answered afresh, not replayed.
 	r1 := h.postIdem("/v1/verify", key, `{"scopes":["admin"]}`, []string{"req-2"})
 	r2 := h.postIdem("/v1/verify", key, `{"scopes":["admin"]}`, []string{"req-2"})
-	if r1.status != 403 || r2.status != 403 || r2.body != r1.body || r2.headers != r1.headers || r2.replay != "true" {
+	if r1.status != 403 || r2.status != 403 || r2.body != r1.body || r2.replay != "" {
 		t.Errorf("refusal: %d %s; retry %d %s %q", r1.status, r1.body, r2.status, r2.body, r2.replay)
 	}
 	_, last := h.postVerify(t, verifyJSON(key, ""), nil)
@@ -119,10 +122,35 @@ func TestVerifyIdempotencyKey(t *testing.T) {
 	}
 	// Replays are counted apart: not as verifications.
 	p := h.Browser().Get("/metrics")
-	for _, want := range []string{`keyhold_idempotent_replays_total{route="verify"} 64`, `keyhold_verify_total{code="VALID"} 3`,
-		`keyhold_verify_total{code="BAD_REQUEST"} 7`, `keyhold_verify_total{code="INSUFFICIENT_SCOPE"} 1`} {
+	for _, want := range []string{`keyhold_idempotent_replays_total{route="verify"} 63`, `keyhold_verify_total{code="VALID"} 3`,
+		`keyhold_verify_total{code="BAD_REQUEST"} 7`, `keyhold_verify_total{code="INSUFFICIENT_SCOPE"} 2`} {
 		if !strings.Contains(p.Body, want) {
 			t.Errorf("metrics lack %q", want)
+		}
+	}
+}
+
+// TestIdempotencyKeyOutlivesNoRevocation: a retry with the Idempotency-Key
+// of a VALID answer, after the key was revoked, is answered REVOKED (the
+// revoke takes effect on the next call), not replayed, on both routes.
+func TestIdempotencyKeyOutlivesNoRevocation(t *testing.T) {
+	h := MustServer(t)
+	keyID, key := mustKeyFor(t, h, "ada@example.com", nil)
+	for _, path := range []string{"/v1/verify", "/v1/tokens"} {
+		if a := h.postIdem(path, key, `{}`, []string{"before-" + path}); a.status != 200 {
+			t.Fatalf("%s first: %d %s", path, a.status, a.body)
+		}
+		if a := h.postIdem(path, key, `{}`, []string{"before-" + path}); a.status != 200 || a.replay != "true" {
+			t.Fatalf("%s retry before the revoke: %d %q, want a replay", path, a.status, a.replay)
+		}
+	}
+	if _, err := h.Keys.RevokeAny(context.Background(), audit.Actor{}, keyID); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"/v1/verify", "/v1/tokens"} {
+		a := h.postIdem(path, key, `{}`, []string{"before-" + path})
+		if a.status != 401 || a.replay != "" || !strings.Contains(a.body, `"code":"REVOKED"`) {
+			t.Errorf("%s retry after the revoke: %d %s (replayed %q), want 401 REVOKED afresh", path, a.status, a.body, a.replay)
 		}
 	}
 }

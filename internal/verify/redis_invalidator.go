@@ -104,6 +104,13 @@ func (r *RedisInvalidator) Announce(ctx context.Context, c Change) error {
 					r.fail(cmd.Err(), genKey(ids[i]))
 				}
 			}
+			// Publish all the same: on a cluster the other masters still
+			// carry the message, and an instance that is not (yet)
+			// degraded for the failed keys' slots would otherwise keep
+			// answering from its cached entry.
+			if perr := r.publish(ctx, c.message()); perr != nil {
+				return fmt.Errorf("verify: mark keys changed: %w; publish change: %w", err, perr)
+			}
 			return fmt.Errorf("verify: mark keys changed: %w", err)
 		}
 	}

@@ -32,10 +32,10 @@ import (
 // Idempotency-Key with other parameters is refused with BAD_REQUEST, as
 // Stripe does, instead of replaying an answer to another question.
 //
-// Kept: 200 (VALID, a token), 401 and 403 (the key's own refusals, which
-// a retry would get again). Not kept: 429 and 503, whose Retry-After tells
-// the caller to try again and must not be answered by a replay of the
-// refusal, and nothing before the claim (BAD_REQUEST). Concurrent
+// Kept: 200 (VALID, a token), the one answer that consumed (see keeps);
+// a refusal is answered afresh on a retry. The handler replays a kept
+// VALID only while the key still passes its checks (Verifier.StillValid)
+// and a token only until it expires; else it answers afresh. Concurrent
 // identical requests wait for the first one's answer, whatever it is.
 //
 // Records live in memory, bounded by count and bytes (oldest first out),
@@ -316,16 +316,13 @@ func (p *Replays) Records() (n, bytes int) {
 	return len(p.records), p.bytes
 }
 
-// keeps reports whether an answer of status is kept for replays: VALID,
-// and refusals that a retry would get again. A 429 or 503 says when to
-// retry, and a retry must then be able to succeed.
-func keeps(status int) bool {
-	switch status {
-	case http.StatusOK, http.StatusUnauthorized, http.StatusForbidden:
-		return true
-	}
-	return false
-}
+// keeps reports whether an answer of status is kept for replays: VALID
+// (a verification or a token) only, the one answer that consumed. A
+// refusal took nothing, so its retry may as well be answered afresh, and
+// must be: a 429 or 503 says when a retry can succeed, and keeping the
+// refusals of unknown keys would let a flood of random keys, each with an
+// Idempotency-Key of its own, fill the records (and Redis) with them.
+func keeps(status int) bool { return status == http.StatusOK }
 
 // Finish is called with the answer before it is written: a kept answer is
 // given to the concurrent identical requests waiting and to every retry

@@ -230,6 +230,48 @@ func (v *Verifier) Verify(ctx context.Context, req *Request, res *Result) {
 	res.Code = Unavailable // changing faster than we can read it
 }
 
+// refusal is the code of the checks that take nothing, for req at nowNs:
+// Valid when the key passes them all.
+func (e *Entry) refusal(req *Request, nowNs int64) Code {
+	switch {
+	case e.revoked:
+		return Revoked
+	case e.expiresAt != 0 && nowNs >= e.expiresAt:
+		return Expired
+	case e.secretExpiresAt != 0 && nowNs >= e.secretExpiresAt:
+		return Expired
+	case e.suspended:
+		// After the key's own end (revoked or expired stays so when the
+		// account is unsuspended), before anything the request asks
+		// (scopes, limits): a suspended account's key answers the same
+		// whatever the call, and takes nothing.
+		return Disabled
+	case e.allow != nil && !e.allow.allows(req.IP):
+		// Like a suspension, before anything the call asks for: an
+		// address that may not use the key learns nothing of its scopes.
+		return Forbidden
+	case !hasScopes(e.Scopes, req.Scopes):
+		return InsufficientScope
+	}
+	return Valid
+}
+
+// StillValid reports whether the key of req passes, now, the checks of a
+// verification that take nothing (revoked, expired, suspended, allow-list,
+// scopes), from the cache or a read, counting nothing. A replay of a
+// VALID answer asks it first: an Idempotency-Key must not outlive a
+// revocation (DESIGN: a revoke takes effect on the next verify).
+func (v *Verifier) StillValid(ctx context.Context, req *Request) bool {
+	secret, err := keys.Parse(req.Key)
+	if err != nil {
+		return false
+	}
+	now := v.cfg.Now()
+	h := secret.Hash()
+	e, _ := v.entry(ctx, &h, now)
+	return e != nil && e.refusal(req, now.UnixNano()) == Valid
+}
+
 // check runs the checks after parsing. It reports false when the limits
 // found the cached entry stale (ErrStale: nothing was taken).
 func (v *Verifier) check(ctx context.Context, h *[32]byte, req *Request, res *Result, now time.Time) bool {
@@ -239,27 +281,7 @@ func (v *Verifier) check(ctx context.Context, h *[32]byte, req *Request, res *Re
 		return true
 	}
 	res.Entry = e
-	nowNs := now.UnixNano()
-	switch {
-	case e.revoked:
-		res.Code = Revoked
-	case e.expiresAt != 0 && nowNs >= e.expiresAt:
-		res.Code = Expired
-	case e.secretExpiresAt != 0 && nowNs >= e.secretExpiresAt:
-		res.Code = Expired
-	case e.suspended:
-		// After the key's own end (revoked or expired stays so when the
-		// account is unsuspended), before anything the request asks
-		// (scopes, limits): a suspended account's key answers the same
-		// whatever the call, and takes nothing.
-		res.Code = Disabled
-	case e.allow != nil && !e.allow.allows(req.IP):
-		// Like a suspension, before anything the call asks for: an
-		// address that may not use the key learns nothing of its scopes.
-		res.Code = Forbidden
-	case !hasScopes(e.Scopes, req.Scopes):
-		res.Code = InsufficientScope
-	}
+	res.Code = e.refusal(req, now.UnixNano())
 	if res.Code != Valid {
 		d, err := v.limits.Peek(ctx, e, now)
 		if errors.Is(err, ErrStale) {
