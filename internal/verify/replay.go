@@ -4,10 +4,14 @@ import (
 	"bytes"
 	"context"
 	"crypto/cipher"
+	"crypto/hkdf"
+	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -103,6 +107,10 @@ type Replays struct {
 	cfg  ReplayConfig
 	log  *slog.Logger
 	aead cipher.AEAD // nil without Redis
+	// fpKey keys the fingerprints (HMAC-SHA256): one kept in Redis must
+	// not let its reader try addresses and costs until one matches. From
+	// the instance secret (the same on every instance), else random.
+	fpKey []byte
 
 	mu         sync.Mutex
 	records    map[[32]byte]*replayRecord
@@ -161,6 +169,16 @@ func NewReplays(c ReplayConfig) (*Replays, error) {
 			return nil, err
 		}
 		p.aead = aead
+	}
+	if len(c.Secret) > 0 {
+		k, err := hkdf.Key(sha256.New, c.Secret, nil, "keyhold verify idempotency fingerprint v1", 32)
+		if err != nil {
+			return nil, fmt.Errorf("verify: replays: %w", err)
+		}
+		p.fpKey = k
+	} else {
+		p.fpKey = make([]byte, 32)
+		_, _ = rand.Read(p.fpKey) // crypto/rand.Read never fails
 	}
 	return p, nil
 }
@@ -255,7 +273,7 @@ func (p *Replays) Begin(ctx context.Context, h http.Header, route Route, req *Re
 		return nil, badKeyAnswer
 	}
 	key := recordKey(req.Key, vals[0])
-	fp := fingerprint(route, req, params)
+	fp := p.fingerprint(route, req, params)
 	timer := time.NewTimer(p.cfg.Wait)
 	defer timer.Stop()
 	for {
@@ -440,9 +458,9 @@ func recordKey(apiKey, idemKey string) [32]byte {
 	return out
 }
 
-// fingerprint is a SHA-256 of what the request asks beside its key.
-func fingerprint(route Route, req *Request, params string) [32]byte {
-	s := sha256.New()
+// fingerprint is an HMAC (fpKey) of what the request asks beside its key.
+func (p *Replays) fingerprint(route Route, req *Request, params string) [32]byte {
+	s := hmac.New(sha256.New, p.fpKey)
 	var b [8]byte
 	field := func(v string) {
 		binary.BigEndian.PutUint32(b[:4], uint32(len(v)))
