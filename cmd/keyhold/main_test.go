@@ -728,8 +728,11 @@ func TestGracefulShutdown(t *testing.T) {
 	if _, err := io.WriteString(conn, head+body[:half]); err != nil {
 		t.Fatal(err)
 	}
-	// Let the server read the headers and start on the request.
-	time.Sleep(200 * time.Millisecond)
+	// Let the server accept the connection, read the headers and start on
+	// the request. Until its accept loop has taken the connection from the
+	// kernel's backlog, a stop closes the listener and the connection with
+	// it, and run returns at once: with 200 ms a loaded CI saw just that.
+	time.Sleep(time.Second)
 
 	stopped := make(chan error, 1)
 	go func() { stopped <- a.Stop() }()
