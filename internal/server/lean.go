@@ -102,15 +102,15 @@ func (s *Server) countHot(route int, code verify.Code) {
 // writeResult writes res as /v1/verify answers it: status, headers
 // (RateLimit-* when a key was found, Retry-After when refused for a while)
 // and body. /v1/tokens answers its refusals with it. The answer goes to
-// claim (nil without Idempotency-Key) before it is written, so that a
+// hc.claim (nil without Idempotency-Key) before it is written, so that a
 // retry finds it once the caller has it.
-func (s *Server) writeResult(w http.ResponseWriter, r *http.Request, hc *hotCall, res *verify.Result, claim *verify.Claim) {
+func (s *Server) writeResult(w http.ResponseWriter, r *http.Request, hc *hotCall, res *verify.Result) {
 	h := setHotHeaders(w.Header(), r, res)
 	if ra := res.RetryAfter(); ra > 0 {
 		h["Retry-After"] = intHeader(ra)
 	}
 	hc.buf = verify.AppendJSON(hc.buf[:0], res)
-	claim.Finish(res.Code.HTTPStatus(), h, hc.buf)
+	hc.claim.Finish(res.Code.HTTPStatus(), h, hc.buf)
 	hc.write(w, res.Code.HTTPStatus(), hc.buf)
 }
 

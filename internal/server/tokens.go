@@ -69,7 +69,7 @@ func (s *Server) serveTokens(w http.ResponseWriter, r *http.Request) {
 	if err := s.tokens.Ready(r.Context()); err != nil {
 		s.log.Error("tokens: signing keys", "err", err)
 		s.countHot(routeTokens, verify.Unavailable)
-		s.writeResult(w, r, hc, &verify.Result{Code: verify.Unavailable, Now: time.Now()}, claim)
+		s.writeResult(w, r, hc, &verify.Result{Code: verify.Unavailable, Now: time.Now()})
 		return
 	}
 	// Verify.
@@ -78,7 +78,7 @@ func (s *Server) serveTokens(w http.ResponseWriter, r *http.Request) {
 	s.verifier.Verify(r.Context(), &vreq, &res)
 	if res.Code != verify.Valid {
 		s.countHot(routeTokens, res.Code)
-		s.writeResult(w, r, hc, &res, claim)
+		s.writeResult(w, r, hc, &res)
 		return
 	}
 	// Issue.
@@ -94,7 +94,7 @@ func (s *Server) serveTokens(w http.ResponseWriter, r *http.Request) {
 		// database down): fail closed, as verify does.
 		s.log.Error("tokens: issue", "err", err, "key_id", e.KeyID)
 		s.countHot(routeTokens, verify.Unavailable)
-		s.writeResult(w, r, hc, &verify.Result{Code: verify.Unavailable, Now: res.Now}, claim)
+		s.writeResult(w, r, hc, &verify.Result{Code: verify.Unavailable, Now: res.Now})
 		return
 	}
 	// Write.
@@ -113,7 +113,7 @@ func (s *Server) serveTokens(w http.ResponseWriter, r *http.Request) {
 	b = append(b, e.KeyID...)
 	b = append(b, `"}`...)
 	hc.buf = b
-	claim.Finish(http.StatusOK, h, b)
+	hc.claim.Finish(http.StatusOK, h, b)
 	hc.write(w, http.StatusOK, b)
 }
 

@@ -36,5 +36,5 @@ func (s *Server) serveVerify(w http.ResponseWriter, r *http.Request) {
 	s.verifier.Verify(r.Context(), &vreq, &res)
 	// Write.
 	s.countHot(routeVerify, res.Code)
-	s.writeResult(w, r, hc, &res, claim)
+	s.writeResult(w, r, hc, &res)
 }
