@@ -22,12 +22,27 @@ type Plan struct {
 	StripePriceID string `json:"stripe_price_id"` // empty for a free plan
 	RatePerSecond int    `json:"rate_per_second"` // per key
 	Burst         int    `json:"burst"`           // per key
-	MonthlyQuota  int64  `json:"monthly_quota"`   // per key per quota window
+	MonthlyQuota  int64  `json:"monthly_quota"`   // per key per quota window (per account when QuotaScope is ScopeAccount)
 	MaxKeys       int    `json:"max_keys"`        // live keys per account
+	// QuotaScope says whom MonthlyQuota is for: ScopeKey (each key has
+	// its own; the default, also for "" in the plans file) or ScopeAccount
+	// (one pool shared by all of an account's keys). Rate limits are per
+	// key either way.
+	QuotaScope string `json:"quota_scope,omitempty"`
 	// MaxMembers bounds an account's members plus its pending
 	// invitations; optional in the plans file, and 0 means no limit.
 	MaxMembers int `json:"max_members,omitempty"`
 }
+
+// Quota scopes (Plan.QuotaScope).
+const (
+	ScopeKey     = "key"
+	ScopeAccount = "account"
+)
+
+// Pooled reports whether the plan's quota is one pool for all of an
+// account's keys (QuotaScope ScopeAccount).
+func (p *Plan) Pooled() bool { return p.QuotaScope == ScopeAccount }
 
 // Free reports whether the plan is sold without Stripe.
 func (p *Plan) Free() bool { return p.StripePriceID == "" }
@@ -85,6 +100,11 @@ func New(list []Plan) (*Catalog, error) {
 			return nil, fmt.Errorf("plans: %s: max_keys must be positive", where)
 		case p.MaxMembers < 0:
 			return nil, fmt.Errorf("plans: %s: max_members must be 0 (no limit) or positive", where)
+		case p.QuotaScope != "" && p.QuotaScope != ScopeKey && p.QuotaScope != ScopeAccount:
+			return nil, fmt.Errorf("plans: %s: quota_scope must be %q or %q", where, ScopeKey, ScopeAccount)
+		}
+		if p.QuotaScope == "" {
+			p.QuotaScope = ScopeKey
 		}
 		if _, dup := c.byID[p.ID]; dup {
 			return nil, fmt.Errorf("plans: %s: duplicate id", where)

@@ -68,6 +68,33 @@ func TestLoadMaxMembers(t *testing.T) {
 	}
 }
 
+// TestLoadQuotaScope: quota_scope is optional and means "key" when absent;
+// "account" makes the quota one pool per account.
+func TestLoadQuotaScope(t *testing.T) {
+	c, err := Load(writeFile(t, `[
+ {"id": "a", "name": "A", "price": "$0", "rate_per_second": 1, "burst": 1, "monthly_quota": 1, "max_keys": 1},
+ {"id": "b", "name": "B", "price": "$0", "rate_per_second": 1, "burst": 1, "monthly_quota": 1, "max_keys": 1, "quota_scope": "key"},
+ {"id": "c", "name": "C", "price": "$0", "rate_per_second": 1, "burst": 1, "monthly_quota": 1, "max_keys": 1, "quota_scope": "account"}]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for id, want := range map[string]string{"a": ScopeKey, "b": ScopeKey, "c": ScopeAccount} {
+		p := c.Get(id)
+		if p.QuotaScope != want || p.Pooled() != (want == ScopeAccount) {
+			t.Errorf("plan %s: QuotaScope %q (pooled %v), want %q", id, p.QuotaScope, p.Pooled(), want)
+		}
+	}
+	b, err := New(BuiltIn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range b.All() {
+		if p.Pooled() {
+			t.Errorf("built-in plan %s is pooled; the built-ins count per key", p.ID)
+		}
+	}
+}
+
 func TestLoadRejects(t *testing.T) {
 	plan := func(over string) string {
 		base := `"id": "p", "name": "P", "price": "$0", "rate_per_second": 1, "burst": 1, "monthly_quota": 1, "max_keys": 1`
@@ -87,6 +114,7 @@ func TestLoadRejects(t *testing.T) {
 		"no free plan":         {plan(`"id": "p", "name": "P", "price": "$9", "stripe_price_id": "price_1", "rate_per_second": 1, "burst": 1, "monthly_quota": 1, "max_keys": 1`), "no free plan"},
 		"duplicate ids":        {`[{"id": "p", "name": "P", "price": "$0", "rate_per_second": 1, "burst": 1, "monthly_quota": 1, "max_keys": 1},{"id": "p", "name": "P", "price": "$0", "rate_per_second": 1, "burst": 1, "monthly_quota": 1, "max_keys": 1}]`, "duplicate"},
 		"wrong type":           {plan(`"id": "p", "name": "P", "price": "$0", "rate_per_second": "fast", "burst": 1, "monthly_quota": 1, "max_keys": 1`), "cannot unmarshal"},
+		"bad quota_scope":      {plan(`"id": "p", "name": "P", "price": "$0", "rate_per_second": 1, "burst": 1, "monthly_quota": 1, "max_keys": 1, "quota_scope": "team"`), `plan 1 ("p"): quota_scope must be "key" or "account"`},
 		"negative max_members": {plan(`"id": "p", "name": "P", "price": "$0", "rate_per_second": 1, "burst": 1, "monthly_quota": 1, "max_keys": 1, "max_members": -1`), "plan 1 (\"p\"): max_members must be 0 (no limit) or positive"},
 	}
 	for name, tt := range tests {

@@ -97,6 +97,23 @@ func (db *DB) QuotaUsed(ctx context.Context, keyID string, windowStart time.Time
 	return q.Used, nil
 }
 
+// PoolUsed returns the quota units an account's pooled keys used in the
+// window starting at windowStart: those of every key of the account
+// without a quota override of its own (a key with one counts against it
+// instead of the pool, see verify.Entry), revoked and expired keys
+// included, since what they used this window stays used.
+func (db *DB) PoolUsed(ctx context.Context, accountID string, windowStart time.Time) (int64, error) {
+	var used int64
+	err := db.ctx(ctx).Table("key_quota AS q").Select("COALESCE(SUM(q.used), 0)").
+		Joins("JOIN api_keys k ON k.id = q.key_id").
+		Where("k.account_id = ? AND q.window_start = ? AND k.quota_override IS NULL", accountID, windowStart.UTC()).
+		Scan(&used).Error
+	if err != nil {
+		return 0, fmt.Errorf("store: pool used: %w", err)
+	}
+	return used, nil
+}
+
 // usageRowsPerInsert is how many usage rows one INSERT carries. Few
 // enough that the SQLite driver, which looks each of a statement's
 // parameters up among all of them (quadratic in their number), spends

@@ -181,3 +181,43 @@ func TestAddUsageLastUsed(t *testing.T) {
 		}
 	})
 }
+
+// TestPoolUsed sums the quota an account's keys used in one window, and
+// only that: not another window's, not another account's, and not a key
+// with a quota override of its own (it counts against its override).
+func TestPoolUsed(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		ada := mustAccount(t, db, "ada@example.com")
+		bob := mustAccount(t, db, "bob@example.com")
+		a1, a2, own := mustKey(t, db, ada.ID), mustKey(t, db, ada.ID), mustKey(t, db, ada.ID)
+		b1 := mustKey(t, db, bob.ID)
+		q := int64(50)
+		if err := db.SetKeyOverrides(ctx, own, nil, nil, &q); err != nil {
+			t.Fatal(err)
+		}
+		w := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+		prev := w.AddDate(0, -1, 0)
+		h := w.Add(5 * time.Hour)
+		row := func(key, acct string, window time.Time, cost int64) verify.Usage {
+			return verify.Usage{KeyID: key, AccountID: acct, Hour: h, WindowStart: window, Valid: 1, Cost: cost}
+		}
+		if err := db.AddUsage(ctx, []verify.Usage{
+			row(a1, ada.ID, w, 7), row(a2, ada.ID, w, 5), row(own, ada.ID, w, 30),
+			row(a1, ada.ID, prev, 100), row(b1, bob.ID, w, 9),
+		}); err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range []struct {
+			acct   string
+			window time.Time
+			want   int64
+		}{
+			{ada.ID, w, 12}, {ada.ID, prev, 100}, {bob.ID, w, 9}, {ada.ID, w.AddDate(0, 1, 0), 0}, {"nobody", w, 0},
+		} {
+			if got, err := db.PoolUsed(ctx, c.acct, c.window); err != nil || got != c.want {
+				t.Errorf("PoolUsed(%s, %s) = %d, %v; want %d", c.acct, c.window.Format("2006-01"), got, err, c.want)
+			}
+		}
+	})
+}

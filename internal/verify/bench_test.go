@@ -41,6 +41,7 @@ func (m memLoader) SecretHashes(_ context.Context, fn func([32]byte)) error {
 	return nil
 }
 func (memLoader) QuotaUsed(context.Context, string, time.Time) (int64, error) { return 0, nil }
+func (memLoader) PoolUsed(context.Context, string, time.Time) (int64, error)  { return 0, nil }
 func (memLoader) AddUsage(context.Context, []verify.Usage) error              { return nil }
 
 func benchVerifier(b testing.TB, n int) (*verify.Verifier, []string) {

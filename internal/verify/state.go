@@ -122,6 +122,21 @@ type keyState struct {
 	// exceeded is the start (unix ns) of the last window in which this
 	// process reported a refusal by the quota as its 100 % threshold.
 	exceeded atomic.Int64
+
+	// pooled is set while the key's quota is its account's pool's (the
+	// entry last built for it had Entry.pool): its own quota counts then
+	// mean nothing.
+	pooled atomic.Bool
+}
+
+// current returns the quota used in the window being counted, if it holds
+// now.
+func (st *keyState) current(now time.Time) (used int64, w Window, ok bool) {
+	start, end := st.windowStart.Load(), st.windowEnd.Load()
+	if ns := now.UnixNano(); ns < start || ns >= end {
+		return 0, Window{}, false
+	}
+	return st.used.Load(), Window{Start: time.Unix(0, start).UTC(), End: time.Unix(0, end).UTC()}, true
 }
 
 // Usage is what one key did in one hour and one quota window, to be added

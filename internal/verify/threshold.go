@@ -24,6 +24,10 @@ const (
 // back on its return; a window seeded from the database) reports nothing
 // for that jump. The sink dedupes what it hears (notices: a row inserted
 // once per key, window and threshold).
+//
+// A pooled quota (plans.ScopeAccount) crosses its thresholds as one: the
+// crossing names the account and an empty keyID, whichever key's call
+// crossed it, and used and limit are the pool's.
 type ThresholdSink interface {
 	QuotaCrossed(keyID, accountID string, percent int, used, limit int64, w Window)
 }

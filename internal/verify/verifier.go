@@ -38,11 +38,21 @@ type Record struct {
 type Loader interface {
 	// KeyByHash returns the key whose secret hashes to hash, or ErrNotFound.
 	KeyByHash(ctx context.Context, hash [32]byte) (*Record, error)
+	QuotaReader
+	// AddUsage adds counted usage, atomically: all of it or none.
+	AddUsage(ctx context.Context, usage []Usage) error
+}
+
+// QuotaReader reads what the database holds of a quota window's count
+// (every instance's flushed usage).
+type QuotaReader interface {
 	// QuotaUsed returns the quota units a key used in the window starting
 	// at windowStart.
 	QuotaUsed(ctx context.Context, keyID string, windowStart time.Time) (int64, error)
-	// AddUsage adds counted usage, atomically: all of it or none.
-	AddUsage(ctx context.Context, usage []Usage) error
+	// PoolUsed returns the quota units an account's pooled keys (those
+	// without a quota override) used in the window starting at
+	// windowStart: the count of its pool (plans.ScopeAccount).
+	PoolUsed(ctx context.Context, accountID string, windowStart time.Time) (int64, error)
 }
 
 // Config configures a Verifier.
@@ -107,6 +117,10 @@ type Verifier struct {
 
 	statesMu sync.Mutex
 	states   map[string]*keyState
+	// pools are the counting states of accounts' pooled quotas, by
+	// account id (under statesMu): a keyState of which only the quota
+	// part counts.
+	pools map[string]*keyState
 	// shapes interns what cached keys share (Entry.shape). A table of
 	// its own: the cleanups of shapes hold it, and must not hold the
 	// verifier, whose entries point to them.
@@ -158,7 +172,7 @@ func New(c Config) (*Verifier, error) {
 	if c.SecretsResync == 0 {
 		c.SecretsResync = 10 * time.Minute
 	}
-	v := &Verifier{cfg: c, cache: newCache(c.MaxKeys, c.TTL, c.NegativeTTL), limits: c.Limits, inv: c.Invalidator, log: c.Logger, states: map[string]*keyState{}, shapes: &shapes{}}
+	v := &Verifier{cfg: c, cache: newCache(c.MaxKeys, c.TTL, c.NegativeTTL), limits: c.Limits, inv: c.Invalidator, log: c.Logger, states: map[string]*keyState{}, pools: map[string]*keyState{}, shapes: &shapes{}}
 	if c.Secrets != nil {
 		v.filter = newFilter()
 		if sc, ok := c.Invalidator.(secretCounter); ok {
@@ -640,12 +654,22 @@ func (v *Verifier) QuotaUsed(keyID string, now time.Time) (used int64, w Window,
 	v.statesMu.Lock()
 	st := v.states[keyID]
 	v.statesMu.Unlock()
+	if st == nil || st.pooled.Load() {
+		// A pooled key's quota is its pool's (PoolUsed); what the key
+		// used itself is the database's.
+		return 0, Window{}, false
+	}
+	return st.current(now)
+}
+
+// PoolUsed returns what this process counts as an account's pooled quota
+// used in the window holding now, when it has counted the pool at all.
+func (v *Verifier) PoolUsed(accountID string, now time.Time) (used int64, w Window, ok bool) {
+	v.statesMu.Lock()
+	st := v.pools[accountID]
+	v.statesMu.Unlock()
 	if st == nil {
 		return 0, Window{}, false
 	}
-	start, end := st.windowStart.Load(), st.windowEnd.Load()
-	if ns := now.UnixNano(); ns < start || ns >= end {
-		return 0, Window{}, false
-	}
-	return st.used.Load(), Window{Start: time.Unix(0, start).UTC(), End: time.Unix(0, end).UTC()}, true
+	return st.current(now)
 }

@@ -57,6 +57,13 @@ func (f *flaky) QuotaUsed(ctx context.Context, id string, w time.Time) (int64, e
 	return f.DB.QuotaUsed(ctx, id, w)
 }
 
+func (f *flaky) PoolUsed(ctx context.Context, id string, w time.Time) (int64, error) {
+	if f.down.Load() {
+		return 0, errDown
+	}
+	return f.DB.PoolUsed(ctx, id, w)
+}
+
 func (f *flaky) SecretHashes(ctx context.Context, fn func([32]byte)) error {
 	f.listed.Add(1)
 	if f.down.Load() {
