@@ -94,11 +94,15 @@ func priceAmount(price string) string { a, _ := splitPrice(price); return a }
 // pricePeriod is the period part of a display price ("/mo"), or "".
 func pricePeriod(price string) string { _, p := splitPrice(price); return p }
 
-// quotaFeature is "100,000 verifications per key per month".
+// quotaFeature is "100,000 verifications per key per month", or for a
+// pooled plan "100,000 verifications per month, shared by all keys".
 func quotaFeature(c PlanCard) string {
 	unit := " verifications"
 	if c.MonthlyQuota == 1 {
 		unit = " verification"
+	}
+	if c.Pooled {
+		return formatCount(c.MonthlyQuota) + unit + " per month, shared by all keys"
 	}
 	return formatCount(c.MonthlyQuota) + unit + " per key per month"
 }

@@ -329,3 +329,21 @@ func tokenCurl(base string) string {
 		"  -H \"Content-Type: application/json\" \\\n" +
 		"  -d '{\"ttl\":300}'"
 }
+
+// shareLine is a pooled key's part of what all pooled keys used this
+// period: "12% of all keys' use"; "no use yet" before any.
+func shareLine(used, poolUsed int64) string {
+	if poolUsed <= 0 || used <= 0 {
+		return "0% of all keys' use"
+	}
+	return strconv.FormatInt(min(usagePercent(used, poolUsed), 100), 10) + "% of all keys' use"
+}
+
+// quotaTerm is how a plan's quota is named beside its number: each key's,
+// or one shared by all keys.
+func quotaTerm(pooled bool) string {
+	if pooled {
+		return "Shared quota"
+	}
+	return "Quota per key"
+}
