@@ -67,6 +67,8 @@ func currentPlanName(p BillingPage) string {
 func billingIntro(p BillingPage) string {
 	line := "You're on the " + currentPlanName(p) + " plan."
 	switch {
+	case !p.Enabled && p.Current.Pooled:
+		return line + " Rate limits apply to each of your keys; the monthly quota is shared by all of them."
 	case !p.Enabled:
 		return line + " Limits apply to each of your keys."
 	case p.Subscribed:
@@ -105,6 +107,25 @@ func quotaFeature(c PlanCard) string {
 		return formatCount(c.MonthlyQuota) + unit + " per month, shared by all keys"
 	}
 	return formatCount(c.MonthlyQuota) + unit + " per key per month"
+}
+
+// plansIntro is the line under the plans' heading: what a plan's limits
+// are for, each key's or, where a plan says so, all keys' together.
+func plansIntro(cards []PlanCard) string {
+	pooled := 0
+	for _, c := range cards {
+		if c.Pooled {
+			pooled++
+		}
+	}
+	switch {
+	case pooled == 0:
+		return "Every key gets its own rate limit and monthly quota from your plan."
+	case pooled == len(cards):
+		return "Every key gets its own rate limit from your plan; the monthly quota is one, shared by all your keys."
+	default:
+		return "Every key gets its own rate limit from your plan. The monthly quota is each key's, or shared by all your keys where a plan says so."
+	}
 }
 
 // rateFeature is "Rate limit 100/s per key (burst 200)"; the burst is left

@@ -714,9 +714,9 @@ func keyUsage(k KeyRow, plan Plan, pool *PoolQuota, period UsagePeriod) templ.Co
 				return templ_7745c5c3_Err
 			}
 			var templ_7745c5c3_Var30 string
-			templ_7745c5c3_Var30, templ_7745c5c3_Err = templ.JoinStringErrs("This key has no quota of its own: it counts against the quota all keys share (" + shareLine(k.Used, pool.Used) + ").")
+			templ_7745c5c3_Var30, templ_7745c5c3_Err = templ.JoinStringErrs("This key has no quota of its own: it draws on the quota all keys share, and made " + strconv.FormatInt(sharePercent(k.Used, pool.Used), 10) + "% of their use this period.")
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `templates/key_detail.templ`, Line: 155, Col: 186}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `templates/key_detail.templ`, Line: 155, Col: 240}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var30))
 			if templ_7745c5c3_Err != nil {

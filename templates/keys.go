@@ -331,12 +331,18 @@ func tokenCurl(base string) string {
 }
 
 // shareLine is a pooled key's part of what all pooled keys used this
-// period: "12% of all keys' use"; "no use yet" before any.
+// period: "12% share" (0 % before any use).
 func shareLine(used, poolUsed int64) string {
+	return strconv.FormatInt(sharePercent(used, poolUsed), 10) + "% share"
+}
+
+// sharePercent is used of poolUsed in whole percent, at most 100 (the
+// pool's count can lag a key's by a flush).
+func sharePercent(used, poolUsed int64) int64 {
 	if poolUsed <= 0 || used <= 0 {
-		return "0% of all keys' use"
+		return 0
 	}
-	return strconv.FormatInt(min(usagePercent(used, poolUsed), 100), 10) + "% of all keys' use"
+	return min(usagePercent(used, poolUsed), 100)
 }
 
 // quotaTerm is how a plan's quota is named beside its number: each key's,
