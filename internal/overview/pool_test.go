@@ -2,12 +2,15 @@ package overview_test
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/keyhold/keyhold/internal/overview"
 	"github.com/keyhold/keyhold/internal/plans"
 	"github.com/keyhold/keyhold/internal/quota"
+	"github.com/keyhold/keyhold/internal/store/storetest"
 	"github.com/keyhold/keyhold/internal/verify"
 )
 
@@ -118,4 +121,39 @@ func TestPool(t *testing.T) {
 			check("operator's account page", a.Pool)
 		}
 	})
+}
+
+// failingPool is the store with PoolUsed failing, as a database gone
+// away between two queries would.
+type failingPool struct{ overview.Store }
+
+func (failingPool) PoolUsed(context.Context, string, time.Time) (int64, error) {
+	return 0, errors.New("connection refused")
+}
+
+// TestPoolReadFails: a pooled account's pages fail with the store's error
+// when the pool cannot be read, rather than show a pool of 0; a plan with
+// a quota per key never reads it.
+func TestPoolReadFails(t *testing.T) {
+	f := newFixtureOn(t, storetest.SQLite, nil, pooledCatalog(t))
+	svc, err := overview.New(overview.Config{Store: failingPool{f.db}, Plans: pooledCatalog(t), Now: func() time.Time { return f.now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	calls := map[string]func() error{
+		"KeyList":         func() error { _, err := svc.KeyList(ctx, f.ada, overview.KeyListQuery{}); return err },
+		"AccountOverview": func() error { _, err := svc.AccountOverview(ctx, f.ada); return err },
+		"KeyDetail":       func() error { _, err := svc.KeyDetail(ctx, f.ada, f.revoked); return err },
+		"AdminAccount":    func() error { _, err := svc.AdminAccount(ctx, f.ada); return err },
+	}
+	for name, call := range calls {
+		if err := call(); err == nil || !strings.Contains(err.Error(), "overview: pool: connection refused") {
+			t.Errorf("%s: %v, want the pool's read error", name, err)
+		}
+	}
+	// Bob is on Free, a quota per key: nothing reads a pool.
+	if _, err := svc.KeyList(ctx, f.bob, overview.KeyListQuery{}); err != nil {
+		t.Errorf("a quota per key read the pool: %v", err)
+	}
 }
