@@ -37,11 +37,11 @@ type Entry struct {
 	shape *shape
 	meta  unique.Handle[metaJSON]
 	// name is the key's name as a JSON string, quoted and escaped.
-	name       string
-	loadedAt   atomic.Int64 // unix ns; moved on by the cache when a re-read fails
-	used       atomic.Int64 // unix ns of the last lookup, at most a second old (cache eviction)
-	gen        int64        // the key's change counter when it was read (shared limits)
-	state      *keyState
+	name     string
+	loadedAt atomic.Int64 // unix ns; moved on by the cache when a re-read fails
+	used     atomic.Int64 // unix ns of the last lookup, at most a second old (cache eviction)
+	gen      int64        // the key's change counter when it was read (shared limits)
+	state    *keyState
 	// pool is the account's pooled quota (plans.ScopeAccount) when the
 	// key counts against it, nil when the key has a quota of its own (its
 	// plan's per key, or its override): the quota is taken from
