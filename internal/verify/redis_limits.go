@@ -253,7 +253,9 @@ func (r *RedisLimits) reconcile(ctx context.Context, e *Entry, w Window, cost in
 	}
 	owed := st.owed.Swap(0)
 	mine := st.mine.Load() + owed
-	unflushed := st.granted.Load() - st.flushed.Load()
+	// (Never below 0: a cost flushed to the pool's account just as the
+	// account left the pool would make it so.)
+	unflushed := max(0, st.granted.Load()-st.flushed.Load())
 	res, err := r.script(ctx, e, w, cost, now, true, mode, floor, mine, owed, unflushed)
 	if err != nil || res[0] == scriptStale {
 		// Owed still. A reply that never came may have been applied: the
