@@ -357,3 +357,24 @@ func TestPooledQuotaThroughARedisOutage(t *testing.T) {
 		t.Errorf("written: the pool %d (%v), %d granted", pool, err, granted)
 	}
 }
+
+// BenchmarkVerifyCachedPooled is BenchmarkVerifyCached for a key of a
+// pooled plan (cost 0, so that the pool of 100 lasts): the pool costs no
+// allocation either.
+func BenchmarkVerifyCachedPooled(b *testing.B) {
+	f := MustFixture(b)
+	_, _, secrets := f.pooledAccount(1, "pooled")
+	req := &verify.Request{Key: secrets[0], Cost: 0}
+	var res verify.Result
+	f.v.Verify(context.Background(), req, &res)
+	if res.Code != verify.Valid || !res.Entry.Pooled() {
+		b.Fatalf("%s, pooled %v", res.Code, res.Entry != nil && res.Entry.Pooled())
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		f.v.Verify(context.Background(), req, &res)
+	}
+	if res.Code != verify.Valid {
+		b.Fatal(res.Code)
+	}
+}
