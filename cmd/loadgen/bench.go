@@ -287,30 +287,32 @@ func (b *benchRun) warmCaches() error {
 	return nil
 }
 
-// settle waits, for each instance, up to -settle for a collection after
-// the warm reading, and reads its memory again: what an idle server holds
-// after warm-up and a GC.
+// settle waits -settle after the warm reading, with the servers idle, and
+// reads each one's memory again: what an idle server holds after warm-up
+// and the collections that followed (a server returns memory it no longer
+// needs some seconds after a burst: cmd/keyhold's gctune.go).
 func (b *benchRun) settle() {
+	gcs := func(srv *server) uint64 {
+		mt, err := srv.scrape(b.ctx, b.ctl)
+		if err != nil {
+			return 0
+		}
+		n, _, _ := mt.summary("go_gc_duration_seconds", 1)
+		return n
+	}
+	n0 := make([]uint64, len(b.srvs))
+	for i, srv := range b.srvs {
+		n0[i] = gcs(srv)
+	}
+	t0 := time.Now()
+	select {
+	case <-b.ctx.Done():
+	case <-time.After(b.o.settle):
+	}
 	for i, srv := range b.srvs {
 		m := &b.rep.Instances[i].Memory
-		gcs := func() uint64 {
-			mt, err := srv.scrape(b.ctx, b.ctl)
-			if err != nil {
-				return 0
-			}
-			n, _, _ := mt.summary("go_gc_duration_seconds", 1)
-			return n
-		}
-		t0, n0 := time.Now(), gcs()
-		for time.Since(t0) < b.o.settle && b.ctx.Err() == nil {
-			time.Sleep(250 * time.Millisecond)
-			if gcs() > n0 {
-				m.Settled = true
-				time.Sleep(250 * time.Millisecond) // the memory returned after the collection
-				break
-			}
-		}
 		m.SettleWait = time.Since(t0)
+		m.SettleGCs = int64(gcs(srv) - n0[i])
 		m.RSSSettled, _ = srv.procStatus()
 		mt, err := srv.scrape(b.ctx, b.ctl)
 		m.SettledBreakdown = readBreakdown(srv.cmd.Process.Pid, mt)
@@ -319,11 +321,7 @@ func (b *benchRun) settle() {
 				m.LiveSettled = goal / (1 + gogc/100)
 			}
 		}
-		what := "no collection came"
-		if m.Settled {
-			what = "after a collection"
-		}
-		b.say("settled: instance %d RSS %s, %s (waited %s)", i+1, mib(m.RSSSettled), what, round(m.SettleWait))
+		b.say("settled: instance %d RSS %s, %s idle after the warm reading, %d collection(s) meanwhile", i+1, mib(m.RSSSettled), round(m.SettleWait), m.SettleGCs)
 	}
 }
 

@@ -1,7 +1,5 @@
 package main
 
-import "fmt"
-
 // Where a server's resident memory goes: the kernel's split (anonymous or
 // file-backed, /proc/PID/smaps_rollup) beside the Go runtime's own account
 // (its memstats in /metrics). What the runtime has mapped and not returned
@@ -52,11 +50,7 @@ func readBreakdown(pid int, m metrics) rssBreakdown {
 func printBreakdown(p printf, m memory) {
 	printParts(p, "where the warm RSS goes:", m.Warm, m.LiveWarm)
 	if m.RSSSettled > 0 {
-		what := fmt.Sprintf("no collection within %s", round(m.SettleWait))
-		if m.Settled {
-			what = fmt.Sprintf("after the next collection, %s later", round(m.SettleWait))
-		}
-		p("  RSS settled (warm-up and a GC)      %s  (%s)", mib(m.RSSSettled), what)
+		p("  RSS settled (warm-up and a GC)      %s  (idle %s after the warm reading, %d collection(s) meanwhile)", mib(m.RSSSettled), round(m.SettleWait), m.SettleGCs)
 		printParts(p, "where the settled RSS goes:", m.SettledBreakdown, m.LiveSettled)
 	}
 }

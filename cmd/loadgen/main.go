@@ -93,7 +93,7 @@ func main() {
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary folder (database, plans file, server log)")
 	flag.StringVar(&o.mode, "mode", "single", "single: one instance on SQLite; scale: two instances on a PostgreSQL and a Redis that loadgen starts; both: single, then scale, then the two side by side")
 	flag.StringVar(&o.seedCache, "seed-cache", "", "single mode: keep the seeded database and the keys' plaintext in this folder, and reuse them in later runs with the same -keys instead of seeding (seedcache.go)")
-	flag.DurationVar(&o.settle, "settle", 15*time.Second, "after the warm reading, wait up to this long for the server's next collection, then read its memory again (0: do not wait)")
+	flag.DurationVar(&o.settle, "settle", 15*time.Second, "after the warm reading, leave the server idle this long, then read its memory again (0: do not)")
 	flag.Parse()
 	if o.keys < 1 || o.conns < 1 || o.duration <= 0 || o.rate < 0 || o.workers < 1 || o.seedWorkers < 1 {
 		fmt.Fprintln(os.Stderr, "loadgen: -keys, -c, -d, -workers and -seed-workers must be positive, -rate not negative")
@@ -193,12 +193,11 @@ type memory struct {
 	CachedKeys int64   `json:"cached_keys"`
 	// Where the warm RSS goes (breakdown.go).
 	Warm rssBreakdown `json:"rss_warm_breakdown"`
-	// RSSSettled is the RSS after the first collection that followed
-	// the warm reading, waited for up to -settle (Settled: one came), and
-	// SettledBreakdown where it went then: the target's "after warm-up
-	// and a GC".
+	// RSSSettled is the RSS -settle after the warm reading, the server
+	// idle meanwhile (SettleGCs collections), and SettledBreakdown where
+	// it went then: the target's "after warm-up and a GC".
 	RSSSettled       int64         `json:"rss_settled_bytes"`
-	Settled          bool          `json:"settled_after_gc"`
+	SettleGCs        int64         `json:"settle_gcs"`
 	SettleWait       time.Duration `json:"settle_wait_ns"`
 	SettledBreakdown rssBreakdown  `json:"rss_settled_breakdown"`
 	LiveSettled      float64       `json:"heap_live_settled_bytes,omitempty"`
