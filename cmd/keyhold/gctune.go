@@ -56,12 +56,17 @@ func tuneGC(getenv func(string) string) {
 // MiB live. returnWhenQuiet gives the memory back once the process has
 // gone quiet: every quietInterval it compares what a collection would
 // free now (garbage, and free pages not yet returned) with what was
-// allocated meanwhile, and when there is much to free and little is being
-// allocated, it collects and returns the free memory (debug.FreeOSMemory).
-// Cost: one collection per burst that ends, at a time when the process is
-// idle; under steady load the allocation rate keeps it from running.
+// allocated meanwhile, and when there is much to free and the allocation
+// rate would take at least quietFor to use it up, it collects and returns
+// the free memory (debug.FreeOSMemory). Cost: one collection per burst
+// that ends, when the process is nearly idle (an idle server still
+// allocates ~1 MiB/s at 100 000 keys: the usage flush lists every key's
+// state each second); under load the allocation rate keeps it from
+// running, and at a trickle it adds at most one collection to each the
+// trickle causes.
 const (
 	quietInterval = 5 * time.Second
+	quietFor      = 30 * time.Second
 	// returnMin is the least spare memory worth a collection.
 	returnMin = 16 << 20
 )
@@ -80,15 +85,15 @@ func (r heapReading) spare() uint64 {
 }
 
 // quietReturn reports whether to collect and return memory, given the
-// readings an interval apart: the spare memory is at least returnMin and
-// a quarter of the live heap, and the interval allocated under a
-// sixteenth of it (so the next interval would reuse little of it).
+// readings quietInterval apart: the spare memory is at least returnMin and
+// a quarter of the live heap, and allocating at the interval's rate would
+// take quietFor or more to use it up.
 func quietReturn(prev, cur heapReading) bool {
 	sp := cur.spare()
 	if sp < returnMin || sp < cur.live/4 {
 		return false
 	}
-	return cur.allocs-prev.allocs < sp/16
+	return (cur.allocs-prev.allocs)*uint64(quietFor/quietInterval) < sp
 }
 
 var heapSamples = []string{"/gc/heap/allocs:bytes", "/gc/heap/live:bytes", "/memory/classes/heap/objects:bytes", "/memory/classes/heap/free:bytes"}
