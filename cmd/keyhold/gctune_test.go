@@ -148,8 +148,7 @@ func TestReturnWhenQuietReturns(t *testing.T) {
 	for i := range garbage {
 		garbage[i] = make([]byte, 1<<20)
 	}
-	runtime.KeepAlive(garbage)
-	garbage = nil
+	runtime.KeepAlive(garbage) // garbage from here on
 	before := released()
 	tick := make(chan time.Time, 1)
 	freed := make(chan struct{}, 1)
