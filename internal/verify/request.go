@@ -13,7 +13,8 @@ import (
 // MaxBody is the largest /v1/verify body accepted.
 const MaxBody = 4 << 10
 
-// requestBody is the JSON body of /v1/verify. Unknown fields are ignored.
+// requestBody is the JSON body of /v1/verify as encoding/json reads it
+// when the fast path (decodeFast) declines. Unknown fields are ignored.
 type requestBody struct {
 	Key    *string  `json:"key"`
 	Cost   *int64   `json:"cost"`
@@ -29,9 +30,9 @@ type requestBody struct {
 // is checked. It returns 0 for a usable request, else the HTTP status and
 // message of a BAD_REQUEST answer (413 past the limit, 415 for a body that
 // is not JSON, 400 for an ip that is not an IP address, whatever the key).
-// req.Scopes is built in *scopes (kept for the next call; nil: a new
-// slice), so it is the caller's until the next call with the same buffer:
-// the scope strings themselves are req's own.
+// req.Scopes may be built in *scopes (kept for the next call; nil: a new
+// slice), so it stays valid until the next call with the same buffer; the
+// strings (key, scopes) are req's own, never views of *buf.
 func ReadRequest(r *http.Request, buf *[]byte, scopes *[]string, req *Request) (int, string) {
 	body, status, msg := readBody(r.Body, r.ContentLength, buf)
 	if status != 0 {
