@@ -47,6 +47,7 @@ FUZZTIME ?= 40000x
 fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./internal/keys/
 	$(GO) test -run='^$$' -fuzz='^FuzzParseRequest$$' -fuzztime=$(FUZZTIME) ./internal/verify/
+	$(GO) test -run='^$$' -fuzz='^FuzzDecodeFast$$' -fuzztime=$(FUZZTIME) ./internal/verify/
 
 # generate: templ components and front-end assets (commit the results)
 generate:

@@ -66,3 +66,104 @@ func TestTuneGC(t *testing.T) {
 	}
 	runtime.KeepAlive(live)
 }
+
+func TestQuietReturn(t *testing.T) {
+	const mib = 1 << 20
+	for _, tc := range []struct {
+		name      string
+		prev, cur heapReading
+		want      bool
+	}{
+		{"quiet after a burst: 70 MiB of garbage, nothing allocated",
+			heapReading{allocs: 500 * mib}, heapReading{allocs: 500 * mib, live: 75 * mib, objects: 145 * mib}, true},
+		{"free pages held count as spare",
+			heapReading{}, heapReading{live: 75 * mib, objects: 75 * mib, free: 40 * mib}, true},
+		{"a trickle is quiet: 70 MiB spare, 11 MiB in 5s (over 30s to use it up)",
+			heapReading{allocs: 100 * mib}, heapReading{allocs: 111 * mib, live: 75 * mib, objects: 145 * mib}, true},
+		{"12 MiB in 5s would use 70 MiB spare in under 30s",
+			heapReading{allocs: 100 * mib}, heapReading{allocs: 112 * mib, live: 75 * mib, objects: 145 * mib}, false},
+		{"under load: the spare memory is about to be reused",
+			heapReading{allocs: 100 * mib}, heapReading{allocs: 200 * mib, live: 75 * mib, objects: 145 * mib}, false},
+		{"too little to return (under 16 MiB)",
+			heapReading{}, heapReading{live: 4 * mib, objects: 12 * mib, free: 2 * mib}, false},
+		{"little beside a large live heap (under a quarter of it)",
+			heapReading{}, heapReading{live: 800 * mib, objects: 900 * mib, free: 50 * mib}, false},
+		{"objects read below the last live size (freed since)",
+			heapReading{}, heapReading{live: 100 * mib, objects: 90 * mib, free: 30 * mib}, true},
+	} {
+		if got := quietReturn(tc.prev, tc.cur); got != tc.want {
+			t.Errorf("%s: quietReturn = %v, want %v (spare %d MiB)", tc.name, got, tc.want, tc.cur.spare()/mib)
+		}
+	}
+}
+
+// TestReturnWhenQuiet drives the loop with its own ticks: it frees once
+// the heap is quiet with memory to spare, reads again after freeing, and
+// does not free again while nothing new is spare.
+func TestReturnWhenQuiet(t *testing.T) {
+	const mib = 1 << 20
+	readings := []heapReading{
+		{allocs: 100 * mib, live: 10 * mib, objects: 60 * mib},  // start
+		{allocs: 300 * mib, live: 60 * mib, objects: 120 * mib}, // tick 1: busy
+		{allocs: 300 * mib, live: 60 * mib, objects: 120 * mib}, // tick 2: quiet, 60 MiB spare: free
+		{allocs: 300 * mib, live: 60 * mib, objects: 60 * mib},  // after the free
+		{allocs: 301 * mib, live: 60 * mib, objects: 61 * mib},  // tick 3: nothing spare
+	}
+	i := 0
+	read := func() heapReading {
+		r := readings[i]
+		i++
+		return r
+	}
+	frees := []int{}
+	tick := make(chan time.Time)
+	done := make(chan struct{})
+	go func() {
+		returnWhenQuiet(tick, read, func() { frees = append(frees, i) })
+		close(done)
+	}()
+	for range 3 {
+		tick <- time.Now()
+	}
+	close(tick)
+	<-done
+	if len(frees) != 1 || frees[0] != 3 {
+		t.Errorf("freed after readings %v, want once, after the third", frees)
+	}
+	if i != len(readings) {
+		t.Errorf("%d readings, want %d", i, len(readings))
+	}
+}
+
+// TestReturnWhenQuietReturns runs the loop on this process's own heap:
+// 64 MiB of garbage (or the live heap's size, when the other tests of the
+// binary hold more) and a quiet process make it return memory to the OS.
+func TestReturnWhenQuietReturns(t *testing.T) {
+	released := func() uint64 {
+		s := []metrics.Sample{{Name: "/memory/classes/heap/released:bytes"}}
+		metrics.Read(s)
+		return s[0].Value.Uint64()
+	}
+	garbage := make([][]byte, max(64, readHeap().live>>20))
+	for i := range garbage {
+		garbage[i] = make([]byte, 1<<20)
+	}
+	runtime.KeepAlive(garbage) // garbage from here on
+	before := released()
+	tick := make(chan time.Time, 1)
+	freed := make(chan struct{}, 1)
+	go returnWhenQuiet(tick, readHeap, func() {
+		debug.FreeOSMemory()
+		freed <- struct{}{}
+	})
+	tick <- time.Now()
+	select {
+	case <-freed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("64 MiB of garbage in a quiet process: nothing returned")
+	}
+	close(tick)
+	if after := released(); after < before+32<<20 {
+		t.Errorf("released %d MiB, then %d MiB: want at least 32 MiB more", before>>20, after>>20)
+	}
+}

@@ -93,6 +93,7 @@ type scaleAnswer struct {
 		Limit     int64     `json:"limit"`
 		Remaining int64     `json:"remaining"`
 		Reset     time.Time `json:"reset"`
+		Scope     string    `json:"scope"`
 	} `json:"quota"`
 }
 
@@ -923,5 +924,70 @@ func TestScaleOutRestart(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestScaleOutPooledQuota: on a plan whose quota is one pool per account,
+// two instances sharing PostgreSQL and Redis (single and cluster) grant
+// exactly the pool to the pool + 60 concurrent calls spread over three
+// keys of the account and both instances; every answer shows the pool,
+// and another account's pool is untouched.
+func TestScaleOutPooledQuota(t *testing.T) {
+	t.Parallel()
+	eachScaleRedis(t, scaleOutPooledQuota)
+}
+
+func scaleOutPooledQuota(t *testing.T, redisURL string) {
+	const pool = 60
+	plansFile := writePlansFile(t, plans.Plan{ID: "team", Name: "Team", Price: "$0", RatePerSecond: 10_000, Burst: 10_000, MonthlyQuota: pool, MaxKeys: 5, QuotaScope: plans.ScopeAccount})
+	a, b := startPair(t, scaleEnv(t, redisURL, plansFile, nil))
+	c, first := newAccountWithKey(t, a, "pool@example.com")
+	secrets := []string{first, c.MustCreateKey("Staging", "read"), c.MustCreateKey("CI", "read")}
+	_, other := newAccountWithKey(t, b, "other@example.com")
+
+	const extra = 60
+	type out struct {
+		ans scaleAnswer
+		err error
+	}
+	results := make(chan out, pool+extra)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range pool + extra {
+		base := []string{a.URL, b.URL}[i%2]
+		key := secrets[i%3]
+		wg.Go(func() {
+			<-start
+			ans, err := tryVerify(base, key)
+			results <- out{ans, err}
+		})
+	}
+	close(start)
+	wg.Wait()
+	close(results)
+	codes := map[string]int{}
+	for o := range results {
+		if o.err != nil {
+			t.Errorf("a verification failed: %v", o.err)
+			continue
+		}
+		codes[o.ans.Code]++
+		if o.ans.Quota.Limit != pool || o.ans.Quota.Scope != "account" {
+			t.Errorf("answer %s, want the pool of %d with scope account", o.ans, pool)
+		}
+	}
+	if codes["VALID"] != pool || codes["QUOTA_EXCEEDED"] != extra {
+		t.Errorf("%d concurrent calls over 3 keys and 2 instances with a pool of %d gave %v, want exactly %d VALID", pool+extra, pool, codes, pool)
+	}
+	for i, x := range []*app{a, b} {
+		for j, key := range secrets {
+			ans := mustVerify(t, x, key)
+			wantCode(t, fmt.Sprintf("key %d on instance %d after the pool", j+1, i+1), ans, http.StatusTooManyRequests, "QUOTA_EXCEEDED")
+		}
+	}
+	ans := mustVerify(t, a, other)
+	wantCode(t, "another account's key", ans, http.StatusOK, "VALID")
+	if ans.Quota.Remaining != pool-1 || ans.Quota.Scope != "account" {
+		t.Errorf("another account's pool: %s, want %d left of its own", ans, pool-1)
 	}
 }

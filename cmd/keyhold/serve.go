@@ -162,7 +162,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 			return err
 		}
 		defer conn.Close()
-		if rl, err = verify.NewRedisLimits(conn, db.QuotaUsed); err != nil {
+		if rl, err = verify.NewRedisLimits(conn, db); err != nil {
 			return err
 		}
 		vcfg.Limits = rl

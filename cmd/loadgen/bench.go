@@ -168,23 +168,47 @@ func (b *benchRun) seedKeys(dbURL, plansPath string) error {
 	if b.scale {
 		storeName = "PostgreSQL"
 	}
+	dbPath := filepath.Join(b.dir, "keyhold.db")
+	if o.seedCache != "" && !b.scale {
+		secrets, ok, err := loadSeedCache(o.seedCache, dbPath, o.keys)
+		if err != nil {
+			return err
+		}
+		if ok {
+			b.say("seed cache: %d keys and their database from %s", len(secrets), o.seedCache)
+			b.rep.Seed = seedStats{Keys: len(secrets)}
+			b.setBodies(secrets)
+			return nil
+		}
+	}
 	b.say("seeding %d keys through keys.Service (%s, %d per account, %d writer(s))", o.keys, storeName, o.perAccount, o.seedWorkers)
 	secrets, st, err := seed(b.ctx, dbURL, plansPath, o.keys, o.perAccount, o.seedWorkers, b.out)
 	if err != nil {
 		return fmt.Errorf("seed: %w", err)
 	}
+	if o.seedCache != "" && !b.scale {
+		if err := saveSeedCache(o.seedCache, dbPath, secrets); err != nil {
+			return err
+		}
+		b.say("seed cache: kept the database and keys in %s", o.seedCache)
+	}
 	if b.scale {
 		st.DatabaseSize = pgDatabaseSize(b.ctx, dbURL)
-	} else if fi, err := os.Stat(filepath.Join(b.dir, "keyhold.db")); err == nil {
+	} else if fi, err := os.Stat(dbPath); err == nil {
 		st.DatabaseSize = fi.Size()
 	}
 	b.rep.Seed = st
 	b.say("seeded %d accounts in %s, %d keys in %s (%s per key)", st.Accounts, round(st.SignupTime), st.Keys, round(st.KeysTime), st.PerKey.Round(time.Microsecond))
+	b.setBodies(secrets)
+	return nil
+}
+
+// setBodies keeps one verify body per key.
+func (b *benchRun) setBodies(secrets []string) {
 	b.bodies = make([][]byte, len(secrets))
 	for i, s := range secrets {
 		b.bodies[i] = []byte(`{"key":"` + s + `"}`)
 	}
-	return nil
 }
 
 // startServers starts every instance and waits until each is ready.
@@ -244,7 +268,9 @@ func (b *benchRun) warmCaches() error {
 	for i, srv := range b.srvs {
 		m := &b.rep.Instances[i].Memory
 		m.RSSWarm, _ = srv.procStatus()
-		if mt, err := srv.scrape(b.ctx, b.ctl); err == nil {
+		mt, err := srv.scrape(b.ctx, b.ctl)
+		m.Warm = readBreakdown(srv.cmd.Process.Pid, mt)
+		if err == nil {
 			m.CachedKeys = int64(mt.sum("keyhold_verify_cached_keys"))
 			m.HeapWarm = mt.sum("go_memstats_heap_inuse_bytes")
 			m.GOGCWarm = mt.sum("go_gc_gogc_percent")
@@ -255,7 +281,48 @@ func (b *benchRun) warmCaches() error {
 		b.say("warm: instance %d has %d keys cached; RSS %s", i+1, m.CachedKeys, mib(m.RSSWarm))
 	}
 	b.say("warm-up took %s", round(b.rep.WarmTime))
+	if b.o.settle > 0 {
+		b.settle()
+	}
 	return nil
+}
+
+// settle waits -settle after the warm reading, with the servers idle, and
+// reads each one's memory again: what an idle server holds after warm-up
+// and the collections that followed (a server returns memory it no longer
+// needs some seconds after a burst: cmd/keyhold's gctune.go).
+func (b *benchRun) settle() {
+	gcs := func(srv *server) uint64 {
+		mt, err := srv.scrape(b.ctx, b.ctl)
+		if err != nil {
+			return 0
+		}
+		n, _, _ := mt.summary("go_gc_duration_seconds", 1)
+		return n
+	}
+	n0 := make([]uint64, len(b.srvs))
+	for i, srv := range b.srvs {
+		n0[i] = gcs(srv)
+	}
+	t0 := time.Now()
+	select {
+	case <-b.ctx.Done():
+	case <-time.After(b.o.settle):
+	}
+	for i, srv := range b.srvs {
+		m := &b.rep.Instances[i].Memory
+		m.SettleWait = time.Since(t0)
+		m.SettleGCs = int64(gcs(srv) - n0[i])
+		m.RSSSettled, _ = srv.procStatus()
+		mt, err := srv.scrape(b.ctx, b.ctl)
+		m.SettledBreakdown = readBreakdown(srv.cmd.Process.Pid, mt)
+		if err == nil {
+			if gogc, goal := mt.sum("go_gc_gogc_percent"), mt.sum("go_memstats_next_gc_bytes"); gogc > 0 && goal < 0.9*mt.sum("go_gc_gomemlimit_bytes") {
+				m.LiveSettled = goal / (1 + gogc/100)
+			}
+		}
+		b.say("settled: instance %d RSS %s, %s idle after the warm reading, %d collection(s) meanwhile", i+1, mib(m.RSSSettled), round(m.SettleWait), m.SettleGCs)
+	}
 }
 
 // runPhases runs the measured phases (closed loop: healthz, verify,

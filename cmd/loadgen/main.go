@@ -69,6 +69,8 @@ type options struct {
 	jsonOut     string
 	keep        bool
 	mode        string
+	seedCache   string
+	settle      time.Duration
 }
 
 func main() {
@@ -90,6 +92,8 @@ func main() {
 	flag.StringVar(&o.jsonOut, "json", "", "also write the results as JSON to this file")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary folder (database, plans file, server log)")
 	flag.StringVar(&o.mode, "mode", "single", "single: one instance on SQLite; scale: two instances on a PostgreSQL and a Redis that loadgen starts; both: single, then scale, then the two side by side")
+	flag.StringVar(&o.seedCache, "seed-cache", "", "single mode: keep the seeded database and the keys' plaintext in this folder, and reuse them in later runs with the same -keys instead of seeding (seedcache.go)")
+	flag.DurationVar(&o.settle, "settle", 15*time.Second, "after the warm reading, leave the server idle this long, then read its memory again (0: do not)")
 	flag.Parse()
 	if o.keys < 1 || o.conns < 1 || o.duration <= 0 || o.rate < 0 || o.workers < 1 || o.seedWorkers < 1 {
 		fmt.Fprintln(os.Stderr, "loadgen: -keys, -c, -d, -workers and -seed-workers must be positive, -rate not negative")
@@ -150,14 +154,18 @@ type phase struct {
 	LoadgenCPU time.Duration `json:"loadgen_cpu_ns"`
 	// OtherCPU is what the rest of the machine used meanwhile: other
 	// processes competing for the same cores.
-	OtherCPU  time.Duration `json:"other_cpu_ns"`
-	LoadAvg   string        `json:"load_average_after"`
-	IdleWait  time.Duration `json:"idle_wait_ns,omitempty"`
-	Idle      bool          `json:"machine_idle_at_start,omitempty"`
-	GCs       int64         `json:"server_gcs"`
-	GCPause   time.Duration `json:"server_gc_pause_total_ns"`
-	KeyLoads  int64         `json:"server_key_loads"`
-	ServerRSS int64         `json:"server_rss_bytes"`
+	OtherCPU time.Duration `json:"other_cpu_ns"`
+	LoadAvg  string        `json:"load_average_after"`
+	IdleWait time.Duration `json:"idle_wait_ns,omitempty"`
+	Idle     bool          `json:"machine_idle_at_start,omitempty"`
+	GCs      int64         `json:"server_gcs"`
+	GCPause  time.Duration `json:"server_gc_pause_total_ns"`
+	KeyLoads int64         `json:"server_key_loads"`
+	// ServerAlloc is what the servers allocated on the Go heap during the
+	// phase (go_memstats_alloc_bytes_total): per request, it sets how
+	// often the collector runs for a given headroom.
+	ServerAlloc int64 `json:"server_alloc_bytes"`
+	ServerRSS   int64 `json:"server_rss_bytes"`
 
 	// OKPerSec is the rate of 200 answers: for /v1/verify, of valid keys.
 	OKPerSec float64 `json:"status_200_per_sec"`
@@ -180,18 +188,28 @@ type memory struct {
 	// LiveWarm is the live heap the last collection before the warm
 	// reading left: its goal over 1+GOGC/100 (0 when a memory limit set
 	// the goal instead, and the live size cannot be told).
-	LiveWarm    float64 `json:"heap_live_warm_bytes,omitempty"`
-	GOGCWarm    float64 `json:"gogc_warm"`
-	CachedKeys  int64   `json:"cached_keys"`
-	RSSEnd      int64   `json:"rss_end_bytes"`
-	HeapEnd     float64 `json:"heap_inuse_end_bytes"`
-	CachedEnd   int64   `json:"cached_keys_end"`
-	PeakRSS     int64   `json:"peak_rss_bytes"`
-	GCMaxPause  float64 `json:"gc_max_pause_seconds"`
-	GCCount     int64   `json:"gc_count"`
-	UsageDrops  float64 `json:"usage_dropped_rows"`
-	UsagePend   float64 `json:"usage_pending_rows"`
-	KeyLoadsAll int64   `json:"key_loads_total"`
+	LiveWarm   float64 `json:"heap_live_warm_bytes,omitempty"`
+	GOGCWarm   float64 `json:"gogc_warm"`
+	CachedKeys int64   `json:"cached_keys"`
+	// Where the warm RSS goes (breakdown.go).
+	Warm rssBreakdown `json:"rss_warm_breakdown"`
+	// RSSSettled is the RSS -settle after the warm reading, the server
+	// idle meanwhile (SettleGCs collections), and SettledBreakdown where
+	// it went then: the target's "after warm-up and a GC".
+	RSSSettled       int64         `json:"rss_settled_bytes"`
+	SettleGCs        int64         `json:"settle_gcs"`
+	SettleWait       time.Duration `json:"settle_wait_ns"`
+	SettledBreakdown rssBreakdown  `json:"rss_settled_breakdown"`
+	LiveSettled      float64       `json:"heap_live_settled_bytes,omitempty"`
+	RSSEnd           int64         `json:"rss_end_bytes"`
+	HeapEnd          float64       `json:"heap_inuse_end_bytes"`
+	CachedEnd        int64         `json:"cached_keys_end"`
+	PeakRSS          int64         `json:"peak_rss_bytes"`
+	GCMaxPause       float64       `json:"gc_max_pause_seconds"`
+	GCCount          int64         `json:"gc_count"`
+	UsageDrops       float64       `json:"usage_dropped_rows"`
+	UsagePend        float64       `json:"usage_pending_rows"`
+	KeyLoadsAll      int64         `json:"key_loads_total"`
 }
 
 // instance is one keyhold process of the run: its memory, stop and log.

@@ -98,6 +98,7 @@ func (b *benchRun) endServerPhase(p *phase, st *phaseStart) {
 			p.GCs += int64(n1 - n0)
 			p.GCPause += seconds(s1 - s0)
 			p.KeyLoads += int64(after.sum("keyhold_verify_key_loads_total") - before.sum("keyhold_verify_key_loads_total"))
+			p.ServerAlloc += int64(after.sum("go_memstats_alloc_bytes_total") - before.sum("go_memstats_alloc_bytes_total"))
 		}
 		p.InstanceRSS[i], _ = s.procStatus()
 		p.ServerRSS += p.InstanceRSS[i]

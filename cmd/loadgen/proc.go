@@ -35,6 +35,22 @@ func procMemory(pid int) (rss, hwm int64) {
 	return int64(st.VmRSS), int64(st.VmHWM)
 }
 
+// procRSSParts returns the anonymous and the file-backed part of pid's
+// resident memory (smaps_rollup), in bytes; -1, -1 when it cannot be
+// read. File-backed pages are mostly the binary's own code and read-only
+// data, paged in from the page cache as they are touched.
+func procRSSParts(pid int) (anon, file int64) {
+	p, err := procFS.Proc(pid)
+	if err != nil {
+		return -1, -1
+	}
+	r, err := p.ProcSMapsRollup()
+	if err != nil {
+		return -1, -1
+	}
+	return int64(r.Anonymous), int64(r.Rss) - int64(r.Anonymous)
+}
+
 // procCPU returns the user+system CPU time of pid so far.
 func procCPU(pid int) time.Duration {
 	p, err := procFS.Proc(pid)

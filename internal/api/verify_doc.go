@@ -48,7 +48,7 @@ type VerifyAnswer struct {
 	Meta      map[string]any   `json:"meta,omitempty" doc:"The key's metadata, as set when it was made or edited." example:"{\"customer\":\"acme\"}"`
 	ExpiresAt *time.Time       `json:"expires_at,omitempty" nullable:"true" doc:"When the key expires; null: never."`
 	RateLimit *VerifyRateLimit `json:"ratelimit,omitempty" doc:"The key's per-second rate limit after this call."`
-	Quota     *VerifyQuota     `json:"quota,omitempty" doc:"The key's quota of the current period after this call."`
+	Quota     *VerifyQuota     `json:"quota,omitempty" doc:"The key's quota of the current period after this call: its own, or its account's pool (scope)."`
 }
 
 // VerifyRateLimit is where a key stands against its rate limit.
@@ -63,6 +63,7 @@ type VerifyQuota struct {
 	Limit     int64     `json:"limit" doc:"Cost allowed in the period." example:"100000"`
 	Remaining int64     `json:"remaining" doc:"Cost left before QUOTA_EXCEEDED." example:"99990"`
 	Reset     time.Time `json:"reset" doc:"When the next period starts."`
+	Scope     string    `json:"scope" enum:"key,account" doc:"Whose quota it is: the key's own (key), or one pool shared by all of the account's keys (account, a plan with quota_scope account)." example:"key"`
 }
 
 // describeVerify adds POST /v1/verify to the document, without routing it.
@@ -84,7 +85,7 @@ func (a *API) describeVerify() {
 	found := VerifyAnswer{KeyID: "key_01J9Z8Q4W6X2", OwnerID: "acct_01J9Z8M3T5R7", Name: "production", Plan: "pro",
 		Scopes: []string{"read", "write"}, Meta: map[string]any{"customer": "acme"},
 		RateLimit: &VerifyRateLimit{Limit: 200, Remaining: 199, Reset: reset},
-		Quota:     &VerifyQuota{Limit: 100000, Remaining: 99990, Reset: time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)}}
+		Quota:     &VerifyQuota{Limit: 100000, Remaining: 99990, Reset: time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC), Scope: "key"}}
 	valid, revoked, limited := found, found, found
 	valid.Valid, valid.Code = true, verify.Valid.String()
 	revoked.Code, revoked.Message = verify.Revoked.String(), verify.Revoked.Message()

@@ -71,8 +71,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 // and whether the status was written (after which a panic can only be
 // logged). Pooled.
 type hotCall struct {
-	buf   []byte
-	wrote bool
+	buf []byte
+	// scopes is the backing array of the request's scope list
+	// (verify.ReadRequest builds it there): the request's until the call
+	// ends, when nothing holds it any more.
+	scopes []string
+	wrote  bool
 	// claim is the request's Idempotency-Key claim (nil without one),
 	// released by finishHot should the handler panic.
 	claim *verify.Claim

@@ -109,7 +109,7 @@ func TestCompressChoosesResponses(t *testing.T) {
 func BenchmarkCompress(b *testing.B) {
 	answer := []byte(`{"valid":true,"code":"VALID","key_id":"01k","owner_id":"01a","name":"prod","plan":"free","scopes":["read"],` +
 		`"meta":{},"expires_at":null,"ratelimit":{"limit":20,"remaining":19,"reset":"2026-11-27T15:04:05Z"},` +
-		`"quota":{"limit":1000,"remaining":999,"reset":"2026-12-01T00:00:00Z"}}`)
+		`"quota":{"limit":1000,"remaining":999,"reset":"2026-12-01T00:00:00Z","scope":"key"}}`)
 	page := []byte(strings.Repeat(`<li class="flex items-center gap-2" data-testid="key-row">Production backend</li>`+"\n", 1200))
 	e := echo.New()
 	cases := []struct {

@@ -40,7 +40,7 @@ func (s *Server) serveTokens(w http.ResponseWriter, r *http.Request) {
 	// Parse.
 	var vreq verify.Request
 	vreq.Cost = 1
-	if status, msg := verify.ReadRequest(r, &hc.buf, &vreq); status != 0 {
+	if status, msg := verify.ReadRequest(r, &hc.buf, &hc.scopes, &vreq); status != 0 {
 		s.answerBadRequest(w, r, hc, routeTokens, status, msg)
 		return
 	}

@@ -19,7 +19,7 @@ func (s *Server) serveVerify(w http.ResponseWriter, r *http.Request) {
 	// Parse.
 	var vreq verify.Request
 	vreq.Cost = 1
-	if status, msg := verify.ReadRequest(r, &hc.buf, &vreq); status != 0 { // refuses bodies over 4 KiB with 413
+	if status, msg := verify.ReadRequest(r, &hc.buf, &hc.scopes, &vreq); status != 0 { // refuses bodies over 4 KiB with 413
 		s.answerBadRequest(w, r, hc, routeVerify, status, msg)
 		return
 	}

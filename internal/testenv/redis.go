@@ -75,32 +75,49 @@ func runRedis(ctx context.Context, bin, dir string, log io.Writer) (string, *pro
 			return "", nil, err
 		}
 		addr := "127.0.0.1:" + strconv.Itoa(port)
-		cmd := exec.Command(bin,
-			"--port", strconv.Itoa(port),
-			"--bind", "127.0.0.1",
-			"--save", "",
-			"--appendonly", "no",
-			"--dir", dir,
-			"--daemonize", "no",
-			"--protected-mode", "no",
-		)
-		cmd.Dir = dir
-		if log != nil {
-			cmd.Stdout = log
+		p, err := startRedisProc(ctx, bin, dir, port, log)
+		if errors.Is(err, errPortInUse) && attempt < 3 {
+			continue
 		}
-		p, err := startProc("redis-server", cmd)
 		if err != nil {
-			return "", nil, err
-		}
-		if err := p.waitReadyCtx(ctx, func() error { return redisPing(addr) }); err != nil {
-			p.stop(syscall.SIGKILL)
-			if p.portInUse() && attempt < 3 {
-				continue
-			}
 			return "", nil, fmt.Errorf("redis: %w", err)
 		}
 		return addr, p, nil
 	}
+}
+
+// startRedisProc starts bin, a redis-server, on 127.0.0.1:port in dir,
+// without persistence, with the extra flags given (a cluster node's), its
+// output also in log when that is not nil, and waits until it answers PING
+// (or ctx ends). A server that could not bind its port is errPortInUse.
+// The one way tests start a redis-server: alone, private or in a cluster.
+func startRedisProc(ctx context.Context, bin, dir string, port int, log io.Writer, extra ...string) (*proc, error) {
+	cmd := exec.Command(bin, append([]string{
+		"--port", strconv.Itoa(port),
+		"--bind", "127.0.0.1",
+		"--save", "",
+		"--appendonly", "no",
+		"--dir", dir,
+		"--daemonize", "no",
+		"--protected-mode", "no",
+	}, extra...)...)
+	cmd.Dir = dir
+	if log != nil {
+		cmd.Stdout = log
+	}
+	p, err := startProc("redis-server", cmd)
+	if err != nil {
+		return nil, err
+	}
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	if err := p.waitReadyCtx(ctx, func() error { return redisPing(addr) }); err != nil {
+		p.stop(syscall.SIGKILL)
+		if p.portInUse() {
+			return nil, fmt.Errorf("%w: %v", errPortInUse, err)
+		}
+		return nil, err
+	}
+	return p, nil
 }
 
 // redisPing sends PING to addr and expects +PONG.
@@ -185,19 +202,8 @@ func (r *RedisServer) start() error {
 	if r.p != nil {
 		return nil
 	}
-	addr := "127.0.0.1:" + strconv.Itoa(r.port)
-	cmd := exec.Command(r.bin, "--port", strconv.Itoa(r.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-		"--dir", r.dir, "--daemonize", "no", "--protected-mode", "no")
-	cmd.Dir = r.dir
-	p, err := startProc("redis-server", cmd)
+	p, err := startRedisProc(context.Background(), r.bin, r.dir, r.port, nil)
 	if err != nil {
-		return err
-	}
-	if err := p.waitReady(func() error { return redisPing(addr) }); err != nil {
-		p.stop(syscall.SIGKILL)
-		if p.portInUse() {
-			return fmt.Errorf("%w: %v", errPortInUse, err)
-		}
 		return err
 	}
 	r.p = p

@@ -233,31 +233,14 @@ func (n *clusterNode) start() error {
 	if n.p != nil {
 		return nil
 	}
-	cmd := exec.Command(n.bin,
-		"--port", strconv.Itoa(n.port),
+	p, err := startRedisProc(context.Background(), n.bin, n.dir, n.port, nil,
 		"--cluster-port", strconv.Itoa(n.bus),
-		"--bind", "127.0.0.1",
-		"--save", "",
-		"--appendonly", "no",
-		"--dir", n.dir,
-		"--daemonize", "no",
-		"--protected-mode", "no",
 		"--cluster-enabled", "yes",
 		"--cluster-config-file", filepath.Join(n.dir, "nodes.conf"),
 		"--cluster-node-timeout", "1000",
 		"--cluster-require-full-coverage", "no",
 	)
-	cmd.Dir = n.dir
-	p, err := startProc("redis-server", cmd)
 	if err != nil {
-		return err
-	}
-	addr := n.addr()
-	if err := p.waitReady(func() error { return redisPing(addr) }); err != nil {
-		p.stop(syscall.SIGKILL)
-		if p.portInUse() {
-			return fmt.Errorf("%w: %v", errPortInUse, err)
-		}
 		return err
 	}
 	n.p = p

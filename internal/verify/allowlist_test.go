@@ -178,7 +178,7 @@ func TestAllowlistEditReachesEveryInstance(t *testing.T) {
 				return p.b.HoldsKey(k.ID)
 			})
 			waitFor(t, "B to hear A's announcements", func() bool {
-				p.ba.KeyChanged(ctx, k.ID)
+				p.ba.KeyChanged(ctx, k.AccountID, k.ID)
 				return !p.b.HoldsKey(k.ID)
 			})
 			for _, v := range []*verify.Verifier{p.a, p.b} {

@@ -35,7 +35,11 @@ func AppendJSON(b []byte, res *Result) []byte {
 		b = strconv.AppendInt(b, d.QuotaRemaining(), 10)
 		b = append(b, `,"reset":"`...)
 		b = d.QuotaReset.UTC().AppendFormat(b, time.RFC3339)
-		b = append(b, `"}`...)
+		if e.pool != nil {
+			b = append(b, `","scope":"account"}`...)
+		} else {
+			b = append(b, `","scope":"key"}`...)
+		}
 	}
 	return append(b, '}')
 }

@@ -187,8 +187,9 @@ func BenchmarkVerifyAndEncode(b *testing.B) {
 // entry, counting state, their maps, the rendered name), from what the
 // issue's budget leaves once the process's own memory is paid: 100 MB
 // resident at 100 000 keys, 600 MB at 1 000 000. It was ~880 bytes before
-// entries shared what keys have in common (shape).
-const maxBytesPerKey = 650
+// entries shared what keys have in common (shape); pooled quotas added 16
+// (a pointer to the pool in the entry and in the counting state).
+const maxBytesPerKey = 670
 
 // verifierHeap returns the heap the verifier of n cached keys holds, in
 // bytes: what is freed when it goes, once the loader's records are dropped
@@ -295,7 +296,7 @@ func BenchmarkVerifyUnknownKey(b *testing.B) {
 // secrets.
 func BenchmarkVerifyUnknownKeyRedis(b *testing.B) {
 	conn := mustRedis(b, testenv.Redis(b))
-	rl, err := verify.NewRedisLimits(conn, func(context.Context, string, time.Time) (int64, error) { return 0, nil })
+	rl, err := verify.NewRedisLimits(conn, memLoader{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -354,7 +355,7 @@ func TestMemoryOfFilterOf1MSecrets(t *testing.T) {
 func BenchmarkVerifyCachedRedis(b *testing.B) {
 	_, secrets, loader := benchVerifierLoader(b, 1)
 	conn := mustRedis(b, testenv.Redis(b))
-	rl, err := verify.NewRedisLimits(conn, loader.QuotaUsed)
+	rl, err := verify.NewRedisLimits(conn, loader)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -389,7 +390,7 @@ func BenchmarkVerifyCachedRedisParallel(b *testing.B) {
 	_, secrets, loader := benchVerifierLoader(b, 1000)
 	url := testenv.Redis(b)
 	conn := mustRedis(b, url)
-	rl, err := verify.NewRedisLimits(conn, loader.QuotaUsed)
+	rl, err := verify.NewRedisLimits(conn, loader)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -35,7 +35,7 @@ type Invalidator interface {
 	// read from the database and checked again by the limiter on every
 	// call (so a change made anywhere is seen on the next call
 	// everywhere); 0 when the transport keeps none or cannot reach it.
-	Generation(ctx context.Context, keyID string) int64
+	Generation(ctx context.Context, accountID, keyID string) int64
 	// Degraded reports that changes made on other instances may not be
 	// arriving now: the verifier then trusts a cached key briefly.
 	Degraded() bool
@@ -59,6 +59,9 @@ const (
 type Change struct {
 	Kind ChangeKind
 	ID   string // KeyChange: the key's id; AccountChange: the account's
+	// Account is a KeyChange's account, which names the key's change
+	// counter in Redis (genKey); not on the wire.
+	Account string
 	// KeyIDs are an AccountChange's keys, whose change counters a
 	// transport that keeps them bumps.
 	KeyIDs []string
@@ -159,13 +162,13 @@ func NewBroadcast(inv Invalidator, v *Verifier, log *slog.Logger) *Broadcast {
 	return &Broadcast{inv: inv, v: v, log: log}
 }
 
-// KeyChanged announces that a key changed (revoked, rotated, edited,
-// overridden). Call it after the change is committed.
-func (b *Broadcast) KeyChanged(ctx context.Context, keyID string) {
+// KeyChanged announces that a key of an account changed (revoked,
+// rotated, edited, overridden). Call it after the change is committed.
+func (b *Broadcast) KeyChanged(ctx context.Context, accountID, keyID string) {
 	if b.v != nil {
 		b.v.InvalidateKey(keyID)
 	}
-	b.announce(ctx, Change{Kind: KeyChange, ID: keyID})
+	b.announce(ctx, Change{Kind: KeyChange, ID: keyID, Account: accountID})
 }
 
 // AccountChanged announces that an account's plan or billing period
@@ -186,7 +189,7 @@ func (b *Broadcast) KeyEvent(ctx context.Context, e keys.Event) {
 		b.v.KeyEvent(e)
 	}
 	if e.Kind != keys.KeyCreated { // nothing is cached for a new key
-		b.announce(ctx, Change{Kind: KeyChange, ID: e.KeyID})
+		b.announce(ctx, Change{Kind: KeyChange, ID: e.KeyID, Account: e.AccountID})
 	}
 	if e.SecretHash != ([32]byte{}) {
 		// Should this fail, other instances still verify the key: their
@@ -264,7 +267,7 @@ func (l *Local) Listen(ctx context.Context, apply func(Change)) {
 }
 
 // Generation implements Invalidator: Local keeps no counters.
-func (*Local) Generation(context.Context, string) int64 { return 0 }
+func (*Local) Generation(context.Context, string, string) int64 { return 0 }
 
 // Degraded implements Invalidator: a process never misses its own changes.
 func (*Local) Degraded() bool { return false }

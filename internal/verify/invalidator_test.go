@@ -48,11 +48,11 @@ var transports = []transport{
 		pair: func(t *testing.T, f *fixture) (verify.Invalidator, verify.Invalidator, verify.Limits, verify.Limits, bool) {
 			url := testenv.Redis(t)
 			ca, cb := mustRedis(t, url), mustRedis(t, url)
-			la, err := verify.NewRedisLimits(ca, f.db.QuotaUsed)
+			la, err := verify.NewRedisLimits(ca, f.db)
 			if err != nil {
 				t.Fatal(err)
 			}
-			lb, err := verify.NewRedisLimits(cb, f.db.QuotaUsed)
+			lb, err := verify.NewRedisLimits(cb, f.db)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -132,7 +132,7 @@ func TestInvalidatorsCarryChangesBetweenInstances(t *testing.T) {
 			// B listens (its subscription starts in the background): a key
 			// change announced by A drops B's entry.
 			waitFor(t, "B to drop the key A announced changed", func() bool {
-				p.ba.KeyChanged(ctx, k.ID)
+				p.ba.KeyChanged(ctx, k.AccountID, k.ID)
 				return p.b.CachedKeys() == 0
 			})
 			if c := verifyOn(p.b, key); c != verify.Valid {
@@ -179,7 +179,7 @@ func TestInvalidatorsCarryChangesBetweenInstances(t *testing.T) {
 				return p.a.HoldsKey(k2.ID)
 			})
 			waitFor(t, "A to drop the key B announced changed", func() bool {
-				p.bb.KeyChanged(ctx, k2.ID)
+				p.bb.KeyChanged(ctx, k2.AccountID, k2.ID)
 				return !p.a.HoldsKey(k2.ID)
 			})
 		})
@@ -261,7 +261,7 @@ func TestALoadReadsTheKeyOnce(t *testing.T) {
 	f := MustFixture(t)
 	_, key := f.MustKey(keys.Settings{})
 	conn := mustRedis(t, testenv.Redis(t))
-	rl, err := verify.NewRedisLimits(conn, f.db.QuotaUsed)
+	rl, err := verify.NewRedisLimits(conn, f.db)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -334,14 +334,14 @@ func TestRedisInvalidatorDown(t *testing.T) {
 	conn := mustRedis(t, r.URL())
 	inv := verify.NewRedisInvalidator(conn)
 	ctx := context.Background()
-	if err := inv.Announce(ctx, verify.Change{Kind: verify.KeyChange, ID: "k1"}); err != nil {
+	if err := inv.Announce(ctx, verify.Change{Kind: verify.KeyChange, ID: "k1", Account: "a1"}); err != nil {
 		t.Fatal(err)
 	}
-	if g := inv.Generation(ctx, "k1"); g != 1 || inv.Degraded() {
+	if g := inv.Generation(ctx, "a1", "k1"); g != 1 || inv.Degraded() {
 		t.Fatalf("generation %d, degraded %v; want 1, no", g, inv.Degraded())
 	}
 	r.Stop()
-	for _, c := range []verify.Change{{Kind: verify.KeyChange, ID: "k1"}, {Kind: verify.SecretAdded, Hash: [32]byte{1}}} {
+	for _, c := range []verify.Change{{Kind: verify.KeyChange, ID: "k1", Account: "a1"}, {Kind: verify.SecretAdded, Hash: [32]byte{1}}} {
 		if err := inv.Announce(ctx, c); err == nil {
 			t.Errorf("announcing %c with Redis down reported success", c.Kind)
 		}
@@ -349,7 +349,7 @@ func TestRedisInvalidatorDown(t *testing.T) {
 	if !inv.Degraded() || conn.Outages() != 1 {
 		t.Errorf("degraded %v, outages %d; want yes, 1", inv.Degraded(), conn.Outages())
 	}
-	if g := inv.Generation(ctx, "k1"); g != 0 {
+	if g := inv.Generation(ctx, "a1", "k1"); g != 0 {
 		t.Errorf("generation while down %d, want 0", g)
 	}
 	if err := inv.Announce(ctx, verify.Change{Kind: verify.Resubscribed}); err == nil {

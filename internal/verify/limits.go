@@ -28,8 +28,8 @@ type Decision struct {
 // QuotaRemaining is what is left of the quota, never negative.
 func (d *Decision) QuotaRemaining() int64 { return max(0, d.QuotaLimit-d.QuotaUsed) }
 
-// Limits takes a call's cost from a key's rate limit and quota. Take
-// consumes both or neither: a call refused by the quota gives its rate
+// Limits takes a call's cost from a key's rate limit and quota (its own,
+// or its account's pool: Entry.quotaState). Take consumes both or neither: a call refused by the quota gives its rate
 // back. Peek reports without consuming. The in-memory version counts per
 // process; the Redis version (scale-out) shares counts between instances.
 // Both return ErrStale, having taken nothing, when shared change counters
@@ -47,6 +47,11 @@ type MemoryLimits struct{}
 func (MemoryLimits) Take(_ context.Context, e *Entry, cost int64, now time.Time) (Decision, error) {
 	st := e.state
 	w := st.windowFor(e, now)
+	q := st
+	if e.pool != nil {
+		q = e.pool
+		w = q.windowFor(e, now)
+	}
 	d := Decision{RateLimit: e.Burst, QuotaLimit: e.Quota, QuotaReset: w.End}
 
 	g := gcraOf(e, time.Nanosecond)
@@ -60,7 +65,7 @@ func (MemoryLimits) Take(_ context.Context, e *Entry, cost int64, now time.Time)
 			d.RateRemaining = g.remaining(tat, nowNs)
 			d.RetryAfter = time.Duration(g.wait(tat, nowNs, cost))
 			d.RateReset = time.Unix(0, tat)
-			d.QuotaUsed = st.used.Load()
+			d.QuotaUsed = q.used.Load()
 			return d, nil
 		}
 		if cost == 0 || st.tat.CompareAndSwap(old, next) {
@@ -71,7 +76,7 @@ func (MemoryLimits) Take(_ context.Context, e *Entry, cost int64, now time.Time)
 	}
 
 	for {
-		used := st.used.Load()
+		used := q.used.Load()
 		if used+cost > e.Quota {
 			st.tat.Add(-inc) // give the rate back: a refused call consumes nothing
 			d.QuotaExceeded = true
@@ -80,8 +85,14 @@ func (MemoryLimits) Take(_ context.Context, e *Entry, cost int64, now time.Time)
 			d.RetryAfter = max(time.Second, w.End.Sub(now))
 			return d, nil
 		}
-		if st.used.CompareAndSwap(used, used+cost) {
+		if q.used.CompareAndSwap(used, used+cost) {
 			d.QuotaUsed = used + cost
+			if q != st {
+				// The key's own count goes on too: should the account
+				// return to quotas per key this window, each key's count
+				// is then right.
+				st.used.Add(cost)
+			}
 			return d, nil
 		}
 	}
@@ -91,12 +102,17 @@ func (MemoryLimits) Take(_ context.Context, e *Entry, cost int64, now time.Time)
 func (MemoryLimits) Peek(_ context.Context, e *Entry, now time.Time) (Decision, error) {
 	st := e.state
 	w := st.windowFor(e, now)
+	q := st
+	if e.pool != nil {
+		q = e.pool
+		w = q.windowFor(e, now)
+	}
 	g := gcraOf(e, time.Nanosecond)
 	nowNs := now.UnixNano()
 	tat := max(st.tat.Load(), nowNs)
 	return Decision{
 		RateLimit: e.Burst, RateRemaining: g.remaining(tat, nowNs), RateReset: time.Unix(0, tat),
-		QuotaLimit: e.Quota, QuotaUsed: st.used.Load(), QuotaReset: w.End,
+		QuotaLimit: e.Quota, QuotaUsed: q.used.Load(), QuotaReset: w.End,
 	}, nil
 }
 

@@ -18,6 +18,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/keyhold/keyhold/internal/keyhold"
 	"github.com/keyhold/keyhold/internal/keys"
 	"github.com/keyhold/keyhold/internal/quota"
 	"github.com/keyhold/keyhold/internal/testenv"
@@ -104,17 +105,17 @@ func TestDialRedisURLs(t *testing.T) {
 func TestKeySlotIsClusterKeyslot(t *testing.T) {
 	c := clusterClient(t, testenv.RedisCluster(t))
 	ctx := context.Background()
-	f := MustFixture(t)
 	var ids []string
 	for range 20 {
-		k, _ := f.MustKey(keys.Settings{})
-		ids = append(ids, k.ID)
+		ids = append(ids, keyhold.NewID())
 	}
 	names := []string{verify.SecretsKey, "keyhold:invalidate", "", "{}", "{}x", "x{}{y}", "a{b}c", "{a}{b}", "{", "}", "x{y", "123456789"}
-	for _, id := range append(ids, "}x", "a}b") {
-		names = append(names, verify.RateKey(id))
-		if got, want := verify.KeyIDSlot(id), verify.KeySlot(verify.RateKey(id)); got != want {
-			t.Errorf("key id %q: slot %d, its rate key's %d", id, got, want)
+	// (An id starting with "}" would tag nothing, and each of its keys
+	// would hash whole, in slots of their own; keyhold's ids never do.)
+	for _, id := range append(ids, "a}b") {
+		names = append(names, verify.RateKey(id, "k1"))
+		if got, want := verify.TagSlot(id), verify.KeySlot(verify.RateKey(id, "k1")); got != want {
+			t.Errorf("account id %q: slot %d, its key's rate key's %d", id, got, want)
 		}
 	}
 	for _, n := range names {
@@ -179,12 +180,17 @@ func TestClusterScriptKeysShareASlot(t *testing.T) {
 	h := &scriptKeys{}
 	c := f.instanceHooked(url, h) // a third instance, whose commands h sees
 	k, key := f.MustKey(keys.Settings{})
+	pool := f.MustAccount()
+	f.setPlanOf(pool, "pooled")
+	_, pooled := f.MustKeyIn(pool, keys.Settings{})
 	for _, in := range []*instance{a, b, c} {
-		if res := in.verify(key, 1); res.Code != verify.Valid {
-			t.Fatalf("verify: %s", res.Code)
+		for _, key := range []string{key, pooled} {
+			if res := in.verify(key, 1); res.Code != verify.Valid {
+				t.Fatalf("verify: %s", res.Code)
+			}
 		}
 	}
-	c.bc.KeyChanged(context.Background(), k.ID)
+	c.bc.KeyChanged(context.Background(), k.AccountID, k.ID)
 	c.bc.AccountChanged(context.Background(), f.account, []string{k.ID, "other-key"})
 	if res := c.verify(key, 1); res.Code != verify.Valid {
 		t.Fatalf("verify after the changes: %s", res.Code)
@@ -230,7 +236,7 @@ func (f *fixture) instanceHooked(redisURL string, h redis.Hook) *instance {
 	f.t.Helper()
 	conn := mustRedis(f.t, redisURL)
 	conn.AddHook(h)
-	rl, err := verify.NewRedisLimits(conn, f.db.QuotaUsed)
+	rl, err := verify.NewRedisLimits(conn, f.db)
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -242,10 +248,10 @@ func (f *fixture) instanceHooked(redisURL string, h redis.Hook) *instance {
 	return &instance{v: v, redis: rl, inv: inv, bc: verify.NewBroadcast(inv, v, nil)}
 }
 
-// masterOf returns which of r's masters serves keyID's keys.
-func masterOf(tb testing.TB, r *testenv.RedisClusterServer, cc *redis.ClusterClient, keyID string) int {
+// masterOf returns which of r's masters serves an account's keys.
+func masterOf(tb testing.TB, r *testenv.RedisClusterServer, cc *redis.ClusterClient, accountID string) int {
 	tb.Helper()
-	slot := verify.KeyIDSlot(keyID)
+	slot := verify.TagSlot(accountID)
 	//lint:ignore SA1019 what keyhold asks (redis_conn.go)
 	ranges, err := cc.ClusterSlots(context.Background()).Result() //nolint:staticcheck // see lint:ignore above
 	if err != nil {
@@ -279,16 +285,18 @@ func TestClusterMasterKilledMidTraffic(t *testing.T) {
 	const liveQuota = 50
 	var deadID, deadKey, liveID, liveKey string
 	for deadKey == "" || liveKey == "" {
-		if deadKey == "" {
-			k, s := f.MustKey(keys.Settings{})
-			if masterOf(t, r, cc, k.ID) == victim {
-				deadID, deadKey = k.ID, s
-			}
-			continue
-		}
-		q := int64(liveQuota)
-		k, s := f.MustKey(keys.Settings{Limits: &keys.Limits{Quota: &q}})
-		if masterOf(t, r, cc, k.ID) != victim {
+		// A key's Redis keys are in its account's slot: one account on
+		// the victim, one elsewhere.
+		acct := f.MustAccount()
+		f.setPlanOf(acct, "roomy")
+		onVictim := masterOf(t, r, cc, acct) == victim
+		switch {
+		case onVictim && deadKey == "":
+			k, s := f.MustKeyIn(acct, keys.Settings{})
+			deadID, deadKey = k.ID, s
+		case !onVictim && liveKey == "":
+			q := int64(liveQuota)
+			k, s := f.MustKeyIn(acct, keys.Settings{Limits: &keys.Limits{Quota: &q}})
 			liveID, liveKey = k.ID, s
 		}
 	}
@@ -437,8 +445,9 @@ func TestClusterChangesArriveWithAMasterAway(t *testing.T) {
 	var live []*keys.Key
 	var secrets []string
 	for len(live) < 7 {
-		k, s := f.MustKey(keys.Settings{})
-		if masterOf(t, r, cc, k.ID) != victim {
+		acct := f.MustAccount()
+		if masterOf(t, r, cc, acct) != victim {
+			k, s := f.MustKeyIn(acct, keys.Settings{})
 			live, secrets = append(live, k), append(secrets, s)
 		}
 	}
@@ -447,7 +456,7 @@ func TestClusterChangesArriveWithAMasterAway(t *testing.T) {
 		t.Fatal(res.Code)
 	}
 	waitFor(t, "B subscribed", func() bool {
-		a.bc.KeyChanged(context.Background(), live[0].ID)
+		a.bc.KeyChanged(context.Background(), live[0].AccountID, live[0].ID)
 		time.Sleep(10 * time.Millisecond)
 		return !b.v.HoldsKey(live[0].ID)
 	})
@@ -462,7 +471,7 @@ func TestClusterChangesArriveWithAMasterAway(t *testing.T) {
 			}
 			return b.v.HoldsKey(k.ID)
 		})
-		a.bc.KeyChanged(context.Background(), k.ID)
+		a.bc.KeyChanged(context.Background(), k.AccountID, k.ID)
 		waitFor(t, "B dropping the changed key", func() bool { return !b.v.HoldsKey(k.ID) })
 	}
 }

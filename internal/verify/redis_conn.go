@@ -194,12 +194,13 @@ func (r *Redis) Degraded() bool { return r.downParts.Load() > 0 }
 // Outages returns how many times a part of Redis became unreachable.
 func (r *Redis) Outages() int64 { return r.outages.Load() }
 
-// partOf returns the part holding keyID's keys (kh:{keyID}:…).
-func (r *Redis) partOf(keyID string) *part {
+// partOf returns the part holding the keys tagged with an account's id
+// (kh:{accountID}:…): all of its keys' and its pool's.
+func (r *Redis) partOf(accountID string) *part {
 	if r.cluster == nil {
 		return &r.parts[0]
 	}
-	return &r.parts[keyIDSlot(keyID)]
+	return &r.parts[tagSlot(accountID)]
 }
 
 // partOfKey returns the part holding a Redis key.

@@ -22,11 +22,12 @@ const invalidateChannel = "keyhold:invalidate"
 // the old one (its numbers restart from 1).
 const secretsKey = "kh:secrets"
 
-// genKey is a key's change counter. RedisLimits's script compares it with
+// genKey is a key's change counter, tagged with its account as all its
+// keys are (rateKey). RedisLimits's script compares it with
 // the entry's on every call (take.lua), which is what makes a change on
 // one instance reach the next call on every other at once: the one place
 // where the limiter meets coherence, to save a round trip.
-func genKey(id string) string { return "kh:{" + id + "}:gen" }
+func genKey(acct, id string) string { return "kh:{" + acct + "}:gen:" + id }
 
 // announceSecretScript numbers a new secret and publishes its hash with
 // the number, atomically: a subscriber that has heard every number up to n
@@ -84,9 +85,15 @@ func (r *RedisInvalidator) Announce(ctx context.Context, c Change) error {
 	default:
 		return fmt.Errorf("verify: announce: kind %q is not announced", c.Kind)
 	}
-	ids := c.KeyIDs
+	ids, acct := c.KeyIDs, c.ID
 	if c.Kind == KeyChange {
-		ids = []string{c.ID}
+		ids, acct = []string{c.ID}, c.Account
+	}
+	if acct == "" {
+		// Every change names its account; one that does not would bump a
+		// counter no verifier reads, and cached entries elsewhere would
+		// outlive the change until its message arrived.
+		return fmt.Errorf("verify: announce: change of key %q names no account", c.ID)
 	}
 	if len(ids) > 0 {
 		// Before publishing: an instance that hears the change and reads
@@ -96,12 +103,12 @@ func (r *RedisInvalidator) Announce(ctx context.Context, c Change) error {
 		pipe := rdb.Pipeline()
 		cmds := make([]*redis.IntCmd, len(ids))
 		for i, id := range ids {
-			cmds[i] = pipe.Incr(ctx, genKey(id))
+			cmds[i] = pipe.Incr(ctx, genKey(acct, id))
 		}
 		if _, err := pipe.Exec(ctx); err != nil {
 			for i, cmd := range cmds {
 				if cmd.Err() != nil {
-					r.fail(cmd.Err(), genKey(ids[i]))
+					r.fail(cmd.Err(), genKey(acct, ids[i]))
 				}
 			}
 			// Publish all the same: on a cluster the other masters still
@@ -212,13 +219,13 @@ func (r *RedisInvalidator) listen(ctx context.Context, rdb redis.UniversalClient
 }
 
 // Generation implements Invalidator: the key's change counter in Redis.
-func (r *RedisInvalidator) Generation(ctx context.Context, keyID string) int64 {
-	if r.conn.partOf(keyID).down.Load() {
+func (r *RedisInvalidator) Generation(ctx context.Context, accountID, keyID string) int64 {
+	if r.conn.partOf(accountID).down.Load() {
 		return 0
 	}
-	g, err := r.conn.rdb.Get(ctx, genKey(keyID)).Int64()
+	g, err := r.conn.rdb.Get(ctx, genKey(accountID, keyID)).Int64()
 	if err != nil && !errors.Is(err, redis.Nil) {
-		r.fail(err, genKey(keyID))
+		r.fail(err, genKey(accountID, keyID))
 		return 0
 	}
 	return g

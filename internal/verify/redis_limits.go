@@ -17,8 +17,8 @@ import (
 // rate limit and its quota window, atomically: one script call per
 // verification (take.lua, which says why it uses this instance's clock),
 // and concurrent calls share round trips (RedisLimits.pipe).
-// All keys of a key share the hash tag {keyID}, so the script runs on one
-// Redis Cluster slot. Times are microseconds (Lua numbers are doubles:
+// All keys of a key share the hash tag of its account, {accountID}, so the
+// script runs on one Redis Cluster slot, a pooled key's with its pool. Times are microseconds (Lua numbers are doubles:
 // exact to 2^53).
 //
 // Beside the window's count, a hash keeps what each instance added to it
@@ -28,7 +28,8 @@ import (
 // what makes putting an outage's calls back exact.
 //
 // KEYS: 1 rate (tat), 2 quota window (used), 3 generation, 4 the window's
-// units by instance.
+// units by instance; for a pooled key, 2 and 4 are its pool's and 5 is the
+// key's own window (added to when it exists).
 // ARGV: 1 now, 2 interval, 3 tolerance, 4 cost, 5 quota, 6 window TTL (s),
 // 7 take (0: peek), 8 generation expected, 9 instance id, 10 mode, then,
 // for modes 1 and 2: 11 floor (the window's count in the database), 12
@@ -78,7 +79,7 @@ const (
 type RedisLimits struct {
 	conn     *Redis
 	pipe     redis.Scripter // conn's AutoPipeliner: what takeScript runs on
-	seed     func(ctx context.Context, keyID string, windowStart time.Time) (int64, error)
+	seed     QuotaReader
 	id       any // this instance's field in each window's hash of units by instance (a string, boxed once: one allocation less per call)
 	local    MemoryLimits
 	fallback atomic.Int64 // verifications counted locally
@@ -92,10 +93,10 @@ type RedisLimits struct {
 	reconciled atomic.Int64
 }
 
-// NewRedisLimits counts over conn. seed returns the quota a key used in a
-// window as the database knows it (every instance's flushed usage); it
-// re-seeds a window Redis lost.
-func NewRedisLimits(conn *Redis, seed func(ctx context.Context, keyID string, windowStart time.Time) (int64, error)) (*RedisLimits, error) {
+// NewRedisLimits counts over conn. seed says what a key or a pool used in
+// a window as the database knows it (every instance's flushed usage); it
+// seeds a window that is new or that Redis lost.
+func NewRedisLimits(conn *Redis, seed QuotaReader) (*RedisLimits, error) {
 	if conn == nil || seed == nil {
 		return nil, errors.New("verify: redis limits need a connection and a seed")
 	}
@@ -131,12 +132,26 @@ func (r *RedisLimits) FallbackCalls() int64 { return r.fallback.Load() }
 // Ping checks Redis answers, for /readyz.
 func (r *RedisLimits) Ping(ctx context.Context) error { return r.conn.Ping(ctx) }
 
-func rateKey(id string) string { return "kh:{" + id + "}:rl" }
-func quotaKey(id string, w Window) string {
-	return "kh:{" + id + "}:q:" + strconv.FormatInt(w.Start.Unix(), 10)
+// Every Redis key of a key is tagged with its account ({accountID}): one
+// script call reads and writes a key's rate, generation and quota window,
+// and a pooled key's also its account's pool, so they must all be in one
+// Redis Cluster slot. (An account's keys then share a slot: a busy account
+// is one master's load, as a pool must be.)
+func rateKey(acct, id string) string { return "kh:{" + acct + "}:rl:" + id }
+func quotaKey(acct, id string, w Window) string {
+	return "kh:{" + acct + "}:q:" + id + ":" + strconv.FormatInt(w.Start.Unix(), 10)
 }
-func byKey(id string, w Window) string {
-	return "kh:{" + id + "}:qi:" + strconv.FormatInt(w.Start.Unix(), 10)
+func byKey(acct, id string, w Window) string {
+	return "kh:{" + acct + "}:qi:" + id + ":" + strconv.FormatInt(w.Start.Unix(), 10)
+}
+
+// poolKey and poolByKey are an account's pooled quota window and its units
+// by instance, as quotaKey and byKey are a key's.
+func poolKey(acct string, w Window) string {
+	return "kh:{" + acct + "}:pq:" + strconv.FormatInt(w.Start.Unix(), 10)
+}
+func poolByKey(acct string, w Window) string {
+	return "kh:{" + acct + "}:pqi:" + strconv.FormatInt(w.Start.Unix(), 10)
 }
 
 // Take implements Limits.
@@ -166,28 +181,31 @@ const (
 )
 
 func (r *RedisLimits) run(ctx context.Context, e *Entry, cost int64, now time.Time, take bool) (Decision, error) {
-	st := e.state
-	p := r.conn.partOf(e.KeyID)
+	p := r.conn.partOf(e.AccountID)
 	if p.down.Load() {
 		return r.locally(ctx, e, cost, now, take)
 	}
-	w := st.windowFor(e, now)
+	w := e.state.windowFor(e, now)
+	q := e.quotaState() // what the quota's exactness fields below are of
+	if q != e.state {
+		w = q.windowFor(e, now)
+	}
 	epoch := p.recovery.Load()
-	if take && (st.synced.Load() != epoch || st.owed.Load() != 0) {
+	if take && (q.synced.Load() != epoch || q.owed.Load() != 0) {
 		return r.reconcile(ctx, e, w, cost, now, epoch, false)
 	}
-	st.calls.RLock()
+	q.calls.RLock()
 	res, err := r.script(ctx, e, w, cost, now, take, modeCall, 0, 0, 0, 0)
 	if err == nil && take && res[0] == scriptOK && cost > 0 {
-		st.granted.Add(cost)
-		st.mine.Add(cost)
+		q.granted.Add(cost)
+		q.mine.Add(cost)
 	}
-	st.calls.RUnlock()
+	q.calls.RUnlock()
 	if err != nil {
 		if errors.Is(err, context.Canceled) {
 			return Decision{}, err
 		}
-		r.conn.wentDown(err, rateKey(e.KeyID))
+		r.conn.wentDown(err, rateKey(e.AccountID, e.KeyID))
 		return r.locally(ctx, e, cost, now, take)
 	}
 	if res[0] == scriptNoWindow {
@@ -206,7 +224,7 @@ func (r *RedisLimits) run(ctx context.Context, e *Entry, cost int64, now time.Ti
 // sweep: no call is waiting (reconcileOwing), so a failure is returned
 // rather than counted locally.
 func (r *RedisLimits) reconcile(ctx context.Context, e *Entry, w Window, cost int64, now time.Time, epoch int64, sweep bool) (Decision, error) {
-	st := e.state
+	st := e.quotaState()
 	st.recMu.Lock()
 	defer st.recMu.Unlock()
 	mode := modeOwed
@@ -218,7 +236,13 @@ func (r *RedisLimits) reconcile(ctx context.Context, e *Entry, w Window, cost in
 		st.calls.Lock()
 		defer st.calls.Unlock()
 	}
-	floor, err := r.seed(ctx, e.KeyID, w.Start)
+	var floor int64
+	var err error
+	if e.pool != nil {
+		floor, err = r.seed.PoolUsed(ctx, e.AccountID, w.Start)
+	} else {
+		floor, err = r.seed.QuotaUsed(ctx, e.KeyID, w.Start)
+	}
 	if err != nil {
 		if sweep {
 			return Decision{}, err
@@ -229,7 +253,9 @@ func (r *RedisLimits) reconcile(ctx context.Context, e *Entry, w Window, cost in
 	}
 	owed := st.owed.Swap(0)
 	mine := st.mine.Load() + owed
-	unflushed := st.granted.Load() - st.flushed.Load()
+	// (Never below 0: a cost flushed to the pool's account just as the
+	// account left the pool would make it so.)
+	unflushed := max(0, st.granted.Load()-st.flushed.Load())
 	res, err := r.script(ctx, e, w, cost, now, true, mode, floor, mine, owed, unflushed)
 	if err != nil || res[0] == scriptStale {
 		// Owed still. A reply that never came may have been applied: the
@@ -243,7 +269,7 @@ func (r *RedisLimits) reconcile(ctx context.Context, e *Entry, w Window, cost in
 		if errors.Is(err, context.Canceled) {
 			return Decision{}, err
 		}
-		r.conn.wentDown(err, rateKey(e.KeyID))
+		r.conn.wentDown(err, rateKey(e.AccountID, e.KeyID))
 		if sweep {
 			return Decision{}, err
 		}
@@ -281,7 +307,16 @@ func (r *RedisLimits) script(ctx context.Context, e *Entry, w Window, cost int64
 	if !take {
 		takeArg = "0"
 	}
-	keys := []string{rateKey(e.KeyID), quotaKey(e.KeyID, w), genKey(e.KeyID), byKey(e.KeyID, w)}
+	var keys []string
+	if e.pool != nil {
+		// The pool's window and units, then the key's own window, which
+		// the script adds the cost to when it exists: an account that
+		// returns to quotas per key this window finds each key's count
+		// right (and re-seeds a missing one from the database).
+		keys = []string{rateKey(e.AccountID, e.KeyID), poolKey(e.AccountID, w), genKey(e.AccountID, e.KeyID), poolByKey(e.AccountID, w), quotaKey(e.AccountID, e.KeyID, w)}
+	} else {
+		keys = []string{rateKey(e.AccountID, e.KeyID), quotaKey(e.AccountID, e.KeyID, w), genKey(e.AccountID, e.KeyID), byKey(e.AccountID, e.KeyID, w)}
+	}
 	// A day past the window's end, and never less (a reconciliation runs
 	// on the wall clock, which need not be inside the window).
 	ttl := max(86400, int64(w.End.Sub(now)/time.Second)+86400)
@@ -306,12 +341,11 @@ func (r *RedisLimits) decide(e *Entry, w Window, cost int64, now time.Time, res 
 	if code == scriptStale {
 		return Decision{}, ErrStale
 	}
-	st := e.state
 	g := gcraOf(e, time.Microsecond)
 	nowUs := now.UnixMicro()
 	d := Decision{RateLimit: e.Burst, QuotaLimit: e.Quota, QuotaReset: w.End, QuotaUsed: used}
-	st.used.Store(used)
-	st.tat.Store(tat * int64(time.Microsecond))
+	e.quotaState().used.Store(used)
+	e.state.tat.Store(tat * int64(time.Microsecond))
 	d.RateReset = time.UnixMicro(tat)
 	d.RateRemaining = g.remaining(tat, nowUs)
 	switch code {
@@ -335,7 +369,7 @@ func (r *RedisLimits) locally(ctx context.Context, e *Entry, cost int64, now tim
 	r.fallback.Add(1)
 	d, err := r.local.Take(ctx, e, cost, now)
 	if err == nil && cost > 0 && !d.RateLimited && !d.QuotaExceeded {
-		st := e.state
+		st := e.quotaState()
 		if !st.hold.Swap(true) {
 			r.owingMu.Lock()
 			r.owing[st] = e
@@ -357,7 +391,7 @@ func (r *RedisLimits) reconcileOwing() {
 	r.owingMu.Unlock()
 	recoveries := r.conn.recovery.Load()
 	for st, e := range owing {
-		p := r.conn.partOf(e.KeyID)
+		p := r.conn.partOf(e.AccountID)
 		if p.down.Load() {
 			// Its part of a cluster is still away: its own return sweeps it.
 			r.owingMu.Lock()

@@ -18,16 +18,16 @@ func keySlot(key string) int {
 	return int(crc16(key) % clusterSlots)
 }
 
-// keyIDSlot is the slot of every key of keyID ("kh:{keyID}:…"), without
-// making one: the verification's hot path asks it on every call in a
-// cluster.
-func keyIDSlot(keyID string) int {
-	tag := keyID
-	if e := strings.IndexByte(keyID, '}'); e >= 0 {
+// tagSlot is the slot of every Redis key tagged with id ("kh:{id}:…", an
+// account's: rateKey), without making one: the verification's hot path
+// asks it on every call in a cluster.
+func tagSlot(id string) int {
+	tag := id
+	if e := strings.IndexByte(id, '}'); e >= 0 {
 		if e == 0 {
-			return keySlot(rateKey(keyID)) // an empty tag: never, for keyhold's ids
+			return keySlot("kh:{" + id + "}") // an empty tag: never, for keyhold's ids
 		}
-		tag = keyID[:e]
+		tag = id[:e]
 	}
 	return int(crc16(tag) % clusterSlots)
 }

@@ -45,7 +45,7 @@ func (f *fixture) instance(redisURL string) *instance {
 func (f *fixture) instanceSeeded(redisURL string, seed func(context.Context, string, time.Time) (int64, error)) *instance {
 	f.t.Helper()
 	conn := mustRedis(f.t, redisURL)
-	rl, err := verify.NewRedisLimits(conn, seed)
+	rl, err := verify.NewRedisLimits(conn, verify.Seeds{Key: seed, Pool: f.db.PoolUsed})
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -199,7 +199,7 @@ func broadcastDropsCachesEverywhere(t *testing.T, redisURL string) {
 	if b.v.CachedKeys() != 1 {
 		t.Fatalf("B caches %d keys", b.v.CachedKeys())
 	}
-	a.bc.KeyChanged(context.Background(), k.ID)
+	a.bc.KeyChanged(context.Background(), k.AccountID, k.ID)
 	deadline := time.Now().Add(2 * time.Second)
 	for b.v.CachedKeys() != 0 && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)

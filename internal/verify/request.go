@@ -13,7 +13,8 @@ import (
 // MaxBody is the largest /v1/verify body accepted.
 const MaxBody = 4 << 10
 
-// requestBody is the JSON body of /v1/verify. Unknown fields are ignored.
+// requestBody is the JSON body of /v1/verify as encoding/json reads it
+// when the fast path (decodeFast) declines. Unknown fields are ignored.
 type requestBody struct {
 	Key    *string  `json:"key"`
 	Cost   *int64   `json:"cost"`
@@ -29,14 +30,17 @@ type requestBody struct {
 // is checked. It returns 0 for a usable request, else the HTTP status and
 // message of a BAD_REQUEST answer (413 past the limit, 415 for a body that
 // is not JSON, 400 for an ip that is not an IP address, whatever the key).
-func ReadRequest(r *http.Request, buf *[]byte, req *Request) (int, string) {
+// req.Scopes may be built in *scopes (kept for the next call; nil: a new
+// slice), so it stays valid until the next call with the same buffer; the
+// strings (key, scopes) are req's own, never views of *buf.
+func ReadRequest(r *http.Request, buf *[]byte, scopes *[]string, req *Request) (int, string) {
 	body, status, msg := readBody(r.Body, r.ContentLength, buf)
 	if status != 0 {
 		return status, msg
 	}
 	// Header names in their canonical form: Get does not copy them then
 	// ("X-API-Key" would be canonicalized, one allocation a call).
-	return parseRequest(body, r.Header.Get("Content-Type"), r.Header.Get("Authorization"), r.Header.Get("X-Api-Key"), req)
+	return parseRequest(body, r.Header.Get("Content-Type"), r.Header.Get("Authorization"), r.Header.Get("X-Api-Key"), scopes, req)
 }
 
 // readBody reads body into *buf up to MaxBody: length is the declared
@@ -67,8 +71,9 @@ func readBody(body io.Reader, length int64, bufp *[]byte) ([]byte, int, string) 
 }
 
 // parseRequest is ReadRequest's part after reading: body is at most
-// MaxBody bytes.
-func parseRequest(body []byte, contentType, authorization, apiKey string, req *Request) (int, string) {
+// MaxBody bytes. scopes is the caller's buffer for the scope list (nil:
+// none, one is made).
+func parseRequest(body []byte, contentType, authorization, apiKey string, scopes *[]string, req *Request) (int, string) {
 	if len(bytes.TrimSpace(body)) > 0 {
 		if contentType != "application/json" {
 			mt, _, err := mime.ParseMediaType(contentType)
@@ -76,32 +81,14 @@ func parseRequest(body []byte, contentType, authorization, apiKey string, req *R
 				return http.StatusUnsupportedMediaType, "Send the body as application/json."
 			}
 		}
-		var b requestBody
-		if err := json.Unmarshal(body, &b); err != nil {
-			return http.StatusBadRequest, `The body must be a JSON object like {"key": "kh_live_…", "cost": 1, "scopes": ["read"]}.`
+		// The fast path reads the bodies gateways send; whatever it
+		// declines, encoding/json reads as it always did.
+		var f fields
+		if !decodeFast(body, scopes, &f) && !decodeJSON(body, &f) {
+			return http.StatusBadRequest, badBody
 		}
-		if b.Key != nil {
-			req.Key = *b.Key
-		}
-		if b.Cost != nil {
-			if *b.Cost < 0 || *b.Cost > MaxCost {
-				return http.StatusBadRequest, "cost must be a whole number from 0 to 1000."
-			}
-			req.Cost = *b.Cost
-		}
-		if len(b.Scopes) > MaxReqScopes {
-			return http.StatusBadRequest, "Ask for at most 32 scopes."
-		}
-		req.Scopes = b.Scopes
-		if b.IP != "" {
-			// Refused whatever the key: a gateway that sends what is no
-			// address (r.RemoteAddr's "203.0.113.7:51234") learns so on its
-			// first call, not when a customer first sets an allow-list.
-			ip, err := netip.ParseAddr(b.IP)
-			if err != nil {
-				return http.StatusBadRequest, `ip must be the client's IP address, like 203.0.113.7 or 2001:db8::1, without a port.`
-			}
-			req.IP = ip.Unmap().WithZone("")
+		if status, msg := f.apply(req); status != 0 {
+			return status, msg
 		}
 	}
 	if req.Key == "" {
@@ -113,6 +100,66 @@ func parseRequest(body []byte, contentType, authorization, apiKey string, req *R
 	}
 	if req.Key == "" {
 		return http.StatusBadRequest, `Send the key as {"key": "…"} in the body, as Authorization: Bearer …, or as X-API-Key.`
+	}
+	return 0, ""
+}
+
+// badBody is the answer to a body that is no JSON object of the fields.
+const badBody = `The body must be a JSON object like {"key": "kh_live_…", "cost": 1, "scopes": ["read"]}.`
+
+// fields is what a body says, whichever decoder read it.
+type fields struct {
+	key     string
+	hasKey  bool
+	cost    int64
+	hasCost bool
+	scopes  []string // nil when absent
+	ip      string
+}
+
+// decodeJSON reads body with encoding/json, as /v1/verify always has:
+// unknown members ignored, names matched without regard to case, the last
+// of duplicates kept, null as absent. False when it is no such object.
+func decodeJSON(body []byte, f *fields) bool {
+	var b requestBody
+	if err := json.Unmarshal(body, &b); err != nil {
+		return false
+	}
+	*f = fields{scopes: b.Scopes, ip: b.IP}
+	if b.Key != nil {
+		f.key, f.hasKey = *b.Key, true
+	}
+	if b.Cost != nil {
+		f.cost, f.hasCost = *b.Cost, true
+	}
+	return true
+}
+
+// apply checks f and puts it in req: 0, or the status and message of a
+// BAD_REQUEST answer naming the field.
+func (f *fields) apply(req *Request) (int, string) {
+	if f.hasKey {
+		req.Key = f.key
+	}
+	if f.hasCost {
+		if f.cost < 0 || f.cost > MaxCost {
+			return http.StatusBadRequest, "cost must be a whole number from 0 to 1000."
+		}
+		req.Cost = f.cost
+	}
+	if len(f.scopes) > MaxReqScopes {
+		return http.StatusBadRequest, "Ask for at most 32 scopes."
+	}
+	req.Scopes = f.scopes
+	if f.ip != "" {
+		// Refused whatever the key: a gateway that sends what is no
+		// address (r.RemoteAddr's "203.0.113.7:51234") learns so on its
+		// first call, not when a customer first sets an allow-list.
+		ip, err := netip.ParseAddr(f.ip)
+		if err != nil {
+			return http.StatusBadRequest, `ip must be the client's IP address, like 203.0.113.7 or 2001:db8::1, without a port.`
+		}
+		req.IP = ip.Unmap().WithZone("")
 	}
 	return 0, ""
 }

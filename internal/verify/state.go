@@ -37,11 +37,16 @@ type Entry struct {
 	shape *shape
 	meta  unique.Handle[metaJSON]
 	// name is the key's name as a JSON string, quoted and escaped.
-	name       string
-	loadedAt   atomic.Int64 // unix ns; moved on by the cache when a re-read fails
-	used       atomic.Int64 // unix ns of the last lookup, at most a second old (cache eviction)
-	gen        int64        // the key's change counter when it was read (shared limits)
-	state      *keyState
+	name     string
+	loadedAt atomic.Int64 // unix ns; moved on by the cache when a re-read fails
+	used     atomic.Int64 // unix ns of the last lookup, at most a second old (cache eviction)
+	gen      int64        // the key's change counter when it was read (shared limits)
+	state    *keyState
+	// pool is the account's pooled quota (plans.ScopeAccount) when the
+	// key counts against it, nil when the key has a quota of its own (its
+	// plan's per key, or its override): the quota is taken from
+	// quotaState, the rate limit always from state.
+	pool       *keyState
 	refreshing atomic.Bool // a background re-read of this entry is claimed or running
 	revoked    bool
 	suspended  bool // the account is suspended
@@ -57,6 +62,18 @@ type allowlist struct {
 // Meta returns the key's metadata as read (a JSON object), for tokens.
 // (A copy: the interned original is a string.)
 func (e *Entry) Meta() []byte { return []byte(e.meta.Value().raw) }
+
+// quotaState is the state that counts the key's quota: its pool's, or its
+// own.
+func (e *Entry) quotaState() *keyState {
+	if e.pool != nil {
+		return e.pool
+	}
+	return e.state
+}
+
+// Pooled reports whether the key's quota is its account's pool.
+func (e *Entry) Pooled() bool { return e.pool != nil }
 
 // quota80 is the count at which 80 % of the quota is reached.
 func (e *Entry) quota80() int64 { return at80(e.Quota) }
@@ -123,10 +140,17 @@ type keyState struct {
 	// process reported a refusal by the quota as its 100 % threshold.
 	exceeded atomic.Int64
 
-	// pooled is set while the key's quota is its account's pool's (the
-	// entry last built for it had Entry.pool): its own quota counts then
-	// mean nothing.
-	pooled atomic.Bool
+	// pool is the account's pool while the key's quota is the pool's
+	// (the entry last built for it had Entry.pool), else nil: a flush
+	// holds the key's usage back while the pool's is (hold), and
+	// its written cost is the pool's (Verifier.markFlushed).
+	pool atomic.Pointer[keyState]
+}
+
+// poolHeld reports whether the key's pool holds its usage back (hold).
+func (st *keyState) poolHeld() bool {
+	p := st.pool.Load()
+	return p != nil && p.hold.Load()
 }
 
 // current returns the quota used in the window being counted, if it holds

@@ -3,6 +3,10 @@
 -- Loaded by redis_limits.go (go:embed); the result codes below are the
 -- Go constants script* there, keep both in step.
 --
+-- KEYS[2] and KEYS[4] are the quota window and its units by instance: the
+-- key's own, or for a pooled key its account's pool's, with KEYS[5] the
+-- key's own window. All are tagged with the account, in one slot.
+--
 -- The GCRA arithmetic is the one copy outside gcra.go, which it mirrors:
 -- a script cannot call Go, and a second round trip would double the cost
 -- of a verification.
@@ -61,6 +65,13 @@ if cost > 0 then
   used = redis.call('INCRBY', KEYS[2], cost)
   if redis.call('HINCRBY', KEYS[4], ARGV[9], cost) == cost then
     redis.call('EXPIRE', KEYS[4], ARGV[6])
+  end
+  -- A pooled key (KEYS[2] is its account's pool): its own window, when it
+  -- has one, goes on too, so that a return to quotas per key finds it
+  -- right. One that does not exist stays so: it is seeded from the
+  -- database when it is needed.
+  if KEYS[5] and redis.call('EXISTS', KEYS[5]) == 1 then
+    redis.call('INCRBY', KEYS[5], cost)
   end
 end
 return {OK, nexttat, used, gen}

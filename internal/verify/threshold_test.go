@@ -53,7 +53,7 @@ func (f *fixture) thresholdVerifier(sink verify.ThresholdSink, redisURL string) 
 	c := verify.Config{Loader: f.db, Plans: f.catalog, Now: f.Now, Thresholds: sink}
 	if redisURL != "" {
 		conn := mustRedis(f.t, redisURL)
-		rl, err := verify.NewRedisLimits(conn, f.db.QuotaUsed)
+		rl, err := verify.NewRedisLimits(conn, f.db)
 		if err != nil {
 			f.t.Fatal(err)
 		}

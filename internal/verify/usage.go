@@ -45,7 +45,7 @@ func (v *Verifier) flush(ctx context.Context, all bool) error {
 
 	var batch []Usage
 	for _, st := range states {
-		if !all && st.hold.Load() {
+		if !all && (st.hold.Load() || st.poolHeld()) {
 			continue // still dirty: written once Redis has the counts
 		}
 		if st.dirty.Swap(false) {
@@ -107,7 +107,15 @@ func (v *Verifier) markFlushed(batch []Usage) {
 	defer v.statesMu.Unlock()
 	for i := range batch {
 		u := &batch[i]
-		if st := v.states[u.KeyID]; st != nil && u.Cost != 0 && u.WindowStart.UnixNano() == st.windowStart.Load() {
+		st := v.states[u.KeyID]
+		if st == nil || u.Cost == 0 {
+			continue
+		}
+		if p := st.pool.Load(); p != nil {
+			// The cost of a pooled key's calls was granted by its pool.
+			st = p
+		}
+		if u.WindowStart.UnixNano() == st.windowStart.Load() {
 			st.flushed.Add(u.Cost)
 		}
 	}

@@ -449,7 +449,7 @@ func (v *Verifier) load(ctx context.Context, h [32]byte, now time.Time) (*Entry,
 		if err != nil {
 			return nil, fmt.Errorf("verify: load key: %w", err)
 		}
-		gen := v.inv.Generation(ctx, rec.Key.ID)
+		gen := v.inv.Generation(ctx, rec.Key.AccountID, rec.Key.ID)
 		e, err := v.newEntry(ctx, rec, now)
 		if err != nil {
 			return nil, err
@@ -511,40 +511,57 @@ func (v *Verifier) newEntry(ctx context.Context, rec *Record, now time.Time) (*E
 		return nil, err
 	}
 	e.AccountID, e.PlanID, e.Scopes = e.shape.accountID, e.shape.planID, e.shape.scopes
-	st, err := v.state(ctx, e, now)
+	st, err := v.state(ctx, e, now, false)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("verify: quota used: %w", err)
 	}
 	e.state = st
+	// A key with a quota override of its own keeps it; the others of a
+	// pooled plan count against their account's pool (the store's
+	// PoolUsed sums the same keys).
+	if plan.Pooled() && k.QuotaOverride == nil {
+		if e.pool, err = v.state(ctx, e, now, true); err != nil {
+			return nil, fmt.Errorf("verify: pool used: %w", err)
+		}
+	}
+	st.pool.Store(e.pool)
 	return e, nil
 }
 
-// state returns the counting state of a key, creating it seeded with the
-// quota used so far in the current window.
-func (v *Verifier) state(ctx context.Context, e *Entry, now time.Time) (*keyState, error) {
+// state returns the counting state of e's key or, with pool, of its
+// account's pool, creating it seeded with the quota used so far in the
+// current window as the database has it.
+func (v *Verifier) state(ctx context.Context, e *Entry, now time.Time, pool bool) (*keyState, error) {
+	m, id, used := v.states, e.KeyID, v.cfg.Loader.QuotaUsed
+	if pool {
+		m, id, used = v.pools, e.AccountID, v.cfg.Loader.PoolUsed
+	}
 	v.statesMu.Lock()
-	st := v.states[e.KeyID]
+	st := m[id]
 	v.statesMu.Unlock()
 	if st != nil {
 		return st, nil
 	}
 	w := quota.WindowAt(now, e.Period())
-	used, err := v.cfg.Loader.QuotaUsed(ctx, e.KeyID, w.Start)
+	n, err := used(ctx, id, w.Start)
 	if err != nil {
-		return nil, fmt.Errorf("verify: quota used: %w", err)
+		return nil, err
 	}
-	st = &keyState{keyID: e.KeyID, accountID: e.AccountID}
+	st = &keyState{accountID: e.AccountID}
+	if !pool {
+		st.keyID = id // a pool's is empty: it counts no usage of its own
+	}
 	st.windowStart.Store(w.Start.UnixNano())
 	st.windowEnd.Store(w.End.UnixNano())
 	st.period.Store(e.periodKey())
 	st.hour.Store(now.Unix() / 3600 * 3600)
-	st.used.Store(used)
+	st.used.Store(n)
 	v.statesMu.Lock()
 	defer v.statesMu.Unlock()
-	if prev := v.states[e.KeyID]; prev != nil {
+	if prev := m[id]; prev != nil {
 		return prev, nil
 	}
-	v.states[e.KeyID] = st
+	m[id] = st
 	return st, nil
 }
 
@@ -654,7 +671,7 @@ func (v *Verifier) QuotaUsed(keyID string, now time.Time) (used int64, w Window,
 	v.statesMu.Lock()
 	st := v.states[keyID]
 	v.statesMu.Unlock()
-	if st == nil || st.pooled.Load() {
+	if st == nil || st.pool.Load() != nil {
 		// A pooled key's quota is its pool's (PoolUsed); what the key
 		// used itself is the database's.
 		return 0, Window{}, false

@@ -28,6 +28,8 @@ var testPlans = []plans.Plan{
 	{ID: "free", Name: "Free", Price: "$0", RatePerSecond: 1000, Burst: 1000, MonthlyQuota: 100, MaxKeys: 50},
 	{ID: "slow", Name: "Slow", Price: "$0", RatePerSecond: 10, Burst: 10, MonthlyQuota: 1_000_000, MaxKeys: 50},
 	{ID: "roomy", Name: "Roomy", Price: "$0", RatePerSecond: 1_000_000, Burst: 1_000_000, MonthlyQuota: 100_000, MaxKeys: 50},
+	{ID: "pooled", Name: "Pooled", Price: "$0", RatePerSecond: 1_000_000, Burst: 1_000_000, MonthlyQuota: 100, MaxKeys: 50, QuotaScope: plans.ScopeAccount},
+	{ID: "pooledslow", Name: "Pooled slow", Price: "$0", RatePerSecond: 10, Burst: 10, MonthlyQuota: 1000, MaxKeys: 50, QuotaScope: plans.ScopeAccount},
 }
 
 // flaky wraps the real store and fails on demand, to stand for a database
@@ -177,10 +179,30 @@ func (f *fixture) newVerifierWith(limits verify.Limits, inv verify.Invalidator) 
 
 func (f *fixture) MustKey(st keys.Settings) (*keys.Key, string) {
 	f.t.Helper()
+	return f.MustKeyIn(f.account, st)
+}
+
+// MustAccount adds an account, with a user of the same id as its owner,
+// on the fixture's plan for new accounts (the catalog's default).
+func (f *fixture) MustAccount() string {
+	f.t.Helper()
+	id := keyhold.NewID()
+	u := &auth.User{ID: id, Email: id + "@example.com", PasswordHash: "x", CreatedAt: f.now, UpdatedAt: f.now}
+	if err := f.db.CreateUser(context.Background(), u, &team.Account{ID: id, Name: u.Email, CreatedAt: f.now, UpdatedAt: f.now}, nil); err != nil {
+		f.t.Fatal(err)
+	}
+	return id
+}
+
+// MustKeyIn makes a key in an account made by the fixture (its owner has
+// the account's id).
+func (f *fixture) MustKeyIn(account string, st keys.Settings) (*keys.Key, string) {
+	f.t.Helper()
 	if st.Name == "" {
 		st.Name = "k"
 	}
-	k, s, err := f.keys.Create(context.Background(), f.owner(), f.account, st)
+	owner := audit.Actor{UserID: account, AccountID: account, Role: string(team.Owner)}
+	k, s, err := f.keys.Create(context.Background(), owner, account, st)
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -195,10 +217,17 @@ func (f *fixture) Verify(key string, cost int64, scopes ...string) verify.Result
 
 func (f *fixture) setPlan(plan string) {
 	f.t.Helper()
-	if err := f.db.DB.SetPlan(context.Background(), f.account, plan); err != nil {
+	f.setPlanOf(f.account, plan)
+}
+
+// setPlanOf puts an account on a plan, and drops its keys from the
+// fixture's verifier (other instances are the test's to tell).
+func (f *fixture) setPlanOf(account, plan string) {
+	f.t.Helper()
+	if err := f.db.DB.SetPlan(context.Background(), account, plan); err != nil {
 		f.t.Fatal(err)
 	}
-	f.v.InvalidateAccount(f.account)
+	f.v.InvalidateAccount(account)
 }
 
 func TestCodes(t *testing.T) {
@@ -648,7 +677,7 @@ func TestLimitsErrorIsUnavailableNeverValid(t *testing.T) {
 	}{
 		{"LimitsFail", func(*fixture) verify.Limits { return failingLimits{} }, context.Background},
 		{"RedisCallerGone", func(f *fixture) verify.Limits {
-			rl, err := verify.NewRedisLimits(mustRedis(t, testenv.Redis(t)), f.db.QuotaUsed)
+			rl, err := verify.NewRedisLimits(mustRedis(t, testenv.Redis(t)), f.db)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -65,6 +65,9 @@ type Limit struct {
 	Limit     int64     `json:"limit"`
 	Remaining int64     `json:"remaining"`
 	Reset     time.Time `json:"reset"` // when it is full again (rate) or renews (quota)
+	// Scope is the quota's only: "key" (the key's own) or "account" (one
+	// pool shared by all of the account's keys).
+	Scope string `json:"scope,omitempty"`
 }
 
 // Verification is Keyhold's answer about a key: valid, or refused and why.

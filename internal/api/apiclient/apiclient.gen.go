@@ -334,6 +334,24 @@ func (e VerifyAnswerCode) Valid() bool {
 	}
 }
 
+// Defines values for VerifyQuotaScope.
+const (
+	VerifyQuotaScopeAccount VerifyQuotaScope = "account"
+	VerifyQuotaScopeKey     VerifyQuotaScope = "key"
+)
+
+// Valid indicates whether the value is a known member of the VerifyQuotaScope enum.
+func (e VerifyQuotaScope) Valid() bool {
+	switch e {
+	case VerifyQuotaScopeAccount:
+		return true
+	case VerifyQuotaScopeKey:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for WebhookAttemptObject.
 const (
 	WebhookAttemptObjectWebhookAttempt WebhookAttemptObject = "webhook_attempt"
@@ -1167,7 +1185,17 @@ type VerifyQuota struct {
 
 	// Reset When the next period starts.
 	Reset time.Time `json:"reset"`
+
+	// Scope Whose quota it is: the key's own (key), or one pool shared by all of the account's keys (account, a plan with quota_scope account).
+	//
+	// Example: key
+	Scope VerifyQuotaScope `json:"scope"`
 }
+
+// VerifyQuotaScope Whose quota it is: the key's own (key), or one pool shared by all of the account's keys (account, a plan with quota_scope account).
+//
+// Example: key
+type VerifyQuotaScope string
 
 // VerifyRateLimit defines model for VerifyRateLimit.
 type VerifyRateLimit struct {
