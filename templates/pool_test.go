@@ -188,3 +188,15 @@ func TestPooledPlanCards(t *testing.T) {
 		t.Errorf("plans intro without a pooled plan %q", got)
 	}
 }
+
+// TestPooledResponseSample: the quickstart's example answer of a pooled
+// plan says its quota is the account's; a per-key plan's is as it was.
+func TestPooledResponseSample(t *testing.T) {
+	got := verifyResponseSample(Plan{ID: "team", Burst: 20, MonthlyQuota: 1000, Pooled: true})
+	if !strings.Contains(got, `"quota": { "limit": 1000, "remaining": 999, "scope": "account", … }`) {
+		t.Errorf("pooled sample:\n%s", got)
+	}
+	if got := verifyResponseSample(Plan{ID: "free", Burst: 20, MonthlyQuota: 1000}); strings.Contains(got, "scope") {
+		t.Errorf("per-key sample names a scope:\n%s", got)
+	}
+}
