@@ -41,6 +41,7 @@ type AdminPlan struct {
 	RatePerSec      int
 	Burst           int
 	MonthlyQuota    int64
+	Pooled          bool // MonthlyQuota is one pool per account, not per key
 	MaxKeys         int
 	Paid            bool
 	Accounts        int
@@ -135,8 +136,12 @@ type AdminKeyRow struct {
 	CreatedAt           time.Time
 	LastUsed            *time.Time
 	Used, Quota         int64 // this period, on the account page; Quota 0: not shown
-	Volume              int64 // verifications in the last 30 days, on the keys list
-	Overridden          bool  // the operator changed its limits
+	// Pooled: the key draws on its account's shared quota (of which
+	// PoolUsed is used), on the account and key pages.
+	Pooled     bool
+	PoolUsed   int64
+	Volume     int64 // verifications in the last 30 days, on the keys list
+	Overridden bool  // the operator changed its limits
 }
 
 // AdminAuditRow is one line of the audit log.
@@ -166,6 +171,7 @@ type AdminAccountPage struct {
 	AuditURL     string           // the whole trail in the audit log
 	Self         bool             // the account is the operator's own
 	Members      []AdminMemberRow // its members, owners first
+	Pool         *PoolQuota       // its shared quota; nil unless its plan pools it
 }
 
 // AdminKeyFilter is the keys list's filter (q, status, account).
@@ -219,6 +225,9 @@ type AdminKeyPage struct {
 	Usage     UsageView         // this period's totals and the last 30 days
 	Audit     []AdminAuditRow
 	AuditURL  string
+	// Pool is the account's shared quota when its plan pools it; the key
+	// draws on it unless it has a quota override (Key.Pooled).
+	Pool *PoolQuota
 }
 
 // AdminEventFilter is the events list's filter (outcome, type).

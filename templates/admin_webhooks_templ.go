@@ -101,7 +101,7 @@ var webhookTypeHints = map[string]string{
 	"key.rotated":          "A key gets a new secret.",
 	"key.revoked":          "A key is revoked.",
 	"key.expiring":         "7 days and 1 day before a key expires.",
-	"quota.threshold":      "A key reaches 80 % or 100 % of its quota.",
+	"quota.threshold":      "A key, or an account's shared quota, reaches 80 % or 100 % of its quota.",
 }
 
 // adminWebhookURL is an endpoint's page, where its forms post.

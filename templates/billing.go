@@ -67,6 +67,8 @@ func currentPlanName(p BillingPage) string {
 func billingIntro(p BillingPage) string {
 	line := "You're on the " + currentPlanName(p) + " plan."
 	switch {
+	case !p.Enabled && p.Current.Pooled:
+		return line + " Rate limits apply to each of your keys; the monthly quota is shared by all of them."
 	case !p.Enabled:
 		return line + " Limits apply to each of your keys."
 	case p.Subscribed:
@@ -94,13 +96,36 @@ func priceAmount(price string) string { a, _ := splitPrice(price); return a }
 // pricePeriod is the period part of a display price ("/mo"), or "".
 func pricePeriod(price string) string { _, p := splitPrice(price); return p }
 
-// quotaFeature is "100,000 verifications per key per month".
+// quotaFeature is "100,000 verifications per key per month", or for a
+// pooled plan "100,000 verifications per month, shared by all keys".
 func quotaFeature(c PlanCard) string {
 	unit := " verifications"
 	if c.MonthlyQuota == 1 {
 		unit = " verification"
 	}
+	if c.Pooled {
+		return formatCount(c.MonthlyQuota) + unit + " per month, shared by all keys"
+	}
 	return formatCount(c.MonthlyQuota) + unit + " per key per month"
+}
+
+// plansIntro is the line under the plans' heading: what a plan's limits
+// are for, each key's or, where a plan says so, all keys' together.
+func plansIntro(cards []PlanCard) string {
+	pooled := 0
+	for _, c := range cards {
+		if c.Pooled {
+			pooled++
+		}
+	}
+	switch {
+	case pooled == 0:
+		return "Every key gets its own rate limit and monthly quota from your plan."
+	case pooled == len(cards):
+		return "Every key gets its own rate limit from your plan; the monthly quota is one, shared by all your keys."
+	default:
+		return "Every key gets its own rate limit from your plan. The monthly quota is each key's, or shared by all your keys where a plan says so."
+	}
 }
 
 // rateFeature is "Rate limit 100/s per key (burst 200)"; the burst is left

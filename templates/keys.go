@@ -329,3 +329,27 @@ func tokenCurl(base string) string {
 		"  -H \"Content-Type: application/json\" \\\n" +
 		"  -d '{\"ttl\":300}'"
 }
+
+// shareLine is a pooled key's part of what all pooled keys used this
+// period: "12% share" (0 % before any use).
+func shareLine(used, poolUsed int64) string {
+	return strconv.FormatInt(sharePercent(used, poolUsed), 10) + "% share"
+}
+
+// sharePercent is used of poolUsed in whole percent, at most 100 (the
+// pool's count can lag a key's by a flush).
+func sharePercent(used, poolUsed int64) int64 {
+	if poolUsed <= 0 || used <= 0 {
+		return 0
+	}
+	return min(usagePercent(used, poolUsed), 100)
+}
+
+// quotaTerm is how a plan's quota is named beside its number: each key's,
+// or one shared by all keys.
+func quotaTerm(pooled bool) string {
+	if pooled {
+		return "Shared quota"
+	}
+	return "Quota per key"
+}

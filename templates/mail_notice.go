@@ -13,7 +13,10 @@ type NoticeMailView struct {
 	To          string
 	AccountName string
 	KeyName     string
-	Link        string // absolute URL of the key's page
+	Link        string // absolute URL of the key's page (the dashboard for a shared quota)
+	// Pooled: a quota notice of the account's shared quota, which all its
+	// keys draw on; KeyName is then empty.
+	Pooled      bool
 	AccountLink string // absolute URL of /account, where notice mail is turned off
 	BaseURL     string
 	// quota
@@ -42,6 +45,9 @@ func noticeCopy(v NoticeMailView) mailCopy {
 			After:  off,
 		}
 	}
+	if v.Pooled {
+		return poolNoticeCopy(v, off)
+	}
 	if v.Percent >= 100 {
 		return mailCopy{
 			Subject: "Your Keyhold key " + v.KeyName + " has used its quota",
@@ -68,4 +74,27 @@ func NoticeMail(v NoticeMailView) (subject, text string) {
 	c := noticeCopy(v)
 	text = c.Heading + "\n\n" + c.Intro + "\n\n" + c.Button + ":\n" + v.Link + "\n\n" + c.After + "\n\n-- \nKeyhold · " + v.BaseURL + "\n"
 	return c.Subject, text
+}
+
+// poolNoticeCopy is the words of a notice of an account's shared quota:
+// it names the account, never one key, since all of them draw on it.
+func poolNoticeCopy(v NoticeMailView, off string) mailCopy {
+	if v.Percent >= 100 {
+		return mailCopy{
+			Subject: "Your Keyhold account " + v.AccountName + " has used its shared quota",
+			Heading: "Your account's shared quota is used up",
+			Intro: "The keys of " + v.AccountName + " have used " + formatCount(v.Used) + " of your account's shared quota of " + formatCount(v.Limit) +
+				" calls this period. Every key that draws on it answers QUOTA_EXCEEDED until the period ends on " + v.WindowEnd.UTC().Format("Jan 2, 2006") + ", unless you upgrade.",
+			Button: "Open the dashboard",
+			After:  off,
+		}
+	}
+	return mailCopy{
+		Subject: "Your Keyhold account " + v.AccountName + " has used " + strconv.Itoa(v.Percent) + " % of its shared quota",
+		Heading: "Your account has used " + strconv.Itoa(v.Percent) + " % of its shared quota",
+		Intro: "The keys of " + v.AccountName + " have used " + formatCount(v.Used) + " of your account's shared quota of " + formatCount(v.Limit) +
+			" calls this period, which ends on " + v.WindowEnd.UTC().Format("Jan 2, 2006") + ". Upgrade before it runs out, or every key that draws on it will answer QUOTA_EXCEEDED.",
+		Button: "Open the dashboard",
+		After:  off,
+	}
 }

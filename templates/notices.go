@@ -13,9 +13,12 @@ type NoticeBanner struct {
 	ID      string // what POST /notices/{id}/dismiss hides
 	Kind    string // "quota" or "expiry"
 	Level   int    // percent (80, 100) or days (7, 1)
-	KeyID   string
+	KeyID   string // the key's id; the account's for a shared quota's notice
 	KeyName string
-	Back    string // the page the dismissal returns to
+	// Pool: a quota notice of the account's shared quota, which all its
+	// keys draw on, not of one key; its title links to the dashboard.
+	Pool bool
+	Back string // the page the dismissal returns to
 	// quota
 	Used, Limit int64
 	RunsOut     time.Time // at this pace; zero: not this period
@@ -65,10 +68,25 @@ func noticeTitle(n NoticeBanner, now time.Time) string {
 			return name + " expires in " + strconv.Itoa(days) + " days"
 		}
 	}
+	if n.Pool {
+		if n.Level >= 100 {
+			return "Your account's shared quota is used up"
+		}
+		return "Your account's shared quota is " + strconv.Itoa(percentOf(n.Used, n.Limit)) + " % used"
+	}
 	if n.Level >= 100 {
 		return name + " has used all of its quota"
 	}
 	return name + " has used " + strconv.Itoa(percentOf(n.Used, n.Limit)) + " % of its quota"
+}
+
+// noticeURL is where a notice's title leads: the key's page, or the
+// dashboard, where the shared quota's bar is.
+func noticeURL(n NoticeBanner) string {
+	if n.Pool {
+		return "/dashboard"
+	}
+	return keyURL(n.KeyID)
 }
 
 // noticeForecast is the sentence after the title: when the quota runs
@@ -77,6 +95,8 @@ func noticeForecast(n NoticeBanner) string {
 	switch {
 	case n.Kind == "expiry":
 		return "It stops working on " + n.ExpiresAt.UTC().Format("Jan 2 at 15:04 UTC") + "; rotate it to a new secret with a later expiry before then."
+	case n.Level >= 100 && n.Pool:
+		return "All keys that draw on it answer QUOTA_EXCEEDED until " + n.WindowEnd.UTC().Format("Jan 2") + ", when the period renews."
 	case n.Level >= 100:
 		return "The quota is used up until " + n.WindowEnd.UTC().Format("Jan 2") + ": verifications answer QUOTA_EXCEEDED until then."
 	case !n.RunsOut.IsZero():

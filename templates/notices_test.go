@@ -38,3 +38,30 @@ func TestNoticeSentences(t *testing.T) {
 		}
 	}
 }
+
+// TestPoolNoticeSentences: a shared quota's notice speaks of the
+// account's quota and leads to the dashboard.
+func TestPoolNoticeSentences(t *testing.T) {
+	now := time.Date(2026, 12, 10, 12, 0, 0, 0, time.UTC)
+	jan1 := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
+	n := NoticeBanner{Kind: "quota", Level: 80, Pool: true, KeyID: "acct", Used: 85_000, Limit: 100_000, RunsOut: time.Date(2026, 12, 20, 0, 0, 0, 0, time.UTC), WindowEnd: jan1}
+	if got := noticeTitle(n, now); got != "Your account's shared quota is 85 % used" {
+		t.Errorf("title %q", got)
+	}
+	if got := noticeForecast(n); got != "At this pace the quota runs out around Dec 20." {
+		t.Errorf("forecast %q", got)
+	}
+	if got := noticeURL(n); got != "/dashboard" {
+		t.Errorf("link %q, want the dashboard", got)
+	}
+	n.Level, n.Used = 100, 100_000
+	if got := noticeTitle(n, now); got != "Your account's shared quota is used up" {
+		t.Errorf("title %q", got)
+	}
+	if got := noticeForecast(n); !strings.HasPrefix(got, "All keys that draw on it answer QUOTA_EXCEEDED until Jan 1") {
+		t.Errorf("forecast %q", got)
+	}
+	if got := noticeTone(n); got != FlashError {
+		t.Errorf("tone %q, want red", got)
+	}
+}

@@ -51,12 +51,18 @@ func verifyResponseSample(plan Plan) string {
 	}
 	id, _ := json.Marshal(plan.ID) // a string always marshals
 	burst, quota := int64(plan.Burst), plan.MonthlyQuota
+	scope := ""
+	if plan.Pooled {
+		// The answer's quota is then the account's pool: say so, as
+		// /v1/verify does.
+		scope = `"scope": "account", `
+	}
 	return `{
   "valid": true,
   "code": "VALID",
   "plan": ` + string(id) + `,
   "ratelimit": { "limit": ` + strconv.FormatInt(burst, 10) + `, "remaining": ` + strconv.FormatInt(burst-1, 10) + `, … },
-  "quota": { "limit": ` + strconv.FormatInt(quota, 10) + `, "remaining": ` + strconv.FormatInt(quota-1, 10) + `, … }
+  "quota": { "limit": ` + strconv.FormatInt(quota, 10) + `, "remaining": ` + strconv.FormatInt(quota-1, 10) + `, ` + scope + `… }
 }`
 }
 

@@ -81,6 +81,17 @@ type DashboardPage struct {
 	Plan    Plan
 	Usage   UsageView // all keys together: this period's totals and the last 30 days
 	Notices []NoticeBanner
+	Pool    *PoolQuota // the account's shared quota; nil unless its plan pools it
+}
+
+// PoolQuota is an account's shared quota this period (a plan whose quota
+// is one pool for all of the account's keys), shown as one bar
+// (data-testid="pool-quota").
+type PoolQuota struct {
+	Used    int64     // by all the account's pooled keys together
+	Limit   int64     // the plan's monthly quota
+	Resets  time.Time // the period's end
+	Keyless bool      // the account has no keys yet
 }
 
 // Plan is the account's plan as the key pages show it.
@@ -89,9 +100,12 @@ type Plan struct {
 	Name         string // "Free"
 	MaxKeys      int    // live keys allowed
 	LiveKeys     int    // live keys held
-	MonthlyQuota int64  // per key
+	MonthlyQuota int64  // per key, or for all keys together when Pooled
 	RatePerSec   int    // per key
 	Burst        int    // per key
+	// Pooled: MonthlyQuota is one pool shared by all of the account's
+	// keys, not each key's.
+	Pooled bool
 	// Upgrades is true when plans can be bought (Stripe is configured):
 	// only then do the key pages offer an upgrade.
 	Upgrades bool
@@ -121,6 +135,11 @@ type KeyRow struct {
 	RevokedAt *time.Time
 	Used      int64 // verifications counted against the quota this period
 	Quota     int64 // the key's quota this period; 0: unknown, hide the bar
+	// Pooled: the key has no quota of its own but draws on its
+	// account's shared one; PoolUsed is what all the pooled keys used,
+	// so the row can show the key's share of it.
+	Pooled   bool
+	PoolUsed int64
 	// CreatedBy is the email of the user who created the key; "" when
 	// unknown (made by the operator's tools or a user since removed).
 	CreatedBy string
@@ -132,6 +151,7 @@ type KeysPage struct {
 	Keys   []KeyRow
 	Plan   Plan
 	Filter KeyListFilter
+	Pool   *PoolQuota // the account's shared quota; nil unless its plan pools it
 }
 
 // KeyListFilter is the key list's status filter and sort order, as links
@@ -216,7 +236,8 @@ type KeyDetailPage struct {
 	GraceOptions []GraceOption
 	Audit        []AuditRow
 	BaseURL      string
-	Usage        UsageView // this period's totals, the last 30 days and the last 24 hours
+	Usage        UsageView  // this period's totals, the last 30 days and the last 24 hours
+	Pool         *PoolQuota // the account's shared quota; nil unless its plan pools it
 	// OldSecretUntil is when the previous secret stops, during a
 	// rotation's grace period (with "expire it now"); nil: none works.
 	OldSecretUntil *time.Time
@@ -264,7 +285,8 @@ type PlanCard struct {
 	Price        string // display price, e.g. "$29/mo"
 	RatePerSec   int    // per key
 	Burst        int    // per key
-	MonthlyQuota int64  // per key
+	MonthlyQuota int64  // per key, or for all keys together when Pooled
+	Pooled       bool   // one quota shared by all of an account's keys
 	MaxKeys      int
 	Current      bool // the account's plan: data-testid="current-plan"
 	Paid         bool // sold through Stripe: its button posts /billing/checkout with plan=ID

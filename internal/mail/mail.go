@@ -60,6 +60,9 @@ type Args struct {
 	WindowEnd    time.Time `json:"window_end,omitzero"`
 	KeyExpiresAt time.Time `json:"key_expires_at,omitzero"`
 	Days         int       `json:"days,omitempty"`
+	// Pooled: KindNoticeQuota of the account's shared quota, naming no
+	// key; its link is the dashboard.
+	Pooled bool `json:"pooled,omitempty"`
 }
 
 // KindInvitation is the mail of a team invitation (team.InvitationMail).
@@ -157,7 +160,7 @@ func (o *Outbox) QueueInvitationTx(ctx context.Context, tx *sql.Tx, m team.Invit
 // link token: its link is the key's page.
 func (o *Outbox) QueueNoticeTx(ctx context.Context, tx *sql.Tx, m notices.Mail) error {
 	a := Args{Mail: KindNoticeQuota, To: m.To, Account: m.AccountName, KeyID: m.KeyID, KeyName: m.KeyName,
-		Percent: m.Percent, Used: m.Used, Limit: m.Limit, WindowEnd: m.WindowEnd}
+		Percent: m.Percent, Used: m.Used, Limit: m.Limit, WindowEnd: m.WindowEnd, Pooled: m.Pooled}
 	if m.Kind == notices.KindExpiry {
 		a = Args{Mail: KindNoticeExpiry, To: m.To, Account: m.AccountName, KeyID: m.KeyID, KeyName: m.KeyName,
 			KeyExpiresAt: m.ExpiresAt, Days: m.Days}
@@ -234,6 +237,10 @@ func renderNotice(base *url.URL, a Args) (Message, error) {
 		Percent: a.Percent, Used: a.Used, Limit: a.Limit, WindowEnd: a.WindowEnd, ExpiresAt: a.KeyExpiresAt, Days: a.Days}
 	if a.Mail == KindNoticeExpiry {
 		v.Kind = notices.KindExpiry
+	} else if a.Pooled {
+		// The shared quota is the account's: its page is the dashboard,
+		// where the pool's bar is.
+		v.Pooled, v.Link = true, base.String()+"/dashboard"
 	}
 	subject, text := templates.NoticeMail(v)
 	var html bytes.Buffer

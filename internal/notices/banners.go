@@ -10,12 +10,22 @@ import (
 )
 
 // Key is a key as the banners need it, from the read side's live counts.
+// An account's shared quota (a pooled plan) is one more Key with Pool
+// set, the account's id as its ID and no name: its notices are the
+// pool's, of the whole account.
 type Key struct {
 	ID, Name  string
 	Used      int64 // quota used this window, the freshest count known
-	Quota     int64 // the key's quota this window
+	Quota     int64 // the key's quota this window; 0: none of its own (a pooled key)
 	ExpiresAt *time.Time
 	Live      bool // neither revoked nor expired
+	Pool      bool // the account's shared quota, not a key
+}
+
+// PoolKey is an account's shared quota as the banners take it: used of
+// limit in the window, by all its pooled keys.
+func PoolKey(accountID string, used, limit int64) Key {
+	return Key{ID: accountID, Used: used, Quota: limit, Live: true, Pool: true}
 }
 
 // Notice is one banner: a key at 80 % or 100 % of its quota this window,
@@ -24,8 +34,11 @@ type Notice struct {
 	ID      string // kind, level, key and window: what a dismissal hides
 	Kind    string // KindQuota or KindExpiry
 	Level   int    // percent (80, 100) or days (7, 1)
-	KeyID   string
+	KeyID   string // the key's id; the account's for a pool's notice
 	KeyName string
+	// Pool: the notice is of the account's shared quota (KindQuota), not
+	// of one key.
+	Pool bool
 	// KindQuota.
 	Used, Limit int64
 	Window      quota.Window
@@ -52,7 +65,7 @@ func notices(ks []Key, w quota.Window, now time.Time) []Notice {
 			continue
 		}
 		if reached80(k.Used, k.Quota) {
-			n := Notice{Kind: KindQuota, Level: 80, KeyID: k.ID, KeyName: k.Name, Used: k.Used, Limit: k.Quota, Window: w}
+			n := Notice{Kind: KindQuota, Level: 80, KeyID: k.ID, KeyName: k.Name, Pool: k.Pool, Used: k.Used, Limit: k.Quota, Window: w}
 			if k.Used >= k.Quota {
 				n.Level = 100
 			}

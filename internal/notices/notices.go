@@ -42,12 +42,42 @@ const (
 	ExpiryDay  = 1
 )
 
-// Crossing is a quota threshold a key crossed in a window.
+// Crossing is a quota threshold a key, or an account's shared quota,
+// crossed in a window.
 type Crossing struct {
-	KeyID, AccountID string
-	Percent          int // 80 or 100
+	KeyID, AccountID string // KeyID "": the account's shared quota (verify.ThresholdSink)
+	Percent          int    // 80 or 100
 	Used, Limit      int64
 	Window           quota.Window
+}
+
+// Pooled reports whether the crossing is of the account's shared quota
+// (plans.ScopeAccount) rather than of one key's.
+func (c Crossing) Pooled() bool { return c.KeyID == "" }
+
+// Subject is whose quota crossed: the key's id, or the account's for a
+// shared quota. A notice is recorded once per subject, window and
+// threshold.
+func (c Crossing) Subject() string {
+	if c.Pooled() {
+		return c.AccountID
+	}
+	return c.KeyID
+}
+
+// Scopes of a quota.threshold event's "scope": a key's quota or an
+// account's shared one (plans.ScopeKey, plans.ScopeAccount).
+const (
+	ScopeKey     = "key"
+	ScopeAccount = "account"
+)
+
+// Scope is the crossing's quota scope, ScopeKey or ScopeAccount.
+func (c Crossing) Scope() string {
+	if c.Pooled() {
+		return ScopeAccount
+	}
+	return ScopeKey
 }
 
 // Expiring is a key that expires soon, and which notice it is due.
@@ -63,8 +93,11 @@ type Mail struct {
 	Kind        string // KindQuota or KindExpiry
 	To          string
 	AccountName string
-	KeyID       string
+	KeyID       string // "" for a shared quota's notice (Pooled)
 	KeyName     string
+	// Pooled: a KindQuota notice of the account's shared quota, which
+	// all its keys draw on; it names no key.
+	Pooled bool
 	// KindQuota: the threshold, the count and the window's end.
 	Percent   int
 	Used      int64
@@ -87,7 +120,8 @@ var DefaultPrefs = Prefs{QuotaMail: true, ExpiryMail: true}
 
 // Store is what notices keep in the database.
 type Store interface {
-	// RecordThreshold inserts c's row (key, window start, percent) once;
+	// RecordThreshold inserts c's row (c.Subject(), window start,
+	// percent) once;
 	// when it is new it queues, in the same transaction, the notice mail
 	// to each owner and admin of c.AccountID who has not turned quota
 	// mail off (when mail is true: email is on) and writes the
@@ -167,9 +201,16 @@ func (s *Service) RecordThreshold(ctx context.Context, c Crossing) (bool, error)
 	if c.Percent != 80 && c.Percent != 100 {
 		return false, fmt.Errorf("notices: threshold %d %%: only 80 and 100 are notices", c.Percent)
 	}
+	if c.AccountID == "" {
+		return false, errors.New("notices: a crossing names no account")
+	}
 	created, err := s.store.RecordThreshold(ctx, c, s.emailOn, s.now())
 	if err != nil {
-		return false, fmt.Errorf("notices: record %d %% of key %s: %w", c.Percent, c.KeyID, err)
+		what := "key " + c.KeyID
+		if c.Pooled() {
+			what = "the shared quota of account " + c.AccountID
+		}
+		return false, fmt.Errorf("notices: record %d %% of %s: %w", c.Percent, what, err)
 	}
 	return created, nil
 }

@@ -55,6 +55,10 @@ type Store interface {
 	// QuotaUsed returns the quota units a key used in the window starting
 	// at windowStart.
 	QuotaUsed(ctx context.Context, keyID string, windowStart time.Time) (int64, error)
+	// PoolUsed returns the quota units an account's pooled keys (those
+	// without a quota override) used in the window starting at
+	// windowStart.
+	PoolUsed(ctx context.Context, accountID string, windowStart time.Time) (int64, error)
 	// KeyUsageHourly returns a key's hourly usage from since on, oldest
 	// first.
 	KeyUsageHourly(ctx context.Context, keyID string, since time.Time) ([]keys.HourlyUsage, error)
@@ -74,6 +78,10 @@ type LiveUsage interface {
 	// QuotaUsed returns a key's quota used in the window w holding now;
 	// ok is false when this process has not counted the key in it.
 	QuotaUsed(keyID string, now time.Time) (used int64, w quota.Window, ok bool)
+	// PoolUsed returns an account's pooled quota used in the window w
+	// holding now; ok is false when this process has not counted the
+	// pool in it.
+	PoolUsed(accountID string, now time.Time) (used int64, w quota.Window, ok bool)
 }
 
 // Config configures a Service.
@@ -124,8 +132,23 @@ func (a *Account) Window(now time.Time) quota.Window {
 // Key is a key with its quota this window.
 type Key struct {
 	*keys.Key
-	Quota int64 // the key's quota this window: its override, else the plan's
-	Used  int64 // quota used this window, the freshest count known
+	// Quota is the key's own quota this window: its override, else the
+	// plan's; 0 when the key draws on its account's pool (Pooled).
+	Quota int64
+	Used  int64 // quota the key used this window, the freshest count known
+	// Pooled: the key counts against its account's shared quota (a
+	// pooled plan, and no quota override of its own); Used is then the
+	// key's share of the pool's use.
+	Pooled bool
+}
+
+// Pool is an account's shared quota this window (a plan whose
+// QuotaScope is plans.ScopeAccount): every key without a quota override
+// of its own counts against it.
+type Pool struct {
+	Limit  int64 // the plan's MonthlyQuota
+	Used   int64 // by all the pooled keys together, the freshest count known
+	Window quota.Window
 }
 
 // Usage is verifications counted over the spans a page shows.
@@ -180,6 +203,7 @@ type Keys struct {
 	Window  quota.Window
 	Query   KeyListQuery // as applied
 	Keys    []Key
+	Pool    *Pool // the account's shared quota; nil unless the plan is pooled
 }
 
 // AccountOverview is what the dashboard shows: every key, newest first,
@@ -194,6 +218,7 @@ type KeyDetail struct {
 	Key     Key
 	Account *Account
 	Plan    *plans.Plan
+	Pool    *Pool // the account's shared quota; nil unless the plan is pooled
 	Usage   Usage
 	Audit   []KeyEvent // newest first
 }
@@ -305,6 +330,9 @@ func (s *Service) keyDetail(ctx context.Context, accountID, keyID string) (*KeyD
 		return nil, fmt.Errorf("overview: key: %w", err)
 	}
 	d := &KeyDetail{Key: s.withQuota(Key{Key: k, Used: used}, plan, w, now), Account: a, Plan: plan}
+	if d.Pool, err = s.pool(ctx, a, plan, w, now); err != nil {
+		return nil, err
+	}
 	hoursFrom := now.UTC().Truncate(time.Hour).Add(-(ChartHours - 1) * time.Hour)
 	since := earliest(w.Start.UTC().Truncate(time.Hour), daysFrom(now), hoursFrom)
 	rows, err := s.store.KeyUsageHourly(ctx, k.ID, since)
@@ -362,16 +390,46 @@ func (s *Service) keyList(ctx context.Context, a *Account, f KeyFilter, q KeyLis
 	for i := range ks {
 		ks[i] = s.withQuota(ks[i], plan, w, now)
 	}
-	return &Keys{Account: a, Plan: plan, Window: w, Query: q, Keys: ks}, nil
+	pool, err := s.pool(ctx, a, plan, w, now)
+	if err != nil {
+		return nil, err
+	}
+	return &Keys{Account: a, Plan: plan, Window: w, Query: q, Keys: ks, Pool: pool}, nil
+}
+
+// pool is the account's shared quota in window w when its plan is
+// pooled (nil otherwise): the database's count, or this process's live
+// one of the same window when it is higher (the database lags by up to
+// a flush; the live count may have begun from an older read).
+func (s *Service) pool(ctx context.Context, a *Account, plan *plans.Plan, w quota.Window, now time.Time) (*Pool, error) {
+	if !plan.Pooled() {
+		return nil, nil
+	}
+	used, err := s.store.PoolUsed(ctx, a.ID, w.Start)
+	if err != nil {
+		return nil, fmt.Errorf("overview: pool: %w", err)
+	}
+	if s.live != nil {
+		if u, lw, ok := s.live.PoolUsed(a.ID, now); ok && lw.Start.Equal(w.Start) && u > used {
+			used = u
+		}
+	}
+	return &Pool{Limit: plan.MonthlyQuota, Used: used, Window: w}, nil
 }
 
 // withQuota sets k's quota this window and, when this process has
 // counted the key in window w, its live count of quota used, which is
-// fresher than the last flush.
+// fresher than the last flush. A key of a pooled plan without an
+// override of its own has no quota of its own: its use is its share of
+// the pool's, and its count is the database's (the verifier counts the
+// pool, not the key).
 func (s *Service) withQuota(k Key, plan *plans.Plan, w quota.Window, now time.Time) Key {
 	k.Quota = plan.MonthlyQuota
 	if k.QuotaOverride != nil {
 		k.Quota = *k.QuotaOverride
+	} else if plan.Pooled() {
+		k.Quota, k.Pooled = 0, true
+		return k
 	}
 	if s.live != nil {
 		if u, lw, ok := s.live.QuotaUsed(k.ID, now); ok && lw.Start.Equal(w.Start) {

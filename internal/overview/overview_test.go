@@ -23,14 +23,21 @@ import (
 
 func TestMain(m *testing.M) { testenv.Main(m) }
 
-// live stands in for the verifier's counts: used per key, in window w.
+// live stands in for the verifier's counts: used per key and per
+// account's pool, in window w.
 type live struct {
 	w    quota.Window
 	used map[string]int64
+	pool map[string]int64
 }
 
 func (l live) QuotaUsed(keyID string, now time.Time) (int64, quota.Window, bool) {
 	u, ok := l.used[keyID]
+	return u, l.w, ok
+}
+
+func (l live) PoolUsed(accountID string, now time.Time) (int64, quota.Window, bool) {
+	u, ok := l.pool[accountID]
 	return u, l.w, ok
 }
 
@@ -50,12 +57,19 @@ type fixture struct {
 
 func newFixture(t *testing.T, kind string, l overview.LiveUsage) *fixture {
 	t.Helper()
-	ctx := context.Background()
-	db := storetest.New(t, kind)
 	cat, err := plans.New(plans.BuiltIn)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return newFixtureOn(t, kind, l, cat)
+}
+
+// newFixtureOn is newFixture with the plan catalog cat.
+func newFixtureOn(t *testing.T, kind string, l overview.LiveUsage, cat *plans.Catalog) *fixture {
+	t.Helper()
+	ctx := context.Background()
+	db := storetest.New(t, kind)
+	var err error
 	now := time.Now().UTC().Truncate(time.Second)
 	f := &fixture{db: db, now: now, period: quota.Window{Start: now.Add(-10 * 24 * time.Hour).Truncate(time.Hour), End: now.Add(20 * 24 * time.Hour).Truncate(time.Hour)}}
 	if l == nil {
@@ -171,6 +185,9 @@ func TestKeyList(t *testing.T) {
 		}
 		if ks.Window != f.period {
 			t.Errorf("window %v, want the billing period %v", ks.Window, f.period)
+		}
+		if ks.Pool != nil {
+			t.Errorf("pool %+v on a plan with a quota per key, want none", ks.Pool)
 		}
 		byID := map[string]overview.Key{}
 		for _, k := range ks.Keys {

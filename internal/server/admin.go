@@ -198,7 +198,7 @@ func (s *Server) handleAdminOverview(c echo.Context) error {
 	}
 	for _, pl := range s.plans.All() {
 		p.Plans = append(p.Plans, templates.AdminPlan{ID: pl.ID, Name: pl.Name, Price: pl.Price, RatePerSec: pl.RatePerSecond,
-			Burst: pl.Burst, MonthlyQuota: pl.MonthlyQuota, MaxKeys: pl.MaxKeys, Paid: !pl.Free(), Accounts: byPlan[pl.ID]})
+			Burst: pl.Burst, MonthlyQuota: pl.MonthlyQuota, Pooled: pl.Pooled(), MaxKeys: pl.MaxKeys, Paid: !pl.Free(), Accounts: byPlan[pl.ID]})
 	}
 	for _, k := range top {
 		p.TopKeys = append(p.TopKeys, templates.AdminKeyVolume{KeyID: k.KeyID, Name: k.Name, Display: k.Display,

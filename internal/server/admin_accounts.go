@@ -83,9 +83,13 @@ func (s *Server) handleAdminAccount(c echo.Context) error {
 	}
 	for _, k := range o.Keys.Keys {
 		row := adminKeyRow(k.Key, a.Name, l.Now)
-		row.Used, row.Quota = k.Used, k.Quota
+		row.Used, row.Quota, row.Pooled = k.Used, k.Quota, k.Pooled
+		if k.Pooled && o.Pool != nil {
+			row.PoolUsed = o.Pool.Used
+		}
 		p.Keys = append(p.Keys, row)
 	}
+	p.Pool = poolOf(o.Pool, a)
 	for _, e := range o.Trail {
 		p.Audit = append(p.Audit, adminAuditRow(e))
 	}

@@ -111,6 +111,12 @@ func (s *Server) renderAdminKey(c echo.Context, status int, form *templates.Admi
 		p.Effective.Burst = *k.BurstOverride
 	}
 	p.Effective.Quota = k.Quota
+	if k.Pooled && d.Pool != nil {
+		// No quota of its own: the plan's, shared with the account's
+		// other keys.
+		p.Effective.Quota, p.Key.Pooled, p.Key.PoolUsed = d.Pool.Limit, true, d.Pool.Used
+		p.Pool = poolOf(d.Pool, d.Account)
+	}
 	p.Key.Quota = p.Effective.Quota
 	if form != nil {
 		p.Form = *form

@@ -17,7 +17,7 @@ const maxWebhookBody = 512 << 10
 
 func planCard(p *plans.Plan, current string) templates.PlanCard {
 	return templates.PlanCard{ID: p.ID, Name: p.Name, Price: p.Price, RatePerSec: p.RatePerSecond, Burst: p.Burst,
-		MonthlyQuota: p.MonthlyQuota, MaxKeys: p.MaxKeys, Current: p.ID == current, Paid: !p.Free()}
+		MonthlyQuota: p.MonthlyQuota, Pooled: p.Pooled(), MaxKeys: p.MaxKeys, Current: p.ID == current, Paid: !p.Free()}
 }
 
 func (s *Server) handleBilling(c echo.Context) error {

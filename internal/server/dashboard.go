@@ -14,10 +14,11 @@ func (s *Server) handleDashboard(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	ns, err := s.banners(c, o.Keys.Keys, o.Window, o.Plan, o.Account, "/dashboard")
+	ns, err := s.banners(c, o.Keys.Keys, o.Pool, o.Window, o.Plan, o.Account, "/dashboard")
 	if err != nil {
 		return err
 	}
 	return render(c, http.StatusOK, templates.Dashboard(templates.DashboardPage{Layout: l, BaseURL: s.baseURL.String(),
-		Keys: keyRowsOf(o.Keys.Keys, l.Now), Plan: s.planOf(o.Plan, o.Account), Usage: accountUsageView(o.Usage), Notices: ns}))
+		Keys: keyRowsOf(o.Keys.Keys, o.Pool, l.Now), Plan: s.planOf(o.Plan, o.Account), Usage: accountUsageView(o.Usage), Notices: ns,
+		Pool: poolOf(o.Pool, o.Account)}))
 }

@@ -68,24 +68,37 @@ func keyRow(k *keys.Key, now time.Time) templates.KeyRow {
 		CreatedAt: k.CreatedAt, LastUsed: k.LastUsed, ExpiresAt: k.ExpiresAt, RevokedAt: k.RevokedAt, CreatedBy: k.CreatedByEmail}
 }
 
-// keyRowOf is a key with its quota this window as a row.
-func keyRowOf(k overview.Key, now time.Time) templates.KeyRow {
+// keyRowOf is a key with its quota this window as a row; pool is its
+// account's shared quota (nil: none), of which a pooled key shows its
+// share.
+func keyRowOf(k overview.Key, pool *overview.Pool, now time.Time) templates.KeyRow {
 	r := keyRow(k.Key, now)
-	r.Used, r.Quota = k.Used, k.Quota
+	r.Used, r.Quota, r.Pooled = k.Used, k.Quota, k.Pooled
+	if k.Pooled && pool != nil {
+		r.PoolUsed = pool.Used
+	}
 	return r
 }
 
 // planOf is the account's plan as the key pages show it.
 func (s *Server) planOf(p *plans.Plan, a *overview.Account) templates.Plan {
 	return templates.Plan{ID: p.ID, Name: p.Name, MaxKeys: p.MaxKeys, LiveKeys: a.LiveKeys, MonthlyQuota: p.MonthlyQuota,
-		RatePerSec: p.RatePerSecond, Burst: p.Burst, Upgrades: s.billing.Enabled()}
+		RatePerSec: p.RatePerSecond, Burst: p.Burst, Pooled: p.Pooled(), Upgrades: s.billing.Enabled()}
+}
+
+// poolOf is an account's shared quota as the pages show it; nil for none.
+func poolOf(p *overview.Pool, a *overview.Account) *templates.PoolQuota {
+	if p == nil {
+		return nil
+	}
+	return &templates.PoolQuota{Used: p.Used, Limit: p.Limit, Resets: p.Window.End, Keyless: a != nil && a.Keys == 0}
 }
 
 // keyRowsOf turns a key list into rows.
-func keyRowsOf(ks []overview.Key, now time.Time) []templates.KeyRow {
+func keyRowsOf(ks []overview.Key, pool *overview.Pool, now time.Time) []templates.KeyRow {
 	rows := make([]templates.KeyRow, len(ks))
 	for i, k := range ks {
-		rows[i] = keyRowOf(k, now)
+		rows[i] = keyRowOf(k, pool, now)
 	}
 	return rows
 }
@@ -100,8 +113,8 @@ func (s *Server) handleKeyList(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return render(c, http.StatusOK, templates.KeysList(templates.KeysPage{Layout: l, Keys: keyRowsOf(ks.Keys, l.Now),
-		Plan: s.planOf(ks.Plan, ks.Account), Filter: keyListFilter(ks.Query, ks.Account)}))
+	return render(c, http.StatusOK, templates.KeysList(templates.KeysPage{Layout: l, Keys: keyRowsOf(ks.Keys, ks.Pool, l.Now),
+		Plan: s.planOf(ks.Plan, ks.Account), Filter: keyListFilter(ks.Query, ks.Account), Pool: poolOf(ks.Pool, ks.Account)}))
 }
 
 // keyListFilter is the key list's filter and sort links.
@@ -203,11 +216,12 @@ func (s *Server) renderKeyDetail(c echo.Context, status int, form *templates.Key
 	}
 	k := d.Key.Key
 	l := s.layout(c, k.Name, "keys")
-	p := templates.KeyDetailPage{Layout: l, Key: keyRowOf(d.Key, l.Now), Form: formOfKey(k), Plan: s.planOf(d.Plan, d.Account),
+	p := templates.KeyDetailPage{Layout: l, Key: keyRowOf(d.Key, d.Pool, l.Now), Form: formOfKey(k), Plan: s.planOf(d.Plan, d.Account), Pool: poolOf(d.Pool, d.Account),
 		GraceOptions: graceOptions(), OldSecretUntil: k.OldSecretUntil, BaseURL: s.baseURL.String(), Usage: keyUsageView(d.Usage),
 		IPAllowlist: keys.AllowlistStrings(k.IPAllowlist)}
 	p.Error, p.Fields = formErrors(formErr)
-	if p.Notices, err = s.banners(c, []overview.Key{d.Key}, d.Usage.Window, d.Plan, d.Account, "/keys/"+k.ID); err != nil {
+	// The shared quota's notices show on every key page of the account.
+	if p.Notices, err = s.banners(c, []overview.Key{d.Key}, d.Pool, d.Usage.Window, d.Plan, d.Account, "/keys/"+k.ID); err != nil {
 		return err
 	}
 	if c.QueryParam("extend") != "" && k.ExpiresAt != nil && form == nil {

@@ -20,11 +20,16 @@ import (
 // key's expiry in the settings form it pre-fills.
 const extendDays = 90
 
-// noticeKeys turns the read side's keys into what notices need.
-func noticeKeys(ks []overview.Key, now time.Time) []notices.Key {
-	out := make([]notices.Key, len(ks))
+// noticeKeys turns the read side's keys into what notices need, with the
+// account's shared quota (pool, nil for none) as one more: its notices
+// show beside those of the keys.
+func noticeKeys(ks []overview.Key, pool *overview.Pool, accountID string, now time.Time) []notices.Key {
+	out := make([]notices.Key, len(ks), len(ks)+1)
 	for i, k := range ks {
 		out[i] = notices.Key{ID: k.ID, Name: k.Name, Used: k.Used, Quota: k.Quota, ExpiresAt: k.ExpiresAt, Live: k.Status(now) == keys.StatusActive}
+	}
+	if pool != nil {
+		out = append(out, notices.PoolKey(accountID, pool.Used, pool.Limit))
 	}
 	return out
 }
@@ -45,11 +50,12 @@ func nextPlan(c *plans.Catalog, current *plans.Plan) *plans.Plan {
 	return nil
 }
 
-// banners are the notice banners of an account's keys ks for the user,
-// each with its fix; back is the page a dismissal returns to.
-func (s *Server) banners(c echo.Context, ks []overview.Key, w quota.Window, plan *plans.Plan, a *overview.Account, back string) ([]templates.NoticeBanner, error) {
+// banners are the notice banners of an account's keys ks and its shared
+// quota pool (nil: none) for the user, each with its fix; back is the
+// page a dismissal returns to.
+func (s *Server) banners(c echo.Context, ks []overview.Key, pool *overview.Pool, w quota.Window, plan *plans.Plan, a *overview.Account, back string) ([]templates.NoticeBanner, error) {
 	now := time.Now().UTC()
-	ns, err := s.notices.Banners(c.Request().Context(), userFrom(c).ID, noticeKeys(ks, now), w)
+	ns, err := s.notices.Banners(c.Request().Context(), userFrom(c).ID, noticeKeys(ks, pool, a.ID, now), w)
 	if err != nil || len(ns) == 0 {
 		return nil, err
 	}
@@ -65,7 +71,7 @@ func (s *Server) banners(c echo.Context, ks []overview.Key, w quota.Window, plan
 	mayRotate := team.Can(role, team.ManageKeys)
 	out := make([]templates.NoticeBanner, 0, len(ns))
 	for _, n := range ns {
-		b := templates.NoticeBanner{ID: n.ID, Kind: n.Kind, Level: n.Level, KeyID: n.KeyID, KeyName: n.KeyName, Back: back}
+		b := templates.NoticeBanner{ID: n.ID, Kind: n.Kind, Level: n.Level, KeyID: n.KeyID, KeyName: n.KeyName, Pool: n.Pool, Back: back}
 		if n.Kind == notices.KindQuota {
 			b.Used, b.Limit, b.RunsOut, b.TooEarly, b.WindowEnd = n.Used, n.Limit, n.RunsOut, n.TooEarly, n.Window.End
 			b.Upgrade = upgrade
@@ -97,7 +103,7 @@ func (s *Server) handleNoticeDismiss(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := s.notices.Dismiss(ctx, userFrom(c).ID, c.Param("id"), noticeKeys(ks.Keys, time.Now().UTC()), ks.Window); err != nil {
+	if err := s.notices.Dismiss(ctx, userFrom(c).ID, c.Param("id"), noticeKeys(ks.Keys, ks.Pool, ks.Account.ID, time.Now().UTC()), ks.Window); err != nil {
 		return err
 	}
 	return redirect(c, localPath(c.FormValue("back"), "/dashboard"))

@@ -105,7 +105,9 @@ func (db *DB) queueNotices(ctx context.Context, tx *gorm.DB, accountID string, m
 func (db *DB) RecordThreshold(ctx context.Context, c notices.Crossing, mail bool, now time.Time) (bool, error) {
 	created := false
 	err := db.ctx(ctx).Transaction(func(tx *gorm.DB) error {
-		rec := quotaNoticeRecord{Subject: c.KeyID, WindowStart: c.Window.Start.UTC(), Percent: c.Percent, AccountID: c.AccountID,
+		// A shared quota's subject is its account (migration 0019): key
+		// and account ids are both ULIDs, so the two never meet.
+		rec := quotaNoticeRecord{Subject: c.Subject(), WindowStart: c.Window.Start.UTC(), Percent: c.Percent, AccountID: c.AccountID,
 			Used: c.Used, QuotaLimit: c.Limit, WindowEnd: c.Window.End.UTC(), CreatedAt: now.UTC()}
 		res := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&rec)
 		if res.Error != nil {
@@ -117,14 +119,21 @@ func (db *DB) RecordThreshold(ctx context.Context, c notices.Crossing, mail bool
 		created = true
 		// The event goes with the record: once per threshold per window,
 		// whichever instance crossed it.
-		if err := db.writeEvent(ctx, tx, events.QuotaThreshold, c.AccountID, map[string]any{"key_id": c.KeyID, "account_id": c.AccountID,
-			"percent": c.Percent, "used": c.Used, "limit": c.Limit, "window_start": c.Window.Start.UTC(), "window_end": c.Window.End.UTC()}); err != nil {
+		// key_id is null for a shared quota, whose crossing no one key
+		// made; scope says which quota it is.
+		var keyID any = c.KeyID
+		if c.Pooled() {
+			keyID = nil
+		}
+		if err := db.writeEvent(ctx, tx, events.QuotaThreshold, c.AccountID, map[string]any{"key_id": keyID, "account_id": c.AccountID,
+			"scope": c.Scope(), "percent": c.Percent, "used": c.Used, "limit": c.Limit,
+			"window_start": c.Window.Start.UTC(), "window_end": c.Window.End.UTC()}); err != nil {
 			return err
 		}
 		if !mail {
 			return nil
 		}
-		return db.queueNotices(ctx, tx, c.AccountID, notices.Mail{Kind: notices.KindQuota, KeyID: c.KeyID,
+		return db.queueNotices(ctx, tx, c.AccountID, notices.Mail{Kind: notices.KindQuota, KeyID: c.KeyID, Pooled: c.Pooled(),
 			Percent: c.Percent, Used: c.Used, Limit: c.Limit, WindowEnd: c.Window.End.UTC()})
 	})
 	return created, err
