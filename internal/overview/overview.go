@@ -75,8 +75,9 @@ type Store interface {
 // LiveUsage is this process's count of keys' quota used, fresher than the
 // database's, which lags by up to one flush. The verifier satisfies it.
 type LiveUsage interface {
-	// QuotaUsed returns a key's quota used in the window w holding now;
-	// ok is false when this process has not counted the key in it.
+	// QuotaUsed returns a key's quota used in the window w holding now
+	// (a pooled key's own use); ok is false when this process has not
+	// counted the key in it.
 	QuotaUsed(keyID string, now time.Time) (used int64, w quota.Window, ok bool)
 	// PoolUsed returns an account's pooled quota used in the window w
 	// holding now; ok is false when this process has not counted the
@@ -429,11 +430,13 @@ func (s *Service) withQuota(k Key, plan *plans.Plan, w quota.Window, now time.Ti
 		k.Quota = *k.QuotaOverride
 	} else if plan.Pooled() {
 		k.Quota, k.Pooled = 0, true
-		return k
 	}
 	if s.live != nil {
+		// The higher of the two: the live count is ahead of the database
+		// by what is not flushed yet, but may be this instance's part
+		// only (no Redis, or a pooled key's own use).
 		if u, lw, ok := s.live.QuotaUsed(k.ID, now); ok && lw.Start.Equal(w.Start) {
-			k.Used = u
+			k.Used = max(k.Used, u)
 		}
 	}
 	return k

@@ -40,25 +40,25 @@ func TestPool(t *testing.T) {
 	forEachDB(t, func(t *testing.T, kind string) {
 		ctx := context.Background()
 		for _, tc := range []struct {
-			name     string
-			window   func(p quota.Window) quota.Window
-			livePool int64
-			want     int64
+			name              string
+			window            func(p quota.Window) quota.Window
+			livePool, liveKey int64
+			want, wantKey     int64
 		}{
-			{"no live count", nil, 0, 25},
-			{"live higher, same window", func(p quota.Window) quota.Window { return p }, 40, 40},
-			{"live lower, same window", func(p quota.Window) quota.Window { return p }, 10, 25},
-			{"live of another window", func(p quota.Window) quota.Window { return quota.Window{Start: p.End, End: p.End.AddDate(0, 1, 0)} }, 99, 25},
+			{"no live count", nil, 0, 0, 25, 20},
+			{"live higher, same window", func(p quota.Window) quota.Window { return p }, 40, 30, 40, 30},
+			{"live lower, same window", func(p quota.Window) quota.Window { return p }, 10, 5, 25, 20},
+			{"live of another window", func(p quota.Window) quota.Window { return quota.Window{Start: p.End, End: p.End.AddDate(0, 1, 0)} }, 99, 99, 25, 20},
 		} {
 			l := &live{used: map[string]int64{}, pool: map[string]int64{}}
 			f := newFixtureOn(t, kind, l, pooledCatalog(t))
 			if tc.window != nil {
 				l.w, l.pool[f.ada] = tc.window(f.period), tc.livePool
 			}
-			// A live per-key count of a pooled key is not its own use:
-			// the verifier counts the pool, so the page takes the
-			// database's.
-			l.used[f.revoked] = 1000
+			// A pooled key's live count is its own use (this instance's
+			// part of it, with Redis): the page takes the higher of it
+			// and the database's.
+			l.used[f.revoked] = tc.liveKey
 			hour := f.now.Truncate(time.Hour)
 			if err := f.db.AddUsage(ctx, []verify.Usage{
 				{KeyID: f.revoked, AccountID: f.ada, Hour: hour, WindowStart: f.period.Start, Valid: 20, Cost: 20},
@@ -84,8 +84,8 @@ func TestPool(t *testing.T) {
 						t.Errorf("%s: the key with an override: pooled %v, %d of %d; want its own 7 of 500", tc.name, k.Pooled, k.Used, k.Quota)
 					}
 				case f.revoked:
-					if !k.Pooled || k.Quota != 0 || k.Used != 20 {
-						t.Errorf("%s: a pooled key: pooled %v, %d of %d; want its own 20, no quota of its own", tc.name, k.Pooled, k.Used, k.Quota)
+					if !k.Pooled || k.Quota != 0 || k.Used != tc.wantKey {
+						t.Errorf("%s: a pooled key: pooled %v, %d of %d; want its own %d, no quota of its own", tc.name, k.Pooled, k.Used, k.Quota, tc.wantKey)
 					}
 				}
 			}
@@ -99,7 +99,7 @@ func TestPool(t *testing.T) {
 				t.Fatal(err)
 			}
 			check("pooled key's page", d.Pool)
-			if !d.Key.Pooled || d.Key.Used != 20 || d.Key.Quota != 0 {
+			if !d.Key.Pooled || d.Key.Used != tc.wantKey || d.Key.Quota != 0 {
 				t.Errorf("%s: pooled key's page: %+v", tc.name, d.Key)
 			}
 			d, err = f.svc.KeyDetail(ctx, f.ada, f.active)

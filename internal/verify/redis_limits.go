@@ -345,6 +345,11 @@ func (r *RedisLimits) decide(e *Entry, w Window, cost int64, now time.Time, res 
 	nowUs := now.UnixMicro()
 	d := Decision{RateLimit: e.Burst, QuotaLimit: e.Quota, QuotaReset: w.End, QuotaUsed: used}
 	e.quotaState().used.Store(used)
+	if e.pool != nil && code == scriptOK && cost > 0 {
+		// The key's own use, for its pages: this instance's part of it
+		// (the database has every instance's, a flush later).
+		e.state.used.Add(cost)
+	}
 	e.state.tat.Store(tat * int64(time.Microsecond))
 	d.RateReset = time.UnixMicro(tat)
 	d.RateRemaining = g.remaining(tat, nowUs)

@@ -666,14 +666,15 @@ func (v *Verifier) CachedKeys() int { return v.cache.len() }
 
 // QuotaUsed returns what this process counts as a key's quota used in the
 // window holding now, when it has counted the key at all: fresher than the
-// database, which lags by up to one flush.
+// database, which lags by up to one flush. For a key of a pooled plan it
+// is the key's own use (its quota is its pool's: PoolUsed), and with
+// Redis only this process's calls of it: the database's count, when
+// higher, is the one to show.
 func (v *Verifier) QuotaUsed(keyID string, now time.Time) (used int64, w Window, ok bool) {
 	v.statesMu.Lock()
 	st := v.states[keyID]
 	v.statesMu.Unlock()
-	if st == nil || st.pool.Load() != nil {
-		// A pooled key's quota is its pool's (PoolUsed); what the key
-		// used itself is the database's.
+	if st == nil {
 		return 0, Window{}, false
 	}
 	return st.current(now)
