@@ -22,4 +22,8 @@ type Event struct {
 	// known secrets learns it before the key is handed out. A hash of 190
 	// random bits reveals nothing of the key: it is safe to broadcast.
 	SecretHash [32]byte
+	// OwnQuotaChanged marks a KeyChanged whose key gained or lost a quota
+	// override of its own: on a pooled plan it left or joined its
+	// account's pool, whose count must then be taken again.
+	OwnQuotaChanged bool
 }

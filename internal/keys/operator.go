@@ -115,7 +115,7 @@ func (s *Service) setOverrides(ctx context.Context, actor audit.Actor, keyID str
 		}
 		return fmt.Errorf("keys: overrides: %w", err)
 	}
-	s.events.Publish(Event{Kind: KeyChanged, KeyID: k.ID, AccountID: k.AccountID})
+	s.events.Publish(Event{Kind: KeyChanged, KeyID: k.ID, AccountID: k.AccountID, OwnQuotaChanged: (k.QuotaOverride == nil) != (quota == nil)})
 	return nil
 }
 

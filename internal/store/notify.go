@@ -106,7 +106,7 @@ func (n *Notifier) Listen(ctx context.Context, apply func(verify.Change)) {
 }
 
 // Generation implements verify.Invalidator: NOTIFY keeps no counters.
-func (*Notifier) Generation(context.Context, string, string) int64 { return 0 }
+func (*Notifier) Generation(context.Context, string, string) (int64, int64) { return 0, 0 }
 
 // Degraded implements verify.Invalidator. It is never degraded: while the
 // listening connection is down the database is usually down too, and then

@@ -34,8 +34,11 @@ type Invalidator interface {
 	// Generation returns the key's change counter, read before the key is
 	// read from the database and checked again by the limiter on every
 	// call (so a change made anywhere is seen on the next call
-	// everywhere); 0 when the transport keeps none or cannot reach it.
-	Generation(ctx context.Context, accountID, keyID string) int64
+	// everywhere), and its account's (bumped by every account change: a
+	// pooled quota's count in Redis is named by it, so a change of the
+	// pool's members or plan starts a new count); 0 when the transport
+	// keeps none, -1 when it cannot reach them.
+	Generation(ctx context.Context, accountID, keyID string) (key, account int64)
 	// Degraded reports that changes made on other instances may not be
 	// arriving now: the verifier then trusts a cached key briefly.
 	Degraded() bool
@@ -191,6 +194,11 @@ func (b *Broadcast) KeyEvent(ctx context.Context, e keys.Event) {
 	if e.Kind != keys.KeyCreated { // nothing is cached for a new key
 		b.announce(ctx, Change{Kind: KeyChange, ID: e.KeyID, Account: e.AccountID})
 	}
+	if e.OwnQuotaChanged {
+		// Every instance counts the account's pool again (see
+		// Verifier.InvalidateAccount).
+		b.announce(ctx, Change{Kind: AccountChange, ID: e.AccountID})
+	}
 	if e.SecretHash != ([32]byte{}) {
 		// Should this fail, other instances still verify the key: their
 		// counter check fails or lags, and they read it. Only an instance
@@ -267,7 +275,7 @@ func (l *Local) Listen(ctx context.Context, apply func(Change)) {
 }
 
 // Generation implements Invalidator: Local keeps no counters.
-func (*Local) Generation(context.Context, string, string) int64 { return 0 }
+func (*Local) Generation(context.Context, string, string) (int64, int64) { return 0, 0 }
 
 // Degraded implements Invalidator: a process never misses its own changes.
 func (*Local) Degraded() bool { return false }

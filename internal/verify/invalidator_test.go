@@ -337,8 +337,14 @@ func TestRedisInvalidatorDown(t *testing.T) {
 	if err := inv.Announce(ctx, verify.Change{Kind: verify.KeyChange, ID: "k1", Account: "a1"}); err != nil {
 		t.Fatal(err)
 	}
-	if g := inv.Generation(ctx, "a1", "k1"); g != 1 || inv.Degraded() {
-		t.Fatalf("generation %d, degraded %v; want 1, no", g, inv.Degraded())
+	if g, a := inv.Generation(ctx, "a1", "k1"); g != 1 || a != 0 || inv.Degraded() {
+		t.Fatalf("generations %d, %d, degraded %v; want 1, 0, no", g, a, inv.Degraded())
+	}
+	if err := inv.Announce(ctx, verify.Change{Kind: verify.AccountChange, ID: "a1", KeyIDs: []string{"k1"}}); err != nil {
+		t.Fatal(err)
+	}
+	if g, a := inv.Generation(ctx, "a1", "k1"); g != 2 || a != 1 {
+		t.Fatalf("after an account change: generations %d, %d; want 2, 1", g, a)
 	}
 	r.Stop()
 	for _, c := range []verify.Change{{Kind: verify.KeyChange, ID: "k1", Account: "a1"}, {Kind: verify.SecretAdded, Hash: [32]byte{1}}} {
@@ -349,8 +355,8 @@ func TestRedisInvalidatorDown(t *testing.T) {
 	if !inv.Degraded() || conn.Outages() != 1 {
 		t.Errorf("degraded %v, outages %d; want yes, 1", inv.Degraded(), conn.Outages())
 	}
-	if g := inv.Generation(ctx, "a1", "k1"); g != 0 {
-		t.Errorf("generation while down %d, want 0", g)
+	if g, a := inv.Generation(ctx, "a1", "k1"); g != -1 || a != -1 {
+		t.Errorf("generations while down %d, %d; want -1 (no counter), so the entry is stale once Redis is back", g, a)
 	}
 	if err := inv.Announce(ctx, verify.Change{Kind: verify.Resubscribed}); err == nil {
 		t.Error("announcing a kind no transport carries reported success")

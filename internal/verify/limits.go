@@ -49,7 +49,7 @@ func (MemoryLimits) Take(_ context.Context, e *Entry, cost int64, now time.Time)
 	w := st.windowFor(e, now)
 	q := st
 	if e.pool != nil {
-		q = e.pool
+		q = &e.pool.keyState
 		w = q.windowFor(e, now)
 	}
 	d := Decision{RateLimit: e.Burst, QuotaLimit: e.Quota, QuotaReset: w.End}
@@ -104,7 +104,7 @@ func (MemoryLimits) Peek(_ context.Context, e *Entry, now time.Time) (Decision, 
 	w := st.windowFor(e, now)
 	q := st
 	if e.pool != nil {
-		q = e.pool
+		q = &e.pool.keyState
 		w = q.windowFor(e, now)
 	}
 	g := gcraOf(e, time.Nanosecond)

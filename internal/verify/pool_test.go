@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/keyhold/keyhold/internal/audit"
 	"github.com/keyhold/keyhold/internal/keys"
@@ -385,5 +387,175 @@ func BenchmarkVerifyCachedPooled(b *testing.B) {
 	}
 	if res.Code != verify.Valid {
 		b.Fatal(res.Code)
+	}
+}
+
+// TestPooledScopeRoundTrip: an account pooled, then per key, then pooled
+// again in one window: the second pool counts what every key used
+// meanwhile, and the limit holds (a pool kept from the first stretch would
+// have forgotten the calls made per key).
+func TestPooledScopeRoundTrip(t *testing.T) {
+	f := MustFixture(t)
+	acct, _, secrets := f.pooledAccount(2, "pooled")
+	for i := range 10 {
+		f.Verify(secrets[i%2], 1)
+	}
+	f.setPlanOf(acct, "roomy")
+	for i := range 60 {
+		if res := f.Verify(secrets[i%2], 1); res.Code != verify.Valid || res.Entry.Pooled() {
+			t.Fatalf("per key, call %d: %s", i, res.Code)
+		}
+	}
+	f.setPlanOf(acct, "pooled")
+	got := codesOf(100, func(i int) verify.Code { return f.Verify(secrets[i%2], 1).Code })
+	if got[verify.Valid] != 30 || got[verify.QuotaExceeded] != 70 {
+		t.Errorf("pooled again after 70 used: %v; want 30 VALID", got)
+	}
+}
+
+// TestPooledKeyJoiningAndLeaving: a key whose quota override is removed
+// joins its account's pool with what it used; one that gains an override
+// leaves it, taking its use along.
+func TestPooledKeyJoiningAndLeaving(t *testing.T) {
+	f := MustFixture(t)
+	acct, _, secrets := f.pooledAccount(1, "pooled")
+	owner := audit.Actor{UserID: acct, AccountID: acct, Role: string(team.Owner)}
+	q := int64(1000)
+	k, own := f.MustKeyIn(acct, keys.Settings{Limits: &keys.Limits{Quota: &q}})
+	for range 50 {
+		f.Verify(own, 1)
+	}
+	f.Verify(secrets[0], 1)
+	if err := f.keys.SetOverridesFrom(context.Background(), owner, k.ID, keys.OverrideForm{}); err != nil {
+		t.Fatal(err)
+	}
+	res := f.Verify(secrets[0], 0)
+	if !res.Entry.Pooled() || res.Decision.QuotaUsed != 51 {
+		t.Fatalf("the pool after a key joined it: %d used, want 51 (50 of the key's, 1 of the other)", res.Decision.QuotaUsed)
+	}
+	got := codesOf(60, func(i int) verify.Code { return f.Verify([]string{own, secrets[0]}[i%2], 1).Code })
+	if got[verify.Valid] != 49 {
+		t.Errorf("60 calls with 51 of 100 used: %v; want 49 VALID", got)
+	}
+	if err := f.keys.SetOverridesFrom(context.Background(), owner, k.ID, keys.OverrideForm{Quota: "1000"}); err != nil {
+		t.Fatal(err)
+	}
+	// 100 used in all: the key's own (50 + its part of the 49) and the
+	// other key's (1 + the rest).
+	res = f.Verify(secrets[0], 0)
+	r := f.Verify(own, 0)
+	if r.Entry.Pooled() || r.Decision.QuotaLimit != 1000 || r.Decision.QuotaUsed < 50 || res.Decision.QuotaUsed+r.Decision.QuotaUsed != 100 {
+		t.Errorf("after the key left the pool: its own %d of %d (pooled %v), the pool %d; want the two to make the 100 used",
+			r.Decision.QuotaUsed, r.Decision.QuotaLimit, r.Entry.Pooled(), res.Decision.QuotaUsed)
+	}
+}
+
+// TestPooledAfterUnflushedCalls: calls counted per key and not yet
+// written are in the pool that starts after them.
+func TestPooledAfterUnflushedCalls(t *testing.T) {
+	f := MustFixture(t)
+	acct := f.MustAccount()
+	f.setPlanOf(acct, "roomy")
+	_, a := f.MustKeyIn(acct, keys.Settings{Name: "a"})
+	for range 60 {
+		f.Verify(a, 1)
+	}
+	f.setPlanOf(acct, "pooled") // no flush in between
+	got := codesOf(70, func(int) verify.Code { return f.Verify(a, 1).Code })
+	if got[verify.Valid] != 40 {
+		t.Errorf("pooled after 60 unflushed calls: %v; want 40 VALID", got)
+	}
+}
+
+// TestPooledScopeRoundTripAcrossInstances is TestPooledScopeRoundTrip on
+// two instances sharing Redis: the pool's count in Redis starts again.
+func TestPooledScopeRoundTripAcrossInstances(t *testing.T) {
+	eachRedis(t, func(t *testing.T, redisURL string) {
+		f, a, b := twoInstances(t, redisURL)
+		acct, ks, secrets := f.pooledAccount(2, "pooled")
+		ids := []string{ks[0].ID, ks[1].ID}
+		plan := func(p string) {
+			t.Helper()
+			f.setPlanOf(acct, p)
+			a.bc.AccountChanged(context.Background(), acct, ids)
+		}
+		for i := range 10 {
+			[]*instance{a, b}[i%2].verify(secrets[i%2], 1)
+		}
+		plan("roomy")
+		for i := range 60 {
+			if res := []*instance{a, b}[i%2].verify(secrets[i%2], 1); res.Code != verify.Valid || res.Entry.Pooled() {
+				t.Fatalf("per key, call %d: %s", i, res.Code)
+			}
+		}
+		for _, in := range []*instance{a, b} {
+			if err := in.v.Flush(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		plan("pooled")
+		got := codesOf(100, func(i int) verify.Code { return []*instance{a, b}[i%2].verify(secrets[i%2], 1).Code })
+		if got[verify.Valid] != 30 || got[verify.QuotaExceeded] != 70 {
+			t.Errorf("pooled again after 70 used: %v; want 30 VALID (counted alone: %d, %d)", got, a.redis.FallbackCalls(), b.redis.FallbackCalls())
+		}
+	})
+}
+
+// TestPooledOutageUnitsOfAChangedKeyArePutBack: the calls a pool counted
+// alone during an outage are put back into Redis when it returns, even
+// when the key whose entry the return's sweep holds changed meanwhile (its
+// change counter moved): the units were granted all the same, and the
+// account's usage must not stay held back from the database.
+func TestPooledOutageUnitsOfAChangedKeyArePutBack(t *testing.T) {
+	r := testenv.PrivateRedis(t)
+	f := MustFixture(t)
+	acct, ks, secrets := f.pooledAccount(1, "pooled")
+	var gated atomic.Bool
+	entered, release := make(chan struct{}, 1), make(chan struct{})
+	conn := mustRedis(t, r.URL())
+	rl, err := verify.NewRedisLimits(conn, verify.Seeds{Key: f.db.QuotaUsed, Pool: func(ctx context.Context, id string, w time.Time) (int64, error) {
+		if gated.Load() {
+			select {
+			case entered <- struct{}{}:
+			default:
+			}
+			<-release
+		}
+		return f.db.PoolUsed(ctx, id, w)
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := &instance{v: f.newVerifierWith(rl, verify.NewRedisInvalidator(conn)), redis: rl}
+	if err := in.v.LoadSecrets(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if res := in.verify(secrets[0], 1); res.Code != verify.Valid {
+		t.Fatal(res.Code)
+	}
+	r.Stop()
+	for range 3 {
+		if res := in.verify(secrets[0], 1); res.Code != verify.Valid {
+			t.Fatal(res.Code)
+		}
+	}
+	gated.Store(true)
+	r.Start()
+	<-entered // the return's sweep, reading the database's count
+	other := verify.NewRedisInvalidator(mustRedis(t, r.URL()))
+	if err := other.Announce(context.Background(), verify.Change{Kind: verify.KeyChange, ID: ks[0].ID, Account: acct}); err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	w := quota.WindowAt(f.Now(), quota.Window{}).Start
+	waitFor(t, "the 4 calls in the database", func() bool {
+		if err := in.v.Flush(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		used, _ := f.db.DB.PoolUsed(context.Background(), acct, w)
+		return used == 4
+	})
+	if res := in.verify(secrets[0], 1); res.Code != verify.Valid || res.Decision.QuotaUsed != 5 {
+		t.Errorf("the next call: %s, %d used, want the fifth", res.Code, res.Decision.QuotaUsed)
 	}
 }

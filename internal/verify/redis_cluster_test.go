@@ -165,15 +165,22 @@ func (h *scriptKeys) record(cmd redis.Cmder) {
 			ks = append(ks, fmt.Sprint(k))
 		}
 		h.scripts = append(h.scripts, ks)
+	case "mget":
+		// (A key's and its account's change counters: one slot too.)
+		var ks []string
+		for _, k := range args[1:] {
+			ks = append(ks, fmt.Sprint(k))
+		}
+		h.scripts = append(h.scripts, ks)
 	default:
 		h.other = append(h.other, strings.ToLower(cmd.Name()))
 	}
 }
 
 // TestClusterScriptKeysShareASlot: every script keyhold runs on a cluster
-// (the limiter's in its modes, the announcement of a secret) has all its
-// keys in one slot, as CLUSTER KEYSLOT says; the other commands are of one
-// key each, or none.
+// (the limiter's in its modes, the announcement of a secret), and every
+// MGET, has all its keys in one slot, as CLUSTER KEYSLOT says; the other
+// commands are of one key each, or none.
 func TestClusterScriptKeysShareASlot(t *testing.T) {
 	url := testenv.RedisCluster(t)
 	f, a, b := twoInstances(t, url)

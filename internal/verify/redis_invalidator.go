@@ -29,6 +29,10 @@ const secretsKey = "kh:secrets"
 // where the limiter meets coherence, to save a round trip.
 func genKey(acct, id string) string { return "kh:{" + acct + "}:gen:" + id }
 
+// accountGenKey is an account's change counter: the epoch that names its
+// pool's counts (poolKey).
+func accountGenKey(acct string) string { return "kh:{" + acct + "}:agen" }
+
 // announceSecretScript numbers a new secret and publishes its hash with
 // the number, atomically: a subscriber that has heard every number up to n
 // knows every secret announced up to n. ARGV: 1 an epoch to start if there
@@ -95,7 +99,7 @@ func (r *RedisInvalidator) Announce(ctx context.Context, c Change) error {
 		// outlive the change until its message arrived.
 		return fmt.Errorf("verify: announce: change of key %q names no account", c.ID)
 	}
-	if len(ids) > 0 {
+	if len(ids) > 0 || c.Kind == AccountChange {
 		// Before publishing: an instance that hears the change and reads
 		// the key again must read the new counter.
 		// (In a cluster the pipeline is split by master; each failed
@@ -105,10 +109,15 @@ func (r *RedisInvalidator) Announce(ctx context.Context, c Change) error {
 		for i, id := range ids {
 			cmds[i] = pipe.Incr(ctx, genKey(acct, id))
 		}
+		if c.Kind == AccountChange {
+			cmds = append(cmds, pipe.Incr(ctx, accountGenKey(acct)))
+		}
 		if _, err := pipe.Exec(ctx); err != nil {
-			for i, cmd := range cmds {
+			for _, cmd := range cmds {
 				if cmd.Err() != nil {
-					r.fail(cmd.Err(), genKey(acct, ids[i]))
+					// (All in the account's slot.)
+					r.fail(cmd.Err(), accountGenKey(acct))
+					break
 				}
 			}
 			// Publish all the same: on a cluster the other masters still
@@ -218,17 +227,27 @@ func (r *RedisInvalidator) listen(ctx context.Context, rdb redis.UniversalClient
 	}
 }
 
-// Generation implements Invalidator: the key's change counter in Redis.
-func (r *RedisInvalidator) Generation(ctx context.Context, accountID, keyID string) int64 {
+// Generation implements Invalidator: the key's and its account's change
+// counters in Redis, in one MGET.
+func (r *RedisInvalidator) Generation(ctx context.Context, accountID, keyID string) (key, account int64) {
+	// Unreadable: -1, which no counter is, so an entry read now is found
+	// stale by its first call once Redis is back, and read again with
+	// the counters as they are (its pool's epoch among them).
 	if r.conn.partOf(accountID).down.Load() {
-		return 0
+		return -1, -1
 	}
-	g, err := r.conn.rdb.Get(ctx, genKey(accountID, keyID)).Int64()
-	if err != nil && !errors.Is(err, redis.Nil) {
+	vals, err := r.conn.rdb.MGet(ctx, genKey(accountID, keyID), accountGenKey(accountID)).Result()
+	if err != nil {
 		r.fail(err, genKey(accountID, keyID))
-		return 0
+		return -1, -1
 	}
-	return g
+	var gens [2]int64
+	for i, v := range vals {
+		if s, ok := v.(string); ok {
+			gens[i], _ = strconv.ParseInt(s, 10, 64)
+		}
+	}
+	return gens[0], gens[1]
 }
 
 // Degraded implements Invalidator: Redis, or a part of a cluster, is

@@ -31,7 +31,8 @@ import (
 // units by instance; for a pooled key, 2 and 4 are its pool's and 5 is the
 // key's own window (added to when it exists).
 // ARGV: 1 now, 2 interval, 3 tolerance, 4 cost, 5 quota, 6 window TTL (s),
-// 7 take (0: peek), 8 generation expected, 9 instance id, 10 mode, then,
+// 7 take (0: peek), 8 generation expected ("any": not checked, for a
+// sweep that takes nothing), 9 instance id, 10 mode, then,
 // for modes 1 and 2: 11 floor (the window's count in the database), 12
 // mine (what this instance has added plus owed), 13 owed (granted while
 // Redis was unreachable), 14 unflushed (granted and not in the database).
@@ -147,11 +148,13 @@ func byKey(acct, id string, w Window) string {
 
 // poolKey and poolByKey are an account's pooled quota window and its units
 // by instance, as quotaKey and byKey are a key's.
-func poolKey(acct string, w Window) string {
-	return "kh:{" + acct + "}:pq:" + strconv.FormatInt(w.Start.Unix(), 10)
+// Both are named by the pool's epoch: a new pool (another plan, a key
+// joining or leaving) counts afresh from the database.
+func poolKey(acct string, p *pool, w Window) string {
+	return "kh:{" + acct + "}:pq:" + strconv.FormatInt(p.epoch.Load(), 10) + ":" + strconv.FormatInt(w.Start.Unix(), 10)
 }
-func poolByKey(acct string, w Window) string {
-	return "kh:{" + acct + "}:pqi:" + strconv.FormatInt(w.Start.Unix(), 10)
+func poolByKey(acct string, p *pool, w Window) string {
+	return "kh:{" + acct + "}:pqi:" + strconv.FormatInt(p.epoch.Load(), 10) + ":" + strconv.FormatInt(w.Start.Unix(), 10)
 }
 
 // Take implements Limits.
@@ -195,7 +198,7 @@ func (r *RedisLimits) run(ctx context.Context, e *Entry, cost int64, now time.Ti
 		return r.reconcile(ctx, e, w, cost, now, epoch, false)
 	}
 	q.calls.RLock()
-	res, err := r.script(ctx, e, w, cost, now, take, modeCall, 0, 0, 0, 0)
+	res, err := r.script(ctx, e, w, cost, now, take, true, modeCall, 0, 0, 0, 0)
 	if err == nil && take && res[0] == scriptOK && cost > 0 {
 		q.granted.Add(cost)
 		q.mine.Add(cost)
@@ -256,7 +259,10 @@ func (r *RedisLimits) reconcile(ctx context.Context, e *Entry, w Window, cost in
 	// (Never below 0: a cost flushed to the pool's account just as the
 	// account left the pool would make it so.)
 	unflushed := max(0, st.granted.Load()-st.flushed.Load())
-	res, err := r.script(ctx, e, w, cost, now, true, mode, floor, mine, owed, unflushed)
+	// A sweep takes nothing and puts back what was granted: the key may
+	// have changed since (revoked, even), and its units are owed all the
+	// same, so its change counter is not checked.
+	res, err := r.script(ctx, e, w, cost, now, true, !sweep, mode, floor, mine, owed, unflushed)
 	if err != nil || res[0] == scriptStale {
 		// Owed still. A reply that never came may have been applied: the
 		// next reconciliation is a mode 1, which finds that in the hash.
@@ -301,7 +307,7 @@ func (r *RedisLimits) reconcile(ctx context.Context, e *Entry, w Window, cost in
 }
 
 // script runs takeScript.
-func (r *RedisLimits) script(ctx context.Context, e *Entry, w Window, cost int64, now time.Time, take bool, mode string, floor, mine, owed, unflushed int64) ([]int64, error) {
+func (r *RedisLimits) script(ctx context.Context, e *Entry, w Window, cost int64, now time.Time, take, checkGen bool, mode string, floor, mine, owed, unflushed int64) ([]int64, error) {
 	g := gcraOf(e, time.Microsecond)
 	takeArg := "1"
 	if !take {
@@ -313,14 +319,18 @@ func (r *RedisLimits) script(ctx context.Context, e *Entry, w Window, cost int64
 		// the script adds the cost to when it exists: an account that
 		// returns to quotas per key this window finds each key's count
 		// right (and re-seeds a missing one from the database).
-		keys = []string{rateKey(e.AccountID, e.KeyID), poolKey(e.AccountID, w), genKey(e.AccountID, e.KeyID), poolByKey(e.AccountID, w), quotaKey(e.AccountID, e.KeyID, w)}
+		keys = []string{rateKey(e.AccountID, e.KeyID), poolKey(e.AccountID, e.pool, w), genKey(e.AccountID, e.KeyID), poolByKey(e.AccountID, e.pool, w), quotaKey(e.AccountID, e.KeyID, w)}
 	} else {
 		keys = []string{rateKey(e.AccountID, e.KeyID), quotaKey(e.AccountID, e.KeyID, w), genKey(e.AccountID, e.KeyID), byKey(e.AccountID, e.KeyID, w)}
 	}
 	// A day past the window's end, and never less (a reconciliation runs
 	// on the wall clock, which need not be inside the window).
 	ttl := max(86400, int64(w.End.Sub(now)/time.Second)+86400)
-	args := []any{now.UnixMicro(), g.interval, g.tolerance, cost, e.Quota, ttl, takeArg, e.gen, r.id, mode}
+	var gen any = e.gen
+	if !checkGen {
+		gen = "any"
+	}
+	args := []any{now.UnixMicro(), g.interval, g.tolerance, cost, e.Quota, ttl, takeArg, gen, r.id, mode}
 	if mode != modeCall {
 		args = append(args, floor, mine, owed, unflushed)
 	}

@@ -65,7 +65,12 @@ func (v *Verifier) KeyEvent(e keys.Event) {
 	if v.filter != nil && e.SecretHash != ([32]byte{}) {
 		v.filter.add(&e.SecretHash)
 	}
-	if e.Kind != keys.KeyCreated {
+	switch {
+	case e.OwnQuotaChanged:
+		// The key joined or left its account's pool, if it has one: the
+		// pool is counted again, and every key of it drops the old one.
+		v.InvalidateAccount(e.AccountID)
+	case e.Kind != keys.KeyCreated:
 		// A new key has nothing cached; dropping scans the whole cache.
 		v.InvalidateKey(e.KeyID)
 	}

@@ -46,7 +46,7 @@ type Entry struct {
 	// key counts against it, nil when the key has a quota of its own (its
 	// plan's per key, or its override): the quota is taken from
 	// quotaState, the rate limit always from state.
-	pool       *keyState
+	pool       *pool
 	refreshing atomic.Bool // a background re-read of this entry is claimed or running
 	revoked    bool
 	suspended  bool // the account is suspended
@@ -67,7 +67,7 @@ func (e *Entry) Meta() []byte { return []byte(e.meta.Value().raw) }
 // own.
 func (e *Entry) quotaState() *keyState {
 	if e.pool != nil {
-		return e.pool
+		return &e.pool.keyState
 	}
 	return e.state
 }
@@ -144,7 +144,32 @@ type keyState struct {
 	// (the entry last built for it had Entry.pool), else nil: a flush
 	// holds the key's usage back while the pool's is (hold), and
 	// its written cost is the pool's (Verifier.markFlushed).
-	pool atomic.Pointer[keyState]
+	pool atomic.Pointer[pool]
+}
+
+// pool is an account's pooled quota: a keyState of which only the quota
+// part counts, for one epoch of the account (its change counter when the
+// pool was made, Invalidator.Generation). A change of the account (its
+// plan, or a key joining or leaving the pool) starts a new pool: counted
+// again from the database, and in Redis under a new name (poolKey), so
+// that no count of the old members lives on.
+//
+// An epoch of -1 is one that could not be read (Redis away): such a pool
+// takes the first epoch read after it (poolOf), keeping its counts, since
+// what it counted alone must still be put back into Redis.
+type pool struct {
+	keyState
+	epoch atomic.Int64
+}
+
+// start sets a new state's window (w, derived from e's period) and the
+// quota used in it so far.
+func (st *keyState) start(e *Entry, w Window, used int64, now time.Time) {
+	st.windowStart.Store(w.Start.UnixNano())
+	st.windowEnd.Store(w.End.UnixNano())
+	st.period.Store(e.periodKey())
+	st.hour.Store(now.Unix() / 3600 * 3600)
+	st.used.Store(used)
 }
 
 // poolHeld reports whether the key's pool holds its usage back (hold).

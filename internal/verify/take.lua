@@ -27,7 +27,7 @@ local OK, RATE_LIMITED, QUOTA_EXCEEDED, STALE, NO_WINDOW = 0, 1, 2, 3, 4
 -- still current where it is used.)
 local got = redis.call('MGET', KEYS[3], KEYS[2], KEYS[1])
 local gen = tonumber(got[1] or '0')
-if gen ~= tonumber(ARGV[8]) then return {STALE, 0, 0, gen} end
+if ARGV[8] ~= 'any' and gen ~= tonumber(ARGV[8]) then return {STALE, 0, 0, gen} end
 local now, interval, tol = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local cost, quota = tonumber(ARGV[4]), tonumber(ARGV[5])
 local used = tonumber(got[2] or '-1')

@@ -55,7 +55,7 @@ func (v *Verifier) thresholds(e *Entry, d *Decision, cost int64) {
 	before := after - cost
 	st, keyID := e.state, e.KeyID
 	if e.pool != nil {
-		st, keyID = e.pool, "" // the pool's crossing, whichever key crossed it
+		st, keyID = &e.pool.keyState, "" // the pool's crossing, whichever key crossed it
 	}
 	if !d.QuotaExceeded && before < e.quota80() && after >= e.quota80() {
 		v.cfg.Thresholds.QuotaCrossed(keyID, e.AccountID, Threshold80, after, limit, st.window())

@@ -113,7 +113,7 @@ func (v *Verifier) markFlushed(batch []Usage) {
 		}
 		if p := st.pool.Load(); p != nil {
 			// The cost of a pooled key's calls was granted by its pool.
-			st = p
+			st = &p.keyState
 		}
 		if u.WindowStart.UnixNano() == st.windowStart.Load() {
 			st.flushed.Add(u.Cost)

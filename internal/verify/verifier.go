@@ -120,7 +120,7 @@ type Verifier struct {
 	// pools are the counting states of accounts' pooled quotas, by
 	// account id (under statesMu): a keyState of which only the quota
 	// part counts.
-	pools map[string]*keyState
+	pools map[string]*pool
 	// shapes interns what cached keys share (Entry.shape). A table of
 	// its own: the cleanups of shapes hold it, and must not hold the
 	// verifier, whose entries point to them.
@@ -172,7 +172,7 @@ func New(c Config) (*Verifier, error) {
 	if c.SecretsResync == 0 {
 		c.SecretsResync = 10 * time.Minute
 	}
-	v := &Verifier{cfg: c, cache: newCache(c.MaxKeys, c.TTL, c.NegativeTTL), limits: c.Limits, inv: c.Invalidator, log: c.Logger, states: map[string]*keyState{}, pools: map[string]*keyState{}, shapes: &shapes{}}
+	v := &Verifier{cfg: c, cache: newCache(c.MaxKeys, c.TTL, c.NegativeTTL), limits: c.Limits, inv: c.Invalidator, log: c.Logger, states: map[string]*keyState{}, pools: map[string]*pool{}, shapes: &shapes{}}
 	if c.Secrets != nil {
 		v.filter = newFilter()
 		if sc, ok := c.Invalidator.(secretCounter); ok {
@@ -449,8 +449,8 @@ func (v *Verifier) load(ctx context.Context, h [32]byte, now time.Time) (*Entry,
 		if err != nil {
 			return nil, fmt.Errorf("verify: load key: %w", err)
 		}
-		gen := v.inv.Generation(ctx, rec.Key.AccountID, rec.Key.ID)
-		e, err := v.newEntry(ctx, rec, now)
+		gen, epoch := v.inv.Generation(ctx, rec.Key.AccountID, rec.Key.ID)
+		e, err := v.newEntry(ctx, rec, now, epoch)
 		if err != nil {
 			return nil, err
 		}
@@ -466,7 +466,8 @@ func (v *Verifier) load(ctx context.Context, h [32]byte, now time.Time) (*Entry,
 
 // newEntry builds the cache entry of a record, with the key's counting
 // state (created, and seeded from the database, the first time).
-func (v *Verifier) newEntry(ctx context.Context, rec *Record, now time.Time) (*Entry, error) {
+// epoch is the account's change counter (the pool's, for a pooled key).
+func (v *Verifier) newEntry(ctx context.Context, rec *Record, now time.Time, epoch int64) (*Entry, error) {
 	k := rec.Key
 	plan := v.cfg.Plans.Get(rec.PlanID)
 	e := &Entry{
@@ -511,7 +512,7 @@ func (v *Verifier) newEntry(ctx context.Context, rec *Record, now time.Time) (*E
 		return nil, err
 	}
 	e.AccountID, e.PlanID, e.Scopes = e.shape.accountID, e.shape.planID, e.shape.scopes
-	st, err := v.state(ctx, e, now, false)
+	st, err := v.state(ctx, e, now)
 	if err != nil {
 		return nil, fmt.Errorf("verify: quota used: %w", err)
 	}
@@ -520,7 +521,7 @@ func (v *Verifier) newEntry(ctx context.Context, rec *Record, now time.Time) (*E
 	// pooled plan count against their account's pool (the store's
 	// PoolUsed sums the same keys).
 	if plan.Pooled() && k.QuotaOverride == nil {
-		if e.pool, err = v.state(ctx, e, now, true); err != nil {
+		if e.pool, err = v.poolOf(ctx, e, now, epoch); err != nil {
 			return nil, fmt.Errorf("verify: pool used: %w", err)
 		}
 	}
@@ -528,41 +529,67 @@ func (v *Verifier) newEntry(ctx context.Context, rec *Record, now time.Time) (*E
 	return e, nil
 }
 
-// state returns the counting state of e's key or, with pool, of its
-// account's pool, creating it seeded with the quota used so far in the
-// current window as the database has it.
-func (v *Verifier) state(ctx context.Context, e *Entry, now time.Time, pool bool) (*keyState, error) {
-	m, id, used := v.states, e.KeyID, v.cfg.Loader.QuotaUsed
-	if pool {
-		m, id, used = v.pools, e.AccountID, v.cfg.Loader.PoolUsed
-	}
+// state returns the counting state of e's key, creating it seeded with the
+// quota used so far in the current window as the database has it.
+func (v *Verifier) state(ctx context.Context, e *Entry, now time.Time) (*keyState, error) {
 	v.statesMu.Lock()
-	st := m[id]
+	st := v.states[e.KeyID]
 	v.statesMu.Unlock()
 	if st != nil {
 		return st, nil
 	}
 	w := quota.WindowAt(now, e.Period())
-	n, err := used(ctx, id, w.Start)
+	used, err := v.cfg.Loader.QuotaUsed(ctx, e.KeyID, w.Start)
 	if err != nil {
 		return nil, err
 	}
-	st = &keyState{accountID: e.AccountID}
-	if !pool {
-		st.keyID = id // a pool's is empty: it counts no usage of its own
-	}
-	st.windowStart.Store(w.Start.UnixNano())
-	st.windowEnd.Store(w.End.UnixNano())
-	st.period.Store(e.periodKey())
-	st.hour.Store(now.Unix() / 3600 * 3600)
-	st.used.Store(n)
+	st = &keyState{keyID: e.KeyID, accountID: e.AccountID}
+	st.start(e, w, used, now)
 	v.statesMu.Lock()
 	defer v.statesMu.Unlock()
-	if prev := m[id]; prev != nil {
+	if prev := v.states[e.KeyID]; prev != nil {
 		return prev, nil
 	}
-	m[id] = st
+	v.states[e.KeyID] = st
 	return st, nil
+}
+
+// poolOf returns the pool of e's account for epoch (the account's change
+// counter as just read), making it when there is none or the one there is
+// of another epoch: counted from the database, after this process's
+// counts so far are written there, so that what its keys used before they
+// were pooled stays used. (Other instances' counts not yet written are
+// not in it: up to one flush interval of their calls.)
+func (v *Verifier) poolOf(ctx context.Context, e *Entry, now time.Time, epoch int64) (*pool, error) {
+	v.statesMu.Lock()
+	p := v.pools[e.AccountID]
+	if p != nil {
+		if pe := p.epoch.Load(); pe == epoch || epoch == -1 || (pe == -1 && p.epoch.CompareAndSwap(-1, epoch)) {
+			// The same pool, or an epoch unread (-1) on either side: see
+			// pool.
+			v.statesMu.Unlock()
+			return p, nil
+		}
+	}
+	v.statesMu.Unlock()
+	if err := v.Flush(ctx); err != nil {
+		v.log.Warn("verify: flush before counting a pool", "account_id", e.AccountID, "err", err)
+	}
+	w := quota.WindowAt(now, e.Period())
+	used, err := v.cfg.Loader.PoolUsed(ctx, e.AccountID, w.Start)
+	if err != nil {
+		return nil, err
+	}
+	p = &pool{keyState: keyState{accountID: e.AccountID}}
+	p.epoch.Store(epoch)
+	p.start(e, w, used, now)
+	v.statesMu.Lock()
+	defer v.statesMu.Unlock()
+	if prev := v.pools[e.AccountID]; prev != nil && prev.epoch.Load() == epoch {
+		return prev, nil
+	}
+	v.pools[e.AccountID] = p
+	return p, nil
 }
 
 // entryJSON renders the key's fields of a response, in parts (see
@@ -653,8 +680,12 @@ func (v *Verifier) InvalidateKey(keyID string) {
 }
 
 // InvalidateAccount drops every cached key of an account (after a plan
-// change or a suspension).
+// change or a suspension, or a key joining or leaving its pool), and its
+// pool: the next pooled key read counts the pool again (poolOf).
 func (v *Verifier) InvalidateAccount(accountID string) {
+	v.statesMu.Lock()
+	delete(v.pools, accountID)
+	v.statesMu.Unlock()
 	v.cache.drop(func(e *Entry) bool { return e.AccountID == accountID })
 }
 
