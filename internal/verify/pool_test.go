@@ -559,3 +559,38 @@ func TestPooledOutageUnitsOfAChangedKeyArePutBack(t *testing.T) {
 		t.Errorf("the next call: %s, %d used, want the fifth", res.Code, res.Decision.QuotaUsed)
 	}
 }
+
+// TestPooledKeyJoiningSeenByOtherInstances: a key that joins its pool on
+// one instance (its override removed there) moves the pool on every
+// instance at its next call, even for entries of the account's other keys
+// that the change did not name: they are of the old pool's epoch.
+func TestPooledKeyJoiningSeenByOtherInstances(t *testing.T) {
+	eachRedis(t, func(t *testing.T, redisURL string) {
+		f, a, b := twoInstances(t, redisURL)
+		acct, _, secrets := f.pooledAccount(1, "pooled")
+		owner := audit.Actor{UserID: acct, AccountID: acct, Role: string(team.Owner)}
+		q := int64(1000)
+		k, own := f.MustKeyIn(acct, keys.Settings{Limits: &keys.Limits{Quota: &q}})
+		for range 50 {
+			a.verify(own, 1)
+		}
+		b.verify(secrets[0], 1) // cached on B, in the pool's first epoch
+		for _, in := range []*instance{a, b} {
+			if err := in.v.Flush(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := f.keys.SetOverridesFrom(context.Background(), owner, k.ID, keys.OverrideForm{}); err != nil {
+			t.Fatal(err)
+		}
+		got := codesOf(200, func(i int) verify.Code {
+			if i%2 == 0 {
+				return a.verify(own, 1).Code
+			}
+			return b.verify(secrets[0], 1).Code // B heard nothing: no subscription here
+		})
+		if got[verify.Valid] != 49 {
+			t.Errorf("after the key joined the pool (51 of 100 used): %v; want 49 VALID", got)
+		}
+	})
+}

@@ -28,14 +28,16 @@ import (
 // what makes putting an outage's calls back exact.
 //
 // KEYS: 1 rate (tat), 2 quota window (used), 3 generation, 4 the window's
-// units by instance; for a pooled key, 2 and 4 are its pool's and 5 is the
-// key's own window (added to when it exists).
+// units by instance; for a pooled key, 2 and 4 are its pool's, 5 is the
+// key's own window (added to when it exists) and 6 its account's change
+// counter (the pool's epoch).
 // ARGV: 1 now, 2 interval, 3 tolerance, 4 cost, 5 quota, 6 window TTL (s),
 // 7 take (0: peek), 8 generation expected ("any": not checked, for a
-// sweep that takes nothing), 9 instance id, 10 mode, then,
-// for modes 1 and 2: 11 floor (the window's count in the database), 12
-// mine (what this instance has added plus owed), 13 owed (granted while
-// Redis was unreachable), 14 unflushed (granted and not in the database).
+// sweep that takes nothing), 9 instance id, 10 mode, 11 the pool's epoch
+// expected (KEYS[6]; "any": a key of its own, or a sweep), then, for modes
+// 1 and 2: 12 floor (the window's count in the database), 13 mine (what
+// this instance has added plus owed), 14 owed (granted while Redis was
+// unreachable), 15 unflushed (granted and not in the database).
 // Mode 0: a call; a missing window is reported (scriptNoWindow). Mode 1:
 // the first call after an outage; mode 2: a later call that owes units, or
 // the window is new. With a mode:
@@ -319,18 +321,20 @@ func (r *RedisLimits) script(ctx context.Context, e *Entry, w Window, cost int64
 		// the script adds the cost to when it exists: an account that
 		// returns to quotas per key this window finds each key's count
 		// right (and re-seeds a missing one from the database).
-		keys = []string{rateKey(e.AccountID, e.KeyID), poolKey(e.AccountID, e.pool, w), genKey(e.AccountID, e.KeyID), poolByKey(e.AccountID, e.pool, w), quotaKey(e.AccountID, e.KeyID, w)}
+		keys = []string{rateKey(e.AccountID, e.KeyID), poolKey(e.AccountID, e.pool, w), genKey(e.AccountID, e.KeyID), poolByKey(e.AccountID, e.pool, w), quotaKey(e.AccountID, e.KeyID, w), accountGenKey(e.AccountID)}
 	} else {
 		keys = []string{rateKey(e.AccountID, e.KeyID), quotaKey(e.AccountID, e.KeyID, w), genKey(e.AccountID, e.KeyID), byKey(e.AccountID, e.KeyID, w)}
 	}
 	// A day past the window's end, and never less (a reconciliation runs
 	// on the wall clock, which need not be inside the window).
 	ttl := max(86400, int64(w.End.Sub(now)/time.Second)+86400)
-	var gen any = e.gen
+	var gen, epoch any = e.gen, "any"
 	if !checkGen {
 		gen = "any"
+	} else if e.pool != nil {
+		epoch = e.pool.epoch.Load()
 	}
-	args := []any{now.UnixMicro(), g.interval, g.tolerance, cost, e.Quota, ttl, takeArg, gen, r.id, mode}
+	args := []any{now.UnixMicro(), g.interval, g.tolerance, cost, e.Quota, ttl, takeArg, gen, r.id, mode, epoch}
 	if mode != modeCall {
 		args = append(args, floor, mine, owed, unflushed)
 	}
@@ -407,8 +411,11 @@ func (r *RedisLimits) reconcileOwing() {
 	recoveries := r.conn.recovery.Load()
 	for st, e := range owing {
 		p := r.conn.partOf(e.AccountID)
-		if p.down.Load() {
-			// Its part of a cluster is still away: its own return sweeps it.
+		if p.down.Load() || (e.pool != nil && e.pool.epoch.Load() == -1) {
+			// Its part of a cluster is still away: its own return sweeps
+			// it. (A pool made while Redis was away has no epoch yet, so
+			// no name in Redis: its next call reads one, after its entry
+			// is found stale, and puts back what it owes.)
 			r.owingMu.Lock()
 			r.owing[st] = e
 			r.owingMu.Unlock()

@@ -5,7 +5,8 @@
 --
 -- KEYS[2] and KEYS[4] are the quota window and its units by instance: the
 -- key's own, or for a pooled key its account's pool's, with KEYS[5] the
--- key's own window. All are tagged with the account, in one slot.
+-- key's own window, and KEYS[6] the account's change counter. All are
+-- tagged with the account, in one slot.
 --
 -- The GCRA arithmetic is the one copy outside gcra.go, which it mirrors:
 -- a script cannot call Go, and a second round trip would double the cost
@@ -25,9 +26,19 @@ local OK, RATE_LIMITED, QUOTA_EXCEEDED, STALE, NO_WINDOW = 0, 1, 2, 3, 4
 -- what bounds the verifications of every instance together. (The mode
 -- branch below writes only KEYS[2] and KEYS[4], so tat read here is
 -- still current where it is used.)
-local got = redis.call('MGET', KEYS[3], KEYS[2], KEYS[1])
+local got
+if KEYS[6] then
+  got = redis.call('MGET', KEYS[3], KEYS[2], KEYS[1], KEYS[6])
+else
+  got = redis.call('MGET', KEYS[3], KEYS[2], KEYS[1])
+end
 local gen = tonumber(got[1] or '0')
 if ARGV[8] ~= 'any' and gen ~= tonumber(ARGV[8]) then return {STALE, 0, 0, gen} end
+-- A pooled key's entry is of its pool's epoch (ARGV[11], the account's
+-- change counter KEYS[6] when it was read): after an account change (a
+-- key joining or leaving the pool, another plan) it is stale, whether or
+-- not the change named this key.
+if KEYS[6] and ARGV[11] ~= 'any' and tonumber(got[4] or '0') ~= tonumber(ARGV[11]) then return {STALE, 0, 0, gen} end
 local now, interval, tol = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local cost, quota = tonumber(ARGV[4]), tonumber(ARGV[5])
 local used = tonumber(got[2] or '-1')
@@ -35,7 +46,7 @@ local mode = ARGV[10]
 if mode == '0' then
   if used < 0 then return {NO_WINDOW, 0, 0, gen} end
 else
-  local floor, mine, owed, unflushed = tonumber(ARGV[11]), tonumber(ARGV[12]), tonumber(ARGV[13]), tonumber(ARGV[14])
+  local floor, mine, owed, unflushed = tonumber(ARGV[12]), tonumber(ARGV[13]), tonumber(ARGV[14]), tonumber(ARGV[15])
   local had = redis.call('HGET', KEYS[4], ARGV[9])
   if used < 0 then
     used = floor + unflushed

@@ -682,10 +682,18 @@ func (v *Verifier) InvalidateKey(keyID string) {
 // InvalidateAccount drops every cached key of an account (after a plan
 // change or a suspension, or a key joining or leaving its pool), and its
 // pool: the next pooled key read counts the pool again (poolOf).
+//
+// With Redis the pool is not dropped here but by its epoch (the account's
+// change counter there, which the change bumped): dropped here, a pool
+// that counted alone during an outage would lose what it must put back,
+// and one made again could take the old epoch, whose count in Redis holds
+// this instance's units of the dropped one.
 func (v *Verifier) InvalidateAccount(accountID string) {
-	v.statesMu.Lock()
-	delete(v.pools, accountID)
-	v.statesMu.Unlock()
+	if _, epochs := v.inv.(*RedisInvalidator); !epochs {
+		v.statesMu.Lock()
+		delete(v.pools, accountID)
+		v.statesMu.Unlock()
+	}
 	v.cache.drop(func(e *Entry) bool { return e.AccountID == accountID })
 }
 
