@@ -421,9 +421,8 @@ func (s *Service) pool(ctx context.Context, a *Account, plan *plans.Plan, w quot
 // withQuota sets k's quota this window and, when this process has
 // counted the key in window w, its live count of quota used, which is
 // fresher than the last flush. A key of a pooled plan without an
-// override of its own has no quota of its own: its use is its share of
-// the pool's, and its count is the database's (the verifier counts the
-// pool, not the key).
+// override of its own has no quota of its own (Pooled): its use is its
+// share of the pool's.
 func (s *Service) withQuota(k Key, plan *plans.Plan, w quota.Window, now time.Time) Key {
 	k.Quota = plan.MonthlyQuota
 	if k.QuotaOverride != nil {

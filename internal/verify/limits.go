@@ -46,12 +46,7 @@ type MemoryLimits struct{}
 // Take implements Limits.
 func (MemoryLimits) Take(_ context.Context, e *Entry, cost int64, now time.Time) (Decision, error) {
 	st := e.state
-	w := st.windowFor(e, now)
-	q := st
-	if e.pool != nil {
-		q = &e.pool.keyState
-		w = q.windowFor(e, now)
-	}
+	q, w := e.quotaWindow(now)
 	d := Decision{RateLimit: e.Burst, QuotaLimit: e.Quota, QuotaReset: w.End}
 
 	g := gcraOf(e, time.Nanosecond)
@@ -101,12 +96,7 @@ func (MemoryLimits) Take(_ context.Context, e *Entry, cost int64, now time.Time)
 // Peek implements Limits.
 func (MemoryLimits) Peek(_ context.Context, e *Entry, now time.Time) (Decision, error) {
 	st := e.state
-	w := st.windowFor(e, now)
-	q := st
-	if e.pool != nil {
-		q = &e.pool.keyState
-		w = q.windowFor(e, now)
-	}
+	q, w := e.quotaWindow(now)
 	g := gcraOf(e, time.Nanosecond)
 	nowNs := now.UnixNano()
 	tat := max(st.tat.Load(), nowNs)

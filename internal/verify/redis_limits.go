@@ -190,11 +190,7 @@ func (r *RedisLimits) run(ctx context.Context, e *Entry, cost int64, now time.Ti
 	if p.down.Load() {
 		return r.locally(ctx, e, cost, now, take)
 	}
-	w := e.state.windowFor(e, now)
-	q := e.quotaState() // what the quota's exactness fields below are of
-	if q != e.state {
-		w = q.windowFor(e, now)
-	}
+	q, w := e.quotaWindow(now) // q: what the quota's exactness fields below are of
 	epoch := p.recovery.Load()
 	if take && (q.synced.Load() != epoch || q.owed.Load() != 0) {
 		return r.reconcile(ctx, e, w, cost, now, epoch, false)

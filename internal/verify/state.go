@@ -72,6 +72,17 @@ func (e *Entry) quotaState() *keyState {
 	return e.state
 }
 
+// quotaWindow rolls the key's state over to the window holding now (its
+// usage is attributed to it), and its pool's too for a pooled key, and
+// returns the state that counts the quota with that window.
+func (e *Entry) quotaWindow(now time.Time) (*keyState, Window) {
+	w := e.state.windowFor(e, now)
+	if e.pool == nil {
+		return e.state, w
+	}
+	return &e.pool.keyState, e.pool.windowFor(e, now)
+}
+
 // Pooled reports whether the key's quota is its account's pool.
 func (e *Entry) Pooled() bool { return e.pool != nil }
 

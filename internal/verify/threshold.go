@@ -53,9 +53,9 @@ func (v *Verifier) thresholds(e *Entry, d *Decision, cost int64) {
 	}
 	after := d.QuotaUsed
 	before := after - cost
-	st, keyID := e.state, e.KeyID
+	st, keyID := e.quotaState(), e.KeyID
 	if e.pool != nil {
-		st, keyID = &e.pool.keyState, "" // the pool's crossing, whichever key crossed it
+		keyID = "" // the pool's crossing, whichever key crossed it
 	}
 	if !d.QuotaExceeded && before < e.quota80() && after >= e.quota80() {
 		v.cfg.Thresholds.QuotaCrossed(keyID, e.AccountID, Threshold80, after, limit, st.window())
