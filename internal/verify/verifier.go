@@ -306,6 +306,19 @@ func (v *Verifier) check(ctx context.Context, h *[32]byte, req *Request, res *Re
 		return true
 	}
 	d, err := v.limits.Take(ctx, e, req.Cost, now)
+	if err == nil && d.RateLimited {
+		// now is when the call began. One that waited since (behind a
+		// reconciliation after a Redis outage, a stalled batch, a starved
+		// process) meets a rate state that calls begun later left ahead of
+		// now by as much, and is refused on a clock that has moved on. When
+		// the Retry-After it would be told has already passed, it is asked
+		// once more on the current clock (the refusal took nothing).
+		if later := v.cfg.Now(); later.Sub(now) >= d.RetryAfter {
+			now = later
+			res.Now = later
+			d, err = v.limits.Take(ctx, e, req.Cost, now)
+		}
+	}
 	if errors.Is(err, ErrStale) {
 		return false
 	}
