@@ -121,7 +121,7 @@ type keyState struct {
 	valid, rateLimited, quotaExceeded, scopeDenied, invalid, tokenIssued, cost atomic.Int64
 	lastUsed                                                                   atomic.Int64 // unix ns
 	pending                                                                    []Usage      // snapshots taken at rollovers
-	dirty                                                                      atomic.Bool  // counted since the last drain
+	dirty                                                                      atomic.Bool  // counted since the last drain; set: on Verifier.dirty
 	lastWritten                                                                int64        // last use last written (unix ns); guarded by mu
 	synced                                                                     atomic.Int64 // the shared limits' recovery epoch this key last synced in
 
@@ -261,8 +261,10 @@ func (st *keyState) window() Window {
 }
 
 // count records one outcome at now; exchange: a VALID one issued a token
-// (counted as TokenIssued instead of Valid).
-func (st *keyState) count(code Code, exchange bool, cost int64, now time.Time) {
+// (counted as TokenIssued instead of Valid). It reports whether it marked
+// the state dirty: the caller must then list it for the next flush
+// (Verifier.listDirty).
+func (st *keyState) count(code Code, exchange bool, cost int64, now time.Time) bool {
 	if h := now.Unix() / 3600 * 3600; h != st.hour.Load() {
 		st.mu.Lock()
 		if h != st.hour.Load() {
@@ -290,10 +292,9 @@ func (st *keyState) count(code Code, exchange bool, cost int64, now time.Time) {
 		st.invalid.Add(1)
 	}
 	// Marked after counting: a flush that clears the mark before our
-	// counts land leaves the mark set for the next flush.
-	if !st.dirty.Load() {
-		st.dirty.Store(true)
-	}
+	// counts land leaves the mark set for the next flush. The caller that
+	// sets it puts the state on the verifier's list of what to flush.
+	return !st.dirty.Load() && st.dirty.CompareAndSwap(false, true)
 }
 
 // snapshotLocked moves the counts so far into pending, attributed to the

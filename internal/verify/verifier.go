@@ -117,6 +117,11 @@ type Verifier struct {
 
 	statesMu sync.Mutex
 	states   map[string]*keyState
+	// dirty lists the states counted since the last flush (their dirty
+	// mark set), so that a flush visits those, not every key cached.
+	dirtyMu sync.Mutex
+	dirty   []*keyState
+	spare   []*keyState // the list the last flush went through, emptied, for the next (under dirtyMu)
 	// pools are the counting states of accounts' pooled quotas, by
 	// account id (under statesMu): a keyState of which only the quota
 	// part counts.
@@ -302,7 +307,7 @@ func (v *Verifier) check(ctx context.Context, h *[32]byte, req *Request, res *Re
 			return false
 		}
 		res.Decision = d
-		e.state.count(res.Code, false, 0, now)
+		v.counted(e.state, res.Code, false, 0, now)
 		return true
 	}
 	d, err := v.limits.Take(ctx, e, req.Cost, now)
@@ -342,7 +347,7 @@ func (v *Verifier) check(ctx context.Context, h *[32]byte, req *Request, res *Re
 	if v.cfg.Thresholds != nil && !d.RateLimited {
 		v.thresholds(e, &d, req.Cost)
 	}
-	e.state.count(res.Code, req.Exchange, req.Cost, now)
+	v.counted(e.state, res.Code, req.Exchange, req.Cost, now)
 	return true
 }
 
