@@ -190,18 +190,19 @@ func (r *RedisLimits) run(ctx context.Context, e *Entry, cost int64, now time.Ti
 	if p.down.Load() {
 		return r.locally(ctx, e, cost, now, take)
 	}
-	q, w := e.quotaWindow(now) // q: what the quota's exactness fields below are of
+	q, w := e.quotaWindow(now)
+	sh := q.shared() // what the quota's exactness fields below are of
 	epoch := p.recovery.Load()
-	if take && (q.synced.Load() != epoch || q.owed.Load() != 0) {
+	if take && (sh.synced.Load() != epoch || sh.owed.Load() != 0) {
 		return r.reconcile(ctx, e, w, cost, now, epoch, false)
 	}
-	q.calls.RLock()
+	sh.calls.RLock()
 	res, err := r.script(ctx, e, w, cost, now, take, true, modeCall, 0, 0, 0, 0)
 	if err == nil && take && res[0] == scriptOK && cost > 0 {
-		q.granted.Add(cost)
-		q.mine.Add(cost)
+		sh.granted.Add(cost)
+		sh.mine.Add(cost)
 	}
-	q.calls.RUnlock()
+	sh.calls.RUnlock()
 	if err != nil {
 		if errors.Is(err, context.Canceled) {
 			return Decision{}, err
@@ -225,7 +226,8 @@ func (r *RedisLimits) run(ctx context.Context, e *Entry, cost int64, now time.Ti
 // sweep: no call is waiting (reconcileOwing), so a failure is returned
 // rather than counted locally.
 func (r *RedisLimits) reconcile(ctx context.Context, e *Entry, w Window, cost int64, now time.Time, epoch int64, sweep bool) (Decision, error) {
-	st := e.quotaState()
+	q := e.quotaState()
+	st := q.shared()
 	st.recMu.Lock()
 	defer st.recMu.Unlock()
 	mode := modeOwed
@@ -286,7 +288,7 @@ func (r *RedisLimits) reconcile(ctx context.Context, e *Entry, w Window, cost in
 	if sweep {
 		// No call: the rate state stays as the last call left it (the
 		// sweep's clock is the wall clock, not the verifier's).
-		st.used.Store(res[2])
+		q.used.Store(res[2])
 		st.synced.Store(epoch)
 		if st.owed.Load() == 0 {
 			st.hold.Store(false)
@@ -385,13 +387,14 @@ func (r *RedisLimits) locally(ctx context.Context, e *Entry, cost int64, now tim
 	d, err := r.local.Take(ctx, e, cost, now)
 	if err == nil && cost > 0 && !d.RateLimited && !d.QuotaExceeded {
 		st := e.quotaState()
-		if !st.hold.Swap(true) {
+		if !st.shared().hold.Swap(true) {
 			r.owingMu.Lock()
 			r.owing[st] = e
 			r.owingMu.Unlock()
 		}
-		st.granted.Add(cost)
-		st.owed.Add(cost)
+		sh := st.sh.Load() // made by the Swap above
+		sh.granted.Add(cost)
+		sh.owed.Add(cost)
 	}
 	return d, err
 }
@@ -420,7 +423,7 @@ func (r *RedisLimits) reconcileOwing() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		_, err := r.reconcile(ctx, e, st.window(), 0, time.Now(), p.recovery.Load(), true)
 		cancel()
-		if err != nil || st.hold.Load() {
+		if err != nil || st.held() {
 			r.owingMu.Lock()
 			r.owing[st] = e // the next call, or the next recovery, tries again
 			r.owingMu.Unlock()

@@ -117,21 +117,42 @@ type keyState struct {
 	period      atomic.Int64 // Entry.periodKey() the window was derived from
 	hour        atomic.Int64 // unix seconds of the current usage bucket
 
-	// Outcomes counted since the last snapshot.
-	valid, rateLimited, quotaExceeded, scopeDenied, invalid, tokenIssued, cost atomic.Int64
-	lastUsed                                                                   atomic.Int64 // unix ns
-	pending                                                                    []Usage      // snapshots taken at rollovers
-	dirty                                                                      atomic.Bool  // counted since the last drain; set: on Verifier.dirty
-	lastWritten                                                                int64        // last use last written (unix ns); guarded by mu
-	synced                                                                     atomic.Int64 // the shared limits' recovery epoch this key last synced in
+	cost        atomic.Int64 // quota units of the VALID calls since the last snapshot
+	lastUsed    atomic.Int64 // unix ns
+	lastWritten int64        // last use last written (unix ns); guarded by mu
+	// exceeded is the start (unix ns) of the last window in which this
+	// process reported a refusal by the quota as its 100 % threshold.
+	exceeded atomic.Int64
+	pending  []Usage // snapshots taken at rollovers
 
-	// What shared limits (RedisLimits) need to put this instance's share
-	// of the window back into Redis after an outage, exactly once. All are
-	// quota units of the current window, reset when it rolls over.
+	// sh is what shared limits keep of the window (RedisLimits, through
+	// shared()); nil while none has counted it, as with limits in memory.
+	sh atomic.Pointer[shared]
+	// pool is the account's pool while the key's quota is the pool's
+	// (the entry last built for it had Entry.pool), else nil: a flush
+	// holds the key's usage back while the pool's is (hold), and
+	// its written cost is the pool's (Verifier.markFlushed).
+	pool atomic.Pointer[pool]
+
+	// Outcomes counted since the last snapshot. 32 bits are plenty: a
+	// snapshot is taken at every flush, and while usage is held back (a
+	// Redis outage) at least every hour (count), and no key is verified
+	// 4 billion times an hour on one instance. (The fields are ordered
+	// so that these and dirty pack: the cache holds a state per key.)
+	valid, rateLimited, quotaExceeded, scopeDenied, invalid, tokenIssued atomic.Uint32
+	dirty                                                                atomic.Bool // counted since the last drain; set: on Verifier.dirty
+}
+
+// shared is what shared limits (RedisLimits) need to put this instance's
+// share of a window back into Redis after an outage, exactly once. The
+// counts are quota units of the current window, reset when it rolls over.
+// Apart from keyState, as only an instance counting in Redis has them.
+type shared struct {
 	granted atomic.Int64 // granted by this instance: through Redis or counted alone
 	flushed atomic.Int64 // of granted, written to the database
 	mine    atomic.Int64 // added to Redis's count by this instance, as its replies confirmed
 	owed    atomic.Int64 // granted alone (Redis unreachable), not yet added to Redis
+	synced  atomic.Int64 // the shared limits' recovery epoch this window last synced in
 	// hold keeps the key's usage out of the database while its calls
 	// counted alone are not in Redis yet: should Redis come back without
 	// its data, the window is re-seeded from the database plus what each
@@ -146,16 +167,21 @@ type keyState struct {
 	// (queued behind a batch, or retried by the client), and reading mine
 	// then would leave it out of Redis's count for good.
 	calls sync.RWMutex
+}
 
-	// exceeded is the start (unix ns) of the last window in which this
-	// process reported a refusal by the quota as its 100 % threshold.
-	exceeded atomic.Int64
+// shared returns st's shared-limits state, made on first use.
+func (st *keyState) shared() *shared {
+	if sh := st.sh.Load(); sh != nil {
+		return sh
+	}
+	st.sh.CompareAndSwap(nil, new(shared))
+	return st.sh.Load()
+}
 
-	// pool is the account's pool while the key's quota is the pool's
-	// (the entry last built for it had Entry.pool), else nil: a flush
-	// holds the key's usage back while the pool's is (hold), and
-	// its written cost is the pool's (Verifier.markFlushed).
-	pool atomic.Pointer[pool]
+// held reports whether st's usage is held back from the database (hold).
+func (st *keyState) held() bool {
+	sh := st.sh.Load()
+	return sh != nil && sh.hold.Load()
 }
 
 // pool is an account's pooled quota: a keyState of which only the quota
@@ -186,7 +212,7 @@ func (st *keyState) start(e *Entry, w Window, used int64, now time.Time) {
 // poolHeld reports whether the key's pool holds its usage back (hold).
 func (st *keyState) poolHeld() bool {
 	p := st.pool.Load()
-	return p != nil && p.hold.Load()
+	return p != nil && p.held()
 }
 
 // current returns the quota used in the window being counted, if it holds
@@ -245,10 +271,12 @@ func (st *keyState) windowFor(e *Entry, now time.Time) Window {
 		// A new window. (A new billing period that starts where the
 		// counted window did keeps its count.)
 		st.used.Store(0)
-		st.granted.Store(0)
-		st.flushed.Store(0)
-		st.mine.Store(0)
-		st.owed.Store(0)
+		if sh := st.sh.Load(); sh != nil {
+			sh.granted.Store(0)
+			sh.flushed.Store(0)
+			sh.mine.Store(0)
+			sh.owed.Store(0)
+		}
 	}
 	st.windowStart.Store(w.Start.UnixNano())
 	st.windowEnd.Store(w.End.UnixNano())
@@ -312,12 +340,12 @@ func (st *keyState) takeLocked() Usage {
 		KeyID: st.keyID, AccountID: st.accountID,
 		Hour:          time.Unix(st.hour.Load(), 0).UTC(),
 		WindowStart:   time.Unix(0, st.windowStart.Load()).UTC(),
-		Valid:         st.valid.Swap(0),
-		RateLimited:   st.rateLimited.Swap(0),
-		QuotaExceeded: st.quotaExceeded.Swap(0),
-		ScopeDenied:   st.scopeDenied.Swap(0),
-		Invalid:       st.invalid.Swap(0),
-		TokenIssued:   st.tokenIssued.Swap(0),
+		Valid:         int64(st.valid.Swap(0)),
+		RateLimited:   int64(st.rateLimited.Swap(0)),
+		QuotaExceeded: int64(st.quotaExceeded.Swap(0)),
+		ScopeDenied:   int64(st.scopeDenied.Swap(0)),
+		Invalid:       int64(st.invalid.Swap(0)),
+		TokenIssued:   int64(st.tokenIssued.Swap(0)),
 		Cost:          st.cost.Swap(0),
 	}
 	// Last use is written at most once a minute per key: pages show it

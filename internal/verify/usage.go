@@ -17,7 +17,7 @@ import (
 // counters into a new batch, so what waits in memory is bounded by
 // MaxPending rows in all (the oldest rows are dropped first, and counted).
 // Keys whose calls counted while Redis was unreachable and are not yet
-// back in Redis wait for that (see keyState.hold); the flush when Run
+// back in Redis wait for that (see shared.hold); the flush when Run
 // stops writes them too.
 func (v *Verifier) Flush(ctx context.Context) error { return v.flush(ctx, false) }
 
@@ -47,7 +47,7 @@ func (v *Verifier) flush(ctx context.Context, all bool) error {
 	var batch []Usage
 	var held []*keyState
 	for _, st := range states {
-		if !all && (st.hold.Load() || st.poolHeld()) {
+		if !all && (st.held() || st.poolHeld()) {
 			held = append(held, st) // still dirty: written once Redis has the counts
 			continue
 		}
@@ -133,8 +133,10 @@ func (v *Verifier) markFlushed(batch []Usage) {
 			// The cost of a pooled key's calls was granted by its pool.
 			st = &p.keyState
 		}
-		if u.WindowStart.UnixNano() == st.windowStart.Load() {
-			st.flushed.Add(u.Cost)
+		// (No shared state: no shared limits counted the window, and
+		// nothing reads flushed.)
+		if sh := st.sh.Load(); sh != nil && u.WindowStart.UnixNano() == st.windowStart.Load() {
+			sh.flushed.Add(u.Cost)
 		}
 	}
 }
