@@ -85,9 +85,9 @@ func (s *Server) serveTokens(w http.ResponseWriter, r *http.Request) {
 	e := res.Entry
 	scopes := vreq.Scopes
 	if len(scopes) == 0 {
-		scopes = e.Scopes
+		scopes = e.Scopes()
 	}
-	tok, err := s.tokens.Issue(r.Context(), tokens.Grant{KeyID: e.KeyID, AccountID: e.AccountID, Plan: e.PlanID,
+	tok, err := s.tokens.Issue(r.Context(), tokens.Grant{KeyID: e.KeyID, AccountID: e.AccountID(), Plan: e.PlanID(),
 		Scopes: scopes, Meta: e.Meta(), Audience: aud, TTL: ttl})
 	if err != nil {
 		// The signing keys could not be read (a first start with the

@@ -90,8 +90,8 @@ func TestAnswerKeyFieldsAsMarshaled(t *testing.T) {
 		if string(res.Entry.Meta()) != string(meta) {
 			t.Errorf("key %q: token meta %s, want %s as read", k.ID, res.Entry.Meta(), meta)
 		}
-		if res.Entry.AccountID != k.AccountID || res.Entry.PlanID != "pro" || strings.Join(res.Entry.Scopes, ",") != strings.Join(k.Scopes, ",") {
-			t.Errorf("key %q: entry has account %q plan %q scopes %q", k.ID, res.Entry.AccountID, res.Entry.PlanID, res.Entry.Scopes)
+		if res.Entry.AccountID() != k.AccountID || res.Entry.PlanID() != "pro" || strings.Join(res.Entry.Scopes(), ",") != strings.Join(k.Scopes, ",") {
+			t.Errorf("key %q: entry has account %q plan %q scopes %q", k.ID, res.Entry.AccountID(), res.Entry.PlanID(), res.Entry.Scopes())
 		}
 	}
 }

@@ -190,8 +190,9 @@ func BenchmarkVerifyAndEncode(b *testing.B) {
 // entries shared what keys have in common (shape); pooled quotas added 16
 // (a pointer to the pool in the entry and in the counting state); a
 // counting state without what only shared limits use (shared), packed,
-// took 96 off: 571 measured.
-const maxBytesPerKey = 580
+// took 96 off, and an entry that reads its account, plan and scopes from
+// its shape 64 more: 507 measured.
+const maxBytesPerKey = 520
 
 // verifierHeap returns the heap the verifier of n cached keys holds, in
 // bytes: what is freed when it goes, once the loader's records are dropped

@@ -186,7 +186,7 @@ const (
 )
 
 func (r *RedisLimits) run(ctx context.Context, e *Entry, cost int64, now time.Time, take bool) (Decision, error) {
-	p := r.conn.partOf(e.AccountID)
+	p := r.conn.partOf(e.AccountID())
 	if p.down.Load() {
 		return r.locally(ctx, e, cost, now, take)
 	}
@@ -207,7 +207,7 @@ func (r *RedisLimits) run(ctx context.Context, e *Entry, cost int64, now time.Ti
 		if errors.Is(err, context.Canceled) {
 			return Decision{}, err
 		}
-		r.conn.wentDown(err, rateKey(e.AccountID, e.KeyID))
+		r.conn.wentDown(err, rateKey(e.AccountID(), e.KeyID))
 		return r.locally(ctx, e, cost, now, take)
 	}
 	if res[0] == scriptNoWindow {
@@ -242,7 +242,7 @@ func (r *RedisLimits) reconcile(ctx context.Context, e *Entry, w Window, cost in
 	var floor int64
 	var err error
 	if e.pool != nil {
-		floor, err = r.seed.PoolUsed(ctx, e.AccountID, w.Start)
+		floor, err = r.seed.PoolUsed(ctx, e.AccountID(), w.Start)
 	} else {
 		floor, err = r.seed.QuotaUsed(ctx, e.KeyID, w.Start)
 	}
@@ -275,7 +275,7 @@ func (r *RedisLimits) reconcile(ctx context.Context, e *Entry, w Window, cost in
 		if errors.Is(err, context.Canceled) {
 			return Decision{}, err
 		}
-		r.conn.wentDown(err, rateKey(e.AccountID, e.KeyID))
+		r.conn.wentDown(err, rateKey(e.AccountID(), e.KeyID))
 		if sweep {
 			return Decision{}, err
 		}
@@ -319,9 +319,9 @@ func (r *RedisLimits) script(ctx context.Context, e *Entry, w Window, cost int64
 		// the script adds the cost to when it exists: an account that
 		// returns to quotas per key this window finds each key's count
 		// right (and re-seeds a missing one from the database).
-		keys = []string{rateKey(e.AccountID, e.KeyID), poolKey(e.AccountID, e.pool, w), genKey(e.AccountID, e.KeyID), poolByKey(e.AccountID, e.pool, w), quotaKey(e.AccountID, e.KeyID, w), accountGenKey(e.AccountID)}
+		keys = []string{rateKey(e.AccountID(), e.KeyID), poolKey(e.AccountID(), e.pool, w), genKey(e.AccountID(), e.KeyID), poolByKey(e.AccountID(), e.pool, w), quotaKey(e.AccountID(), e.KeyID, w), accountGenKey(e.AccountID())}
 	} else {
-		keys = []string{rateKey(e.AccountID, e.KeyID), quotaKey(e.AccountID, e.KeyID, w), genKey(e.AccountID, e.KeyID), byKey(e.AccountID, e.KeyID, w)}
+		keys = []string{rateKey(e.AccountID(), e.KeyID), quotaKey(e.AccountID(), e.KeyID, w), genKey(e.AccountID(), e.KeyID), byKey(e.AccountID(), e.KeyID, w)}
 	}
 	// A day past the window's end, and never less (a reconciliation runs
 	// on the wall clock, which need not be inside the window).
@@ -409,7 +409,7 @@ func (r *RedisLimits) reconcileOwing() {
 	r.owingMu.Unlock()
 	recoveries := r.conn.recovery.Load()
 	for st, e := range owing {
-		p := r.conn.partOf(e.AccountID)
+		p := r.conn.partOf(e.AccountID())
 		if p.down.Load() || (e.pool != nil && e.pool.epoch.Load() == -1) {
 			// Its part of a cluster is still away: its own return sweeps
 			// it. (A pool made while Redis was away has no epoch yet, so

@@ -20,10 +20,7 @@ import (
 // they point to, and only the key's own fields are here. Its strings and
 // slices are shared: read them, never write to them.
 type Entry struct {
-	KeyID     string
-	AccountID string   // the shape's: one copy per account
-	PlanID    string   // the catalog's
-	Scopes    []string // the shape's: shared by the keys with the same list
+	KeyID string
 	// Rate and Burst are per second and calls at once; Quota is per
 	// window.
 	Rate, Burst, Quota int64
@@ -58,6 +55,16 @@ type allowlist struct {
 	prefixes []netip.Prefix
 	n4       int
 }
+
+// AccountID returns the id of the key's account.
+func (e *Entry) AccountID() string { return e.shape.accountID }
+
+// PlanID returns the id of the key's plan.
+func (e *Entry) PlanID() string { return e.shape.planID }
+
+// Scopes returns the key's scopes (shared: read them, never write to
+// them).
+func (e *Entry) Scopes() []string { return e.shape.scopes }
 
 // Meta returns the key's metadata as read (a JSON object), for tokens.
 // (A copy: the interned original is a string.)

@@ -58,7 +58,7 @@ func (v *Verifier) thresholds(e *Entry, d *Decision, cost int64) {
 		keyID = "" // the pool's crossing, whichever key crossed it
 	}
 	if !d.QuotaExceeded && before < e.quota80() && after >= e.quota80() {
-		v.cfg.Thresholds.QuotaCrossed(keyID, e.AccountID, Threshold80, after, limit, st.window())
+		v.cfg.Thresholds.QuotaCrossed(keyID, e.AccountID(), Threshold80, after, limit, st.window())
 	}
 	// A refusal reports 100 only past 80 %: one call too big for a quota
 	// barely begun (cost 500 of 100 at 1 used) says nothing of its use,
@@ -66,7 +66,7 @@ func (v *Verifier) thresholds(e *Entry, d *Decision, cost int64) {
 	if (d.QuotaExceeded && after >= e.quota80()) || (!d.QuotaExceeded && before < limit && after >= limit) {
 		ws := st.windowStart.Load()
 		if st.exceeded.Load() != ws && st.exceeded.Swap(ws) != ws {
-			v.cfg.Thresholds.QuotaCrossed(keyID, e.AccountID, Threshold100, after, limit, st.window())
+			v.cfg.Thresholds.QuotaCrossed(keyID, e.AccountID(), Threshold100, after, limit, st.window())
 		}
 	}
 }

@@ -269,7 +269,7 @@ func (e *Entry) refusal(req *Request, nowNs int64) Code {
 		// Like a suspension, before anything the call asks for: an
 		// address that may not use the key learns nothing of its scopes.
 		return Forbidden
-	case !hasScopes(e.Scopes, req.Scopes):
+	case !hasScopes(e.Scopes(), req.Scopes):
 		return InsufficientScope
 	}
 	return Valid
@@ -529,7 +529,6 @@ func (v *Verifier) newEntry(ctx context.Context, rec *Record, now time.Time, epo
 	if err := v.entryJSON(e, k, plan.ID); err != nil {
 		return nil, err
 	}
-	e.AccountID, e.PlanID, e.Scopes = e.shape.accountID, e.shape.planID, e.shape.scopes
 	st, err := v.state(ctx, e, now)
 	if err != nil {
 		return nil, fmt.Errorf("verify: quota used: %w", err)
@@ -561,7 +560,7 @@ func (v *Verifier) state(ctx context.Context, e *Entry, now time.Time) (*keyStat
 	if err != nil {
 		return nil, err
 	}
-	st = &keyState{keyID: e.KeyID, accountID: e.AccountID}
+	st = &keyState{keyID: e.KeyID, accountID: e.AccountID()}
 	st.start(e, w, used, now)
 	v.statesMu.Lock()
 	defer v.statesMu.Unlock()
@@ -580,7 +579,7 @@ func (v *Verifier) state(ctx context.Context, e *Entry, now time.Time) (*keyStat
 // not in it: up to one flush interval of their calls.)
 func (v *Verifier) poolOf(ctx context.Context, e *Entry, now time.Time, epoch int64) (*pool, error) {
 	v.statesMu.Lock()
-	p := v.pools[e.AccountID]
+	p := v.pools[e.AccountID()]
 	if p != nil {
 		if pe := p.epoch.Load(); pe == epoch || epoch == -1 || (pe == -1 && p.epoch.CompareAndSwap(-1, epoch)) {
 			// The same pool, or an epoch unread (-1) on either side: see
@@ -594,19 +593,19 @@ func (v *Verifier) poolOf(ctx context.Context, e *Entry, now time.Time, epoch in
 		v.log.Warn("verify: flush before counting a pool", "account_id", e.AccountID, "err", err)
 	}
 	w := quota.WindowAt(now, e.Period())
-	used, err := v.cfg.Loader.PoolUsed(ctx, e.AccountID, w.Start)
+	used, err := v.cfg.Loader.PoolUsed(ctx, e.AccountID(), w.Start)
 	if err != nil {
 		return nil, err
 	}
-	p = &pool{keyState: keyState{accountID: e.AccountID}}
+	p = &pool{keyState: keyState{accountID: e.AccountID()}}
 	p.epoch.Store(epoch)
 	p.start(e, w, used, now)
 	v.statesMu.Lock()
 	defer v.statesMu.Unlock()
-	if prev := v.pools[e.AccountID]; prev != nil && prev.epoch.Load() == epoch {
+	if prev := v.pools[e.AccountID()]; prev != nil && prev.epoch.Load() == epoch {
 		return prev, nil
 	}
-	v.pools[e.AccountID] = p
+	v.pools[e.AccountID()] = p
 	return p, nil
 }
 
@@ -712,7 +711,7 @@ func (v *Verifier) InvalidateAccount(accountID string) {
 		delete(v.pools, accountID)
 		v.statesMu.Unlock()
 	}
-	v.cache.drop(func(e *Entry) bool { return e.AccountID == accountID })
+	v.cache.drop(func(e *Entry) bool { return e.AccountID() == accountID })
 }
 
 // Loads returns how many times keys were read from the database.

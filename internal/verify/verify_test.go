@@ -650,7 +650,7 @@ func TestPlanChangeKeepsUsageAndChangesLimit(t *testing.T) {
 	}
 	f.setPlan("slow")
 	res := f.Verify(key, 1)
-	if res.Code != verify.Valid || res.Decision.QuotaLimit != 1_000_000 || res.Decision.QuotaUsed != 101 || res.Entry.PlanID != "slow" {
+	if res.Code != verify.Valid || res.Decision.QuotaLimit != 1_000_000 || res.Decision.QuotaUsed != 101 || res.Entry.PlanID() != "slow" {
 		t.Errorf("after the upgrade: %s limit %d used %d", res.Code, res.Decision.QuotaLimit, res.Decision.QuotaUsed)
 	}
 }
