@@ -178,7 +178,7 @@ func (b *benchRun) seedKeys(dbURL, plansPath string) error {
 			b.say("seed cache: %d keys and their database from %s", len(secrets), o.seedCache)
 			b.rep.Seed = seedStats{Keys: len(secrets)}
 			b.setBodies(secrets)
-			return nil
+			return b.markEvents(dbURL)
 		}
 	}
 	b.say("seeding %d keys through keys.Service (%s, %d per account, %d writer(s))", o.keys, storeName, o.perAccount, o.seedWorkers)
@@ -200,6 +200,18 @@ func (b *benchRun) seedKeys(dbURL, plansPath string) error {
 	b.rep.Seed = st
 	b.say("seeded %d accounts in %s, %d keys in %s (%s per key)", st.Accounts, round(st.SignupTime), st.Keys, round(st.KeysTime), st.PerKey.Round(time.Microsecond))
 	b.setBodies(secrets)
+	return b.markEvents(dbURL)
+}
+
+// markEvents marks seeding's events fanned out (markEventsFannedOut).
+func (b *benchRun) markEvents(dbURL string) error {
+	n, err := markEventsFannedOut(b.ctx, dbURL)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		b.say("marked seeding's %d events fanned out (no webhook endpoint: none would be delivered)", n)
+	}
 	return nil
 }
 
