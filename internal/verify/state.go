@@ -159,7 +159,7 @@ type shared struct {
 	flushed atomic.Int64 // of granted, written to the database
 	mine    atomic.Int64 // added to Redis's count by this instance, as its replies confirmed
 	owed    atomic.Int64 // granted alone (Redis unreachable), not yet added to Redis
-	synced  atomic.Int64 // the shared limits' recovery epoch this window last synced in
+	synced  atomic.Int64 // the shared limits' recovery epoch this state last synced in (kept across windows)
 	// hold keeps the key's usage out of the database while its calls
 	// counted alone are not in Redis yet: should Redis come back without
 	// its data, the window is re-seeded from the database plus what each
@@ -298,7 +298,7 @@ func (st *keyState) window() Window {
 // count records one outcome at now; exchange: a VALID one issued a token
 // (counted as TokenIssued instead of Valid). It reports whether it marked
 // the state dirty: the caller must then list it for the next flush
-// (Verifier.listDirty).
+// (Verifier.counted).
 func (st *keyState) count(code Code, exchange bool, cost int64, now time.Time) bool {
 	if h := now.Unix() / 3600 * 3600; h != st.hour.Load() {
 		st.mu.Lock()
