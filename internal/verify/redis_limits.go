@@ -313,15 +313,16 @@ func (r *RedisLimits) script(ctx context.Context, e *Entry, w Window, cost int64
 	if !take {
 		takeArg = "0"
 	}
+	acct := e.AccountID()
 	var keys []string
 	if e.pool != nil {
 		// The pool's window and units, then the key's own window, which
 		// the script adds the cost to when it exists: an account that
 		// returns to quotas per key this window finds each key's count
 		// right (and re-seeds a missing one from the database).
-		keys = []string{rateKey(e.AccountID(), e.KeyID), poolKey(e.AccountID(), e.pool, w), genKey(e.AccountID(), e.KeyID), poolByKey(e.AccountID(), e.pool, w), quotaKey(e.AccountID(), e.KeyID, w), accountGenKey(e.AccountID())}
+		keys = []string{rateKey(acct, e.KeyID), poolKey(acct, e.pool, w), genKey(acct, e.KeyID), poolByKey(acct, e.pool, w), quotaKey(acct, e.KeyID, w), accountGenKey(acct)}
 	} else {
-		keys = []string{rateKey(e.AccountID(), e.KeyID), quotaKey(e.AccountID(), e.KeyID, w), genKey(e.AccountID(), e.KeyID), byKey(e.AccountID(), e.KeyID, w)}
+		keys = []string{rateKey(acct, e.KeyID), quotaKey(acct, e.KeyID, w), genKey(acct, e.KeyID), byKey(acct, e.KeyID, w)}
 	}
 	// A day past the window's end, and never less (a reconciliation runs
 	// on the wall clock, which need not be inside the window).
@@ -387,12 +388,12 @@ func (r *RedisLimits) locally(ctx context.Context, e *Entry, cost int64, now tim
 	d, err := r.local.Take(ctx, e, cost, now)
 	if err == nil && cost > 0 && !d.RateLimited && !d.QuotaExceeded {
 		st := e.quotaState()
-		if !st.shared().hold.Swap(true) {
+		sh := st.shared()
+		if !sh.hold.Swap(true) {
 			r.owingMu.Lock()
 			r.owing[st] = e
 			r.owingMu.Unlock()
 		}
-		sh := st.sh.Load() // made by the Swap above
 		sh.granted.Add(cost)
 		sh.owed.Add(cost)
 	}
