@@ -13,14 +13,15 @@
 package static
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
+	"io"
 	"io/fs"
 	"net/http"
 	"path"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -30,32 +31,49 @@ var files embed.FS
 // hashLen is how many hex digits of a file's SHA-256 its version carries.
 const hashLen = 12
 
-// asset is one embedded file with its content hash.
+// asset is one embedded file. Its content stays in the binary's read-only
+// data and is read from there for each response, never copied to the heap:
+// the API reference's renderer alone is 4 MB, which every instance would
+// otherwise hold (and page in) from its start, served or not.
 type asset struct {
-	content []byte
-	hash    string // first hashLen hex digits of the SHA-256 of content
+	name string
+	once sync.Once
+	hash string // first hashLen hex digits of the SHA-256 of the content; set by version
+}
+
+// version returns the file's hash, computed on first use: a page that
+// links to the file, or a request for it.
+func (a *asset) version() string {
+	a.once.Do(func() {
+		f, err := files.Open(a.name)
+		if err != nil {
+			panic("static: opening embedded " + a.name + ": " + err.Error())
+		}
+		defer f.Close()
+		h := sha256.New()
+		if _, err := io.Copy(h, f); err != nil {
+			panic("static: reading embedded " + a.name + ": " + err.Error())
+		}
+		a.hash = hex.EncodeToString(h.Sum(nil))[:hashLen]
+	})
+	return a.hash
 }
 
 // assets maps a slash-separated name relative to /static/ ("css/app.css")
-// to its file; built once at init.
-var assets = mustLoad(files)
+// to its file; the names are listed once at init, the contents not read.
+var assets = mustList(files)
 
-func mustLoad(fsys fs.FS) map[string]asset {
-	m := map[string]asset{}
+func mustList(fsys fs.FS) map[string]*asset {
+	m := map[string]*asset{}
 	err := fs.WalkDir(fsys, ".", func(name string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}
-		b, err := fs.ReadFile(fsys, name)
-		if err != nil {
-			return err
-		}
-		sum := sha256.Sum256(b)
-		m[name] = asset{content: b, hash: hex.EncodeToString(sum[:])[:hashLen]}
+		m[name] = &asset{name: name}
 		return nil
 	})
 	if err != nil {
-		panic("static: reading embedded files: " + err.Error())
+		panic("static: listing embedded files: " + err.Error())
 	}
 	return m
 }
@@ -70,13 +88,16 @@ func URL(name string) string {
 	if !ok {
 		return "/static/" + name
 	}
-	return "/static/" + name + "?v=" + a.hash
+	return "/static/" + name + "?v=" + a.version()
 }
 
 // Hash returns the version of the embedded file name, and whether it exists.
 func Hash(name string) (string, bool) {
 	a, ok := assets[strings.TrimPrefix(name, "/")]
-	return a.hash, ok
+	if !ok {
+		return "", false
+	}
+	return a.version(), true
 }
 
 // Handler serves the embedded files. It expects the request path to be the
@@ -106,15 +127,28 @@ func serve(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
+	f, err := files.Open(name)
+	if err != nil {
+		http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
+		return
+	}
+	defer f.Close()
+	// embed's files seek, so ServeContent answers ranges without a copy.
+	content, ok := f.(io.ReadSeeker)
+	if !ok {
+		http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
+		return
+	}
+	hash := a.version()
 	h := w.Header()
-	if r.URL.Query().Get("v") == a.hash {
+	if r.URL.Query().Get("v") == hash {
 		h.Set("Cache-Control", "public, max-age=31536000, immutable")
 	} else {
 		h.Set("Cache-Control", "no-cache")
 	}
 	// Weak: the server may send the file gzip-compressed, and a strong
 	// ETag promises the same bytes whatever the encoding.
-	h.Set("ETag", `W/"`+a.hash+`"`)
+	h.Set("ETag", `W/"`+hash+`"`)
 	h.Set("X-Content-Type-Options", "nosniff")
-	http.ServeContent(w, r, name, modTime, bytes.NewReader(a.content))
+	http.ServeContent(w, r, name, modTime, content)
 }

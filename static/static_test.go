@@ -1,6 +1,7 @@
 package static
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"io"
@@ -124,13 +125,43 @@ func TestHandlerServesContentAndRevalidates(t *testing.T) {
 func TestHashesAreTwelveHexDigits(t *testing.T) {
 	re := regexp.MustCompile(`^[0-9a-f]{12}$`)
 	for name, a := range assets {
-		if !re.MatchString(a.hash) {
-			t.Errorf("%s: hash %q", name, a.hash)
+		if h := a.version(); !re.MatchString(h) {
+			t.Errorf("%s: hash %q", name, h)
 		}
 	}
 	for _, name := range wantFiles {
 		if _, ok := assets[name]; !ok {
 			t.Errorf("%s is not embedded", name)
 		}
+	}
+}
+
+// TestAssetsAreReadOnlyWhenUsed checks that the embedded files are not read
+// (so neither copied nor paged in) before a page links to one or a request
+// asks for one, and that a request serves the file's bytes from the binary.
+func TestAssetsAreReadOnlyWhenUsed(t *testing.T) {
+	const name = "js/scalar-api-reference.js"
+	a := mustList(files)[name]
+	if a == nil {
+		t.Fatalf("%s is not embedded", name)
+	}
+	if a.hash != "" {
+		t.Fatalf("listing the files hashed %s", name)
+	}
+	rec := httptest.NewRecorder()
+	http.StripPrefix("/static/", Handler()).ServeHTTP(rec, httptest.NewRequest("GET", "/static/"+name, nil))
+	want, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Code != http.StatusOK || !bytes.Equal(rec.Body.Bytes(), want) {
+		t.Fatalf("GET %s: status %d, %d bytes, want 200 and the file's %d", name, rec.Code, rec.Body.Len(), len(want))
+	}
+	sum := sha256.Sum256(want)
+	if got, want := rec.Header().Get("ETag"), `W/"`+hex.EncodeToString(sum[:])[:12]+`"`; got != want {
+		t.Errorf("ETag = %q, want %q", got, want)
+	}
+	if got, want := a.version(), hex.EncodeToString(sum[:])[:12]; got != want {
+		t.Errorf("version = %q, want %q", got, want)
 	}
 }
