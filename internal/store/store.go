@@ -61,6 +61,12 @@ func Open(ctx context.Context, databaseURL string) (*DB, error) {
 		q.Add("_pragma", "busy_timeout(10000)")
 		q.Add("_pragma", "foreign_keys(1)")
 		q.Add("_pragma", "synchronous(NORMAL)")
+		// 512 KiB of page cache per connection instead of SQLite's 2 MiB:
+		// the hot path reads no page, the kernel caches the file anyway,
+		// and SQLite's allocator (modernc's) keeps what it once held, so
+		// the pool's eight caches filled by a cache warm-up stayed
+		// resident for good.
+		q.Add("_pragma", "cache_size(-512)")
 		// Immediate: a transaction takes the write lock when it begins, so
 		// two writers queue on busy_timeout instead of failing on upgrade.
 		q.Add("_txlock", "immediate")
