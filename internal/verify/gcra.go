@@ -13,10 +13,11 @@ type gcra struct {
 	tolerance int64 // interval × burst
 }
 
-// gcraOf returns e's limit in unit.
-func gcraOf(e *Entry, unit time.Duration) gcra {
-	interval := max(1, int64(time.Second/unit)/max(1, e.Rate))
-	return gcra{interval: interval, tolerance: interval * e.Burst}
+// gcraOf returns the limit of rate calls per second, burst at once, in
+// unit.
+func gcraOf(rate, burst int64, unit time.Duration) gcra {
+	interval := max(1, int64(time.Second/unit)/max(1, rate))
+	return gcra{interval: interval, tolerance: interval * burst}
 }
 
 // next is the tat after a call of cost at now, from the stored tat, and

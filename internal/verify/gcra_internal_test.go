@@ -8,9 +8,9 @@ import (
 // TestGCRAInEitherUnit: the limiter in memory (ns) and in Redis (µs) make
 // the same decisions from the one helper: 10 a second, 5 at once.
 func TestGCRAInEitherUnit(t *testing.T) {
-	e := &Entry{Rate: 10, Burst: 5}
+	rate, burst := int64(10), int64(5)
 	for _, unit := range []time.Duration{time.Nanosecond, time.Microsecond} {
-		g := gcraOf(e, unit)
+		g := gcraOf(rate, burst, unit)
 		ms := int64(time.Millisecond / unit)
 		if g.interval != 100*ms || g.tolerance != 500*ms {
 			t.Fatalf("%v: interval %d, tolerance %d", unit, g.interval, g.tolerance)
@@ -52,7 +52,7 @@ func TestGCRAInEitherUnit(t *testing.T) {
 // TestGCRAOfAZeroRateIsOnePerSecond: a rate of 0 (never configured so,
 // but never a division by zero) counts as 1 a second.
 func TestGCRAOfAZeroRateIsOnePerSecond(t *testing.T) {
-	if g := gcraOf(&Entry{Rate: 0, Burst: 2}, time.Nanosecond); g.interval != int64(time.Second) || g.tolerance != 2*int64(time.Second) {
+	if g := gcraOf(0, 2, time.Nanosecond); g.interval != int64(time.Second) || g.tolerance != 2*int64(time.Second) {
 		t.Errorf("%+v", g)
 	}
 }

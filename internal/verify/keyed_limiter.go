@@ -19,7 +19,7 @@ type KeyedLimiter struct {
 
 // NewKeyedLimiter allows rate calls per second per name, burst at once.
 func NewKeyedLimiter(rate, burst int64) *KeyedLimiter {
-	g := gcraOf(&Entry{Rate: rate, Burst: burst}, time.Nanosecond)
+	g := gcraOf(rate, burst, time.Nanosecond)
 	return &KeyedLimiter{g: g, limit: burst, tat: map[string]int64{}}
 }
 

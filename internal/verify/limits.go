@@ -47,9 +47,9 @@ type MemoryLimits struct{}
 func (MemoryLimits) Take(_ context.Context, e *Entry, cost int64, now time.Time) (Decision, error) {
 	st := e.state
 	q, w := e.quotaWindow(now)
-	d := Decision{RateLimit: e.Burst, QuotaLimit: e.Quota, QuotaReset: w.End}
+	d := Decision{RateLimit: e.Burst(), QuotaLimit: e.Quota(), QuotaReset: w.End}
 
-	g := gcraOf(e, time.Nanosecond)
+	g := gcraOf(e.Rate(), e.Burst(), time.Nanosecond)
 	inc := g.interval * cost
 	nowNs := now.UnixNano()
 	for {
@@ -72,11 +72,11 @@ func (MemoryLimits) Take(_ context.Context, e *Entry, cost int64, now time.Time)
 
 	for {
 		used := q.used.Load()
-		if used+cost > e.Quota {
+		if used+cost > e.Quota() {
 			st.tat.Add(-inc) // give the rate back: a refused call consumes nothing
 			d.QuotaExceeded = true
 			d.QuotaUsed = used
-			d.RateRemaining = min(e.Burst, d.RateRemaining+cost)
+			d.RateRemaining = min(e.Burst(), d.RateRemaining+cost)
 			d.RetryAfter = max(time.Second, w.End.Sub(now))
 			return d, nil
 		}
@@ -97,12 +97,12 @@ func (MemoryLimits) Take(_ context.Context, e *Entry, cost int64, now time.Time)
 func (MemoryLimits) Peek(_ context.Context, e *Entry, now time.Time) (Decision, error) {
 	st := e.state
 	q, w := e.quotaWindow(now)
-	g := gcraOf(e, time.Nanosecond)
+	g := gcraOf(e.Rate(), e.Burst(), time.Nanosecond)
 	nowNs := now.UnixNano()
 	tat := max(st.tat.Load(), nowNs)
 	return Decision{
-		RateLimit: e.Burst, RateRemaining: g.remaining(tat, nowNs), RateReset: time.Unix(0, tat),
-		QuotaLimit: e.Quota, QuotaUsed: q.used.Load(), QuotaReset: w.End,
+		RateLimit: e.Burst(), RateRemaining: g.remaining(tat, nowNs), RateReset: time.Unix(0, tat),
+		QuotaLimit: e.Quota(), QuotaUsed: q.used.Load(), QuotaReset: w.End,
 	}, nil
 }
 

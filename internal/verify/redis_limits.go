@@ -308,7 +308,7 @@ func (r *RedisLimits) reconcile(ctx context.Context, e *Entry, w Window, cost in
 
 // script runs takeScript.
 func (r *RedisLimits) script(ctx context.Context, e *Entry, w Window, cost int64, now time.Time, take, checkGen bool, mode string, floor, mine, owed, unflushed int64) ([]int64, error) {
-	g := gcraOf(e, time.Microsecond)
+	g := gcraOf(e.Rate(), e.Burst(), time.Microsecond)
 	takeArg := "1"
 	if !take {
 		takeArg = "0"
@@ -333,7 +333,7 @@ func (r *RedisLimits) script(ctx context.Context, e *Entry, w Window, cost int64
 	} else if e.pool != nil {
 		epoch = e.pool.epoch.Load()
 	}
-	args := []any{now.UnixMicro(), g.interval, g.tolerance, cost, e.Quota, ttl, takeArg, gen, r.id, mode, epoch}
+	args := []any{now.UnixMicro(), g.interval, g.tolerance, cost, e.Quota(), ttl, takeArg, gen, r.id, mode, epoch}
 	if mode != modeCall {
 		args = append(args, floor, mine, owed, unflushed)
 	}
@@ -354,9 +354,9 @@ func (r *RedisLimits) decide(e *Entry, w Window, cost int64, now time.Time, res 
 	if code == scriptStale {
 		return Decision{}, ErrStale
 	}
-	g := gcraOf(e, time.Microsecond)
+	g := gcraOf(e.Rate(), e.Burst(), time.Microsecond)
 	nowUs := now.UnixMicro()
-	d := Decision{RateLimit: e.Burst, QuotaLimit: e.Quota, QuotaReset: w.End, QuotaUsed: used}
+	d := Decision{RateLimit: e.Burst(), QuotaLimit: e.Quota(), QuotaReset: w.End, QuotaUsed: used}
 	e.quotaState().used.Store(used)
 	if e.pool != nil && code == scriptOK && cost > 0 {
 		// The key's own use, for its pages: this instance's part of it

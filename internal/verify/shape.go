@@ -15,6 +15,7 @@ type shape struct {
 	accountID string
 	planID    string
 	scopes    []string
+	lim       limits
 	// id is the answer's `"owner_id":"…",` (owner: its first ownerLen
 	// bytes) then `"plan":"…","scopes":[…],` (scopes), as encoding/json
 	// renders those fields of the answer's key object; the map key that
@@ -27,6 +28,23 @@ type shape struct {
 	withID bool
 }
 
+// limits are a key's numbers that follow from its plan, its overrides and
+// its account's billing period: the same for most keys of an account.
+type limits struct {
+	// rate and burst are per second and calls at once; quota is per
+	// window.
+	rate, burst, quota int64
+	// periodStart and periodEnd are the account's billing period (unix
+	// ns), both 0 for calendar months.
+	periodStart, periodEnd int64
+}
+
+// shapeKey names a shape in the table: its rendering and its numbers.
+type shapeKey struct {
+	id  string
+	lim limits
+}
+
 func (s *shape) owner() string      { return s.id[:s.ownerLen] }
 func (s *shape) planScopes() string { return s.id[s.ownerLen:] }
 
@@ -37,23 +55,23 @@ type metaJSON struct {
 	raw, answer string
 }
 
-// shapes interns shapes by their rendering (which names every field a
-// shape has), holding each weakly (and nothing else, so that a shape's
+// shapes interns shapes by their rendering and limits (which name every
+// field a shape has), holding each weakly (and nothing else, so that a shape's
 // cleanup, which holds the table, does not keep the shape alive): a shape no entry points
 // to any more is collected, and its slot removed, so the table never
 // outgrows the cache however keys come and go.
 type shapes struct {
 	mu sync.Mutex
-	m  map[string]weak.Pointer[shape]
+	m  map[shapeKey]weak.Pointer[shape]
 }
 
 // intern returns the shape equal to s, s itself when there is none yet.
 func (t *shapes) intern(s *shape) *shape {
-	id := s.id
+	id := shapeKey{id: s.id, lim: s.lim}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.m == nil {
-		t.m = map[string]weak.Pointer[shape]{}
+		t.m = map[shapeKey]weak.Pointer[shape]{}
 	}
 	if old := t.m[id].Value(); old != nil {
 		return old
@@ -62,7 +80,7 @@ func (t *shapes) intern(s *shape) *shape {
 	t.m[id] = wp
 	// The cleanup holds the id and the weak pointer, never s (which would
 	// keep s alive): it removes the slot unless a newer shape took it.
-	runtime.AddCleanup(s, func(id string) {
+	runtime.AddCleanup(s, func(id shapeKey) {
 		t.mu.Lock()
 		if t.m[id] == wp {
 			delete(t.m, id)

@@ -20,15 +20,9 @@ import (
 // they point to, and only the key's own fields are here. Its strings and
 // slices are shared: read them, never write to them.
 type Entry struct {
-	KeyID string
-	// Rate and Burst are per second and calls at once; Quota is per
-	// window.
-	Rate, Burst, Quota int64
-	// periodStart and periodEnd are the account's billing period (unix
-	// ns), both 0 for calendar months.
-	periodStart, periodEnd int64
-	expiresAt              int64 // unix ns; 0: never
-	secretExpiresAt        int64 // unix ns; 0: never (set when rotated away)
+	KeyID           string
+	expiresAt       int64 // unix ns; 0: never
+	secretExpiresAt int64 // unix ns; 0: never (set when rotated away)
 	// allow is the key's IP allow-list; nil: any address (Entry.allows).
 	allow *allowlist
 	shape *shape
@@ -55,6 +49,15 @@ type allowlist struct {
 	prefixes []netip.Prefix
 	n4       int
 }
+
+// Rate returns the key's rate limit, per second.
+func (e *Entry) Rate() int64 { return e.shape.lim.rate }
+
+// Burst returns how many calls the key may make at once.
+func (e *Entry) Burst() int64 { return e.shape.lim.burst }
+
+// Quota returns the key's quota per window (its pool's, for a pooled key).
+func (e *Entry) Quota() int64 { return e.shape.lim.quota }
 
 // AccountID returns the id of the key's account.
 func (e *Entry) AccountID() string { return e.shape.accountID }
@@ -94,19 +97,20 @@ func (e *Entry) quotaWindow(now time.Time) (*keyState, Window) {
 func (e *Entry) Pooled() bool { return e.pool != nil }
 
 // quota80 is the count at which 80 % of the quota is reached.
-func (e *Entry) quota80() int64 { return at80(e.Quota) }
+func (e *Entry) quota80() int64 { return at80(e.Quota()) }
 
 // Period returns the account's billing period; zero: calendar months.
 func (e *Entry) Period() Window {
-	if e.periodStart == 0 && e.periodEnd == 0 {
+	l := &e.shape.lim
+	if l.periodStart == 0 && l.periodEnd == 0 {
 		return Window{}
 	}
-	return Window{Start: time.Unix(0, e.periodStart).UTC(), End: time.Unix(0, e.periodEnd).UTC()}
+	return Window{Start: time.Unix(0, l.periodStart).UTC(), End: time.Unix(0, l.periodEnd).UTC()}
 }
 
 // periodKey is the start of the billing period the windows are derived
 // from (unix ns); 0 for calendar months.
-func (e *Entry) periodKey() int64 { return e.periodStart }
+func (e *Entry) periodKey() int64 { return e.shape.lim.periodStart }
 
 // keyState is what the process counts for one key. It outlives cache
 // entries (a revoke or edit replaces the entry, never the counts) and is
@@ -122,7 +126,6 @@ type keyState struct {
 	windowStart atomic.Int64 // unix ns
 	windowEnd   atomic.Int64 // unix ns
 	period      atomic.Int64 // Entry.periodKey() the window was derived from
-	hour        atomic.Int64 // unix seconds of the current usage bucket
 
 	cost        atomic.Int64 // quota units of the VALID calls since the last snapshot
 	lastUsed    atomic.Int64 // unix ns
@@ -130,7 +133,10 @@ type keyState struct {
 	// exceeded is the start (unix ns) of the last window in which this
 	// process reported a refusal by the quota as its 100 % threshold.
 	exceeded atomic.Int64
-	pending  []Usage // snapshots taken at rollovers
+	// pending holds the snapshots taken at rollovers, nil when there are
+	// none (most of the time: a pointer, not a slice, in every key's
+	// state).
+	pending *[]Usage
 
 	// sh is what shared limits keep of the window (RedisLimits, through
 	// shared()); nil while none has counted it, as with limits in memory.
@@ -147,8 +153,14 @@ type keyState struct {
 	// 4 billion times an hour on one instance. (The fields are ordered
 	// so that these and dirty pack: the cache holds a state per key.)
 	valid, rateLimited, quotaExceeded, scopeDenied, invalid, tokenIssued atomic.Uint32
-	dirty                                                                atomic.Bool // counted since the last drain; set: on Verifier.dirty
+	// hour is the current usage bucket, in hours since 1970 (packed with
+	// the counters: 32 bits last until the year 491 970).
+	hour  atomic.Uint32
+	dirty atomic.Bool // counted since the last drain; set: on Verifier.dirty
 }
+
+// hourOf is the usage bucket of now, as keyState.hour holds it.
+func hourOf(now time.Time) uint32 { return uint32(now.Unix() / 3600) }
 
 // shared is what shared limits (RedisLimits) need to put this instance's
 // share of a window back into Redis after an outage, exactly once. The
@@ -212,7 +224,7 @@ func (st *keyState) start(e *Entry, w Window, used int64, now time.Time) {
 	st.windowStart.Store(w.Start.UnixNano())
 	st.windowEnd.Store(w.End.UnixNano())
 	st.period.Store(e.periodKey())
-	st.hour.Store(now.Unix() / 3600 * 3600)
+	st.hour.Store(hourOf(now))
 	st.used.Store(used)
 }
 
@@ -300,7 +312,7 @@ func (st *keyState) window() Window {
 // the state dirty: the caller must then list it for the next flush
 // (Verifier.counted).
 func (st *keyState) count(code Code, exchange bool, cost int64, now time.Time) bool {
-	if h := now.Unix() / 3600 * 3600; h != st.hour.Load() {
+	if h := hourOf(now); h != st.hour.Load() {
 		st.mu.Lock()
 		if h != st.hour.Load() {
 			st.snapshotLocked()
@@ -336,7 +348,10 @@ func (st *keyState) count(code Code, exchange bool, cost int64, now time.Time) b
 // current hour and window. st.mu must be held.
 func (st *keyState) snapshotLocked() {
 	if u := st.takeLocked(); !u.empty() {
-		st.pending = append(st.pending, u)
+		if st.pending == nil {
+			st.pending = new([]Usage)
+		}
+		*st.pending = append(*st.pending, u)
 	}
 }
 
@@ -345,7 +360,7 @@ func (st *keyState) snapshotLocked() {
 func (st *keyState) takeLocked() Usage {
 	u := Usage{
 		KeyID: st.keyID, AccountID: st.accountID,
-		Hour:          time.Unix(st.hour.Load(), 0).UTC(),
+		Hour:          time.Unix(int64(st.hour.Load())*3600, 0).UTC(),
 		WindowStart:   time.Unix(0, st.windowStart.Load()).UTC(),
 		Valid:         int64(st.valid.Swap(0)),
 		RateLimited:   int64(st.rateLimited.Swap(0)),
@@ -373,8 +388,10 @@ func (st *keyState) takeLocked() Usage {
 func (st *keyState) drain(out []Usage) []Usage {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	out = append(out, st.pending...)
-	st.pending = nil
+	if st.pending != nil {
+		out = append(out, *st.pending...)
+		st.pending = nil
+	}
 	if u := st.takeLocked(); !u.empty() {
 		out = append(out, u)
 	}
