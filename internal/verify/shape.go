@@ -7,7 +7,7 @@ import (
 )
 
 // shape is what many keys have in common: an account's keys mostly share
-// their plan and scopes. The cache keeps one shape for each distinct
+// their plan, scopes, limits (those of the plan) and billing period. The cache keeps one shape for each distinct
 // combination, pointed to by every entry that has it, instead of a copy in
 // every entry: at 100 000 cached keys the copies, with their rendering in
 // the answer, were the larger part of the verifier's heap. Immutable.
@@ -15,11 +15,13 @@ type shape struct {
 	accountID string
 	planID    string
 	scopes    []string
-	lim       limits
+	// lim is the plan's limits in the account's billing period; a key
+	// with overrides has its own (Entry.lim).
+	lim limits
 	// id is the answer's `"owner_id":"…",` (owner: its first ownerLen
 	// bytes) then `"plan":"…","scopes":[…],` (scopes), as encoding/json
-	// renders those fields of the answer's key object; the map key that
-	// interns the shape.
+	// renders those fields of the answer's key object; with lim, the map
+	// key that interns the shape (shapeKey).
 	id       string
 	ownerLen int
 	// withID: the owner part starts with the answer's `"key_id":…,`,

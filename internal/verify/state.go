@@ -16,8 +16,9 @@ import (
 //
 // It is kept small, since the cache holds one per secret (a million by
 // default): what keys share (the account, the plan, the scopes, the
-// metadata, and their rendering in the answer) lives once in a shape that
-// they point to, and only the key's own fields are here. Its strings and
+// limits and billing period, the metadata, and their rendering in the
+// answer) lives once in a shape that they point to, and only the key's own
+// fields are here. Its strings and
 // slices are shared: read them, never write to them.
 type Entry struct {
 	KeyID           string
@@ -26,6 +27,10 @@ type Entry struct {
 	// allow is the key's IP allow-list; nil: any address (Entry.allows).
 	allow *allowlist
 	shape *shape
+	// lim is the shape's limits, or the key's own when it has overrides
+	// (allocated apart, so that a key with overrides still shares its
+	// shape with its siblings).
+	lim *limits
 	meta  unique.Handle[metaJSON]
 	// name is the key's name as a JSON string, quoted and escaped.
 	name     string
@@ -51,13 +56,13 @@ type allowlist struct {
 }
 
 // Rate returns the key's rate limit, per second.
-func (e *Entry) Rate() int64 { return e.shape.lim.rate }
+func (e *Entry) Rate() int64 { return e.lim.rate }
 
 // Burst returns how many calls the key may make at once.
-func (e *Entry) Burst() int64 { return e.shape.lim.burst }
+func (e *Entry) Burst() int64 { return e.lim.burst }
 
 // Quota returns the key's quota per window (its pool's, for a pooled key).
-func (e *Entry) Quota() int64 { return e.shape.lim.quota }
+func (e *Entry) Quota() int64 { return e.lim.quota }
 
 // AccountID returns the id of the key's account.
 func (e *Entry) AccountID() string { return e.shape.accountID }
@@ -101,7 +106,7 @@ func (e *Entry) quota80() int64 { return at80(e.Quota()) }
 
 // Period returns the account's billing period; zero: calendar months.
 func (e *Entry) Period() Window {
-	l := &e.shape.lim
+	l := e.lim
 	if l.periodStart == 0 && l.periodEnd == 0 {
 		return Window{}
 	}
@@ -110,7 +115,7 @@ func (e *Entry) Period() Window {
 
 // periodKey is the start of the billing period the windows are derived
 // from (unix ns); 0 for calendar months.
-func (e *Entry) periodKey() int64 { return e.shape.lim.periodStart }
+func (e *Entry) periodKey() int64 { return e.lim.periodStart }
 
 // keyState is what the process counts for one key. It outlives cache
 // entries (a revoke or edit replaces the entry, never the counts) and is
@@ -154,7 +159,7 @@ type keyState struct {
 	// so that these and dirty pack: the cache holds a state per key.)
 	valid, rateLimited, quotaExceeded, scopeDenied, invalid, tokenIssued atomic.Uint32
 	// hour is the current usage bucket, in hours since 1970 (packed with
-	// the counters: 32 bits last until the year 491 970).
+	// the counters: 32 bits last until the year 491 930).
 	hour  atomic.Uint32
 	dirty atomic.Bool // counted since the last drain; set: on Verifier.dirty
 }

@@ -498,7 +498,13 @@ func (v *Verifier) newEntry(ctx context.Context, rec *Record, now time.Time, epo
 	k := rec.Key
 	plan := v.cfg.Plans.Get(rec.PlanID)
 	e := &Entry{KeyID: k.ID, revoked: k.RevokedAt != nil, suspended: rec.Suspended}
-	lim := limits{rate: int64(plan.RatePerSecond), burst: int64(plan.Burst), quota: plan.MonthlyQuota}
+	planLim := limits{rate: int64(plan.RatePerSecond), burst: int64(plan.Burst), quota: plan.MonthlyQuota}
+	if p := rec.Period; !p.Start.IsZero() && !p.End.IsZero() {
+		// (A period missing either end is calendar months to
+		// quota.WindowAt, as the zero one is.)
+		planLim.periodStart, planLim.periodEnd = p.Start.UnixNano(), p.End.UnixNano()
+	}
+	lim := planLim
 	if len(k.IPAllowlist) > 0 {
 		// A copy (the entry is immutable), IPv4 first: allows tries only
 		// the prefixes of the address's family.
@@ -525,16 +531,15 @@ func (v *Verifier) newEntry(ctx context.Context, rec *Record, now time.Time, epo
 	if k.ExpiresAt != nil {
 		e.expiresAt = k.ExpiresAt.UnixNano()
 	}
-	if p := rec.Period; !p.Start.IsZero() && !p.End.IsZero() {
-		// (A period missing either end is calendar months to
-		// quota.WindowAt, as the zero one is.)
-		lim.periodStart, lim.periodEnd = p.Start.UnixNano(), p.End.UnixNano()
-	}
 	if rec.SecretExpiresAt != nil {
 		e.secretExpiresAt = rec.SecretExpiresAt.UnixNano()
 	}
-	if err := v.entryJSON(e, k, plan.ID, lim); err != nil {
+	if err := v.entryJSON(e, k, plan.ID, planLim); err != nil {
 		return nil, err
+	}
+	e.lim = &e.shape.lim
+	if lim != planLim {
+		e.lim = &lim
 	}
 	st, err := v.state(ctx, e, now)
 	if err != nil {
