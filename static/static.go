@@ -22,6 +22,7 @@ import (
 	"path"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -36,46 +37,52 @@ const hashLen = 12
 // the API reference's renderer alone is 4 MB, which every instance would
 // otherwise hold (and page in) from its start, served or not.
 type asset struct {
-	name string
-	once sync.Once
-	hash string // first hashLen hex digits of the SHA-256 of the content; set by version
+	// version returns the first hashLen hex digits of the file's SHA-256,
+	// read on the first call: a page that links to the file, or a request
+	// for it. (sync.OnceValue: should the read panic, every call does, and
+	// no file is ever served under an empty version.)
+	version func() string
+	hashed  atomic.Bool // version has read the file
 }
 
-// version returns the file's hash, computed on first use: a page that
-// links to the file, or a request for it.
-func (a *asset) version() string {
-	a.once.Do(func() {
-		f, err := files.Open(a.name)
-		if err != nil {
-			panic("static: opening embedded " + a.name + ": " + err.Error())
-		}
-		defer f.Close()
-		h := sha256.New()
-		if _, err := io.Copy(h, f); err != nil {
-			panic("static: reading embedded " + a.name + ": " + err.Error())
-		}
-		a.hash = hex.EncodeToString(h.Sum(nil))[:hashLen]
-	})
-	return a.hash
+// assetSet is the embedded files by slash-separated name relative to
+// /static/ ("css/app.css"), read from fsys.
+type assetSet struct {
+	fsys fs.FS
+	m    map[string]*asset
 }
 
-// assets maps a slash-separated name relative to /static/ ("css/app.css")
-// to its file; the names are listed once at init, the contents not read.
+// assets is the set served; the names are listed once at init, the
+// contents not read.
 var assets = mustList(files)
 
-func mustList(fsys fs.FS) map[string]*asset {
-	m := map[string]*asset{}
+func mustList(fsys fs.FS) assetSet {
+	set := assetSet{fsys: fsys, m: map[string]*asset{}}
 	err := fs.WalkDir(fsys, ".", func(name string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}
-		m[name] = &asset{name: name}
+		a := &asset{}
+		a.version = sync.OnceValue(func() string {
+			a.hashed.Store(true)
+			f, err := fsys.Open(name)
+			if err != nil {
+				panic("static: opening embedded " + name + ": " + err.Error())
+			}
+			defer f.Close()
+			h := sha256.New()
+			if _, err := io.Copy(h, f); err != nil {
+				panic("static: reading embedded " + name + ": " + err.Error())
+			}
+			return hex.EncodeToString(h.Sum(nil))[:hashLen]
+		})
+		set.m[name] = a
 		return nil
 	})
 	if err != nil {
 		panic("static: listing embedded files: " + err.Error())
 	}
-	return m
+	return set
 }
 
 // URL returns the versioned URL of the embedded file name (relative to
@@ -84,7 +91,7 @@ func mustList(fsys fs.FS) map[string]*asset {
 // shows as a 404 in the browser instead of a panic.
 func URL(name string) string {
 	name = strings.TrimPrefix(name, "/")
-	a, ok := assets[name]
+	a, ok := assets.m[name]
 	if !ok {
 		return "/static/" + name
 	}
@@ -93,7 +100,7 @@ func URL(name string) string {
 
 // Hash returns the version of the embedded file name, and whether it exists.
 func Hash(name string) (string, bool) {
-	a, ok := assets[strings.TrimPrefix(name, "/")]
+	a, ok := assets.m[strings.TrimPrefix(name, "/")]
 	if !ok {
 		return "", false
 	}
@@ -108,26 +115,26 @@ func Hash(name string) (string, bool) {
 // revalidates. Directories and unknown names answer 404; methods other than
 // GET and HEAD answer 405.
 func Handler() http.Handler {
-	return http.HandlerFunc(serve)
+	return http.HandlerFunc(assets.serve)
 }
 
 // modTime is reported for every file; embedded files have none, and the
 // ETag does the revalidation.
 var modTime = time.Time{}
 
-func serve(w http.ResponseWriter, r *http.Request) {
+func (set assetSet) serve(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
 		http.Error(w, http.StatusText(http.StatusMethodNotAllowed), http.StatusMethodNotAllowed)
 		return
 	}
 	name := strings.TrimPrefix(path.Clean("/"+r.URL.Path), "/")
-	a, ok := assets[name]
+	a, ok := set.m[name]
 	if !ok {
 		http.NotFound(w, r)
 		return
 	}
-	f, err := files.Open(name)
+	f, err := set.fsys.Open(name)
 	if err != nil {
 		http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
 		return

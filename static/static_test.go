@@ -124,13 +124,13 @@ func TestHandlerServesContentAndRevalidates(t *testing.T) {
 
 func TestHashesAreTwelveHexDigits(t *testing.T) {
 	re := regexp.MustCompile(`^[0-9a-f]{12}$`)
-	for name, a := range assets {
+	for name, a := range assets.m {
 		if h := a.version(); !re.MatchString(h) {
 			t.Errorf("%s: hash %q", name, h)
 		}
 	}
 	for _, name := range wantFiles {
-		if _, ok := assets[name]; !ok {
+		if _, ok := assets.m[name]; !ok {
 			t.Errorf("%s is not embedded", name)
 		}
 	}
@@ -138,18 +138,21 @@ func TestHashesAreTwelveHexDigits(t *testing.T) {
 
 // TestAssetsAreReadOnlyWhenUsed checks that the embedded files are not read
 // (so neither copied nor paged in) before a page links to one or a request
-// asks for one, and that a request serves the file's bytes from the binary.
+// asks for one: serving one file reads that one, from the binary, and no
+// other.
 func TestAssetsAreReadOnlyWhenUsed(t *testing.T) {
 	const name = "js/scalar-api-reference.js"
-	a := mustList(files)[name]
-	if a == nil {
+	set := mustList(files)
+	for n, a := range set.m {
+		if a.hashed.Load() {
+			t.Fatalf("listing the files read %s", n)
+		}
+	}
+	if set.m[name] == nil {
 		t.Fatalf("%s is not embedded", name)
 	}
-	if a.hash != "" {
-		t.Fatalf("listing the files hashed %s", name)
-	}
 	rec := httptest.NewRecorder()
-	http.StripPrefix("/static/", Handler()).ServeHTTP(rec, httptest.NewRequest("GET", "/static/"+name, nil))
+	http.StripPrefix("/static/", http.HandlerFunc(set.serve)).ServeHTTP(rec, httptest.NewRequest("GET", "/static/"+name, nil))
 	want, err := os.ReadFile(name)
 	if err != nil {
 		t.Fatal(err)
@@ -161,7 +164,9 @@ func TestAssetsAreReadOnlyWhenUsed(t *testing.T) {
 	if got, want := rec.Header().Get("ETag"), `W/"`+hex.EncodeToString(sum[:])[:12]+`"`; got != want {
 		t.Errorf("ETag = %q, want %q", got, want)
 	}
-	if got, want := a.version(), hex.EncodeToString(sum[:])[:12]; got != want {
-		t.Errorf("version = %q, want %q", got, want)
+	for n, a := range set.m {
+		if a.hashed.Load() != (n == name) {
+			t.Errorf("after serving %s: %s read %v", name, n, a.hashed.Load())
+		}
 	}
 }

@@ -61,7 +61,7 @@ func Open(ctx context.Context, databaseURL string) (*DB, error) {
 		q.Add("_pragma", "busy_timeout(10000)")
 		q.Add("_pragma", "foreign_keys(1)")
 		q.Add("_pragma", "synchronous(NORMAL)")
-		// 512 KiB of page cache per connection instead of SQLite's 2 MiB:
+		// 512 KiB of page cache per connection instead of SQLite's 2000 KiB:
 		// the hot path reads no page, the kernel caches the file anyway,
 		// and SQLite's allocator (modernc's) keeps what it once held, so
 		// the pool's eight caches filled by a cache warm-up stayed
