@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/keyhold/keyhold/internal/keys"
 	"github.com/keyhold/keyhold/internal/plans"
@@ -105,5 +107,32 @@ func TestOverridesShareTheShape(t *testing.T) {
 	ownBilled := build("k4", "acct", true, period)
 	if ownBilled.shape != billed.shape || !ownBilled.Period().Start.Equal(period.Start.UTC()) || ownBilled.Quota() != 50 {
 		t.Errorf("overrides in a billing period: same shape %v, period %v, quota %d", ownBilled.shape == billed.shape, ownBilled.Period(), ownBilled.Quota())
+	}
+}
+
+// A re-read entry takes its id from the key's counting state, not from the
+// row just read: the row's copy would be one more string a key for as long
+// as the entry lives.
+func TestRereadSharesTheID(t *testing.T) {
+	cat, err := plans.New([]plans.Plan{{ID: "free", Name: "Free", Price: "$0", RatePerSecond: 10, Burst: 20, MonthlyQuota: 1000, MaxKeys: 10}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := New(Config{Loader: ownLoader{}, Plans: cat})
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := func() *Entry {
+		t.Helper()
+		k := &keys.Key{ID: strings.Clone("key-1"), AccountID: "acct", Name: "n", Meta: json.RawMessage(`{}`)}
+		e, err := v.newEntry(context.Background(), &Record{Key: k, PlanID: "free"}, time.Now(), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	first, again := read(), read()
+	if first.state != again.state || unsafe.StringData(again.KeyID) != unsafe.StringData(first.KeyID) || again.KeyID != "key-1" {
+		t.Errorf("re-read: same state %v, same id string %v, id %q", first.state == again.state, unsafe.StringData(again.KeyID) == unsafe.StringData(first.KeyID), again.KeyID)
 	}
 }

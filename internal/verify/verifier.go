@@ -546,6 +546,9 @@ func (v *Verifier) newEntry(ctx context.Context, rec *Record, now time.Time, epo
 		return nil, fmt.Errorf("verify: quota used: %w", err)
 	}
 	e.state = st
+	// The state's copy of the id, the first read's: a re-read's would be
+	// one more string a key for as long as its entry lives.
+	e.KeyID = st.keyID
 	// A key with a quota override of its own keeps it; the others of a
 	// pooled plan count against their account's pool (the store's
 	// PoolUsed sums the same keys).
