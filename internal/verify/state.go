@@ -30,8 +30,8 @@ type Entry struct {
 	// lim is the shape's limits, or the key's own when it has overrides
 	// (allocated apart, so that a key with overrides still shares its
 	// shape with its siblings).
-	lim *limits
-	meta  unique.Handle[metaJSON]
+	lim  *limits
+	meta unique.Handle[metaJSON]
 	// name is the key's name as a JSON string, quoted and escaped.
 	name     string
 	loadedAt atomic.Int64 // unix ns; moved on by the cache when a re-read fails
