@@ -60,11 +60,10 @@ func (ownLoader) PoolUsed(context.Context, string, time.Time) (int64, error) {
 }
 func (ownLoader) AddUsage(context.Context, []Usage) error { return nil }
 
-// A key with overrides answers its own limits and still shares its shape
-// with the keys of its account and plan: its limits live apart (Entry.lim),
-// so overrides cost an entry a small allocation, not a shape of its own.
-// A billing period of its own (another account's) is another shape.
-func TestOverridesShareTheShape(t *testing.T) {
+// ownVerifier is a verifier on ownLoader with one plan: 10/s, burst 20,
+// 1000 a month.
+func ownVerifier(t *testing.T) *Verifier {
+	t.Helper()
 	cat, err := plans.New([]plans.Plan{{ID: "free", Name: "Free", Price: "$0", RatePerSecond: 10, Burst: 20, MonthlyQuota: 1000, MaxKeys: 10}})
 	if err != nil {
 		t.Fatal(err)
@@ -73,6 +72,15 @@ func TestOverridesShareTheShape(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return v
+}
+
+// A key with overrides answers its own limits and still shares its shape
+// with the keys of its account and plan: its limits live apart (Entry.lim),
+// so overrides cost an entry a small allocation, not a shape of its own.
+// A billing period of its own (another account's) is another shape.
+func TestOverridesShareTheShape(t *testing.T) {
+	v := ownVerifier(t)
 	now := time.Now()
 	rate, quota := 3, int64(50)
 	build := func(id, account string, override bool, period Window) *Entry {
@@ -114,14 +122,7 @@ func TestOverridesShareTheShape(t *testing.T) {
 // row just read: the row's copy would be one more string a key for as long
 // as the entry lives.
 func TestRereadSharesTheID(t *testing.T) {
-	cat, err := plans.New([]plans.Plan{{ID: "free", Name: "Free", Price: "$0", RatePerSecond: 10, Burst: 20, MonthlyQuota: 1000, MaxKeys: 10}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := New(Config{Loader: ownLoader{}, Plans: cat})
-	if err != nil {
-		t.Fatal(err)
-	}
+	v := ownVerifier(t)
 	read := func() *Entry {
 		t.Helper()
 		k := &keys.Key{ID: strings.Clone("key-1"), AccountID: "acct", Name: "n", Meta: json.RawMessage(`{}`)}
