@@ -22,7 +22,6 @@ import (
 	"path"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -42,7 +41,6 @@ type asset struct {
 	// for it. (sync.OnceValue: should the read panic, every call does, and
 	// no file is ever served under an empty version.)
 	version func() string
-	hashed  atomic.Bool // version has read the file
 }
 
 // assetSet is the embedded files by slash-separated name relative to
@@ -64,7 +62,6 @@ func mustList(fsys fs.FS) assetSet {
 		}
 		a := &asset{}
 		a.version = sync.OnceValue(func() string {
-			a.hashed.Store(true)
 			f, err := fsys.Open(name)
 			if err != nil {
 				panic("static: opening embedded " + name + ": " + err.Error())
