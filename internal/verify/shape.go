@@ -7,10 +7,11 @@ import (
 )
 
 // shape is what many keys have in common: an account's keys mostly share
-// their plan, scopes, limits (those of the plan) and billing period. The cache keeps one shape for each distinct
-// combination, pointed to by every entry that has it, instead of a copy in
-// every entry: at 100 000 cached keys the copies, with their rendering in
-// the answer, were the larger part of the verifier's heap. Immutable.
+// their plan, scopes, limits (those of the plan) and billing period. The
+// cache keeps one shape for each distinct combination, pointed to by every
+// entry that has it, instead of a copy in every entry: at 100 000 cached
+// keys the copies, with their rendering in the answer, were the larger
+// part of the verifier's heap. Immutable.
 type shape struct {
 	accountID string
 	planID    string
@@ -58,10 +59,10 @@ type metaJSON struct {
 }
 
 // shapes interns shapes by their rendering and limits (which name every
-// field a shape has), holding each weakly (and nothing else, so that a shape's
-// cleanup, which holds the table, does not keep the shape alive): a shape no entry points
-// to any more is collected, and its slot removed, so the table never
-// outgrows the cache however keys come and go.
+// field a shape has), holding each weakly (and nothing else, so that a
+// shape's cleanup, which holds the table, does not keep the shape alive):
+// a shape no entry points to any more is collected, and its slot removed,
+// so the table never outgrows the cache however keys come and go.
 type shapes struct {
 	mu sync.Mutex
 	m  map[shapeKey]weak.Pointer[shape]

@@ -18,8 +18,8 @@ import (
 // default): what keys share (the account, the plan, the scopes, the
 // limits and billing period, the metadata, and their rendering in the
 // answer) lives once in a shape that they point to, and only the key's own
-// fields are here. Its strings and
-// slices are shared: read them, never write to them.
+// fields are here. Its strings and slices are shared: read them, never
+// write to them.
 type Entry struct {
 	KeyID           string
 	expiresAt       int64 // unix ns; 0: never
