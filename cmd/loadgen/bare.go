@@ -207,20 +207,19 @@ func (b *benchRun) barePhase() *phase {
 	b.say("closed loop: bare net/http server (pid %d, %d-byte answer), %d connections, %s", bp.cmd.Process.Pid, size, o.conns, o.duration)
 	t := bareTarget(bp.base, b.bodies)
 	// Unmeasured, like the warm-up of verify: the connections are opened.
-	closedSplit(b.ctx, b.client, []target{t}, o.conns, min(o.warmup, time.Second), nil, nil)
+	b.closed([]target{t}, o.conns, min(o.warmup, time.Second))
 	time.Sleep(b.o.pause)
 
 	p := &phase{Name: "bare", Endpoint: t.name, Mode: "closed", Conns: o.conns}
-	hs, ocs := make([]*hist, 1), make([]*outcome, 1)
 	d0 := b.dials.Load()
-	cpu0, self0, m0 := bp.cpuTime(), selfCPU(), machineCPU()
-	els := closedSplit(b.ctx, b.client, []target{t}, o.conns, o.duration, hs, ocs)
-	p.ServerCPU, p.LoadgenCPU = bp.cpuTime()-cpu0, selfCPU()-self0
+	cpu0, self0, m0 := bp.cpuTime(), b.loadCPU(), machineCPU()
+	lats, ocs, els := b.closed([]target{t}, o.conns, o.duration)
+	p.ServerCPU, p.LoadgenCPU = bp.cpuTime()-cpu0, b.loadCPU()-self0
 	p.OtherCPU = max(0, machineCPU()-m0-p.ServerCPU-p.LoadgenCPU)
 	p.LoadAvg = loadAvg()
 	p.Dials = b.dials.Load() - d0
 	p.Elapsed = els[0]
-	fill(p, hs[0].snapshot(), ocs[0])
+	fill(p, lats[0], ocs[0])
 	p.ReqPerSec = float64(p.Answered) / p.Elapsed.Seconds()
 	p.OKPerSec = float64(p.Statuses[200]) / p.Elapsed.Seconds()
 	p.ServerRSS, _ = procMemory(bp.cmd.Process.Pid)

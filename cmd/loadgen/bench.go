@@ -31,6 +31,8 @@ type benchRun struct {
 	ctl    *http.Client // readiness and scrapes
 	client *http.Client // the closed loops
 	dials  atomic.Int64 // connections client opened
+	wrk    *wrkDriver   // -driver wrk, or nil
+	wrkCPU atomic.Int64 // CPU time (ns) of the wrk runs so far
 }
 
 // bench runs one mode: single (one instance on SQLite) or scale (two
@@ -107,6 +109,14 @@ func (b *benchRun) prepare() (keyholdEnv, string, error) {
 	b.dir = dir
 	if b.o.keep {
 		b.say("keeping %s", dir)
+	}
+	if b.o.driver == "wrk" {
+		if b.wrk, err = newWrkDriver(dir); err != nil {
+			return env, "", err
+		}
+		b.rep.Driver = "wrk (" + b.wrk.path + "), one process per instance, the machine's cores shared out as its threads"
+	} else {
+		b.rep.Driver = "loadgen's own Go client"
 	}
 	env.plansPath = filepath.Join(dir, "plans.json")
 	if err := writePlans(env.plansPath, max(b.o.keys, b.o.perAccount)); err != nil {
@@ -348,7 +358,7 @@ func (b *benchRun) runPhases() {
 		tokensEach[i] = tokensTarget([]string{base}, b.bodies)
 	}
 	if b.o.warmup > 0 {
-		closedSplit(b.ctx, b.client, verifyEach, b.o.conns, b.o.warmup, nil, nil)
+		b.closed(verifyEach, b.o.conns, b.o.warmup)
 		time.Sleep(b.o.pause)
 	}
 	h1 := b.closedPhase("healthz #1", healthEach)
@@ -373,7 +383,7 @@ func (b *benchRun) runPhases() {
 // ours is the CPU time of every process this benchmark started, and of
 // this one.
 func (b *benchRun) ours() time.Duration {
-	t := selfCPU()
+	t := b.loadCPU()
 	for _, s := range b.srvs {
 		t += s.cpuTime()
 	}

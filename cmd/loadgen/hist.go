@@ -121,6 +121,8 @@ func (s *snapshot) add(x *snapshot) {
 	s.max = max(s.max, x.max)
 }
 
+func (s *snapshot) maximum() time.Duration { return time.Duration(s.max) }
+
 func (s *snapshot) mean() time.Duration {
 	if s.n == 0 {
 		return 0

@@ -47,6 +47,7 @@ func newClient(conns int, dials *atomic.Int64) *http.Client {
 type target struct {
 	name string
 	make func(ctx context.Context, i uint64) *http.Request
+	wrk  *wrkSpec // the same requests for the wrk driver; nil: it cannot make them
 }
 
 // healthTarget gets /healthz; with several bases (instances), the i-th
@@ -57,10 +58,14 @@ func healthTarget(bases ...string) target {
 		us[j] = b + "/healthz"
 	}
 	n := uint64(len(us))
-	return target{name: "GET /healthz", make: func(ctx context.Context, i uint64) *http.Request {
+	t := target{name: "GET /healthz", make: func(ctx context.Context, i uint64) *http.Request {
 		r, _ := http.NewRequestWithContext(ctx, http.MethodGet, us[i%n], nil)
 		return r
 	}}
+	if len(us) == 1 {
+		t.wrk = &wrkSpec{method: http.MethodGet, url: us[0]}
+	}
+	return t
 }
 
 // verifyTarget posts {"key": …} to /v1/verify with the keys taken
@@ -85,12 +90,16 @@ func keyTarget(path string, bases []string, bodies [][]byte) target {
 		us[j] = b + path
 	}
 	n := uint64(len(us))
-	return target{name: "POST " + path, make: func(ctx context.Context, i uint64) *http.Request {
+	t := target{name: "POST " + path, make: func(ctx context.Context, i uint64) *http.Request {
 		b := bodies[(i/n)%uint64(len(bodies))]
 		r, _ := http.NewRequestWithContext(ctx, http.MethodPost, us[i%n], bytes.NewReader(b))
 		r.Header["Content-Type"] = []string{"application/json"}
 		return r
 	}}
+	if len(us) == 1 && len(bodies) > 0 {
+		t.wrk = &wrkSpec{method: http.MethodPost, url: us[0], bodies: bodies}
+	}
+	return t
 }
 
 // outcome counts what came back: statuses and transport errors.

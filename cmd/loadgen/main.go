@@ -71,6 +71,7 @@ type options struct {
 	mode        string
 	seedCache   string
 	settle      time.Duration
+	driver      string
 }
 
 func main() {
@@ -94,9 +95,14 @@ func main() {
 	flag.StringVar(&o.mode, "mode", "single", "single: one instance on SQLite; scale: two instances on a PostgreSQL and a Redis that loadgen starts; both: single, then scale, then the two side by side")
 	flag.StringVar(&o.seedCache, "seed-cache", "", "single mode: keep the seeded database and the keys' plaintext in this folder, and reuse them in later runs with the same -keys instead of seeding (seedcache.go)")
 	flag.DurationVar(&o.settle, "settle", 15*time.Second, "after the warm reading, leave the server idle this long, then read its memory again (0: do not)")
+	flag.StringVar(&o.driver, "driver", "go", "what runs the closed loops: go (this program's client) or wrk (Debian's wrk on PATH; it leaves the servers more of the cores: wrk.go)")
 	flag.Parse()
 	if o.keys < 1 || o.conns < 1 || o.duration <= 0 || o.rate < 0 || o.workers < 1 || o.seedWorkers < 1 {
 		fmt.Fprintln(os.Stderr, "loadgen: -keys, -c, -d, -workers and -seed-workers must be positive, -rate not negative")
+		os.Exit(2)
+	}
+	if o.driver != "go" && o.driver != "wrk" {
+		fmt.Fprintf(os.Stderr, "loadgen: -driver must be go or wrk, not %q\n", o.driver)
 		os.Exit(2)
 	}
 	switch o.mode {
@@ -250,6 +256,7 @@ type report struct {
 	Machine  map[string]string `json:"machine"`
 	Options  map[string]string `json:"options"`
 	Storage  string            `json:"storage"`
+	Driver   string            `json:"driver"` // what ran the closed loops
 	Seed     seedStats         `json:"seed"`
 	WarmTime time.Duration     `json:"warm_ns"`
 	WarmNon2 int64             `json:"warm_non_2xx"`
@@ -384,14 +391,14 @@ func waitIdle(ctx context.Context, ours func() time.Duration, limit time.Duratio
 }
 
 // fill sets a phase's latencies and outcome counts.
-func fill(p *phase, s *snapshot, oc *outcome) {
+func fill(p *phase, s latencies, oc *outcome) {
 	p.Answered, p.Non2xx, p.Statuses = oc.counts()
 	p.Errors = oc.errors.Load()
 	if e := oc.firstErr.Load(); e != nil {
 		p.FirstError = *e
 	}
 	p.P50, p.P99, p.P999 = s.quantile(0.5), s.quantile(0.99), s.quantile(0.999)
-	p.Max, p.Mean = time.Duration(s.max), s.mean()
+	p.Max, p.Mean = s.maximum(), s.mean()
 }
 
 // machineFacts is what the report says of the machine and the settings.

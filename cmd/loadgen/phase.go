@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -28,7 +30,7 @@ func (b *benchRun) measure(p *phase, body func()) {
 	st := b.startPhase()
 	body()
 	mEnd := machineCPU()
-	p.LoadgenCPU = selfCPU() - st.selfCPU
+	p.LoadgenCPU = b.loadCPU() - st.selfCPU
 	p.InstanceCPU = make([]time.Duration, len(b.srvs))
 	for i, s := range b.srvs {
 		p.InstanceCPU[i] = s.cpuTime() - st.serverCPU[i]
@@ -57,7 +59,7 @@ func (b *benchRun) startPhase() *phaseStart {
 	for i, s := range b.srvs {
 		st.serverCPU[i] = s.cpuTime()
 	}
-	st.selfCPU, st.machineCPU = selfCPU(), machineCPU()
+	st.selfCPU, st.machineCPU = b.loadCPU(), machineCPU()
 	return st
 }
 
@@ -114,29 +116,28 @@ func (b *benchRun) closedPhase(name string, ts []target) *phase {
 	o := b.o
 	p := &phase{Name: name, Endpoint: ts[0].name, Mode: "closed", Conns: o.conns}
 	b.say("closed loop: %s, %d connections over %d instance(s), %s", ts[0].name, o.conns, len(ts), o.duration)
-	hs, ocs := make([]*hist, len(ts)), make([]*outcome, len(ts))
+	var lats []latencies
+	var ocs []*outcome
 	var els []time.Duration
 	d0 := b.dials.Load()
-	b.measure(p, func() { els = closedSplit(b.ctx, b.client, ts, o.conns, o.duration, hs, ocs) })
+	b.measure(p, func() { lats, ocs, els = b.closed(ts, o.conns, o.duration) })
 	p.Dials = b.dials.Load() - d0
-	all, oc := &snapshot{}, &outcome{}
+	oc := &outcome{}
 	for i := range ts {
-		s := hs[i].snapshot()
-		all.add(s)
 		oc.add(ocs[i])
 		p.Elapsed = max(p.Elapsed, els[i])
 		if len(ts) > 1 {
-			p.PerInstance = append(p.PerInstance, instanceShare(s, ocs[i], connShare(o.conns, len(ts), i), els[i]))
+			p.PerInstance = append(p.PerInstance, instanceShare(lats[i], ocs[i], connShare(o.conns, len(ts), i), els[i]))
 		}
 	}
-	fill(p, all, oc)
+	fill(p, merge(lats, ocs), oc)
 	p.ReqPerSec = float64(p.Answered) / p.Elapsed.Seconds()
 	p.OKPerSec = float64(p.Statuses[200]) / p.Elapsed.Seconds()
 	return p
 }
 
 // instanceShare is one instance's part of a closed-loop phase.
-func instanceShare(s *snapshot, oc *outcome, conns int, elapsed time.Duration) *instancePhase {
+func instanceShare(s latencies, oc *outcome, conns int, elapsed time.Duration) *instancePhase {
 	ip := &instancePhase{Conns: conns, OK: oc.statuses[200].Load(),
 		P50: s.quantile(0.5), P99: s.quantile(0.99), P999: s.quantile(0.999), Errors: oc.errors.Load()}
 	ip.Answered, ip.Non2xx, _ = oc.counts()
@@ -211,4 +212,87 @@ func (b *benchRun) stopServers() {
 	}
 	first := b.rep.Instances[0]
 	b.rep.Memory, b.rep.Shutdown, b.rep.StopErr, b.rep.LogLines = first.Memory, time.Duration(first.Shutdown), first.StopErr, first.LogLines
+}
+
+// closed runs one closed loop per target (instance) at the same time, with
+// the run's driver (-driver), the connections shared out between them. It
+// returns each loop's latencies, outcome and elapsed time.
+func (b *benchRun) closed(ts []target, conns int, d time.Duration) ([]latencies, []*outcome, []time.Duration) {
+	lats := make([]latencies, len(ts))
+	if b.wrk == nil || d <= 0 {
+		hs, ocs := make([]*hist, len(ts)), make([]*outcome, len(ts))
+		els := closedSplit(b.ctx, b.client, ts, conns, d, hs, ocs)
+		for i := range hs {
+			lats[i] = hs[i].snapshot()
+		}
+		return lats, ocs, els
+	}
+	ocs, els := make([]*outcome, len(ts)), make([]time.Duration, len(ts))
+	var wg sync.WaitGroup
+	for i, t := range ts {
+		c := connShare(conns, len(ts), i)
+		lats[i], ocs[i] = &wrkResult{}, &outcome{}
+		if c == 0 {
+			continue
+		}
+		if t.wrk == nil {
+			ocs[i].fail(fmt.Errorf("wrk cannot make the requests of %s", t.name))
+			continue
+		}
+		wg.Go(func() {
+			r, err := b.wrk.run(b.ctx, t.wrk, c, wrkThreads(len(ts), c), d)
+			if err != nil {
+				ocs[i].fail(err)
+				return
+			}
+			b.wrkCPU.Add(int64(r.cpu))
+			lats[i], ocs[i], els[i] = r, r.outcome(), r.elapsed
+		})
+	}
+	wg.Wait()
+	return lats, ocs, els
+}
+
+// loadCPU is the CPU time of the load generator so far: this program's,
+// and that of the wrk processes it ran.
+func (b *benchRun) loadCPU() time.Duration {
+	return selfCPU() + time.Duration(b.wrkCPU.Load())
+}
+
+// merge is the latencies of several loops together. The Go client's
+// histograms merge exactly; wrk's percentiles cannot, so each quantile is
+// the highest of the loops' (a bound, not the exact value).
+func merge(lats []latencies, ocs []*outcome) latencies {
+	if len(lats) == 1 {
+		return lats[0]
+	}
+	all := &snapshot{}
+	exact := true
+	for _, l := range lats {
+		s, ok := l.(*snapshot)
+		if !ok {
+			exact = false
+			break
+		}
+		all.add(s)
+	}
+	if exact {
+		return all
+	}
+	m := &wrkResult{pct: map[int]time.Duration{}}
+	var n int64
+	var sum float64
+	for i, l := range lats {
+		for _, q := range []float64{0.5, 0.9, 0.99, 0.999} {
+			m.pct[perMille(q)] = max(m.pct[perMille(q)], l.quantile(q))
+		}
+		m.top = max(m.top, l.maximum())
+		k, _, _ := ocs[i].counts()
+		n += k
+		sum += float64(k) * float64(l.mean())
+	}
+	if n > 0 {
+		m.avg = time.Duration(sum / float64(n))
+	}
+	return m
 }

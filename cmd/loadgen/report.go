@@ -83,6 +83,7 @@ func printHeader(p printf, r *report) {
 	p("")
 	p("setup")
 	p("  storage                %s", r.Storage)
+	p("  closed loops run by    %s", r.Driver)
 	p("  seeding                %d account(s) via auth.Service.Signup in %s; %d keys via keys.Service.Create in %s (%s per key, %d writer(s)); database %s",
 		r.Seed.Accounts, round(r.Seed.SignupTime), r.Seed.Keys, round(r.Seed.KeysTime), r.Seed.PerKey.Round(time.Microsecond), r.Seed.Workers, mib(r.Seed.DatabaseSize))
 	p("  plan                   rate 1 000 000/s, burst 10^7, quota 10^15 per key (valid keys never run out of room)")
