@@ -170,9 +170,6 @@ clean:
 #   -per-account N    keys per account (1000); -seed-workers N key-creating goroutines (4)
 #   -keyhold PATH     run this binary instead of building ./cmd/keyhold
 #   -json FILE        also write the results as JSON; -keep keeps the temporary folder
-#   -driver go|wrk    what runs the closed loops: loadgen's Go client (default)
-#                     or Debian's wrk, which leaves the servers more of the CPU
-#   -leases           scale mode: instances with KEYHOLD_REDIS_LEASES=true
 #   -mode MODE        single (default: one instance on SQLite), scale (see
 #                     bench-scale), or both: single then scale, and the two
 #                     side by side: `make bench BENCHFLAGS='-mode both'`

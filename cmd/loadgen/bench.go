@@ -167,12 +167,7 @@ func (b *benchRun) startBacking() ([]string, error) {
 	b.rep.Storage = fmt.Sprintf("PostgreSQL (%s; fsync, full_page_writes and synchronous_commit off) + Redis %s (no persistence), both temporary, started by loadgen on 127.0.0.1; %d keyhold instances with the same KEYHOLD_DATABASE_URL, KEYHOLD_REDIS_URL, KEYHOLD_SECRET, KEYHOLD_PLANS_FILE",
 		back.pgVersion, ri.version, b.instances())
 	b.say("PostgreSQL pid %d at %s, Redis pid %d at %s", back.pg.pid(), redactDSN(back.pgURL), back.redis.pid(), back.redisAddr)
-	vars := []string{"KEYHOLD_REDIS_URL=" + back.redisURL(), "KEYHOLD_SECRET=" + hex.EncodeToString(secret)}
-	if b.o.leases {
-		vars = append(vars, "KEYHOLD_REDIS_LEASES=true")
-		b.rep.Storage += "; KEYHOLD_REDIS_LEASES=true"
-	}
-	return vars, nil
+	return []string{"KEYHOLD_REDIS_URL=" + back.redisURL(), "KEYHOLD_SECRET=" + hex.EncodeToString(secret)}, nil
 }
 
 // seedKeys creates the accounts and keys through the real services and

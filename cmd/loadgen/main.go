@@ -72,7 +72,6 @@ type options struct {
 	seedCache   string
 	settle      time.Duration
 	driver      string
-	leases      bool
 }
 
 func main() {
@@ -97,7 +96,6 @@ func main() {
 	flag.StringVar(&o.seedCache, "seed-cache", "", "single mode: keep the seeded database and the keys' plaintext in this folder, and reuse them in later runs with the same -keys instead of seeding (seedcache.go)")
 	flag.DurationVar(&o.settle, "settle", 15*time.Second, "after the warm reading, leave the server idle this long, then read its memory again (0: do not)")
 	flag.StringVar(&o.driver, "driver", "go", "what runs the closed loops: go (this program's client) or wrk (Debian's wrk on PATH; it leaves the servers more of the cores: wrk.go)")
-	flag.BoolVar(&o.leases, "leases", false, "scale mode: run the instances with KEYHOLD_REDIS_LEASES=true (busy keys take their units from Redis a few at a time)")
 	flag.Parse()
 	if o.keys < 1 || o.conns < 1 || o.duration <= 0 || o.rate < 0 || o.workers < 1 || o.seedWorkers < 1 {
 		fmt.Fprintln(os.Stderr, "loadgen: -keys, -c, -d, -workers and -seed-workers must be positive, -rate not negative")
