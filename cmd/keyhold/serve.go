@@ -165,9 +165,6 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		if rl, err = verify.NewRedisLimits(conn, db); err != nil {
 			return err
 		}
-		if cfg.RedisLeases {
-			rl.EnableLeases()
-		}
 		vcfg.Limits = rl
 	}
 	vcfg.Invalidator = invalidator(log, db, conn)

@@ -18,13 +18,10 @@ import (
 // Config is Keyhold's whole configuration. Fields map one to one to the
 // variables in DESIGN.md "Configuration".
 type Config struct {
-	Addr        string   // KEYHOLD_ADDR
-	BaseURL     *url.URL // KEYHOLD_BASE_URL; unset: DefaultBaseURL(Addr)
-	DatabaseURL string   // KEYHOLD_DATABASE_URL: sqlite://PATH or postgres://…
-	RedisURL    string   // KEYHOLD_REDIS_URL; empty: no Redis
-	// RedisLeases is KEYHOLD_REDIS_LEASES: busy keys take their units
-	// from Redis a few at a time (verify.RedisLimits.EnableLeases).
-	RedisLeases         bool
+	Addr                string         // KEYHOLD_ADDR
+	BaseURL             *url.URL       // KEYHOLD_BASE_URL; unset: DefaultBaseURL(Addr)
+	DatabaseURL         string         // KEYHOLD_DATABASE_URL: sqlite://PATH or postgres://…
+	RedisURL            string         // KEYHOLD_REDIS_URL; empty: no Redis
 	Secret              []byte         // KEYHOLD_SECRET; nil: generated once and kept in the database
 	PlansFile           string         // KEYHOLD_PLANS_FILE; empty: built-in catalog
 	StripeSecretKey     string         // STRIPE_SECRET_KEY; empty: billing off
@@ -197,17 +194,6 @@ func Load(getenv func(string) string) (*Config, error) {
 				return nil, &Error{"KEYHOLD_REDIS_URL", "cluster=false with addr=: addr names the further nodes of a Redis Cluster"}
 			}
 		}
-	}
-
-	switch v := get("KEYHOLD_REDIS_LEASES", "false"); v {
-	case "true":
-		if c.RedisURL == "" {
-			return nil, &Error{"KEYHOLD_REDIS_LEASES", "needs KEYHOLD_REDIS_URL: leases are taken from Redis"}
-		}
-		c.RedisLeases = true
-	case "false":
-	default:
-		return nil, &Error{"KEYHOLD_REDIS_LEASES", fmt.Sprintf("must be true or false, got %q", v)}
 	}
 
 	if s := getenv("KEYHOLD_SECRET"); s != "" {

@@ -136,8 +136,6 @@ func TestLoadRejects(t *testing.T) {
 		{"KEYHOLD_REDIS_URL", "redis://10.0.0.1:6379?addr=10.0.0.2"},
 		{"KEYHOLD_REDIS_URL", "redis://10.0.0.1:6379?cluster=maybe"},
 		{"KEYHOLD_REDIS_URL", "redis://10.0.0.1:6379?cluster=false&addr=10.0.0.2:6379"},
-		{"KEYHOLD_REDIS_LEASES", "true"}, // no KEYHOLD_REDIS_URL
-		{"KEYHOLD_REDIS_LEASES", "yes"},
 		{"KEYHOLD_SECRET", "short"},
 		{"STRIPE_WEBHOOK_SECRET", "secret"},
 		{"STRIPE_SECRET_KEY", "pk_test_123"},
@@ -166,24 +164,6 @@ func TestLoadRejects(t *testing.T) {
 				t.Errorf("error is more than one line: %q", err)
 			}
 		})
-	}
-}
-
-// TestLoadRedisLeases: off unless asked for, and on with a Redis.
-func TestLoadRedisLeases(t *testing.T) {
-	for _, tc := range []struct {
-		vars map[string]string
-		want bool
-	}{
-		{map[string]string{}, false},
-		{map[string]string{"KEYHOLD_REDIS_URL": "redis://127.0.0.1:6379"}, false},
-		{map[string]string{"KEYHOLD_REDIS_URL": "redis://127.0.0.1:6379", "KEYHOLD_REDIS_LEASES": "false"}, false},
-		{map[string]string{"KEYHOLD_REDIS_URL": "redis://127.0.0.1:6379", "KEYHOLD_REDIS_LEASES": "true"}, true},
-	} {
-		c, err := Load(env(tc.vars))
-		if err != nil || c.RedisLeases != tc.want {
-			t.Errorf("%v: leases %v, err %v; want %v", tc.vars, c != nil && c.RedisLeases, err, tc.want)
-		}
 	}
 }
 
