@@ -81,9 +81,7 @@ const (
 // and a call Redis applied without answering are accounted).
 type RedisLimits struct {
 	conn     *Redis
-	pipe     redis.Scripter       // conn's AutoPipeliner: what takeScript runs on
-	ap       *redis.AutoPipeliner // the same, for the GETs of calls granted from a lease (lease.go)
-	leases   bool                 // EnableLeases
+	pipe     redis.Scripter // conn's AutoPipeliner: what takeScript runs on
 	seed     QuotaReader
 	id       any // this instance's field in each window's hash of units by instance (a string, boxed once: one allocation less per call)
 	local    MemoryLimits
@@ -91,11 +89,6 @@ type RedisLimits struct {
 
 	owingMu sync.Mutex
 	owing   map[*keyState]*Entry // keys that counted alone, reconciled when Redis is back
-
-	// leased lists the keys holding a lease, for the flush to give its
-	// unused units back once it expires (giveBackLeases).
-	leasedMu sync.Mutex
-	leased   map[*keyState]*shared
 
 	// reconciled is the last recovery (Redis.recovery) whose putting back
 	// of what keys counted alone has finished: until then this instance's
@@ -119,7 +112,7 @@ func NewRedisLimits(conn *Redis, seed QuotaReader) (*RedisLimits, error) {
 	if err != nil {
 		return nil, fmt.Errorf("verify: redis auto-pipelining: %w", err)
 	}
-	r := &RedisLimits{conn: conn, pipe: ap, ap: ap, seed: seed, id: any(randomName()), owing: map[*keyState]*Entry{}, leased: map[*keyState]*shared{}}
+	r := &RedisLimits{conn: conn, pipe: ap, seed: seed, id: any(randomName()), owing: map[*keyState]*Entry{}}
 	r.reconciled.Store(conn.recovery.Load()) // nothing counted alone before now
 	conn.whenBack(r.reconcileOwing)
 	return r, nil
@@ -203,42 +196,18 @@ func (r *RedisLimits) run(ctx context.Context, e *Entry, cost int64, now time.Ti
 	if take && (sh.synced.Load() != epoch || sh.owed.Load() != 0) {
 		return r.reconcile(ctx, e, w, cost, now, epoch, false)
 	}
-	// A busy key's call comes from its lease, or takes one (lease.go).
-	n := cost
-	if r.leases && take && cost > 0 && e.pool == nil {
-		if d, ok, err := r.fromLease(ctx, e, sh, w, cost, now, epoch); ok {
-			return d, err
-		}
-		n = leaseSize(e, sh, cost)
-	}
 	sh.calls.RLock()
-	res, err := r.script(ctx, e, w, n, now, take, true, modeCall, 0, 0, 0, 0)
-	var old unused
+	res, err := r.script(ctx, e, w, cost, now, take, true, modeCall, 0, 0, 0, 0)
 	if err == nil && take && res[0] == scriptOK && cost > 0 {
 		sh.granted.Add(cost)
-		sh.mine.Add(n)
-		if n > cost {
-			old = r.setLease(e, sh, w, n, cost, res, now, epoch)
-		} else if r.leases && e.pool == nil {
-			growLease(sh, now)
-		}
+		sh.mine.Add(cost)
 	}
 	sh.calls.RUnlock()
-	r.settle(ctx, e.state, sh, old)
-	if err == nil && n > cost && (res[0] == scriptRateLimited || res[0] == scriptQuotaExceeded) {
-		// The lease did not fit the limits: this call alone, and each
-		// call alone until the key is busy again far from its edge.
-		shrinkLease(sh)
-		return r.run(ctx, e, cost, now, take)
-	}
 	if err != nil {
 		if errors.Is(err, context.Canceled) {
 			return Decision{}, err
 		}
 		r.conn.wentDown(err, rateKey(e.AccountID(), e.KeyID))
-		if e.pool == nil {
-			r.dropLease(e.state, sh)
-		}
 		return r.locally(ctx, e, cost, now, take)
 	}
 	if res[0] == scriptNoWindow {
@@ -247,15 +216,6 @@ func (r *RedisLimits) run(ctx context.Context, e *Entry, cost int64, now time.Ti
 		}
 		// The window is new, or Redis lost it: seed it from the database.
 		return r.reconcile(ctx, e, w, cost, now, epoch, false)
-	}
-	if n > cost {
-		// The answer counts what this call was granted, not the
-		// lease's units still to grant.
-		left := n - cost
-		res[2] -= left
-		d, err := r.decide(e, w, cost, now, res)
-		d.RateRemaining = min(e.Burst(), d.RateRemaining+left)
-		return d, err
 	}
 	return r.decide(e, w, cost, now, res)
 }
@@ -294,13 +254,6 @@ func (r *RedisLimits) reconcile(ctx context.Context, e *Entry, w Window, cost in
 		// for this call, without calling Redis down.
 		return r.locally(ctx, e, cost, now, true)
 	}
-	// A lease's unused units leave mine: mode 1 and a window seeded anew
-	// set Redis's count from what this instance granted, and mode 2 on a
-	// window Redis has takes them out of it, with what is owed (lease.go).
-	var dropped int64
-	if e.pool == nil {
-		dropped = r.dropLease(q, st)
-	}
 	owed := st.owed.Swap(0)
 	mine := st.mine.Load() + owed
 	// (Never below 0: a cost flushed to the pool's account just as the
@@ -309,11 +262,7 @@ func (r *RedisLimits) reconcile(ctx context.Context, e *Entry, w Window, cost in
 	// A sweep takes nothing and puts back what was granted: the key may
 	// have changed since (revoked, even), and its units are owed all the
 	// same, so its change counter is not checked.
-	add := owed
-	if mode == modeOwed {
-		add -= dropped
-	}
-	res, err := r.script(ctx, e, w, cost, now, true, !sweep, mode, floor, mine, add, unflushed)
+	res, err := r.script(ctx, e, w, cost, now, true, !sweep, mode, floor, mine, owed, unflushed)
 	if err != nil || res[0] == scriptStale {
 		// Owed still. A reply that never came may have been applied: the
 		// next reconciliation is a mode 1, which finds that in the hash.

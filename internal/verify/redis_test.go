@@ -280,26 +280,17 @@ func TestRedisOutageFallsBackAndResumes(t *testing.T) {
 // and it keeps its data) or killed (back empty, no persistence). Afterwards
 // Redis's count of the window and the database's usage must both be
 // exactly the calls answered VALID: none lost, none counted twice.
-// With leases (EnableLeases) too: a lease's unused units are dropped at
-// the outage and left out of the reconciliation.
 func TestRedisOutageCountsEachCallOnce(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
 		out, back func(*testenv.RedisServer)
-		leases    bool
 	}{
-		{"StallKeepsData", (*testenv.RedisServer).Stall, (*testenv.RedisServer).Resume, false},
-		{"KillLosesData", (*testenv.RedisServer).Stop, (*testenv.RedisServer).Start, false},
-		{"LeasesStallKeepsData", (*testenv.RedisServer).Stall, (*testenv.RedisServer).Resume, true},
-		{"LeasesKillLosesData", (*testenv.RedisServer).Stop, (*testenv.RedisServer).Start, true},
+		{"StallKeepsData", (*testenv.RedisServer).Stall, (*testenv.RedisServer).Resume},
+		{"KillLosesData", (*testenv.RedisServer).Stop, (*testenv.RedisServer).Start},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := testenv.PrivateRedis(t)
 			f, a, b := twoInstances(t, r.URL())
-			if tc.leases {
-				a.redis.EnableLeases()
-				b.redis.EnableLeases()
-			}
 			f.setPlan("roomy")
 			k, key := f.MustKey(keys.Settings{})
 			var granted atomic.Int64
@@ -347,10 +338,6 @@ func TestRedisOutageCountsEachCallOnce(t *testing.T) {
 			// Every call counted once: one more call on each instance sees
 			// exactly the calls granted so far, plus itself.
 			for _, in := range []*instance{a, b} {
-				// Leases' unused units back first: an answer from a lease
-				// counts the other's as used.
-				a.redis.GiveBackLeases()
-				b.redis.GiveBackLeases()
 				res := in.verify(key, 1)
 				if res.Code != verify.Valid {
 					t.Fatalf("after the outage: %s", res.Code)

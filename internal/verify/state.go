@@ -191,8 +191,6 @@ type shared struct {
 	// (queued behind a batch, or retried by the client), and reading mine
 	// then would leave it out of Redis's count for good.
 	calls sync.RWMutex
-	// lease is the key's units taken ahead of its calls (lease.go).
-	lease lease
 }
 
 // shared returns st's shared-limits state, made on first use.

@@ -22,11 +22,6 @@ import (
 func (v *Verifier) Flush(ctx context.Context) error { return v.flush(ctx, false) }
 
 func (v *Verifier) flush(ctx context.Context, all bool) error {
-	// Shared limits' leases that expired (all of them when Run stops)
-	// give their unused units back (lease.go).
-	if rl, ok := v.limits.(*RedisLimits); ok {
-		rl.giveBackLeases(ctx, v.cfg.Now(), all)
-	}
 	v.flushMu.Lock()
 	defer v.flushMu.Unlock()
 
