@@ -210,7 +210,12 @@ func parseWrk(out []byte) (*wrkResult, error) {
 func perMille(q float64) int { return int(math.Round(q * 1000)) }
 
 // wrkThreads is how many threads each of n wrk processes gets: the
-// machine's cores shared out, at least one, at most one per connection.
+// machine's cores shared out, at least one, and a divisor of conns (wrk
+// gives each thread conns/threads connections and drops the remainder).
 func wrkThreads(n, conns int) int {
-	return max(1, min(conns, runtime.NumCPU()/max(n, 1)))
+	t := max(1, min(conns, runtime.NumCPU()/max(n, 1)))
+	for conns%t != 0 {
+		t--
+	}
+	return t
 }

@@ -113,3 +113,14 @@ func TestMergeWrk(t *testing.T) {
 		t.Errorf("%+v", m)
 	}
 }
+
+// TestWrkThreadsDivideConnections: every connection asked for is opened.
+func TestWrkThreadsDivideConnections(t *testing.T) {
+	for _, c := range []int{1, 2, 3, 31, 32, 64} {
+		for _, n := range []int{1, 2} {
+			if th := wrkThreads(n, c); th < 1 || c%th != 0 {
+				t.Errorf("%d connections over %d processes: %d threads", c, n, th)
+			}
+		}
+	}
+}
